@@ -1,0 +1,89 @@
+//! The events consumer: domain events arriving on the events queue (from core systems through
+//! the API or the EventBridge bus, and from Nhịp itself) are recorded on the customer's
+//! timeline. Recording is idempotent: the timeline entry's key is derived from the event's
+//! `(source, id)` and written create-only, so a redelivered event leaves one entry.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use nhip_domain::event::DomainEvent;
+use serde_json::{Value, json};
+use tracing::instrument;
+
+use crate::consumer::{Failure, process_batch};
+use crate::deps::Deps;
+use crate::keys;
+use crate::ports::store::{Condition, StoreError};
+
+/// Kind attribute of timeline items.
+pub const TIMELINE_KIND: &str = "timeline";
+
+/// Handles one batch from the events queue.
+#[instrument(skip_all, fields(records = event.records.len()))]
+pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |record| record_event(deps, record)).await
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Written to the customer's timeline.
+    Added,
+    /// Already there: a redelivery.
+    Duplicate,
+    /// Not about a customer: nothing to record on a timeline.
+    NoCustomer,
+}
+
+async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
+    let body = message.body.as_deref().unwrap_or_default();
+    let event: DomainEvent = match serde_json::from_str(body) {
+        Ok(event) => event,
+        Err(error) => {
+            // serde's message names the field and position, never the payload's values.
+            tracing::warn!(%error, "event body is not a domain event");
+            return Err(Failure::Poison);
+        }
+    };
+    if let Err(fields) = event.validate() {
+        tracing::warn!(?fields, "event envelope is invalid");
+        return Err(Failure::Poison);
+    }
+    match record(deps, &event).await {
+        Ok(outcome) => {
+            tracing::info!(event_type = %event.kind, source = %event.source, ?outcome, "event recorded");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, event_type = %event.kind, "recording failed");
+            Err(if error.is_retryable() {
+                Failure::Retryable
+            } else {
+                Failure::Poison
+            })
+        }
+    }
+}
+
+/// Records a validated event on its customer's timeline.
+pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
+    let Some(customer) = event.customer_id else {
+        return Ok(Recorded::NoCustomer);
+    };
+    let key = keys::timeline_entry(
+        customer,
+        event.occurred_at,
+        &format!("{}#{}", event.source, event.id),
+    );
+    let mut item = key.to_item();
+    item.insert("kind".into(), Value::from(TIMELINE_KIND));
+    item.insert("event_type".into(), Value::from(event.kind.clone()));
+    item.insert("source".into(), Value::from(event.source.clone()));
+    item.insert("event_id".into(), Value::from(event.id.clone()));
+    item.insert("occurred_at".into(), Value::from(keys::instant(event.occurred_at)));
+    item.insert("recorded_at".into(), Value::from(keys::instant(deps.clock.now())));
+    item.insert("data".into(), json!(event.data));
+    match deps.store.put(item, Condition::NotExists).await {
+        Ok(()) => Ok(Recorded::Added),
+        Err(StoreError::ConditionFailed { .. }) => Ok(Recorded::Duplicate),
+        Err(other) => Err(other),
+    }
+}

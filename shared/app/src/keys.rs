@@ -1,0 +1,128 @@
+//! The key scheme: the only place where key strings are built. docs/data-model.md holds the
+//! access-pattern table these functions implement; keep the two in step.
+//!
+//! Prefixes are typed (`CUS#`, `PHONE#`, `EMAIL#`, `DUE#`, …); ids are ULIDs so sort-key order
+//! is time order; instants in keys are RFC 3339 UTC with milliseconds (`2026-11-23T08:00:00.000Z`),
+//! which also sort as time.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use nhip_domain::ids::{CustomerId, DueWorkId};
+use nhip_domain::time::minute_bucket;
+
+use crate::ports::store::Key;
+
+/// Shards per minute of due work. One partition takes about 1,000 writes a second, so a
+/// minute bucket is spread over this many partitions (`DUE#<minute>#<shard>`): a million due
+/// items in one minute drain in parallel rather than through one hot partition.
+pub const DUE_SHARDS: u16 = 16;
+
+/// Sort key of a customer's profile item.
+pub const PROFILE: &str = "PROFILE";
+/// Sort key of a uniqueness guard item.
+pub const GUARD: &str = "GUARD";
+/// Sort-key prefix of timeline entries.
+pub const TIMELINE_PREFIX: &str = "TL#";
+
+/// An instant as it appears inside keys.
+pub fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A customer's profile: `CUS#<id>` / `PROFILE`.
+pub fn customer(id: CustomerId) -> Key {
+    Key::new(customer_pk(id), PROFILE)
+}
+
+/// The partition holding everything about one customer.
+pub fn customer_pk(id: CustomerId) -> String {
+    format!("CUS#{id}")
+}
+
+/// Uniqueness guard for a normalised phone number (`+84…`): `PHONE#<phone>` / `GUARD`,
+/// written in the same transaction as the customer so two leads cannot share a number.
+pub fn phone_guard(normalised_phone: &str) -> Key {
+    Key::new(format!("PHONE#{normalised_phone}"), GUARD)
+}
+
+/// Uniqueness guard for a normalised (lower-cased) e-mail address: `EMAIL#<email>` / `GUARD`.
+pub fn email_guard(normalised_email: &str) -> Key {
+    Key::new(format!("EMAIL#{normalised_email}"), GUARD)
+}
+
+/// One timeline entry: `CUS#<id>` / `TL#<instant>#<entry>`. The entry part is deterministic
+/// for the cause (e.g. `<source>#<event id>`), so writing the same entry twice is a no-op
+/// under a create-only condition.
+pub fn timeline_entry(customer: CustomerId, at: DateTime<Utc>, entry: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{TIMELINE_PREFIX}{}#{entry}", instant(at)),
+    )
+}
+
+/// The due-work item itself: `DUE#<id>` / `DUE`. Its index keys (below) place it in the
+/// bucket of the minute it is due.
+pub fn due_work(id: DueWorkId) -> Key {
+    Key::new(format!("DUE#{id}"), "DUE")
+}
+
+/// gsi1 partition of a minute's due work on one shard: `DUE#<YYYYMMDDHHMM>#<shard>`.
+pub fn due_bucket(at: DateTime<Utc>, shard: u16) -> String {
+    format!("DUE#{}#{:02}", minute_bucket(at), shard % DUE_SHARDS)
+}
+
+/// gsi1 sort key of due work: `<instant>#<id>`, so a bucket reads in due order.
+pub fn due_sort(at: DateTime<Utc>, id: DueWorkId) -> String {
+    format!("{}#{id}", instant(at))
+}
+
+/// The shard of a due item, spread by its id's random bits.
+pub fn due_shard(id: DueWorkId) -> u16 {
+    let text = id.to_string();
+    let hash = text
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (hash % u32::from(DUE_SHARDS)) as u16
+}
+
+/// The scheduler's progress marker: `SYS#scheduler` / `CURSOR`.
+pub fn scheduler_cursor() -> Key {
+    Key::new("SYS#scheduler", "CURSOR")
+}
+
+/// The item the health check reads: `SYS#health` / `HEALTH`.
+pub fn health() -> Key {
+    Key::new("SYS#health", "HEALTH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timeline_keys_sort_by_time() {
+        let c = CustomerId::new_at(Utc::now());
+        let early = timeline_entry(c, Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(), "a");
+        let late = timeline_entry(c, Utc.with_ymd_and_hms(2026, 11, 2, 3, 4, 5).unwrap(), "a");
+        assert_eq!(early.pk, late.pk);
+        assert!(early.sk < late.sk);
+        assert_eq!(early.sk, "TL#2026-01-02T03:04:05.000Z#a");
+    }
+
+    #[test]
+    fn due_buckets_are_sharded_minutes() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 8, 5, 30).unwrap();
+        assert_eq!(due_bucket(at, 3), "DUE#202611230805#03");
+        assert_eq!(due_bucket(at, DUE_SHARDS + 3), "DUE#202611230805#03");
+        let shards: std::collections::HashSet<_> = (0..2000)
+            .map(|i| due_shard(DueWorkId::new_at(at + chrono::Duration::milliseconds(i))))
+            .collect();
+        assert_eq!(shards.len(), usize::from(DUE_SHARDS), "ids spread over every shard");
+    }
+
+    #[test]
+    fn guards_are_per_value() {
+        assert_eq!(phone_guard("+84912345678").pk, "PHONE#+84912345678");
+        assert_eq!(email_guard("lan@example.vn").sk, GUARD);
+    }
+}
