@@ -1,1 +1,130 @@
+//! # Layout
+//! The local runner: one process hosting every Nhịp function on the embedded default
+//! (SQLite store, durable local queues, a ticker standing in for EventBridge schedules, a
+//! simulated clock). `nhip-local` (main.rs) parses the command line; tests call [`start`].
+//! - [`consumers`]: the stand-in for Lambda's SQS event-source mapping: receive, invoke the
+//!   same handler the Lambda function runs, delete what succeeded.
+//! - [`schedules`]: the stand-in for EventBridge schedules, ticking on the simulated clock.
+//! - [`routes`]: local-only routes (the simulated clock), merged into the API router.
 
+pub mod consumers;
+pub mod routes;
+pub mod schedules;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use nhip_app::{BuildInfo, Deps, Queues};
+use nhip_local::{Database, LocalQueue, SimulatedClock, SqliteStore};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Receives before a message is moved to its queue's dead-letter queue (as in template.yaml).
+pub const MAX_RECEIVES: u32 = 5;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Where the HTTP API listens (`127.0.0.1:0` picks a free port).
+    pub addr: SocketAddr,
+    /// Folder holding the SQLite file.
+    pub data_dir: PathBuf,
+    /// Simulated seconds per real second (1 = real time).
+    pub speed: f64,
+    /// Simulated start instant; now when absent.
+    pub start_at: Option<DateTime<Utc>>,
+}
+
+/// A running local platform.
+pub struct Runner {
+    /// The ports every function uses.
+    pub deps: Arc<Deps>,
+    /// The simulated clock, to advance in demos and tests.
+    pub clock: Arc<SimulatedClock>,
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+/// Opens the data folder, builds the adapters once, and starts the API, the queue consumers
+/// and the schedules.
+pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
+    let db_path = config.data_dir.join("nhip.db");
+    let db = Database::open(&db_path)
+        .with_context(|| format!("opening {}", db_path.display()))?;
+    let clock = Arc::new(SimulatedClock::running(
+        config.start_at.unwrap_or_else(Utc::now),
+        config.speed,
+    ));
+    let events = LocalQueue::new(db.clone(), "events", clock.clone())
+        .with_dead_letter_queue(MAX_RECEIVES);
+    let store = Arc::new(SqliteStore::new(db.clone()));
+    let deps = Arc::new(Deps {
+        store: store.clone(),
+        queues: Queues {
+            events: Arc::new(events),
+        },
+        clock: clock.clone(),
+        build: BuildInfo::current("local"),
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let app = nhip_app::http::router(deps.clone()).merge(routes::router(clock.clone()));
+    let mut api_stop = stopped.clone();
+    tasks.spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|s| *s).await;
+            })
+            .await
+            .context("serving the API")
+    });
+    for consumer in consumers::all(&deps) {
+        tasks.spawn(consumer.run(stopped.clone()));
+    }
+    tasks.spawn(schedules::run(
+        schedules::all(store),
+        deps.clone(),
+        stopped.clone(),
+    ));
+    tracing::info!(%addr, data = %db_path.display(), speed = config.speed, "Nhịp is running");
+    Ok(Runner {
+        deps,
+        clock,
+        addr,
+        stop,
+        tasks,
+    })
+}
+
+impl Runner {
+    /// Stops accepting requests, lets consumers finish the batch in hand (anything not
+    /// acknowledged stays in the queue file and is delivered after a restart), and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        while let Some(done) = self.tasks.join_next().await {
+            done.context("a runner task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Waits until a task fails (they only end on shutdown), returning its error.
+    pub async fn wait_for_failure(&mut self) -> anyhow::Result<()> {
+        match self.tasks.join_next().await {
+            Some(done) => done.context("a runner task panicked")?,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,1 +1,18 @@
-//! placeholder
+//! # Layout
+//! Nhịp's embedded adapters, the default when running locally: no AWS account, no Docker.
+//! - [`db`]: the one SQLite file (WAL) shared by the store and the queues, with its schema.
+//! - [`store`]: `SqliteStore`, the item-store port with DynamoDB's semantics and the same keys.
+//! - [`queue`]: `LocalQueue`, durable at-least-once queues in the same file, with visibility
+//!   timeouts, receive counts and dead-letter queues like SQS.
+//! - [`clock`]: `SimulatedClock`, which runs at a chosen speed and can be advanced, so a
+//!   30-day journey plays in seconds.
+
+pub mod clock;
+pub mod db;
+pub mod queue;
+pub mod store;
+
+pub use clock::SimulatedClock;
+pub use db::Database;
+pub use queue::{LocalQueue, Redrive};
+pub use store::SqliteStore;

@@ -1,0 +1,127 @@
+//! The stand-in for Lambda's SQS event-source mapping: each consumer long-polls its local
+//! queue, hands the batch to the same handler the Lambda function runs (as an `SqsEvent`),
+//! and deletes the records the handler did not report in `batchItemFailures`. Failed
+//! records reappear after the visibility timeout and are dead-lettered after
+//! [`crate::MAX_RECEIVES`] receives, as with SQS.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
+use futures::future::BoxFuture;
+use nhip_app::Deps;
+use nhip_app::ports::{Queue, ReceivedMessage};
+use tokio::sync::watch;
+
+/// A batch handler, as the Lambda function's `service_fn` calls it.
+pub type Handler = Arc<dyn Fn(Arc<Deps>, SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
+
+/// How long a received batch stays hidden (the consumer function's timeout × 6 in AWS).
+const VISIBILITY: Duration = Duration::from_secs(90);
+/// Long-poll wait per receive.
+const WAIT: Duration = Duration::from_secs(1);
+
+/// One queue and the function consuming it.
+pub struct Consumer {
+    /// Function name, for logs.
+    pub function: &'static str,
+    queue: Arc<dyn Queue>,
+    handler: Handler,
+    deps: Arc<Deps>,
+}
+
+/// Every consumer of the platform, wired as in template.yaml.
+pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
+    vec![Consumer {
+        function: "events-consumer",
+        queue: deps.queues.events.clone(),
+        handler: Arc::new(|deps, event| {
+            Box::pin(async move { nhip_app::events::handle_batch(&deps, event).await })
+        }),
+        deps: deps.clone(),
+    }]
+}
+
+impl Consumer {
+    /// Polls until `stop` turns true, finishing the batch in hand first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        while !*stop.borrow() {
+            let received = tokio::select! {
+                received = self.queue.receive(10, VISIBILITY, WAIT) => received,
+                _ = stop.changed() => break,
+            };
+            let messages = match received {
+                Ok(messages) if messages.is_empty() => continue,
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(function = self.function, %error, "receive failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            self.deliver(messages).await;
+        }
+        Ok(())
+    }
+
+    /// Invokes the handler on one batch and acknowledges what succeeded.
+    pub async fn deliver(&self, messages: Vec<ReceivedMessage>) {
+        let receipts: HashMap<String, String> = messages
+            .iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect();
+        let mut event = SqsEvent::default();
+        event.records = messages.into_iter().map(|m| to_record(self.queue.name(), m)).collect();
+        let response = (self.handler)(self.deps.clone(), event).await;
+        let failed: HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        if failed.contains("") {
+            // An unidentifiable failure fails the whole batch, as Lambda treats it.
+            return;
+        }
+        for (id, receipt) in &receipts {
+            if failed.contains(id.as_str()) {
+                continue;
+            }
+            if let Err(error) = self.queue.delete(receipt).await {
+                tracing::warn!(function = self.function, %error, "acknowledging failed");
+            }
+        }
+    }
+}
+
+/// A received message in the shape Lambda hands an SQS-triggered function.
+pub fn to_record(queue: &str, message: ReceivedMessage) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(message.message_id);
+    record.receipt_handle = Some(message.receipt_handle);
+    record.body = Some(message.body);
+    record.attributes = HashMap::from([
+        (
+            "ApproximateReceiveCount".to_owned(),
+            message.receive_count.to_string(),
+        ),
+        (
+            "SentTimestamp".to_owned(),
+            message.sent_at.timestamp_millis().to_string(),
+        ),
+    ]);
+    record.message_attributes = message
+        .attributes
+        .into_iter()
+        .map(|(name, value)| {
+            let mut attribute = SqsMessageAttribute::default();
+            attribute.string_value = Some(value);
+            attribute.data_type = Some("String".to_owned());
+            (name, attribute)
+        })
+        .collect();
+    record.event_source = Some("aws:sqs".to_owned());
+    record.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue}"));
+    record.aws_region = Some("local".to_owned());
+    record
+}

@@ -1,0 +1,339 @@
+//! `SqliteStore`: the item-store port on SQLite, with DynamoDB's semantics and the same keys.
+//! Conditions and updates are evaluated by the shared rules in `nhip_app::ports::store`
+//! inside one `BEGIN IMMEDIATE` transaction per call, so every operation is atomic, and a
+//! transaction of writes applies all or none.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nhip_app::ports::store::{
+    self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError,
+    Update, WriteOp, validate_item, validate_key, validate_transaction,
+};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::db::{Database, is_busy};
+
+/// The item store on a local SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<Database>,
+}
+
+impl SqliteStore {
+    /// A store over `db`.
+    pub fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    /// Deletes items whose `ttl` (epoch seconds) is before `now_epoch_seconds`, as DynamoDB's
+    /// TTL does in the background; returns how many went.
+    pub async fn purge_expired(&self, now_epoch_seconds: i64) -> Result<usize, StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM items WHERE ttl IS NOT NULL AND ttl < ?1",
+                params![now_epoch_seconds],
+            )
+            .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.db
+            .call(f)
+            .await
+            .map_err(StoreError::unavailable)?
+    }
+}
+
+fn sql_error(error: rusqlite::Error) -> StoreError {
+    if is_busy(&error) {
+        StoreError::Throttled {
+            source: Some(Box::new(error)),
+        }
+    } else {
+        StoreError::unavailable(error)
+    }
+}
+
+fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)
+}
+
+fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
+    let body: Option<String> = conn
+        .query_row(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![key.pk, key.sk],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(sql_error)?;
+    body.map(|b| parse(&b)).transpose()
+}
+
+fn parse(body: &str) -> Result<Item, StoreError> {
+    serde_json::from_str(body).map_err(StoreError::unavailable)
+}
+
+/// The string value of an index key attribute, when the item has both of the index's keys.
+fn index_keys(item: &Item, index: Index) -> (Option<&str>, Option<&str>) {
+    let pk = item.get(index.pk_attr()).and_then(Value::as_str);
+    let sk = item.get(index.sk_attr()).and_then(Value::as_str);
+    match (pk, sk) {
+        (Some(pk), Some(sk)) => (Some(pk), Some(sk)),
+        _ => (None, None),
+    }
+}
+
+fn save(conn: &Connection, key: &Key, item: &Item) -> Result<(), StoreError> {
+    let (g1pk, g1sk) = index_keys(item, Index::Gsi1);
+    let (g2pk, g2sk) = index_keys(item, Index::Gsi2);
+    let ttl = item.get(store::TTL).and_then(Value::as_i64);
+    let body = serde_json::to_string(item).map_err(StoreError::unavailable)?;
+    conn.execute(
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ttl, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
+             gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk, ttl = excluded.ttl,
+             body = excluded.body",
+        params![key.pk, key.sk, g1pk, g1sk, g2pk, g2sk, ttl, body],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+        params![key.pk, key.sk],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+fn check(condition: &Condition, current: Option<&Item>, op: Option<usize>) -> Result<(), StoreError> {
+    if condition.holds(current) {
+        Ok(())
+    } else {
+        Err(StoreError::ConditionFailed { op })
+    }
+}
+
+/// Applies an update to the stored item, checking the result still fits.
+fn updated(key: &Key, update: &Update, current: Option<&Item>) -> Result<Item, StoreError> {
+    let item = update.apply(key, current)?;
+    validate_item(&item)?;
+    Ok(item)
+}
+
+#[async_trait]
+impl ItemStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.run(move |conn| load(conn, &key)).await
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        let key = validate_item(&item)?;
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            check(&condition, load(&tx, &key)?.as_ref(), None)?;
+            save(&tx, &key, &item)?;
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Condition,
+    ) -> Result<Item, StoreError> {
+        validate_key(key)?;
+        update.validate()?;
+        let key = key.clone();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let current = load(&tx, &key)?;
+            check(&condition, current.as_ref(), None)?;
+            let item = updated(&key, &update, current.as_ref())?;
+            save(&tx, &key, &item)?;
+            tx.commit().map_err(sql_error)?;
+            Ok(item)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            check(&condition, load(&tx, &key)?.as_ref(), None)?;
+            remove(&tx, &key)?;
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        let position = query.validate()?;
+        self.run(move |conn| run_query(conn, &query, position)).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        if keys.len() > store::MAX_BATCH_GET_KEYS {
+            return Err(StoreError::invalid(format!(
+                "a batch get asks for at most {} keys",
+                store::MAX_BATCH_GET_KEYS
+            )));
+        }
+        for key in keys {
+            validate_key(key)?;
+        }
+        let keys = keys.to_vec();
+        self.run(move |conn| {
+            let mut items = Vec::with_capacity(keys.len());
+            for key in &keys {
+                items.extend(load(conn, key)?);
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        validate_transaction(&ops)?;
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            // Check every condition against the state before the transaction, as DynamoDB
+            // does, then write; any failure drops `tx`, which rolls everything back.
+            let mut writes = Vec::with_capacity(ops.len());
+            for (i, op) in ops.into_iter().enumerate() {
+                match op {
+                    WriteOp::Put { item, condition } => {
+                        let key = Key::of(&item).expect("validated");
+                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
+                        writes.push((key, Some(item)));
+                    }
+                    WriteOp::Update {
+                        key,
+                        update,
+                        condition,
+                    } => {
+                        let current = load(&tx, &key)?;
+                        check(&condition, current.as_ref(), Some(i))?;
+                        let item = updated(&key, &update, current.as_ref())?;
+                        writes.push((key, Some(item)));
+                    }
+                    WriteOp::Delete { key, condition } => {
+                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
+                        writes.push((key, None));
+                    }
+                    WriteOp::Check { key, condition } => {
+                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
+                    }
+                }
+            }
+            for (key, item) in &writes {
+                match item {
+                    Some(item) => save(&tx, key, item)?,
+                    None => remove(&tx, key)?,
+                }
+            }
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+}
+
+fn run_query(
+    conn: &Connection,
+    query: &Query,
+    position: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<Page, StoreError> {
+    let (pk_col, sk_col) = (query.index.pk_attr(), query.index.sk_attr());
+    let mut sql = format!("SELECT body FROM items WHERE {pk_col} = ?");
+    let mut args: Vec<String> = vec![query.pk.clone()];
+    match &query.sk {
+        None => {}
+        Some(SortKey::Eq(v)) => {
+            sql += &format!(" AND {sk_col} = ?");
+            args.push(v.clone());
+        }
+        Some(SortKey::BeginsWith(prefix)) => {
+            sql += &format!(" AND {sk_col} >= ? AND substr({sk_col}, 1, length(?)) = ?");
+            args.extend([prefix.clone(), prefix.clone(), prefix.clone()]);
+        }
+        Some(SortKey::Between(lo, hi)) => {
+            sql += &format!(" AND {sk_col} BETWEEN ? AND ?");
+            args.extend([lo.clone(), hi.clone()]);
+        }
+    }
+    let (cmp, dir) = if query.forward { (">", "ASC") } else { ("<", "DESC") };
+    if let Some(position) = position {
+        // Resume strictly after the cursor's item, ties on the index sort key broken by the
+        // table key (as the index itself is ordered).
+        if query.index == Index::Primary {
+            sql += &format!(" AND sk {cmp} ?");
+            args.push(position[store::SK].clone());
+        } else {
+            sql += &format!(" AND ({sk_col}, pk, sk) {cmp} (?, ?, ?)");
+            args.extend([
+                position[sk_col].clone(),
+                position[store::PK].clone(),
+                position[store::SK].clone(),
+            ]);
+        }
+    }
+    sql += &if query.index == Index::Primary {
+        format!(" ORDER BY sk {dir} LIMIT ?")
+    } else {
+        format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir} LIMIT ?")
+    };
+    // One extra row tells whether another page follows.
+    let fetch = i64::from(query.limit) + 1;
+    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut params: Vec<&dyn rusqlite::ToSql> =
+        args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+    params.push(&fetch);
+    let bodies = statement
+        .query_map(params.as_slice(), |row| row.get::<_, String>(0))
+        .map_err(sql_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_error)?;
+    let mut items = bodies
+        .iter()
+        .map(|b| parse(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() > query.limit as usize;
+    items.truncate(query.limit as usize);
+    let next = if more {
+        items.last().and_then(|last| Cursor::after_item(query.index, last))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
