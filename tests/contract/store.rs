@@ -1,0 +1,511 @@
+//! The item-store contract, run on SQLite and on DynamoDB (moto).
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use nhip_app::ports::store::{
+    Condition, Cursor, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, Query, SortKey, StoreError,
+    Update, WriteOp,
+};
+use serde_json::{Value, json};
+
+use crate::support;
+
+fn item(value: Value) -> Item {
+    value.as_object().expect("an object").clone()
+}
+
+fn sqlite_store() -> (Arc<dyn ItemStore>, tempfile::TempDir) {
+    let (db, dir) = support::sqlite_db();
+    (Arc::new(nhip_local::SqliteStore::new(db)), dir)
+}
+
+async fn dynamodb_store() -> Arc<dyn ItemStore> {
+    let config = support::aws_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = support::unique_name("nhip-contract");
+    nhip_aws::dynamo::create_table(&client, &table)
+        .await
+        .expect("creating the table on the emulator");
+    Arc::new(nhip_aws::dynamo::DynamoStore::new(client, table))
+}
+
+macro_rules! store_contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (store, _dir) = super::sqlite_store();
+                    super::$case(store).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::dynamodb_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+store_contract!(
+    put_then_get_round_trips_every_value_type,
+    get_of_a_missing_item_is_none,
+    create_only_put_fails_the_second_time_and_keeps_the_first,
+    version_condition_guards_concurrent_edits,
+    counters_add_atomically_under_concurrency,
+    update_creates_unless_existence_is_required,
+    delete_respects_its_condition,
+    query_reads_a_partition_in_both_directions_with_pages,
+    query_between_and_equals,
+    secondary_indexes_are_sparse_and_paginate,
+    malformed_cursors_are_rejected,
+    batch_get_returns_found_items_in_order,
+    transaction_applies_every_write,
+    transaction_with_a_failed_condition_writes_nothing,
+    racing_guard_transactions_leave_one_winner,
+    oversized_items_are_rejected_and_stored_data_kept,
+    malformed_requests_are_rejected,
+    health_answers,
+);
+
+async fn put_then_get_round_trips_every_value_type(store: Arc<dyn ItemStore>) {
+    let stored = item(json!({
+        "pk": "CUS#01", "sk": "PROFILE",
+        "full_name": "Nguyễn Thị Minh Khai",
+        "amount": 1_000_000, "rate": 6.5, "negative": -3,
+        "active": true, "nothing": null,
+        "tags": ["vip", "bcc"],
+        "address": {"city": "Hà Nội", "ward": "Phường Bến Nghé", "lines": [1, 2]},
+        "empty_text": "",
+    }));
+    store.put(stored.clone(), Condition::Always).await.unwrap();
+    let got = store.get(&Key::new("CUS#01", "PROFILE")).await.unwrap();
+    assert_eq!(got, Some(stored));
+}
+
+async fn get_of_a_missing_item_is_none(store: Arc<dyn ItemStore>) {
+    assert_eq!(store.get(&Key::new("CUS#none", "PROFILE")).await.unwrap(), None);
+}
+
+async fn create_only_put_fails_the_second_time_and_keeps_the_first(store: Arc<dyn ItemStore>) {
+    let first = item(json!({"pk": "PHONE#+84912345678", "sk": "GUARD", "customer": "A"}));
+    let second = item(json!({"pk": "PHONE#+84912345678", "sk": "GUARD", "customer": "B"}));
+    store.put(first.clone(), Condition::NotExists).await.unwrap();
+    let err = store.put(second, Condition::NotExists).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { op: None }), "{err:?}");
+    let key = Key::of(&first).unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(first));
+}
+
+async fn version_condition_guards_concurrent_edits(store: Arc<dyn ItemStore>) {
+    let key = Key::new("CUS#02", "PROFILE");
+    let mut v1 = key.to_item();
+    v1.insert("version".into(), json!(1));
+    v1.insert("name".into(), json!("Lan"));
+    store.put(v1, Condition::NotExists).await.unwrap();
+    let after = store
+        .update(
+            &key,
+            Update::new().set("name", "Lan Anh").set("version", 2),
+            Condition::version_is(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after["name"], "Lan Anh");
+    let stale = store
+        .update(
+            &key,
+            Update::new().set("name", "Stale").set("version", 2),
+            Condition::version_is(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::ConditionFailed { .. }), "{stale:?}");
+    let now = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((now["name"].as_str(), now["version"].as_i64()), (Some("Lan Anh"), Some(2)));
+}
+
+async fn counters_add_atomically_under_concurrency(store: Arc<dyn ItemStore>) {
+    let key = Key::new("STATS#journey", "COUNTERS");
+    let adds = (0..20).map(|_| {
+        let store = store.clone();
+        let key = key.clone();
+        async move {
+            store
+                .update(&key, Update::new().add("sent", 1).add("opened", 2), Condition::Always)
+                .await
+        }
+    });
+    for result in join_all(adds).await {
+        result.unwrap();
+    }
+    let counters = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((counters["sent"].as_i64(), counters["opened"].as_i64()), (Some(20), Some(40)));
+    let after = store
+        .update(&key, Update::new().add("sent", -5).remove("opened"), Condition::Exists)
+        .await
+        .unwrap();
+    assert_eq!(after["sent"], 15);
+    assert!(!after.contains_key("opened"));
+}
+
+async fn update_creates_unless_existence_is_required(store: Arc<dyn ItemStore>) {
+    let key = Key::new("CUS#03", "PROFILE");
+    let err = store
+        .update(&key, Update::new().set("name", "Hùng"), Condition::Exists)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    let created = store
+        .update(&key, Update::new().set("name", "Hùng"), Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(Value::Object(created), json!({"pk": "CUS#03", "sk": "PROFILE", "name": "Hùng"}));
+}
+
+async fn delete_respects_its_condition(store: Arc<dyn ItemStore>) {
+    let key = Key::new("CUS#04", "PROFILE");
+    let mut stored = key.to_item();
+    stored.insert("version".into(), json!(7));
+    store.put(stored.clone(), Condition::Always).await.unwrap();
+    let err = store.delete(&key, Condition::version_is(6)).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    assert_eq!(store.get(&key).await.unwrap(), Some(stored));
+    store.delete(&key, Condition::version_is(7)).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    store.delete(&key, Condition::Always).await.unwrap();
+    let err = store.delete(&key, Condition::Exists).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+}
+
+/// 25 timeline entries of one customer plus neighbours that must never leak into its pages.
+async fn seed_timeline(store: &Arc<dyn ItemStore>) {
+    for i in 0..25 {
+        let entry = item(json!({"pk": "CUS#05", "sk": format!("TL#2026-11-{:02}T08:00:00.000Z#e{i}", i + 1), "n": i}));
+        store.put(entry, Condition::Always).await.unwrap();
+    }
+    store.put(item(json!({"pk": "CUS#05", "sk": "PROFILE"})), Condition::Always).await.unwrap();
+    store.put(item(json!({"pk": "CUS#06", "sk": "TL#2026-11-01T08:00:00.000Z#x"})), Condition::Always).await.unwrap();
+}
+
+async fn read_all(store: &Arc<dyn ItemStore>, query: Query) -> (Vec<i64>, usize) {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor = None;
+    loop {
+        let page = store.query(query.clone().after(cursor)).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= query.limit as usize);
+        seen.extend(page.items.iter().map(|i| i["n"].as_i64().unwrap()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 100, "pagination does not end");
+    }
+    (seen, pages)
+}
+
+async fn query_reads_a_partition_in_both_directions_with_pages(store: Arc<dyn ItemStore>) {
+    seed_timeline(&store).await;
+    let newest_first = Query::partition(Index::Primary, "CUS#05")
+        .sk(SortKey::BeginsWith("TL#".into()))
+        .descending()
+        .limit(10);
+    let (seen, pages) = read_all(&store, newest_first).await;
+    assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
+    assert_eq!(pages, 3, "10 + 10 + 5, and no empty page at the end");
+
+    let oldest_first = Query::partition(Index::Primary, "CUS#05")
+        .sk(SortKey::BeginsWith("TL#".into()))
+        .limit(5);
+    let (seen, pages) = read_all(&store, oldest_first).await;
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+    assert_eq!(pages, 5, "exactly full pages end without an extra empty one");
+
+    let everything = store
+        .query(Query::partition(Index::Primary, "CUS#05").limit(1000))
+        .await
+        .unwrap();
+    assert_eq!(everything.items.len(), 26);
+    assert_eq!(everything.items.last().unwrap()["sk"], "TL#2026-11-25T08:00:00.000Z#e24");
+    assert!(everything.next.is_none());
+}
+
+async fn query_between_and_equals(store: Arc<dyn ItemStore>) {
+    seed_timeline(&store).await;
+    let week = store
+        .query(
+            Query::partition(Index::Primary, "CUS#05").sk(SortKey::Between(
+                "TL#2026-11-03".into(),
+                "TL#2026-11-09T23:59:59.999Z".into(),
+            )),
+        )
+        .await
+        .unwrap();
+    let days: Vec<i64> = week.items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
+    assert_eq!(days, vec![2, 3, 4, 5, 6, 7, 8]);
+    let profile = store
+        .query(Query::partition(Index::Primary, "CUS#05").sk(SortKey::Eq("PROFILE".into())))
+        .await
+        .unwrap();
+    assert_eq!(profile.items.len(), 1);
+    let none = store
+        .query(Query::partition(Index::Primary, "CUS#nobody"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty() && none.next.is_none());
+}
+
+async fn secondary_indexes_are_sparse_and_paginate(store: Arc<dyn ItemStore>) {
+    // Twelve due items in one bucket, two sharing a due instant (ties order by table key),
+    // and items lacking one index key, which must stay out of the index.
+    for i in 0..12 {
+        let due = item(json!({
+            "pk": format!("DUE#{i:02}"), "sk": "DUE", "n": i,
+            "gsi1pk": "DUE#202611230900#00",
+            "gsi1sk": format!("2026-11-23T09:00:{:02}.000Z", i.min(10)),
+        }));
+        store.put(due, Condition::Always).await.unwrap();
+    }
+    store.put(item(json!({"pk": "DUE#x", "sk": "DUE", "gsi1pk": "DUE#202611230900#00"})), Condition::Always).await.unwrap();
+    store.put(item(json!({"pk": "DUE#y", "sk": "DUE", "gsi1sk": "2026"})), Condition::Always).await.unwrap();
+    store.put(item(json!({"pk": "DUE#z", "sk": "DUE", "gsi1pk": "DUE#202611230901#00", "gsi1sk": "2026", "n": 99})), Condition::Always).await.unwrap();
+
+    let bucket = Query::partition(Index::Gsi1, "DUE#202611230900#00").limit(5);
+    let (seen, pages) = read_all(&store, bucket.clone()).await;
+    assert_eq!(seen, (0..12).collect::<Vec<_>>());
+    assert_eq!(pages, 3);
+    let (seen, _) = read_all(&store, bucket.descending()).await;
+    assert_eq!(seen, (0..12).rev().collect::<Vec<_>>());
+
+    // Moving an item to another bucket (an update of its index keys) moves it in the index.
+    store
+        .update(
+            &Key::new("DUE#03", "DUE"),
+            Update::new().set("gsi1pk", "DUE#202611230901#00"),
+            Condition::Exists,
+        )
+        .await
+        .unwrap();
+    let next_minute = store
+        .query(Query::partition(Index::Gsi1, "DUE#202611230901#00"))
+        .await
+        .unwrap();
+    let mut moved: Vec<i64> = next_minute.items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
+    moved.sort();
+    assert_eq!(moved, vec![3, 99]);
+    let gsi2 = store.query(Query::partition(Index::Gsi2, "DUE#202611230900#00")).await.unwrap();
+    assert!(gsi2.items.is_empty());
+}
+
+async fn malformed_cursors_are_rejected(store: Arc<dyn ItemStore>) {
+    seed_timeline(&store).await;
+    let base = Query::partition(Index::Primary, "CUS#05").limit(2);
+    let page = store.query(base.clone()).await.unwrap();
+    let good = page.next.clone().expect("more pages");
+    let foreign = Query::partition(Index::Primary, "CUS#06").after(Some(good.clone()));
+    let wrong_index = Query::partition(Index::Gsi1, "CUS#05").after(Some(good));
+    let garbage = ["", "%%%", "bm90IGpzb24", "e30", "eyJwayI6MX0"]
+        .into_iter()
+        .map(|c| base.clone().after(Some(Cursor::from_client(c))));
+    for query in [foreign, wrong_index].into_iter().chain(garbage) {
+        let err = store.query(query.clone()).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidCursor { .. }), "{query:?}: {err:?}");
+    }
+    // Nothing about the partition changed.
+    let again = store.query(base).await.unwrap();
+    assert_eq!(again, page);
+}
+
+async fn batch_get_returns_found_items_in_order(store: Arc<dyn ItemStore>) {
+    for n in 0..30 {
+        store.put(item(json!({"pk": format!("CUS#{n:03}"), "sk": "PROFILE", "n": n})), Condition::Always).await.unwrap();
+    }
+    let mut keys: Vec<Key> = (0..30).rev().map(|n| Key::new(format!("CUS#{n:03}"), "PROFILE")).collect();
+    keys.insert(5, Key::new("CUS#missing", "PROFILE"));
+    let items = store.batch_get(&keys).await.unwrap();
+    let got: Vec<i64> = items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
+    assert_eq!(got, (0..30).rev().collect::<Vec<_>>());
+    assert!(store.batch_get(&[]).await.unwrap().is_empty());
+    let too_many: Vec<Key> = (0..101).map(|n| Key::new(format!("K#{n}"), "S")).collect();
+    assert!(matches!(store.batch_get(&too_many).await, Err(StoreError::Invalid { .. })));
+}
+
+async fn transaction_applies_every_write(store: Arc<dyn ItemStore>) {
+    store.put(item(json!({"pk": "CUS#07", "sk": "PROFILE", "version": 1})), Condition::Always).await.unwrap();
+    store.put(item(json!({"pk": "EMAIL#old@example.vn", "sk": "GUARD"})), Condition::Always).await.unwrap();
+    store
+        .transact(vec![
+            WriteOp::Update {
+                key: Key::new("CUS#07", "PROFILE"),
+                update: Update::new().set("email", "new@example.vn").add("version", 1),
+                condition: Condition::version_is(1),
+            },
+            WriteOp::Put {
+                item: item(json!({"pk": "EMAIL#new@example.vn", "sk": "GUARD", "customer": "07"})),
+                condition: Condition::NotExists,
+            },
+            WriteOp::Delete {
+                key: Key::new("EMAIL#old@example.vn", "GUARD"),
+                condition: Condition::Exists,
+            },
+            WriteOp::Check {
+                key: Key::new("ORG#settings", "RATES"),
+                condition: Condition::NotExists,
+            },
+        ])
+        .await
+        .unwrap();
+    let customer = store.get(&Key::new("CUS#07", "PROFILE")).await.unwrap().unwrap();
+    assert_eq!((customer["email"].as_str(), customer["version"].as_i64()), (Some("new@example.vn"), Some(2)));
+    assert!(store.get(&Key::new("EMAIL#new@example.vn", "GUARD")).await.unwrap().is_some());
+    assert!(store.get(&Key::new("EMAIL#old@example.vn", "GUARD")).await.unwrap().is_none());
+}
+
+async fn transaction_with_a_failed_condition_writes_nothing(store: Arc<dyn ItemStore>) {
+    let before = item(json!({"pk": "CUS#08", "sk": "PROFILE", "version": 3, "name": "Bình"}));
+    store.put(before.clone(), Condition::Always).await.unwrap();
+    let err = store
+        .transact(vec![
+            WriteOp::Put {
+                item: item(json!({"pk": "PHONE#+84987654321", "sk": "GUARD"})),
+                condition: Condition::NotExists,
+            },
+            WriteOp::Update {
+                key: Key::new("CUS#08", "PROFILE"),
+                update: Update::new().set("name", "Changed").add("version", 1),
+                condition: Condition::version_is(3),
+            },
+            WriteOp::Check {
+                key: Key::new("CUS#does-not-exist", "PROFILE"),
+                condition: Condition::Exists,
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { op: Some(2) }), "{err:?}");
+    assert_eq!(store.get(&Key::new("CUS#08", "PROFILE")).await.unwrap(), Some(before));
+    assert_eq!(store.get(&Key::new("PHONE#+84987654321", "GUARD")).await.unwrap(), None);
+}
+
+async fn racing_guard_transactions_leave_one_winner(store: Arc<dyn ItemStore>) {
+    // Eight submissions of the same phone at once: one customer, one guard, seven rejections.
+    let attempts = (0..8).map(|n| {
+        let store = store.clone();
+        async move {
+            let result = store
+                .transact(vec![
+                    WriteOp::Put {
+                        item: item(json!({"pk": "PHONE#+84901234567", "sk": "GUARD", "customer": n})),
+                        condition: Condition::NotExists,
+                    },
+                    WriteOp::Put {
+                        item: item(json!({"pk": format!("CUS#race{n}"), "sk": "PROFILE"})),
+                        condition: Condition::NotExists,
+                    },
+                ])
+                .await;
+            (n, result)
+        }
+    });
+    let results = join_all(attempts).await;
+    let winners: Vec<i64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(n, _)| *n).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, result) in &results {
+        if let Err(err) = result {
+            assert!(
+                matches!(err, StoreError::ConditionFailed { op: Some(0) } | StoreError::TransactionConflict),
+                "{err:?}"
+            );
+        }
+    }
+    let guard = store.get(&Key::new("PHONE#+84901234567", "GUARD")).await.unwrap().unwrap();
+    assert_eq!(guard["customer"].as_i64(), Some(winners[0]));
+    for n in 0..8 {
+        let customer = store.get(&Key::new(format!("CUS#race{n}"), "PROFILE")).await.unwrap();
+        assert_eq!(customer.is_some(), n == winners[0]);
+    }
+}
+
+async fn oversized_items_are_rejected_and_stored_data_kept(store: Arc<dyn ItemStore>) {
+    let key = Key::new("CUS#09", "PROFILE");
+    let original = item(json!({"pk": "CUS#09", "sk": "PROFILE", "note": "ok"}));
+    store.put(original.clone(), Condition::Always).await.unwrap();
+    let huge = "x".repeat(MAX_ITEM_BYTES);
+    let mut oversized = original.clone();
+    oversized.insert("note".into(), json!(huge));
+    let put = store.put(oversized.clone(), Condition::Always).await.unwrap_err();
+    assert!(matches!(put, StoreError::ItemTooLarge { .. }), "{put:?}");
+    // Growing an item past the limit through an update is refused the same way.
+    let half = "y".repeat(MAX_ITEM_BYTES / 2 + 1);
+    store.update(&key, Update::new().set("a", half.clone()), Condition::Always).await.unwrap();
+    let grown = store.update(&key, Update::new().set("b", half), Condition::Always).await.unwrap_err();
+    assert!(matches!(grown, StoreError::ItemTooLarge { .. }), "{grown:?}");
+    let in_tx = store
+        .transact(vec![
+            WriteOp::Put { item: item(json!({"pk": "CUS#10", "sk": "PROFILE"})), condition: Condition::NotExists },
+            WriteOp::Put { item: { let mut o = oversized; o.insert("pk".into(), json!("CUS#11")); o }, condition: Condition::Always },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(in_tx, StoreError::ItemTooLarge { .. }), "{in_tx:?}");
+    let now = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(now["note"], "ok");
+    assert!(!now.contains_key("b"));
+    assert_eq!(store.get(&Key::new("CUS#10", "PROFILE")).await.unwrap(), None);
+}
+
+async fn malformed_requests_are_rejected(store: Arc<dyn ItemStore>) {
+    let no_key = item(json!({"pk": "CUS#12"}));
+    assert!(matches!(store.put(no_key, Condition::Always).await, Err(StoreError::Invalid { .. })));
+    let numeric_index = item(json!({"pk": "CUS#12", "sk": "P", "gsi1pk": 5, "gsi1sk": "x"}));
+    assert!(matches!(store.put(numeric_index, Condition::Always).await, Err(StoreError::Invalid { .. })));
+    let key_change = store.update(&Key::new("CUS#12", "P"), Update::new().set("pk", "X"), Condition::Always).await;
+    assert!(matches!(key_change, Err(StoreError::Invalid { .. })));
+    let repeated = store
+        .transact(vec![
+            WriteOp::Put { item: item(json!({"pk": "CUS#12", "sk": "P"})), condition: Condition::Always },
+            WriteOp::Delete { key: Key::new("CUS#12", "P"), condition: Condition::Always },
+        ])
+        .await;
+    assert!(matches!(repeated, Err(StoreError::Invalid { .. })), "{repeated:?}");
+    let zero_limit = store.query(Query::partition(Index::Primary, "CUS#12").limit(0)).await;
+    assert!(matches!(zero_limit, Err(StoreError::Invalid { .. })));
+    assert_eq!(store.get(&Key::new("CUS#12", "P")).await.unwrap(), None);
+}
+
+async fn health_answers(store: Arc<dyn ItemStore>) {
+    store.health().await.unwrap();
+    assert!(["sqlite", "dynamodb"].contains(&store.backend()));
+}
+
+/// SQLite stands in for DynamoDB's throughput errors with its lock timeout: a write that
+/// cannot get the lock in time is `Throttled` and changes nothing.
+#[tokio::test]
+async fn sqlite_lock_timeout_is_a_throttle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nhip.db");
+    let db = nhip_local::Database::open_with_timeout(&path, std::time::Duration::from_millis(50)).unwrap();
+    let store = nhip_local::SqliteStore::new(db);
+    store.put(item(json!({"pk": "A", "sk": "B", "v": 1})), Condition::Always).await.unwrap();
+    let holder = rusqlite_free_lock(&path);
+    let err = store.put(item(json!({"pk": "A", "sk": "B", "v": 2})), Condition::Always).await.unwrap_err();
+    assert!(matches!(err, StoreError::Throttled { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    drop(holder);
+    assert_eq!(store.get(&Key::new("A", "B")).await.unwrap().unwrap()["v"], 1);
+}
+
+/// Another connection holding the write lock, as a second process would.
+fn rusqlite_free_lock(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("second connection");
+    conn.execute_batch("BEGIN IMMEDIATE").expect("taking the write lock");
+    conn
+}

@@ -1,0 +1,125 @@
+//! The local runner as `nhip-local` starts it: a real TCP listener, consumers polling the
+//! durable queues, schedules on the simulated clock.
+
+use std::time::Duration;
+
+use nhip_app::ports::queue::OutgoingMessage;
+use nhip_app::ports::store::{Index, Query, SortKey};
+use nhip_local_runner::{RunnerConfig, start};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A minimal HTTP/1.1 exchange over TCP, so the test goes through the real listener.
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let (_, payload) = text.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(payload).unwrap_or(Value::String(payload.to_owned())))
+}
+
+fn config(dir: &std::path::Path) -> RunnerConfig {
+    RunnerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        speed: 0.0,
+        start_at: Some(crate::support::test_epoch()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_serves_health_and_consumes_the_events_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = start(config(dir.path())).await.unwrap();
+    let (status, health) = http(runner.addr, "GET", "/health", None).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"]["backend"], "sqlite");
+
+    let customer = "01JD3Q7Z8X9V5K2M4N6P8R0T1W";
+    let event = json!({
+        "id": "core-1", "source": "core-banking", "type": "card.issued",
+        "customer_id": customer, "occurred_at": "2026-11-23T02:15:00Z", "data": {}
+    });
+    runner
+        .deps
+        .queues
+        .events
+        .send_batch(vec![OutgoingMessage::new(event.to_string())])
+        .await
+        .unwrap();
+    let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"))
+        .sk(SortKey::BeginsWith("TL#".into()));
+    let mut recorded = 0;
+    for _ in 0..100 {
+        recorded = runner.deps.store.query(timeline.clone()).await.unwrap().items.len();
+        if recorded > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded, 1, "the events consumer recorded the event");
+    let depth = runner.deps.queues.events.depth().await.unwrap();
+    assert_eq!((depth.visible, depth.in_flight), (0, 0), "acknowledged");
+    runner.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_clock_advances_and_rejects_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = start(config(dir.path())).await.unwrap();
+    let (status, clock) = http(runner.addr, "POST", "/local/clock/advance", Some(r#"{"seconds": 86400}"#)).await;
+    assert_eq!(status, 200, "{clock}");
+    assert_eq!(clock["now"], "2026-11-24T02:00:00.000Z");
+    assert_eq!(clock["now_vn"], "2026-11-24T09:00:00.000+07:00");
+    for bad in [r#"{"seconds": -1}"#, r#"{"to": "2020-01-01T00:00:00Z"}"#, "not json", r#"{"seconds": 1, "to": "2030-01-01T00:00:00Z"}"#] {
+        let (status, body) = http(runner.addr, "POST", "/local/clock/advance", Some(bad)).await;
+        assert!((400..500).contains(&status), "{bad}: {status}");
+        assert!(body["error"]["code"].is_string(), "{bad}: {body}");
+    }
+    let (_, clock) = http(runner.addr, "GET", "/local/clock", None).await;
+    assert_eq!(clock["now"], "2026-11-24T02:00:00.000Z", "bad requests changed nothing");
+    runner.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_keeps_queued_work_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stopped_config = config(dir.path());
+    stopped_config.speed = 0.0;
+    // Queue work with the runner's consumers racing; then stop and start again: whatever was
+    // not yet consumed is still in the file and gets consumed after the restart.
+    let runner = start(stopped_config.clone()).await.unwrap();
+    let customer = "01JD3Q7Z8X9V5K2M4N6P8R0T1X";
+    let messages = (0..20)
+        .map(|i| {
+            OutgoingMessage::new(
+                json!({"id": format!("e{i}"), "source": "core-banking", "type": "card.transaction",
+                       "customer_id": customer, "occurred_at": "2026-11-23T02:15:00Z", "data": {"amount": i}})
+                .to_string(),
+            )
+        })
+        .collect();
+    nhip_app::ports::queue::send_all(runner.deps.queues.events.as_ref(), messages).await.unwrap();
+    runner.shutdown().await.unwrap();
+    let runner = start(stopped_config).await.unwrap();
+    let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"));
+    let mut recorded = 0;
+    for _ in 0..200 {
+        recorded = runner.deps.store.query(timeline.clone()).await.unwrap().items.len();
+        if recorded == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded, 20);
+    runner.shutdown().await.unwrap();
+}

@@ -1,0 +1,89 @@
+//! Shared test plumbing: adapters on fresh storage, the emulator endpoint, fixtures.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use nhip_app::{BuildInfo, Deps, Queues};
+use nhip_local::{Database, LocalQueue, SimulatedClock, SqliteStore};
+
+/// The emulator endpoint the test command started (moto's server mode).
+pub fn aws_endpoint() -> String {
+    std::env::var("NHIP_TEST_AWS_ENDPOINT").expect(
+        "NHIP_TEST_AWS_ENDPOINT is not set: run the test command from README.md \
+         (scripts/test.sh), which starts the AWS emulator and sets it",
+    )
+}
+
+/// SDK configuration pointing at the emulator with dummy credentials.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ap-southeast-1"))
+        .endpoint_url(aws_endpoint())
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "nhip-tests",
+        ))
+        .load()
+        .await
+}
+
+/// A name no other test uses, for tables and queues on the shared emulator.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A fresh SQLite file in a temporary folder that lives as long as the returned guard.
+pub fn sqlite_db() -> (Arc<Database>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(dir.path().join("nhip.db")).expect("open sqlite");
+    (db, dir)
+}
+
+/// The start of simulated time in tests: Monday 23 November 2026, 09:00 in Viet Nam.
+pub fn test_epoch() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
+}
+
+/// Deps on the embedded adapters, with a frozen simulated clock.
+pub struct LocalDeps {
+    pub deps: Arc<Deps>,
+    pub clock: Arc<SimulatedClock>,
+    pub events: LocalQueue,
+    _dir: tempfile::TempDir,
+}
+
+pub fn local_deps() -> LocalDeps {
+    let (db, dir) = sqlite_db();
+    let clock = Arc::new(SimulatedClock::frozen(test_epoch()));
+    let events = LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(5);
+    let deps = Arc::new(Deps {
+        store: Arc::new(SqliteStore::new(db)),
+        queues: Queues {
+            events: Arc::new(events.clone()),
+        },
+        clock: clock.clone(),
+        build: BuildInfo::current("test"),
+    });
+    LocalDeps {
+        deps,
+        clock,
+        events,
+        _dir: dir,
+    }
+}
+
+/// The path of a fixture under `events/`.
+pub fn fixture_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("events")
+        .join(relative)
+}
+
+/// A fixture under `events/`, parsed.
+pub fn fixture<T: serde::de::DeserializeOwned>(relative: &str) -> T {
+    let path = fixture_path(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
