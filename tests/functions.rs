@@ -16,8 +16,14 @@ async fn invoke_api(deps: std::sync::Arc<nhip_app::Deps>, fixture: &str) -> (u16
     let request: lambda_http::http::Request<lambda_http::Body> = request.into();
     let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())
 }
@@ -47,7 +53,12 @@ async fn api_unknown_route_fixture_is_a_json_404() {
     let (status, body) = invoke_api(local.deps.clone(), "api/unknown-route.json").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/nowhere"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/nowhere")
+    );
 }
 
 async fn timeline_of(deps: &nhip_app::Deps, customer: &str) -> Vec<Value> {
@@ -73,10 +84,17 @@ async fn events_consumer_records_good_events_and_reports_the_poison_one() {
     let event: SqsEvent = support::fixture("events-consumer/batch.json");
     let poison = event.records[2].message_id.clone().unwrap();
     let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     assert_eq!(failed, vec![poison.clone()]);
     let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
-    let types: Vec<_> = timeline.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    let types: Vec<_> = timeline
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, vec!["card.activated", "card.issued"], "newest first");
 
     // The same batch delivered again (a Lambda retry) adds nothing.

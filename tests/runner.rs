@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 exchange over TCP, so the test goes through the real listener.
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.unwrap_or("");
     let request = format!(
@@ -23,7 +28,10 @@ async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option
     let text = String::from_utf8(response).unwrap();
     let status = text[9..12].parse().unwrap();
     let (_, payload) = text.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(payload).unwrap_or(Value::String(payload.to_owned())))
+    (
+        status,
+        serde_json::from_str(payload).unwrap_or(Value::String(payload.to_owned())),
+    )
 }
 
 fn config(dir: &std::path::Path) -> RunnerConfig {
@@ -60,7 +68,14 @@ async fn runner_serves_health_and_consumes_the_events_queue() {
         .sk(SortKey::BeginsWith("TL#".into()));
     let mut recorded = 0;
     for _ in 0..100 {
-        recorded = runner.deps.store.query(timeline.clone()).await.unwrap().items.len();
+        recorded = runner
+            .deps
+            .store
+            .query(timeline.clone())
+            .await
+            .unwrap()
+            .items
+            .len();
         if recorded > 0 {
             break;
         }
@@ -76,17 +91,31 @@ async fn runner_serves_health_and_consumes_the_events_queue() {
 async fn runner_clock_advances_and_rejects_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let runner = start(config(dir.path())).await.unwrap();
-    let (status, clock) = http(runner.addr, "POST", "/local/clock/advance", Some(r#"{"seconds": 86400}"#)).await;
+    let (status, clock) = http(
+        runner.addr,
+        "POST",
+        "/local/clock/advance",
+        Some(r#"{"seconds": 86400}"#),
+    )
+    .await;
     assert_eq!(status, 200, "{clock}");
     assert_eq!(clock["now"], "2026-11-24T02:00:00.000Z");
     assert_eq!(clock["now_vn"], "2026-11-24T09:00:00.000+07:00");
-    for bad in [r#"{"seconds": -1}"#, r#"{"to": "2020-01-01T00:00:00Z"}"#, "not json", r#"{"seconds": 1, "to": "2030-01-01T00:00:00Z"}"#] {
+    for bad in [
+        r#"{"seconds": -1}"#,
+        r#"{"to": "2020-01-01T00:00:00Z"}"#,
+        "not json",
+        r#"{"seconds": 1, "to": "2030-01-01T00:00:00Z"}"#,
+    ] {
         let (status, body) = http(runner.addr, "POST", "/local/clock/advance", Some(bad)).await;
         assert!((400..500).contains(&status), "{bad}: {status}");
         assert!(body["error"]["code"].is_string(), "{bad}: {body}");
     }
     let (_, clock) = http(runner.addr, "GET", "/local/clock", None).await;
-    assert_eq!(clock["now"], "2026-11-24T02:00:00.000Z", "bad requests changed nothing");
+    assert_eq!(
+        clock["now"], "2026-11-24T02:00:00.000Z",
+        "bad requests changed nothing"
+    );
     runner.shutdown().await.unwrap();
 }
 
@@ -108,13 +137,22 @@ async fn runner_keeps_queued_work_across_a_restart() {
             )
         })
         .collect();
-    nhip_app::ports::queue::send_all(runner.deps.queues.events.as_ref(), messages).await.unwrap();
+    nhip_app::ports::queue::send_all(runner.deps.queues.events.as_ref(), messages)
+        .await
+        .unwrap();
     runner.shutdown().await.unwrap();
     let runner = start(stopped_config).await.unwrap();
     let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"));
     let mut recorded = 0;
     for _ in 0..200 {
-        recorded = runner.deps.store.query(timeline.clone()).await.unwrap().items.len();
+        recorded = runner
+            .deps
+            .store
+            .query(timeline.clone())
+            .await
+            .unwrap()
+            .items
+            .len();
         if recorded == 20 {
             break;
         }

@@ -21,7 +21,11 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
         .region(aws_config::Region::new("ap-southeast-1"))
         .endpoint_url(aws_endpoint())
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "nhip-tests",
+            "testing",
+            "testing",
+            None,
+            None,
+            "nhip-tests",
         ))
         .load()
         .await

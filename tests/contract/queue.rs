@@ -140,16 +140,29 @@ async fn messages_arrive_whole_and_leave_when_deleted(h: Harness) {
         h.queue.delete(&message.receipt_handle).await.unwrap();
     }
     h.pass(Duration::from_secs(31)).await;
-    assert!(h.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap().is_empty());
+    assert!(
+        h.queue
+            .receive(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let depth = h.queue.depth().await.unwrap();
     assert_eq!((depth.visible, depth.in_flight), (0, 0));
 }
 
 async fn unacknowledged_messages_come_back_after_the_visibility_timeout(h: Harness) {
-    h.queue.send_batch(vec![OutgoingMessage::new("retry me")]).await.unwrap();
+    h.queue
+        .send_batch(vec![OutgoingMessage::new("retry me")])
+        .await
+        .unwrap();
     let first = h.receive_n(1, Duration::from_secs(1)).await;
     assert_eq!(first.len(), 1);
-    let hidden = h.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.unwrap();
+    let hidden = h
+        .queue
+        .receive(10, Duration::from_secs(1), Duration::ZERO)
+        .await
+        .unwrap();
     assert!(hidden.is_empty(), "invisible while in flight: {hidden:?}");
     h.pass(Duration::from_millis(1500)).await;
     let again = h.receive_n(1, Duration::from_secs(30)).await;
@@ -161,50 +174,92 @@ async fn unacknowledged_messages_come_back_after_the_visibility_timeout(h: Harne
 }
 
 async fn messages_are_dead_lettered_after_max_receives(h: Harness) {
-    h.queue.send_batch(vec![OutgoingMessage::new("poison").attribute("type", "bad")]).await.unwrap();
+    h.queue
+        .send_batch(vec![
+            OutgoingMessage::new("poison").attribute("type", "bad"),
+        ])
+        .await
+        .unwrap();
     for attempt in 1..=MAX_RECEIVES {
         let got = h.receive_n(1, Duration::from_secs(1)).await;
         assert_eq!(got.len(), 1, "attempt {attempt}");
         assert_eq!(got[0].receive_count, attempt);
         h.pass(Duration::from_millis(1500)).await;
     }
-    let after = h.queue.receive(10, Duration::from_secs(1), Duration::from_millis(300)).await.unwrap();
-    assert!(after.is_empty(), "moved to the dead-letter queue: {after:?}");
+    let after = h
+        .queue
+        .receive(10, Duration::from_secs(1), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(
+        after.is_empty(),
+        "moved to the dead-letter queue: {after:?}"
+    );
     let mut dead = Vec::new();
     for _ in 0..5 {
-        dead.extend(h.dlq.receive(10, Duration::from_secs(30), Duration::from_millis(300)).await.unwrap());
+        dead.extend(
+            h.dlq
+                .receive(10, Duration::from_secs(30), Duration::from_millis(300))
+                .await
+                .unwrap(),
+        );
         if !dead.is_empty() {
             break;
         }
     }
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
-    assert_eq!(dead[0].attributes.get("type").map(String::as_str), Some("bad"));
+    assert_eq!(
+        dead[0].attributes.get("type").map(String::as_str),
+        Some("bad")
+    );
 }
 
 async fn visibility_can_be_extended_or_released(h: Harness) {
-    h.queue.send_batch(vec![OutgoingMessage::new("held")]).await.unwrap();
+    h.queue
+        .send_batch(vec![OutgoingMessage::new("held")])
+        .await
+        .unwrap();
     let got = h.receive_n(1, Duration::from_secs(30)).await;
     // Released: visible again at once.
-    h.queue.change_visibility(&got[0].receipt_handle, Duration::ZERO).await.unwrap();
+    h.queue
+        .change_visibility(&got[0].receipt_handle, Duration::ZERO)
+        .await
+        .unwrap();
     let again = h.receive_n(1, Duration::from_secs(1)).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].receive_count, 2);
     // Extended: still hidden after the original timeout.
-    h.queue.change_visibility(&again[0].receipt_handle, Duration::from_secs(60)).await.unwrap();
+    h.queue
+        .change_visibility(&again[0].receipt_handle, Duration::from_secs(60))
+        .await
+        .unwrap();
     h.pass(Duration::from_millis(1500)).await;
-    let hidden = h.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.unwrap();
+    let hidden = h
+        .queue
+        .receive(10, Duration::from_secs(1), Duration::ZERO)
+        .await
+        .unwrap();
     assert!(hidden.is_empty(), "{hidden:?}");
-    let garbage = h.queue.change_visibility("not-a-receipt", Duration::ZERO).await;
+    let garbage = h
+        .queue
+        .change_visibility("not-a-receipt", Duration::ZERO)
+        .await;
     assert!(garbage.is_err());
 }
 
 async fn delayed_messages_stay_hidden_until_due(h: Harness) {
     h.queue
-        .send_batch(vec![OutgoingMessage::new("later").delayed(Duration::from_secs(1))])
+        .send_batch(vec![
+            OutgoingMessage::new("later").delayed(Duration::from_secs(1)),
+        ])
         .await
         .unwrap();
-    let early = h.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    let early = h
+        .queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
     assert!(early.is_empty(), "{early:?}");
     h.pass(Duration::from_millis(1500)).await;
     let due = h.receive_n(1, Duration::from_secs(30)).await;
@@ -221,17 +276,31 @@ async fn malformed_batches_are_rejected_whole(h: Harness) {
         let err = h.queue.send_batch(batch).await.unwrap_err();
         assert!(matches!(err, QueueError::Invalid { .. }), "{err:?}");
     }
-    let receive_too_many = h.queue.receive(11, Duration::from_secs(1), Duration::ZERO).await;
+    let receive_too_many = h
+        .queue
+        .receive(11, Duration::from_secs(1), Duration::ZERO)
+        .await;
     assert!(matches!(receive_too_many, Err(QueueError::Invalid { .. })));
     let depth = h.queue.depth().await.unwrap();
-    assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "nothing half-sent");
+    assert_eq!(
+        depth.visible + depth.in_flight + depth.delayed,
+        0,
+        "nothing half-sent"
+    );
 }
 
 async fn more_than_ten_messages_go_in_batches(h: Harness) {
-    let messages = (0..23).map(|i| OutgoingMessage::new(format!("m{i}"))).collect();
+    let messages = (0..23)
+        .map(|i| OutgoingMessage::new(format!("m{i}")))
+        .collect();
     let ids = send_all(h.queue.as_ref(), messages).await.unwrap();
     assert_eq!(ids.len(), 23);
-    let mut bodies: Vec<String> = h.receive_n(23, Duration::from_secs(30)).await.into_iter().map(|m| m.body).collect();
+    let mut bodies: Vec<String> = h
+        .receive_n(23, Duration::from_secs(30))
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
     bodies.sort_by_key(|b| b[1..].parse::<u32>().unwrap());
     assert_eq!(bodies, (0..23).map(|i| format!("m{i}")).collect::<Vec<_>>());
 }
@@ -246,16 +315,28 @@ async fn local_queue_survives_a_restart() {
     {
         let db = nhip_local::Database::open(&path).unwrap();
         let queue = LocalQueue::new(db, "events", clock.clone());
-        queue.send_batch(vec![OutgoingMessage::new("a"), OutgoingMessage::new("b")]).await.unwrap();
-        let got = queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+        queue
+            .send_batch(vec![OutgoingMessage::new("a"), OutgoingMessage::new("b")])
+            .await
+            .unwrap();
+        let got = queue
+            .receive(1, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
         assert_eq!(got.len(), 1);
     }
     let db = nhip_local::Database::open(&path).unwrap();
     let queue = LocalQueue::new(db, "events", clock.clone());
-    let ready = queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    let ready = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(ready.len(), 1);
     clock.advance(chrono::Duration::seconds(31));
-    let redelivered = queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    let redelivered = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(redelivered.len(), 1);
     assert_eq!(redelivered[0].receive_count, 2);
 }

@@ -89,15 +89,24 @@ async fn put_then_get_round_trips_every_value_type(store: Arc<dyn ItemStore>) {
 }
 
 async fn get_of_a_missing_item_is_none(store: Arc<dyn ItemStore>) {
-    assert_eq!(store.get(&Key::new("CUS#none", "PROFILE")).await.unwrap(), None);
+    assert_eq!(
+        store.get(&Key::new("CUS#none", "PROFILE")).await.unwrap(),
+        None
+    );
 }
 
 async fn create_only_put_fails_the_second_time_and_keeps_the_first(store: Arc<dyn ItemStore>) {
     let first = item(json!({"pk": "PHONE#+84912345678", "sk": "GUARD", "customer": "A"}));
     let second = item(json!({"pk": "PHONE#+84912345678", "sk": "GUARD", "customer": "B"}));
-    store.put(first.clone(), Condition::NotExists).await.unwrap();
+    store
+        .put(first.clone(), Condition::NotExists)
+        .await
+        .unwrap();
     let err = store.put(second, Condition::NotExists).await.unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { op: None }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::ConditionFailed { op: None }),
+        "{err:?}"
+    );
     let key = Key::of(&first).unwrap();
     assert_eq!(store.get(&key).await.unwrap(), Some(first));
 }
@@ -125,9 +134,15 @@ async fn version_condition_guards_concurrent_edits(store: Arc<dyn ItemStore>) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(stale, StoreError::ConditionFailed { .. }), "{stale:?}");
+    assert!(
+        matches!(stale, StoreError::ConditionFailed { .. }),
+        "{stale:?}"
+    );
     let now = store.get(&key).await.unwrap().unwrap();
-    assert_eq!((now["name"].as_str(), now["version"].as_i64()), (Some("Lan Anh"), Some(2)));
+    assert_eq!(
+        (now["name"].as_str(), now["version"].as_i64()),
+        (Some("Lan Anh"), Some(2))
+    );
 }
 
 async fn counters_add_atomically_under_concurrency(store: Arc<dyn ItemStore>) {
@@ -137,7 +152,11 @@ async fn counters_add_atomically_under_concurrency(store: Arc<dyn ItemStore>) {
         let key = key.clone();
         async move {
             store
-                .update(&key, Update::new().add("sent", 1).add("opened", 2), Condition::Always)
+                .update(
+                    &key,
+                    Update::new().add("sent", 1).add("opened", 2),
+                    Condition::Always,
+                )
                 .await
         }
     });
@@ -145,9 +164,16 @@ async fn counters_add_atomically_under_concurrency(store: Arc<dyn ItemStore>) {
         result.unwrap();
     }
     let counters = store.get(&key).await.unwrap().unwrap();
-    assert_eq!((counters["sent"].as_i64(), counters["opened"].as_i64()), (Some(20), Some(40)));
+    assert_eq!(
+        (counters["sent"].as_i64(), counters["opened"].as_i64()),
+        (Some(20), Some(40))
+    );
     let after = store
-        .update(&key, Update::new().add("sent", -5).remove("opened"), Condition::Exists)
+        .update(
+            &key,
+            Update::new().add("sent", -5).remove("opened"),
+            Condition::Exists,
+        )
         .await
         .unwrap();
     assert_eq!(after["sent"], 15);
@@ -166,7 +192,10 @@ async fn update_creates_unless_existence_is_required(store: Arc<dyn ItemStore>) 
         .update(&key, Update::new().set("name", "Hùng"), Condition::Always)
         .await
         .unwrap();
-    assert_eq!(Value::Object(created), json!({"pk": "CUS#03", "sk": "PROFILE", "name": "Hùng"}));
+    assert_eq!(
+        Value::Object(created),
+        json!({"pk": "CUS#03", "sk": "PROFILE", "name": "Hùng"})
+    );
 }
 
 async fn delete_respects_its_condition(store: Arc<dyn ItemStore>) {
@@ -174,7 +203,10 @@ async fn delete_respects_its_condition(store: Arc<dyn ItemStore>) {
     let mut stored = key.to_item();
     stored.insert("version".into(), json!(7));
     store.put(stored.clone(), Condition::Always).await.unwrap();
-    let err = store.delete(&key, Condition::version_is(6)).await.unwrap_err();
+    let err = store
+        .delete(&key, Condition::version_is(6))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
     assert_eq!(store.get(&key).await.unwrap(), Some(stored));
     store.delete(&key, Condition::version_is(7)).await.unwrap();
@@ -187,11 +219,25 @@ async fn delete_respects_its_condition(store: Arc<dyn ItemStore>) {
 /// 25 timeline entries of one customer plus neighbours that must never leak into its pages.
 async fn seed_timeline(store: &Arc<dyn ItemStore>) {
     for i in 0..25 {
-        let entry = item(json!({"pk": "CUS#05", "sk": format!("TL#2026-11-{:02}T08:00:00.000Z#e{i}", i + 1), "n": i}));
+        let entry = item(
+            json!({"pk": "CUS#05", "sk": format!("TL#2026-11-{:02}T08:00:00.000Z#e{i}", i + 1), "n": i}),
+        );
         store.put(entry, Condition::Always).await.unwrap();
     }
-    store.put(item(json!({"pk": "CUS#05", "sk": "PROFILE"})), Condition::Always).await.unwrap();
-    store.put(item(json!({"pk": "CUS#06", "sk": "TL#2026-11-01T08:00:00.000Z#x"})), Condition::Always).await.unwrap();
+    store
+        .put(
+            item(json!({"pk": "CUS#05", "sk": "PROFILE"})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            item(json!({"pk": "CUS#06", "sk": "TL#2026-11-01T08:00:00.000Z#x"})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
 }
 
 async fn read_all(store: &Arc<dyn ItemStore>, query: Query) -> (Vec<i64>, usize) {
@@ -227,14 +273,20 @@ async fn query_reads_a_partition_in_both_directions_with_pages(store: Arc<dyn It
         .limit(5);
     let (seen, pages) = read_all(&store, oldest_first).await;
     assert_eq!(seen, (0..25).collect::<Vec<_>>());
-    assert_eq!(pages, 5, "exactly full pages end without an extra empty one");
+    assert_eq!(
+        pages, 5,
+        "exactly full pages end without an extra empty one"
+    );
 
     let everything = store
         .query(Query::partition(Index::Primary, "CUS#05").limit(1000))
         .await
         .unwrap();
     assert_eq!(everything.items.len(), 26);
-    assert_eq!(everything.items.last().unwrap()["sk"], "TL#2026-11-25T08:00:00.000Z#e24");
+    assert_eq!(
+        everything.items.last().unwrap()["sk"],
+        "TL#2026-11-25T08:00:00.000Z#e24"
+    );
     assert!(everything.next.is_none());
 }
 
@@ -249,7 +301,11 @@ async fn query_between_and_equals(store: Arc<dyn ItemStore>) {
         )
         .await
         .unwrap();
-    let days: Vec<i64> = week.items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
+    let days: Vec<i64> = week
+        .items
+        .iter()
+        .map(|i| i["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(days, vec![2, 3, 4, 5, 6, 7, 8]);
     let profile = store
         .query(Query::partition(Index::Primary, "CUS#05").sk(SortKey::Eq("PROFILE".into())))
@@ -274,8 +330,20 @@ async fn secondary_indexes_are_sparse_and_paginate(store: Arc<dyn ItemStore>) {
         }));
         store.put(due, Condition::Always).await.unwrap();
     }
-    store.put(item(json!({"pk": "DUE#x", "sk": "DUE", "gsi1pk": "DUE#202611230900#00"})), Condition::Always).await.unwrap();
-    store.put(item(json!({"pk": "DUE#y", "sk": "DUE", "gsi1sk": "2026"})), Condition::Always).await.unwrap();
+    store
+        .put(
+            item(json!({"pk": "DUE#x", "sk": "DUE", "gsi1pk": "DUE#202611230900#00"})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            item(json!({"pk": "DUE#y", "sk": "DUE", "gsi1sk": "2026"})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
     store.put(item(json!({"pk": "DUE#z", "sk": "DUE", "gsi1pk": "DUE#202611230901#00", "gsi1sk": "2026", "n": 99})), Condition::Always).await.unwrap();
 
     let bucket = Query::partition(Index::Gsi1, "DUE#202611230900#00").limit(5);
@@ -298,10 +366,17 @@ async fn secondary_indexes_are_sparse_and_paginate(store: Arc<dyn ItemStore>) {
         .query(Query::partition(Index::Gsi1, "DUE#202611230901#00"))
         .await
         .unwrap();
-    let mut moved: Vec<i64> = next_minute.items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
+    let mut moved: Vec<i64> = next_minute
+        .items
+        .iter()
+        .map(|i| i["n"].as_i64().unwrap())
+        .collect();
     moved.sort();
     assert_eq!(moved, vec![3, 99]);
-    let gsi2 = store.query(Query::partition(Index::Gsi2, "DUE#202611230900#00")).await.unwrap();
+    let gsi2 = store
+        .query(Query::partition(Index::Gsi2, "DUE#202611230900#00"))
+        .await
+        .unwrap();
     assert!(gsi2.items.is_empty());
 }
 
@@ -317,7 +392,10 @@ async fn malformed_cursors_are_rejected(store: Arc<dyn ItemStore>) {
         .map(|c| base.clone().after(Some(Cursor::from_client(c))));
     for query in [foreign, wrong_index].into_iter().chain(garbage) {
         let err = store.query(query.clone()).await.unwrap_err();
-        assert!(matches!(err, StoreError::InvalidCursor { .. }), "{query:?}: {err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidCursor { .. }),
+            "{query:?}: {err:?}"
+        );
     }
     // Nothing about the partition changed.
     let again = store.query(base).await.unwrap();
@@ -326,26 +404,52 @@ async fn malformed_cursors_are_rejected(store: Arc<dyn ItemStore>) {
 
 async fn batch_get_returns_found_items_in_order(store: Arc<dyn ItemStore>) {
     for n in 0..30 {
-        store.put(item(json!({"pk": format!("CUS#{n:03}"), "sk": "PROFILE", "n": n})), Condition::Always).await.unwrap();
+        store
+            .put(
+                item(json!({"pk": format!("CUS#{n:03}"), "sk": "PROFILE", "n": n})),
+                Condition::Always,
+            )
+            .await
+            .unwrap();
     }
-    let mut keys: Vec<Key> = (0..30).rev().map(|n| Key::new(format!("CUS#{n:03}"), "PROFILE")).collect();
+    let mut keys: Vec<Key> = (0..30)
+        .rev()
+        .map(|n| Key::new(format!("CUS#{n:03}"), "PROFILE"))
+        .collect();
     keys.insert(5, Key::new("CUS#missing", "PROFILE"));
     let items = store.batch_get(&keys).await.unwrap();
     let got: Vec<i64> = items.iter().map(|i| i["n"].as_i64().unwrap()).collect();
     assert_eq!(got, (0..30).rev().collect::<Vec<_>>());
     assert!(store.batch_get(&[]).await.unwrap().is_empty());
     let too_many: Vec<Key> = (0..101).map(|n| Key::new(format!("K#{n}"), "S")).collect();
-    assert!(matches!(store.batch_get(&too_many).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(
+        store.batch_get(&too_many).await,
+        Err(StoreError::Invalid { .. })
+    ));
 }
 
 async fn transaction_applies_every_write(store: Arc<dyn ItemStore>) {
-    store.put(item(json!({"pk": "CUS#07", "sk": "PROFILE", "version": 1})), Condition::Always).await.unwrap();
-    store.put(item(json!({"pk": "EMAIL#old@example.vn", "sk": "GUARD"})), Condition::Always).await.unwrap();
+    store
+        .put(
+            item(json!({"pk": "CUS#07", "sk": "PROFILE", "version": 1})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            item(json!({"pk": "EMAIL#old@example.vn", "sk": "GUARD"})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
     store
         .transact(vec![
             WriteOp::Update {
                 key: Key::new("CUS#07", "PROFILE"),
-                update: Update::new().set("email", "new@example.vn").add("version", 1),
+                update: Update::new()
+                    .set("email", "new@example.vn")
+                    .add("version", 1),
                 condition: Condition::version_is(1),
             },
             WriteOp::Put {
@@ -363,10 +467,29 @@ async fn transaction_applies_every_write(store: Arc<dyn ItemStore>) {
         ])
         .await
         .unwrap();
-    let customer = store.get(&Key::new("CUS#07", "PROFILE")).await.unwrap().unwrap();
-    assert_eq!((customer["email"].as_str(), customer["version"].as_i64()), (Some("new@example.vn"), Some(2)));
-    assert!(store.get(&Key::new("EMAIL#new@example.vn", "GUARD")).await.unwrap().is_some());
-    assert!(store.get(&Key::new("EMAIL#old@example.vn", "GUARD")).await.unwrap().is_none());
+    let customer = store
+        .get(&Key::new("CUS#07", "PROFILE"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (customer["email"].as_str(), customer["version"].as_i64()),
+        (Some("new@example.vn"), Some(2))
+    );
+    assert!(
+        store
+            .get(&Key::new("EMAIL#new@example.vn", "GUARD"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get(&Key::new("EMAIL#old@example.vn", "GUARD"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn transaction_with_a_failed_condition_writes_nothing(store: Arc<dyn ItemStore>) {
@@ -390,9 +513,21 @@ async fn transaction_with_a_failed_condition_writes_nothing(store: Arc<dyn ItemS
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { op: Some(2) }), "{err:?}");
-    assert_eq!(store.get(&Key::new("CUS#08", "PROFILE")).await.unwrap(), Some(before));
-    assert_eq!(store.get(&Key::new("PHONE#+84987654321", "GUARD")).await.unwrap(), None);
+    assert!(
+        matches!(err, StoreError::ConditionFailed { op: Some(2) }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.get(&Key::new("CUS#08", "PROFILE")).await.unwrap(),
+        Some(before)
+    );
+    assert_eq!(
+        store
+            .get(&Key::new("PHONE#+84987654321", "GUARD"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn racing_guard_transactions_leave_one_winner(store: Arc<dyn ItemStore>) {
@@ -403,7 +538,9 @@ async fn racing_guard_transactions_leave_one_winner(store: Arc<dyn ItemStore>) {
             let result = store
                 .transact(vec![
                     WriteOp::Put {
-                        item: item(json!({"pk": "PHONE#+84901234567", "sk": "GUARD", "customer": n})),
+                        item: item(
+                            json!({"pk": "PHONE#+84901234567", "sk": "GUARD", "customer": n}),
+                        ),
                         condition: Condition::NotExists,
                     },
                     WriteOp::Put {
@@ -416,20 +553,34 @@ async fn racing_guard_transactions_leave_one_winner(store: Arc<dyn ItemStore>) {
         }
     });
     let results = join_all(attempts).await;
-    let winners: Vec<i64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(n, _)| *n).collect();
+    let winners: Vec<i64> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(n, _)| *n)
+        .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     for (_, result) in &results {
         if let Err(err) = result {
             assert!(
-                matches!(err, StoreError::ConditionFailed { op: Some(0) } | StoreError::TransactionConflict),
+                matches!(
+                    err,
+                    StoreError::ConditionFailed { op: Some(0) } | StoreError::TransactionConflict
+                ),
                 "{err:?}"
             );
         }
     }
-    let guard = store.get(&Key::new("PHONE#+84901234567", "GUARD")).await.unwrap().unwrap();
+    let guard = store
+        .get(&Key::new("PHONE#+84901234567", "GUARD"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(guard["customer"].as_i64(), Some(winners[0]));
     for n in 0..8 {
-        let customer = store.get(&Key::new(format!("CUS#race{n}"), "PROFILE")).await.unwrap();
+        let customer = store
+            .get(&Key::new(format!("CUS#race{n}"), "PROFILE"))
+            .await
+            .unwrap();
         assert_eq!(customer.is_some(), n == winners[0]);
     }
 }
@@ -437,46 +588,104 @@ async fn racing_guard_transactions_leave_one_winner(store: Arc<dyn ItemStore>) {
 async fn oversized_items_are_rejected_and_stored_data_kept(store: Arc<dyn ItemStore>) {
     let key = Key::new("CUS#09", "PROFILE");
     let original = item(json!({"pk": "CUS#09", "sk": "PROFILE", "note": "ok"}));
-    store.put(original.clone(), Condition::Always).await.unwrap();
+    store
+        .put(original.clone(), Condition::Always)
+        .await
+        .unwrap();
     let huge = "x".repeat(MAX_ITEM_BYTES);
     let mut oversized = original.clone();
     oversized.insert("note".into(), json!(huge));
-    let put = store.put(oversized.clone(), Condition::Always).await.unwrap_err();
+    let put = store
+        .put(oversized.clone(), Condition::Always)
+        .await
+        .unwrap_err();
     assert!(matches!(put, StoreError::ItemTooLarge { .. }), "{put:?}");
     // Growing an item past the limit through an update is refused the same way.
     let half = "y".repeat(MAX_ITEM_BYTES / 2 + 1);
-    store.update(&key, Update::new().set("a", half.clone()), Condition::Always).await.unwrap();
-    let grown = store.update(&key, Update::new().set("b", half), Condition::Always).await.unwrap_err();
-    assert!(matches!(grown, StoreError::ItemTooLarge { .. }), "{grown:?}");
+    store
+        .update(
+            &key,
+            Update::new().set("a", half.clone()),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let grown = store
+        .update(&key, Update::new().set("b", half), Condition::Always)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(grown, StoreError::ItemTooLarge { .. }),
+        "{grown:?}"
+    );
     let in_tx = store
         .transact(vec![
-            WriteOp::Put { item: item(json!({"pk": "CUS#10", "sk": "PROFILE"})), condition: Condition::NotExists },
-            WriteOp::Put { item: { let mut o = oversized; o.insert("pk".into(), json!("CUS#11")); o }, condition: Condition::Always },
+            WriteOp::Put {
+                item: item(json!({"pk": "CUS#10", "sk": "PROFILE"})),
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: {
+                    let mut o = oversized;
+                    o.insert("pk".into(), json!("CUS#11"));
+                    o
+                },
+                condition: Condition::Always,
+            },
         ])
         .await
         .unwrap_err();
-    assert!(matches!(in_tx, StoreError::ItemTooLarge { .. }), "{in_tx:?}");
+    assert!(
+        matches!(in_tx, StoreError::ItemTooLarge { .. }),
+        "{in_tx:?}"
+    );
     let now = store.get(&key).await.unwrap().unwrap();
     assert_eq!(now["note"], "ok");
     assert!(!now.contains_key("b"));
-    assert_eq!(store.get(&Key::new("CUS#10", "PROFILE")).await.unwrap(), None);
+    assert_eq!(
+        store.get(&Key::new("CUS#10", "PROFILE")).await.unwrap(),
+        None
+    );
 }
 
 async fn malformed_requests_are_rejected(store: Arc<dyn ItemStore>) {
     let no_key = item(json!({"pk": "CUS#12"}));
-    assert!(matches!(store.put(no_key, Condition::Always).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(
+        store.put(no_key, Condition::Always).await,
+        Err(StoreError::Invalid { .. })
+    ));
     let numeric_index = item(json!({"pk": "CUS#12", "sk": "P", "gsi1pk": 5, "gsi1sk": "x"}));
-    assert!(matches!(store.put(numeric_index, Condition::Always).await, Err(StoreError::Invalid { .. })));
-    let key_change = store.update(&Key::new("CUS#12", "P"), Update::new().set("pk", "X"), Condition::Always).await;
+    assert!(matches!(
+        store.put(numeric_index, Condition::Always).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let key_change = store
+        .update(
+            &Key::new("CUS#12", "P"),
+            Update::new().set("pk", "X"),
+            Condition::Always,
+        )
+        .await;
     assert!(matches!(key_change, Err(StoreError::Invalid { .. })));
     let repeated = store
         .transact(vec![
-            WriteOp::Put { item: item(json!({"pk": "CUS#12", "sk": "P"})), condition: Condition::Always },
-            WriteOp::Delete { key: Key::new("CUS#12", "P"), condition: Condition::Always },
+            WriteOp::Put {
+                item: item(json!({"pk": "CUS#12", "sk": "P"})),
+                condition: Condition::Always,
+            },
+            WriteOp::Delete {
+                key: Key::new("CUS#12", "P"),
+                condition: Condition::Always,
+            },
         ])
         .await;
-    assert!(matches!(repeated, Err(StoreError::Invalid { .. })), "{repeated:?}");
-    let zero_limit = store.query(Query::partition(Index::Primary, "CUS#12").limit(0)).await;
+    assert!(
+        matches!(repeated, Err(StoreError::Invalid { .. })),
+        "{repeated:?}"
+    );
+    let zero_limit = store
+        .query(Query::partition(Index::Primary, "CUS#12").limit(0))
+        .await;
     assert!(matches!(zero_limit, Err(StoreError::Invalid { .. })));
     assert_eq!(store.get(&Key::new("CUS#12", "P")).await.unwrap(), None);
 }
@@ -492,20 +701,37 @@ async fn health_answers(store: Arc<dyn ItemStore>) {
 async fn sqlite_lock_timeout_is_a_throttle() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nhip.db");
-    let db = nhip_local::Database::open_with_timeout(&path, std::time::Duration::from_millis(50)).unwrap();
+    let db = nhip_local::Database::open_with_timeout(&path, std::time::Duration::from_millis(50))
+        .unwrap();
     let store = nhip_local::SqliteStore::new(db);
-    store.put(item(json!({"pk": "A", "sk": "B", "v": 1})), Condition::Always).await.unwrap();
+    store
+        .put(
+            item(json!({"pk": "A", "sk": "B", "v": 1})),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
     let holder = rusqlite_free_lock(&path);
-    let err = store.put(item(json!({"pk": "A", "sk": "B", "v": 2})), Condition::Always).await.unwrap_err();
+    let err = store
+        .put(
+            item(json!({"pk": "A", "sk": "B", "v": 2})),
+            Condition::Always,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Throttled { .. }), "{err:?}");
     assert!(err.is_retryable());
     drop(holder);
-    assert_eq!(store.get(&Key::new("A", "B")).await.unwrap().unwrap()["v"], 1);
+    assert_eq!(
+        store.get(&Key::new("A", "B")).await.unwrap().unwrap()["v"],
+        1
+    );
 }
 
 /// Another connection holding the write lock, as a second process would.
 fn rusqlite_free_lock(path: &std::path::Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).expect("second connection");
-    conn.execute_batch("BEGIN IMMEDIATE").expect("taking the write lock");
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .expect("taking the write lock");
     conn
 }

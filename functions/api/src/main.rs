@@ -1,1 +1,14 @@
-fn main() {}
+//! The `api` Lambda: Nhịp's HTTP API (the axum router in `nhip_app::http`), served by
+//! lambda_http behind the API Gateway HTTP API.
+
+use std::sync::Arc;
+
+use lambda_http::{run, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing::init_default_subscriber();
+    let config = nhip_aws::config::Config::from_env()?;
+    let deps = Arc::new(nhip_aws::config::build_deps(&config, "lambda").await);
+    run(nhip_app::http::router(deps)).await
+}

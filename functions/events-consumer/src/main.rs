@@ -1,1 +1,23 @@
-fn main() {}
+//! The `events-consumer` Lambda: domain events from the events queue onto customer
+//! timelines, reporting failed records as `batchItemFailures`.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = nhip_aws::config::Config::from_env()?;
+    let deps = Arc::new(nhip_aws::config::build_deps(&config, "lambda").await);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let deps = deps.clone();
+        async move {
+            Ok::<SqsBatchResponse, Error>(
+                nhip_app::events::handle_batch(&deps, event.payload).await,
+            )
+        }
+    }))
+    .await
+}

@@ -43,7 +43,11 @@ impl BuildInfo {
             name: "nhip",
             version: env!("CARGO_PKG_VERSION"),
             commit: option_env!("NHIP_GIT_SHA"),
-            profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
             runtime,
         }
     }

@@ -78,8 +78,14 @@ pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
     item.insert("event_type".into(), Value::from(event.kind.clone()));
     item.insert("source".into(), Value::from(event.source.clone()));
     item.insert("event_id".into(), Value::from(event.id.clone()));
-    item.insert("occurred_at".into(), Value::from(keys::instant(event.occurred_at)));
-    item.insert("recorded_at".into(), Value::from(keys::instant(deps.clock.now())));
+    item.insert(
+        "occurred_at".into(),
+        Value::from(keys::instant(event.occurred_at)),
+    );
+    item.insert(
+        "recorded_at".into(),
+        Value::from(keys::instant(deps.clock.now())),
+    );
     item.insert("data".into(), json!(event.data));
     match deps.store.put(item, Condition::NotExists).await {
         Ok(()) => Ok(Recorded::Added),

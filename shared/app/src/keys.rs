@@ -117,7 +117,11 @@ mod tests {
         let shards: std::collections::HashSet<_> = (0..2000)
             .map(|i| due_shard(DueWorkId::new_at(at + chrono::Duration::milliseconds(i))))
             .collect();
-        assert_eq!(shards.len(), usize::from(DUE_SHARDS), "ids spread over every shard");
+        assert_eq!(
+            shards.len(),
+            usize::from(DUE_SHARDS),
+            "ids spread over every shard"
+        );
     }
 
     #[test]

@@ -54,7 +54,11 @@ impl DomainEvent {
                 "must be dotted lower-case words such as 'card.issued'".to_owned(),
             );
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -101,10 +105,21 @@ mod tests {
 
     #[test]
     fn event_types_are_dotted_lower_case() {
-        for ok in ["card.issued", "installment.payment_received", "message.opened2"] {
+        for ok in [
+            "card.issued",
+            "installment.payment_received",
+            "message.opened2",
+        ] {
             assert!(is_event_type(ok), "{ok}");
         }
-        for bad in ["card", "Card.Issued", "card..issued", ".card", "card.1st", ""] {
+        for bad in [
+            "card",
+            "Card.Issued",
+            "card..issued",
+            ".card",
+            "card.1st",
+            "",
+        ] {
             assert!(!is_event_type(bad), "{bad}");
         }
     }

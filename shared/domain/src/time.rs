@@ -45,10 +45,17 @@ pub fn minute_bucket(instant: DateTime<Utc>) -> String {
 }
 
 /// Every minute from `from` (inclusive) to `to` (inclusive), truncated to minutes.
-pub fn minutes_between(from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> {
+pub fn minutes_between(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> impl Iterator<Item = DateTime<Utc>> {
     let start = minute_floor(from);
     let end = minute_floor(to);
-    let count = if end < start { 0 } else { (end - start).num_minutes() + 1 };
+    let count = if end < start {
+        0
+    } else {
+        (end - start).num_minutes() + 1
+    };
     (0..count).map(move |i| start + Duration::minutes(i))
 }
 
@@ -62,7 +69,10 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 23, 17, 30, 0).unwrap();
         assert_eq!(vn_date(t), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
         let seven_am = from_vn(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(), 7, 0).unwrap();
-        assert_eq!(seven_am, Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap());
+        assert_eq!(
+            seven_am,
+            Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap()
+        );
     }
 
     #[test]

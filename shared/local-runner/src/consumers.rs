@@ -15,7 +15,8 @@ use nhip_app::ports::{Queue, ReceivedMessage};
 use tokio::sync::watch;
 
 /// A batch handler, as the Lambda function's `service_fn` calls it.
-pub type Handler = Arc<dyn Fn(Arc<Deps>, SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Arc<Deps>, SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
 
 /// How long a received batch stays hidden (the consumer function's timeout × 6 in AWS).
 const VISIBILITY: Duration = Duration::from_secs(90);
@@ -72,7 +73,10 @@ impl Consumer {
             .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
             .collect();
         let mut event = SqsEvent::default();
-        event.records = messages.into_iter().map(|m| to_record(self.queue.name(), m)).collect();
+        event.records = messages
+            .into_iter()
+            .map(|m| to_record(self.queue.name(), m))
+            .collect();
         let response = (self.handler)(self.deps.clone(), event).await;
         let failed: HashSet<&str> = response
             .batch_item_failures

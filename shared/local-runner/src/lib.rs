@@ -56,14 +56,13 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
     let db_path = config.data_dir.join("nhip.db");
-    let db = Database::open(&db_path)
-        .with_context(|| format!("opening {}", db_path.display()))?;
+    let db = Database::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
     let clock = Arc::new(SimulatedClock::running(
         config.start_at.unwrap_or_else(Utc::now),
         config.speed,
     ));
-    let events = LocalQueue::new(db.clone(), "events", clock.clone())
-        .with_dead_letter_queue(MAX_RECEIVES);
+    let events =
+        LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
     let deps = Arc::new(Deps {
         store: store.clone(),

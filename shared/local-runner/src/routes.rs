@@ -46,7 +46,11 @@ struct Advance {
 }
 
 fn bad_json(rejection: JsonRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", rejection.body_text())
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+        rejection.body_text(),
+    )
 }
 
 async fn advance(

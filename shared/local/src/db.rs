@@ -50,7 +50,6 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-
 /// Whether SQLite gave up waiting for a lock held by another connection.
 pub fn is_busy(error: &rusqlite::Error) -> bool {
     matches!(

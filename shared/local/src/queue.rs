@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use nhip_app::ports::queue::{self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
 use nhip_app::ports::Clock;
+use nhip_app::ports::queue::{
+    self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
+};
 use rusqlite::{Connection, TransactionBehavior, params};
 use ulid::Ulid;
 
@@ -72,7 +74,11 @@ impl LocalQueue {
     /// The dead-letter queue of this queue, if it has one.
     pub fn dead_letter_queue(&self) -> Option<LocalQueue> {
         self.redrive.as_ref().map(|r| {
-            LocalQueue::new(self.db.clone(), r.dead_letter_queue.clone(), self.clock.clone())
+            LocalQueue::new(
+                self.db.clone(),
+                r.dead_letter_queue.clone(),
+                self.clock.clone(),
+            )
         })
     }
 
@@ -217,7 +223,9 @@ impl Queue for LocalQueue {
             return Err(QueueError::invalid("receive asks for 1 to 10 messages"));
         }
         if visibility > MAX_VISIBILITY {
-            return Err(QueueError::invalid("a visibility timeout is at most 12 hours"));
+            return Err(QueueError::invalid(
+                "a visibility timeout is at most 12 hours",
+            ));
         }
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
@@ -250,7 +258,9 @@ impl Queue for LocalQueue {
         timeout: Duration,
     ) -> Result<(), QueueError> {
         if timeout > MAX_VISIBILITY {
-            return Err(QueueError::invalid("a visibility timeout is at most 12 hours"));
+            return Err(QueueError::invalid(
+                "a visibility timeout is at most 12 hours",
+            ));
         }
         let (id, receipt) = split_receipt(receipt_handle)?;
         let now = self.now_ms();
@@ -294,4 +304,3 @@ impl Queue for LocalQueue {
         .await
     }
 }
-

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use nhip_app::ports::store::{
-    self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError,
-    Update, WriteOp, validate_item, validate_key, validate_transaction,
+    self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Update,
+    WriteOp, validate_item, validate_key, validate_transaction,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
@@ -45,10 +45,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.db
-            .call(f)
-            .await
-            .map_err(StoreError::unavailable)?
+        self.db.call(f).await.map_err(StoreError::unavailable)?
     }
 }
 
@@ -119,7 +116,11 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check(condition: &Condition, current: Option<&Item>, op: Option<usize>) -> Result<(), StoreError> {
+fn check(
+    condition: &Condition,
+    current: Option<&Item>,
+    op: Option<usize>,
+) -> Result<(), StoreError> {
     if condition.holds(current) {
         Ok(())
     } else {
@@ -192,7 +193,8 @@ impl ItemStore for SqliteStore {
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         let position = query.validate()?;
-        self.run(move |conn| run_query(conn, &query, position)).await
+        self.run(move |conn| run_query(conn, &query, position))
+            .await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
@@ -292,7 +294,11 @@ fn run_query(
             args.extend([lo.clone(), hi.clone()]);
         }
     }
-    let (cmp, dir) = if query.forward { (">", "ASC") } else { ("<", "DESC") };
+    let (cmp, dir) = if query.forward {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
     if let Some(position) = position {
         // Resume strictly after the cursor's item, ties on the index sort key broken by the
         // table key (as the index itself is ordered).
@@ -331,7 +337,9 @@ fn run_query(
     let more = items.len() > query.limit as usize;
     items.truncate(query.limit as usize);
     let next = if more {
-        items.last().and_then(|last| Cursor::after_item(query.index, last))
+        items
+            .last()
+            .and_then(|last| Cursor::after_item(query.index, last))
     } else {
         None
     };

@@ -218,7 +218,9 @@ impl Update {
         let mut seen = HashSet::new();
         for name in names {
             if name == PK || name == SK {
-                return Err(StoreError::invalid(format!("an update may not change '{name}'")));
+                return Err(StoreError::invalid(format!(
+                    "an update may not change '{name}'"
+                )));
             }
             if name.is_empty() {
                 return Err(StoreError::invalid("an attribute name is empty"));
@@ -256,9 +258,9 @@ impl Update {
                     )));
                 }
             };
-            let total = start.checked_add(*amount).ok_or_else(|| {
-                StoreError::invalid(format!("counter '{attr}' would overflow"))
-            })?;
+            let total = start
+                .checked_add(*amount)
+                .ok_or_else(|| StoreError::invalid(format!("counter '{attr}' would overflow")))?;
             item.insert(attr.clone(), Value::from(total));
         }
         Ok(item)
@@ -456,9 +458,9 @@ impl WriteOp {
     pub fn key(&self) -> Option<Key> {
         match self {
             WriteOp::Put { item, .. } => Key::of(item),
-            WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
-                Some(key.clone())
-            }
+            WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. }
+            | WriteOp::Check { key, .. } => Some(key.clone()),
         }
     }
 }
@@ -555,8 +557,12 @@ pub trait ItemStore: Send + Sync {
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError>;
 
     /// Applies `update` if `condition` holds; returns the item as stored afterwards.
-    async fn update(&self, key: &Key, update: Update, condition: Condition)
-    -> Result<Item, StoreError>;
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Condition,
+    ) -> Result<Item, StoreError>;
 
     /// Deletes the item under `key` if `condition` holds. Deleting a missing item with
     /// [`Condition::Always`] succeeds.
@@ -652,7 +658,9 @@ pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
 
 /// The size of an item as DynamoDB bills and limits it: attribute-name bytes plus value bytes.
 pub fn item_size(item: &Item) -> usize {
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
 }
 
 fn value_size(value: &Value) -> usize {
@@ -705,14 +713,21 @@ mod tests {
     fn updates_set_remove_and_count() {
         let key = Key::new("A", "B");
         let stored = item(json!({"pk": "A", "sk": "B", "n": 1, "old": true}));
-        let update = Update::new().set("name", "Minh").remove("old").add("n", 2).add("m", -1);
+        let update = Update::new()
+            .set("name", "Minh")
+            .remove("old")
+            .add("n", 2)
+            .add("m", -1);
         let after = update.apply(&key, Some(&stored)).unwrap();
         assert_eq!(
             Value::Object(after),
             json!({"pk": "A", "sk": "B", "n": 3, "m": -1, "name": "Minh"})
         );
         let created = Update::new().add("n", 1).apply(&key, None).unwrap();
-        assert_eq!(Value::Object(created), json!({"pk": "A", "sk": "B", "n": 1}));
+        assert_eq!(
+            Value::Object(created),
+            json!({"pk": "A", "sk": "B", "n": 1})
+        );
     }
 
     #[test]
@@ -750,7 +765,7 @@ mod tests {
             key: Key::new("A", "B"),
             condition: Condition::Exists,
         };
-        assert!(validate_transaction(&[put.clone()]).is_ok());
+        assert!(validate_transaction(std::slice::from_ref(&put)).is_ok());
         assert!(validate_transaction(&[put.clone(), check]).is_err());
         assert!(validate_transaction(&[]).is_err());
         assert!(validate_transaction(&vec![put; 101]).is_err());
@@ -761,14 +776,22 @@ mod tests {
         let stored = item(json!({"pk": "A", "sk": "B", "gsi1pk": "G", "gsi1sk": "S"}));
         let cursor = Cursor::after_item(Index::Gsi1, &stored).unwrap();
         assert_eq!(cursor.decode(Index::Gsi1, "G").unwrap()["sk"], "B");
-        for (index, pk) in [(Index::Gsi1, "other"), (Index::Primary, "A"), (Index::Gsi2, "G")] {
+        for (index, pk) in [
+            (Index::Gsi1, "other"),
+            (Index::Primary, "A"),
+            (Index::Gsi2, "G"),
+        ] {
             assert!(matches!(
                 cursor.decode(index, pk),
                 Err(StoreError::InvalidCursor { .. })
             ));
         }
         for garbage in ["", "!!!", "e30", "bm90IGpzb24"] {
-            assert!(Cursor::from_client(garbage).decode(Index::Primary, "A").is_err());
+            assert!(
+                Cursor::from_client(garbage)
+                    .decode(Index::Primary, "A")
+                    .is_err()
+            );
         }
         assert!(Cursor::after_item(Index::Gsi2, &stored).is_none());
     }
