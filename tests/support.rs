@@ -51,8 +51,6 @@ pub fn test_epoch() -> chrono::DateTime<Utc> {
 /// Deps on the embedded adapters, with a frozen simulated clock.
 pub struct LocalDeps {
     pub deps: Arc<Deps>,
-    pub clock: Arc<SimulatedClock>,
-    pub events: LocalQueue,
     _dir: tempfile::TempDir,
 }
 
@@ -63,17 +61,12 @@ pub fn local_deps() -> LocalDeps {
     let deps = Arc::new(Deps {
         store: Arc::new(SqliteStore::new(db)),
         queues: Queues {
-            events: Arc::new(events.clone()),
+            events: Arc::new(events),
         },
-        clock: clock.clone(),
+        clock,
         build: BuildInfo::current("test"),
     });
-    LocalDeps {
-        deps,
-        clock,
-        events,
-        _dir: dir,
-    }
+    LocalDeps { deps, _dir: dir }
 }
 
 /// The path of a fixture under `events/`.

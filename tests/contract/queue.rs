@@ -332,6 +332,7 @@ async fn local_queue_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(ready.len(), 1);
+    queue.delete(&ready[0].receipt_handle).await.unwrap();
     clock.advance(chrono::Duration::seconds(31));
     let redelivered = queue
         .receive(10, Duration::from_secs(30), Duration::ZERO)
