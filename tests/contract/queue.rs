@@ -272,7 +272,15 @@ async fn malformed_batches_are_rejected_whole(h: Harness) {
     let empty_body = vec![OutgoingMessage::new("ok"), OutgoingMessage::new("")];
     let too_late = vec![OutgoingMessage::new("x").delayed(Duration::from_secs(16 * 60))];
     let too_big = vec![OutgoingMessage::new("x".repeat(256 * 1024 + 1))];
-    for batch in [vec![], eleven, empty_body, too_late, too_big] {
+    let empty_attribute = vec![OutgoingMessage::new("x").attribute("type", "")];
+    for batch in [
+        vec![],
+        eleven,
+        empty_body,
+        too_late,
+        too_big,
+        empty_attribute,
+    ] {
         let err = h.queue.send_batch(batch).await.unwrap_err();
         assert!(matches!(err, QueueError::Invalid { .. }), "{err:?}");
     }

@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 pub const MAX_BATCH: usize = 10;
 /// Longest delivery delay SQS allows.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Most attributes on one message, as SQS allows.
+pub const MAX_ATTRIBUTES: usize = 10;
 /// Largest message body SQS accepts (bytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -167,8 +169,8 @@ pub trait Queue: Send + Sync {
     async fn depth(&self) -> Result<QueueDepth, QueueError>;
 }
 
-/// Checks a batch before sending: 1 to 10 messages, bodies non-empty and within size,
-/// delays within 15 minutes.
+/// Checks a batch before sending: 1 to 10 messages, bodies non-empty and within size, at
+/// most 10 non-empty attributes, delays within 15 minutes.
 pub fn validate_batch(messages: &[OutgoingMessage]) -> Result<(), QueueError> {
     if messages.is_empty() || messages.len() > MAX_BATCH {
         return Err(QueueError::invalid(format!(
@@ -190,6 +192,20 @@ pub fn validate_batch(messages: &[OutgoingMessage]) -> Result<(), QueueError> {
             return Err(QueueError::invalid(format!(
                 "a message is {size} bytes, over the {MAX_BODY_BYTES}-byte limit"
             )));
+        }
+        if message.attributes.len() > MAX_ATTRIBUTES {
+            return Err(QueueError::invalid(format!(
+                "a message carries at most {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        if message
+            .attributes
+            .iter()
+            .any(|(name, value)| name.is_empty() || value.is_empty())
+        {
+            return Err(QueueError::invalid(
+                "message attribute names and values must not be empty",
+            ));
         }
         if message.delay > MAX_DELAY {
             return Err(QueueError::invalid("a delay is at most 15 minutes"));

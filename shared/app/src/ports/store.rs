@@ -589,10 +589,12 @@ pub fn validate_item(item: &Item) -> Result<Key, StoreError> {
     for index in [Index::Gsi1, Index::Gsi2] {
         for attr in [index.pk_attr(), index.sk_attr()] {
             match item.get(attr) {
-                None | Some(Value::String(_)) => {}
+                None => {}
+                // DynamoDB rejects an empty string as an index key value.
+                Some(Value::String(s)) if !s.is_empty() => {}
                 Some(_) => {
                     return Err(StoreError::invalid(format!(
-                        "index key attribute '{attr}' must be a string"
+                        "index key attribute '{attr}' must be a non-empty string"
                     )));
                 }
             }

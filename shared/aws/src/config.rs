@@ -1,0 +1,307 @@
+//! Configuration from the environment, the AWS SDK configuration built from it, and the one
+//! place a Lambda function assembles its [`Deps`] on AWS.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use nhip_app::ports::SystemClock;
+use nhip_app::{BuildInfo, Deps, Queues};
+
+use crate::dynamo::DynamoStore;
+use crate::sqs::SqsQueue;
+
+/// The table holding every item.
+pub const TABLE_VAR: &str = "NHIP_TABLE";
+/// The URL of the `events` queue.
+pub const EVENTS_QUEUE_URL_VAR: &str = "NHIP_EVENTS_QUEUE_URL";
+/// The region, as the Lambda runtime sets it.
+pub const REGION_VAR: &str = "AWS_REGION";
+/// The region, as the AWS CLI and older tools set it; read when [`REGION_VAR`] is absent.
+pub const DEFAULT_REGION_VAR: &str = "AWS_DEFAULT_REGION";
+/// An endpoint override for every AWS service, for emulators (e.g. `http://127.0.0.1:5000`).
+pub const ENDPOINT_VAR: &str = "NHIP_AWS_ENDPOINT";
+
+/// Where the adapters find their AWS resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// DynamoDB table name (`NHIP_TABLE`).
+    pub table: String,
+    /// URL of the `events` SQS queue (`NHIP_EVENTS_QUEUE_URL`).
+    pub events_queue_url: String,
+    /// AWS region (`AWS_REGION`, else `AWS_DEFAULT_REGION`).
+    pub region: String,
+    /// Endpoint override for an emulator such as moto (`NHIP_AWS_ENDPOINT`); `None` in AWS.
+    pub endpoint: Option<String>,
+}
+
+/// A configuration variable is missing or malformed. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {var} is not set")]
+    Missing {
+        /// The variable's name.
+        var: &'static str,
+    },
+    /// A variable is set to something unusable.
+    #[error("environment variable {var} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        var: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (variable name → value), so tests need not
+    /// touch the process environment. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
+        let required = |var: &'static str| get(var).ok_or(ConfigError::Missing { var });
+
+        let table = required(TABLE_VAR)?;
+        check_table_name(&table)?;
+
+        let events_queue_url = required(EVENTS_QUEUE_URL_VAR)?;
+        check_http_url(EVENTS_QUEUE_URL_VAR, &events_queue_url)?;
+
+        let region = get(REGION_VAR)
+            .or_else(|| get(DEFAULT_REGION_VAR))
+            .ok_or(ConfigError::Missing { var: REGION_VAR })?;
+        if region.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                var: REGION_VAR,
+                reason: "a region name has no spaces".into(),
+            });
+        }
+
+        let endpoint = get(ENDPOINT_VAR);
+        if let Some(endpoint) = &endpoint {
+            check_http_url(ENDPOINT_VAR, endpoint)?;
+        }
+
+        Ok(Self {
+            table,
+            events_queue_url,
+            region,
+            endpoint,
+        })
+    }
+}
+
+/// DynamoDB's rule: 3 to 255 characters of `A-Z a-z 0-9 _ - .`.
+fn check_table_name(table: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        var: TABLE_VAR,
+        reason: reason.into(),
+    };
+    if !(3..=255).contains(&table.len()) {
+        return Err(invalid("a table name is 3 to 255 characters long"));
+    }
+    if !table
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(invalid(
+            "a table name uses only A-Z, a-z, 0-9, '_', '-' and '.'",
+        ));
+    }
+    Ok(())
+}
+
+/// An `http://` or `https://` URL with a host and no whitespace.
+fn check_http_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let ok = matches!(host, Some(h) if !h.is_empty() && !h.starts_with(':'))
+        && !url.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected an http(s) URL, got {url:?}"),
+        })
+    }
+}
+
+/// The AWS SDK configuration for `config`: its region and, when set, its endpoint override.
+/// Credentials come from the default chain (the Lambda role in AWS; for an emulator set
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` to any values).
+pub async fn sdk_config(config: &Config) -> SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+    if let Some(endpoint) = &config.endpoint {
+        loader = loader.endpoint_url(endpoint.clone());
+    }
+    loader.load().await
+}
+
+/// The ports on AWS: the DynamoDB store, the SQS `events` queue, the system clock. Built once
+/// per Lambda execution environment.
+pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
+    let sdk = sdk_config(config).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    let events = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        "events",
+        config.events_queue_url.clone(),
+    );
+    Deps {
+        store: Arc::new(store),
+        queues: Queues {
+            events: Arc::new(events),
+        },
+        clock: Arc::new(SystemClock),
+        build: BuildInfo::current(runtime),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("NHIP_TABLE", "nhip-prod.v1"),
+        (
+            "NHIP_EVENTS_QUEUE_URL",
+            "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-events",
+        ),
+        ("AWS_REGION", "ap-southeast-1"),
+    ];
+
+    fn with<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut pairs: Vec<_> = GOOD
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+            .copied()
+            .collect();
+        pairs.extend(overrides.iter().filter(|(_, v)| !v.is_empty()).copied());
+        pairs
+    }
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(env(pairs))
+    }
+
+    #[test]
+    fn reads_a_complete_environment() {
+        let config = read(GOOD).unwrap();
+        assert_eq!(config.table, "nhip-prod.v1");
+        assert_eq!(config.region, "ap-southeast-1");
+        assert_eq!(config.endpoint, None);
+        let emulated = read(&with(&[("NHIP_AWS_ENDPOINT", "http://127.0.0.1:5000")])).unwrap();
+        assert_eq!(emulated.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn falls_back_to_the_default_region() {
+        let config = read(&with(&[
+            ("AWS_REGION", ""),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ]))
+        .unwrap();
+        assert_eq!(config.region, "us-east-1");
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        for var in ["NHIP_TABLE", "NHIP_EVENTS_QUEUE_URL", "AWS_REGION"] {
+            let err = read(&with(&[(var, "")])).unwrap_err();
+            assert_eq!(err, ConfigError::Missing { var: var_name(var) });
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+
+    fn var_name(var: &str) -> &'static str {
+        [TABLE_VAR, EVENTS_QUEUE_URL_VAR, REGION_VAR]
+            .into_iter()
+            .find(|v| *v == var)
+            .unwrap()
+    }
+
+    fn invalid_var(result: Result<Config, ConfigError>) -> &'static str {
+        match result {
+            Err(err @ ConfigError::Invalid { var, .. }) => {
+                assert!(err.to_string().contains(var), "{err}");
+                var
+            }
+            other => panic!("expected an invalid variable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn table_names_follow_dynamodb_rules() {
+        let long = "x".repeat(256);
+        for bad in ["ab", "has space", "tên-bảng", long.as_str()] {
+            assert_eq!(
+                invalid_var(read(&with(&[("NHIP_TABLE", bad)]))),
+                "NHIP_TABLE",
+                "{bad}"
+            );
+        }
+        assert!(read(&with(&[("NHIP_TABLE", "a_b")])).is_ok());
+    }
+
+    #[test]
+    fn the_queue_url_must_be_http() {
+        for bad in [
+            "sqs.ap-southeast-1.amazonaws.com/1/q",
+            "ftp://host/q",
+            "https://",
+            "http:// spaced/q",
+        ] {
+            assert_eq!(
+                invalid_var(read(&with(&[("NHIP_EVENTS_QUEUE_URL", bad)]))),
+                "NHIP_EVENTS_QUEUE_URL",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_endpoint_must_be_http() {
+        for bad in ["127.0.0.1:5000", "tcp://127.0.0.1:5000", "http://"] {
+            assert_eq!(
+                invalid_var(read(&with(&[("NHIP_AWS_ENDPOINT", bad)]))),
+                "NHIP_AWS_ENDPOINT",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_region_must_be_one_word() {
+        assert_eq!(
+            invalid_var(read(&with(&[("AWS_REGION", "ap southeast")]))),
+            "AWS_REGION"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sdk_config_uses_region_and_endpoint() {
+        let mut config = read(GOOD).unwrap();
+        config.endpoint = Some("http://127.0.0.1:5000".into());
+        let sdk = sdk_config(&config).await;
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-southeast-1"));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+}
