@@ -46,13 +46,12 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
 
 impl Consumer {
     /// Polls until `stop` turns true, finishing the batch in hand first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         while !*stop.borrow() {
-            let received = tokio::select! {
-                received = self.queue.receive(10, VISIBILITY, WAIT) => received,
-                _ = stop.changed() => break,
-            };
-            let messages = match received {
+            // The receive is never raced against `stop`: dropping it midway could discard a
+            // batch already marked in flight, delaying it by a whole visibility timeout.
+            // Its long poll is short, so a stop is noticed within `WAIT`.
+            let messages = match self.queue.receive(10, VISIBILITY, WAIT).await {
                 Ok(messages) if messages.is_empty() => continue,
                 Ok(messages) => messages,
                 Err(error) => {
