@@ -18,8 +18,8 @@ use tokio::sync::watch;
 pub type Handler =
     Arc<dyn Fn(Arc<Deps>, SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
 
-/// How long a received batch stays hidden (the consumer function's timeout × 6 in AWS).
-const VISIBILITY: Duration = Duration::from_secs(90);
+/// How long a received batch stays hidden: the events queue's VisibilityTimeout in template.yaml.
+const VISIBILITY: Duration = Duration::from_secs(120);
 /// Long-poll wait per receive.
 const WAIT: Duration = Duration::from_secs(1);
 
