@@ -13,8 +13,10 @@ mkdir -p .cache
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Python tools (.venv)"
-if ! cmp -s tools/requirements.txt "$venv/.installed-requirements" 2>/dev/null; then
-  python3 -m venv "$venv"
+# Reuse .venv only if it was made from these requirements and still imports them.
+if ! cmp -s tools/requirements.txt "$venv/.installed-requirements" 2>/dev/null \
+  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli' 2>/dev/null; then
+  python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
   cp tools/requirements.txt "$venv/.installed-requirements"
 fi
@@ -26,14 +28,21 @@ port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 endpoint="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
+ready=no
+for _ in $(seq 1 120); do
   # The moto we started must be the one answering: it is still alive and serves its API.
   kill -0 "$moto_pid" 2>/dev/null || { cat .cache/moto.log; echo "moto exited"; exit 1; }
-  if "$venv/bin/python" -c "import urllib.request, sys; urllib.request.urlopen('$endpoint/moto-api/data.json', timeout=1)" 2>/dev/null; then
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/data.json', timeout=1)" 2>/dev/null; then
+    ready=yes
     break
   fi
-  sleep 0.1
+  sleep 0.25
 done
+if [ "$ready" != yes ]; then
+  cat .cache/moto.log
+  echo "moto did not answer on $endpoint within 30 s"
+  exit 1
+fi
 echo "moto (pid $moto_pid) answering on $endpoint"
 
 step "cargo fmt --check"

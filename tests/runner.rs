@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use nhip_app::ports::Queue;
 use nhip_app::ports::queue::OutgoingMessage;
 use nhip_app::ports::store::{Index, Query, SortKey};
 use nhip_local_runner::{RunnerConfig, start};
@@ -82,8 +83,17 @@ async fn runner_serves_health_and_consumes_the_events_queue() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(recorded, 1, "the events consumer recorded the event");
-    let depth = runner.deps.queues.events.depth().await.unwrap();
-    assert_eq!((depth.visible, depth.in_flight), (0, 0), "acknowledged");
+    // The message is deleted right after the handler returns: wait for the acknowledgement.
+    let mut depth = (1, 1);
+    for _ in 0..100 {
+        let d = runner.deps.queues.events.depth().await.unwrap();
+        depth = (d.visible, d.in_flight);
+        if depth == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(depth, (0, 0), "acknowledged");
     runner.shutdown().await.unwrap();
 }
 
@@ -120,28 +130,31 @@ async fn runner_clock_advances_and_rejects_bad_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runner_keeps_queued_work_across_a_restart() {
+async fn runner_consumes_work_queued_before_it_started_and_resumes_its_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let mut stopped_config = config(dir.path());
-    stopped_config.speed = 0.0;
-    // Queue work with the runner's consumers racing; then stop and start again: whatever was
-    // not yet consumed is still in the file and gets consumed after the restart.
-    let runner = start(stopped_config.clone()).await.unwrap();
     let customer = "01JD3Q7Z8X9V5K2M4N6P8R0T1X";
-    let messages = (0..20)
-        .map(|i| {
-            OutgoingMessage::new(
-                json!({"id": format!("e{i}"), "source": "core-banking", "type": "card.transaction",
-                       "customer_id": customer, "occurred_at": "2026-11-23T02:15:00Z", "data": {"amount": i}})
-                .to_string(),
-            )
-        })
-        .collect();
-    nhip_app::ports::queue::send_all(runner.deps.queues.events.as_ref(), messages)
-        .await
-        .unwrap();
-    runner.shutdown().await.unwrap();
-    let runner = start(stopped_config).await.unwrap();
+    // Work left in the file by an earlier run (no consumers running yet).
+    {
+        let db = nhip_local::Database::open(dir.path().join("nhip.db")).unwrap();
+        let clock = std::sync::Arc::new(nhip_local::SimulatedClock::frozen(
+            crate::support::test_epoch(),
+        ));
+        let queue = nhip_local::LocalQueue::new(db, "events", clock);
+        let messages = (0..20)
+            .map(|i| {
+                OutgoingMessage::new(
+                    json!({"id": format!("e{i}"), "source": "core-banking", "type": "card.transaction",
+                           "customer_id": customer, "occurred_at": "2026-11-23T02:15:00Z", "data": {"amount": i}})
+                    .to_string(),
+                )
+            })
+            .collect();
+        nhip_app::ports::queue::send_all(&queue, messages)
+            .await
+            .unwrap();
+        assert_eq!(queue.depth().await.unwrap().visible, 20);
+    }
+    let runner = start(config(dir.path())).await.unwrap();
     let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"));
     let mut recorded = 0;
     for _ in 0..200 {
@@ -159,5 +172,11 @@ async fn runner_keeps_queued_work_across_a_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(recorded, 20);
+    // The simulated clock is saved: a restart resumes from it, not from --start-at.
+    runner.clock.advance(chrono::Duration::days(2));
+    let advanced = nhip_app::ports::Clock::now(runner.clock.as_ref());
+    runner.shutdown().await.unwrap();
+    let runner = start(config(dir.path())).await.unwrap();
+    assert_eq!(nhip_app::ports::Clock::now(runner.clock.as_ref()), advanced);
     runner.shutdown().await.unwrap();
 }

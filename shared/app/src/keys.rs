@@ -89,6 +89,12 @@ pub fn scheduler_cursor() -> Key {
     Key::new("SYS#scheduler", "CURSOR")
 }
 
+/// The local runner's simulated time, saved so a restart resumes where the clock was:
+/// `SYS#local-clock` / `CLOCK`.
+pub fn local_clock() -> Key {
+    Key::new("SYS#local-clock", "CLOCK")
+}
+
 /// The item the health check reads: `SYS#health` / `HEALTH`.
 pub fn health() -> Key {
     Key::new("SYS#health", "HEALTH")

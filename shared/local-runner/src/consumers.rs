@@ -76,7 +76,16 @@ impl Consumer {
             .into_iter()
             .map(|m| to_record(self.queue.name(), m))
             .collect();
-        let response = (self.handler)(self.deps.clone(), event).await;
+        // Run the handler in its own task: a panic fails this batch (nothing is deleted, so it
+        // is retried and eventually dead-lettered), as a crashed Lambda invocation would,
+        // instead of ending the runner.
+        let response = match tokio::spawn((self.handler)(self.deps.clone(), event)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(function = self.function, %error, "handler panicked; batch will be retried");
+                return;
+            }
+        };
         let failed: HashSet<&str> = response
             .batch_item_failures
             .iter()

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use nhip_app::keys;
+use nhip_app::ports::{Clock, Condition, ItemStore};
 use nhip_app::{BuildInfo, Deps, Queues};
 use nhip_local::{Database, LocalQueue, SimulatedClock, SqliteStore};
 use tokio::sync::watch;
@@ -57,10 +59,16 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
     let db_path = config.data_dir.join("nhip.db");
     let db = Database::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
-    let clock = Arc::new(SimulatedClock::running(
-        config.start_at.unwrap_or_else(Utc::now),
-        config.speed,
-    ));
+    let store = Arc::new(SqliteStore::new(db.clone()));
+    // Queue and schedule timestamps in the file are simulated time: resume from where the
+    // clock was when the runner last stopped, never earlier, or retries would be stranded.
+    let saved = saved_clock(&store).await?;
+    let requested = config.start_at.unwrap_or_else(Utc::now);
+    let start_at = saved.map_or(requested, |saved| saved.max(requested));
+    if saved.is_some_and(|saved| saved > requested) {
+        tracing::info!(resumed = %start_at, "simulated clock resumes where it stopped");
+    }
+    let clock = Arc::new(SimulatedClock::running(start_at, config.speed));
     let events =
         LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
@@ -93,6 +101,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     for consumer in consumers::all(&deps) {
         tasks.spawn(consumer.run(stopped.clone()));
     }
+    tasks.spawn(keep_clock(store.clone(), clock.clone(), stopped.clone()));
     tasks.spawn(schedules::run(
         schedules::all(store),
         deps.clone(),
@@ -106,6 +115,34 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         stop,
         tasks,
     })
+}
+
+async fn saved_clock(store: &SqliteStore) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let item = store.get(&keys::local_clock()).await?;
+    Ok(item
+        .and_then(|item| item.get("now")?.as_str().map(str::to_owned))
+        .and_then(|now| DateTime::parse_from_rfc3339(&now).ok())
+        .map(|now| now.with_timezone(&Utc)))
+}
+
+/// Saves the simulated time every second and once more on shutdown.
+async fn keep_clock(
+    store: Arc<SqliteStore>,
+    clock: Arc<SimulatedClock>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let mut item = keys::local_clock().to_item();
+        item.insert("now".into(), keys::instant(clock.now()).into());
+        store.put(item, Condition::Always).await?;
+        if *stop.borrow() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 impl Runner {

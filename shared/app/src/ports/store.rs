@@ -353,10 +353,20 @@ impl Query {
         if self.pk.is_empty() {
             return Err(StoreError::invalid("the partition key of a query is empty"));
         }
-        self.cursor
-            .as_ref()
-            .map(|c| c.decode(self.index, &self.pk))
-            .transpose()
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
+        let position = cursor.decode(self.index, &self.pk)?;
+        // DynamoDB rejects a start key outside the sort-key condition; reject it the same way
+        // on every backend, as a cursor made for another query.
+        if let Some(condition) = &self.sk
+            && !condition.matches(&position[self.index.sk_attr()])
+        {
+            return Err(StoreError::InvalidCursor {
+                reason: "made for another query".to_owned(),
+            });
+        }
+        Ok(Some(position))
     }
 }
 
@@ -413,6 +423,9 @@ impl Cursor {
         }
         if position[index.pk_attr()] != pk {
             return Err(bad("made for another partition"));
+        }
+        if position.values().any(|v| v.is_empty() || v.len() > 2048) {
+            return Err(bad("holds an impossible key"));
         }
         Ok(position)
     }
