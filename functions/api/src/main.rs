@@ -8,7 +8,6 @@ use lambda_http::{run, tracing};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing::init_default_subscriber();
-    let config = nhip_aws::config::Config::from_env()?;
-    let deps = Arc::new(nhip_aws::config::build_deps(&config, "lambda").await);
+    let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
     run(nhip_app::http::router(deps)).await
 }

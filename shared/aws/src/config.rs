@@ -145,6 +145,19 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
     loader.load().await
 }
 
+/// For a function's `main`: reads the configuration and builds the ports once. A missing
+/// or malformed variable ends the process with a message naming it, which Lambda reports as
+/// an init error with that message in the function's log.
+pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
+    match Config::from_env() {
+        Ok(config) => build_deps(&config, runtime).await,
+        Err(error) => {
+            eprintln!("nhip: cannot start: {error}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// The ports on AWS: the DynamoDB store, the SQS `events` queue, the system clock. Built once
 /// per Lambda execution environment.
 pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
