@@ -54,7 +54,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, contract on every adapter, functions, runner)"
 export NHIP_TEST_AWS_ENDPOINT="$endpoint"
 # The integration tests wait on I/O (emulator, SQLite), not CPU: run more at once than cores.
-cargo test --workspace --locked -- --test-threads=8
+cargo test --workspace --locked -- --test-threads=8 2>&1 | tee .cache/cargo-test.log
+summary=$(awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed", passed, failed }' .cache/cargo-test.log)
 
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
@@ -63,3 +64,5 @@ step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region ap-southeast-1 --template template.yaml
 
 step "all checks passed"
+# The closing line: totals over every cargo test binary.
+echo "tests: $summary"
