@@ -24,8 +24,6 @@ use nhip_app::ports::queue::{
 
 /// Longest long-polling wait SQS allows.
 const MAX_WAIT: Duration = Duration::from_secs(20);
-/// Longest visibility timeout SQS allows (12 hours).
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 /// How long a dead-letter queue keeps messages: SQS's maximum, 14 days.
 const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 /// Most receives SQS accepts in a redrive policy.
@@ -132,14 +130,7 @@ impl Queue for SqsQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max > queue::MAX_BATCH {
-            return Err(QueueError::invalid("receive asks for 1 to 10 messages"));
-        }
-        if visibility > MAX_VISIBILITY {
-            return Err(QueueError::invalid(
-                "a visibility timeout is at most 12 hours",
-            ));
-        }
+        queue::validate_receive(max, visibility)?;
         let out = self
             .client
             .receive_message()
@@ -178,11 +169,7 @@ impl Queue for SqsQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        if timeout > MAX_VISIBILITY {
-            return Err(QueueError::invalid(
-                "a visibility timeout is at most 12 hours",
-            ));
-        }
+        queue::validate_visibility(timeout)?;
         self.client
             .change_message_visibility()
             .queue_url(&self.url)

@@ -21,8 +21,6 @@ use crate::db::{Database, is_busy};
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Longest long poll, as in SQS.
 const MAX_WAIT: Duration = Duration::from_secs(20);
-/// Longest visibility timeout, as in SQS (12 hours).
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 
 /// Where messages go after too many receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,14 +217,7 @@ impl Queue for LocalQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max > queue::MAX_BATCH {
-            return Err(QueueError::invalid("receive asks for 1 to 10 messages"));
-        }
-        if visibility > MAX_VISIBILITY {
-            return Err(QueueError::invalid(
-                "a visibility timeout is at most 12 hours",
-            ));
-        }
+        queue::validate_receive(max, visibility)?;
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
             let received = self.receive_once(max, visibility).await?;
@@ -257,11 +248,7 @@ impl Queue for LocalQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        if timeout > MAX_VISIBILITY {
-            return Err(QueueError::invalid(
-                "a visibility timeout is at most 12 hours",
-            ));
-        }
+        queue::validate_visibility(timeout)?;
         let (id, receipt) = split_receipt(receipt_handle)?;
         let now = self.now_ms();
         let until = now + timeout.as_millis() as i64;

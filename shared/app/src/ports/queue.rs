@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 pub const MAX_BATCH: usize = 10;
 /// Longest delivery delay SQS allows.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Longest visibility timeout SQS allows (12 hours).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 /// Most attributes on one message, as SQS allows.
 pub const MAX_ATTRIBUTES: usize = 10;
 /// Largest message body SQS accepts (bytes).
@@ -210,6 +212,24 @@ pub fn validate_batch(messages: &[OutgoingMessage]) -> Result<(), QueueError> {
         if message.delay > MAX_DELAY {
             return Err(QueueError::invalid("a delay is at most 15 minutes"));
         }
+    }
+    Ok(())
+}
+
+/// Checks a receive request: 1 to 10 messages, visibility within 12 hours.
+pub fn validate_receive(max: usize, visibility: Duration) -> Result<(), QueueError> {
+    if max == 0 || max > MAX_BATCH {
+        return Err(QueueError::invalid("receive asks for 1 to 10 messages"));
+    }
+    validate_visibility(visibility)
+}
+
+/// Checks a visibility timeout: at most 12 hours.
+pub fn validate_visibility(visibility: Duration) -> Result<(), QueueError> {
+    if visibility > MAX_VISIBILITY {
+        return Err(QueueError::invalid(
+            "a visibility timeout is at most 12 hours",
+        ));
     }
     Ok(())
 }
