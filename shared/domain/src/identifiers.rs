@@ -1,0 +1,1 @@
+//! Vietnamese identifiers that validate on parse.
