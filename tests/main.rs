@@ -2,10 +2,13 @@
 //! - `contract`: one suite per port, each case run once per adapter (sqlite and dynamodb for
 //!   the item store; local and sqs for queues). The AWS adapters run against moto's server,
 //!   whose address the test command passes in `NHIP_TEST_AWS_ENDPOINT`.
+//! - `customers`: the customer core through its HTTP routes (intake dedupe, authorization
+//!   matrix, search, interactions).
 //! - `functions`: each Lambda handler invoked with the fixtures in `events/`.
 //! - `runner`: the local runner started as `nhip-local` starts it.
 
 mod contract;
+mod customers;
 mod functions;
 mod runner;
 mod support;

@@ -51,6 +51,8 @@ pub fn test_epoch() -> chrono::DateTime<Utc> {
 /// Deps on the embedded adapters, with a frozen simulated clock.
 pub struct LocalDeps {
     pub deps: Arc<Deps>,
+    /// The simulated clock inside `deps`, to move time on.
+    pub clock: Arc<SimulatedClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -63,10 +65,19 @@ pub fn local_deps() -> LocalDeps {
         queues: Queues {
             events: Arc::new(events),
         },
-        clock,
+        clock: clock.clone(),
         build: BuildInfo::current("test"),
+        auth: Arc::new(nhip_app::auth::Authenticator::hs256(
+            nhip_app::auth::JwtSecret::new(&b"nhip-tests-signing-secret-of-32-bytes"[..])
+                .expect("a long enough test secret"),
+        )),
+        settings: nhip_app::Settings::default(),
     });
-    LocalDeps { deps, _dir: dir }
+    LocalDeps {
+        deps,
+        clock,
+        _dir: dir,
+    }
 }
 
 /// The path of a fixture under `events/`.

@@ -15,62 +15,102 @@ fn item(value: Value) -> Item {
     value.as_object().expect("an object").clone()
 }
 
-fn sqlite_store() -> (Arc<dyn ItemStore>, tempfile::TempDir) {
-    let (db, dir) = support::sqlite_db();
-    (Arc::new(nhip_local::SqliteStore::new(db)), dir)
+/// The adapters the contract runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Dynamodb,
 }
 
-async fn dynamodb_store() -> Arc<dyn ItemStore> {
-    let config = support::aws_sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = support::unique_name("nhip-contract");
-    nhip_aws::dynamo::create_table(&client, &table)
-        .await
-        .expect("creating the table on the emulator");
-    Arc::new(nhip_aws::dynamo::DynamoStore::new(client, table))
+/// A fresh, empty store on `backend`, and the temporary folder a SQLite file lives in.
+async fn open(backend: Backend) -> (Arc<dyn ItemStore>, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let (db, dir) = support::sqlite_db();
+            (Arc::new(nhip_local::SqliteStore::new(db)), Some(dir))
+        }
+        Backend::Dynamodb => {
+            let config = support::aws_sdk_config().await;
+            let client = aws_sdk_dynamodb::Client::new(&config);
+            let table = support::unique_name("nhip-contract");
+            nhip_aws::dynamo::create_table(&client, &table)
+                .await
+                .expect("creating the table on the emulator");
+            (
+                Arc::new(nhip_aws::dynamo::DynamoStore::new(client, table)),
+                None,
+            )
+        }
+    }
 }
 
+/// Generates one test per case and backend (`sqlite::<case>`, `dynamodb::<case>`), and for
+/// each case taking an index, one test per global secondary index (`sqlite::<case>::gsi3`).
 macro_rules! store_contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
+    (cases: [$($case:ident),* $(,)?], per_index: [$($indexed:ident),* $(,)?] $(,)?) => {
+        store_contract!(@backend sqlite, Sqlite, [$($case),*], [$($indexed),*]);
+        store_contract!(@backend dynamodb, Dynamodb, [$($case),*], [$($indexed),*]);
+    };
+    (@backend $module:ident, $backend:ident, [$($case:ident),*], [$($indexed:ident),*]) => {
+        mod $module {
+            const BACKEND: super::Backend = super::Backend::$backend;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (store, _dir) = super::sqlite_store();
+                    let (store, _dir) = super::open(BACKEND).await;
                     super::$case(store).await;
                 }
             )*
-        }
-        mod dynamodb {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::dynamodb_store().await).await;
+                mod $indexed {
+                    store_contract!(@indexes $indexed, gsi1 => Gsi1, gsi2 => Gsi2, gsi3 => Gsi3);
                 }
             )*
         }
     };
+    (@indexes $case:ident, $($name:ident => $index:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _dir) = super::super::open(super::BACKEND).await;
+                super::super::$case(store, nhip_app::ports::store::Index::$index).await;
+            }
+        )*
+    };
 }
 
+/// Stops compiling when an index is added to the port without being added to the list of
+/// indexes `store_contract!` runs the per-index cases on.
+const _: fn(Index) = |index| match index {
+    Index::Primary | Index::Gsi1 | Index::Gsi2 | Index::Gsi3 => {}
+};
+
 store_contract!(
-    put_then_get_round_trips_every_value_type,
-    get_of_a_missing_item_is_none,
-    create_only_put_fails_the_second_time_and_keeps_the_first,
-    version_condition_guards_concurrent_edits,
-    counters_add_atomically_under_concurrency,
-    update_creates_unless_existence_is_required,
-    delete_respects_its_condition,
-    query_reads_a_partition_in_both_directions_with_pages,
-    query_between_and_equals,
-    secondary_indexes_are_sparse_and_paginate,
-    malformed_cursors_are_rejected,
-    batch_get_returns_found_items_in_order,
-    transaction_applies_every_write,
-    transaction_with_a_failed_condition_writes_nothing,
-    racing_guard_transactions_leave_one_winner,
-    oversized_items_are_rejected_and_stored_data_kept,
-    malformed_requests_are_rejected,
-    health_answers,
+    cases: [
+        put_then_get_round_trips_every_value_type,
+        get_of_a_missing_item_is_none,
+        create_only_put_fails_the_second_time_and_keeps_the_first,
+        version_condition_guards_concurrent_edits,
+        counters_add_atomically_under_concurrency,
+        update_creates_unless_existence_is_required,
+        delete_respects_its_condition,
+        query_reads_a_partition_in_both_directions_with_pages,
+        query_between_and_equals,
+        malformed_cursors_are_rejected,
+        batch_get_returns_found_items_in_order,
+        transaction_applies_every_write,
+        transaction_with_a_failed_condition_writes_nothing,
+        racing_guard_transactions_leave_one_winner,
+        oversized_items_are_rejected_and_stored_data_kept,
+        malformed_requests_are_rejected,
+        health_answers,
+    ],
+    per_index: [
+        secondary_indexes_are_sparse_and_paginate,
+        index_keys_move_items_between_partitions,
+        cursors_of_one_index_are_rejected_on_another,
+        index_keys_must_be_strings,
+    ],
 );
 
 async fn put_then_get_round_trips_every_value_type(store: Arc<dyn ItemStore>) {
@@ -325,69 +365,262 @@ async fn query_between_and_equals(store: Arc<dyn ItemStore>) {
     assert!(none.items.is_empty() && none.next.is_none());
 }
 
-async fn secondary_indexes_are_sparse_and_paginate(store: Arc<dyn ItemStore>) {
-    // Twelve due items in one bucket, two sharing a due instant (ties order by table key),
-    // and items lacking one index key, which must stay out of the index.
+/// An item under `pk`/`DUE` with `extra` attributes.
+fn with_attrs(pk: &str, extra: &[(&str, Value)]) -> Item {
+    let mut item = Key::new(pk, "DUE").to_item();
+    for (attr, value) in extra {
+        item.insert((*attr).to_owned(), value.clone());
+    }
+    item
+}
+
+/// The `n` of every item in `partition` of `index`, sorted.
+async fn members(store: &Arc<dyn ItemStore>, index: Index, partition: &str) -> Vec<i64> {
+    let (seen, _) = read_all(store, Query::partition(index, partition)).await;
+    sorted(&seen)
+}
+
+const BUCKET: &str = "DUE#202611230900#00";
+const NEXT_BUCKET: &str = "DUE#202611230901#00";
+
+async fn secondary_indexes_are_sparse_and_paginate(store: Arc<dyn ItemStore>, index: Index) {
+    let (pk, sk) = (index.pk_attr(), index.sk_attr());
+    // Twelve items in one partition, two sharing a sort key (ties order by table key), and
+    // items lacking one index key, which must stay out of the index.
     for i in 0..12 {
-        let due = item(json!({
-            "pk": format!("DUE#{i:02}"), "sk": "DUE", "n": i,
-            "gsi1pk": "DUE#202611230900#00",
-            "gsi1sk": format!("2026-11-23T09:00:{:02}.000Z", i.min(10)),
-        }));
+        let due = with_attrs(
+            &format!("DUE#{i:02}"),
+            &[
+                ("n", json!(i)),
+                (pk, json!(BUCKET)),
+                (sk, json!(format!("2026-11-23T09:00:{:02}.000Z", i.min(10)))),
+            ],
+        );
         store.put(due, Condition::Always).await.unwrap();
     }
+    for lacking_one in [
+        with_attrs("DUE#x", &[("n", json!(-1)), (pk, json!(BUCKET))]),
+        with_attrs("DUE#y", &[("n", json!(-2)), (sk, json!("2026"))]),
+    ] {
+        store.put(lacking_one, Condition::Always).await.unwrap();
+    }
+    let other_partition = with_attrs(
+        "DUE#z",
+        &[
+            ("n", json!(99)),
+            (pk, json!(NEXT_BUCKET)),
+            (sk, json!("2026")),
+        ],
+    );
+    store.put(other_partition, Condition::Always).await.unwrap();
+    // An item in the same partition of every other index, and in none of this one.
+    let mut elsewhere = vec![("n", json!(77))];
+    for other in Index::SECONDARY.into_iter().filter(|o| *o != index) {
+        elsewhere.extend([
+            (other.pk_attr(), json!(BUCKET)),
+            (other.sk_attr(), json!("2026-11-23T09:00:05.000Z")),
+        ]);
+    }
     store
-        .put(
-            item(json!({"pk": "DUE#x", "sk": "DUE", "gsi1pk": "DUE#202611230900#00"})),
-            Condition::Always,
-        )
+        .put(with_attrs("DUE#w", &elsewhere), Condition::Always)
         .await
         .unwrap();
-    store
-        .put(
-            item(json!({"pk": "DUE#y", "sk": "DUE", "gsi1sk": "2026"})),
-            Condition::Always,
-        )
-        .await
-        .unwrap();
-    store.put(item(json!({"pk": "DUE#z", "sk": "DUE", "gsi1pk": "DUE#202611230901#00", "gsi1sk": "2026", "n": 99})), Condition::Always).await.unwrap();
 
-    let bucket = Query::partition(Index::Gsi1, "DUE#202611230900#00").limit(5);
+    let bucket = Query::partition(index, BUCKET).limit(5);
     // Items 10 and 11 tie on the index sort key: DynamoDB does not promise their order, only
     // that pagination returns each exactly once.
     let (seen, pages) = read_all(&store, bucket.clone()).await;
     assert_eq!(pages, 3);
     assert_eq!(seen[..10], (0..10).collect::<Vec<_>>());
     assert_eq!(sorted(&seen[10..]), vec![10, 11]);
-    let (seen, _) = read_all(&store, bucket.descending()).await;
+    let (seen, _) = read_all(&store, bucket.clone().descending()).await;
     assert_eq!(sorted(&seen[..2]), vec![10, 11]);
     assert_eq!(seen[2..], (0..10).rev().collect::<Vec<_>>());
 
-    // Moving an item to another bucket (an update of its index keys) moves it in the index.
+    // Sort-key conditions apply to the index's sort key.
+    let (seen, _) = read_all(
+        &store,
+        bucket
+            .clone()
+            .sk(SortKey::BeginsWith("2026-11-23T09:00:0".into())),
+    )
+    .await;
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    let (seen, _) = read_all(
+        &store,
+        bucket.clone().descending().sk(SortKey::Between(
+            "2026-11-23T09:00:03.000Z".into(),
+            "2026-11-23T09:00:05.000Z".into(),
+        )),
+    )
+    .await;
+    assert_eq!(seen, vec![5, 4, 3]);
+
+    assert_eq!(members(&store, index, NEXT_BUCKET).await, vec![99]);
+    for other in Index::SECONDARY.into_iter().filter(|o| *o != index) {
+        assert_eq!(members(&store, other, BUCKET).await, vec![77], "{other:?}");
+    }
+}
+
+async fn index_keys_move_items_between_partitions(store: Arc<dyn ItemStore>, index: Index) {
+    let (pk, sk) = (index.pk_attr(), index.sk_attr());
+    for i in 0..4 {
+        let due = with_attrs(
+            &format!("DUE#{i:02}"),
+            &[
+                ("n", json!(i)),
+                (pk, json!(BUCKET)),
+                (sk, json!(format!("t{i}"))),
+            ],
+        );
+        store.put(due, Condition::Always).await.unwrap();
+    }
+    // An update of the partition key moves the item to the other partition.
     store
         .update(
-            &Key::new("DUE#03", "DUE"),
-            Update::new().set("gsi1pk", "DUE#202611230901#00"),
+            &Key::new("DUE#01", "DUE"),
+            Update::new().set(pk, NEXT_BUCKET),
             Condition::Exists,
         )
         .await
         .unwrap();
-    let next_minute = store
-        .query(Query::partition(Index::Gsi1, "DUE#202611230901#00"))
+    // Removing one key takes the item out of the index; setting it again brings it back.
+    store
+        .update(
+            &Key::new("DUE#02", "DUE"),
+            Update::new().remove(sk),
+            Condition::Exists,
+        )
         .await
         .unwrap();
-    let mut moved: Vec<i64> = next_minute
+    // A whole put of the item without the keys takes it out as well.
+    store
+        .put(with_attrs("DUE#03", &[("n", json!(3))]), Condition::Exists)
+        .await
+        .unwrap();
+    assert_eq!(members(&store, index, BUCKET).await, vec![0]);
+    assert_eq!(members(&store, index, NEXT_BUCKET).await, vec![1]);
+
+    // In a transaction too, and with a new sort key the item takes its new place in order.
+    store
+        .transact(vec![
+            WriteOp::Update {
+                key: Key::new("DUE#02", "DUE"),
+                update: Update::new().set(sk, "t0-after"),
+                condition: Condition::Exists,
+            },
+            WriteOp::Update {
+                key: Key::new("DUE#00", "DUE"),
+                update: Update::new().set(pk, NEXT_BUCKET).set(sk, "t9"),
+                condition: Condition::Exists,
+            },
+        ])
+        .await
+        .unwrap();
+    let (seen, _) = read_all(&store, Query::partition(index, NEXT_BUCKET)).await;
+    assert_eq!(seen, vec![1, 0]);
+    let (seen, _) = read_all(&store, Query::partition(index, BUCKET)).await;
+    assert_eq!(seen, vec![2]);
+
+    // Deleting the item takes it out of the index.
+    store
+        .delete(&Key::new("DUE#02", "DUE"), Condition::Exists)
+        .await
+        .unwrap();
+    assert!(members(&store, index, BUCKET).await.is_empty());
+}
+
+async fn cursors_of_one_index_are_rejected_on_another(store: Arc<dyn ItemStore>, index: Index) {
+    // Three items in partition "X" of the table and of every index, so only the index a
+    // cursor was made for can tell it apart.
+    for i in 0..3 {
+        let mut attrs = vec![("n", json!(i))];
+        for secondary in Index::SECONDARY {
+            attrs.extend([
+                (secondary.pk_attr(), json!("X")),
+                (secondary.sk_attr(), json!(format!("s{i}"))),
+            ]);
+        }
+        let mut entry = with_attrs("X", &attrs);
+        entry.insert("sk".into(), json!(format!("s{i}")));
+        store.put(entry, Condition::Always).await.unwrap();
+    }
+    let first = store
+        .query(Query::partition(index, "X").limit(1))
+        .await
+        .unwrap();
+    let cursor = first.next.expect("more pages");
+    for other in Index::ALL.into_iter().filter(|o| *o != index) {
+        let err = store
+            .query(
+                Query::partition(other, "X")
+                    .limit(1)
+                    .after(Some(cursor.clone())),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidCursor { .. }),
+            "{other:?}: {err:?}"
+        );
+        // A cursor of the other index is refused here.
+        let foreign = store
+            .query(Query::partition(other, "X").limit(1))
+            .await
+            .unwrap()
+            .next
+            .expect("more pages");
+        let err = store
+            .query(Query::partition(index, "X").after(Some(foreign)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidCursor { .. }),
+            "{other:?}: {err:?}"
+        );
+    }
+    let err = store
+        .query(Query::partition(index, "Y").after(Some(cursor.clone())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidCursor { .. }), "{err:?}");
+    // On its own index and partition it carries on where the page stopped.
+    let rest = store
+        .query(Query::partition(index, "X").after(Some(cursor)))
+        .await
+        .unwrap();
+    let seen: Vec<i64> = rest
         .items
         .iter()
         .map(|i| i["n"].as_i64().unwrap())
         .collect();
-    moved.sort();
-    assert_eq!(moved, vec![3, 99]);
-    let gsi2 = store
-        .query(Query::partition(Index::Gsi2, "DUE#202611230900#00"))
-        .await
-        .unwrap();
-    assert!(gsi2.items.is_empty());
+    assert_eq!((seen, rest.next), (vec![1, 2], None));
+}
+
+async fn index_keys_must_be_strings(store: Arc<dyn ItemStore>, index: Index) {
+    for attr in [index.pk_attr(), index.sk_attr()] {
+        for bad in [json!(5), json!(""), json!(true)] {
+            let wrong = with_attrs("DUE#bad", &[(attr, bad.clone())]);
+            let err = store.put(wrong, Condition::Always).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::Invalid { .. }),
+                "{attr} = {bad}: {err:?}"
+            );
+            let err = store
+                .update(
+                    &Key::new("DUE#bad", "DUE"),
+                    Update::new().set(attr, bad.clone()),
+                    Condition::Always,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::Invalid { .. }),
+                "{attr} = {bad}: {err:?}"
+            );
+        }
+    }
+    assert_eq!(store.get(&Key::new("DUE#bad", "DUE")).await.unwrap(), None);
 }
 
 async fn malformed_cursors_are_rejected(store: Arc<dyn ItemStore>) {
@@ -759,4 +992,90 @@ fn rusqlite_free_lock(path: &std::path::Path) -> rusqlite::Connection {
     conn.execute_batch("BEGIN IMMEDIATE")
         .expect("taking the write lock");
     conn
+}
+
+/// A table made before `gsi3` existed (as an emulator may keep it between runs) gains the index
+/// when `create_table` meets it again, built over the items already stored.
+#[tokio::test]
+async fn dynamodb_create_table_adds_an_index_an_older_table_lacks() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let config = support::aws_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = support::unique_name("nhip-contract-old");
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    let mut old = client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"));
+    for index in [Index::Gsi1, Index::Gsi2] {
+        old = old
+            .attribute_definitions(attr(index.pk_attr()))
+            .attribute_definitions(attr(index.sk_attr()))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name().unwrap())
+                    .key_schema(key(index.pk_attr(), KeyType::Hash))
+                    .key_schema(key(index.sk_attr(), KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
+    }
+    old.send().await.expect("creating a table of the old shape");
+    let store = nhip_aws::dynamo::DynamoStore::new(client.clone(), table.clone());
+    let stored =
+        item(json!({"pk": "CUS#1", "sk": "PROFILE", "gsi3pk": "TEAM#north", "gsi3sk": "a"}));
+    store.put(stored.clone(), Condition::Always).await.unwrap();
+
+    nhip_aws::dynamo::create_table(&client, &table)
+        .await
+        .unwrap();
+    let description = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let mut names: Vec<&str> = description
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|gsi| gsi.index_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["gsi1", "gsi2", "gsi3"]);
+    let team = store
+        .query(Query::partition(Index::Gsi3, "TEAM#north"))
+        .await
+        .unwrap();
+    assert_eq!(team.items, vec![stored]);
+    // Meeting the table again changes nothing.
+    nhip_aws::dynamo::create_table(&client, &table)
+        .await
+        .unwrap();
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::auth::Authenticator;
 use crate::ports::{Clock, ItemStore, Queue};
 
 /// The queues functions hand work to each other on.
@@ -64,4 +65,40 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// What is running.
     pub build: BuildInfo,
+    /// Staff authentication: HS256 locally, API Gateway's verified claims in AWS.
+    pub auth: Arc<Authenticator>,
+    /// Tunables and secrets of the routes.
+    pub settings: Settings,
+}
+
+/// Tunables and secrets of the routes, from the environment in Lambda and from the command
+/// line or defaults locally.
+#[derive(Clone)]
+pub struct Settings {
+    /// Lead submissions accepted per source and form per minute (`NHIP_INTAKE_RATE_PER_MINUTE`).
+    pub intake_rate_per_minute: u32,
+    /// Shared secret the call centre signs its webhooks with (`NHIP_TELEPHONY_SECRET`); the
+    /// telephony route refuses every call while it is unset.
+    pub telephony_secret: Option<Vec<u8>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            intake_rate_per_minute: crate::intake::DEFAULT_RATE_PER_MINUTE,
+            telephony_secret: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("intake_rate_per_minute", &self.intake_rate_per_minute)
+            .field(
+                "telephony_secret",
+                &self.telephony_secret.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
 }

@@ -93,3 +93,30 @@ pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
         Err(other) => Err(other),
     }
 }
+
+/// Publishes Nhịp's own events on the events queue (journeys and the timeline consume them).
+/// Tried three times: the write they describe is already committed, so giving up early would
+/// leave journeys unaware of it.
+pub async fn publish(deps: &Deps, events: &[DomainEvent]) -> Result<(), crate::ports::QueueError> {
+    let messages: Vec<crate::ports::OutgoingMessage> = events
+        .iter()
+        .map(|event| {
+            crate::ports::OutgoingMessage::new(
+                serde_json::to_string(event).expect("a domain event always serialises"),
+            )
+            .attribute("type", event.kind.clone())
+        })
+        .collect();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match crate::ports::queue::send_all(&*deps.queues.events, messages.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(error) if attempt < 3 => {
+                tracing::warn!(%error, attempt, "publishing events failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

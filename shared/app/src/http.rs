@@ -19,11 +19,20 @@ use crate::ports::store::StoreError;
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The API's routes over `deps`.
+/// The API's routes over `deps`: the staff API and the public intake routes (in AWS the
+/// intake routes are served by their own function, without the staff authorizer).
 pub fn router(deps: Arc<Deps>) -> Router {
+    staff_router(deps.clone()).merge(crate::intake::router(deps))
+}
+
+/// The staff API (the `api` function): every route but `/health` and `/v1/version` needs a
+/// staff token.
+pub fn staff_router(deps: Arc<Deps>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/version", get(version))
+        .merge(crate::customers::routes::router())
+        .merge(crate::customers::interactions::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -41,6 +50,8 @@ pub struct ApiError {
     pub message: String,
     /// Per-field problems, for validation errors.
     pub fields: BTreeMap<String, String>,
+    /// Seconds to wait before retrying, sent as `Retry-After` (rate limits, 503s).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -51,6 +62,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: BTreeMap::new(),
+            retry_after: None,
         }
     }
 
@@ -68,10 +80,13 @@ impl IntoResponse for ApiError {
             error["fields"] = json!(self.fields);
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

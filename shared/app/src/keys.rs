@@ -59,6 +59,61 @@ pub fn timeline_entry(customer: CustomerId, at: DateTime<Utc>, entry: &str) -> K
     )
 }
 
+/// Uniqueness guard for a CCCD number: `CCCD#<number>` / `GUARD`.
+pub fn cccd_guard(cccd: &str) -> Key {
+    Key::new(format!("CCCD#{cccd}"), GUARD)
+}
+
+/// The partition listing the customers with a tax code (MST): `MST#<code>`. Not unique: a
+/// company's several contacts may share its code.
+pub fn tax_code_partition(code: &str) -> String {
+    format!("MST#{code}")
+}
+
+/// One customer under a tax code: `MST#<code>` / `CUS#<id>`.
+pub fn tax_code_entry(code: &str, customer: CustomerId) -> Key {
+    Key::new(tax_code_partition(code), customer_pk(customer))
+}
+
+/// gsi1 partition of the organisation's customers in one lifecycle: `CUSLC#<lifecycle>`.
+/// Sorted by `<created>#<id>`.
+pub fn customers_by_lifecycle(lifecycle: &str) -> String {
+    format!("CUSLC#{lifecycle}")
+}
+
+/// gsi2 partition of one owner's customers: `CUSOWN#<user>`. Sorted by
+/// `<lifecycle>#<created>#<id>`; customers without an owner are not in it.
+pub fn customers_by_owner(owner: &str) -> String {
+    format!("CUSOWN#{owner}")
+}
+
+/// gsi3 partition of one team's customers: `CUSTEAM#<team>`, sorted as the owner partition.
+pub fn customers_by_team(team: &str) -> String {
+    format!("CUSTEAM#{team}")
+}
+
+/// Sort key of a customer in the lifecycle partition: `<created>#<id>`.
+pub fn customer_created_sort(created: DateTime<Utc>, id: CustomerId) -> String {
+    format!("{}#{id}", instant(created))
+}
+
+/// Sort key of a customer in the owner and team partitions: `<lifecycle>#<created>#<id>`, so a
+/// `begins_with(<lifecycle>#)` reads one lifecycle newest first.
+pub fn customer_scoped_sort(lifecycle: &str, created: DateTime<Utc>, id: CustomerId) -> String {
+    format!("{lifecycle}#{}#{id}", instant(created))
+}
+
+/// Sort-key prefix of a customer's audit entries.
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// One audit entry on a customer: `CUS#<id>` / `AUDIT#<instant>#<entry>`.
+pub fn audit_entry(customer: CustomerId, at: DateTime<Utc>, entry: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{AUDIT_PREFIX}{}#{entry}", instant(at)),
+    )
+}
+
 /// The due-work item itself: `DUE#<id>` / `DUE`. Its index keys (below) place it in the
 /// bucket of the minute it is due.
 pub fn due_work(id: DueWorkId) -> Key {

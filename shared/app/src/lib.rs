@@ -7,15 +7,22 @@
 //! - [`deps`]: the context value (`Deps`) holding the ports, shared by functions, runner and tests.
 //! - [`http`]: the axum router served by the `api` function and the local runner; the error body.
 //! - [`auth`]: staff authentication (JWT) and the role scopes every staff route applies.
+//! - [`customers`]: the customer core: record, repository, lists, leads, staff routes,
+//!   interactions.
+//! - [`intake`]: the public lead-intake route (website forms, landing pages).
+//! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
 //! - [`events`]: the events consumer, recording domain events on customer timelines.
 
 pub mod auth;
 pub mod consumer;
+pub mod customers;
 pub mod deps;
 pub mod events;
 pub mod http;
+pub mod intake;
 pub mod keys;
 pub mod ports;
+pub mod timeline;
 
-pub use deps::{BuildInfo, Deps, Queues};
+pub use deps::{BuildInfo, Deps, Queues, Settings};

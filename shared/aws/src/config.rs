@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use nhip_app::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
 use nhip_app::ports::SystemClock;
 use nhip_app::{BuildInfo, Deps, Queues};
 
@@ -20,6 +21,13 @@ pub const REGION_VAR: &str = "AWS_REGION";
 pub const DEFAULT_REGION_VAR: &str = "AWS_DEFAULT_REGION";
 /// An endpoint override for every AWS service, for emulators (e.g. `http://127.0.0.1:5000`).
 pub const ENDPOINT_VAR: &str = "NHIP_AWS_ENDPOINT";
+/// How staff requests are authenticated: `gateway` (the default: API Gateway's JWT authorizer
+/// verified the token) or `hs256` (the function verifies it with [`JWT_SECRET_VAR`]).
+pub const AUTH_VAR: &str = "NHIP_AUTH";
+/// The HS256 signing secret, at least 32 bytes; required when [`AUTH_VAR`] is `hs256`.
+pub const JWT_SECRET_VAR: &str = "NHIP_JWT_SECRET";
+/// The `iss` HS256 tokens must carry; `nhip-local` when unset.
+pub const JWT_ISSUER_VAR: &str = "NHIP_JWT_ISSUER";
 
 /// Where the adapters find their AWS resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +40,9 @@ pub struct Config {
     pub region: String,
     /// Endpoint override for an emulator such as moto (`NHIP_AWS_ENDPOINT`); `None` in AWS.
     pub endpoint: Option<String>,
+    /// Staff authentication (`NHIP_AUTH`, `NHIP_JWT_SECRET`, `NHIP_JWT_ISSUER`). The secret's
+    /// `Debug` is redacted.
+    pub auth: AuthMode,
 }
 
 /// A configuration variable is missing or malformed. The message names the variable.
@@ -86,12 +97,46 @@ impl Config {
             check_http_url(ENDPOINT_VAR, endpoint)?;
         }
 
+        let auth = auth_mode(&get)?;
+
         Ok(Self {
             table,
             events_queue_url,
             region,
             endpoint,
+            auth,
         })
+    }
+}
+
+/// `NHIP_AUTH`: `gateway` when unset; `hs256` needs `NHIP_JWT_SECRET` (≥ 32 bytes) and takes
+/// `NHIP_JWT_ISSUER` when set.
+fn auth_mode(get: &impl Fn(&str) -> Option<String>) -> Result<AuthMode, ConfigError> {
+    let mode = get(AUTH_VAR).map(|mode| mode.trim().to_ascii_lowercase());
+    match mode.as_deref() {
+        None | Some("gateway") => Ok(AuthMode::Gateway),
+        Some("hs256") => {
+            let secret = get(JWT_SECRET_VAR).ok_or(ConfigError::Missing {
+                var: JWT_SECRET_VAR,
+            })?;
+            let secret =
+                JwtSecret::new(secret.into_bytes()).map_err(|weak| ConfigError::Invalid {
+                    var: JWT_SECRET_VAR,
+                    reason: weak.to_string(),
+                })?;
+            let issuer = get(JWT_ISSUER_VAR).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+            if issuer.trim() != issuer {
+                return Err(ConfigError::Invalid {
+                    var: JWT_ISSUER_VAR,
+                    reason: "an issuer has no surrounding spaces".into(),
+                });
+            }
+            Ok(AuthMode::Hs256 { secret, issuer })
+        }
+        Some(other) => Err(ConfigError::Invalid {
+            var: AUTH_VAR,
+            reason: format!("expected 'gateway' or 'hs256', got {other:?}"),
+        }),
     }
 }
 
@@ -175,6 +220,8 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         },
         clock: Arc::new(SystemClock),
         build: BuildInfo::current(runtime),
+        auth: Arc::new(Authenticator::new(config.auth.clone())),
+        settings: nhip_app::Settings::default(),
     }
 }
 
@@ -306,6 +353,76 @@ mod tests {
         assert_eq!(
             invalid_var(read(&with(&[("AWS_REGION", "ap southeast")]))),
             "AWS_REGION"
+        );
+    }
+
+    #[test]
+    fn staff_auth_defaults_to_the_gateway() {
+        assert_eq!(read(GOOD).unwrap().auth, AuthMode::Gateway);
+        assert_eq!(
+            read(&with(&[("NHIP_AUTH", "gateway")])).unwrap().auth,
+            AuthMode::Gateway
+        );
+        // A secret alone does not switch the mode.
+        let secret = "s".repeat(32);
+        assert_eq!(
+            read(&with(&[("NHIP_JWT_SECRET", &secret)])).unwrap().auth,
+            AuthMode::Gateway
+        );
+    }
+
+    #[test]
+    fn hs256_needs_a_long_enough_secret() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let config = read(&with(&[
+            ("NHIP_AUTH", "HS256"),
+            ("NHIP_JWT_SECRET", secret),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.auth,
+            AuthMode::Hs256 {
+                secret: JwtSecret::new(secret).unwrap(),
+                issuer: DEFAULT_ISSUER.into(),
+            }
+        );
+        assert!(
+            !format!("{config:?}").contains(secret),
+            "the secret is never printed"
+        );
+
+        let err = read(&with(&[("NHIP_AUTH", "hs256")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                var: JWT_SECRET_VAR
+            }
+        );
+        assert!(err.to_string().contains("NHIP_JWT_SECRET"), "{err}");
+
+        assert_eq!(
+            invalid_var(read(&with(&[
+                ("NHIP_AUTH", "hs256"),
+                ("NHIP_JWT_SECRET", "too-short"),
+            ]))),
+            "NHIP_JWT_SECRET"
+        );
+        let custom = read(&with(&[
+            ("NHIP_AUTH", "hs256"),
+            ("NHIP_JWT_SECRET", secret),
+            ("NHIP_JWT_ISSUER", "https://idp.example.vn"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(custom.auth, AuthMode::Hs256 { issuer, .. } if issuer == "https://idp.example.vn")
+        );
+    }
+
+    #[test]
+    fn an_unknown_auth_mode_is_named() {
+        assert_eq!(
+            invalid_var(read(&with(&[("NHIP_AUTH", "cognito")]))),
+            "NHIP_AUTH"
         );
     }
 

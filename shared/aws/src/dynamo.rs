@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, Delete, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
     IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
     ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
     TransactWriteItem, Update as DynamoUpdate,
@@ -40,8 +41,8 @@ const BATCH_GET_BACKOFF: Duration = Duration::from_millis(25);
 /// How long [`create_table`] waits for the table and its indexes to become active.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The item store on one DynamoDB table (`pk`/`sk` strings, GSIs `gsi1` and `gsi2`, TTL on
-/// `ttl`), as created by [`create_table`] or the SAM template.
+/// The item store on one DynamoDB table (`pk`/`sk` strings, GSIs `gsi1`, `gsi2` and `gsi3`,
+/// TTL on `ttl`), as created by [`create_table`] or the SAM template.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -690,25 +691,12 @@ fn reasons_in_message(message: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Creates the table for emulators and tests: `pk`/`sk` strings, `gsi1` on `gsi1pk`/`gsi1sk`
-/// and `gsi2` on `gsi2pk`/`gsi2sk` (all attributes projected), on-demand billing, TTL on
-/// `ttl`. Succeeds if the table already exists, and waits until it is active. An emulator that
-/// does not support TTL is tolerated with a warning.
+/// Creates the table for emulators and tests: `pk`/`sk` strings, `gsi1`, `gsi2` and `gsi3` on
+/// `gsiNpk`/`gsiNsk` (all attributes projected), on-demand billing, TTL on `ttl`. Succeeds if
+/// the table already exists, adding any index a table made by an earlier version lacks, and
+/// waits until the table and every index are active. An emulator that does not support TTL is
+/// tolerated with a warning.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let string_attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(StoreError::unavailable)
-    };
-    let key_element = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .map_err(StoreError::unavailable)
-    };
     let mut request = client
         .create_table()
         .table_name(table)
@@ -719,20 +707,16 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         request = request
             .attribute_definitions(string_attr(index.pk_attr())?)
             .attribute_definitions(string_attr(index.sk_attr())?);
-        if let Some(name) = index.name() {
-            let gsi = GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key_element(index.pk_attr(), KeyType::Hash)?)
-                .key_schema(key_element(index.sk_attr(), KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(StoreError::unavailable)?;
-            request = request.global_secondary_indexes(gsi);
-        }
+    }
+    for index in Index::SECONDARY {
+        let (name, key_schema) = index_schema(index)?;
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .set_key_schema(Some(key_schema))
+            .projection(project_all())
+            .build()
+            .map_err(StoreError::unavailable)?;
+        request = request.global_secondary_indexes(gsi);
     }
     match request.send().await {
         Ok(_) => tracing::info!(table, "created table"),
@@ -742,7 +726,89 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         Err(err) => return Err(map_error(err, None, 0)),
     }
     wait_until_active(client, table).await?;
+    add_missing_indexes(client, table).await?;
     enable_ttl(client, table).await;
+    Ok(())
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(StoreError::unavailable)
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(StoreError::unavailable)
+}
+
+fn project_all() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
+}
+
+/// The name and key schema of a global secondary index.
+fn index_schema(index: Index) -> Result<(&'static str, Vec<KeySchemaElement>), StoreError> {
+    let name = index
+        .name()
+        .ok_or_else(|| StoreError::invalid("the table is not a secondary index"))?;
+    Ok((
+        name,
+        vec![
+            key_element(index.pk_attr(), KeyType::Hash)?,
+            key_element(index.sk_attr(), KeyType::Range)?,
+        ],
+    ))
+}
+
+/// Adds, one at a time as DynamoDB requires, each global secondary index the existing table
+/// lacks (a table created before the index was introduced), waiting for each to become active.
+async fn add_missing_indexes(client: &Client, table: &str) -> Result<(), StoreError> {
+    let out = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|err| map_error(err, None, 0))?;
+    let existing: HashSet<String> = out
+        .table
+        .as_ref()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|gsi| gsi.index_name().map(str::to_owned))
+        .collect();
+    for index in Index::SECONDARY {
+        let (name, key_schema) = index_schema(index)?;
+        if existing.contains(name) {
+            continue;
+        }
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(name)
+            .set_key_schema(Some(key_schema))
+            .projection(project_all())
+            .build()
+            .map_err(StoreError::unavailable)?;
+        client
+            .update_table()
+            .table_name(table)
+            .attribute_definitions(string_attr(index.pk_attr())?)
+            .attribute_definitions(string_attr(index.sk_attr())?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|err| map_error(err, None, 0))?;
+        tracing::info!(table, index = name, "added a missing index to the table");
+        wait_until_active(client, table).await?;
+    }
     Ok(())
 }
 
@@ -1197,6 +1263,93 @@ mod tests {
         assert_eq!(second["ExclusiveStartKey"]["pk"]["S"], "D#1");
     }
 
+    const TWO_INDEXES: &str = r#"{"Table":{"TableName":"nhip-test","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"gsi1","IndexStatus":"ACTIVE"},{"IndexName":"gsi2","IndexStatus":"ACTIVE"}]}}"#;
+    const THREE_INDEXES: &str = r#"{"Table":{"TableName":"nhip-test","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"gsi1","IndexStatus":"ACTIVE"},{"IndexName":"gsi2","IndexStatus":"ACTIVE"},{"IndexName":"gsi3","IndexStatus":"ACTIVE"}]}}"#;
+    const TTL_ENABLED: &str =
+        r#"{"TimeToLiveDescription":{"AttributeName":"ttl","TimeToLiveStatus":"ENABLED"}}"#;
+
+    fn attribute_names(request: &Value) -> Vec<&str> {
+        request["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["AttributeName"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn create_table_defines_every_secondary_index() {
+        let (store, connector) = scripted(vec![
+            (200, r#"{"TableDescription":{"TableName":"nhip-test"}}"#),
+            (200, THREE_INDEXES),
+            (200, THREE_INDEXES),
+            (200, TTL_ENABLED),
+        ]);
+        create_table(store.client(), "nhip-test").await.unwrap();
+        let requests = connector.requests.lock().unwrap().clone();
+        assert_eq!(
+            requests.len(),
+            4,
+            "create, wait, look for missing indexes, TTL"
+        );
+        let create: Value = serde_json::from_str(&requests[0]).unwrap();
+        assert_eq!(
+            attribute_names(&create),
+            [
+                "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"
+            ]
+        );
+        let indexes = create["GlobalSecondaryIndexes"].as_array().unwrap();
+        assert_eq!(indexes.len(), 3);
+        for (gsi, n) in indexes.iter().zip(1..) {
+            assert_eq!(gsi["IndexName"], format!("gsi{n}"));
+            assert_eq!(
+                gsi["KeySchema"],
+                json!([
+                    {"AttributeName": format!("gsi{n}pk"), "KeyType": "HASH"},
+                    {"AttributeName": format!("gsi{n}sk"), "KeyType": "RANGE"},
+                ])
+            );
+            assert_eq!(gsi["Projection"], json!({"ProjectionType": "ALL"}));
+        }
+    }
+
+    #[tokio::test]
+    async fn create_table_adds_an_index_an_older_table_lacks() {
+        let (store, connector) = scripted(vec![
+            (
+                400,
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists"}"#,
+            ),
+            (200, TWO_INDEXES),
+            (200, TWO_INDEXES),
+            (200, r#"{"TableDescription":{"TableName":"nhip-test"}}"#),
+            (
+                200,
+                r#"{"Table":{"TableName":"nhip-test","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"gsi1","IndexStatus":"ACTIVE"},{"IndexName":"gsi2","IndexStatus":"ACTIVE"},{"IndexName":"gsi3","IndexStatus":"CREATING"}]}}"#,
+            ),
+            (200, THREE_INDEXES),
+            (200, TTL_ENABLED),
+        ]);
+        create_table(store.client(), "nhip-test").await.unwrap();
+        let requests = connector.requests.lock().unwrap().clone();
+        assert_eq!(
+            requests.len(),
+            7,
+            "waits until the new index is active: {requests:#?}"
+        );
+        let update: Value = serde_json::from_str(&requests[3]).unwrap();
+        assert_eq!(attribute_names(&update), ["gsi3pk", "gsi3sk"]);
+        let updates = update["GlobalSecondaryIndexUpdates"].as_array().unwrap();
+        assert_eq!(updates.len(), 1, "one index per UpdateTable");
+        assert_eq!(updates[0]["Create"]["IndexName"], "gsi3");
+        assert_eq!(
+            updates[0]["Create"]["KeySchema"][0]["AttributeName"],
+            "gsi3pk"
+        );
+        assert_eq!(updates[0]["Create"]["Projection"]["ProjectionType"], "ALL");
+    }
+
     #[tokio::test]
     async fn batch_get_retries_unprocessed_keys_and_keeps_the_order_asked() {
         let (store, connector) = scripted(vec![
@@ -1302,6 +1455,18 @@ mod tests {
         assert_eq!(
             (names["#n0"].as_str(), names["#n1"].as_str()),
             ("gsi1pk", "gsi1sk")
+        );
+
+        let team = Query::partition(Index::Gsi3, "TEAM#north").sk(SortKey::Eq("x".into()));
+        let mut expr = Expressions::default();
+        assert_eq!(
+            expr.key_condition(&team).unwrap(),
+            "#n0 = :v0 AND #n1 = :v1"
+        );
+        let names = expr.into_parts().0.unwrap();
+        assert_eq!(
+            (names["#n0"].as_str(), names["#n1"].as_str()),
+            ("gsi3pk", "gsi3sk")
         );
 
         let between =

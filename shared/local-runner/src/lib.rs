@@ -11,12 +11,14 @@ pub mod consumers;
 pub mod routes;
 pub mod schedules;
 
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use nhip_app::auth::{Authenticator, JwtSecret};
 use nhip_app::keys;
 use nhip_app::ports::{Clock, Condition, ItemStore};
 use nhip_app::{BuildInfo, Deps, Queues};
@@ -26,6 +28,11 @@ use tokio::task::JoinSet;
 
 /// Receives before a message is moved to its queue's dead-letter queue (as in template.yaml).
 pub const MAX_RECEIVES: u32 = 5;
+
+/// The staff-token signing secret, when set (at least 32 bytes); else [`JWT_SECRET_FILE`].
+pub const JWT_SECRET_VAR: &str = "NHIP_JWT_SECRET";
+/// The file in the data folder holding the generated signing secret (mode 0600).
+pub const JWT_SECRET_FILE: &str = "jwt-secret";
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -72,6 +79,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     let events =
         LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
+    let secret = jwt_secret(&config.data_dir)?;
     let deps = Arc::new(Deps {
         store: store.clone(),
         queues: Queues {
@@ -79,6 +87,8 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         },
         clock: clock.clone(),
         build: BuildInfo::current("local"),
+        auth: Arc::new(Authenticator::hs256(secret)),
+        settings: nhip_app::Settings::default(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -117,12 +127,74 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     })
 }
 
-async fn saved_clock(store: &SqliteStore) -> anyhow::Result<Option<DateTime<Utc>>> {
+/// The simulated time the runner saved in its store when it last ran, if it did.
+pub async fn saved_clock(store: &SqliteStore) -> anyhow::Result<Option<DateTime<Utc>>> {
     let item = store.get(&keys::local_clock()).await?;
     Ok(item
         .and_then(|item| item.get("now")?.as_str().map(str::to_owned))
         .and_then(|now| DateTime::parse_from_rfc3339(&now).ok())
         .map(|now| now.with_timezone(&Utc)))
+}
+
+/// The secret staff tokens are signed with: `NHIP_JWT_SECRET` when set, else the one in
+/// `<data_dir>/jwt-secret`, generated (32 random bytes, hex) on first use. The runner and
+/// `nhip-local token` both call this, so tokens survive restarts and the two agree.
+pub fn jwt_secret(data_dir: &Path) -> anyhow::Result<JwtSecret> {
+    if let Some(secret) = std::env::var_os(JWT_SECRET_VAR).filter(|s| !s.is_empty()) {
+        let secret = secret
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{JWT_SECRET_VAR} is not valid UTF-8"))?;
+        return JwtSecret::new(secret.into_bytes()).context(JWT_SECRET_VAR);
+    }
+    let path = data_dir.join(JWT_SECRET_FILE);
+    if !path.exists() {
+        create_secret_file(data_dir, &path)?;
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    JwtSecret::new(text.trim().as_bytes()).with_context(|| path.display().to_string())
+}
+
+/// Writes a fresh secret beside `path` and links it into place, so a concurrent reader never
+/// sees a half-written file and two processes racing both end up with the same secret.
+fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let mut random = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut urandom| std::io::Read::read_exact(&mut urandom, &mut random))
+        .context("reading /dev/urandom for the staff-token secret")?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    // The temporary name says nothing about the secret: process id and a timestamp.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let temp = data_dir.join(format!(
+        "{JWT_SECRET_FILE}.{}-{nanos}.tmp",
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&temp)
+        .and_then(|mut file| {
+            file.write_all(hex.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()
+        })
+        .with_context(|| format!("writing {}", temp.display()));
+    let linked = written.and_then(|()| match std::fs::hard_link(&temp, path) {
+        Ok(()) => Ok(()),
+        // Someone else created it first: theirs is the secret.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    });
+    let _ = std::fs::remove_file(&temp);
+    linked?;
+    tracing::info!(path = %path.display(), "generated the staff-token secret");
+    Ok(())
 }
 
 /// Saves the simulated time every second and once more on shutdown.

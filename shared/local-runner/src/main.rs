@@ -1,17 +1,37 @@
 //! `nhip-local`: the whole platform in one process on the embedded default.
+//! `nhip-local token …` prints a staff token the platform on the same data folder accepts.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use clap::Parser;
-use nhip_local_runner::{RunnerConfig, start};
+use clap::{Args, Parser, Subcommand};
+use nhip_app::auth::{Authenticator, Principal, Role};
+use nhip_local::{Database, SqliteStore};
+use nhip_local_runner::{RunnerConfig, jwt_secret, saved_clock, start};
 
 /// Run Nhịp locally: SQLite store, durable local queues, schedules on a simulated clock.
 #[derive(Debug, Parser)]
-#[command(name = "nhip-local", version)]
+#[command(name = "nhip-local", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a staff token (HS256) for the platform on this data folder, and nothing else,
+    /// so `TOKEN=$(nhip-local token --user lan --role manager --team hn-1)` works.
+    Token(TokenArgs),
+}
+
+/// Running the platform (no subcommand).
+#[derive(Debug, Args)]
+struct RunArgs {
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:3000", env = "NHIP_ADDR")]
     addr: SocketAddr,
@@ -26,23 +46,49 @@ struct Cli {
     start_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The staff user's name.
+    #[arg(long)]
+    user: String,
+    /// admin, manager, consultant, agent, telesales or rm.
+    #[arg(long)]
+    role: Role,
+    /// The user's team (a manager sees their team's customers).
+    #[arg(long)]
+    team: Option<String>,
+    /// Hours the token stays valid, counted on the platform's simulated clock.
+    #[arg(long, default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=87_600))]
+    ttl_hours: u32,
+    /// The platform's data folder: its secret signs the token, its saved clock dates it.
+    #[arg(long, default_value = ".nhip", env = "NHIP_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token(args)) => token(args).await,
+        None => run(cli.run).await,
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let cli = Cli::parse();
     anyhow::ensure!(
-        cli.speed.is_finite() && (0.0..=1_000_000.0).contains(&cli.speed),
+        args.speed.is_finite() && (0.0..=1_000_000.0).contains(&args.speed),
         "--speed must be between 0 and 1000000"
     );
     let mut runner = start(RunnerConfig {
-        addr: cli.addr,
-        data_dir: cli.data_dir,
-        speed: cli.speed,
-        start_at: cli.start_at,
+        addr: args.addr,
+        data_dir: args.data_dir,
+        speed: args.speed,
+        start_at: args.start_at,
     })
     .await?;
     println!("Nhịp is listening on http://{}", runner.addr);
@@ -59,6 +105,33 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints only the token on stdout (no logging is set up, so nothing else reaches it).
+async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let auth = Authenticator::hs256(jwt_secret(&args.data_dir)?);
+    let now = simulated_now(&args.data_dir).await?;
+    let principal = Principal::new(args.user, args.role, args.team);
+    anyhow::ensure!(
+        !principal.user.trim().is_empty(),
+        "--user must not be empty"
+    );
+    let ttl = chrono::Duration::hours(i64::from(args.ttl_hours));
+    println!("{}", auth.issue(&principal, now, ttl));
+    Ok(())
+}
+
+/// Where the platform's clock is (or will resume): the time it saved when it last ran if that
+/// is ahead of now, else now; the same rule the runner applies when it starts.
+async fn simulated_now(data_dir: &std::path::Path) -> anyhow::Result<DateTime<Utc>> {
+    let now = Utc::now();
+    let db_path = data_dir.join("nhip.db");
+    if !db_path.exists() {
+        return Ok(now);
+    }
+    let db = Database::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
+    let saved = saved_clock(&SqliteStore::new(Arc::clone(&db))).await?;
+    Ok(saved.map_or(now, |saved| saved.max(now)))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -72,4 +145,101 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_runs_the_platform_with_the_usual_flags() {
+        let cli = Cli::try_parse_from([
+            "nhip-local",
+            "--addr",
+            "127.0.0.1:4000",
+            "--data-dir",
+            "/tmp/x",
+            "--speed",
+            "3600",
+            "--start-at",
+            "2026-11-23T02:00:00Z",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.addr, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(cli.run.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cli.run.speed, 3600.0);
+        assert!(cli.run.start_at.is_some());
+    }
+
+    #[test]
+    fn token_takes_user_role_team_ttl_and_data_dir() {
+        let cli = Cli::try_parse_from([
+            "nhip-local",
+            "token",
+            "--user",
+            "lan",
+            "--role",
+            "manager",
+            "--team",
+            "hn-1",
+            "--ttl-hours",
+            "2",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        let Some(Command::Token(args)) = cli.command else {
+            panic!("expected the token command");
+        };
+        assert_eq!(
+            (args.user.as_str(), args.role, args.team.as_deref()),
+            ("lan", Role::Manager, Some("hn-1"))
+        );
+        assert_eq!(
+            (args.ttl_hours, args.data_dir),
+            (2, PathBuf::from("/tmp/x"))
+        );
+
+        let defaults =
+            Cli::try_parse_from(["nhip-local", "token", "--user", "a", "--role", "rm"]).unwrap();
+        let Some(Command::Token(args)) = defaults.command else {
+            panic!("expected the token command");
+        };
+        assert_eq!(args.ttl_hours, 720);
+
+        for bad in [
+            &["nhip-local", "token", "--user", "a", "--role", "root"][..],
+            &["nhip-local", "token", "--role", "admin"],
+            &[
+                "nhip-local",
+                "token",
+                "--user",
+                "a",
+                "--role",
+                "admin",
+                "--ttl-hours",
+                "0",
+            ],
+            &[
+                "nhip-local",
+                "--speed",
+                "2",
+                "token",
+                "--user",
+                "a",
+                "--role",
+                "admin",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -93,15 +93,19 @@ fn index_keys(item: &Item, index: Index) -> (Option<&str>, Option<&str>) {
 fn save(conn: &Connection, key: &Key, item: &Item) -> Result<(), StoreError> {
     let (g1pk, g1sk) = index_keys(item, Index::Gsi1);
     let (g2pk, g2sk) = index_keys(item, Index::Gsi2);
+    let (g3pk, g3sk) = index_keys(item, Index::Gsi3);
     let ttl = item.get(store::TTL).and_then(Value::as_i64);
     let body = serde_json::to_string(item).map_err(StoreError::unavailable)?;
     conn.execute(
-        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ttl, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ttl, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
-             gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk, ttl = excluded.ttl,
+             gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk,
+             gsi3pk = excluded.gsi3pk, gsi3sk = excluded.gsi3sk, ttl = excluded.ttl,
              body = excluded.body",
-        params![key.pk, key.sk, g1pk, g1sk, g2pk, g2sk, ttl, body],
+        params![
+            key.pk, key.sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, body
+        ],
     )
     .map_err(sql_error)?;
     Ok(())

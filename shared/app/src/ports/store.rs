@@ -76,11 +76,16 @@ pub enum Index {
     Gsi1,
     /// `gsi2` on `gsi2pk`/`gsi2sk`: owner- and status-scoped lists.
     Gsi2,
+    /// `gsi3` on `gsi3pk`/`gsi3sk`: a third list partition per item (e.g. customers by team).
+    Gsi3,
 }
 
 impl Index {
     /// Every index, the table first.
-    pub const ALL: [Index; 3] = [Index::Primary, Index::Gsi1, Index::Gsi2];
+    pub const ALL: [Index; 4] = [Index::Primary, Index::Gsi1, Index::Gsi2, Index::Gsi3];
+
+    /// The global secondary indexes, without the table.
+    pub const SECONDARY: [Index; 3] = [Index::Gsi1, Index::Gsi2, Index::Gsi3];
 
     /// The index name in DynamoDB, `None` for the table.
     pub fn name(self) -> Option<&'static str> {
@@ -88,6 +93,7 @@ impl Index {
             Index::Primary => None,
             Index::Gsi1 => Some("gsi1"),
             Index::Gsi2 => Some("gsi2"),
+            Index::Gsi3 => Some("gsi3"),
         }
     }
 
@@ -97,6 +103,7 @@ impl Index {
             Index::Primary => PK,
             Index::Gsi1 => "gsi1pk",
             Index::Gsi2 => "gsi2pk",
+            Index::Gsi3 => "gsi3pk",
         }
     }
 
@@ -106,6 +113,7 @@ impl Index {
             Index::Primary => SK,
             Index::Gsi1 => "gsi1sk",
             Index::Gsi2 => "gsi2sk",
+            Index::Gsi3 => "gsi3sk",
         }
     }
 
@@ -115,6 +123,7 @@ impl Index {
             Index::Primary => &[PK, SK],
             Index::Gsi1 => &["gsi1pk", "gsi1sk", PK, SK],
             Index::Gsi2 => &["gsi2pk", "gsi2sk", PK, SK],
+            Index::Gsi3 => &["gsi3pk", "gsi3sk", PK, SK],
         }
     }
 }
@@ -599,7 +608,7 @@ pub fn validate_item(item: &Item) -> Result<Key, StoreError> {
     let key = Key::of(item)
         .ok_or_else(|| StoreError::invalid("an item needs string 'pk' and 'sk' attributes"))?;
     validate_key(&key)?;
-    for index in [Index::Gsi1, Index::Gsi2] {
+    for index in Index::SECONDARY {
         for attr in [index.pk_attr(), index.sk_attr()] {
             match item.get(attr) {
                 None => {}
@@ -795,6 +804,7 @@ mod tests {
             (Index::Gsi1, "other"),
             (Index::Primary, "A"),
             (Index::Gsi2, "G"),
+            (Index::Gsi3, "G"),
         ] {
             assert!(matches!(
                 cursor.decode(index, pk),
@@ -809,5 +819,44 @@ mod tests {
             );
         }
         assert!(Cursor::after_item(Index::Gsi2, &stored).is_none());
+        assert!(Cursor::after_item(Index::Gsi3, &stored).is_none());
+    }
+
+    #[test]
+    fn every_secondary_index_has_its_own_attributes() {
+        let mut attrs = HashSet::new();
+        for index in Index::ALL {
+            assert!(attrs.insert(index.pk_attr()) && attrs.insert(index.sk_attr()));
+            assert_eq!(index.name().is_none(), index == Index::Primary);
+            assert_eq!(
+                index.cursor_attrs()[..2],
+                [index.pk_attr(), index.sk_attr()]
+            );
+        }
+        assert_eq!(Index::ALL[1..], Index::SECONDARY);
+        assert_eq!(Index::Gsi3.name(), Some("gsi3"));
+        assert_eq!(
+            (Index::Gsi3.pk_attr(), Index::Gsi3.sk_attr()),
+            ("gsi3pk", "gsi3sk")
+        );
+    }
+
+    #[test]
+    fn index_keys_must_be_non_empty_strings_on_every_index() {
+        for index in Index::SECONDARY {
+            for attr in [index.pk_attr(), index.sk_attr()] {
+                for bad in [json!(5), json!(""), json!(null), json!(["a"])] {
+                    let mut wrong = item(json!({"pk": "A", "sk": "B"}));
+                    wrong.insert(attr.to_owned(), bad.clone());
+                    assert!(
+                        matches!(validate_item(&wrong), Err(StoreError::Invalid { .. })),
+                        "{attr} = {bad}"
+                    );
+                }
+            }
+            let mut good = item(json!({"pk": "A", "sk": "B"}));
+            good.insert(index.pk_attr().to_owned(), json!("P"));
+            assert!(validate_item(&good).is_ok(), "one key alone keeps it out");
+        }
     }
 }

@@ -1,0 +1,293 @@
+//! Leads arriving by themselves (website forms, incoming calls, imports): find the customer by
+//! normalised phone or e-mail, or create one. A repeat arrival updates the existing customer
+//! and adds a timeline entry instead of creating a twin; two arrivals racing on the same phone
+//! number both end on one customer, because the second one's guard write fails and it retries
+//! as a repeat.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nhip_domain::customer::{Attribution, ConsentRecord, Consents, Lifecycle, Source};
+use nhip_domain::event::DomainEvent;
+use nhip_domain::identifiers::{Email, Phone};
+use nhip_domain::ids::CustomerId;
+use nhip_domain::person::{Gender, PersonName};
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use super::model::Customer;
+use super::repo::{self, SaveError};
+use crate::deps::Deps;
+use crate::keys;
+use crate::ports::store::StoreError;
+use crate::timeline;
+
+/// Attempts before a lead that keeps losing races is reported as a conflict.
+const ATTEMPTS: usize = 5;
+
+/// A validated lead.
+#[derive(Debug, Clone)]
+pub struct Lead {
+    /// The name given.
+    pub name: Option<PersonName>,
+    /// Gender, when given.
+    pub gender: Option<Gender>,
+    /// Birthday, when given.
+    pub birthday: Option<NaiveDate>,
+    /// Mobile number, when given.
+    pub phone: Option<Phone>,
+    /// E-mail, when given.
+    pub email: Option<Email>,
+    /// Where it came from.
+    pub source: Source,
+    /// Campaign fields.
+    pub attribution: Attribution,
+    /// Consent decisions made with this submission.
+    pub consents: Vec<ConsentRecord>,
+    /// A message the person wrote, if any.
+    pub message: Option<String>,
+    /// The "screen" it came through, for the timeline: `website_form`, `telephony`, `import`.
+    pub via: &'static str,
+    /// Extra details for the timeline entry and the event (call id, import row, …).
+    pub details: Value,
+}
+
+/// What an arrival did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new customer.
+    Created,
+    /// An existing customer, updated.
+    Resubmitted,
+}
+
+/// Placeholder name of a caller or contact who has not given one yet.
+pub const UNNAMED: &str = "Khách chưa có tên";
+
+/// The customer a phone or e-mail belongs to, phone first.
+pub async fn find(
+    deps: &Deps,
+    phone: Option<&Phone>,
+    email: Option<&Email>,
+) -> Result<Option<CustomerId>, StoreError> {
+    if let Some(phone) = phone
+        && let Some(id) =
+            repo::guard_owner(&*deps.store, &keys::phone_guard(phone.as_str())).await?
+    {
+        return Ok(Some(id));
+    }
+    if let Some(email) = email
+        && let Some(id) =
+            repo::guard_owner(&*deps.store, &keys::email_guard(email.as_str())).await?
+    {
+        return Ok(Some(id));
+    }
+    Ok(None)
+}
+
+/// Creates or updates the customer for `lead`, writes its timeline entry in the same
+/// transaction, and returns the customer with the event to publish.
+pub async fn upsert(
+    deps: &Deps,
+    lead: &Lead,
+) -> Result<(Customer, Outcome, DomainEvent), SaveError> {
+    let now = deps.clock.now();
+    let event_id = Ulid::from_datetime(now.into()).to_string();
+    // Identifiers that turned out to belong to someone else: left off the merged record.
+    let mut foreign_phone = false;
+    let mut foreign_email = false;
+    for _ in 0..ATTEMPTS {
+        let existing = find(
+            deps,
+            lead.phone.as_ref().filter(|_| !foreign_phone),
+            lead.email.as_ref().filter(|_| !foreign_email),
+        )
+        .await?;
+        let result = match existing {
+            None => {
+                let customer = new_customer(lead, now);
+                let entry = entry(lead, customer.id, now, &event_id, Outcome::Created);
+                repo::create(&*deps.store, &customer, vec![entry.write(now)])
+                    .await
+                    .map(|()| (customer, Outcome::Created))
+            }
+            Some(id) => {
+                let Some(before) = repo::get(&*deps.store, id).await? else {
+                    // A guard whose customer is gone: an erase in progress. Try again.
+                    continue;
+                };
+                let mut after = before.clone();
+                merge(&mut after, lead, now, foreign_phone, foreign_email);
+                let entry = entry(lead, id, now, &event_id, Outcome::Resubmitted);
+                repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)])
+                    .await
+                    .map(|()| (after, Outcome::Resubmitted))
+            }
+        };
+        match result {
+            Ok((customer, outcome)) => {
+                let event = event(lead, &customer, outcome, now, event_id);
+                return Ok((customer, outcome, event));
+            }
+            // Lost a race: on the next attempt the guard leads to the winner.
+            Err(SaveError::Conflict) => {}
+            Err(SaveError::Taken { field, .. }) => match (field, existing) {
+                // Merging into an existing customer: the other identifier is someone else's.
+                ("phone", Some(_)) => foreign_phone = true,
+                ("email", Some(_)) => foreign_email = true,
+                _ => {}
+            },
+            Err(other) => return Err(other),
+        }
+    }
+    Err(SaveError::Conflict)
+}
+
+fn new_customer(lead: &Lead, now: DateTime<Utc>) -> Customer {
+    let (full_name, given_name) = match &lead.name {
+        Some(name) => (name.full().to_owned(), name.default_given_name().to_owned()),
+        None => (UNNAMED.to_owned(), String::new()),
+    };
+    let mut consents = Consents::default();
+    for record in &lead.consents {
+        consents.record(record.clone());
+    }
+    Customer {
+        id: CustomerId::new_at(now),
+        full_name,
+        given_name,
+        gender: lead.gender,
+        birthday: lead.birthday,
+        phones: lead.phone.iter().cloned().collect(),
+        emails: lead.email.iter().cloned().collect(),
+        cccd: None,
+        cmnd: None,
+        tax_code: None,
+        address: None,
+        tags: Vec::new(),
+        attributes: Default::default(),
+        owner: None,
+        team: None,
+        source: lead.source,
+        attribution: lead.attribution.clone(),
+        lifecycle: Lifecycle::New,
+        classification: None,
+        consents,
+        processing_restricted: false,
+        marketing_objected: false,
+        holdings: Vec::new(),
+        submissions: 1,
+        created_at: now,
+        updated_at: now,
+        first_interaction_at: None,
+        last_activity_at: Some(now),
+        erased_at: None,
+        version: 1,
+    }
+}
+
+/// Fills what the existing record lacks; never overwrites what staff entered.
+fn merge(
+    customer: &mut Customer,
+    lead: &Lead,
+    now: DateTime<Utc>,
+    foreign_phone: bool,
+    foreign_email: bool,
+) {
+    if let Some(name) = &lead.name
+        && customer.full_name == UNNAMED
+    {
+        customer.full_name = name.full().to_owned();
+        customer.given_name = name.default_given_name().to_owned();
+    }
+    customer.gender = customer.gender.or(lead.gender);
+    customer.birthday = customer.birthday.or(lead.birthday);
+    if let Some(phone) = &lead.phone
+        && !foreign_phone
+        && !customer.phones.contains(phone)
+    {
+        customer.phones.push(phone.clone());
+    }
+    if let Some(email) = &lead.email
+        && !foreign_email
+        && !customer.emails.contains(email)
+    {
+        customer.emails.push(email.clone());
+    }
+    if customer.attribution.is_empty() {
+        customer.attribution = lead.attribution.clone();
+    }
+    for record in &lead.consents {
+        customer.consents.record(record.clone());
+    }
+    customer.submissions += 1;
+    customer.updated_at = now;
+    customer.last_activity_at = Some(now);
+}
+
+fn entry(
+    lead: &Lead,
+    customer: CustomerId,
+    now: DateTime<Utc>,
+    event_id: &str,
+    outcome: Outcome,
+) -> timeline::Entry {
+    timeline::Entry {
+        customer,
+        at: now,
+        // The same key the events consumer derives for the published event (source `nhip`),
+        // so recording the event later finds this entry and writes nothing.
+        cause: format!("nhip#{event_id}"),
+        event_type: event_type(outcome).to_owned(),
+        source: lead.via.to_owned(),
+        actor: None,
+        data: event_data(lead),
+    }
+}
+
+fn event_type(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created => "lead.created",
+        Outcome::Resubmitted => "lead.resubmitted",
+    }
+}
+
+/// What the event and timeline carry: the channel and campaign, never the contact details
+/// (consumers read the customer when they need them).
+fn event_data(lead: &Lead) -> Value {
+    let consents: Vec<Value> = lead
+        .consents
+        .iter()
+        .map(|c| json!({"channel": c.channel, "purpose": c.purpose, "granted": c.granted}))
+        .collect();
+    let mut data = json!({
+        "source": lead.source,
+        "via": lead.via,
+        "attribution": lead.attribution,
+        "consents": consents,
+    });
+    if let Some(message) = &lead.message {
+        data["message"] = json!(message);
+    }
+    if let (Value::Object(data), Value::Object(details)) = (&mut data, &lead.details) {
+        for (k, v) in details {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    data
+}
+
+fn event(
+    lead: &Lead,
+    customer: &Customer,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+    event_id: String,
+) -> DomainEvent {
+    DomainEvent {
+        id: event_id,
+        source: "nhip".to_owned(),
+        kind: event_type(outcome).to_owned(),
+        customer_id: Some(customer.id),
+        occurred_at: now,
+        data: event_data(lead),
+    }
+}

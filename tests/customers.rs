@@ -1,0 +1,703 @@
+//! The customer core through its HTTP routes: lead intake and its dedupe, the staff API and its
+//! authorization matrix, lists and search, interactions moving a lead to consulting.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt as _;
+use nhip_app::Deps;
+use nhip_app::auth::{Principal, Role};
+use nhip_app::ports::store::{Index, Query};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::support::{LocalDeps, local_deps};
+
+/// The API router over some deps, with tokens for any principal.
+pub struct Api {
+    pub deps: Arc<Deps>,
+    _local: Option<LocalDeps>,
+}
+
+impl Api {
+    pub fn local() -> Self {
+        let local = local_deps();
+        Self {
+            deps: local.deps.clone(),
+            _local: Some(local),
+        }
+    }
+
+    pub fn token(&self, user: &str, role: Role, team: Option<&str>) -> String {
+        self.deps.auth.issue(
+            &Principal::new(user, role, team.map(str::to_owned)),
+            self.deps.clock.now(),
+            chrono::Duration::hours(24),
+        )
+    }
+
+    /// Moves simulated time on.
+    pub fn advance(&self, seconds: i64) {
+        if let Some(local) = &self._local {
+            local.clock.advance(chrono::Duration::seconds(seconds));
+        }
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("root", Role::Admin, None)
+    }
+
+    pub async fn raw(&self, request: Request<Body>) -> (u16, Value) {
+        let response = nhip_app::http::router(self.deps.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(request.body(body).unwrap()).await
+    }
+
+    pub async fn intake(&self, body: Value) -> (u16, Value) {
+        self.call("POST", "/v1/intake/leads", None, Some(body))
+            .await
+    }
+
+    pub async fn create(&self, token: &str, body: Value) -> Value {
+        let (status, created) = self
+            .call("POST", "/v1/customers", Some(token), Some(body))
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+}
+
+fn lead(phone: &str) -> Value {
+    json!({
+        "full_name": "Nguyễn Văn Minh",
+        "phone": phone,
+        "email": "minh.nguyen@example.vn",
+        "gender": "male",
+        "source": "website_form",
+        "consents": ["email:marketing", "sms:care"],
+        "form": "dang-ky-tra-gop",
+        "utm_source": "facebook",
+        "utm_campaign": "tra-gop-0-lai",
+    })
+}
+
+async fn customers_in_store(deps: &Deps) -> usize {
+    let mut total = 0;
+    for lifecycle in ["new", "consulting", "customer", "former"] {
+        let page = deps
+            .store
+            .query(Query::partition(Index::Gsi1, format!("CUSLC#{lifecycle}")).limit(1000))
+            .await
+            .unwrap();
+        total += page.items.len();
+    }
+    total
+}
+
+#[tokio::test]
+async fn a_lead_is_created_then_updated_by_a_repeat_in_another_format() {
+    let api = Api::local();
+    let (status, first) = api.intake(lead("0912345678")).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["status"], "created");
+    api.advance(60);
+
+    // The same person posts a plain HTML form, number written the international way.
+    let form = "full_name=Nguy%E1%BB%85n+V%C4%83n+Minh&phone=%2B84+912+345+678&source=website_form\
+                &consents=zns%3Amarketing&form=dang-ky-nhan-tin";
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/intake/leads")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let (status, second) = api.raw(request).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["status"], "updated");
+    assert_eq!(second["customer_id"], first["customer_id"]);
+    assert_eq!(customers_in_store(&api.deps).await, 1);
+
+    let id = first["customer_id"].as_str().unwrap();
+    let admin = api.admin();
+    let (_, customer) = api
+        .call("GET", &format!("/v1/customers/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(customer["phones"], json!(["+84912345678"]));
+    assert_eq!(customer["emails"], json!(["minh.nguyen@example.vn"]));
+    assert_eq!(customer["given_name"], "Minh");
+    assert_eq!(customer["lifecycle"], "new");
+    assert_eq!(customer["submissions"], 2);
+    assert_eq!(customer["attribution"]["utm_campaign"], "tra-gop-0-lai");
+    assert_eq!(customer["consents"]["email:marketing"]["granted"], true);
+    assert_eq!(customer["consents"]["zns:marketing"]["granted"], true);
+    assert!(
+        customer["consents"]["email:marketing"]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("dang-ky-tra-gop")
+    );
+
+    let (_, timeline) = api
+        .call(
+            "GET",
+            &format!("/v1/customers/{id}/timeline"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let types: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["lead.resubmitted", "lead.created"]);
+
+    // Both events are on the queue for journeys; recording them again adds no timeline entry.
+    let messages = api
+        .deps
+        .queues
+        .events
+        .receive(
+            10,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        let event: nhip_domain::event::DomainEvent = serde_json::from_str(&message.body).unwrap();
+        let outcome = nhip_app::events::record(&api.deps, &event).await.unwrap();
+        assert_eq!(outcome, nhip_app::events::Recorded::Duplicate);
+        assert!(!message.body.contains("0912345678") && !message.body.contains("+8491"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_submissions_leave_one_customer() {
+    let api = Arc::new(Api::local());
+    let formats = [
+        "0912345678",
+        "+84912345678",
+        "84912345678",
+        "0912 345 678",
+        "091.234.5678",
+        "+84 912 345 678",
+        "(091) 234-5678",
+        "0912-345-678",
+    ];
+    let submissions = formats.iter().map(|phone| {
+        let api = api.clone();
+        let mut body = lead(phone);
+        body.as_object_mut().unwrap().remove("email");
+        tokio::spawn(async move { api.intake(body).await })
+    });
+    let results = futures::future::join_all(submissions).await;
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for result in results {
+        let (status, body) = result.unwrap();
+        assert!(status == 201 || status == 200, "{status} {body}");
+        created += usize::from(status == 201);
+        ids.insert(body["customer_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "one customer: {ids:?}");
+    assert_eq!(created, 1);
+    assert_eq!(customers_in_store(&api.deps).await, 1);
+    let id = ids.into_iter().next().unwrap();
+    let (_, customer) = api
+        .call(
+            "GET",
+            &format!("/v1/customers/{id}"),
+            Some(&api.admin()),
+            None,
+        )
+        .await;
+    assert_eq!(customer["submissions"], formats.len());
+}
+
+#[tokio::test]
+async fn rejected_submissions_answer_field_errors_and_store_nothing() {
+    let api = Api::local();
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"phone": "0912345678", "source": "website_form"}),
+            422,
+            "full_name",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "0123456", "source": "website_form"}),
+            422,
+            "phone",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "01683456789"}),
+            422,
+            "phone",
+        ),
+        (
+            json!({"full_name": "Lan", "email": "lan@", "source": "website_form"}),
+            422,
+            "email",
+        ),
+        (
+            json!({"full_name": "Lan", "source": "website_form"}),
+            422,
+            "phone",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "0912345678", "source": "tivi"}),
+            422,
+            "source",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "0912345678", "consents": ["fax:marketing"]}),
+            422,
+            "consents",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "0912345678", "homepage": "http://spam"}),
+            422,
+            "homepage",
+        ),
+        (
+            json!({"full_name": "Lan", "phone": "0912345678", "birthday": "31/02/1990"}),
+            422,
+            "birthday",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let (got, answer) = api.intake(body.clone()).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        assert!(
+            answer["error"]["fields"][field].is_string(),
+            "{body} → {answer}"
+        );
+        assert!(answer["error"]["code"].is_string());
+    }
+    let big = json!({"full_name": "Lan", "phone": "0912345678", "message": "x".repeat(20_000)});
+    let (status, answer) = api.intake(big).await;
+    assert_eq!(status, 413, "{answer}");
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/intake/leads")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("hello"))
+        .unwrap();
+    assert_eq!(api.raw(request).await.0, 415);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/intake/leads")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    assert_eq!(api.raw(request).await.0, 400);
+    assert_eq!(customers_in_store(&api.deps).await, 0);
+    let depth = api.deps.queues.events.depth().await.unwrap();
+    assert_eq!(depth.visible, 0, "no event published");
+}
+
+#[tokio::test]
+async fn a_source_over_its_rate_limit_gets_429() {
+    let api = Api::local();
+    let limit = api.deps.settings.intake_rate_per_minute;
+    for i in 0..limit {
+        let mut body = lead(&format!("09123{i:05}"));
+        body["email"] = json!(format!("lead{i}@example.vn"));
+        let (status, body) = api.intake(body).await;
+        assert!(status == 201, "{status} {body}");
+    }
+    let (status, body) = api.intake(lead("0987654321")).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+}
+
+/// The customers of the authorization matrix: two agents of team "hn", one of team "hcm".
+struct Fixture {
+    api: Api,
+    a1: String,
+    b1: String,
+}
+
+async fn fixture() -> Fixture {
+    let api = Api::local();
+    let admin = api.admin();
+    let mut ids = Vec::new();
+    for (name, owner, team, phone) in [
+        ("Trần Thị Lan", "an", "hn", "0901000001"),
+        ("Lê Văn Bình", "binh", "hcm", "0901000003"),
+    ] {
+        let created = api
+            .create(
+                &admin,
+                json!({"full_name": name, "phones": [phone], "source": "referral", "owner": owner}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, assigned) = api
+            .call(
+                "POST",
+                &format!("/v1/customers/{id}/owner"),
+                Some(&admin),
+                Some(json!({"owner": owner, "team": team, "version": created["version"]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{assigned}");
+        ids.push(id);
+    }
+    Fixture {
+        a1: ids[0].clone(),
+        b1: ids[1].clone(),
+        api,
+    }
+}
+
+#[tokio::test]
+async fn every_route_and_role_respects_the_scope() {
+    let f = fixture().await;
+    let api = &f.api;
+    // (who, may see a1 (an/hn), may see b1 (binh/hcm), may assign)
+    let principals = [
+        ("root", Role::Admin, None, true, true, true),
+        ("mai", Role::Manager, Some("hn"), true, false, true),
+        ("hoa", Role::Manager, Some("hcm"), false, true, true),
+        ("an", Role::Consultant, Some("hn"), true, false, false),
+        ("an", Role::Agent, Some("hn"), true, false, false),
+        ("cuong", Role::Agent, Some("hn"), false, false, false),
+        ("binh", Role::Telesales, Some("hcm"), false, true, false),
+        ("dung", Role::Rm, Some("hcm"), false, false, false),
+    ];
+    for (user, role, team, sees_a1, sees_b1, assigns) in principals {
+        let token = api.token(user, role, team);
+        for (id, allowed) in [(&f.a1, sees_a1), (&f.b1, sees_b1)] {
+            let who = format!("{user}/{role:?} on {id}");
+            let (_, before) = api
+                .call(
+                    "GET",
+                    &format!("/v1/customers/{id}"),
+                    Some(&api.admin()),
+                    None,
+                )
+                .await;
+            let version = before["version"].clone();
+            let reads = [
+                format!("/v1/customers/{id}"),
+                format!("/v1/customers/{id}/timeline"),
+                format!("/v1/customers/{id}/activities"),
+            ];
+            for path in &reads {
+                let (status, body) = api.call("GET", path, Some(&token), None).await;
+                let expected = if allowed { 200 } else { 404 };
+                assert_eq!(status, expected, "{who} GET {path}: {body}");
+            }
+            let writes = [
+                (
+                    "PATCH",
+                    format!("/v1/customers/{id}"),
+                    json!({"version": version, "classification": "urgent"}),
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("/v1/customers/{id}/interactions"),
+                    json!({"type": "note", "notes": "Đã gửi tài liệu"}),
+                    201,
+                ),
+                (
+                    "POST",
+                    format!("/v1/customers/{id}/owner"),
+                    json!({"owner": before["owner"], "version": version}),
+                    if assigns { 200 } else { 403 },
+                ),
+            ];
+            for (method, path, body, ok) in writes {
+                let (_, current) = api
+                    .call(
+                        "GET",
+                        &format!("/v1/customers/{id}"),
+                        Some(&api.admin()),
+                        None,
+                    )
+                    .await;
+                let mut body = body;
+                if body.get("version").is_some() {
+                    body["version"] = current["version"].clone();
+                }
+                let (status, answer) = api.call(method, &path, Some(&token), Some(body)).await;
+                if allowed {
+                    assert_eq!(status, ok, "{who} {method} {path}: {answer}");
+                } else {
+                    assert_eq!(status, 404, "{who} {method} {path}: {answer}");
+                }
+                let (_, after) = api
+                    .call(
+                        "GET",
+                        &format!("/v1/customers/{id}"),
+                        Some(&api.admin()),
+                        None,
+                    )
+                    .await;
+                if status >= 400 {
+                    assert_eq!(
+                        after["version"], current["version"],
+                        "{who}: nothing changed"
+                    );
+                }
+            }
+        }
+        // Lists hold exactly what the scope covers.
+        let (status, list) = api.call("GET", "/v1/customers", Some(&token), None).await;
+        assert_eq!(status, 200, "{list}");
+        let listed: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.contains(&f.a1.as_str()), sees_a1, "{user} list");
+        assert_eq!(listed.contains(&f.b1.as_str()), sees_b1, "{user} list");
+    }
+    // No token, a garbled one: 401.
+    let (status, body) = api.call("GET", "/v1/customers", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = api.call("GET", "/v1/customers", Some("x.y.z"), None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn search_ignores_diacritics_and_ranks_exact_accents_first() {
+    let api = Api::local();
+    let admin = api.admin();
+    for (name, phone) in [
+        ("Nguyên Văn An", "0902000001"),
+        ("Nguyễn Văn An", "0902000002"),
+        ("Trần Thị Lan", "0902000003"),
+        ("NGUYỄN VĂN ANH", "0902000004"),
+    ] {
+        api.create(
+            &admin,
+            json!({"full_name": name, "phones": [phone], "source": "website"}),
+        )
+        .await;
+    }
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["full_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, list) = api
+        .call(
+            "GET",
+            "/v1/customers?name=nguyen%20van%20an",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let found = names(&list);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(!found.contains(&"Trần Thị Lan".to_owned()));
+    let (_, list) = api
+        .call(
+            "GET",
+            "/v1/customers?name=Nguy%E1%BB%85n%20V%C4%83n%20An",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let found = names(&list);
+    // Both spellings with "ễ" come before "Nguyên", whatever their age.
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[2], "Nguyên Văn An", "{found:?}");
+    let (_, list) = api
+        .call("GET", "/v1/customers?name=LAN", Some(&admin), None)
+        .await;
+    assert_eq!(names(&list), ["Trần Thị Lan"]);
+    let (_, list) = api
+        .call(
+            "GET",
+            "/v1/customers?phone=%2B84902000003",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&list), ["Trần Thị Lan"]);
+}
+
+#[tokio::test]
+async fn lists_page_through_every_lifecycle_without_repeats() {
+    let api = Api::local();
+    let admin = api.admin();
+    for i in 0..25 {
+        let lifecycle = ["new", "consulting", "customer", "former"][i % 4];
+        api.create(
+            &admin,
+            json!({"full_name": format!("Khách {i}"), "phones": [format!("09030{:05}", i)],
+                   "source": "other", "lifecycle": lifecycle}),
+        )
+        .await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            None => "/v1/customers?limit=10".to_owned(),
+            Some(c) => format!("/v1/customers?limit=10&cursor={c}"),
+        };
+        let (status, page) = api.call("GET", &path, Some(&admin), None).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        for item in page["items"].as_array().unwrap() {
+            assert!(
+                seen.insert(item["id"].as_str().unwrap().to_owned()),
+                "repeat"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10);
+    }
+    assert_eq!(seen.len(), 25);
+    let (status, bad) = api
+        .call("GET", "/v1/customers?cursor=garbage", Some(&admin), None)
+        .await;
+    assert_eq!(status, 400, "{bad}");
+}
+
+#[tokio::test]
+async fn a_first_call_moves_a_new_lead_to_consulting() {
+    let api = Api::local();
+    let (_, created) = api.intake(lead("0934567890")).await;
+    let id = created["customer_id"].as_str().unwrap().to_owned();
+    let admin = api.admin();
+    let (_, new) = api
+        .call("GET", "/v1/customers/not-consulted", Some(&admin), None)
+        .await;
+    assert_eq!(new["count"], 1, "{new}");
+    assert_eq!(new["label"], "KH mới chưa tư vấn");
+    assert_eq!(new["items"][0]["id"], id.as_str());
+    api.advance(3600);
+
+    let (status, logged) = api
+        .call(
+            "POST",
+            &format!("/v1/customers/{id}/interactions"),
+            Some(&admin),
+            Some(json!({
+                "type": "call", "direction": "outbound", "duration_seconds": 240,
+                "outcome": "answered", "notes": "Tư vấn gói trả góp 12 tháng",
+                "feedback": "Quan tâm, hẹn gọi lại", "classification": "potential"
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{logged}");
+    assert_eq!(logged["customer"]["lifecycle"], "consulting");
+    assert_eq!(logged["customer"]["classification"], "potential");
+
+    let (_, new) = api
+        .call("GET", "/v1/customers/not-consulted", Some(&admin), None)
+        .await;
+    assert_eq!(new["count"], 0);
+    assert_eq!(new["items"], json!([]));
+    let (_, recent) = api
+        .call(
+            "GET",
+            &format!("/v1/customers/{id}/activities"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(recent["items"][0]["action"], "Gọi điện");
+    assert_eq!(recent["items"][0]["actor"], "root");
+    assert_eq!(recent["items"][1]["action"], "Đăng ký mới");
+    assert_eq!(recent["items"][1]["source"], "website_form");
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_and_changes_nothing() {
+    let api = Api::local();
+    let admin = api.admin();
+    let created = api
+        .create(
+            &admin,
+            json!({"full_name": "Phạm Thu Hà", "phones": ["0977000111"], "source": "fanpage"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/customers/{id}");
+    let (status, updated) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"version": 1, "tags": ["vip"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["version"], 2);
+    let (status, conflict) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"version": 1, "tags": ["lost"]})),
+        )
+        .await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "conflict");
+    let (_, current) = api.call("GET", &path, Some(&admin), None).await;
+    assert_eq!(current["tags"], json!(["vip"]));
+    // A phone another customer holds: 409 duplicate, nothing changed.
+    api.create(
+        &admin,
+        json!({"full_name": "Đỗ Minh", "phones": ["0977000222"], "source": "other"}),
+    )
+    .await;
+    let (status, dup) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"version": 2, "phones": ["0977000111", "0977 000 222"]})),
+        )
+        .await;
+    assert_eq!(status, 409, "{dup}");
+    assert_eq!(dup["error"]["code"], "duplicate");
+    let (_, current) = api.call("GET", &path, Some(&admin), None).await;
+    assert_eq!(current["phones"], json!(["+84977000111"]));
+    assert_eq!(current["version"], 2);
+}
