@@ -10,5 +10,9 @@
 mod contract;
 mod customers;
 mod functions;
+mod holdings;
+mod import;
+mod privacy;
 mod runner;
 mod support;
+mod telephony;

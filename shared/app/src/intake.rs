@@ -42,6 +42,7 @@ pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
 pub fn router(deps: Arc<Deps>) -> Router {
     Router::new()
         .route("/v1/intake/leads", post(submit_lead))
+        .merge(crate::telephony::router())
         .with_state(deps)
 }
 

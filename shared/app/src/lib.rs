@@ -10,6 +10,9 @@
 //! - [`customers`]: the customer core: record, repository, lists, leads, staff routes,
 //!   interactions.
 //! - [`intake`]: the public lead-intake route (website forms, landing pages).
+//! - [`holdings`]: the products customers hold, the product catalogue, usage reasons.
+//! - [`privacy`]: personal-data rights (export, erase, restrict, object, withdraw consent).
+//! - [`telephony`]: the call centre's incoming-call webhook.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
 //! - [`events`]: the events consumer, recording domain events on customer timelines.
@@ -19,10 +22,13 @@ pub mod consumer;
 pub mod customers;
 pub mod deps;
 pub mod events;
+pub mod holdings;
 pub mod http;
 pub mod intake;
 pub mod keys;
 pub mod ports;
+pub mod privacy;
+pub mod telephony;
 pub mod timeline;
 
 pub use deps::{BuildInfo, Deps, Queues, Settings};

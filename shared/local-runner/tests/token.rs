@@ -71,7 +71,8 @@ async fn the_token_command_is_accepted_by_a_runner_on_the_same_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     // A runner whose simulated clock is 400 days ahead of real time stops and saves it; a
     // token dated by the machine's clock (720 hours) would already be expired there.
-    let ahead = Utc::now() + Duration::days(400);
+    // Whole seconds: the runner saves its clock to the millisecond.
+    let ahead = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap() + Duration::days(400);
     start(config(dir.path(), Some(ahead)))
         .await
         .unwrap()

@@ -1,6 +1,7 @@
 //! The customer core: the record, its repository, lists, leads arriving by themselves, and the
 //! staff routes.
 
+pub mod import;
 pub mod interactions;
 pub mod leads;
 pub mod list;

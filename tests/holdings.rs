@@ -1,0 +1,1 @@
+//! The holdings routes end to end.

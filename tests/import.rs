@@ -1,0 +1,1 @@
+//! The import routes end to end.

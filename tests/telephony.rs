@@ -1,0 +1,1 @@
+//! The telephony routes end to end.
