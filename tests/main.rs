@@ -12,6 +12,7 @@ mod customers;
 mod functions;
 mod holdings;
 mod import;
+mod next_actions;
 mod privacy;
 mod runner;
 mod support;

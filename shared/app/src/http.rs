@@ -36,6 +36,8 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(crate::customers::import::router())
         .merge(crate::holdings::router())
         .merge(crate::privacy::router())
+        .merge(crate::next_actions::router())
+        .merge(crate::notifications::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -114,6 +114,40 @@ pub fn audit_entry(customer: CustomerId, at: DateTime<Utc>, entry: &str) -> Key 
     )
 }
 
+/// Sort-key prefix of a customer's next actions.
+pub const NEXT_ACTION_PREFIX: &str = "NEXT#";
+
+/// A scheduled next action: `CUS#<id>` / `NEXT#<action id>`.
+pub fn next_action(customer: CustomerId, action: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{NEXT_ACTION_PREFIX}{action}"),
+    )
+}
+
+/// The partition of one staff member's own items: `USER#<user>`.
+pub fn user_pk(user: &str) -> String {
+    format!("USER#{user}")
+}
+
+/// Sort-key prefix of notifications; ids are ULIDs, so the prefix reads in time order.
+pub const NOTIFICATION_PREFIX: &str = "NTF#";
+
+/// One notification: `USER#<user>` / `NTF#<id>`.
+pub fn notification(user: &str, id: &str) -> Key {
+    Key::new(user_pk(user), format!("{NOTIFICATION_PREFIX}{id}"))
+}
+
+/// The marker that makes notifying once per cause idempotent: `USER#<user>` / `NTFKEY#<cause>`.
+pub fn notification_marker(user: &str, cause: &str) -> Key {
+    Key::new(user_pk(user), format!("NTFKEY#{cause}"))
+}
+
+/// The unread counter of one staff member: `USER#<user>` / `NTFCOUNT`.
+pub fn notification_counter(user: &str) -> Key {
+    Key::new(user_pk(user), "NTFCOUNT")
+}
+
 /// The due-work item itself: `DUE#<id>` / `DUE`. Its index keys (below) place it in the
 /// bucket of the minute it is due.
 pub fn due_work(id: DueWorkId) -> Key {
@@ -153,6 +187,31 @@ pub fn local_clock() -> Key {
 /// The item the health check reads: `SYS#health` / `HEALTH`.
 pub fn health() -> Key {
     Key::new("SYS#health", "HEALTH")
+}
+
+/// Sort-key prefix of a customer's holdings.
+pub const HOLDING_PREFIX: &str = "HOLD#";
+
+/// One product a customer holds: `CUS#<id>` / `HOLD#<holding ulid>`, in the customer's own
+/// partition so their holdings are one Query (`begins_with(sk, "HOLD#")`) in creation order.
+pub fn holding(customer: CustomerId, holding: &str) -> Key {
+    Key::new(customer_pk(customer), format!("{HOLDING_PREFIX}{holding}"))
+}
+
+/// The partition of the product catalogue: every product under one key, listed by one Query.
+pub const CATALOG_PRODUCTS: &str = "CATALOG#PRODUCT";
+
+/// One catalogue product: `CATALOG#PRODUCT` / `<code>`.
+pub fn catalogue_product(code: &str) -> Key {
+    Key::new(CATALOG_PRODUCTS, code)
+}
+
+/// The partition of the usage reasons ("Lý do chưa/ngưng sử dụng"), listed by one Query.
+pub const CATALOG_REASONS: &str = "CATALOG#REASON";
+
+/// One usage reason: `CATALOG#REASON` / `<code>`.
+pub fn usage_reason(code: &str) -> Key {
+    Key::new(CATALOG_REASONS, code)
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@
 //! - [`holdings`]: the products customers hold, the product catalogue, usage reasons.
 //! - [`privacy`]: personal-data rights (export, erase, restrict, object, withdraw consent).
 //! - [`telephony`]: the call centre's incoming-call webhook.
+//! - [`next_actions`]: next calls, SMS, e-mails and meetings staff schedule with a customer.
+//! - [`notifications`]: the bell: a staff member's notifications and unread count.
+//! - [`scheduler`]: due work in minute buckets, run by a tick every minute.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
 //! - [`events`]: the events consumer, recording domain events on customer timelines.
@@ -26,8 +29,11 @@ pub mod holdings;
 pub mod http;
 pub mod intake;
 pub mod keys;
+pub mod next_actions;
+pub mod notifications;
 pub mod ports;
 pub mod privacy;
+pub mod scheduler;
 pub mod telephony;
 pub mod timeline;
 

@@ -186,14 +186,15 @@ fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
         })
         .with_context(|| format!("writing {}", temp.display()));
     let linked = written.and_then(|()| match std::fs::hard_link(&temp, path) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         // Someone else created it first: theirs is the secret.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     });
     let _ = std::fs::remove_file(&temp);
-    linked?;
-    tracing::info!(path = %path.display(), "generated the staff-token secret");
+    if linked? {
+        tracing::info!(path = %path.display(), "generated the staff-token secret");
+    }
     Ok(())
 }
 

@@ -30,21 +30,37 @@ const TICK: StdDuration = StdDuration::from_millis(200);
 
 /// Every schedule of the local platform.
 pub fn all(store: Arc<SqliteStore>) -> Vec<Schedule> {
-    vec![Schedule {
-        // DynamoDB deletes items after their `ttl` by itself; the SQLite file needs this.
-        name: "expire-items",
-        every: Duration::minutes(10),
-        job: Arc::new(move |deps| {
-            let store = store.clone();
-            Box::pin(async move {
-                let purged = store.purge_expired(deps.clock.now().timestamp()).await?;
-                if purged > 0 {
-                    tracing::info!(purged, "expired items removed");
-                }
-                Ok(())
-            })
-        }),
-    }]
+    vec![
+        Schedule {
+            // The `scheduler` function's EventBridge rule: rate(1 minute).
+            name: "due-work",
+            every: Duration::minutes(1),
+            job: Arc::new(|deps| {
+                Box::pin(async move {
+                    let report = nhip_app::scheduler::tick(&deps).await?;
+                    if report.ran > 0 || report.failed > 0 {
+                        tracing::info!(ran = report.ran, failed = report.failed, "due work");
+                    }
+                    Ok(())
+                })
+            }),
+        },
+        Schedule {
+            // DynamoDB deletes items after their `ttl` by itself; the SQLite file needs this.
+            name: "expire-items",
+            every: Duration::minutes(10),
+            job: Arc::new(move |deps| {
+                let store = store.clone();
+                Box::pin(async move {
+                    let purged = store.purge_expired(deps.clock.now().timestamp()).await?;
+                    if purged > 0 {
+                        tracing::info!(purged, "expired items removed");
+                    }
+                    Ok(())
+                })
+            }),
+        },
+    ]
 }
 
 /// Runs `schedules` until `stop` turns true.

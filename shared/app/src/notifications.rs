@@ -1,0 +1,243 @@
+//! The bell: notifications for one staff member (a next action falling due, later an assigned
+//! lead or a ticket), newest first, with an unread count kept as an atomic counter so the
+//! badge costs one read. Notifying is idempotent per cause: a marker item written in the same
+//! transaction makes a repeat a no-op.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use nhip_domain::ids::CustomerId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use crate::auth::Principal;
+use crate::customers::list::count_new;
+use crate::deps::Deps;
+use crate::http::ApiError;
+use crate::keys;
+use crate::ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
+
+/// The bell's routes.
+pub fn router() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/v1/me/notifications", get(list_notifications))
+        .route("/v1/me/notifications/{id}/read", post(mark_read))
+        .route("/v1/me/notifications/read-all", post(mark_all_read))
+}
+
+/// What a notification says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// One line, Vietnamese.
+    pub title: String,
+    /// Details.
+    pub body: String,
+    /// The customer it is about.
+    pub customer_id: Option<CustomerId>,
+    /// Where the screen should go.
+    pub link: String,
+}
+
+/// Notifies `user` once per `cause`.
+pub async fn notify(
+    deps: &Deps,
+    user: &str,
+    cause: &str,
+    notice: Notice,
+) -> Result<(), StoreError> {
+    let now = deps.clock.now();
+    let id = Ulid::from_datetime(now.into()).to_string();
+    let mut marker = keys::notification_marker(user, cause).to_item();
+    marker.insert("kind".into(), "notification_marker".into());
+    marker.insert("notification_id".into(), id.clone().into());
+    let mut item = keys::notification(user, &id).to_item();
+    item.insert("kind".into(), "notification".into());
+    item.insert("id".into(), id.into());
+    item.insert("title".into(), notice.title.into());
+    item.insert("body".into(), notice.body.into());
+    item.insert(
+        "customer_id".into(),
+        json!(notice.customer_id.map(|c| c.to_string())),
+    );
+    item.insert("link".into(), notice.link.into());
+    item.insert("at".into(), keys::instant(now).into());
+    item.insert("read".into(), false.into());
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Put {
+                item: marker,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Update {
+                key: keys::notification_counter(user),
+                update: Update::new().add("unread", 1),
+                condition: Condition::Always,
+            },
+        ])
+        .await;
+    match result {
+        // The marker exists: this cause already notified.
+        Err(StoreError::ConditionFailed { op: Some(0) }) => Ok(()),
+        other => other,
+    }
+}
+
+/// Unread notifications of `user`.
+pub async fn unread(deps: &Deps, user: &str) -> Result<i64, StoreError> {
+    Ok(deps
+        .store
+        .get(&keys::notification_counter(user))
+        .await?
+        .and_then(|item| item.get("unread")?.as_i64())
+        .unwrap_or(0)
+        .max(0))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListParams {
+    /// Items per page, 1–100 (default 20).
+    limit: Option<u32>,
+    /// Where the previous page stopped.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/me/notifications`: the caller's notifications, newest first, with the unread count
+/// and how many leads in their scope nobody has consulted yet ("KH mới chưa tư vấn").
+async fn list_notifications(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_filter",
+            "limit must be between 1 and 100",
+        )
+        .field("limit", "1–100"));
+    }
+    let page = deps
+        .store
+        .query(
+            Query::partition(Index::Primary, keys::user_pk(&principal.user))
+                .sk(SortKey::BeginsWith(keys::NOTIFICATION_PREFIX.into()))
+                .descending()
+                .limit(limit)
+                .after(params.cursor.map(Cursor::from_client)),
+        )
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|mut item| {
+            for attr in ["pk", "sk", "kind"] {
+                item.remove(attr);
+            }
+            Value::Object(item)
+        })
+        .collect();
+    Ok(Json(json!({
+        "unread": unread(&deps, &principal.user).await?,
+        "not_consulted": count_new(&*deps.store, &principal).await?,
+        "items": items,
+        "next_cursor": page.next.as_ref().map(Cursor::as_str),
+    })))
+}
+
+async fn read_one(deps: &Deps, user: &str, id: &str) -> Result<bool, StoreError> {
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Update {
+                key: keys::notification(user, id),
+                update: Update::new()
+                    .set("read", true)
+                    .set("read_at", keys::instant(deps.clock.now())),
+                condition: Condition::Equals("read".into(), Value::Bool(false)),
+            },
+            WriteOp::Update {
+                key: keys::notification_counter(user),
+                update: Update::new().add("unread", -1),
+                condition: Condition::Exists,
+            },
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(true),
+        // Already read, or no such notification.
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /v1/me/notifications/{id}/read`: marks one read (reading twice is harmless).
+async fn mark_read(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if id.parse::<Ulid>().is_err()
+        || deps
+            .store
+            .get(&keys::notification(&principal.user, &id))
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such notification.",
+        ));
+    }
+    read_one(&deps, &principal.user, &id).await?;
+    Ok(Json(
+        json!({"unread": unread(&deps, &principal.user).await?}),
+    ))
+}
+
+/// `POST /v1/me/notifications/read-all`.
+async fn mark_all_read(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let mut cursor = None;
+    let mut marked = 0;
+    loop {
+        let page = deps
+            .store
+            .query(
+                Query::partition(Index::Primary, keys::user_pk(&principal.user))
+                    .sk(SortKey::BeginsWith(keys::NOTIFICATION_PREFIX.into()))
+                    .limit(200)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            if item.get("read") == Some(&Value::Bool(false))
+                && let Some(id) = item.get("id").and_then(Value::as_str)
+                && read_one(&deps, &principal.user, id).await?
+            {
+                marked += 1;
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(Json(json!({
+        "marked": marked,
+        "unread": unread(&deps, &principal.user).await?,
+    })))
+}
