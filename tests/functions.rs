@@ -135,3 +135,38 @@ async fn events_consumer_rejects_invalid_envelopes_without_writing() {
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.is_empty());
 }
+
+#[tokio::test]
+async fn lead_intake_form_fixture_creates_then_dedupes() {
+    let local = support::local_deps();
+    let request: lambda_http::request::LambdaRequest =
+        support::fixture("lead-intake/website-form.json");
+    let request: lambda_http::http::Request<lambda_http::Body> = request.into();
+    let (parts, body) = request.into_parts();
+    let body = body.to_vec();
+    for expected in [201, 200] {
+        let request = lambda_http::http::Request::from_parts(
+            parts.clone(),
+            axum::body::Body::from(body.clone()),
+        );
+        let response = nhip_app::intake::router(local.deps.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status, expected, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn scheduler_tick_fixture_runs_the_tick() {
+    let local = support::local_deps();
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+        support::fixture("scheduler/tick.json");
+    assert_eq!(event.source, "aws.scheduler");
+    let report = nhip_app::scheduler::tick(&local.deps).await.unwrap();
+    assert_eq!(report.failed, 0);
+    assert!(report.minutes >= 1);
+}

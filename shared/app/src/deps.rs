@@ -73,7 +73,7 @@ pub struct Deps {
 
 /// Tunables and secrets of the routes, from the environment in Lambda and from the command
 /// line or defaults locally.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Lead submissions accepted per source and form per minute (`NHIP_INTAKE_RATE_PER_MINUTE`).
     pub intake_rate_per_minute: u32,

@@ -43,6 +43,8 @@ pub struct Config {
     /// Staff authentication (`NHIP_AUTH`, `NHIP_JWT_SECRET`, `NHIP_JWT_ISSUER`). The secret's
     /// `Debug` is redacted.
     pub auth: AuthMode,
+    /// Route tunables and secrets (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`).
+    pub settings: nhip_app::Settings,
 }
 
 /// A configuration variable is missing or malformed. The message names the variable.
@@ -98,6 +100,7 @@ impl Config {
         }
 
         let auth = auth_mode(&get)?;
+        let settings = settings(&get)?;
 
         Ok(Self {
             table,
@@ -105,9 +108,42 @@ impl Config {
             region,
             endpoint,
             auth,
+            settings,
         })
     }
 }
+
+/// `NHIP_INTAKE_RATE_PER_MINUTE` (1–100000, default 60) and `NHIP_TELEPHONY_SECRET` (at least
+/// 32 bytes when set; unset refuses every telephony webhook).
+fn settings(get: &impl Fn(&str) -> Option<String>) -> Result<nhip_app::Settings, ConfigError> {
+    let mut settings = nhip_app::Settings::default();
+    if let Some(raw) = get(INTAKE_RATE_VAR) {
+        settings.intake_rate_per_minute = raw
+            .trim()
+            .parse()
+            .ok()
+            .filter(|rate| (1..=100_000).contains(rate))
+            .ok_or_else(|| ConfigError::Invalid {
+                var: INTAKE_RATE_VAR,
+                reason: "a whole number of submissions a minute, 1 to 100000".into(),
+            })?;
+    }
+    if let Some(secret) = get(TELEPHONY_SECRET_VAR) {
+        if secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                var: TELEPHONY_SECRET_VAR,
+                reason: "the shared secret must be at least 32 bytes".into(),
+            });
+        }
+        settings.telephony_secret = Some(secret.into_bytes());
+    }
+    Ok(settings)
+}
+
+/// Variable: lead submissions accepted per source and form per minute.
+pub const INTAKE_RATE_VAR: &str = "NHIP_INTAKE_RATE_PER_MINUTE";
+/// Variable: the call centre's webhook secret.
+pub const TELEPHONY_SECRET_VAR: &str = "NHIP_TELEPHONY_SECRET";
 
 /// `NHIP_AUTH`: `gateway` when unset; `hs256` needs `NHIP_JWT_SECRET` (≥ 32 bytes) and takes
 /// `NHIP_JWT_ISSUER` when set.
@@ -221,7 +257,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         clock: Arc::new(SystemClock),
         build: BuildInfo::current(runtime),
         auth: Arc::new(Authenticator::new(config.auth.clone())),
-        settings: nhip_app::Settings::default(),
+        settings: config.settings.clone(),
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         clock: clock.clone(),
         build: BuildInfo::current("local"),
         auth: Arc::new(Authenticator::hs256(secret)),
-        settings: nhip_app::Settings::default(),
+        settings: local_settings()?,
     });
 
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -125,6 +125,28 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         stop,
         tasks,
     })
+}
+
+/// The route settings from the same variables the Lambda functions read
+/// (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`), defaults when unset.
+fn local_settings() -> anyhow::Result<nhip_app::Settings> {
+    let mut settings = nhip_app::Settings::default();
+    if let Ok(raw) = std::env::var("NHIP_INTAKE_RATE_PER_MINUTE") {
+        settings.intake_rate_per_minute = raw
+            .trim()
+            .parse()
+            .ok()
+            .filter(|rate| (1..=100_000).contains(rate))
+            .context("NHIP_INTAKE_RATE_PER_MINUTE must be a whole number from 1 to 100000")?;
+    }
+    if let Ok(secret) = std::env::var("NHIP_TELEPHONY_SECRET") {
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "NHIP_TELEPHONY_SECRET must be at least 32 bytes"
+        );
+        settings.telephony_secret = Some(secret.into_bytes());
+    }
+    Ok(settings)
 }
 
 /// The simulated time the runner saved in its store when it last ran, if it did.
