@@ -80,6 +80,16 @@ pub fn local_deps() -> LocalDeps {
     }
 }
 
+/// Deps on the embedded adapters like [`local_deps`], with these settings (e.g. a telephony
+/// secret).
+pub fn local_deps_with_settings(settings: nhip_app::Settings) -> LocalDeps {
+    let mut local = local_deps();
+    let mut deps = (*local.deps).clone();
+    deps.settings = settings;
+    local.deps = Arc::new(deps);
+    local
+}
+
 /// The path of a fixture under `events/`.
 pub fn fixture_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

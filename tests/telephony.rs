@@ -1,1 +1,369 @@
-//! The telephony routes end to end.
+//! The call centre's incoming-call webhook: HMAC-signed, idempotent per call, answering the
+//! caller's card or creating a lead for an unknown number.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt as _;
+use nhip_app::auth::{Principal, Role};
+use nhip_app::ports::store::{Index, Query};
+use nhip_app::telephony::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use nhip_app::{Deps, Settings};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::support::{LocalDeps, local_deps, local_deps_with_settings};
+
+const SECRET: &[u8] = b"call-centre-shared-secret-for-tests";
+
+struct Harness {
+    deps: Arc<Deps>,
+    _local: LocalDeps,
+}
+
+impl Harness {
+    fn with_secret() -> Self {
+        let local = local_deps_with_settings(Settings {
+            telephony_secret: Some(SECRET.to_vec()),
+            ..Settings::default()
+        });
+        Self {
+            deps: local.deps.clone(),
+            _local: local,
+        }
+    }
+
+    fn without_secret() -> Self {
+        let local = local_deps();
+        Self {
+            deps: local.deps.clone(),
+            _local: local,
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (u16, Value) {
+        let response = nhip_app::http::router(self.deps.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// A webhook call with the given headers (`None` leaves a header out).
+    async fn post(
+        &self,
+        body: &str,
+        timestamp: Option<String>,
+        signature: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/v1/telephony/incoming")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(timestamp) = timestamp {
+            request = request.header(TIMESTAMP_HEADER, timestamp);
+        }
+        if let Some(signature) = signature {
+            request = request.header(SIGNATURE_HEADER, signature);
+        }
+        self.send(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    /// A correctly signed call, signed now.
+    async fn call(&self, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let timestamp = self.deps.clock.now().timestamp().to_string();
+        let signature = sign(SECRET, &timestamp, body.as_bytes());
+        self.post(&body, Some(timestamp), Some(signature)).await
+    }
+
+    fn admin(&self) -> String {
+        self.deps.auth.issue(
+            &Principal::new("root", Role::Admin, None),
+            self.deps.clock.now(),
+            chrono::Duration::hours(1),
+        )
+    }
+
+    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin()));
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    async fn customers(&self) -> usize {
+        let mut total = 0;
+        for lifecycle in ["new", "consulting", "customer", "former"] {
+            let page = self
+                .deps
+                .store
+                .query(Query::partition(Index::Gsi1, format!("CUSLC#{lifecycle}")).limit(1000))
+                .await
+                .unwrap();
+            total += page.items.len();
+        }
+        total
+    }
+
+    async fn timeline_types(&self, id: &str) -> Vec<String> {
+        let (status, page) = self
+            .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_known_caller_gets_their_card_and_the_call_is_recorded_once() {
+    let h = Harness::with_secret();
+    let (status, created) = h
+        .staff(
+            "POST",
+            "/v1/customers",
+            Some(json!({
+                "full_name": "Trần Thị Lan", "gender": "female", "phones": ["0901000001"],
+                "source": "referral", "owner": "an", "classification": "potential",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // The caller's number as the switchboard writes it.
+    let call = json!({"call_id": "CALL-0001", "caller": "+84 901 000 001", "hotline": "1900 1234"});
+    let (status, card) = h.call(&call).await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["id"], json!(id));
+    assert_eq!(card["created"], false);
+    assert_eq!(card["full_name"], "Trần Thị Lan");
+    assert_eq!(card["given_name"], "Lan");
+    assert_eq!(card["salutation"], "Chị Lan");
+    assert_eq!(card["owner"], "an");
+    assert_eq!(card["lifecycle"], "new");
+    assert_eq!(card["lifecycle_label"], "KH mới chưa tư vấn");
+    assert_eq!(card["classification"], "potential");
+    assert_eq!(card["open_tickets"], json!([]));
+    let activities = card["recent_activities"].as_array().unwrap();
+    assert_eq!(activities[0]["event_type"], "call.incoming");
+    assert_eq!(activities[0]["action"], "Cuộc gọi đến");
+    assert_eq!(activities[0]["data"]["call_id"], "CALL-0001");
+
+    // The call centre retries the same call: same card, nothing new on the timeline.
+    let (status, again) = h.call(&call).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], json!(id));
+    assert_eq!(
+        h.timeline_types(&id).await,
+        ["call.incoming", "customer.created"]
+    );
+
+    // A later call is a new entry; the card shows the last five activities at most.
+    for i in 2..=7 {
+        h._local.clock.advance(chrono::Duration::minutes(1));
+        let (status, card) = h
+            .call(&json!({"call_id": format!("CALL-000{i}"), "caller": "0901000001"}))
+            .await;
+        assert_eq!(status, 200, "{card}");
+        assert!(card["recent_activities"].as_array().unwrap().len() <= 5);
+        assert_eq!(
+            card["recent_activities"][0]["data"]["call_id"],
+            format!("CALL-000{i}")
+        );
+    }
+    assert_eq!(h.timeline_types(&id).await.len(), 8);
+    assert_eq!(h.customers().await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_caller_becomes_a_lead_once() {
+    let h = Harness::with_secret();
+    let call =
+        json!({"call_id": "c-42", "caller": "0987654321", "started_at": "2026-11-23T01:59:30Z"});
+    let (status, card) = h.call(&call).await;
+    assert_eq!(status, 201, "{card}");
+    assert_eq!(card["created"], true);
+    assert_eq!(card["salutation"], "Quý khách");
+    assert_eq!(card["lifecycle"], "new");
+    assert_eq!(card["open_tickets"], json!([]));
+    let id = card["id"].as_str().unwrap().to_owned();
+    assert_eq!(card["recent_activities"][0]["event_type"], "lead.created");
+
+    // Retried webhook deliveries of the same call.
+    for _ in 0..2 {
+        h._local.clock.advance(chrono::Duration::seconds(20));
+        let (status, again) = h.call(&call).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["id"], json!(id));
+        assert_eq!(again["created"], false);
+    }
+    assert_eq!(h.customers().await, 1);
+    assert_eq!(h.timeline_types(&id).await, ["lead.created"]);
+
+    let (status, customer) = h.staff("GET", &format!("/v1/customers/{id}"), None).await;
+    assert_eq!(status, 200, "{customer}");
+    assert_eq!(customer["source"], "incoming_call");
+    assert_eq!(customer["source_label"], "Gọi đến tổng đài");
+    assert_eq!(customer["phones"], json!(["+84987654321"]));
+    let (_, timeline) = h
+        .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
+        .await;
+    assert_eq!(timeline["items"][0]["source"], "telephony");
+    assert_eq!(timeline["items"][0]["data"]["call_id"], "c-42");
+
+    // Another call from the same number is recorded on the lead.
+    let (status, card) = h
+        .call(&json!({"call_id": "c-43", "caller": "0987654321"}))
+        .await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(
+        h.timeline_types(&id).await,
+        ["call.incoming", "lead.created"]
+    );
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_calls_are_refused_and_store_nothing() {
+    let h = Harness::with_secret();
+    let body = json!({"call_id": "c-1", "caller": "0987654321"}).to_string();
+    let now = h.deps.clock.now().timestamp();
+    let good_ts = now.to_string();
+    let stale_ts = (now - 301).to_string();
+    let future_ts = (now + 301).to_string();
+    let cases = [
+        // Signed with another secret.
+        (
+            Some(good_ts.clone()),
+            Some(sign(b"not-the-secret", &good_ts, body.as_bytes())),
+        ),
+        // The signature of another body.
+        (
+            Some(good_ts.clone()),
+            Some(sign(SECRET, &good_ts, b"{\"call_id\":\"c-2\"}")),
+        ),
+        // Signed for another instant than the header says.
+        (
+            Some((now - 1).to_string()),
+            Some(sign(SECRET, &good_ts, body.as_bytes())),
+        ),
+        // Replays: validly signed, too old or too far ahead.
+        (
+            Some(stale_ts.clone()),
+            Some(sign(SECRET, &stale_ts, body.as_bytes())),
+        ),
+        (
+            Some(future_ts.clone()),
+            Some(sign(SECRET, &future_ts, body.as_bytes())),
+        ),
+        // Missing or malformed headers.
+        (None, Some(sign(SECRET, &good_ts, body.as_bytes()))),
+        (Some(good_ts.clone()), None),
+        (Some(good_ts.clone()), Some("sha256=not-hex".to_owned())),
+        (
+            Some(good_ts.clone()),
+            Some(sign(SECRET, &good_ts, body.as_bytes()).replace("sha256=", "")),
+        ),
+        (
+            Some("yesterday".to_owned()),
+            Some(sign(SECRET, "yesterday", body.as_bytes())),
+        ),
+    ];
+    for (i, (timestamp, signature)) in cases.into_iter().enumerate() {
+        let (status, answer) = h.post(&body, timestamp, signature).await;
+        assert_eq!(status, 401, "case {i}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_signature", "case {i}");
+    }
+    assert_eq!(h.customers().await, 0);
+    assert_eq!(h.deps.queues.events.depth().await.unwrap().visible, 0);
+
+    // Within five minutes either way is accepted (clock skew).
+    let skewed = (now - 299).to_string();
+    let (status, answer) = h
+        .post(
+            &body,
+            Some(skewed.clone()),
+            Some(sign(SECRET, &skewed, body.as_bytes())),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+}
+
+#[tokio::test]
+async fn malformed_calls_and_non_mobile_callers_are_rejected() {
+    let h = Harness::with_secret();
+    for (body, status, field) in [
+        (
+            json!({"call_id": "c-1", "caller": "02438253456"}),
+            422,
+            Some("caller"),
+        ),
+        (
+            json!({"call_id": "c-1", "caller": "+14155550100"}),
+            422,
+            Some("caller"),
+        ),
+        (
+            json!({"call_id": "c-1", "caller": "12345"}),
+            422,
+            Some("caller"),
+        ),
+        (
+            json!({"call_id": "", "caller": "0987654321"}),
+            422,
+            Some("call_id"),
+        ),
+        (
+            json!({"call_id": "c 1", "caller": "0987654321"}),
+            422,
+            Some("call_id"),
+        ),
+        (json!({"caller": "0987654321"}), 422, None),
+    ] {
+        let (got, answer) = h.call(&body).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        if let Some(field) = field {
+            assert!(answer["error"]["fields"][field].is_string(), "{answer}");
+        }
+        assert!(!answer.to_string().contains("02438253456"));
+    }
+    assert_eq!(h.customers().await, 0);
+}
+
+#[tokio::test]
+async fn without_a_configured_secret_every_call_is_refused() {
+    let h = Harness::without_secret();
+    let body = json!({"call_id": "c-1", "caller": "0987654321"}).to_string();
+    let ts = h.deps.clock.now().timestamp().to_string();
+    for secret in [SECRET, b"".as_slice()] {
+        let (status, answer) = h
+            .post(
+                &body,
+                Some(ts.clone()),
+                Some(sign(secret, &ts, body.as_bytes())),
+            )
+            .await;
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(answer["error"]["code"], "not_configured");
+    }
+    assert_eq!(h.customers().await, 0);
+}

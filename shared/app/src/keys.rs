@@ -189,6 +189,34 @@ pub fn health() -> Key {
     Key::new("SYS#health", "HEALTH")
 }
 
+/// The partition holding one CSV import: its record and its rows' outcomes. The id is derived
+/// from the file's SHA-256 and the importing user, so uploading the same bytes again finds it.
+pub fn import_pk(import_id: &str) -> String {
+    format!("IMPORT#{import_id}")
+}
+
+/// A CSV import's record (who, when, status, counts, the first errors): `IMPORT#<id>` /
+/// `IMPORT`.
+pub fn import(import_id: &str) -> Key {
+    Key::new(import_pk(import_id), "IMPORT")
+}
+
+/// Sort-key prefix of an import's row outcomes, for reading them all in row order.
+pub fn import_rows_prefix() -> &'static str {
+    "ROW#"
+}
+
+/// One row's outcome in an import (created or updated customer, or the errors and the
+/// original cells of a failed row): `IMPORT#<id>` / `ROW#<row, 5 digits>`. The row number is
+/// the spreadsheet's (the header is row 1), zero-padded so the rows sort in file order. Written
+/// create-only in the same transaction as the customer, so a row is applied at most once.
+pub fn import_row(import_id: &str, row: u32) -> Key {
+    Key::new(
+        import_pk(import_id),
+        format!("{}{row:05}", import_rows_prefix()),
+    )
+}
+
 /// Sort-key prefix of a customer's holdings.
 pub const HOLDING_PREFIX: &str = "HOLD#";
 
@@ -212,6 +240,19 @@ pub const CATALOG_REASONS: &str = "CATALOG#REASON";
 /// One usage reason: `CATALOG#REASON` / `<code>`.
 pub fn usage_reason(code: &str) -> Key {
     Key::new(CATALOG_REASONS, code)
+}
+
+/// Sort-key prefix of the incoming-call markers in a customer's partition.
+pub const INCOMING_CALL_PREFIX: &str = "CALL#";
+
+/// The marker of one incoming call recorded on a customer: `CUS#<id>` / `CALL#<call id>`,
+/// written create-only with the call's timeline entry, so a retried webhook for the same
+/// call adds nothing.
+pub fn incoming_call(customer: CustomerId, call_id: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{INCOMING_CALL_PREFIX}{call_id}"),
+    )
 }
 
 #[cfg(test)]

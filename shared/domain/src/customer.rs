@@ -326,3 +326,202 @@ mod tests {
         );
     }
 }
+
+/// Why a message may not be sent to a customer (see [`may_contact`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The personal data was erased at the customer's request: there is nobody to contact.
+    #[error("the customer's personal data was erased")]
+    Erased,
+    /// The customer restricted processing of their data: nothing but storage and legal
+    /// duties, so no message of any purpose.
+    #[error("the customer restricted processing of their data")]
+    ProcessingRestricted,
+    /// The customer objected to marketing: no marketing on any channel, whatever the consents.
+    #[error("the customer objected to marketing")]
+    MarketingObjected,
+    /// Marketing needs an opt-in on the channel, and there is none in force.
+    #[error("no marketing consent in force on {channel}")]
+    NoMarketingConsent {
+        /// The channel asked about.
+        channel: Channel,
+    },
+    /// The customer explicitly withdrew care messages on the channel.
+    #[error("care messages on {channel} were withdrawn")]
+    CareWithdrawn {
+        /// The channel asked about.
+        channel: Channel,
+    },
+}
+
+impl Refusal {
+    /// The machine-readable reason: `erased`, `processing_restricted`, `marketing_objected`,
+    /// `no_marketing_consent` or `care_withdrawn`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Erased => "erased",
+            Refusal::ProcessingRestricted => "processing_restricted",
+            Refusal::MarketingObjected => "marketing_objected",
+            Refusal::NoMarketingConsent { .. } => "no_marketing_consent",
+            Refusal::CareWithdrawn { .. } => "care_withdrawn",
+        }
+    }
+}
+
+/// Whether a `purpose` message may go to a customer on `channel` now, under the Personal Data
+/// Protection Law 91/2025/QH15 and Decree 356/2025. Checked in this order:
+/// - an erased customer is never contacted;
+/// - restricted processing stops every message, care included (only storage and legal duties
+///   remain);
+/// - marketing needs no objection on record (an objection covers every channel, applied at
+///   once although the law allows 72 hours) and an opt-in in force on that channel;
+/// - care (service) messages follow the contract and need no opt-in, but an explicit
+///   withdrawal of care messages on a channel is honoured.
+pub fn may_contact(
+    consents: &Consents,
+    processing_restricted: bool,
+    marketing_objected: bool,
+    erased: bool,
+    channel: Channel,
+    purpose: Purpose,
+) -> Result<(), Refusal> {
+    if erased {
+        return Err(Refusal::Erased);
+    }
+    if processing_restricted {
+        return Err(Refusal::ProcessingRestricted);
+    }
+    match purpose {
+        Purpose::Marketing if marketing_objected => Err(Refusal::MarketingObjected),
+        Purpose::Marketing if !consents.allows(channel, purpose) => {
+            Err(Refusal::NoMarketingConsent { channel })
+        }
+        Purpose::Marketing => Ok(()),
+        Purpose::Care => match consents.get(channel, purpose) {
+            Some(record) if !record.granted => Err(Refusal::CareWithdrawn { channel }),
+            _ => Ok(()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod may_contact_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn consents(decisions: &[(Channel, Purpose, bool)]) -> Consents {
+        let mut consents = Consents::default();
+        for (i, (channel, purpose, granted)) in decisions.iter().enumerate() {
+            consents.record(ConsentRecord {
+                channel: *channel,
+                purpose: *purpose,
+                granted: *granted,
+                source: "staff".into(),
+                at: Utc.with_ymd_and_hms(2026, 1, 2, 3, i as u32, 0).unwrap(),
+                evidence: "call".into(),
+            });
+        }
+        consents
+    }
+
+    #[test]
+    fn marketing_needs_an_opt_in_on_that_channel() {
+        let c = consents(&[(Channel::Email, Purpose::Marketing, true)]);
+        assert_eq!(
+            may_contact(&c, false, false, false, Channel::Email, Purpose::Marketing),
+            Ok(())
+        );
+        assert_eq!(
+            may_contact(&c, false, false, false, Channel::Sms, Purpose::Marketing),
+            Err(Refusal::NoMarketingConsent {
+                channel: Channel::Sms
+            })
+        );
+        let withdrawn = consents(&[
+            (Channel::Email, Purpose::Marketing, true),
+            (Channel::Email, Purpose::Marketing, false),
+        ]);
+        assert!(
+            may_contact(
+                &withdrawn,
+                false,
+                false,
+                false,
+                Channel::Email,
+                Purpose::Marketing
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_objection_stops_marketing_everywhere_but_not_care() {
+        let c = consents(&[
+            (Channel::Email, Purpose::Marketing, true),
+            (Channel::Zns, Purpose::Marketing, true),
+        ]);
+        for channel in Channel::ALL {
+            assert_eq!(
+                may_contact(&c, false, true, false, *channel, Purpose::Marketing),
+                Err(Refusal::MarketingObjected)
+            );
+            assert_eq!(
+                may_contact(&c, false, true, false, *channel, Purpose::Care),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn care_needs_no_opt_in_but_honours_a_withdrawal() {
+        let none = Consents::default();
+        assert_eq!(
+            may_contact(&none, false, false, false, Channel::Sms, Purpose::Care),
+            Ok(())
+        );
+        let withdrawn = consents(&[(Channel::Sms, Purpose::Care, false)]);
+        assert_eq!(
+            may_contact(&withdrawn, false, false, false, Channel::Sms, Purpose::Care),
+            Err(Refusal::CareWithdrawn {
+                channel: Channel::Sms
+            })
+        );
+        assert_eq!(
+            may_contact(
+                &withdrawn,
+                false,
+                false,
+                false,
+                Channel::Email,
+                Purpose::Care
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn restriction_and_erasure_stop_every_message() {
+        let c = consents(&[
+            (Channel::Email, Purpose::Marketing, true),
+            (Channel::Email, Purpose::Care, true),
+        ]);
+        for purpose in Purpose::ALL {
+            assert_eq!(
+                may_contact(&c, true, false, false, Channel::Email, *purpose),
+                Err(Refusal::ProcessingRestricted)
+            );
+            assert_eq!(
+                may_contact(&c, true, true, true, Channel::Email, *purpose),
+                Err(Refusal::Erased)
+            );
+        }
+        assert_eq!(Refusal::Erased.code(), "erased");
+        assert_eq!(
+            Refusal::NoMarketingConsent {
+                channel: Channel::Sms
+            }
+            .to_string(),
+            "no marketing consent in force on sms"
+        );
+    }
+}
