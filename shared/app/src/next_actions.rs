@@ -200,7 +200,9 @@ pub async fn fire(
         && customer.erased_at.is_none()
     {
         let text = |name: &str| action.get(name).and_then(Value::as_str).unwrap_or_default();
-        let title = format!("{}: {}", text("label"), customer.full_name);
+        // The customer's name is joined when the bell is read, never stored in the user's
+        // partition, where erasing the customer could not reach it.
+        let title = text("label").to_owned();
         notifications::notify(
             deps,
             &recipient,

@@ -137,12 +137,49 @@ async fn list_notifications(
                 .after(params.cursor.map(Cursor::from_client)),
         )
         .await?;
+    let customers: Vec<crate::ports::Key> = page
+        .items
+        .iter()
+        .filter_map(|item| {
+            item.get("customer_id")?
+                .as_str()?
+                .parse::<CustomerId>()
+                .ok()
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(keys::customer)
+        .collect();
+    let names: std::collections::HashMap<String, String> = deps
+        .store
+        .batch_get(&customers)
+        .await?
+        .into_iter()
+        .filter_map(|item| {
+            let id = item.get("id")?.as_str()?.to_owned();
+            let name = item.get("full_name")?.as_str()?.to_owned();
+            Some((id, name))
+        })
+        .collect();
     let items: Vec<Value> = page
         .items
         .into_iter()
         .map(|mut item| {
             for attr in ["pk", "sk", "kind"] {
                 item.remove(attr);
+            }
+            let name = item
+                .get("customer_id")
+                .and_then(Value::as_str)
+                .and_then(|id| names.get(id));
+            if let Some(name) = name {
+                let title = item
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let title = format!("{title}: {name}");
+                item.insert("customer_name".into(), name.clone().into());
+                item.insert("title".into(), title.into());
             }
             Value::Object(item)
         })
