@@ -5,6 +5,7 @@
 //! - `customers`: the customer core through its HTTP routes (intake dedupe, authorization
 //!   matrix, search, interactions).
 //! - `functions`: each Lambda handler invoked with the fixtures in `events/`.
+//! - `openapi`: the served OpenAPI document walked against the router it describes.
 //! - `runner`: the local runner started as `nhip-local` starts it.
 
 mod contract;
@@ -13,6 +14,7 @@ mod functions;
 mod holdings;
 mod import;
 mod next_actions;
+mod openapi;
 mod privacy;
 mod runner;
 mod support;

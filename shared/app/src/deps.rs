@@ -23,7 +23,7 @@ impl Queues {
 }
 
 /// What was built: reported by `GET /v1/version` and `GET /health`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BuildInfo {
     /// Product name.
     pub name: &'static str,

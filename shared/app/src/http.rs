@@ -5,15 +5,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
 
-use crate::deps::Deps;
+use crate::deps::{BuildInfo, Deps};
+use crate::ports::QueueDepth;
 use crate::ports::store::StoreError;
 
 /// Largest request body accepted, in bytes.
@@ -25,12 +28,13 @@ pub fn router(deps: Arc<Deps>) -> Router {
     staff_router(deps.clone()).merge(crate::intake::router(deps))
 }
 
-/// The staff API (the `api` function): every route but `/health` and `/v1/version` needs a
-/// staff token.
+/// The staff API (the `api` function): every route but `/health`, `/v1/version` and
+/// `/v1/openapi.json` needs a staff token.
 pub fn staff_router(deps: Arc<Deps>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/version", get(version))
+        .route("/v1/openapi.json", get(crate::openapi::serve_document))
         .merge(crate::customers::routes::router())
         .merge(crate::customers::interactions::router())
         .merge(crate::customers::import::router())
@@ -78,13 +82,37 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: `{"error": {"code", "message", "fields"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The `error` object of [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `not_found`, `conflict`, `validation_failed`.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Per-field problems (field name → problem), only on validation errors.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(example = json!({"phone": "Số điện thoại không hợp lệ."}))]
+    pub fields: BTreeMap<String, String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if !self.fields.is_empty() {
-            error["fields"] = json!(self.fields);
-        }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                fields: self.fields,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         let retry_after = self
             .retry_after
             .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
@@ -131,40 +159,93 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ComponentHealth {
-    status: &'static str,
+/// Whether a component answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    /// It answered.
+    Ok,
+    /// It did not; `error` says why.
+    Error,
+}
+
+/// Whether the whole deployment answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// The store and every queue answered.
+    Ok,
+    /// A component did not answer.
+    Degraded,
+}
+
+/// One component in [`HealthReport`].
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ComponentHealth {
+    /// Whether it answered.
+    pub status: ComponentStatus,
+    /// The store's backend (`sqlite`, `dynamodb`); absent for queues.
     #[serde(skip_serializing_if = "Option::is_none")]
-    backend: Option<&'static str>,
+    #[schema(value_type = Option<String>, example = "sqlite")]
+    pub backend: Option<&'static str>,
+    /// A queue's depth; absent for the store and for a queue that did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
-    depth: Option<crate::ports::QueueDepth>,
+    pub depth: Option<QueueDepth>,
+    /// Why it did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The body of `GET /health`, 200 and 503 alike.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HealthReport {
+    /// `ok`, or `degraded` when a component did not answer.
+    pub status: HealthStatus,
+    /// The running version.
+    #[schema(value_type = String, example = "0.1.0")]
+    pub version: &'static str,
+    /// The deployment's (possibly simulated) time, UTC.
+    #[schema(format = DateTime)]
+    pub time: String,
+    /// The item store.
+    pub store: ComponentHealth,
+    /// Every queue, by name.
+    #[schema(value_type = BTreeMap<String, ComponentHealth>)]
+    pub queues: BTreeMap<&'static str, ComponentHealth>,
 }
 
 /// `GET /health`: 200 `{"status":"ok", …}` when the store and every queue answer, 503
 /// `{"status":"degraded", …}` naming the component that did not.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    responses(
+        (status = 200, description = "The store and every queue answered.", body = HealthReport),
+        (status = 503, description = "A component did not answer; the body names it.", body = HealthReport),
+    )
+)]
 async fn health(State(deps): State<Arc<Deps>>) -> Response {
     let store = match deps.store.health().await {
         Ok(()) => ComponentHealth {
-            status: "ok",
+            status: ComponentStatus::Ok,
             backend: Some(deps.store.backend()),
             depth: None,
             error: None,
         },
         Err(e) => ComponentHealth {
-            status: "error",
+            status: ComponentStatus::Error,
             backend: Some(deps.store.backend()),
             depth: None,
             error: Some(e.to_string()),
         },
     };
-    let mut all_ok = store.status == "ok";
+    let mut all_ok = store.status == ComponentStatus::Ok;
     let mut queues = BTreeMap::new();
     for (name, queue) in deps.queues.all() {
         let component = match queue.depth().await {
             Ok(depth) => ComponentHealth {
-                status: "ok",
+                status: ComponentStatus::Ok,
                 backend: None,
                 depth: Some(depth),
                 error: None,
@@ -172,7 +253,7 @@ async fn health(State(deps): State<Arc<Deps>>) -> Response {
             Err(e) => {
                 all_ok = false;
                 ComponentHealth {
-                    status: "error",
+                    status: ComponentStatus::Error,
                     backend: None,
                     depth: None,
                     error: Some(e.to_string()),
@@ -181,24 +262,30 @@ async fn health(State(deps): State<Arc<Deps>>) -> Response {
         };
         queues.insert(name, component);
     }
-    let status = if all_ok {
-        StatusCode::OK
+    let (status, health) = if all_ok {
+        (StatusCode::OK, HealthStatus::Ok)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Degraded)
     };
-    let body = json!({
-        "status": if all_ok { "ok" } else { "degraded" },
-        "version": deps.build.version,
-        "time": crate::keys::instant(deps.clock.now()),
-        "store": store,
-        "queues": queues,
-    });
-    (status, Json(body)).into_response()
+    let body = HealthReport {
+        status: health,
+        version: deps.build.version,
+        time: crate::keys::instant(deps.clock.now()),
+        store,
+        queues,
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// `GET /v1/version`: what is running.
-async fn version(State(deps): State<Arc<Deps>>) -> Json<Value> {
-    Json(json!(deps.build))
+#[utoipa::path(
+    get,
+    path = "/v1/version",
+    tag = "system",
+    responses((status = 200, description = "What is running.", body = BuildInfo))
+)]
+async fn version(State(deps): State<Arc<Deps>>) -> Json<BuildInfo> {
+    Json(deps.build.clone())
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -219,4 +306,98 @@ async fn method_not_allowed(request: Request) -> ApiError {
             request.uri().path()
         ),
     )
+}
+
+/// A JSON request body (and, as a response, `axum::Json`). A body that is not the expected JSON
+/// answers the error body rather than axum's plain-text rejection: 400 `invalid_json` (syntax),
+/// 413 `body_too_large`, 415 `unsupported_media_type` (no `application/json` content type),
+/// 422 `validation_failed` (valid JSON of the wrong shape).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let (code, message) = match &rejection {
+        JsonRejection::JsonDataError(_) => ("validation_failed", rejection.body_text()),
+        JsonRejection::JsonSyntaxError(_) => ("invalid_json", rejection.body_text()),
+        JsonRejection::MissingJsonContentType(_) => (
+            "unsupported_media_type",
+            "Send the body as application/json.".to_owned(),
+        ),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            format!("The body is larger than {MAX_BODY_BYTES} bytes."),
+        ),
+        _ => ("invalid_body", rejection.body_text()),
+    };
+    ApiError::new(status, code, message)
+}
+
+/// Query-string parameters; a query string that does not parse answers 400 `invalid_query`
+/// with the error body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::new(rejection.status(), "invalid_query", rejection.body_text())
+}
+
+/// Path parameters; a segment that does not decode answers 400 `invalid_path` with the error
+/// body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError::new(rejection.status(), "invalid_path", rejection.body_text())
 }

@@ -433,8 +433,105 @@ async fn rate_limit(deps: &Deps, lead: &Lead) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A lead as a form posts it (JSON, or `application/x-www-form-urlencoded` with repeated keys
+/// or `key[]` for lists). Fields other than these are ignored.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct LeadSubmission {
+    /// Full name, family name first.
+    #[schema(example = "Nguyễn Văn Minh", min_length = 1)]
+    pub full_name: String,
+    /// Mobile number in any usual form; a phone or an e-mail is required.
+    #[schema(example = "0912345678")]
+    pub phone: Option<String>,
+    /// E-mail address; a phone or an e-mail is required.
+    #[schema(example = "minh.nguyen@example.vn")]
+    pub email: Option<String>,
+    /// Gender.
+    #[schema(value_type = Option<crate::openapi::GenderSchema>)]
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[schema(example = "1990-05-17")]
+    pub birthday: Option<String>,
+    /// Where the lead came from (default `website_form`).
+    #[schema(value_type = Option<crate::openapi::IntakeSourceSchema>)]
+    pub source: Option<String>,
+    /// `utm_source`.
+    #[schema(max_length = 500)]
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    #[schema(max_length = 500)]
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    #[schema(max_length = 500)]
+    pub utm_campaign: Option<String>,
+    /// `utm_term`.
+    #[schema(max_length = 500)]
+    pub utm_term: Option<String>,
+    /// `utm_content`.
+    #[schema(max_length = 500)]
+    pub utm_content: Option<String>,
+    /// The page the form was on.
+    #[schema(max_length = 500)]
+    pub page: Option<String>,
+    /// The referring page.
+    #[schema(max_length = 500)]
+    pub referrer: Option<String>,
+    /// Which form, e.g. `dang-ky-tra-gop`; submissions are rate-limited per source and form.
+    #[schema(max_length = 500)]
+    pub form: Option<String>,
+    /// The consent checkbox's text, kept as evidence.
+    #[schema(max_length = 2000)]
+    pub consent_text: Option<String>,
+    /// Consents given, `channel:purpose` (a comma-separated string and
+    /// `{"channel", "purpose", "granted"}` objects are accepted too).
+    #[schema(value_type = Option<Vec<crate::openapi::ConsentPairSchema>>)]
+    pub consents: Option<Vec<String>>,
+    /// A message from the person.
+    #[schema(max_length = 2000)]
+    pub message: Option<String>,
+    /// The honeypot, hidden by the form's CSS: a submission that fills it is rejected (422).
+    #[schema(max_length = 0)]
+    pub homepage: Option<String>,
+}
+
+/// The answer to an accepted submission.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LeadAccepted {
+    /// The customer the lead is recorded on.
+    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
+    pub customer_id: String,
+    /// `created` (201) or `updated` (200, a known phone or e-mail).
+    #[schema(pattern = "^(created|updated)$", example = "created")]
+    pub status: String,
+}
+
 /// `POST /v1/intake/leads`: 201 with the new customer's id, or 200 when the phone or e-mail
 /// was already known and the existing customer was updated.
+#[utoipa::path(
+    post,
+    path = "/v1/intake/leads",
+    tag = "intake",
+    request_body(
+        description = "The lead, as JSON or as a plain HTML form.",
+        content(
+            (LeadSubmission = "application/json"),
+            (LeadSubmission = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "A new customer (lead) was recorded.", body = LeadAccepted,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 200, description = "The phone or e-mail was known: that customer was updated.", body = LeadAccepted,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn submit_lead(
     State(deps): State<Arc<Deps>>,
     request: Request,
@@ -448,11 +545,11 @@ async fn submit_lead(
         Outcome::Created => (StatusCode::CREATED, "created"),
         Outcome::Resubmitted => (StatusCode::OK, "updated"),
     };
-    let mut response = (
-        status,
-        axum::Json(json!({"customer_id": customer.id, "status": label})),
-    )
-        .into_response();
+    let accepted = LeadAccepted {
+        customer_id: customer.id.to_string(),
+        status: label.to_owned(),
+    };
+    let mut response = (status, axum::Json(accepted)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

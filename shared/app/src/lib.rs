@@ -5,7 +5,9 @@
 //!   with the backend-independent rules both adapters share.
 //! - [`keys`]: the key scheme of the single table; the only place key strings are built.
 //! - [`deps`]: the context value (`Deps`) holding the ports, shared by functions, runner and tests.
-//! - [`http`]: the axum router served by the `api` function and the local runner; the error body.
+//! - [`http`]: the axum router served by the `api` function and the local runner; the error body
+//!   and the extractors that answer it.
+//! - [`openapi`]: the OpenAPI document generated from the handlers, served at `/v1/openapi.json`.
 //! - [`auth`]: staff authentication (JWT) and the role scopes every staff route applies.
 //! - [`customers`]: the customer core: record, repository, lists, leads, staff routes,
 //!   interactions.
@@ -31,6 +33,7 @@ pub mod intake;
 pub mod keys;
 pub mod next_actions;
 pub mod notifications;
+pub mod openapi;
 pub mod ports;
 pub mod privacy;
 pub mod scheduler;

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use nhip_domain::ids::{CustomerId, DueWorkId};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use crate::auth::Principal;
 use crate::customers::repo;
 use crate::customers::routes::load_visible;
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::ports::store::{Condition, Index, Query, SortKey, StoreError, Update, WriteOp};
 use crate::scheduler::{self, Work};
@@ -73,7 +73,56 @@ pub struct NewNextAction {
     pub note: Option<String>,
 }
 
+/// A scheduled next action, as answered and listed.
+#[derive(utoipa::ToSchema)]
+pub struct NextAction {
+    /// The action's id (a ULID).
+    pub id: String,
+    /// Call, SMS, e-mail or meeting.
+    #[schema(rename = "type")]
+    pub kind: ActionKind,
+    /// The kind in Vietnamese.
+    #[schema(example = "Gọi điện")]
+    pub label: String,
+    /// When it is due, UTC.
+    pub at: DateTime<Utc>,
+    /// What to do.
+    pub note: Option<String>,
+    /// Who scheduled it.
+    pub scheduled_by: String,
+    /// `scheduled`, then `due` once it fell due and the owner was notified.
+    #[schema(pattern = "^(scheduled|due)$", example = "scheduled")]
+    pub status: String,
+}
+
+/// A customer's next actions.
+#[derive(utoipa::ToSchema)]
+pub struct NextActionList {
+    /// Soonest first.
+    pub items: Vec<NextAction>,
+}
+
 /// `POST /v1/customers/{id}/next-actions`: 201 with the scheduled action.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/next-actions",
+    tag = "next-actions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = NewNextAction),
+    responses(
+        (status = 201, description = "Scheduled.", body = NextAction),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn schedule_next_action(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -145,6 +194,20 @@ async fn schedule_next_action(
 }
 
 /// `GET /v1/customers/{id}/next-actions`: scheduled and done, soonest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/next-actions",
+    tag = "next-actions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "Scheduled and done, soonest first.", body = NextActionList),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_next_actions(
     State(deps): State<Arc<Deps>>,
     principal: Principal,

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use nhip_domain::ids::CustomerId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use ulid::Ulid;
 use crate::auth::Principal;
 use crate::customers::list::count_new;
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, Path, Query as QueryParams};
 use crate::keys;
 use crate::ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
 
@@ -106,13 +107,81 @@ pub async fn unread(deps: &Deps, user: &str) -> Result<i64, StoreError> {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Where the previous page stopped.
     cursor: Option<String>,
 }
 
+/// One notification.
+#[derive(utoipa::ToSchema)]
+pub struct Notification {
+    /// Its id (a ULID).
+    pub id: String,
+    /// One line, Vietnamese.
+    pub title: String,
+    /// Details.
+    pub body: String,
+    /// The customer it is about.
+    pub customer_id: Option<String>,
+    /// That customer's name, joined when read (absent once the customer is gone); the title
+    /// then ends with it.
+    pub customer_name: Option<String>,
+    /// Where the screen should go, e.g. `/v1/customers/<id>`.
+    pub link: String,
+    /// When it was sent, UTC.
+    pub at: DateTime<Utc>,
+    /// Whether the caller has read it.
+    pub read: bool,
+    /// When it was read.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// One page of the caller's notifications.
+#[derive(utoipa::ToSchema)]
+pub struct NotificationPage {
+    /// Unread notifications.
+    pub unread: i64,
+    /// Leads in the caller's scope nobody has consulted yet.
+    pub not_consulted: u64,
+    /// Newest first.
+    pub items: Vec<Notification>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The unread count after marking one read.
+#[derive(utoipa::ToSchema)]
+pub struct Unread {
+    /// Unread notifications.
+    pub unread: i64,
+}
+
+/// The answer to marking everything read.
+#[derive(utoipa::ToSchema)]
+pub struct MarkedRead {
+    /// How many were marked now.
+    pub marked: u64,
+    /// Unread notifications (0 unless new ones arrived meanwhile).
+    pub unread: i64,
+}
+
 /// `GET /v1/me/notifications`: the caller's notifications, newest first, with the unread count
 /// and how many leads in their scope nobody has consulted yet ("KH mới chưa tư vấn").
+#[utoipa::path(
+    get,
+    path = "/v1/me/notifications",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of the caller's notifications, newest first.", body = NotificationPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_notifications(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -219,6 +288,21 @@ async fn read_one(deps: &Deps, user: &str, id: &str) -> Result<bool, StoreError>
 }
 
 /// `POST /v1/me/notifications/{id}/read`: marks one read (reading twice is harmless).
+#[utoipa::path(
+    post,
+    path = "/v1/me/notifications/{id}/read",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The notification's id (a ULID).")),
+    responses(
+        (status = 200, description = "Read; the unread count.", body = Unread),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn mark_read(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -243,7 +327,20 @@ async fn mark_read(
     ))
 }
 
-/// `POST /v1/me/notifications/read-all`.
+/// `POST /v1/me/notifications/read-all`: marks every notification of the caller read.
+#[utoipa::path(
+    post,
+    path = "/v1/me/notifications/read-all",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Marked; how many, and the unread count.", body = MarkedRead),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn mark_all_read(
     State(deps): State<Arc<Deps>>,
     principal: Principal,

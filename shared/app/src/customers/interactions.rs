@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Classification, after_first_interaction};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use super::repo::{self, SaveError};
 use super::routes::{load_visible, view};
 use crate::auth::Principal;
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, Path};
 use crate::timeline;
 
 /// Attempts when a concurrent change to the customer wins the race.
@@ -95,7 +95,7 @@ pub struct NewInteraction {
     pub feedback: Option<String>,
     /// Reclassify the lead at the same time.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
     pub classification: Option<Classification>,
 }
 
@@ -143,8 +143,37 @@ impl NewInteraction {
     }
 }
 
+/// The answer to a logged interaction.
+#[derive(utoipa::ToSchema)]
+pub struct InteractionLogged {
+    /// The interaction's id (a ULID), also on the timeline entry.
+    pub interaction_id: String,
+    /// The customer as it now is (a `new` lead is now `consulting`).
+    pub customer: super::routes::CustomerView,
+}
+
 /// `POST /v1/customers/{id}/interactions`: 201 with the interaction's id and the customer as
 /// it now is.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/interactions",
+    tag = "interactions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = NewInteraction),
+    responses(
+        (status = 201, description = "Logged.", body = InteractionLogged),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn log_interaction(
     State(deps): State<Arc<Deps>>,
     principal: Principal,

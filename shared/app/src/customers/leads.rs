@@ -21,7 +21,15 @@ use crate::ports::store::StoreError;
 use crate::timeline;
 
 /// Attempts before a lead that keeps losing races is reported as a conflict.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 10;
+
+/// A short, jittered pause before retrying a lost race, growing with the attempt, so racing
+/// duplicates spread out instead of colliding again in lockstep.
+async fn back_off(attempt: u32) {
+    let jitter = (Ulid::new().random() % 20) as u64;
+    let millis = u64::from(attempt.min(6)) * 10 + jitter;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 /// A validated lead.
 #[derive(Debug, Clone)]
@@ -94,7 +102,10 @@ pub async fn upsert(
     // Identifiers that turned out to belong to someone else: left off the merged record.
     let mut foreign_phone = false;
     let mut foreign_email = false;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let existing = find(
             deps,
             lead.phone.as_ref().filter(|_| !foreign_phone),

@@ -42,13 +42,13 @@ pub struct Filters {
     /// CCCD number.
     pub cccd: Option<String>,
     /// Lifecycle.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<crate::openapi::LifecycleSchema>)]
     pub lifecycle: Option<Lifecycle>,
     /// Classification.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<crate::openapi::ClassificationSchema>)]
     pub classification: Option<Classification>,
     /// Source.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<crate::openapi::SourceSchema>)]
     pub source: Option<Source>,
     /// Owner (user name).
     pub owner: Option<String>,
@@ -65,7 +65,7 @@ pub struct Filters {
     /// Holds a product expiring on or before this date.
     pub expires_to: Option<NaiveDate>,
     /// Holds a product with this usage status.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<crate::openapi::UsageStatusSchema>)]
     pub usage_status: Option<UsageStatus>,
     /// Holds a product not (yet) used for this reason.
     pub reason: Option<String>,
@@ -74,6 +74,7 @@ pub struct Filters {
     /// Holds a product with at most this share of invoices left (0–1).
     pub remaining_ratio_max: Option<f64>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Where the previous page stopped.
     pub cursor: Option<String>,

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Classification, Lifecycle, Source};
 use nhip_domain::identifiers::{Cccd, Cmnd, Email, Phone, TaxCode};
@@ -24,7 +24,7 @@ use super::model::{Customer, normalise_tags};
 use super::repo;
 use crate::auth::{Principal, Role};
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, Path, Query as QueryParams};
 use crate::intake::{FieldErrors, parse_birthday, parse_consents, text};
 use crate::keys;
 use crate::ports::store::Cursor;
@@ -115,6 +115,20 @@ fn list_error(error: ListError) -> ApiError {
 }
 
 /// `GET /v1/customers`: one page of the customers in the caller's scope passing the filters.
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(Filters),
+    responses(
+        (status = 200, description = "One page of the customers in the caller's scope passing the filters.", body = CustomerList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_customers(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -131,6 +145,20 @@ async fn list_customers(
 
 /// `GET /v1/customers/not-consulted`: the leads nobody has talked to yet ("KH mới chưa tư
 /// vấn"), newest first, with their count.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/not-consulted",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(Filters),
+    responses(
+        (status = 200, description = "The `new` customers in the caller's scope passing the other filters, with their count.", body = NotConsultedList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn not_consulted(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -214,12 +242,14 @@ fn optional<T, E: std::fmt::Display>(
 }
 
 /// Applies the editable fields present in `body` to `customer`. Absent fields stay; `null`
-/// clears an optional field.
+/// clears an optional field. Consents are recorded with `consent_source` as where they were
+/// given (`staff`, `import`).
 fn apply_fields(
     customer: &mut Customer,
     body: &Map<String, Value>,
     principal: &Principal,
     now: DateTime<Utc>,
+    consent_source: &str,
     errors: &mut FieldErrors,
 ) {
     for field in body.keys() {
@@ -330,7 +360,7 @@ fn apply_fields(
             "note": body.get("consent_evidence").and_then(Value::as_str),
         })
         .to_string();
-        for record in parse_consents(body.get("consents"), "staff", &evidence, now, errors) {
+        for record in parse_consents(body.get("consents"), consent_source, &evidence, now, errors) {
             customer.consents.record(record);
         }
     }
@@ -393,23 +423,21 @@ fn owner_for_new(
     }
 }
 
-/// `POST /v1/customers`: a customer entered by staff. 201 with the record; 409 when a phone,
-/// e-mail or CCCD already belongs to another customer.
-async fn create_customer(
-    State(deps): State<Arc<Deps>>,
-    principal: Principal,
-    Json(body): Json<Value>,
-) -> Result<Response, ApiError> {
-    let body = object(body)?;
-    let now = deps.clock.now();
-    let mut errors = FieldErrors::default();
+/// A new customer from the fields staff entered (the create route's JSON body, or one row of a
+/// CSV import mapped to the same fields): the name is required, the owner follows
+/// [`owner_for_new`], the other fields follow [`apply_fields`]. Every problem goes to `errors`;
+/// the customer is only meaningful when there is none.
+pub(super) fn new_customer(
+    body: &Map<String, Value>,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    consent_source: &str,
+    errors: &mut FieldErrors,
+) -> Customer {
     if !body.contains_key("full_name") {
         errors.add("full_name", "Vui lòng nhập họ và tên.");
     }
-    if !body.contains_key("source") {
-        errors.add("source", "Vui lòng chọn nguồn khách hàng.");
-    }
-    let (owner, team) = owner_for_new(&principal, &body, &mut errors);
+    let (owner, team) = owner_for_new(principal, body, errors);
     let mut customer = Customer {
         id: CustomerId::new_at(now),
         full_name: String::new(),
@@ -442,7 +470,42 @@ async fn create_customer(
         erased_at: None,
         version: 1,
     };
-    apply_fields(&mut customer, &body, &principal, now, &mut errors);
+    apply_fields(&mut customer, body, principal, now, consent_source, errors);
+    customer
+}
+
+/// `POST /v1/customers`: a customer entered by staff. 201 with the record; 409 when a phone,
+/// e-mail or CCCD already belongs to another customer.
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = "customers",
+    security(("bearer" = [])),
+    request_body(content = CustomerInput, description = "The fields staff entered; `full_name` and `source` are required."),
+    responses(
+        (status = 201, description = "Created: the record.", body = CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+async fn create_customer(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let body = object(body)?;
+    let now = deps.clock.now();
+    let mut errors = FieldErrors::default();
+    if !body.contains_key("source") {
+        errors.add("source", "Vui lòng chọn nguồn khách hàng.");
+    }
+    let customer = new_customer(&body, &principal, now, "staff", &mut errors);
     errors.into_result()?;
     let entry = staff_entry(
         customer.id,
@@ -456,6 +519,20 @@ async fn create_customer(
 }
 
 /// `GET /v1/customers/{id}`: the full record. Every read is audited (who, when, which record).
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "The full record; the read is audited.", body = CustomerView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_customer(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -505,6 +582,26 @@ pub fn audit_item(
 
 /// `PATCH /v1/customers/{id}`: change some fields. The body carries the `version` read; a
 /// different stored version answers 409 and changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = CustomerPatch, description = "The fields to change and the `version` read."),
+    responses(
+        (status = 200, description = "Changed: the record as it now is.", body = CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn update_customer(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -535,7 +632,7 @@ async fn update_customer(
         errors.add("owner", "Dùng POST /v1/customers/{id}/owner để giao khách.");
     }
     let mut after = before.clone();
-    apply_fields(&mut after, &body, &principal, now, &mut errors);
+    apply_fields(&mut after, &body, &principal, now, "staff", &mut errors);
     errors.into_result()?;
     after.updated_at = now;
     let changed: Vec<&String> = body
@@ -567,6 +664,26 @@ struct AssignOwner {
 
 /// `POST /v1/customers/{id}/owner`: assign or reassign the responsible consultant. Admins
 /// assign anyone to anyone; managers within their team; others may not.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/owner",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = AssignOwner),
+    responses(
+        (status = 200, description = "Assigned: the record as it now is.", body = CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn assign_owner(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -626,12 +743,28 @@ async fn assign_owner(
 #[into_params(parameter_in = Query)]
 struct TimelineParams {
     /// Entries per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Where the previous page stopped.
     cursor: Option<String>,
 }
 
 /// `GET /v1/customers/{id}/timeline`: everything that happened, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/timeline",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID)."), TimelineParams),
+    responses(
+        (status = 200, description = "One page of the timeline, newest first.", body = TimelinePage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn customer_timeline(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -661,6 +794,20 @@ async fn customer_timeline(
 }
 
 /// `GET /v1/customers/{id}/activities`: the 10 most recent activities (time, action, screen).
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/activities",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "The 10 most recent activities, newest first.", body = RecentActivities),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn recent_activities(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -669,4 +816,343 @@ async fn recent_activities(
     let customer = load_visible(&deps, &principal, &id).await?;
     let (items, _) = timeline::page(&*deps.store, customer.id, timeline::RECENT, None).await?;
     Ok(Json(json!({"items": items})))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas of the bodies above, for the OpenAPI document. The routes build their answers with
+// `view` and `summary`; these structs document those shapes field by field.
+
+/// A customer as staff see it: the full record ([`Customer`]) plus Vietnamese labels. The
+/// answer of `GET /v1/customers/{id}` and of every change.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerView {
+    /// Time-ordered id (a ULID).
+    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
+    pub id: String,
+    /// Full name, family name first.
+    #[schema(example = "Nguyễn Văn Minh")]
+    pub full_name: String,
+    /// The name used to address them.
+    #[schema(example = "Minh")]
+    pub given_name: String,
+    /// Gender, when known.
+    #[schema(value_type = Option<crate::openapi::GenderSchema>)]
+    pub gender: Option<String>,
+    /// Date of birth, when known.
+    pub birthday: Option<chrono::NaiveDate>,
+    /// Mobile numbers, `+84…`; the first is the main one.
+    #[schema(example = json!(["+84912345678"]))]
+    pub phones: Vec<String>,
+    /// E-mail addresses, lower-cased; the first is the main one.
+    pub emails: Vec<String>,
+    /// Citizen identity card number (12 digits).
+    pub cccd: Option<String>,
+    /// Old identity card number, history only.
+    pub cmnd: Option<String>,
+    /// Tax code (MST).
+    pub tax_code: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// Tags, sorted and unique.
+    pub tags: Vec<String>,
+    /// Custom attributes set by the organisation.
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// The owner's team.
+    pub team: Option<String>,
+    /// Where they came from.
+    #[schema(value_type = crate::openapi::SourceSchema)]
+    pub source: String,
+    /// The source in Vietnamese.
+    pub source_label: String,
+    /// Campaign fields captured with a web lead.
+    pub attribution: AttributionView,
+    /// Where they are in the relationship.
+    #[schema(value_type = crate::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// The lifecycle in Vietnamese.
+    #[schema(example = "KH mới chưa tư vấn")]
+    pub lifecycle_label: String,
+    /// How promising, as staff judged.
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
+    pub classification: Option<String>,
+    /// The classification in Vietnamese; absent without one.
+    pub classification_label: Option<String>,
+    /// Consents in force, keyed `<channel>:<purpose>`.
+    pub consents: std::collections::BTreeMap<String, ConsentView>,
+    /// The customer restricted processing of their data.
+    pub processing_restricted: bool,
+    /// The customer objected to marketing.
+    pub marketing_objected: bool,
+    /// Products held, summarised.
+    pub holdings: Vec<HoldingSummaryView>,
+    /// How many times they submitted a form.
+    pub submissions: u32,
+    /// When the record was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The first call, note or meeting logged by staff.
+    pub first_interaction_at: Option<DateTime<Utc>>,
+    /// The latest activity of any kind.
+    pub last_activity_at: Option<DateTime<Utc>>,
+    /// When the personal data was erased at the customer's request.
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// Campaign and page fields captured with a web lead (each only when captured).
+#[derive(utoipa::ToSchema)]
+pub struct AttributionView {
+    /// `utm_source`.
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    pub utm_campaign: Option<String>,
+    /// `utm_term`.
+    pub utm_term: Option<String>,
+    /// `utm_content`.
+    pub utm_content: Option<String>,
+    /// The page the form was on.
+    pub page: Option<String>,
+    /// The referring page.
+    pub referrer: Option<String>,
+    /// Which form.
+    pub form: Option<String>,
+}
+
+/// One consent decision in force.
+#[derive(utoipa::ToSchema)]
+pub struct ConsentView {
+    /// The channel.
+    #[schema(value_type = crate::openapi::ChannelSchema)]
+    pub channel: String,
+    /// What for.
+    #[schema(value_type = crate::openapi::PurposeSchema)]
+    pub purpose: String,
+    /// Given (`true`) or withdrawn (`false`).
+    pub granted: bool,
+    /// Where it was given: `website_form`, `staff`, `import`, …
+    pub source: String,
+    /// When it was given.
+    pub at: DateTime<Utc>,
+    /// What proves it.
+    pub evidence: String,
+}
+
+/// One product a customer holds, as list filters see it.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingSummaryView {
+    /// The holding's id.
+    pub id: String,
+    /// Product code from the catalogue.
+    pub product: String,
+    /// Contract or subscription status (`active`, `pending`, `settled`, …).
+    pub status: String,
+    /// Expiry date, when it has one.
+    pub expires_on: Option<chrono::NaiveDate>,
+    /// Whether it is used.
+    #[schema(value_type = Option<crate::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<String>,
+    /// Why it is not (yet) used.
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1.
+    pub remaining_invoice_ratio: Option<f64>,
+}
+
+/// A list row ([`summary`]): the CCCD is masked.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerSummary {
+    /// Time-ordered id (a ULID).
+    pub id: String,
+    /// Full name, family name first.
+    pub full_name: String,
+    /// The name used to address them.
+    pub given_name: String,
+    /// Gender, when known.
+    #[schema(value_type = Option<crate::openapi::GenderSchema>)]
+    pub gender: Option<String>,
+    /// The main mobile number.
+    pub phone: Option<String>,
+    /// The main e-mail address.
+    pub email: Option<String>,
+    /// The CCCD, masked (`001******345`).
+    pub cccd: Option<String>,
+    /// Tax code (MST).
+    pub tax_code: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = crate::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// The lifecycle in Vietnamese.
+    pub lifecycle_label: String,
+    /// How promising, as staff judged.
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
+    pub classification: Option<String>,
+    /// Where they came from.
+    #[schema(value_type = crate::openapi::SourceSchema)]
+    pub source: String,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// The owner's team.
+    pub team: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Products held, summarised.
+    pub holdings: Vec<HoldingSummaryView>,
+    /// When the record was created.
+    pub created_at: DateTime<Utc>,
+    /// The latest activity of any kind.
+    pub last_activity_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+}
+
+/// One page of customers.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerList {
+    /// Newest first (exact-accent name matches first).
+    pub items: Vec<CustomerSummary>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The leads nobody has consulted yet ("KH mới chưa tư vấn").
+#[derive(utoipa::ToSchema)]
+pub struct NotConsultedList {
+    /// The list's Vietnamese name.
+    #[schema(example = "KH mới chưa tư vấn")]
+    pub label: String,
+    /// How many there are in the caller's scope.
+    pub count: u64,
+    /// One page of them, newest first.
+    pub items: Vec<CustomerSummary>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of a customer's timeline.
+#[derive(utoipa::ToSchema)]
+pub struct TimelinePage {
+    /// Newest first.
+    pub items: Vec<timeline::Activity>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A customer's most recent activities.
+#[derive(utoipa::ToSchema)]
+pub struct RecentActivities {
+    /// Up to 10, newest first.
+    pub items: Vec<timeline::Activity>,
+}
+
+/// The fields staff enter for a new customer. `null` leaves an optional field empty; fields
+/// not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    /// Full name, family name first.
+    #[schema(example = "Trần Thị Lan", min_length = 1)]
+    pub full_name: String,
+    /// The name used to address them (default: from the full name), at most 50 characters.
+    #[schema(min_length = 1, max_length = 50)]
+    pub given_name: Option<String>,
+    /// Gender.
+    #[schema(value_type = Option<crate::openapi::GenderSchema>)]
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[schema(example = "1990-05-17")]
+    pub birthday: Option<String>,
+    /// Mobile numbers in any usual form.
+    #[schema(example = json!(["0912345678"]))]
+    pub phones: Option<Vec<String>>,
+    /// E-mail addresses.
+    #[schema(example = json!(["lan.tran@example.vn"]))]
+    pub emails: Option<Vec<String>>,
+    /// CCCD (12 digits), consistent with the birthday and gender.
+    pub cccd: Option<String>,
+    /// Old identity card number.
+    pub cmnd: Option<String>,
+    /// Tax code (MST).
+    pub tax_code: Option<String>,
+    /// Postal address, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub address: Option<String>,
+    /// Tags: at most 50, each at most 50 characters.
+    pub tags: Option<Vec<String>>,
+    /// Custom attributes: a JSON object of at most 50.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    /// Where they came from.
+    #[schema(value_type = crate::openapi::SourceSchema)]
+    pub source: String,
+    /// Where they are in the relationship (default `new`).
+    #[schema(value_type = Option<crate::openapi::LifecycleSchema>)]
+    pub lifecycle: Option<String>,
+    /// How promising.
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
+    pub classification: Option<String>,
+    /// Consents given, `channel:purpose`.
+    #[schema(value_type = Option<Vec<crate::openapi::ConsentPairSchema>>)]
+    pub consents: Option<Vec<String>>,
+    /// How the consents were given (kept as evidence).
+    pub consent_evidence: Option<String>,
+    /// The owner (admins, and managers within their team; others own what they create).
+    pub owner: Option<String>,
+}
+
+/// A change to a customer: the fields to change and the version read. `null` clears an
+/// optional field; fields not listed are refused; the owner changes through
+/// `POST /v1/customers/{id}/owner`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// The version read; a different stored version answers 409.
+    pub version: u64,
+    /// Full name, family name first.
+    pub full_name: Option<String>,
+    /// The name used to address them, at most 50 characters.
+    #[schema(min_length = 1, max_length = 50)]
+    pub given_name: Option<String>,
+    /// Gender.
+    #[schema(value_type = Option<crate::openapi::GenderSchema>)]
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    pub birthday: Option<String>,
+    /// Mobile numbers (replace the list).
+    pub phones: Option<Vec<String>>,
+    /// E-mail addresses (replace the list).
+    pub emails: Option<Vec<String>>,
+    /// CCCD (12 digits).
+    pub cccd: Option<String>,
+    /// Old identity card number.
+    pub cmnd: Option<String>,
+    /// Tax code (MST).
+    pub tax_code: Option<String>,
+    /// Postal address, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub address: Option<String>,
+    /// Tags (replace the list).
+    pub tags: Option<Vec<String>>,
+    /// Custom attributes (replace the object).
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    /// Where they came from.
+    #[schema(value_type = Option<crate::openapi::SourceSchema>)]
+    pub source: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = Option<crate::openapi::LifecycleSchema>)]
+    pub lifecycle: Option<String>,
+    /// How promising.
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
+    pub classification: Option<String>,
+    /// Consents given, `channel:purpose`.
+    #[schema(value_type = Option<Vec<crate::openapi::ConsentPairSchema>>)]
+    pub consents: Option<Vec<String>>,
+    /// How the consents were given.
+    pub consent_evidence: Option<String>,
 }
