@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Nhịp's one test command (README.md; .ci/run calls exactly this). On a fresh clone it
-# installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli), starts moto on a
-# free loopback port for the AWS adapter contract tests, and runs: cargo fmt --check,
-# cargo clippy -D warnings, every cargo test, cfn-lint and sam validate --lint. moto is
-# stopped however the run ends.
+# installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli, schemathesis),
+# starts moto on a free loopback port for the AWS adapter contract tests, and runs:
+# cargo fmt --check, cargo clippy -D warnings, every cargo test, schemathesis against the
+# local runner (nhip-local on a fresh data folder) and its own /v1/openapi.json, cfn-lint and
+# sam validate --lint. moto and the runner are stopped however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,18 +16,36 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python tools (.venv)"
 # Reuse .venv only if it was made from these requirements and still imports them.
 if ! cmp -s tools/requirements.txt "$venv/.installed-requirements" 2>/dev/null \
-  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli' 2>/dev/null; then
+  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/null; then
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
   cp tools/requirements.txt "$venv/.installed-requirements"
 fi
-echo "moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)'), $("$venv/bin/cfn-lint" --version), $("$venv/bin/sam" --version)"
+echo "moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)'), $("$venv/bin/cfn-lint" --version), $("$venv/bin/sam" --version), $("$venv/bin/schemathesis" --version)"
+
+free_port() {
+  "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Whatever this script starts, it stops, however the run ends.
+moto_pid=
+runner_pid=
+runner_dir=
+cleanup() {
+  for pid in "$runner_pid" "$moto_pid"; do
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ -n "$runner_dir" ]; then rm -rf "$runner_dir"; fi
+}
+trap cleanup EXIT
 
 step "AWS emulator (moto server)"
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >.cache/moto.log 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 endpoint="http://127.0.0.1:$port"
 ready=no
 for _ in $(seq 1 120); do
@@ -57,6 +76,47 @@ export NHIP_TEST_AWS_ENDPOINT="$endpoint"
 cargo test --workspace --locked -- --test-threads=8 2>&1 | tee .cache/cargo-test.log
 summary=$(awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed", passed, failed }' .cache/cargo-test.log)
 
+step "schemathesis: the local runner against its own /v1/openapi.json"
+# The debug build shares everything with the tests just built; a release build would take
+# minutes. A fresh data folder: the run starts empty and leaves nothing behind.
+cargo build --bin nhip-local --locked
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked \
+  | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+nhip_local="$target_dir/debug/nhip-local"
+runner_dir=$(mktemp -d)
+runner_port=$(free_port)
+runner="http://127.0.0.1:$runner_port"
+"$nhip_local" --addr "127.0.0.1:$runner_port" --data-dir "$runner_dir" >.cache/nhip-local.log 2>&1 &
+runner_pid=$!
+ready=no
+for _ in $(seq 1 120); do
+  kill -0 "$runner_pid" 2>/dev/null || { cat .cache/nhip-local.log; echo "nhip-local exited"; exit 1; }
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$runner/health', timeout=1)" 2>/dev/null; then
+    ready=yes
+    break
+  fi
+  sleep 0.25
+done
+if [ "$ready" != yes ]; then
+  cat .cache/nhip-local.log
+  echo "nhip-local did not answer on $runner within 30 s"
+  exit 1
+fi
+echo "nhip-local (pid $runner_pid) answering on $runner"
+token=$("$nhip_local" token --user schemathesis --role admin --data-dir "$runner_dir")
+# Fails on any 5xx, and on a status code, content type, header or body the document does not
+# describe. Bounded (100 cases per operation and phase) and seeded, with no example database
+# carried between runs, so a run is repeatable and takes about a minute on 2 cores.
+"$venv/bin/schemathesis" run "$runner/v1/openapi.json" \
+  --header "Authorization: Bearer $token" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-examples 100 --seed 20261123 --generation-database none \
+  --no-color 2>&1 | tee .cache/schemathesis.log
+st_summary=$(awk '/^API Operations:/ { api = 1 } api && /Tested:/ { ops = $2 } /^Test cases:/ { getline; cases = $0; sub(/^ +/, "", cases) } END { printf "%s operations, %s", ops, cases }' .cache/schemathesis.log)
+kill "$runner_pid" 2>/dev/null || true
+wait "$runner_pid" 2>/dev/null || true
+runner_pid=
+
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
@@ -64,5 +124,6 @@ step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region ap-southeast-1 --template template.yaml
 
 step "all checks passed"
+echo "schemathesis: $st_summary"
 # The closing line: totals over every cargo test binary.
 echo "tests: $summary"
