@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 step "AWS emulator (moto server)"
 port=$(free_port)
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >.cache/moto.log 2>&1 &
+"$venv/bin/python" tools/moto_serialised.py 127.0.0.1 "$port" >.cache/moto.log 2>&1 &
 moto_pid=$!
 endpoint="http://127.0.0.1:$port"
 ready=no
@@ -86,7 +86,7 @@ nhip_local="$target_dir/debug/nhip-local"
 runner_dir=$(mktemp -d)
 runner_port=$(free_port)
 runner="http://127.0.0.1:$runner_port"
-"$nhip_local" --addr "127.0.0.1:$runner_port" --data-dir "$runner_dir" >.cache/nhip-local.log 2>&1 &
+NHIP_TELEPHONY_SECRET=schemathesis-telephony-secret-of-32-bytes "$nhip_local" --addr "127.0.0.1:$runner_port" --data-dir "$runner_dir" >.cache/nhip-local.log 2>&1 &
 runner_pid=$!
 ready=no
 for _ in $(seq 1 120); do

@@ -225,9 +225,13 @@ async fn concurrent_duplicate_submissions_leave_one_customer() {
     concurrent_duplicates(Api::local()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_submissions_leave_one_customer_on_dynamodb() {
+    concurrent_duplicates(Api::dynamo().await).await;
+}
+
 /// The same dedupe, one submission after another, on DynamoDB: the guards, the lifecycle
-/// index and the phone lookup behave as on SQLite. (The racing version runs on SQLite only:
-/// moto does not isolate concurrent TransactWriteItems the way DynamoDB does.)
+/// index and the phone lookup behave as on SQLite.
 #[tokio::test]
 async fn repeat_submissions_in_every_format_leave_one_customer_on_dynamodb() {
     let api = Api::dynamo().await;

@@ -35,16 +35,46 @@ const ANNOTATED: &[&str] = &[
     "GET /v1/me/notifications",
     "POST /v1/me/notifications/{id}/read",
     "POST /v1/me/notifications/read-all",
+    "POST /v1/imports/customers",
+    "GET /v1/imports/customers/{id}",
+    "GET /v1/imports/customers/{id}/errors.csv",
+    "GET /v1/catalogue/products",
+    "POST /v1/catalogue/products",
+    "GET /v1/catalogue/products/{code}",
+    "PATCH /v1/catalogue/products/{code}",
+    "GET /v1/catalogue/usage-reasons",
+    "POST /v1/catalogue/usage-reasons",
+    "PATCH /v1/catalogue/usage-reasons/{code}",
+    "GET /v1/customers/{id}/holdings",
+    "POST /v1/customers/{id}/holdings",
+    "GET /v1/customers/{id}/holdings/{holding_id}",
+    "PATCH /v1/customers/{id}/holdings/{holding_id}",
+    "GET /v1/customers/{id}/usage",
+    "GET /v1/reports/product-usage",
+    "GET /v1/customers/{id}/export",
+    "POST /v1/customers/{id}/erase",
+    "POST /v1/customers/{id}/restrict",
+    "POST /v1/customers/{id}/object-marketing",
+    "POST /v1/customers/{id}/consents",
+    "POST /v1/telephony/incoming",
 ];
 
-/// The operations anyone may call; every other one needs a staff token. (The call centre's
-/// webhook, once documented, belongs here too: it is signed, not a staff call.)
+/// The operations anyone may call; every other one needs a staff token. The call centre's
+/// webhook is among them: it is HMAC-signed, not a staff call.
 const PUBLIC: &[&str] = &[
     "GET /health",
     "GET /v1/version",
     "GET /v1/openapi.json",
     "POST /v1/intake/leads",
+    "POST /v1/telephony/incoming",
 ];
+
+/// The call centre's shared secret in the walk (the local deps have none: the webhook then
+/// answers 503 `not_configured`).
+const TELEPHONY_SECRET: &[u8] = b"call-centre-secret-for-the-openapi-walk";
+
+/// A customer file to import: one row imported, one failed (so the error report has a row).
+const IMPORT_CSV: &str = "Họ và tên,Số điện thoại\r\nTrương Văn Nam,0977123456\r\nKhông số,\r\n";
 
 struct Answer {
     status: StatusCode,
@@ -54,10 +84,11 @@ struct Answer {
 }
 
 async fn send(api: &Api, request: Request<Body>) -> Answer {
-    let response = nhip_app::http::router(api.deps.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
+    send_to(api.deps.clone(), request).await
+}
+
+async fn send_to(deps: std::sync::Arc<nhip_app::Deps>, request: Request<Body>) -> Answer {
+    let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
     let status = response.status();
     let text = |name| {
         response
@@ -145,14 +176,166 @@ fn body_for(operation: &str) -> Option<Value> {
         "POST /v1/customers/{id}/next-actions" => {
             json!({"type": "call", "at": "2026-11-24T02:00:00Z", "note": "Gọi lại"})
         }
+        "POST /v1/catalogue/products" => {
+            json!({"code": "the-tin-dung", "name": "Thẻ tín dụng", "kind": "card"})
+        }
+        "PATCH /v1/catalogue/products/{code}" => {
+            json!({"version": 1, "name": "Hợp đồng BCC 12 tháng (2026)"})
+        }
+        "POST /v1/catalogue/usage-reasons" => {
+            json!({"code": "het-han-muc", "label": "Hết hạn mức", "applies_to": "stopped"})
+        }
+        "PATCH /v1/catalogue/usage-reasons/{code}" => {
+            json!({"version": 1, "label": "Chưa có nhu cầu sử dụng"})
+        }
+        "POST /v1/customers/{id}/holdings" => {
+            json!({"product": "bcc-12-thang", "status": "pending"})
+        }
+        "PATCH /v1/customers/{id}/holdings/{holding_id}" => {
+            json!({"version": 1, "reference": "BCC-2026-0002"})
+        }
+        "POST /v1/customers/{id}/erase" => {
+            json!({"reason": "Khách yêu cầu xoá dữ liệu qua tổng đài", "version": 1})
+        }
+        "POST /v1/customers/{id}/restrict" => json!({"restricted": false, "version": 1}),
+        "POST /v1/customers/{id}/object-marketing" => json!({"evidence": "Khách gọi tổng đài"}),
+        "POST /v1/customers/{id}/consents" => json!({
+            "channel": "sms", "purpose": "care", "granted": true,
+            "evidence": "Khách đồng ý qua điện thoại"
+        }),
+        "POST /v1/telephony/incoming" => json!({"call_id": "walk-1", "caller": "0934567890"}),
         _ => return None,
     };
     Some(body)
 }
 
-/// A customer and a notification to point `{id}` at, so every operation reaches its handler's
-/// real work rather than its own 404.
-async fn fixtures(api: &Api, admin: &str) -> (String, String) {
+/// What the walk points path parameters at, so every operation reaches its handler's real
+/// work rather than its own 404.
+struct Fixtures {
+    customer: String,
+    notification: String,
+    /// A second customer, for the erasure (the others go on with the first).
+    erased: String,
+    product: String,
+    reason: String,
+    holding: String,
+    import: String,
+}
+
+impl Fixtures {
+    /// `path` with each parameter set to its fixture.
+    fn fill(&self, path: &str) -> String {
+        let id = if path.starts_with("/v1/me/notifications/") {
+            &self.notification
+        } else if path.starts_with("/v1/imports/") {
+            &self.import
+        } else if path.ends_with("/erase") {
+            &self.erased
+        } else {
+            &self.customer
+        };
+        let code = if path.contains("/usage-reasons/") {
+            &self.reason
+        } else {
+            &self.product
+        };
+        path.replace("{id}", id)
+            .replace("{code}", code)
+            .replace("{holding_id}", &self.holding)
+    }
+
+    /// Where the record an operation changes is read, for its current `version`.
+    fn versioned(&self, operation: &str) -> String {
+        let (_, path) = operation.split_once(' ').unwrap();
+        if path.starts_with("/v1/customers/{id}/holdings/")
+            || path.starts_with("/v1/catalogue/products/")
+        {
+            self.fill(path)
+        } else if path.starts_with("/v1/catalogue/usage-reasons/") {
+            "/v1/catalogue/usage-reasons".to_owned()
+        } else {
+            let customer = if path.ends_with("/erase") {
+                &self.erased
+            } else {
+                &self.customer
+            };
+            format!("/v1/customers/{customer}")
+        }
+    }
+}
+
+async fn created(api: &Api, admin: &str, path: &str, body: Value) -> Value {
+    let (status, answer) = api.call("POST", path, Some(admin), Some(body)).await;
+    assert!(status == 201, "POST {path}: {status} {answer}");
+    answer
+}
+
+/// Customers, a notification, a product, a reason, a holding and an import.
+async fn fixtures(api: &Api, admin: &str) -> Fixtures {
+    let (customer, notification) = customer_and_notification(api, admin).await;
+    let erased = api
+        .create(
+            admin,
+            json!({"full_name": "Hà Thu Trang", "source": "referral", "phones": ["0938111222"]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let product = created(
+        api,
+        admin,
+        "/v1/catalogue/products",
+        json!({"code": "bcc-12-thang", "name": "Hợp đồng BCC 12 tháng", "kind": "investment"}),
+    )
+    .await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reason = created(
+        api,
+        admin,
+        "/v1/catalogue/usage-reasons",
+        json!({"code": "chua-co-nhu-cau", "label": "Chưa có nhu cầu", "applies_to": "both"}),
+    )
+    .await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let holding = created(
+        api,
+        admin,
+        &format!("/v1/customers/{customer}/holdings"),
+        json!({"product": product, "status": "active", "reference": "BCC-2026-0001", "amount": 100_000_000}),
+    )
+    .await["holding"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, summary) = api
+        .raw(
+            request("POST", "/v1/imports/customers", Some(admin))
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(IMPORT_CSV))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 201, "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
+    let import = summary["import_id"].as_str().unwrap().to_owned();
+    Fixtures {
+        customer,
+        notification,
+        erased,
+        product,
+        reason,
+        holding,
+        import,
+    }
+}
+
+/// A customer and a notification.
+async fn customer_and_notification(api: &Api, admin: &str) -> (String, String) {
     let customer = api
         .create(
             admin,
@@ -219,39 +402,63 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
     let api = Api::local();
     let admin = api.token("root", Role::Admin, None);
     let doc = served_document(&api).await;
-    let (customer_id, notification_id) = fixtures(&api, &admin).await;
+    let fixtures = fixtures(&api, &admin).await;
+    // The webhook's router: the same store and clock, with the call centre's secret.
+    let signed = std::sync::Arc::new(nhip_app::Deps {
+        settings: nhip_app::Settings {
+            telephony_secret: Some(TELEPHONY_SECRET.to_vec()),
+            ..nhip_app::Settings::default()
+        },
+        ..(*api.deps).clone()
+    });
     for (operation, spec) in operations(&doc) {
         let (method, path) = operation.split_once(' ').unwrap();
-        let id = if path.starts_with("/v1/me/notifications/") {
-            &notification_id
-        } else {
-            &customer_id
-        };
-        let uri = fill(path, id);
+        let uri = fixtures.fill(path);
         let token = (!PUBLIC.contains(&operation.as_str())).then_some(admin.as_str());
         let builder = request(method, &uri, token);
         let request = match body_for(&operation) {
             Some(mut body) => {
                 if body.get("version").is_some() {
-                    // Earlier operations changed the customer: send the version it has now.
+                    // Earlier operations changed the record: send the version it has now.
                     let (_, now) = api
-                        .call(
-                            "GET",
-                            &format!("/v1/customers/{customer_id}"),
-                            Some(&admin),
-                            None,
-                        )
+                        .call("GET", &fixtures.versioned(&operation), Some(&admin), None)
                         .await;
+                    let now = match now["items"].as_array() {
+                        Some(items) => items
+                            .iter()
+                            .find(|item| item["code"] == fixtures.reason.as_str())
+                            .expect("the reason")
+                            .clone(),
+                        None => now,
+                    };
                     body["version"] = now["version"].clone();
                 }
+                let body = body.to_string();
+                let builder = if path == "/v1/telephony/incoming" {
+                    let timestamp = api.deps.clock.now().timestamp().to_string();
+                    let signature =
+                        nhip_app::telephony::sign(TELEPHONY_SECRET, &timestamp, body.as_bytes());
+                    builder
+                        .header(nhip_app::telephony::TIMESTAMP_HEADER, timestamp)
+                        .header(nhip_app::telephony::SIGNATURE_HEADER, signature)
+                } else {
+                    builder
+                };
                 builder
                     .header(header::CONTENT_TYPE, "application/json")
-                    .body(Body::from(body.to_string()))
+                    .body(Body::from(body))
             }
+            None if operation == "POST /v1/imports/customers" => builder
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(IMPORT_CSV)),
             None => builder.body(Body::empty()),
         }
         .unwrap();
-        let answer = send(&api, request).await;
+        let answer = if path == "/v1/telephony/incoming" {
+            send_to(signed.clone(), request).await
+        } else {
+            send(&api, request).await
+        };
         let fallback = answer.body["error"]["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("No route for"));
@@ -270,14 +477,27 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
             answer.body
         );
         let status = answer.status.as_str();
+        let response = &spec["responses"][status];
         assert!(
-            spec["responses"][status].is_object(),
+            response.is_object(),
             "{operation} answered {status}, which it does not document"
         );
-        assert_eq!(
-            answer.content_type.as_deref(),
-            Some("application/json"),
-            "{operation}"
+        // The answer's media type is one the response documents (a shared error response
+        // through its component).
+        let response = match response["$ref"].as_str() {
+            Some(target) => doc.pointer(target.trim_start_matches('#')).unwrap(),
+            None => response,
+        };
+        let media_type = answer
+            .content_type
+            .as_deref()
+            .and_then(|c| c.split(';').next())
+            .map(str::trim)
+            .unwrap_or_default();
+        assert!(
+            response["content"][media_type].is_object(),
+            "{operation} answered {status} as {:?}, which it does not document",
+            answer.content_type
         );
     }
 }
@@ -407,5 +627,41 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
             answer.body
         );
         assert!(answer.body["error"]["message"].is_string(), "{what}");
+    }
+}
+
+/// Found by schemathesis: a required choice sent as `null` or blank used to reach an
+/// `unreachable!` (the connection dropped); it is a field error like a missing one.
+#[tokio::test]
+async fn required_choices_sent_empty_are_field_errors() {
+    let api = Api::local();
+    let admin = api.admin();
+    for (path, body, field) in [
+        (
+            "/v1/catalogue/products",
+            json!({"code": "bcc-6-thang", "name": "BCC 6 tháng", "kind": null}),
+            "kind",
+        ),
+        (
+            "/v1/catalogue/products",
+            json!({"code": "bcc-6-thang", "name": "BCC 6 tháng", "kind": " "}),
+            "kind",
+        ),
+        (
+            "/v1/catalogue/usage-reasons",
+            json!({"code": "chua-co-nhu-cau", "label": "Chưa có nhu cầu", "applies_to": null}),
+            "applies_to",
+        ),
+        (
+            "/v1/catalogue/usage-reasons",
+            json!({"code": "chua-co-nhu-cau", "label": "Chưa có nhu cầu", "applies_to": ""}),
+            "applies_to",
+        ),
+    ] {
+        let (status, answer) = api
+            .call("POST", path, Some(&admin), Some(body.clone()))
+            .await;
+        assert_eq!(status, 422, "{body} → {answer}");
+        assert!(answer["error"]["fields"][field].is_string(), "{answer}");
     }
 }

@@ -19,11 +19,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::{Lifecycle, UsageStatus};
 use nhip_domain::ids::CustomerId;
@@ -39,7 +39,7 @@ use crate::customers::model::{Customer, HoldingSummary};
 use crate::customers::repo::{self, SaveError};
 use crate::customers::routes::{audit, load_visible};
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, Path, Query as QueryParams};
 use crate::intake::{FieldErrors, parse_date, text};
 use crate::keys;
 use crate::ports::ItemStore;
@@ -95,7 +95,7 @@ pub fn router() -> Router<Arc<Deps>> {
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal, $label:literal;)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vdoc])* $variant,)+
@@ -739,6 +739,23 @@ fn invalid_filter(field: &str, message: String) -> ApiError {
 }
 
 /// `GET /v1/catalogue/products`: every product, by code (`?active=true`, `?kind=card`).
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/products",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(
+        ("active" = Option<bool>, Query, description = "Only active (`true`) or inactive (`false`) entries."),
+        ("kind" = Option<ProductKind>, Query, description = "Only products of this kind."),
+    ),
+    responses(
+        (status = 200, description = "Every product in the catalogue passing the filters, by code.", body = ProductList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_products(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
@@ -761,6 +778,21 @@ async fn list_products(
 }
 
 /// `GET /v1/catalogue/products/{code}`: one product.
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/products/{code}",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The product's code (a slug; matched case-insensitively).")),
+    responses(
+        (status = 200, description = "The product.", body = ProductView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_product(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
@@ -802,6 +834,24 @@ async fn create_only(deps: &Deps, item: Item, what: &str) -> Result<(), ApiError
 
 /// `POST /v1/catalogue/products` (admin): `code`, `name`, `kind`, optional `active` (default
 /// true), `description`, `attribute_schema`. 201 with the product.
+#[utoipa::path(
+    post,
+    path = "/v1/catalogue/products",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    request_body(content = ProductInput, description = "The new product; admins only."),
+    responses(
+        (status = 201, description = "Created: the product.", body = ProductView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "A product with this code already exists (`duplicate`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn create_product(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -834,7 +884,7 @@ async fn create_product(
         ProductKind::parse,
         ProductKind::expected(),
     );
-    if !body.contains_key("kind") {
+    if kind.is_none() {
         errors.add("kind", "Vui lòng chọn loại sản phẩm.");
     }
     let active = boolean(&body, "active", &mut errors).unwrap_or(true);
@@ -881,6 +931,26 @@ fn label_text_multiline(
 
 /// `PATCH /v1/catalogue/products/{code}` (admin): `version` plus any of `name`, `active`,
 /// `description`, `attribute_schema`. The code and the kind are fixed.
+#[utoipa::path(
+    patch,
+    path = "/v1/catalogue/products/{code}",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The product's code (a slug; matched case-insensitively).")),
+    request_body(content = ProductPatch, description = "The fields to change and the `version` read; admins only."),
+    responses(
+        (status = 200, description = "Changed: the product as it now is.", body = ProductView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn update_product(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -948,6 +1018,23 @@ async fn update_product(
 
 /// `GET /v1/catalogue/usage-reasons`: every reason, by code (`?active=true`,
 /// `?usage_status=stopped` for those that may explain that status).
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/usage-reasons",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(
+        ("active" = Option<bool>, Query, description = "Only active (`true`) or inactive (`false`) entries."),
+        ("usage_status" = Option<crate::openapi::UsageStatusSchema>, Query, description = "Only reasons that may explain this usage status (none explains `using`)."),
+    ),
+    responses(
+        (status = 200, description = "Every usage reason passing the filters, by code.", body = ReasonList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_reasons(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
@@ -972,6 +1059,24 @@ async fn list_reasons(
 
 /// `POST /v1/catalogue/usage-reasons` (admin): `code`, `label`, `applies_to`
 /// (`not_yet_using`, `stopped`, `both`), optional `active` (default true).
+#[utoipa::path(
+    post,
+    path = "/v1/catalogue/usage-reasons",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    request_body(content = ReasonInput, description = "The new reason; admins only."),
+    responses(
+        (status = 201, description = "Created: the reason.", body = ReasonView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "A reason with this code already exists (`duplicate`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn create_reason(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -997,7 +1102,7 @@ async fn create_reason(
         AppliesTo::parse,
         AppliesTo::expected(),
     );
-    if !body.contains_key("applies_to") {
+    if applies_to.is_none() {
         errors.add(
             "applies_to",
             "Vui lòng chọn: not_yet_using, stopped hoặc both.",
@@ -1025,6 +1130,26 @@ async fn create_reason(
 
 /// `PATCH /v1/catalogue/usage-reasons/{code}` (admin): `version` plus any of `label`,
 /// `applies_to`, `active`. Holdings already carrying a reason keep it.
+#[utoipa::path(
+    patch,
+    path = "/v1/catalogue/usage-reasons/{code}",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The reason's code (a slug; matched case-insensitively).")),
+    request_body(content = ReasonPatch, description = "The fields to change and the `version` read; admins only."),
+    responses(
+        (status = 200, description = "Changed: the reason as it now is.", body = ReasonView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn update_reason(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1492,6 +1617,22 @@ async fn load_customer(deps: &Deps, principal: &Principal, id: &str) -> Result<C
 
 /// `GET /v1/customers/{id}/holdings`: the customer's holdings, oldest first, with labels.
 /// Audited: holdings may carry card and investment data.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/holdings",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "The customer's holdings, oldest first, with labels; the read is audited.", body = HoldingList),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn list_holdings(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1509,6 +1650,22 @@ async fn list_holdings(
 }
 
 /// `GET /v1/customers/{id}/holdings/{holding_id}`: one holding. Audited.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/holdings/{holding_id}",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID)."), ("holding_id" = String, Path, description = "The holding's id (a ULID).")),
+    responses(
+        (status = 200, description = "The holding, with labels; the read is audited.", body = HoldingView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn get_holding(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1541,6 +1698,26 @@ fn parse_holding_id(raw: &str) -> Result<String, ApiError> {
 /// required; `reference`, `starts_on`, `expires_on`, `amount` (đồng), `usage_status`,
 /// `usage_reason` (an active reason for that status), `remaining_invoice_ratio` (0–1),
 /// `attributes` optional. 201 with the holding and the customer's new summary and lifecycle.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/holdings",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = HoldingInput, description = "The product held and its contract; `product` and `status` are required."),
+    responses(
+        (status = 201, description = "Added: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = crate::openapi::ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn add_holding(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1658,6 +1835,26 @@ async fn add_holding(
 /// `PATCH /v1/customers/{id}/holdings/{holding_id}`: the holding's `version` plus any field
 /// but `product` — renewing (a later `expires_on`), settling (`status: settled`), recording
 /// why it is not used ("Bổ sung lý do chưa/ngưng sử dụng"). 409 when the version is stale.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}/holdings/{holding_id}",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID)."), ("holding_id" = String, Path, description = "The holding's id (a ULID).")),
+    request_body(content = HoldingPatch, description = "The fields to change and the holding's `version` read."),
+    responses(
+        (status = 200, description = "Changed: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = crate::openapi::ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn update_holding(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1824,6 +2021,21 @@ fn usage_view(customer: &Customer, products: &BTreeMap<String, Product>) -> Valu
 
 /// `GET /v1/customers/{id}/usage`: the customer's product usage (bought, using, pending,
 /// stopped, usage rate), overall and per product kind. Read from the profile's summary.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/usage",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "The customer's product usage, overall and per product kind.", body = CustomerUsage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn customer_usage(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1837,6 +2049,20 @@ async fn customer_usage(
 /// `GET /v1/reports/product-usage`: one row per customer of the caller's list (same scope,
 /// filters and paging as `GET /v1/customers`) with their product usage ("Báo cáo sử dụng sản
 /// phẩm của khách hàng").
+#[utoipa::path(
+    get,
+    path = "/v1/reports/product-usage",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(Filters),
+    responses(
+        (status = 200, description = "One page of the customers in the caller's scope passing the filters, each with their product usage.", body = UsageReport),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 async fn product_usage_report(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
@@ -1857,6 +2083,397 @@ async fn product_usage_report(
     Ok(Json(
         json!({"items": items, "next_cursor": listing.next_cursor}),
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Schemas of the bodies above, for the OpenAPI document. The routes build their answers with
+// `product_view`, `reason_view`, `holding_view`, `customer_brief` and `usage_view`, and read
+// their bodies as JSON objects checked field by field; these structs document those shapes.
+
+/// A product as staff see it: [`Product`] with its kind's Vietnamese label.
+#[derive(utoipa::ToSchema)]
+pub struct ProductView {
+    /// Slug, unique: lower-case letters, digits and hyphens.
+    #[schema(example = "bcc-12-thang")]
+    pub code: String,
+    /// Name, in Vietnamese.
+    pub name: String,
+    /// What sort of product; fixed once created.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: String,
+    /// Whether new holdings may be added.
+    pub active: bool,
+    /// A longer description.
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings, by attribute name.
+    pub attribute_schema: BTreeMap<String, AttributeHintView>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// A hint about one kind-specific attribute of a product's holdings ([`AttributeHint`]).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AttributeHintView {
+    /// What the form shows, at most 100 characters.
+    #[schema(max_length = 100)]
+    pub label: Option<String>,
+    /// The value's type; a holding's value must have it.
+    #[serde(rename = "type")]
+    pub value_type: HintType,
+    /// Whether every holding of the product must carry it (default `false`).
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// The product catalogue.
+#[derive(utoipa::ToSchema)]
+pub struct ProductList {
+    /// By code.
+    pub items: Vec<ProductView>,
+}
+
+/// A new product. Fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// Slug, unique: 2–64 lower-case letters, digits and inner hyphens.
+    #[schema(
+        example = "bcc-12-thang",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$",
+        min_length = 2,
+        max_length = 64
+    )]
+    pub code: String,
+    /// Name, in Vietnamese, at most 200 characters.
+    #[schema(example = "Hợp đồng BCC 12 tháng", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// What sort of product; fixed once created.
+    pub kind: ProductKind,
+    /// Whether new holdings may be added (default `true`).
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+    /// A longer description, at most 2,000 characters.
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings (at most 30), by attribute name
+    /// (1–64 of `A-Z`, `a-z`, `0-9`, `_`, `-`).
+    pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
+}
+
+/// A change to a product: the version read and the fields to change. The code and the kind
+/// are fixed (sending them unchanged is accepted); fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    /// The version read; a different stored version answers 409.
+    pub version: u64,
+    /// Name, in Vietnamese, at most 200 characters.
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Whether new holdings may be added.
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+    /// A longer description, at most 2,000 characters; `null` clears it.
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Replaces the attribute hints; `null` clears them.
+    pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
+    /// The product's code, unchanged.
+    #[schema(nullable = false)]
+    pub code: Option<String>,
+    /// The product's kind, unchanged.
+    #[schema(nullable = false)]
+    pub kind: Option<ProductKind>,
+}
+
+/// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
+#[derive(utoipa::ToSchema)]
+pub struct ReasonView {
+    /// Slug, unique.
+    #[schema(example = "chua-co-nhu-cau")]
+    pub code: String,
+    /// What staff see and choose from, in Vietnamese.
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// The scope in Vietnamese.
+    pub applies_to_label: String,
+    /// Whether it may be chosen.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// The usage reasons.
+#[derive(utoipa::ToSchema)]
+pub struct ReasonList {
+    /// By code.
+    pub items: Vec<ReasonView>,
+}
+
+/// A new usage reason. Fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonInput {
+    /// Slug, unique: 2–64 lower-case letters, digits and inner hyphens.
+    #[schema(
+        example = "chua-co-nhu-cau",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$",
+        min_length = 2,
+        max_length = 64
+    )]
+    pub code: String,
+    /// What staff see, in Vietnamese, at most 200 characters.
+    #[schema(example = "Chưa có nhu cầu", min_length = 1, max_length = 200)]
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// Whether it may be chosen (default `true`).
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+}
+
+/// A change to a usage reason: the version read and the fields to change. The code is fixed
+/// (sending it unchanged is accepted); fields not listed are refused. Holdings already
+/// carrying the reason keep it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonPatch {
+    /// The version read; a different stored version answers 409.
+    pub version: u64,
+    /// What staff see, in Vietnamese, at most 200 characters.
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    pub label: Option<String>,
+    /// Which usage statuses it explains.
+    pub applies_to: Option<AppliesTo>,
+    /// Whether it may be chosen.
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+    /// The reason's code, unchanged.
+    #[schema(nullable = false)]
+    pub code: Option<String>,
+}
+
+/// A holding as staff see it: [`Holding`] with Vietnamese labels.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingView {
+    /// Time-ordered id (a ULID).
+    pub id: String,
+    /// Whose: the customer's id.
+    pub customer_id: String,
+    /// Product code from the catalogue.
+    pub product: String,
+    /// The product's name; absent once the product left the catalogue.
+    pub product_name: Option<String>,
+    /// The product's kind.
+    pub product_kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub product_kind_label: String,
+    /// Contract or subscription status.
+    pub status: HoldingStatus,
+    /// The status in Vietnamese.
+    pub status_label: String,
+    /// Contract or subscription number.
+    pub reference: Option<String>,
+    /// First day in force.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day in force.
+    pub expires_on: Option<NaiveDate>,
+    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<crate::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// The usage status in Vietnamese; absent without one.
+    pub usage_status_label: Option<String>,
+    /// Why it is not (yet) used: a reason code.
+    pub usage_reason: Option<String>,
+    /// The reason in Vietnamese; absent without one or once the reason left the list.
+    pub usage_reason_label: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data (card: `last4` only; investment: rate, term, …).
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// The Vietnamese date it became settled.
+    pub settled_on: Option<NaiveDate>,
+    /// Who added it.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// A customer's holdings.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingList {
+    /// Oldest first.
+    pub items: Vec<HoldingView>,
+}
+
+/// The customer after a holding changed: what the list filters and the lifecycle see.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerBrief {
+    /// The customer's id.
+    pub id: String,
+    /// Where they now are in the relationship.
+    #[schema(value_type = crate::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// The lifecycle in Vietnamese.
+    pub lifecycle_label: String,
+    /// Products held, summarised.
+    pub holdings: Vec<crate::customers::routes::HoldingSummaryView>,
+    /// The customer's new version.
+    pub version: u64,
+}
+
+/// The answer to adding or changing a holding.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingChange {
+    /// The holding as it now is.
+    pub holding: HoldingView,
+    /// The customer's new holdings summary and lifecycle.
+    pub customer: CustomerBrief,
+}
+
+/// A new holding. Fields not listed are refused; `null` leaves an optional one empty.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingInput {
+    /// An active product's code.
+    #[schema(example = "bcc-12-thang")]
+    pub product: String,
+    /// Contract or subscription status; a new holding may start in any.
+    pub status: HoldingStatus,
+    /// Contract or subscription number, at most 100 characters; never a full card number.
+    #[schema(max_length = 100)]
+    pub reference: Option<String>,
+    /// First day in force, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[schema(example = "2026-01-15")]
+    pub starts_on: Option<String>,
+    /// Last day in force, `YYYY-MM-DD` or `DD/MM/YYYY`, not before `starts_on`.
+    #[schema(example = "2027-01-15")]
+    pub expires_on: Option<String>,
+    /// Amount in đồng, a whole number from 0 to 2^53 − 1.
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<crate::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// Why it is not (yet) used: an active reason for that usage status.
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    #[schema(minimum = 0, maximum = 1)]
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data, at most 30 entries: text (at most 500 characters), numbers or
+    /// booleans; a card keeps only `last4`. Checked against the product's hints.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// A change to a holding: its version read and the fields to change (any but `product`).
+/// `null` clears an optional field; `attributes` merges, a key set to `null` is removed.
+/// Staff follow the contract's course (`pending` → `active` or `cancelled`, `active` →
+/// `settled` or `cancelled`); admins may correct any status.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingPatch {
+    /// The holding's version read; a different stored version answers 409.
+    pub version: u64,
+    /// Contract or subscription status.
+    #[schema(nullable = false)]
+    pub status: Option<HoldingStatus>,
+    /// Contract or subscription number, at most 100 characters; never a full card number.
+    #[schema(max_length = 100)]
+    pub reference: Option<String>,
+    /// First day in force, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    pub starts_on: Option<String>,
+    /// Last day in force, `YYYY-MM-DD` or `DD/MM/YYYY`: a later one renews.
+    pub expires_on: Option<String>,
+    /// Amount in đồng, a whole number from 0 to 2^53 − 1.
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<crate::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// Why it is not (yet) used: an active reason for that usage status.
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Attribute changes, merged into the holding's; a key set to `null` is removed.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// How a set of holdings is used ([`Usage`]). Cancelled holdings count nowhere.
+#[derive(utoipa::ToSchema)]
+pub struct KindUsage {
+    /// The product kind.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: String,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+}
+
+/// One customer's product usage: overall, and per product kind.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerUsage {
+    /// The customer's id.
+    pub customer_id: String,
+    /// Full name.
+    pub full_name: String,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = crate::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+    /// The same per product kind (a product no longer in the catalogue counts as `other`).
+    pub by_kind: Vec<KindUsage>,
+}
+
+/// One page of the product-usage report.
+#[derive(utoipa::ToSchema)]
+pub struct UsageReport {
+    /// One row per customer, in the customer list's order.
+    pub items: Vec<CustomerUsage>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
 }
 
 #[cfg(test)]

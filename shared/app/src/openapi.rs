@@ -2,7 +2,8 @@
 //! and served, without a token, at `GET /v1/openapi.json`.
 //!
 //! Staff operations carry the `bearer` security requirement (a staff JWT); the public ones
-//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads`) carry none. Every error
+//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads`, and the call centre's
+//! HMAC-signed `/v1/telephony/incoming`) carry none. Every error
 //! answer is an [`ErrorBody`]; the shared error responses are components referenced by
 //! status, and the domain's enumerations (which live in `nhip-domain`, without utoipa) are
 //! schemas built from the domain's own lists of values, so the document cannot drift from them.
@@ -46,6 +47,11 @@ pub const BEARER: &str = "bearer";
         crate::customers::interactions::log_interaction,
         crate::next_actions::list_next_actions, crate::next_actions::schedule_next_action,
         crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::mark_all_read,
+        crate::customers::import::import_customers, crate::customers::import::import_summary, crate::customers::import::error_report,
+        crate::holdings::list_products, crate::holdings::create_product, crate::holdings::get_product, crate::holdings::update_product, crate::holdings::list_reasons, crate::holdings::create_reason, crate::holdings::update_reason,
+        crate::holdings::list_holdings, crate::holdings::add_holding, crate::holdings::get_holding, crate::holdings::update_holding, crate::holdings::customer_usage, crate::holdings::product_usage_report,
+        crate::privacy::export, crate::privacy::erase, crate::privacy::restrict, crate::privacy::object_marketing, crate::privacy::change_consent,
+        crate::telephony::incoming,
     ),
     components(
         schemas(ErrorBody),
@@ -62,6 +68,10 @@ pub const BEARER: &str = "bearer";
         (name = "interactions", description = "Calls, notes and meetings logged with a customer."),
         (name = "next-actions", description = "Next calls, SMS, e-mails and meetings scheduled with a customer."),
         (name = "notifications", description = "The bell: the caller's notifications."),
+        (name = "catalogue", description = "The products customers hold and the reasons a product is not (yet) used: admins write them, all staff read them."),
+        (name = "holdings", description = "The products a customer holds, and how they are used."),
+        (name = "privacy", description = "Personal-data rights (Law 91/2025/QH15, Decree 356/2025): export, erasure, restriction, objection, consent."),
+        (name = "telephony", description = "The call centre's incoming-call webhook: HMAC-signed, no staff token."),
     )
 )]
 pub struct ApiDoc;

@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Channel, ConsentRecord, Consents, Purpose};
 use nhip_domain::ids::CustomerId;
@@ -32,7 +32,7 @@ use crate::customers::model::Customer;
 use crate::customers::repo::{self, SaveError};
 use crate::customers::routes::{audit, audit_item, load_visible, view};
 use crate::deps::Deps;
-use crate::http::ApiError;
+use crate::http::{ApiError, Json, MAX_BODY_BYTES, Path};
 use crate::keys;
 use crate::ports::store::{
     Condition, Cursor, Index, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, Update,
@@ -117,28 +117,48 @@ pub fn router() -> Router<Arc<Deps>> {
 // Plumbing
 // ---------------------------------------------------------------------------------------------
 
-/// Parses a JSON body into `T`; an empty body counts as `{}` when `empty_ok`.
-fn parse_body<T: DeserializeOwned>(bytes: &Bytes, empty_ok: bool) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) && empty_ok {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!("The body does not match the request: {e}"),
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("The body is not valid JSON: {e}"),
-            )
-        }
+/// Reads a JSON object already parsed (by [`Json`]) as `T`: 422 `validation_failed` when it
+/// does not fit.
+fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("The body does not match the request: {e}"),
+        )
     })
+}
+
+/// An optional JSON body: an empty (or blank) body, with any Content-Type or none, and a JSON
+/// `null` are `T::default()`; any other body is read as [`Json`] reads it, with the same error
+/// answers.
+struct OptionalJson<T>(T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("The body is larger than {MAX_BODY_BYTES} bytes."),
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let Json(value) = Json::<Option<T>>::from_request(request, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
+    }
 }
 
 fn invalid(field: &str, problem: &str) -> ApiError {
@@ -313,6 +333,23 @@ fn exported(mut item: Item) -> Value {
 /// trail and any other item of the customer's partition. The export itself is audited
 /// (`privacy.exported`) and put on the timeline before anything is read, so no data leaves
 /// unaudited; the document therefore includes its own audit entry.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/export",
+    tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "Everything held on the customer, as one JSON document; the export is audited first. Never cached.", body = PersonalDataExport,
+            headers(("Cache-Control" = String, description = "`no-store`: the document is personal data."))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "A concurrent write to the customer's audit trail (`conflict`); retrying is safe.", body = crate::openapi::ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
 async fn export(
     State(deps): State<Arc<Deps>>,
@@ -404,10 +441,16 @@ async fn export(
 // ---------------------------------------------------------------------------------------------
 
 /// An erasure request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EraseRequest {
-    /// Why: the customer's request and how it reached us. Kept in the audit trail only.
+    /// Why: the customer's request and how it reached us, at most 2,000 characters. Kept in
+    /// the audit trail only.
+    #[schema(
+        example = "Khách yêu cầu xoá dữ liệu qua tổng đài",
+        min_length = 1,
+        max_length = 2000
+    )]
     reason: String,
     /// The version read.
     version: u64,
@@ -621,12 +664,32 @@ async fn scrub_partition(deps: &Deps, customer: CustomerId) -> Result<usize, Sto
 /// text in transactions of at most 100 writes, keeping type, time and actor for statistics.
 /// The audit trail and holdings are kept. Asking again for an erased customer finishes an
 /// interrupted erasure and answers 200.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/erase",
+    tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = EraseRequest, description = "Why, and the `version` read. Admins, and managers for their team's customers, only."),
+    responses(
+        (status = 200, description = "Erased (or an interrupted erasure finished): the anonymised record, how many items lost their personal text, and whether the tax code was kept for retained contracts.", body = Erasure),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The record changed since it was read (`conflict`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
 async fn erase(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Bytes,
+    Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     if !matches!(principal.role, Role::Admin | Role::Manager) {
         return Err(ApiError::new(
@@ -635,7 +698,7 @@ async fn erase(
             "Only an admin or the customer's manager may erase a customer's personal data.",
         ));
     }
-    let request: EraseRequest = parse_body(&body, false)?;
+    let request: EraseRequest = parse_body(body)?;
     let reason = free_text(Some(&request.reason), "reason", true)?.unwrap_or_default();
     let before = load_visible(&deps, &principal, &id).await?;
 
@@ -715,15 +778,16 @@ async fn erase(
 // ---------------------------------------------------------------------------------------------
 
 /// A restriction request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RestrictRequest {
     /// Restrict (`true`) or lift the restriction (`false`).
     restricted: bool,
     /// The version read.
     version: u64,
-    /// How the request reached us (call, letter, …).
+    /// How the request reached us (call, letter, …), at most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     evidence: Option<String>,
 }
 
@@ -731,14 +795,33 @@ struct RestrictRequest {
 /// restrict processing. While restricted, nothing but storage and legal duties happens: no
 /// message of any purpose (see `nhip_domain::customer::may_contact`). Any staff member in
 /// scope records it; effective at once.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/restrict",
+    tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = RestrictRequest, description = "Restrict or lift, and the `version` read."),
+    responses(
+        (status = 200, description = "Recorded: the record as it now is.", body = crate::customers::routes::CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The record changed since it was read (`conflict`), or its personal data was erased (`erased`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
 async fn restrict(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Bytes,
+    Json(request): Json<RestrictRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: RestrictRequest = parse_body(&body, false)?;
     let note = free_text(request.evidence.as_deref(), "evidence", false)?;
     let customer = change(
         &deps,
@@ -759,15 +842,16 @@ async fn restrict(
     Ok(Json(view(&customer)))
 }
 
-/// An objection to marketing.
-#[derive(Debug, Default, Deserialize)]
+/// An objection to marketing; every field is optional, and so is the body.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ObjectRequest {
     /// Object (`true`, the default) or lift an earlier objection (`false`).
     #[serde(default)]
     objected: Option<bool>,
-    /// How the request reached us.
+    /// How the request reached us, at most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     evidence: Option<String>,
     /// The version read; without it a concurrent change is retried.
     #[serde(default)]
@@ -779,14 +863,33 @@ struct ObjectRequest {
 /// consent in force, on every channel, at once (the law allows 72 hours; Nhịp does not wait).
 /// Care messages are unaffected. `{"objected": false}` lifts the objection without granting
 /// anything back: new consents must be recorded one by one.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/object-marketing",
+    tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = Option<ObjectRequest>, description = "Optional: an empty body objects to marketing."),
+    responses(
+        (status = 200, description = "Recorded: the record as it now is, every marketing consent withdrawn.", body = crate::customers::routes::CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The record changed since the `version` sent was read (`conflict`), or its personal data was erased (`erased`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
 async fn object_marketing(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJson(request): OptionalJson<ObjectRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: ObjectRequest = parse_body(&body, true)?;
     let note = free_text(request.evidence.as_deref(), "evidence", false)?;
     let objected = request.objected.unwrap_or(true);
     let customer = change(
@@ -824,13 +927,23 @@ async fn object_marketing(
 }
 
 /// A consent decision.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConsentRequest {
+    /// The channel.
+    #[schema(value_type = crate::openapi::ChannelSchema)]
     channel: String,
+    /// What for.
+    #[schema(value_type = crate::openapi::PurposeSchema)]
     purpose: String,
+    /// Grant (`true`) or withdraw (`false`).
     granted: bool,
-    /// What proves it: the call, the letter, the form.
+    /// What proves it: the call, the letter, the form; at most 2,000 characters.
+    #[schema(
+        example = "Khách gọi tổng đài ngày 23/11",
+        min_length = 1,
+        max_length = 2000
+    )]
     evidence: String,
     /// The version read; without it a concurrent change is retried.
     #[serde(default)]
@@ -841,14 +954,33 @@ struct ConsentRequest {
 /// withdraw one consent, effective at once, with the evidence and the staff member recorded.
 /// A marketing grant while the customer objects to marketing answers 409
 /// `marketing_objected`: lift the objection first.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/consents",
+    tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = ConsentRequest, description = "One consent decision with its evidence."),
+    responses(
+        (status = 200, description = "Recorded: the record as it now is.", body = crate::customers::routes::CustomerView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The record changed since the `version` sent was read (`conflict`), its personal data was erased (`erased`), or a marketing grant while the customer objects to marketing (`marketing_objected`).", body = crate::openapi::ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
 async fn change_consent(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Bytes,
+    Json(request): Json<ConsentRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: ConsentRequest = parse_body(&body, false)?;
     let channel = request
         .channel
         .parse::<Channel>()
@@ -890,6 +1022,53 @@ async fn change_consent(
     )
     .await?;
     Ok(Json(view(&customer)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas of the answers above, for the OpenAPI document.
+// ---------------------------------------------------------------------------------------------
+
+/// Everything held on one customer (`GET /v1/customers/{id}/export`).
+#[derive(utoipa::ToSchema)]
+pub struct PersonalDataExport {
+    /// The document's format.
+    #[schema(example = "nhip.personal-data-export/1")]
+    pub format: String,
+    /// The law the export answers.
+    pub legal_basis: String,
+    /// When it was made, UTC.
+    #[schema(format = DateTime)]
+    pub exported_at: String,
+    /// Who made it.
+    pub exported_by: String,
+    /// The record, with its labels.
+    pub customer: crate::customers::routes::CustomerView,
+    /// Every consent decision in force, with its evidence.
+    pub consents: Vec<crate::customers::routes::ConsentView>,
+    /// Every timeline entry as stored (without its table keys), each with `action`, its
+    /// Vietnamese label.
+    #[schema(value_type = Vec<Object>)]
+    pub timeline: Vec<Value>,
+    /// Every holding as stored (without its table keys).
+    #[schema(value_type = Vec<Object>)]
+    pub holdings: Vec<Value>,
+    /// The audit trail of the customer's record, this export included.
+    #[schema(value_type = Vec<Object>)]
+    pub audit: Vec<Value>,
+    /// Any other item kept with the customer (next actions, markers, …), as stored.
+    #[schema(value_type = Vec<Object>)]
+    pub other: Vec<Value>,
+}
+
+/// The answer to an erasure.
+#[derive(utoipa::ToSchema)]
+pub struct Erasure {
+    /// The anonymised record.
+    pub customer: crate::customers::routes::CustomerView,
+    /// Items of the customer's partition that lost their personal text now.
+    pub redacted_items: u64,
+    /// Whether the tax code (MST) was kept, for contract records under retention.
+    pub tax_code_kept: bool,
 }
 
 #[cfg(test)]

@@ -111,16 +111,19 @@ pub fn verify(
 }
 
 /// The webhook body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct IncomingCall {
-    /// The call centre's id of the call: the idempotency key.
+    /// The call centre's id of the call, 1–128 visible ASCII characters: the idempotency key.
+    #[schema(example = "cc-20261123-000123", min_length = 1, max_length = 128)]
     call_id: String,
-    /// The caller's number, in any usual form.
+    /// The caller's number, in any usual form: a Vietnamese mobile number.
+    #[schema(example = "0912345678")]
     caller: String,
-    /// The hotline dialled.
+    /// The hotline dialled, at most 32 characters.
     #[serde(default)]
+    #[schema(example = "1900 1234", max_length = 32)]
     hotline: Option<String>,
-    /// When the call started.
+    /// When the call started (a future instant counts as now).
     #[serde(default)]
     started_at: Option<DateTime<Utc>>,
 }
@@ -282,10 +285,71 @@ async fn record_on_known(
     Ok(recent)
 }
 
+/// The caller's card on the agent's screen (see [`card`]).
+#[derive(utoipa::ToSchema)]
+pub struct CallerCard {
+    /// The customer's id (a ULID).
+    pub id: String,
+    /// Full name, family name first (a lead created from the call has only a placeholder).
+    pub full_name: String,
+    /// The name used to address them.
+    pub given_name: String,
+    /// How the agent greets them ("Anh Minh", "Chị Lan", "Quý khách").
+    pub salutation: String,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// The owner's team.
+    pub team: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = crate::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// The lifecycle in Vietnamese.
+    pub lifecycle_label: String,
+    /// How promising, as staff judged.
+    #[schema(value_type = Option<crate::openapi::ClassificationSchema>)]
+    pub classification: Option<String>,
+    /// The classification in Vietnamese.
+    pub classification_label: Option<String>,
+    /// The customer restricted processing of their data.
+    pub processing_restricted: bool,
+    /// The customer objected to marketing.
+    pub marketing_objected: bool,
+    /// Open tickets: always empty for now.
+    #[schema(value_type = Vec<Object>)]
+    pub open_tickets: Vec<Value>,
+    /// Up to five recent activities, newest first (this call included).
+    pub recent_activities: Vec<Activity>,
+    /// Whether the call created a lead.
+    pub created: bool,
+}
+
 /// `POST /v1/telephony/incoming`: 200 with the card of a known caller; 201 with the card of
 /// the lead created for an unknown one (`"created": true`). 401 for a bad signature or stale
 /// timestamp, 503 while the secret is not configured, 422 for a caller that is not a
 /// Vietnamese mobile number.
+#[utoipa::path(
+    post,
+    path = "/v1/telephony/incoming",
+    tag = "telephony",
+    params(
+        ("X-Nhip-Timestamp" = String, Header, description = "When the call centre signed the request, unix seconds; more than five minutes from now is refused.", example = "1795402800"),
+        ("X-Nhip-Signature" = String, Header, description = "`sha256=` and the hex HMAC-SHA256, keyed with the shared secret (`NHIP_TELEPHONY_SECRET`), of `<timestamp>.<raw body>`.", example = "sha256=5d5b09f6dcb2d53a5fffc60c4ac0d55fabdf556069d6631545f42aa6e3500f2e"),
+    ),
+    request_body(content = IncomingCall, description = "The call, as the call centre sends it (at most 8 KB), signed byte for byte."),
+    responses(
+        (status = 200, description = "A known caller: their card; the call is on their timeline (once per `call_id`).", body = CallerCard,
+            headers(("Cache-Control" = String, description = "`no-store`: the card is personal data."))),
+        (status = 201, description = "An unknown caller: the card of the lead created for them (`\"created\": true`).", body = CallerCard,
+            headers(("Cache-Control" = String, description = "`no-store`: the card is personal data."))),
+        (status = 400, description = "The body is not valid JSON (`invalid_json`).", body = crate::openapi::ErrorBody),
+        (status = 401, description = "The signature is missing, malformed or wrong, or the timestamp is more than five minutes from now (`invalid_signature`); nothing was stored.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change to the caller's record (`conflict`); retrying is safe.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 8 KB (`body_too_large`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "No `call_id` or `caller`, a malformed `call_id` or `hotline`, or a caller that is not a Vietnamese mobile number (`validation_failed`).", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The webhook's secret is not configured (`not_configured`), or the store or a queue is busy (`unavailable`); retry.", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait before retrying."))),
+    )
+)]
 #[tracing::instrument(skip_all, fields(call_id = tracing::field::Empty))]
 async fn incoming(State(deps): State<Arc<Deps>>, request: Request) -> Result<Response, ApiError> {
     let Some(secret) = deps.settings.telephony_secret.as_deref() else {
