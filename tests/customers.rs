@@ -472,6 +472,10 @@ async fn every_route_and_role_respects_the_scope() {
                 format!("/v1/customers/{id}"),
                 format!("/v1/customers/{id}/timeline"),
                 format!("/v1/customers/{id}/activities"),
+                format!("/v1/customers/{id}/next-actions"),
+                format!("/v1/customers/{id}/holdings"),
+                format!("/v1/customers/{id}/usage"),
+                format!("/v1/customers/{id}/export"),
             ];
             for path in &reads {
                 let (status, body) = api.call("GET", path, Some(&token), None).await;
@@ -490,6 +494,25 @@ async fn every_route_and_role_respects_the_scope() {
                     format!("/v1/customers/{id}/interactions"),
                     json!({"type": "note", "notes": "Đã gửi tài liệu"}),
                     201,
+                ),
+                (
+                    "POST",
+                    format!("/v1/customers/{id}/next-actions"),
+                    json!({"type": "call", "at": "2026-12-01T09:00:00+07:00"}),
+                    201,
+                ),
+                (
+                    "POST",
+                    format!("/v1/customers/{id}/restrict"),
+                    json!({"restricted": false, "version": version}),
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("/v1/customers/{id}/consents"),
+                    json!({"channel": "sms", "purpose": "marketing", "granted": false,
+                           "evidence": "Khách từ chối qua điện thoại"}),
+                    200,
                 ),
                 (
                     "POST",
