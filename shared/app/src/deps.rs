@@ -91,6 +91,52 @@ impl Default for Settings {
     }
 }
 
+/// A route setting from the environment is unusable. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var} is invalid: {reason}")]
+pub struct SettingsError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// What is wrong with its value.
+    pub reason: &'static str,
+}
+
+impl Settings {
+    /// Variable: lead submissions accepted per source and form per minute.
+    pub const INTAKE_RATE_VAR: &'static str = "NHIP_INTAKE_RATE_PER_MINUTE";
+    /// Variable: the call centre's webhook secret.
+    pub const TELEPHONY_SECRET_VAR: &'static str = "NHIP_TELEPHONY_SECRET";
+
+    /// The settings from `get` (the environment, in Lambda and in the local runner alike):
+    /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
+    /// 32 bytes when set. Blank counts as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        let mut settings = Settings::default();
+        if let Some(raw) = get(Self::INTAKE_RATE_VAR) {
+            settings.intake_rate_per_minute = raw
+                .trim()
+                .parse()
+                .ok()
+                .filter(|rate| (1..=100_000).contains(rate))
+                .ok_or(SettingsError {
+                    var: Self::INTAKE_RATE_VAR,
+                    reason: "a whole number of submissions a minute, 1 to 100000",
+                })?;
+        }
+        if let Some(secret) = get(Self::TELEPHONY_SECRET_VAR) {
+            if secret.len() < 32 {
+                return Err(SettingsError {
+                    var: Self::TELEPHONY_SECRET_VAR,
+                    reason: "the shared secret must be at least 32 bytes",
+                });
+            }
+            settings.telephony_secret = Some(secret.into_bytes());
+        }
+        Ok(settings)
+    }
+}
+
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
@@ -100,5 +146,45 @@ impl std::fmt::Debug for Settings {
                 &self.telephony_secret.as_ref().map(|_| "<set>"),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn settings_default_parse_and_name_a_bad_variable() {
+        assert_eq!(from(&[]).unwrap(), Settings::default());
+        assert_eq!(
+            from(&[(Settings::INTAKE_RATE_VAR, " ")]).unwrap(),
+            Settings::default()
+        );
+        let set = from(&[
+            (Settings::INTAKE_RATE_VAR, "120"),
+            (
+                Settings::TELEPHONY_SECRET_VAR,
+                "a-call-centre-secret-of-32-bytes!",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(set.intake_rate_per_minute, 120);
+        assert!(set.telephony_secret.is_some());
+        for (var, value) in [
+            (Settings::INTAKE_RATE_VAR, "0"),
+            (Settings::INTAKE_RATE_VAR, "fast"),
+            (Settings::TELEPHONY_SECRET_VAR, "short"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 }

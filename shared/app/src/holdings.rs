@@ -451,17 +451,6 @@ async fn holding(
 // ---------------------------------------------------------------------------------------
 // Request parsing
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body must be a JSON object.",
-        )),
-    }
-}
-
 fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], errors: &mut FieldErrors) {
     for field in body.keys() {
         if !allowed.contains(&field.as_str()) {
@@ -546,27 +535,6 @@ fn enumerated<T>(
         );
     }
     value
-}
-
-/// The `version` a change is based on, required on every PATCH.
-fn expected_version(body: &Map<String, Value>) -> Result<u64, ApiError> {
-    body.get("version").and_then(Value::as_u64).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Send the version you read, to guard against overwriting someone else's change.",
-        )
-        .field("version", "Cần số phiên bản (version) đã đọc.")
-    })
-}
-
-fn stale(current: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "The record was changed by someone else; reload it and try again.",
-    )
-    .field("version", format!("current version is {current}"))
 }
 
 fn attribute_schema(
@@ -858,7 +826,7 @@ async fn create_product(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let body = object(body)?;
+    let body = crate::http::json_object(body)?;
     let mut errors = FieldErrors::default();
     reject_unknown(
         &body,
@@ -958,12 +926,12 @@ async fn update_product(
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
-    let body = object(body)?;
-    let version = expected_version(&body)?;
+    let body = crate::http::json_object(body)?;
+    let version = crate::http::required_version(&body)?;
     let code = normalise_code(&code).ok_or_else(no_product)?;
     let before = product(&*deps.store, &code).await?.ok_or_else(no_product)?;
     if before.version != version {
-        return Err(stale(before.version));
+        return Err(ApiError::stale_version(before.version));
     }
     let mut errors = FieldErrors::default();
     reject_unknown(
@@ -1083,7 +1051,7 @@ async fn create_reason(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let body = object(body)?;
+    let body = crate::http::json_object(body)?;
     let mut errors = FieldErrors::default();
     reject_unknown(
         &body,
@@ -1157,12 +1125,12 @@ async fn update_reason(
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
-    let body = object(body)?;
-    let version = expected_version(&body)?;
+    let body = crate::http::json_object(body)?;
+    let version = crate::http::required_version(&body)?;
     let code = normalise_code(&code).ok_or_else(no_reason)?;
     let before = reason(&*deps.store, &code).await?.ok_or_else(no_reason)?;
     if before.version != version {
-        return Err(stale(before.version));
+        return Err(ApiError::stale_version(before.version));
     }
     let mut errors = FieldErrors::default();
     reject_unknown(
@@ -1724,7 +1692,7 @@ async fn add_holding(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let body = object(body)?;
+    let body = crate::http::json_object(body)?;
     if let Some(field) = card_number_field(&body) {
         return Err(card_number_rejected(&field));
     }
@@ -1861,8 +1829,8 @@ async fn update_holding(
     Path((id, holding_id)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = object(body)?;
-    let version = expected_version(&body)?;
+    let body = crate::http::json_object(body)?;
+    let version = crate::http::required_version(&body)?;
     if let Some(field) = card_number_field(&body) {
         return Err(card_number_rejected(&field));
     }
@@ -1874,7 +1842,7 @@ async fn update_holding(
             .await?
             .ok_or_else(no_holding)?;
         if current.version != version {
-            return Err(stale(current.version));
+            return Err(ApiError::stale_version(current.version));
         }
         let mut errors = FieldErrors::default();
         let mut allowed = HOLDING_FIELDS.to_vec();

@@ -103,6 +103,48 @@ pub struct ErrorDetail {
     pub fields: BTreeMap<String, String>,
 }
 
+impl ApiError {
+    /// 409 `conflict`: the stored record's version is not the one the client read.
+    pub fn stale_version(current: u64) -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "The record was changed by someone else; reload it and try again.",
+        )
+        .field("version", format!("current version is {current}"))
+    }
+}
+
+/// The body as a JSON object, or 400 `invalid_body`.
+pub fn json_object(
+    body: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match body {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "The body must be a JSON object.",
+        )),
+    }
+}
+
+/// The `version` a change is based on, required on every update (422 when absent).
+pub fn required_version(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<u64, ApiError> {
+    body.get("version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Send the version you read, to guard against overwriting someone else's change.",
+            )
+            .field("version", "Cần số phiên bản (version) đã đọc.")
+        })
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -270,17 +270,6 @@ pub fn parse_consents(
     records
 }
 
-fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body must be a JSON object.",
-        )),
-    }
-}
-
 /// Validates a submission into a lead, or lists every problem at once.
 pub fn validate_lead(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Lead, ApiError> {
     let mut errors = FieldErrors::default();
@@ -537,7 +526,7 @@ async fn submit_lead(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (_, body) = read_body(request, MAX_LEAD_BYTES).await?;
-    let body = object(body)?;
+    let body = crate::http::json_object(body)?;
     let lead = validate_lead(&body, deps.clock.now())?;
     rate_limit(&deps, &lead).await?;
     let (customer, outcome) = record_lead(&deps, &lead).await?;

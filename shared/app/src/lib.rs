@@ -40,4 +40,4 @@ pub mod scheduler;
 pub mod telephony;
 pub mod timeline;
 
-pub use deps::{BuildInfo, Deps, Queues, Settings};
+pub use deps::{BuildInfo, Deps, Queues, Settings, SettingsError};

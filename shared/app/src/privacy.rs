@@ -180,15 +180,6 @@ fn free_text(value: Option<&str>, field: &str, required: bool) -> Result<Option<
     }
 }
 
-fn version_conflict(current: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "The record was changed by someone else; reload it and try again.",
-    )
-    .field("version", format!("current version is {current}"))
-}
-
 fn already_erased() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -285,7 +276,7 @@ where
         if let Some(version) = version
             && version != before.version
         {
-            return Err(version_conflict(before.version));
+            return Err(ApiError::stale_version(before.version));
         }
         let now = deps.clock.now();
         let mut after = before.clone();
@@ -308,7 +299,7 @@ where
                 let current = repo::get(&*deps.store, before.id)
                     .await?
                     .map_or(before.version, |c| c.version);
-                return Err(version_conflict(current));
+                return Err(ApiError::stale_version(current));
             }
             Err(other) => return Err(other.into()),
         }
@@ -720,7 +711,7 @@ async fn erase(
         })));
     }
     if before.version != request.version {
-        return Err(version_conflict(before.version));
+        return Err(ApiError::stale_version(before.version));
     }
 
     let now = deps.clock.now();
@@ -754,7 +745,7 @@ async fn erase(
             let current = repo::get(&*deps.store, before.id)
                 .await?
                 .map_or(before.version, |c| c.version);
-            return Err(version_conflict(current));
+            return Err(ApiError::stale_version(current));
         }
         Err(other) => return Err(other.into()),
     }

@@ -113,37 +113,19 @@ impl Config {
     }
 }
 
-/// `NHIP_INTAKE_RATE_PER_MINUTE` (1–100000, default 60) and `NHIP_TELEPHONY_SECRET` (at least
-/// 32 bytes when set; unset refuses every telephony webhook).
+/// The route settings (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`), read by the
+/// one rule the local runner uses too.
 fn settings(get: &impl Fn(&str) -> Option<String>) -> Result<nhip_app::Settings, ConfigError> {
-    let mut settings = nhip_app::Settings::default();
-    if let Some(raw) = get(INTAKE_RATE_VAR) {
-        settings.intake_rate_per_minute = raw
-            .trim()
-            .parse()
-            .ok()
-            .filter(|rate| (1..=100_000).contains(rate))
-            .ok_or_else(|| ConfigError::Invalid {
-                var: INTAKE_RATE_VAR,
-                reason: "a whole number of submissions a minute, 1 to 100000".into(),
-            })?;
-    }
-    if let Some(secret) = get(TELEPHONY_SECRET_VAR) {
-        if secret.len() < 32 {
-            return Err(ConfigError::Invalid {
-                var: TELEPHONY_SECRET_VAR,
-                reason: "the shared secret must be at least 32 bytes".into(),
-            });
-        }
-        settings.telephony_secret = Some(secret.into_bytes());
-    }
-    Ok(settings)
+    nhip_app::Settings::from_lookup(get).map_err(|e| ConfigError::Invalid {
+        var: e.var,
+        reason: e.reason.to_owned(),
+    })
 }
 
 /// Variable: lead submissions accepted per source and form per minute.
-pub const INTAKE_RATE_VAR: &str = "NHIP_INTAKE_RATE_PER_MINUTE";
+pub const INTAKE_RATE_VAR: &str = nhip_app::Settings::INTAKE_RATE_VAR;
 /// Variable: the call centre's webhook secret.
-pub const TELEPHONY_SECRET_VAR: &str = "NHIP_TELEPHONY_SECRET";
+pub const TELEPHONY_SECRET_VAR: &str = nhip_app::Settings::TELEPHONY_SECRET_VAR;
 
 /// `NHIP_AUTH`: `gateway` when unset; `hs256` needs `NHIP_JWT_SECRET` (≥ 32 bytes) and takes
 /// `NHIP_JWT_ISSUER` when set.

@@ -127,26 +127,11 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     })
 }
 
-/// The route settings from the same variables the Lambda functions read
-/// (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`), defaults when unset.
+/// The route settings from the same variables, by the same rule, as the Lambda functions.
 fn local_settings() -> anyhow::Result<nhip_app::Settings> {
-    let mut settings = nhip_app::Settings::default();
-    if let Ok(raw) = std::env::var("NHIP_INTAKE_RATE_PER_MINUTE") {
-        settings.intake_rate_per_minute = raw
-            .trim()
-            .parse()
-            .ok()
-            .filter(|rate| (1..=100_000).contains(rate))
-            .context("NHIP_INTAKE_RATE_PER_MINUTE must be a whole number from 1 to 100000")?;
-    }
-    if let Ok(secret) = std::env::var("NHIP_TELEPHONY_SECRET") {
-        anyhow::ensure!(
-            secret.len() >= 32,
-            "NHIP_TELEPHONY_SECRET must be at least 32 bytes"
-        );
-        settings.telephony_secret = Some(secret.into_bytes());
-    }
-    Ok(settings)
+    Ok(nhip_app::Settings::from_lookup(|var| {
+        std::env::var(var).ok()
+    })?)
 }
 
 /// The simulated time the runner saved in its store when it last ran, if it did.

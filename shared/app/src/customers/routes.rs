@@ -371,17 +371,6 @@ fn apply_fields(
     }
 }
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body must be a JSON object.",
-        )),
-    }
-}
-
 fn staff_entry(
     customer: CustomerId,
     now: DateTime<Utc>,
@@ -499,7 +488,7 @@ async fn create_customer(
     principal: Principal,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let body = object(body)?;
+    let body = crate::http::json_object(body)?;
     let now = deps.clock.now();
     let mut errors = FieldErrors::default();
     if !body.contains_key("source") {
@@ -608,23 +597,11 @@ async fn update_customer(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = object(body)?;
-    let Some(version) = body.get("version").and_then(Value::as_u64) else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Send the version you read, to guard against overwriting someone else's change.",
-        )
-        .field("version", "Cần số phiên bản (version) đã đọc."));
-    };
+    let body = crate::http::json_object(body)?;
+    let version = crate::http::required_version(&body)?;
     let before = load_visible(&deps, &principal, &id).await?;
     if before.version != version {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "The record was changed by someone else; reload it and try again.",
-        )
-        .field("version", format!("current version is {}", before.version)));
+        return Err(ApiError::stale_version(before.version));
     }
     let now = deps.clock.now();
     let mut errors = FieldErrors::default();
@@ -715,12 +692,7 @@ async fn assign_owner(
         .field("owner", "Cần tên người dùng."));
     }
     if before.version != request.version {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "The record was changed by someone else; reload it and try again.",
-        )
-        .field("version", format!("current version is {}", before.version)));
+        return Err(ApiError::stale_version(before.version));
     }
     let now = deps.clock.now();
     let mut after = before.clone();
