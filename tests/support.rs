@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use nhip_app::{BuildInfo, Deps, Queues};
-use nhip_local::{Database, LocalQueue, SimulatedClock, SqliteStore};
+use nhip_local::{Database, FolderBlobStore, LocalQueue, Outbox, SimulatedClock, SqliteStore};
 
 /// The emulator endpoint the test command started (moto's server mode).
 pub fn aws_endpoint() -> String {
@@ -53,6 +53,8 @@ pub struct LocalDeps {
     pub deps: Arc<Deps>,
     /// The simulated clock inside `deps`, to move time on.
     pub clock: Arc<SimulatedClock>,
+    /// The outbox every channel of `deps` sends to.
+    pub outbox: Arc<Outbox>,
     _dir: tempfile::TempDir,
 }
 
@@ -60,10 +62,13 @@ pub fn local_deps() -> LocalDeps {
     let (db, dir) = sqlite_db();
     let clock = Arc::new(SimulatedClock::frozen(test_epoch()));
     let events = LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(5);
+    let sends = LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(5);
+    let outbox = Arc::new(Outbox::new(db.clone(), None, clock.clone()));
     let deps = Arc::new(Deps {
         store: Arc::new(SqliteStore::new(db)),
         queues: Queues {
             events: Arc::new(events),
+            sends: Arc::new(sends),
         },
         clock: clock.clone(),
         build: BuildInfo::current("test"),
@@ -72,10 +77,13 @@ pub fn local_deps() -> LocalDeps {
                 .expect("a long enough test secret"),
         )),
         settings: nhip_app::Settings::default(),
+        channels: nhip_app::Channels::uniform(outbox.clone()),
+        blobs: Arc::new(FolderBlobStore::new(dir.path().join("blobs"))),
     });
     LocalDeps {
         deps,
         clock,
+        outbox,
         _dir: dir,
     }
 }

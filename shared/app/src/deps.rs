@@ -6,19 +6,65 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::Authenticator;
-use crate::ports::{Clock, ItemStore, Queue};
+use crate::ports::{BlobStore, Channel, Clock, ItemStore, Queue};
 
 /// The queues functions hand work to each other on.
 #[derive(Clone)]
 pub struct Queues {
     /// Domain events from core systems and from Nhịp itself (`events` queue).
     pub events: Arc<dyn Queue>,
+    /// Send requests for the messaging pipeline (`sends` queue).
+    pub sends: Arc<dyn Queue>,
 }
 
 impl Queues {
     /// Every queue with its logical name, for health reports and the local consumers.
     pub fn all(&self) -> Vec<(&'static str, Arc<dyn Queue>)> {
-        vec![("events", self.events.clone())]
+        vec![
+            ("events", self.events.clone()),
+            ("sends", self.sends.clone()),
+        ]
+    }
+}
+
+/// The ways out, one per kind of message. In AWS each is its own adapter (SES v2, SNS SMS,
+/// SNS push, Zalo ZNS, a signed webhook); locally every kind goes to the outbox.
+#[derive(Clone)]
+pub struct Channels {
+    /// E-mail.
+    pub email: Arc<dyn Channel>,
+    /// SMS.
+    pub sms: Arc<dyn Channel>,
+    /// App push.
+    pub push: Arc<dyn Channel>,
+    /// Zalo ZNS.
+    pub zns: Arc<dyn Channel>,
+    /// Other OTT bridges through a signed webhook.
+    pub webhook: Arc<dyn Channel>,
+}
+
+impl Channels {
+    /// Every kind through one channel (the local outbox, or a test's recorder).
+    pub fn uniform(channel: Arc<dyn Channel>) -> Self {
+        Self {
+            email: channel.clone(),
+            sms: channel.clone(),
+            push: channel.clone(),
+            zns: channel.clone(),
+            webhook: channel,
+        }
+    }
+
+    /// The channel carrying `outgoing`.
+    pub fn for_message(&self, outgoing: &crate::ports::Outgoing) -> &Arc<dyn Channel> {
+        use crate::ports::Outgoing;
+        match outgoing {
+            Outgoing::Email(_) => &self.email,
+            Outgoing::Sms(_) => &self.sms,
+            Outgoing::Push(_) => &self.push,
+            Outgoing::Zns(_) => &self.zns,
+            Outgoing::Webhook(_) => &self.webhook,
+        }
     }
 }
 
@@ -69,6 +115,10 @@ pub struct Deps {
     pub auth: Arc<Authenticator>,
     /// Tunables and secrets of the routes.
     pub settings: Settings,
+    /// The ways messages leave.
+    pub channels: Channels,
+    /// Files kept beside the table (attachments, reports).
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 /// Tunables and secrets of the routes, from the environment in Lambda and from the command
@@ -80,6 +130,8 @@ pub struct Settings {
     /// Shared secret the call centre signs its webhooks with (`NHIP_TELEPHONY_SECRET`); the
     /// telephony route refuses every call while it is unset.
     pub telephony_secret: Option<Vec<u8>>,
+    /// The messaging pipeline's senders, links and rates.
+    pub messaging: crate::messaging::settings::MessagingSettings,
 }
 
 impl Default for Settings {
@@ -87,6 +139,7 @@ impl Default for Settings {
         Self {
             intake_rate_per_minute: crate::intake::DEFAULT_RATE_PER_MINUTE,
             telephony_secret: None,
+            messaging: Default::default(),
         }
     }
 }
@@ -111,8 +164,12 @@ impl Settings {
     /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
     /// 32 bytes when set. Blank counts as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let messaging = crate::messaging::settings::MessagingSettings::from_lookup(&get)?;
         let get = |var: &str| get(var).filter(|v| !v.trim().is_empty());
-        let mut settings = Settings::default();
+        let mut settings = Settings {
+            messaging,
+            ..Settings::default()
+        };
         if let Some(raw) = get(Self::INTAKE_RATE_VAR) {
             settings.intake_rate_per_minute = raw
                 .trim()
@@ -145,6 +202,7 @@ impl std::fmt::Debug for Settings {
                 "telephony_secret",
                 &self.telephony_secret.as_ref().map(|_| "<set>"),
             )
+            .field("messaging", &self.messaging)
             .finish()
     }
 }

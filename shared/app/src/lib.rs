@@ -31,6 +31,7 @@ pub mod holdings;
 pub mod http;
 pub mod intake;
 pub mod keys;
+pub mod messaging;
 pub mod next_actions;
 pub mod notifications;
 pub mod openapi;
@@ -40,4 +41,4 @@ pub mod scheduler;
 pub mod telephony;
 pub mod timeline;
 
-pub use deps::{BuildInfo, Deps, Queues, Settings, SettingsError};
+pub use deps::{BuildInfo, Channels, Deps, Queues, Settings, SettingsError};

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use nhip_app::auth::{Authenticator, JwtSecret};
 use nhip_app::keys;
 use nhip_app::ports::{Clock, Condition, ItemStore};
-use nhip_app::{BuildInfo, Deps, Queues};
-use nhip_local::{Database, LocalQueue, SimulatedClock, SqliteStore};
+use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_local::{Database, FolderBlobStore, LocalQueue, Outbox, SimulatedClock, SqliteStore};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -78,17 +78,27 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     let clock = Arc::new(SimulatedClock::running(start_at, config.speed));
     let events =
         LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
+    let sends =
+        LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
     let secret = jwt_secret(&config.data_dir)?;
+    let outbox = Arc::new(Outbox::new(
+        db.clone(),
+        Some(config.data_dir.join("outbox")),
+        clock.clone(),
+    ));
     let deps = Arc::new(Deps {
         store: store.clone(),
         queues: Queues {
             events: Arc::new(events),
+            sends: Arc::new(sends),
         },
         clock: clock.clone(),
         build: BuildInfo::current("local"),
         auth: Arc::new(Authenticator::hs256(secret)),
         settings: local_settings()?,
+        channels: Channels::uniform(outbox.clone()),
+        blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
     });
 
     let listener = tokio::net::TcpListener::bind(config.addr)

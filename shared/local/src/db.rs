@@ -42,6 +42,17 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     PRIMARY KEY (queue, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at, id);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id   TEXT NOT NULL,
+    provider_id  TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    envelope     TEXT NOT NULL,   -- the whole Envelope as JSON
+    sent_at      INTEGER NOT NULL -- epoch milliseconds (clock time)
+);
+CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 ";
 
 /// Brings `items` up to date with the store port's indexes: for each global secondary index,

@@ -4,15 +4,22 @@
 //! - [`store`]: `SqliteStore`, the item-store port with DynamoDB's semantics and the same keys.
 //! - [`queue`]: `LocalQueue`, durable at-least-once queues in the same file, with visibility
 //!   timeouts, receive counts and dead-letter queues like SQS.
+//! - [`outbox`]: `Outbox`, the channel for every kind of message: records each send whole
+//!   instead of delivering it (the `/outbox` page and JSON, and a folder of files).
+//! - [`blob`]: `FolderBlobStore`, the blob-store port over a folder.
 //! - [`clock`]: `SimulatedClock`, which runs at a chosen speed and can be advanced, so a
 //!   30-day journey plays in seconds.
 
+pub mod blob;
 pub mod clock;
 pub mod db;
+pub mod outbox;
 pub mod queue;
 pub mod store;
 
+pub use blob::FolderBlobStore;
 pub use clock::SimulatedClock;
 pub use db::Database;
+pub use outbox::{Outbox, OutboxEntry};
 pub use queue::{LocalQueue, Redrive};
 pub use store::SqliteStore;

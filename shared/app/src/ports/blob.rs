@@ -45,7 +45,9 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
-        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if ok {
         Ok(())
     } else {
@@ -82,7 +84,9 @@ mod tests {
         for good in ["templates/01J/brochure.pdf", "reports/2026-11-23/tuan.xlsx"] {
             assert!(validate_key(good).is_ok(), "{good}");
         }
-        for bad in ["", "/abs", "a/../b", "a//b", "a/./b", "tên.pdf", "a b", "a\\b"] {
+        for bad in [
+            "", "/abs", "a/../b", "a//b", "a/./b", "tên.pdf", "a b", "a\\b",
+        ] {
             assert!(validate_key(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,219 @@
+//! The messaging pipeline's tunables: sender identities, the public address of tracked links,
+//! the secret that signs them, the organisation's details for templates, and per-channel send
+//! rates. Read from the environment by one rule in Lambda and in the local runner.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::deps::SettingsError;
+
+/// Variable: the e-mail sender, e.g. `Ngân hàng ABC <thongbao@abc.vn>`.
+pub const EMAIL_FROM_VAR: &str = "NHIP_EMAIL_FROM";
+/// Variable: the registered SMS brandname.
+pub const SMS_SENDER_ID_VAR: &str = "NHIP_SMS_SENDER_ID";
+/// Variable: the short number customers reply to with a refusal keyword.
+pub const SMS_REPLY_NUMBER_VAR: &str = "NHIP_SMS_REPLY_NUMBER";
+/// Variable: the public base URL of tracked links and unsubscribe pages.
+pub const PUBLIC_URL_VAR: &str = "NHIP_PUBLIC_URL";
+/// Variable: the secret (≥ 32 bytes) tracked links and unsubscribe tokens are signed with.
+pub const LINK_SECRET_VAR: &str = "NHIP_LINK_SECRET";
+/// Variable: the organisation's name, as templates show it.
+pub const ORG_NAME_VAR: &str = "NHIP_ORG_NAME";
+/// Variable: the organisation's hotline.
+pub const ORG_HOTLINE_VAR: &str = "NHIP_ORG_HOTLINE";
+/// Variable: the organisation's website.
+pub const ORG_WEBSITE_VAR: &str = "NHIP_ORG_WEBSITE";
+/// Variable: per-channel send rates a minute, e.g. `email=600,sms=60`.
+pub const SEND_RATES_VAR: &str = "NHIP_SEND_RATES";
+
+/// Default send rate a minute for a channel without one configured.
+pub const DEFAULT_SEND_RATE_PER_MINUTE: u32 = 600;
+
+/// The messaging settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessagingSettings {
+    /// The e-mail sender.
+    pub email_from: String,
+    /// The SMS brandname, if registered.
+    pub sms_sender_id: Option<String>,
+    /// The number refusal replies go to, named in every advertising SMS.
+    pub sms_reply_number: String,
+    /// Base URL (no trailing slash) of `/t/{token}` and `/u/{token}`.
+    pub public_url: String,
+    /// The link-signing secret; without it no tracked link or unsubscribe link can be made,
+    /// and messages needing one are refused with a clear reason.
+    pub link_secret: Option<Vec<u8>>,
+    /// The organisation as templates show it (`organisation.name`, `.hotline`, `.website`).
+    pub organisation: Organisation,
+    /// Sends a minute per channel kind (`email`, `sms`, `zns`, `push`, `webhook`).
+    pub send_rates: BTreeMap<String, u32>,
+}
+
+/// The organisation's details merged into templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organisation {
+    /// Name, e.g. `Ngân hàng TMCP ABC`.
+    pub name: String,
+    /// Hotline, e.g. `1900 1234`.
+    pub hotline: String,
+    /// Website, e.g. `https://abc.vn`.
+    pub website: String,
+}
+
+impl Default for MessagingSettings {
+    fn default() -> Self {
+        Self {
+            email_from: "Nhịp <thongbao@nhip.local>".into(),
+            sms_sender_id: None,
+            sms_reply_number: "8088".into(),
+            public_url: "http://127.0.0.1:3000".into(),
+            link_secret: None,
+            organisation: Organisation {
+                name: "Nhịp".into(),
+                hotline: "1900 0000".into(),
+                website: "https://nhip.local".into(),
+            },
+            send_rates: BTreeMap::new(),
+        }
+    }
+}
+
+impl MessagingSettings {
+    /// Sends a minute allowed on a channel kind.
+    pub fn send_rate(&self, kind: &str) -> u32 {
+        self.send_rates
+            .get(kind)
+            .copied()
+            .unwrap_or(DEFAULT_SEND_RATE_PER_MINUTE)
+    }
+
+    /// Reads the variables through `get` (blank counts as unset).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        let mut settings = Self::default();
+        if let Some(from) = get(EMAIL_FROM_VAR) {
+            if !from.contains('@') {
+                return Err(SettingsError {
+                    var: EMAIL_FROM_VAR,
+                    reason: "an e-mail address, optionally with a display name",
+                });
+            }
+            settings.email_from = from.trim().to_owned();
+        }
+        if let Some(id) = get(SMS_SENDER_ID_VAR) {
+            let id = id.trim();
+            if id.len() > 11 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(SettingsError {
+                    var: SMS_SENDER_ID_VAR,
+                    reason: "a brandname of at most 11 letters, digits or '-'",
+                });
+            }
+            settings.sms_sender_id = Some(id.to_owned());
+        }
+        if let Some(number) = get(SMS_REPLY_NUMBER_VAR) {
+            settings.sms_reply_number = number.trim().to_owned();
+        }
+        if let Some(url) = get(PUBLIC_URL_VAR) {
+            let url = url.trim().trim_end_matches('/');
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(SettingsError {
+                    var: PUBLIC_URL_VAR,
+                    reason: "an http(s) URL such as https://nhip.abc.vn",
+                });
+            }
+            settings.public_url = url.to_owned();
+        }
+        if let Some(secret) = get(LINK_SECRET_VAR) {
+            if secret.len() < 32 {
+                return Err(SettingsError {
+                    var: LINK_SECRET_VAR,
+                    reason: "the link-signing secret must be at least 32 bytes",
+                });
+            }
+            settings.link_secret = Some(secret.into_bytes());
+        }
+        if let Some(name) = get(ORG_NAME_VAR) {
+            settings.organisation.name = name.trim().to_owned();
+        }
+        if let Some(hotline) = get(ORG_HOTLINE_VAR) {
+            settings.organisation.hotline = hotline.trim().to_owned();
+        }
+        if let Some(website) = get(ORG_WEBSITE_VAR) {
+            settings.organisation.website = website.trim().to_owned();
+        }
+        if let Some(rates) = get(SEND_RATES_VAR) {
+            for pair in rates.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let parsed = pair.split_once('=').and_then(|(kind, rate)| {
+                    let kind = kind.trim();
+                    let rate: u32 = rate.trim().parse().ok()?;
+                    (["email", "sms", "zns", "push", "webhook"].contains(&kind)
+                        && (1..=1_000_000).contains(&rate))
+                    .then(|| (kind.to_owned(), rate))
+                });
+                let Some((kind, rate)) = parsed else {
+                    return Err(SettingsError {
+                        var: SEND_RATES_VAR,
+                        reason: "comma-separated kind=rate pairs, kinds email, sms, zns, push, \
+                                 webhook, rates 1 to 1000000 a minute",
+                    });
+                };
+                settings.send_rates.insert(kind, rate);
+            }
+        }
+        Ok(settings)
+    }
+}
+
+impl std::fmt::Debug for MessagingSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessagingSettings")
+            .field("email_from", &self.email_from)
+            .field("sms_sender_id", &self.sms_sender_id)
+            .field("sms_reply_number", &self.sms_reply_number)
+            .field("public_url", &self.public_url)
+            .field("link_secret", &self.link_secret.as_ref().map(|_| "<set>"))
+            .field("organisation", &self.organisation)
+            .field("send_rates", &self.send_rates)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<MessagingSettings, SettingsError> {
+        MessagingSettings::from_lookup(|var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn messaging_settings_parse_and_name_a_bad_variable() {
+        assert_eq!(from(&[]).unwrap(), MessagingSettings::default());
+        let set = from(&[
+            (SEND_RATES_VAR, "email=1200, sms=60"),
+            (PUBLIC_URL_VAR, "https://nhip.abc.vn/"),
+            (SMS_SENDER_ID_VAR, "ABCBANK"),
+        ])
+        .unwrap();
+        assert_eq!(set.send_rate("email"), 1200);
+        assert_eq!(set.send_rate("sms"), 60);
+        assert_eq!(set.send_rate("zns"), DEFAULT_SEND_RATE_PER_MINUTE);
+        assert_eq!(set.public_url, "https://nhip.abc.vn");
+        for (var, value) in [
+            (SEND_RATES_VAR, "fax=3"),
+            (SEND_RATES_VAR, "sms=0"),
+            (PUBLIC_URL_VAR, "nhip.abc.vn"),
+            (LINK_SECRET_VAR, "short"),
+            (EMAIL_FROM_VAR, "no address"),
+            (SMS_SENDER_ID_VAR, "A BRAND NAME TOO LONG"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
+    }
+}
