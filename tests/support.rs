@@ -79,6 +79,9 @@ pub fn local_deps() -> LocalDeps {
         settings: nhip_app::Settings::default(),
         channels: nhip_app::Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(dir.path().join("blobs"))),
+        sns_certificates: Arc::new(
+            nhip_app::messaging::sns::HttpsCertificates::new().expect("an HTTPS client"),
+        ),
     });
     LocalDeps {
         deps,

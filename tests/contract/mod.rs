@@ -1,4 +1,6 @@
 //! Port contract suites: each case is written once and run against every adapter.
 
+mod blob;
+mod channel;
 mod queue;
 mod store;

@@ -119,6 +119,9 @@ pub struct Deps {
     pub channels: Channels,
     /// Files kept beside the table (attachments, reports).
     pub blobs: Arc<dyn BlobStore>,
+    /// Fetches SNS signing certificates (and confirms SNS subscriptions) for SNS messages
+    /// that arrive over HTTP.
+    pub sns_certificates: Arc<dyn crate::messaging::sns::CertificateSource>,
 }
 
 /// Tunables and secrets of the routes, from the environment in Lambda and from the command

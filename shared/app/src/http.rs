@@ -25,7 +25,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The API's routes over `deps`: the staff API and the public intake routes (in AWS the
 /// intake routes are served by their own function, without the staff authorizer).
 pub fn router(deps: Arc<Deps>) -> Router {
-    staff_router(deps.clone()).merge(crate::intake::router(deps))
+    staff_router(deps.clone())
+        .merge(crate::intake::router(deps.clone()))
+        .merge(crate::messaging::routes::public(deps))
 }
 
 /// The staff API (the `api` function): every route but `/health`, `/v1/version` and
@@ -42,6 +44,8 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(crate::privacy::router())
         .merge(crate::next_actions::router())
         .merge(crate::notifications::router())
+        .merge(crate::messaging::templates::router())
+        .merge(crate::messaging::routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

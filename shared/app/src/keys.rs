@@ -255,6 +255,106 @@ pub fn incoming_call(customer: CustomerId, call_id: &str) -> Key {
     )
 }
 
+/// A message template's partition: `TPL#<code>`, holding `META` and its versions.
+pub fn template_pk(code: &str) -> String {
+    format!("TPL#{code}")
+}
+
+/// A template's header item (name, channel, published version).
+pub fn template(code: &str) -> Key {
+    Key::new(template_pk(code), "META")
+}
+
+/// One version of a template: `TPL#<code>` / `V#<version, 6 digits>`, so versions sort.
+pub fn template_version(code: &str, version: u32) -> Key {
+    Key::new(template_pk(code), format!("V#{version:06}"))
+}
+
+/// The gsi2 partition listing every template.
+pub const TEMPLATES: &str = "TEMPLATES";
+
+/// A message: `MSG#<id>` / `MSG`. Its id derives from the send's idempotency key, so this
+/// item is also the idempotency record: a redelivered send finds it and sends nothing.
+pub fn message(id: &str) -> Key {
+    Key::new(message_pk(id), "MSG")
+}
+
+/// A message's partition, holding the message and its history.
+pub fn message_pk(id: &str) -> String {
+    format!("MSG#{id}")
+}
+
+/// One signal in a message's history, keyed by its cause so a redelivered signal is kept once.
+pub fn message_signal(id: &str, at: DateTime<Utc>, cause: &str) -> Key {
+    Key::new(message_pk(id), format!("EV#{}#{cause}", instant(at)))
+}
+
+/// The gsi1 partition finding a message by its provider's id (SES, SNS, Zalo).
+pub fn message_by_provider_id(provider_id: &str) -> String {
+    format!("PMSG#{provider_id}")
+}
+
+/// The gsi2 partition of a customer's messages, newest last by `created#id`.
+pub fn messages_of_customer(customer: &str) -> String {
+    format!("CUSMSG#{customer}")
+}
+
+/// The gsi3 partition of a campaign's messages.
+pub fn messages_of_campaign(campaign: &str) -> String {
+    format!("CMPMSG#{campaign}")
+}
+
+/// A bulk send (campaign): `CMP#<id>` / `CMP`.
+pub fn campaign(id: &str) -> Key {
+    Key::new(format!("CMP#{id}"), "CMP")
+}
+
+/// The gsi2 partition listing campaigns.
+pub const CAMPAIGNS: &str = "CAMPAIGNS";
+
+/// Message counters of a template (`TPL`) or campaign (`CMP`): `STAT#<scope>#<id>` / `ALL`.
+pub fn message_stats(scope: &str, id: &str) -> Key {
+    Key::new(format!("STAT#{scope}#{id}"), "ALL")
+}
+
+/// A suppressed address (hard bounce, complaint, unsubscribe): `SUP#<channel>#<address>`.
+pub fn suppression(channel: &str, address: &str) -> Key {
+    Key::new(format!("SUP#{channel}#{address}"), "SUP")
+}
+
+/// A number on the do-not-advertise list: `DNC#<E.164 number>`.
+pub fn do_not_advertise(phone: &str) -> Key {
+    Key::new(format!("DNC#{phone}"), "DNC")
+}
+
+/// The gsi2 partition listing the do-not-advertise numbers.
+pub const DO_NOT_ADVERTISE: &str = "DNC";
+
+/// Advertising sends to one address in the last 24 hours: `ADCAP#<channel>#<address>`.
+pub fn advertising_cap(channel: &str, address: &str) -> Key {
+    Key::new(format!("ADCAP#{channel}#{address}"), "CAP")
+}
+
+/// The one consent-request message an address may ever get: `CONSENTREQ#<channel>#<address>`.
+pub fn consent_request(channel: &str, address: &str) -> Key {
+    Key::new(format!("CONSENTREQ#{channel}#{address}"), "SENT")
+}
+
+/// The advertising rules in force (the Decree 91 preset, or the admin's edit of it).
+pub fn advertising_rules() -> Key {
+    Key::new("CFG#advertising", "RULES")
+}
+
+/// A channel's send budget for one minute: `RATE#send#<kind>` / `<minute>`.
+pub fn send_rate(kind: &str, minute: &str) -> Key {
+    Key::new(format!("RATE#send#{kind}"), minute.to_owned())
+}
+
+/// A tracked link's click record, once per message and link.
+pub fn link_click(message_id: &str, link: usize) -> Key {
+    Key::new(message_pk(message_id), format!("CLICK#{link:03}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

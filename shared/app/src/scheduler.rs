@@ -32,6 +32,11 @@ pub enum Work {
         /// The next action's id.
         action_id: String,
     },
+    /// A deferred message's window has opened: put it back on the send queue.
+    SendMessage {
+        /// The message.
+        message_id: String,
+    },
 }
 
 /// The write that schedules `work` at `due` (in the bucket of `due`, or of `now` if `due` is
@@ -146,6 +151,9 @@ async fn run(deps: &Deps, item: &Item) -> Result<(), StoreError> {
             customer_id,
             action_id,
         } => crate::next_actions::fire(deps, id, customer_id, action_id).await?,
+        Work::SendMessage { message_id } => {
+            crate::messaging::pipeline::release(deps, message_id).await?
+        }
     }
     deps.store
         .delete(&keys::due_work(id), Condition::Always)

@@ -6,15 +6,42 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use nhip_app::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
 use nhip_app::ports::SystemClock;
-use nhip_app::{BuildInfo, Deps, Queues};
+use nhip_app::{BuildInfo, Channels, Deps, Queues};
 
 use crate::dynamo::DynamoStore;
+use crate::s3::S3BlobStore;
+use crate::ses::SesChannel;
+use crate::sns::{SnsPushChannel, SnsSmsChannel};
 use crate::sqs::SqsQueue;
+use crate::webhook::{WebhookChannel, WebhookTarget};
+use crate::zalo::ZaloZnsChannel;
 
 /// The table holding every item.
 pub const TABLE_VAR: &str = "NHIP_TABLE";
 /// The URL of the `events` queue.
 pub const EVENTS_QUEUE_URL_VAR: &str = "NHIP_EVENTS_QUEUE_URL";
+/// The URL of the `sends` queue.
+pub const SENDS_QUEUE_URL_VAR: &str = "NHIP_SENDS_QUEUE_URL";
+/// The S3 bucket blobs (template attachments, reports) are kept in.
+pub const BLOB_BUCKET_VAR: &str = "NHIP_BLOB_BUCKET";
+/// The SES configuration set e-mail is sent with (event publishing, open and click
+/// tracking); optional.
+pub const SES_CONFIGURATION_SET_VAR: &str = "NHIP_SES_CONFIGURATION_SET";
+/// The Zalo Official Account access token for ZNS; the ZNS channel refuses every message
+/// while it is unset.
+pub const ZNS_ACCESS_TOKEN_VAR: &str = "NHIP_ZNS_ACCESS_TOKEN";
+/// Zalo's ZNS template-message endpoint; [`DEFAULT_ZNS_ENDPOINT`] when unset.
+pub const ZNS_ENDPOINT_VAR: &str = "NHIP_ZNS_ENDPOINT";
+/// The default of [`ZNS_ENDPOINT_VAR`].
+pub const DEFAULT_ZNS_ENDPOINT: &str = "https://business.openapi.zalo.me/message/template";
+/// The URL messages for other OTT bridges are posted to; the webhook channel refuses every
+/// message while it is unset.
+pub const WEBHOOK_URL_VAR: &str = "NHIP_WEBHOOK_URL";
+/// The secret (at least 32 bytes) webhook posts are signed with; required with
+/// [`WEBHOOK_URL_VAR`].
+pub const WEBHOOK_SECRET_VAR: &str = "NHIP_WEBHOOK_SECRET";
+/// Shortest webhook signing secret accepted, in bytes.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 32;
 /// The region, as the Lambda runtime sets it.
 pub const REGION_VAR: &str = "AWS_REGION";
 /// The region, as the AWS CLI and older tools set it; read when [`REGION_VAR`] is absent.
@@ -36,6 +63,16 @@ pub struct Config {
     pub table: String,
     /// URL of the `events` SQS queue (`NHIP_EVENTS_QUEUE_URL`).
     pub events_queue_url: String,
+    /// URL of the `sends` SQS queue (`NHIP_SENDS_QUEUE_URL`).
+    pub sends_queue_url: String,
+    /// S3 bucket of the blob store (`NHIP_BLOB_BUCKET`).
+    pub blob_bucket: String,
+    /// SES configuration set for outgoing e-mail (`NHIP_SES_CONFIGURATION_SET`), if any.
+    pub ses_configuration_set: Option<String>,
+    /// Zalo ZNS (`NHIP_ZNS_ENDPOINT`, `NHIP_ZNS_ACCESS_TOKEN`).
+    pub zns: ZnsConfig,
+    /// The OTT bridge webhook (`NHIP_WEBHOOK_URL`, `NHIP_WEBHOOK_SECRET`), if configured.
+    pub webhook: Option<WebhookConfig>,
     /// AWS region (`AWS_REGION`, else `AWS_DEFAULT_REGION`).
     pub region: String,
     /// Endpoint override for an emulator such as moto (`NHIP_AWS_ENDPOINT`); `None` in AWS.
@@ -45,6 +82,47 @@ pub struct Config {
     pub auth: AuthMode,
     /// Route tunables and secrets (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`).
     pub settings: nhip_app::Settings,
+}
+
+/// A secret read from the environment; its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the adapter that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Zalo ZNS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZnsConfig {
+    /// The template-message endpoint (`NHIP_ZNS_ENDPOINT`).
+    pub endpoint: String,
+    /// The Official Account access token (`NHIP_ZNS_ACCESS_TOKEN`); without it the channel
+    /// refuses every message.
+    pub access_token: Option<SecretString>,
+}
+
+/// The OTT bridge webhook's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Where messages are posted (`NHIP_WEBHOOK_URL`).
+    pub url: String,
+    /// The signing secret, at least 32 bytes (`NHIP_WEBHOOK_SECRET`).
+    pub secret: SecretString,
 }
 
 /// A configuration variable is missing or malformed. The message names the variable.
@@ -84,6 +162,30 @@ impl Config {
         let events_queue_url = required(EVENTS_QUEUE_URL_VAR)?;
         check_http_url(EVENTS_QUEUE_URL_VAR, &events_queue_url)?;
 
+        let sends_queue_url = required(SENDS_QUEUE_URL_VAR)?;
+        check_http_url(SENDS_QUEUE_URL_VAR, &sends_queue_url)?;
+
+        let blob_bucket = required(BLOB_BUCKET_VAR)?;
+        check_bucket_name(&blob_bucket)?;
+
+        let ses_configuration_set = get(SES_CONFIGURATION_SET_VAR);
+        if let Some(set) = &ses_configuration_set {
+            check_configuration_set(set)?;
+        }
+
+        let zns_endpoint = get(ZNS_ENDPOINT_VAR).unwrap_or_else(|| DEFAULT_ZNS_ENDPOINT.to_owned());
+        check_http_url(ZNS_ENDPOINT_VAR, &zns_endpoint)?;
+        let zns_token = get(ZNS_ACCESS_TOKEN_VAR);
+        if let Some(token) = &zns_token {
+            check_header_value(ZNS_ACCESS_TOKEN_VAR, token)?;
+        }
+        let zns = ZnsConfig {
+            endpoint: zns_endpoint,
+            access_token: zns_token.map(SecretString),
+        };
+
+        let webhook = webhook(&get)?;
+
         let region = get(REGION_VAR)
             .or_else(|| get(DEFAULT_REGION_VAR))
             .ok_or(ConfigError::Missing { var: REGION_VAR })?;
@@ -105,6 +207,11 @@ impl Config {
         Ok(Self {
             table,
             events_queue_url,
+            sends_queue_url,
+            blob_bucket,
+            ses_configuration_set,
+            zns,
+            webhook,
             region,
             endpoint,
             auth,
@@ -155,6 +262,79 @@ fn auth_mode(get: &impl Fn(&str) -> Option<String>) -> Result<AuthMode, ConfigEr
             var: AUTH_VAR,
             reason: format!("expected 'gateway' or 'hs256', got {other:?}"),
         }),
+    }
+}
+
+/// `NHIP_WEBHOOK_URL` with `NHIP_WEBHOOK_SECRET` (≥ 32 bytes), or neither. A secret without a
+/// URL leaves the channel unconfigured.
+fn webhook(get: &impl Fn(&str) -> Option<String>) -> Result<Option<WebhookConfig>, ConfigError> {
+    let Some(url) = get(WEBHOOK_URL_VAR) else {
+        return Ok(None);
+    };
+    check_http_url(WEBHOOK_URL_VAR, &url)?;
+    let secret = get(WEBHOOK_SECRET_VAR).ok_or(ConfigError::Missing {
+        var: WEBHOOK_SECRET_VAR,
+    })?;
+    if secret.len() < MIN_WEBHOOK_SECRET_BYTES {
+        return Err(ConfigError::Invalid {
+            var: WEBHOOK_SECRET_VAR,
+            reason: format!("the signing secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes"),
+        });
+    }
+    Ok(Some(WebhookConfig {
+        url,
+        secret: SecretString(secret),
+    }))
+}
+
+/// S3's rule for new buckets: 3 to 63 characters of `a-z 0-9 . -`, starting and ending with a
+/// letter or digit, no `..`.
+fn check_bucket_name(bucket: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !bucket.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var: BLOB_BUCKET_VAR,
+            reason: "a bucket name is 3 to 63 characters of a-z, 0-9, '.' and '-', starting \
+                     and ending with a letter or digit"
+                .into(),
+        })
+    }
+}
+
+/// SES's rule: 1 to 64 characters of `A-Z a-z 0-9 _ -`.
+fn check_configuration_set(name: &str) -> Result<(), ConfigError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var: SES_CONFIGURATION_SET_VAR,
+            reason: "a configuration set name is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'"
+                .into(),
+        })
+    }
+}
+
+/// A value sent as an HTTP header: visible ASCII only.
+fn check_header_value(var: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: "expected visible ASCII characters only".into(),
+        })
     }
 }
 
@@ -221,25 +401,59 @@ pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
     }
 }
 
-/// The ports on AWS: the DynamoDB store, the SQS `events` queue, the system clock. Built once
-/// per Lambda execution environment.
+/// The ports on AWS: the DynamoDB store, the SQS `events` and `sends` queues, the channels
+/// (SES v2, SNS SMS, SNS push, Zalo ZNS, the signed webhook), the S3 blob store, the system
+/// clock. Built once per Lambda execution environment. A channel whose configuration is
+/// absent still exists and refuses every message, naming the missing variable.
 pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let sdk = sdk_config(config).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
-    let events = SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        "events",
-        config.events_queue_url.clone(),
-    );
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let events = SqsQueue::new(sqs.clone(), "events", config.events_queue_url.clone());
+    let sends = SqsQueue::new(sqs, "sends", config.sends_queue_url.clone());
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let http = crate::webhook::http_client();
+    let channels = Channels {
+        email: Arc::new(SesChannel::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            config.ses_configuration_set.clone(),
+        )),
+        sms: Arc::new(SnsSmsChannel::new(sns.clone())),
+        push: Arc::new(SnsPushChannel::new(sns)),
+        zns: Arc::new(ZaloZnsChannel::new(
+            http.clone(),
+            config.zns.endpoint.clone(),
+            config
+                .zns
+                .access_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+        )),
+        webhook: Arc::new(WebhookChannel::new(
+            http,
+            config.webhook.as_ref().map(|w| WebhookTarget {
+                url: w.url.clone(),
+                secret: w.secret.expose().as_bytes().to_vec(),
+            }),
+        )),
+    };
+    let blobs = S3BlobStore::from_sdk_config(&sdk, config.blob_bucket.clone());
     Deps {
         store: Arc::new(store),
         queues: Queues {
             events: Arc::new(events),
+            sends: Arc::new(sends),
         },
+        channels,
+        blobs: Arc::new(blobs),
         clock: Arc::new(SystemClock),
         build: BuildInfo::current(runtime),
         auth: Arc::new(Authenticator::new(config.auth.clone())),
         settings: config.settings.clone(),
+        sns_certificates: Arc::new(
+            nhip_app::messaging::sns::HttpsCertificates::new()
+                .expect("an HTTPS client with the built-in roots always builds"),
+        ),
     }
 }
 
@@ -263,6 +477,11 @@ mod tests {
             "NHIP_EVENTS_QUEUE_URL",
             "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-events",
         ),
+        (
+            "NHIP_SENDS_QUEUE_URL",
+            "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-sends",
+        ),
+        ("NHIP_BLOB_BUCKET", "nhip-prod-blobs"),
         ("AWS_REGION", "ap-southeast-1"),
     ];
 
@@ -302,7 +521,13 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named() {
-        for var in ["NHIP_TABLE", "NHIP_EVENTS_QUEUE_URL", "AWS_REGION"] {
+        for var in [
+            "NHIP_TABLE",
+            "NHIP_EVENTS_QUEUE_URL",
+            "NHIP_SENDS_QUEUE_URL",
+            "NHIP_BLOB_BUCKET",
+            "AWS_REGION",
+        ] {
             let err = read(&with(&[(var, "")])).unwrap_err();
             assert_eq!(err, ConfigError::Missing { var: var_name(var) });
             assert!(err.to_string().contains(var), "{err}");
@@ -310,10 +535,16 @@ mod tests {
     }
 
     fn var_name(var: &str) -> &'static str {
-        [TABLE_VAR, EVENTS_QUEUE_URL_VAR, REGION_VAR]
-            .into_iter()
-            .find(|v| *v == var)
-            .unwrap()
+        [
+            TABLE_VAR,
+            EVENTS_QUEUE_URL_VAR,
+            SENDS_QUEUE_URL_VAR,
+            BLOB_BUCKET_VAR,
+            REGION_VAR,
+        ]
+        .into_iter()
+        .find(|v| *v == var)
+        .unwrap()
     }
 
     fn invalid_var(result: Result<Config, ConfigError>) -> &'static str {
@@ -340,19 +571,154 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_url_must_be_http() {
+    fn the_queue_urls_must_be_http() {
+        for var in ["NHIP_EVENTS_QUEUE_URL", "NHIP_SENDS_QUEUE_URL"] {
+            for bad in [
+                "sqs.ap-southeast-1.amazonaws.com/1/q",
+                "ftp://host/q",
+                "https://",
+                "http:// spaced/q",
+            ] {
+                assert_eq!(invalid_var(read(&with(&[(var, bad)]))), var, "{bad}");
+            }
+        }
+        let config = read(GOOD).unwrap();
+        assert!(config.sends_queue_url.ends_with("/nhip-sends"));
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert_eq!(read(GOOD).unwrap().blob_bucket, "nhip-prod-blobs");
+        let long = "b".repeat(64);
         for bad in [
-            "sqs.ap-southeast-1.amazonaws.com/1/q",
-            "ftp://host/q",
-            "https://",
-            "http:// spaced/q",
+            "ab",
+            "Upper-Case",
+            "-leading",
+            "trailing-",
+            "two..dots",
+            "under_score",
+            long.as_str(),
         ] {
             assert_eq!(
-                invalid_var(read(&with(&[("NHIP_EVENTS_QUEUE_URL", bad)]))),
-                "NHIP_EVENTS_QUEUE_URL",
+                invalid_var(read(&with(&[("NHIP_BLOB_BUCKET", bad)]))),
+                "NHIP_BLOB_BUCKET",
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn channel_settings_are_optional() {
+        let config = read(GOOD).unwrap();
+        assert_eq!(config.ses_configuration_set, None);
+        assert_eq!(config.zns.endpoint, DEFAULT_ZNS_ENDPOINT);
+        assert_eq!(config.zns.access_token, None);
+        assert_eq!(config.webhook, None);
+    }
+
+    #[test]
+    fn channel_settings_are_read_and_checked() {
+        let secret = "w".repeat(32);
+        let config = read(&with(&[
+            ("NHIP_SES_CONFIGURATION_SET", "nhip-tracking"),
+            ("NHIP_ZNS_ACCESS_TOKEN", "zalo-oa-token"),
+            ("NHIP_ZNS_ENDPOINT", "http://127.0.0.1:9000/zns"),
+            ("NHIP_WEBHOOK_URL", "https://bridge.example.vn/nhip"),
+            ("NHIP_WEBHOOK_SECRET", &secret),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.ses_configuration_set.as_deref(),
+            Some("nhip-tracking")
+        );
+        assert_eq!(config.zns.endpoint, "http://127.0.0.1:9000/zns");
+        assert_eq!(
+            config.zns.access_token.as_ref().map(SecretString::expose),
+            Some("zalo-oa-token")
+        );
+        let webhook = config.webhook.as_ref().unwrap();
+        assert_eq!(webhook.url, "https://bridge.example.vn/nhip");
+        assert_eq!(webhook.secret.expose(), secret);
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("zalo-oa-token") && !printed.contains(&secret),
+            "secrets are never printed: {printed}"
+        );
+
+        assert_eq!(
+            invalid_var(read(&with(&[("NHIP_SES_CONFIGURATION_SET", "has space")]))),
+            "NHIP_SES_CONFIGURATION_SET"
+        );
+        assert_eq!(
+            invalid_var(read(&with(&[(
+                "NHIP_ZNS_ENDPOINT",
+                "business.openapi.zalo.me"
+            )]))),
+            "NHIP_ZNS_ENDPOINT"
+        );
+        assert_eq!(
+            invalid_var(read(&with(&[("NHIP_ZNS_ACCESS_TOKEN", "tok en")]))),
+            "NHIP_ZNS_ACCESS_TOKEN"
+        );
+        assert_eq!(
+            read(&with(&[(
+                "NHIP_WEBHOOK_URL",
+                "https://bridge.example.vn/nhip"
+            )]))
+            .unwrap_err(),
+            ConfigError::Missing {
+                var: WEBHOOK_SECRET_VAR
+            }
+        );
+        assert_eq!(
+            invalid_var(read(&with(&[
+                ("NHIP_WEBHOOK_URL", "https://bridge.example.vn/nhip"),
+                ("NHIP_WEBHOOK_SECRET", "short"),
+            ]))),
+            "NHIP_WEBHOOK_SECRET"
+        );
+        assert_eq!(
+            invalid_var(read(&with(&[
+                ("NHIP_WEBHOOK_URL", "bridge.example.vn"),
+                ("NHIP_WEBHOOK_SECRET", &secret),
+            ]))),
+            "NHIP_WEBHOOK_URL"
+        );
+        // A secret alone leaves the channel unconfigured.
+        assert_eq!(
+            read(&with(&[("NHIP_WEBHOOK_SECRET", &secret)]))
+                .unwrap()
+                .webhook,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn unconfigured_channels_refuse_and_name_their_variable() {
+        use nhip_app::ports::channel::{Envelope, Outgoing, OutgoingZns};
+        let mut config = read(GOOD).unwrap();
+        config.endpoint = Some("http://127.0.0.1:9".into());
+        let deps = build_deps(&config, "test").await;
+        let zns = Envelope {
+            message_id: "01JD3ZK5X8Q2W7M4N6P9R1T3V5".into(),
+            outgoing: Outgoing::Zns(OutgoingZns {
+                phone: "84912345678".into(),
+                template_id: "2001".into(),
+                params: Default::default(),
+                tracking_id: "01JD3ZK5X8Q2W7M4N6P9R1T3V5".into(),
+            }),
+        };
+        let err = deps.channels.zns.send(&zns).await.unwrap_err();
+        assert!(
+            err.to_string().contains("NHIP_ZNS_ACCESS_TOKEN") && !err.is_retryable(),
+            "{err}"
+        );
+        assert_eq!(deps.channels.email.name(), "ses");
+        assert_eq!(deps.channels.sms.name(), "sns-sms");
+        assert_eq!(deps.channels.push.name(), "sns-push");
+        assert_eq!(deps.channels.webhook.name(), "webhook");
+        assert_eq!(deps.blobs.backend(), "s3");
+        assert_eq!(deps.queues.sends.name(), "sends");
     }
 
     #[test]

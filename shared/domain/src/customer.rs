@@ -141,6 +141,8 @@ labelled_enum! {
         Push = "push", "Thông báo ứng dụng";
         /// Phone call.
         Call = "call", "Gọi điện";
+        /// Other OTT apps (Messenger, Viber, WhatsApp) through a bridge.
+        Ott = "ott", "OTT (Messenger, Viber, WhatsApp)";
     }
 }
 

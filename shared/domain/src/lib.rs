@@ -7,11 +7,18 @@
 //!   CMND, tax code).
 //! - [`person`]: names (NFC, diacritic folding for search, the given name used to address
 //!   someone) and gender.
+//! - [`compliance`]: advertising rules (Decree 91/2020/NĐ-CP): hours and 24-hour limits per
+//!   channel, customer agreements, `[QC]` labels, opt-out text and refusal replies.
+//! - [`template`]: message templates per channel in Liquid: compile, save-time check against
+//!   sample data, strict rendering (HTML-escaped e-mail bodies, Vietnamese filters), SMS segment
+//!   counts and unaccented text, how to address a customer.
 //! - [`customer`]: the customer model: lifecycle, classification, source, consents.
 
+pub mod compliance;
 pub mod customer;
 pub mod event;
 pub mod identifiers;
 pub mod ids;
 pub mod person;
+pub mod template;
 pub mod time;

@@ -34,14 +34,26 @@ pub struct Consumer {
 
 /// Every consumer of the platform, wired as in template.yaml.
 pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
-    vec![Consumer {
-        function: "events-consumer",
-        queue: deps.queues.events.clone(),
-        handler: Arc::new(|deps, event| {
-            Box::pin(async move { nhip_app::events::handle_batch(&deps, event).await })
-        }),
-        deps: deps.clone(),
-    }]
+    vec![
+        Consumer {
+            function: "events-consumer",
+            queue: deps.queues.events.clone(),
+            handler: Arc::new(|deps, event| {
+                Box::pin(async move { nhip_app::events::handle_batch(&deps, event).await })
+            }),
+            deps: deps.clone(),
+        },
+        Consumer {
+            function: "message-sender",
+            queue: deps.queues.sends.clone(),
+            handler: Arc::new(|deps, event| {
+                Box::pin(
+                    async move { nhip_app::messaging::pipeline::handle_batch(&deps, event).await },
+                )
+            }),
+            deps: deps.clone(),
+        },
+    ]
 }
 
 impl Consumer {

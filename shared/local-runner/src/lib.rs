@@ -6,8 +6,11 @@
 //!   same handler the Lambda function runs, delete what succeeded.
 //! - [`schedules`]: the stand-in for EventBridge schedules, ticking on the simulated clock.
 //! - [`routes`]: local-only routes (the simulated clock), merged into the API router.
+//! - [`outbox_page`]: the outbox at `/outbox` and `/outbox.json`, and the local stand-in for
+//!   SNS invoking the engagement tracker.
 
 pub mod consumers;
+pub mod outbox_page;
 pub mod routes;
 pub mod schedules;
 
@@ -87,6 +90,17 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         Some(config.data_dir.join("outbox")),
         clock.clone(),
     ));
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let mut settings = local_settings()?;
+    if settings.messaging.link_secret.is_none() {
+        settings.messaging.link_secret = Some(link_secret(&config.data_dir)?);
+    }
+    if std::env::var_os(nhip_app::messaging::settings::PUBLIC_URL_VAR).is_none() {
+        settings.messaging.public_url = format!("http://{addr}");
+    }
     let deps = Arc::new(Deps {
         store: store.clone(),
         queues: Queues {
@@ -96,19 +110,18 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         clock: clock.clone(),
         build: BuildInfo::current("local"),
         auth: Arc::new(Authenticator::hs256(secret)),
-        settings: local_settings()?,
+        settings,
         channels: Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
+        sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
     });
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
-    let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let app = nhip_app::http::router(deps.clone()).merge(routes::router(clock.clone()));
+    let app = nhip_app::http::router(deps.clone())
+        .merge(routes::router(clock.clone()))
+        .merge(outbox_page::router(outbox.clone(), deps.clone()));
     let mut api_stop = stopped.clone();
     tasks.spawn(async move {
         axum::serve(listener, app)
@@ -172,6 +185,22 @@ pub fn jwt_secret(data_dir: &Path) -> anyhow::Result<JwtSecret> {
     JwtSecret::new(text.trim().as_bytes()).with_context(|| path.display().to_string())
 }
 
+/// The secret tracked links and unsubscribe tokens are signed with: `NHIP_LINK_SECRET` when
+/// set, else the one in `<data_dir>/link-secret`, generated on first use, so links in the
+/// outbox keep working across restarts.
+pub fn link_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(LINK_SECRET_FILE);
+    if !path.exists() {
+        create_secret_file(data_dir, &path)?;
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
+/// File of the local link-signing secret in the data folder.
+pub const LINK_SECRET_FILE: &str = "link-secret";
+
 /// Writes a fresh secret beside `path` and links it into place, so a concurrent reader never
 /// sees a half-written file and two processes racing both end up with the same secret.
 fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
@@ -186,10 +215,11 @@ fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let temp = data_dir.join(format!(
-        "{JWT_SECRET_FILE}.{}-{nanos}.tmp",
-        std::process::id()
-    ));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("secret");
+    let temp = data_dir.join(format!("{name}.{}-{nanos}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -191,6 +191,7 @@ fn new_customer(lead: &Lead, now: DateTime<Utc>) -> Customer {
         first_interaction_at: None,
         last_activity_at: Some(now),
         erased_at: None,
+        advertising_agreement: None,
         version: 1,
     }
 }

@@ -100,6 +100,10 @@ pub struct Customer {
     /// When the personal data was erased (anonymised) at the customer's request.
     #[serde(default)]
     pub erased_at: Option<DateTime<Utc>>,
+    /// Limits or hours for advertising the customer agreed to, replacing the Decree 91
+    /// defaults for them only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertising_agreement: Option<nhip_domain::compliance::Agreement>,
     /// Optimistic-concurrency version, incremented on every change.
     pub version: u64,
 }

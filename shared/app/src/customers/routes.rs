@@ -457,6 +457,7 @@ pub(super) fn new_customer(
         first_interaction_at: None,
         last_activity_at: Some(now),
         erased_at: None,
+        advertising_agreement: None,
         version: 1,
     };
     apply_fields(&mut customer, body, principal, now, consent_source, errors);

@@ -1,4 +1,29 @@
-//! Messaging: templates, the send pipeline with its compliance rules, channels and the
-//! engagement signals that come back.
+//! # Layout
+//! Messaging: every message Nhịp sends to a customer goes through one pipeline, and every
+//! signal that comes back lands on the message, the customer's timeline and the journeys.
+//! - [`settings`]: senders, the public URL and secret of tracked links, send rates.
+//! - [`model`]: send requests, messages, their statuses and reasons.
+//! - [`templates`]: versioned Liquid templates per channel, checked at save, with previews.
+//! - [`pipeline`]: the `sends` queue consumer: idempotency, consent, suppression, Decree 91,
+//!   rendering, sending, recording.
+//! - [`links`]: signed tokens of tracked links and unsubscribe pages.
+//! - [`tracking`]: engagement signals, suppression, clicks, unsubscribes and refusals.
+//! - [`tracker`]: the `engagement-tracker` function's handler (SES events via SNS).
+//! - [`stats`]: counters per template and campaign.
+//! - [`routes`]: staff messaging routes and the public tracking routes.
+//! - [`sns`]: SNS messages over HTTP and their signature check.
+//! - [`ses_events`]: SES event-publishing records.
+//! - [`zalo`]: Zalo ZNS delivery callbacks and their signature.
 
+pub mod links;
+pub mod model;
+pub mod pipeline;
+pub mod routes;
+pub mod ses_events;
 pub mod settings;
+pub mod sns;
+pub mod stats;
+pub mod templates;
+pub mod tracker;
+pub mod tracking;
+pub mod zalo;

@@ -27,6 +27,13 @@ pub const ORG_WEBSITE_VAR: &str = "NHIP_ORG_WEBSITE";
 /// Variable: per-channel send rates a minute, e.g. `email=600,sms=60`.
 pub const SEND_RATES_VAR: &str = "NHIP_SEND_RATES";
 
+/// Variable: the Zalo app id ZNS callbacks are signed for.
+pub const ZALO_APP_ID_VAR: &str = "NHIP_ZALO_APP_ID";
+/// Variable: the Zalo OA secret key ZNS callbacks are signed with.
+pub const ZALO_SECRET_VAR: &str = "NHIP_ZALO_SECRET";
+/// Variable: the secret (≥ 32 bytes) the SMS provider signs inbound-SMS webhooks with.
+pub const SMS_INBOUND_SECRET_VAR: &str = "NHIP_SMS_INBOUND_SECRET";
+
 /// Default send rate a minute for a channel without one configured.
 pub const DEFAULT_SEND_RATE_PER_MINUTE: u32 = 600;
 
@@ -48,6 +55,12 @@ pub struct MessagingSettings {
     pub organisation: Organisation,
     /// Sends a minute per channel kind (`email`, `sms`, `zns`, `push`, `webhook`).
     pub send_rates: BTreeMap<String, u32>,
+    /// The Zalo app id of ZNS callbacks; callbacks are refused while unset.
+    pub zalo_app_id: Option<String>,
+    /// The Zalo OA secret of ZNS callbacks.
+    pub zalo_secret: Option<String>,
+    /// The inbound-SMS webhook secret; the route refuses every call while it is unset.
+    pub sms_inbound_secret: Option<Vec<u8>>,
 }
 
 /// The organisation's details merged into templates.
@@ -75,6 +88,9 @@ impl Default for MessagingSettings {
                 website: "https://nhip.local".into(),
             },
             send_rates: BTreeMap::new(),
+            zalo_app_id: None,
+            zalo_secret: None,
+            sms_inbound_secret: None,
         }
     }
 }
@@ -142,6 +158,17 @@ impl MessagingSettings {
         if let Some(website) = get(ORG_WEBSITE_VAR) {
             settings.organisation.website = website.trim().to_owned();
         }
+        settings.zalo_app_id = get(ZALO_APP_ID_VAR).map(|v| v.trim().to_owned());
+        settings.zalo_secret = get(ZALO_SECRET_VAR);
+        if let Some(secret) = get(SMS_INBOUND_SECRET_VAR) {
+            if secret.len() < 32 {
+                return Err(SettingsError {
+                    var: SMS_INBOUND_SECRET_VAR,
+                    reason: "the inbound-SMS secret must be at least 32 bytes",
+                });
+            }
+            settings.sms_inbound_secret = Some(secret.into_bytes());
+        }
         if let Some(rates) = get(SEND_RATES_VAR) {
             for pair in rates.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let parsed = pair.split_once('=').and_then(|(kind, rate)| {
@@ -175,6 +202,12 @@ impl std::fmt::Debug for MessagingSettings {
             .field("link_secret", &self.link_secret.as_ref().map(|_| "<set>"))
             .field("organisation", &self.organisation)
             .field("send_rates", &self.send_rates)
+            .field("zalo_app_id", &self.zalo_app_id)
+            .field("zalo_secret", &self.zalo_secret.as_ref().map(|_| "<set>"))
+            .field(
+                "sms_inbound_secret",
+                &self.sms_inbound_secret.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }

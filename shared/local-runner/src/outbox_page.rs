@@ -1,0 +1,202 @@
+//! The outbox as people and scripts see it: `/outbox` (a page listing every message the local
+//! run "sent", newest first, with its full content) and `/outbox.json`. Plus the local
+//! stand-in for SNS invoking the `engagement-tracker` function: `POST
+//! /local/functions/engagement-tracker` takes the same SNS event payload (e.g. a fixture from
+//! `events/engagement-tracker/`) and runs the same handler.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use nhip_app::Deps;
+use nhip_app::http::ApiError;
+use nhip_app::ports::channel::Outgoing;
+use nhip_local::{Outbox, OutboxEntry};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+struct PageState {
+    outbox: Arc<Outbox>,
+    deps: Arc<Deps>,
+}
+
+/// The outbox routes.
+pub fn router(outbox: Arc<Outbox>, deps: Arc<Deps>) -> Router {
+    Router::new()
+        .route("/outbox", get(page))
+        .route("/outbox.json", get(json_list))
+        .route("/local/functions/engagement-tracker", post(invoke_tracker))
+        .with_state(PageState { outbox, deps })
+}
+
+#[derive(Debug, Deserialize)]
+struct Listing {
+    limit: Option<usize>,
+    before: Option<i64>,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("outbox unavailable: {error}"),
+    )
+}
+
+async fn json_list(
+    State(state): State<PageState>,
+    Query(listing): Query<Listing>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let entries = state
+        .outbox
+        .list(listing.limit.unwrap_or(100), listing.before)
+        .await
+        .map_err(unavailable)?;
+    let next = entries.last().map(|e| e.seq).filter(|seq| *seq > 1);
+    Ok(axum::Json(json!({ "items": entries, "before": next })))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn card(entry: &OutboxEntry) -> String {
+    let (kind, head, body) = match &entry.envelope.outgoing {
+        Outgoing::Email(m) => (
+            "E-mail",
+            format!("<b>{}</b>", escape(&m.subject)),
+            format!(
+                "<details open><summary>HTML</summary><iframe sandbox srcdoc=\"{}\"></iframe></details>\
+                 <details><summary>Văn bản</summary><pre>{}</pre></details>{}{}",
+                escape(&m.html),
+                escape(&m.text),
+                if m.attachments.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "<p>Đính kèm: {}</p>",
+                        m.attachments
+                            .iter()
+                            .map(|a| format!("{} ({} byte)", escape(&a.filename), a.bytes.len()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                m.headers
+                    .iter()
+                    .map(|(k, v)| format!("<code>{}: {}</code><br>", escape(k), escape(v)))
+                    .collect::<String>()
+            ),
+        ),
+        Outgoing::Sms(m) => {
+            let segments = nhip_domain::template::sms_segments(&m.text);
+            (
+                "SMS",
+                format!(
+                    "{:?} · {} phần ({:?})",
+                    m.kind, segments.segments, segments.encoding
+                ),
+                format!("<pre>{}</pre>", escape(&m.text)),
+            )
+        }
+        Outgoing::Zns(m) => (
+            "Zalo ZNS",
+            format!("mẫu {}", escape(&m.template_id)),
+            format!(
+                "<pre>{}</pre>",
+                escape(&serde_json::to_string_pretty(&m.params).unwrap_or_default())
+            ),
+        ),
+        Outgoing::Push(m) => (
+            "Push",
+            format!("<b>{}</b>", escape(&m.title)),
+            format!(
+                "<pre>{}</pre>{}",
+                escape(&m.body),
+                m.deep_link
+                    .as_deref()
+                    .map(|l| format!("<code>{}</code>", escape(l)))
+                    .unwrap_or_default()
+            ),
+        ),
+        Outgoing::Webhook(m) => (
+            "OTT",
+            escape(&m.bridge),
+            format!("<pre>{}</pre>", escape(&m.text)),
+        ),
+    };
+    format!(
+        "<article><header>#{} · {} · {} → <code>{}</code> · {}<br>\
+         <small>message <code>{}</code> · provider <code>{}</code></small></header>{}</article>",
+        entry.seq,
+        kind,
+        nhip_domain::time::to_vn(entry.sent_at).format("%H:%M:%S %d/%m/%Y"),
+        escape(entry.recipient()),
+        head,
+        escape(&entry.envelope.message_id),
+        escape(&entry.provider_id),
+        body
+    )
+}
+
+async fn page(
+    State(state): State<PageState>,
+    Query(listing): Query<Listing>,
+) -> Result<Response, ApiError> {
+    let entries = state
+        .outbox
+        .list(listing.limit.unwrap_or(50), listing.before)
+        .await
+        .map_err(unavailable)?;
+    let cards: String = entries.iter().map(card).collect();
+    let more = entries
+        .last()
+        .filter(|e| e.seq > 1)
+        .map(|e| format!("<p><a href=\"/outbox?before={}\">Cũ hơn →</a></p>", e.seq))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Hộp thư đi — Nhịp</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
+         article{{border:1px solid #ddd;border-radius:6px;padding:.8rem;margin:.8rem 0}}\
+         iframe{{width:100%;height:18rem;border:1px solid #eee}}pre{{white-space:pre-wrap}}</style></head>\
+         <body><h1>Hộp thư đi (outbox)</h1><p>Mọi tin Nhịp gửi khi chạy cục bộ, mới nhất trước. \
+         JSON: <a href=\"/outbox.json\">/outbox.json</a>.</p>{}{}</body></html>",
+        if cards.is_empty() {
+            "<p>Chưa có tin nào.</p>".to_owned()
+        } else {
+            cards
+        },
+        more
+    );
+    Ok((StatusCode::OK, Html(html)).into_response())
+}
+
+async fn invoke_tracker(
+    State(state): State<PageState>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Value>, ApiError> {
+    let event: aws_lambda_events::sns::SnsEvent = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("not an SNS event: {e}"),
+        )
+    })?;
+    let report = nhip_app::messaging::tracker::handle_sns(&state.deps, event)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        })?;
+    Ok(axum::Json(json!(report)))
+}
