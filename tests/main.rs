@@ -13,6 +13,7 @@ mod customers;
 mod functions;
 mod holdings;
 mod import;
+mod messaging;
 mod next_actions;
 mod openapi;
 mod privacy;

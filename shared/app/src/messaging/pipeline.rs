@@ -211,6 +211,11 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
 
     // 2. The first target the customer can be reached on.
     let targets = effective_targets(request);
+    // The first preference's template is counted for decisions made before any is chosen.
+    message.template = targets
+        .first()
+        .map(|t| t.template.clone())
+        .filter(|t| !t.is_empty());
     let mut first_refusal: Option<Decision> = None;
     let mut chosen = None;
     for target in &targets {
@@ -231,6 +236,7 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
         return finish(deps, &mut message, None, decision).await;
     };
     message.channel = Some(target.channel);
+    message.template = Some(target.template.clone()).filter(|t| !t.is_empty());
 
     // 3a. The advertising window.
     let ad = ad_channel(target.channel).filter(|_| request.purpose.is_advertising());

@@ -284,7 +284,7 @@ pub async fn record(
 /// The address a sent message went to, normalised as suppressions key it.
 fn recipient(message: &Message) -> Option<String> {
     let content = message.content.as_ref()?;
-    let field = match content.get("kind")?.as_str()? {
+    let field = match content.get("type")?.as_str()? {
         "email" => "to",
         "sms" => "to",
         "zns" => "phone",
@@ -292,7 +292,7 @@ fn recipient(message: &Message) -> Option<String> {
         _ => "recipient",
     };
     let raw = content.get(field)?.as_str()?;
-    Some(match content.get("kind")?.as_str()? {
+    Some(match content.get("type")?.as_str()? {
         "zns" => format!("+{raw}"),
         _ => raw.to_owned(),
     })

@@ -109,7 +109,7 @@ pub struct OutgoingWebhook {
 
 /// A rendered message of any kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outgoing {
     /// E-mail.
     Email(OutgoingEmail),

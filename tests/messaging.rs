@@ -1,0 +1,1000 @@
+//! Messaging end to end on the embedded adapters: templates through their routes, sends
+//! through the `sends` queue and the same consumer the `message-sender` function runs, the
+//! outbox as the channel, SES events through the `engagement-tracker` handler, and the public
+//! tracking routes. Each test proves one promise of the pipeline.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use chrono::{Duration, TimeZone, Utc};
+use http_body_util::BodyExt;
+use nhip_app::auth::{Principal, Role};
+use nhip_app::messaging::model::{Cause, CauseKind, SendPurpose, SendRequest, Status, Target};
+use nhip_app::messaging::pipeline;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::{LocalDeps, fixture_path, local_deps_with_settings};
+
+const LINK_SECRET: &[u8] = b"messaging-tests-link-secret-of-32-bytes";
+const INBOUND_SECRET: &[u8] = b"messaging-tests-inbound-sms-secret-32b";
+
+struct Ctx {
+    local: LocalDeps,
+    admin: String,
+}
+
+impl Ctx {
+    fn new() -> Self {
+        let mut settings = nhip_app::Settings::default();
+        settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
+        settings.messaging.sms_inbound_secret = Some(INBOUND_SECRET.to_vec());
+        settings.messaging.public_url = "https://nhip.example".into();
+        let local = local_deps_with_settings(settings);
+        let admin = local.deps.auth.issue(
+            &Principal::new("root", Role::Admin, None),
+            local.deps.clock.now(),
+            chrono::Duration::hours(24 * 30),
+        );
+        Self { local, admin }
+    }
+
+    fn deps(&self) -> &Arc<nhip_app::Deps> {
+        &self.local.deps
+    }
+
+    async fn raw(&self, request: Request<Body>) -> (u16, Vec<u8>, axum::http::HeaderMap) {
+        let response = nhip_app::http::router(self.deps().clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes.to_vec(), headers)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, bytes, _) = self.raw(request.body(body).unwrap()).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A customer with a phone, an e-mail and the given consents (`"sms:marketing"`, …).
+    async fn customer(&self, phone: &str, email: &str, consents: &[&str]) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({
+                    "full_name": "Nguyễn <b>Văn</b> Minh",
+                    "gender": "male",
+                    "phones": [phone],
+                    "emails": [email],
+                    "source": "assigned",
+                    "consents": consents,
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn template(&self, code: &str, content: Value) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/templates",
+                Some(json!({"code": code, "name": code, "content": content, "publish": true})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Runs the `message-sender` consumer until the sends queue is empty, as Lambda's SQS
+    /// trigger would, and returns how many records were delivered.
+    async fn drain(&self) -> usize {
+        let consumers = nhip_local_runner::consumers::all(self.deps());
+        let sender = consumers
+            .iter()
+            .find(|c| c.function == "message-sender")
+            .expect("the message-sender consumer");
+        let mut delivered = 0;
+        loop {
+            let messages = self
+                .deps()
+                .queues
+                .sends
+                .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
+                .await
+                .unwrap();
+            if messages.is_empty() {
+                return delivered;
+            }
+            delivered += messages.len();
+            sender.deliver(messages).await;
+        }
+    }
+
+    async fn message(&self, id: &str) -> nhip_app::messaging::model::Message {
+        pipeline::load(self.deps(), id)
+            .await
+            .unwrap()
+            .expect("the message")
+    }
+
+    async fn sent_for(&self, id: &str) -> Vec<nhip_local::OutboxEntry> {
+        self.local.outbox.for_message(id).await.unwrap()
+    }
+
+    async fn timeline_types(&self, customer: &str) -> Vec<String> {
+        let (status, body) = self
+            .call("GET", &format!("/v1/customers/{customer}/timeline"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn request(
+    key: &str,
+    customer: &str,
+    channel: &str,
+    template: &str,
+    purpose: SendPurpose,
+) -> SendRequest {
+    SendRequest {
+        idempotency_key: key.into(),
+        customer_id: customer.into(),
+        targets: vec![Target {
+            channel: serde_json::from_value(json!(channel)).unwrap(),
+            template: template.into(),
+            version: None,
+        }],
+        purpose,
+        cause: Cause {
+            kind: CauseKind::Journey,
+            id: key.into(),
+            actor: None,
+        },
+        campaign: None,
+        data: Default::default(),
+        system: None,
+        requested_at: Utc::now(),
+    }
+}
+
+fn sms(text: &str) -> Value {
+    json!({"channel": "sms", "text": text})
+}
+
+fn email() -> Value {
+    json!({
+        "channel": "email",
+        "subject": "{{ customer.salutation }} ơi, ưu đãi trả góp 0%",
+        "html": "<p>Kính gửi {{ customer.full_name }},</p><p>Hạn mức {{ 30000000 | vnd }}.</p>",
+        "text": "Kính gửi {{ customer.full_name }}, hạn mức {{ 30000000 | vnd }}.",
+    })
+}
+
+/// 22:30 on Monday 23 November 2026 in Viet Nam.
+fn at_2230_vn() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 15, 30, 0).unwrap()
+}
+
+#[tokio::test]
+async fn a_send_request_delivered_once_twice_or_three_times_sends_exactly_once() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0912345678", "minh@example.vn", &[]).await;
+    ctx.template(
+        "nhac-tra-gop",
+        sms("Nhắc {{ customer.salutation }}: kỳ trả góp sắp đến hạn."),
+    )
+    .await;
+    for deliveries in 1..=3 {
+        let send = request(
+            &format!("reminder#{deliveries}"),
+            &customer,
+            "sms",
+            "nhac-tra-gop",
+            SendPurpose::Care,
+        );
+        // The same request on the queue `deliveries` times, drained together (as SQS at-least-
+        // once delivery and a retried producer would do).
+        for _ in 0..deliveries {
+            pipeline::enqueue(ctx.deps(), std::slice::from_ref(&send))
+                .await
+                .unwrap();
+        }
+        assert_eq!(ctx.drain().await, deliveries);
+        // And once more straight through the pipeline, concurrently.
+        let again = futures::future::join_all(
+            (0..deliveries).map(|_| pipeline::process(ctx.deps(), &send)),
+        )
+        .await;
+        assert!(
+            again.iter().all(|o| o.as_ref().is_ok_and(|o| o.duplicate)),
+            "{again:?}"
+        );
+        let sent = ctx.sent_for(&send.message_id()).await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "{deliveries} deliveries sent {} copies: {:?}",
+            sent.len(),
+            ctx.message(&send.message_id()).await
+        );
+        assert_eq!(ctx.message(&send.message_id()).await.status, Status::Sent);
+    }
+}
+
+#[tokio::test]
+async fn racing_consumers_of_one_request_send_it_once() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0912345679", "lan@example.vn", &[]).await;
+    ctx.template("sao-ke", sms("Sao kê tháng đã sẵn sàng."))
+        .await;
+    let send = request("statement#1", &customer, "sms", "sao-ke", SendPurpose::Care);
+    let outcomes =
+        futures::future::join_all((0..3).map(|_| pipeline::process(ctx.deps(), &send))).await;
+    let winners = outcomes
+        .iter()
+        .filter(|o| o.as_ref().is_ok_and(|o| !o.duplicate))
+        .count();
+    assert!(winners <= 1, "{outcomes:?}");
+    // Losers that saw the claim mid-flight retry later; whatever happens, one copy left.
+    for _ in 0..3 {
+        let _ = pipeline::process(ctx.deps(), &send).await;
+    }
+    assert_eq!(ctx.sent_for(&send.message_id()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() {
+    let ctx = Ctx::new();
+    ctx.local.clock.advance_to(at_2230_vn());
+    let customer = ctx
+        .customer("0987654321", "hoa@example.vn", &["sms:marketing"])
+        .await;
+    ctx.template(
+        "uu-dai-sms",
+        sms("Ưu đãi trả góp 0% cho {{ customer.salutation }}: https://abc.vn/tra-gop"),
+    )
+    .await;
+    ctx.template(
+        "nhac-han",
+        sms("Kỳ trả góp của {{ customer.salutation }} đến hạn ngày mai."),
+    )
+    .await;
+
+    let marketing = request(
+        "promo#1",
+        &customer,
+        "sms",
+        "uu-dai-sms",
+        SendPurpose::Marketing,
+    );
+    let care = request("due#1", &customer, "sms", "nhac-han", SendPurpose::Care);
+    pipeline::enqueue(ctx.deps(), &[marketing.clone(), care.clone()])
+        .await
+        .unwrap();
+    ctx.drain().await;
+
+    let held = ctx.message(&marketing.message_id()).await;
+    assert_eq!(held.status, Status::Deferred);
+    assert_eq!(held.reason.as_deref(), Some("quiet_hours"));
+    let seven_am = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
+    assert_eq!(held.defer_until, Some(seven_am));
+    assert!(ctx.sent_for(&marketing.message_id()).await.is_empty());
+    let reminder = ctx.sent_for(&care.message_id()).await;
+    assert_eq!(reminder.len(), 1, "the care reminder goes at 22:30");
+    assert_eq!(reminder[0].sent_at, at_2230_vn());
+
+    // 06:59: still held. 07:00: the scheduler releases it and it goes.
+    ctx.local.clock.advance_to(seven_am - Duration::minutes(1));
+    nhip_app::scheduler::tick(ctx.deps()).await.unwrap();
+    ctx.drain().await;
+    assert!(ctx.sent_for(&marketing.message_id()).await.is_empty());
+    ctx.local.clock.advance_to(seven_am);
+    nhip_app::scheduler::tick(ctx.deps()).await.unwrap();
+    ctx.drain().await;
+    let sent = ctx.sent_for(&marketing.message_id()).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].sent_at, seven_am, "07:00 in Viet Nam");
+    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+        panic!("an SMS");
+    };
+    assert!(text.text.starts_with("[QC] "), "{}", text.text);
+    assert!(
+        text.text.ends_with("Tu choi QC soan TC gui 8088"),
+        "{}",
+        text.text
+    );
+    assert!(
+        text.text.contains("https://nhip.example/t/"),
+        "the link is tracked: {}",
+        text.text
+    );
+    assert_eq!(text.kind, nhip_app::ports::channel::SmsKind::Promotional);
+    assert!(
+        ctx.timeline_types(&customer)
+            .await
+            .contains(&"message.deferred".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_whatever_sent_it() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0912000111", "tuan@example.vn", &["email:marketing"])
+        .await;
+    ctx.template("uu-dai-email", email()).await;
+    let mut statuses = Vec::new();
+    for (i, kind) in [
+        CauseKind::Journey,
+        CauseKind::Journey,
+        CauseKind::Staff,
+        CauseKind::Campaign,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut send = request(
+            &format!("ad#{i}"),
+            &customer,
+            "email",
+            "uu-dai-email",
+            SendPurpose::Marketing,
+        );
+        send.cause.kind = kind;
+        send.cause.id = format!("cause-{i}");
+        statuses.push(pipeline::process(ctx.deps(), &send).await.unwrap().status);
+        ctx.local.clock.advance(Duration::hours(2));
+    }
+    assert_eq!(
+        statuses,
+        [Status::Sent, Status::Sent, Status::Sent, Status::Capped]
+    );
+    let capped = ctx.message(&pipeline_id("ad#3")).await;
+    assert_eq!(capped.reason.as_deref(), Some("daily_limit"));
+    // A care e-mail is not advertising: not capped.
+    ctx.template("thong-bao", json!({"channel": "email", "subject": "Thông báo", "html": "<p>Dịch vụ</p>", "text": "Dịch vụ"})).await;
+    let care = request(
+        "notice#1",
+        &customer,
+        "email",
+        "thong-bao",
+        SendPurpose::Care,
+    );
+    assert_eq!(
+        pipeline::process(ctx.deps(), &care).await.unwrap().status,
+        Status::Sent
+    );
+    // 24 hours after the first, a place frees.
+    ctx.local
+        .clock
+        .advance_to(ctx.deps().clock.now() + Duration::hours(17));
+    let later = request(
+        "ad#later",
+        &customer,
+        "email",
+        "uu-dai-email",
+        SendPurpose::Marketing,
+    );
+    assert_eq!(
+        pipeline::process(ctx.deps(), &later).await.unwrap().status,
+        Status::Sent
+    );
+    // Advertising e-mail carries the label, the opt-out and one-click unsubscribe headers.
+    let sent = ctx.sent_for(&pipeline_id("ad#0")).await;
+    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+        panic!("an e-mail");
+    };
+    assert!(
+        mail.subject.starts_with("[QC] Anh Minh ơi"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.html.contains("Nguyễn &lt;b&gt;Văn&lt;/b&gt; Minh"),
+        "customer data is escaped: {}",
+        mail.html
+    );
+    assert!(mail.html.contains("30.000.000 ₫"));
+    assert!(mail.text.contains("https://nhip.example/u/"));
+    assert!(
+        mail.headers
+            .iter()
+            .any(|(k, v)| k == "List-Unsubscribe-Post" && v == "List-Unsubscribe=One-Click")
+    );
+}
+
+fn pipeline_id(key: &str) -> String {
+    nhip_app::messaging::model::message_id_for(key)
+}
+
+#[tokio::test]
+async fn a_number_on_the_do_not_advertise_list_gets_no_advertising_but_still_gets_care() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0933444555", "an@example.vn", &["sms:marketing"])
+        .await;
+    let (status, body) = ctx
+        .call(
+            "POST",
+            "/v1/do-not-advertise",
+            Some(json!({"numbers": ["+84 933 444 555", "12345"], "source": "national_dnc"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["added"], 1);
+    assert!(body["invalid"]["1"].is_string());
+    ctx.template("qc", sms("Ưu đãi mới")).await;
+    ctx.template("cskh", sms("Cảm ơn Quý khách")).await;
+    let ad = pipeline::process(
+        ctx.deps(),
+        &request("dnc#ad", &customer, "sms", "qc", SendPurpose::Marketing),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (ad.status, ad.reason.as_deref()),
+        (Status::Suppressed, Some("do_not_advertise"))
+    );
+    let care = pipeline::process(
+        ctx.deps(),
+        &request("dnc#care", &customer, "sms", "cskh", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    assert_eq!(care.status, Status::Sent);
+    assert!(ctx.sent_for(&ad.message_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0944555666", "binh@example.vn", &["email:marketing"])
+        .await;
+    ctx.template("qc-sms", sms("Ưu đãi")).await;
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request("nc#1", &customer, "sms", "qc-sms", SendPurpose::Marketing),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, Status::NoConsent);
+    assert_eq!(outcome.reason.as_deref(), Some("no_marketing_consent"));
+    assert!(ctx.sent_for(&outcome.message_id).await.is_empty());
+    assert!(
+        ctx.timeline_types(&customer)
+            .await
+            .contains(&"message.no_consent".to_owned())
+    );
+    let (_, stats) = ctx.call("GET", "/v1/templates/qc-sms/stats", None).await;
+    assert_eq!(stats["counts"]["no_consent"], 1);
+    // Preference order: the e-mail has consent, so ZNS-then-e-mail falls through to e-mail.
+    ctx.template("qc-email", email()).await;
+    let mut fallback = request("nc#2", &customer, "sms", "qc-sms", SendPurpose::Marketing);
+    fallback.targets.push(Target {
+        channel: nhip_app::messaging::model::MessageChannel::Email,
+        template: "qc-email".into(),
+        version: None,
+    });
+    let outcome = pipeline::process(ctx.deps(), &fallback).await.unwrap();
+    assert_eq!(outcome.status, Status::Sent);
+    assert_eq!(
+        ctx.message(&outcome.message_id).await.channel,
+        Some(nhip_app::messaging::model::MessageChannel::Email)
+    );
+}
+
+/// An SES fixture with its message id replaced by the one the outbox gave.
+fn ses_fixture(name: &str, provider_id: &str) -> aws_lambda_events::sns::SnsEvent {
+    let text =
+        std::fs::read_to_string(fixture_path(&format!("engagement-tracker/{name}.json"))).unwrap();
+    serde_json::from_str(&text.replace(
+        "0100019ab3c4d5e6-nhip-fixture-0000-000000000000-000000",
+        provider_id,
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0965666777", "khachhang@example.com", &[])
+        .await;
+    ctx.template(
+        "sao-ke-email",
+        json!({"channel": "email", "subject": "Sao kê", "html": "<p>Sao kê</p>", "text": "Sao kê"}),
+    )
+    .await;
+    let first = request(
+        "stmt#1",
+        &customer,
+        "email",
+        "sao-ke-email",
+        SendPurpose::Care,
+    );
+    pipeline::process(ctx.deps(), &first).await.unwrap();
+    let provider_id = ctx.sent_for(&first.message_id()).await[0]
+        .provider_id
+        .clone();
+    for name in [
+        "ses-send",
+        "ses-delivery",
+        "ses-open",
+        "ses-click",
+        "ses-open",
+    ] {
+        nhip_app::messaging::tracker::handle_sns(ctx.deps(), ses_fixture(name, &provider_id))
+            .await
+            .unwrap();
+    }
+    let types = ctx.timeline_types(&customer).await;
+    for expected in [
+        "message.sent",
+        "message.delivered",
+        "message.opened",
+        "message.clicked",
+    ] {
+        assert!(
+            types.contains(&expected.to_owned()),
+            "{expected} in {types:?}"
+        );
+    }
+    assert_eq!(
+        types.iter().filter(|t| *t == "message.opened").count(),
+        1,
+        "a redelivered notification is kept once"
+    );
+    let (_, stats) = ctx
+        .call("GET", "/v1/templates/sao-ke-email/stats", None)
+        .await;
+    assert_eq!(
+        (
+            stats["counts"]["delivered"].as_u64(),
+            stats["counts"]["opened"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    let report = nhip_app::messaging::tracker::handle_sns(
+        ctx.deps(),
+        ses_fixture("ses-bounce-permanent", &provider_id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.recorded, 1);
+    let later = pipeline::process(
+        ctx.deps(),
+        &request(
+            "stmt#2",
+            &customer,
+            "email",
+            "sao-ke-email",
+            SendPurpose::Care,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (later.status, later.reason.as_deref()),
+        (Status::Suppressed, Some("hard_bounce"))
+    );
+    let (status, _) = ctx
+        .call("GET", "/v1/suppressions/email/khachhang@example.com", None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_forged_or_unsigned_sns_callback_is_refused_and_records_nothing() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0966777888", "khachhang@example.com", &[])
+        .await;
+    ctx.template(
+        "tb",
+        json!({"channel": "email", "subject": "Thông báo", "html": "<p>x</p>", "text": "x"}),
+    )
+    .await;
+    let send = request("forged#1", &customer, "email", "tb", SendPurpose::Care);
+    pipeline::process(ctx.deps(), &send).await.unwrap();
+    let provider_id = ctx.sent_for(&send.message_id()).await[0]
+        .provider_id
+        .clone();
+    let event = ses_fixture("ses-bounce-permanent", &provider_id);
+    let sns = &event.records[0].sns;
+    let mut body = json!({
+        "Type": "Notification",
+        "MessageId": sns.message_id,
+        "TopicArn": sns.topic_arn,
+        "Message": sns.message,
+        "Timestamp": sns.timestamp,
+        "SignatureVersion": "1",
+        "Signature": "Zm9yZ2Vk",
+        "SigningCertURL": "https://sns.ap-southeast-1.amazonaws.com/SimpleNotificationService-0000.pem",
+    });
+    let post = |body: &Value| {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/tracking/ses")
+            .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, _, _) = ctx.raw(post(&body)).await;
+    assert_eq!(status, 403, "forged signature");
+    body.as_object_mut().unwrap().remove("Signature");
+    let (status, _, _) = ctx.raw(post(&body)).await;
+    assert_eq!(status, 403, "unsigned");
+    body["Signature"] = json!("Zm9yZ2Vk");
+    body["SigningCertURL"] =
+        json!("https://evil.example/sns.ap-southeast-1.amazonaws.com/cert.pem");
+    let (status, _, _) = ctx.raw(post(&body)).await;
+    assert_eq!(status, 403, "certificate from elsewhere");
+    // Nothing recorded: the address is not suppressed and the message has no history.
+    let message = ctx.message(&send.message_id()).await;
+    assert!(message.engagement.is_empty());
+    let (status, _) = ctx
+        .call("GET", "/v1/suppressions/email/khachhang@example.com", None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_original_url() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0977888999", "cuong@example.vn", &[]).await;
+    ctx.template(
+        "link-sms",
+        sms("Xem lịch trả góp: https://abc.vn/lich?ky=3 nhé"),
+    )
+    .await;
+    let send = request("link#1", &customer, "sms", "link-sms", SendPurpose::Care);
+    pipeline::process(ctx.deps(), &send).await.unwrap();
+    let sent = ctx.sent_for(&send.message_id()).await;
+    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+        panic!("an SMS");
+    };
+    let start = text.text.find("/t/").unwrap() + 3;
+    let token: String = text.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let get = |path: String| Request::builder().uri(path).body(Body::empty()).unwrap();
+    for _ in 0..3 {
+        let (status, _, headers) = ctx.raw(get(format!("/t/{token}"))).await;
+        assert_eq!(status, 303, "a redirect");
+        assert_eq!(headers[header::LOCATION], "https://abc.vn/lich?ky=3");
+    }
+    let message = ctx.message(&send.message_id()).await;
+    assert!(message.engagement.contains_key("clicked"));
+    let clicks = ctx
+        .timeline_types(&customer)
+        .await
+        .into_iter()
+        .filter(|t| t == "message.clicked")
+        .count();
+    assert_eq!(clicks, 1, "three clicks, one record");
+    let (_, stats) = ctx.call("GET", "/v1/templates/link-sms/stats", None).await;
+    assert_eq!(stats["counts"]["clicked"], 1);
+    // A tampered token, or one pointing at another link index, leads nowhere.
+    let mut forged = token.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let (status, _, headers) = ctx
+        .raw(get(format!("/t/{}", String::from_utf8(forged).unwrap())))
+        .await;
+    assert_eq!(status, 404);
+    assert!(headers.get(header::LOCATION).is_none());
+    let other = nhip_app::messaging::links::link_token(LINK_SECRET, &send.message_id(), 7);
+    let (status, _, _) = ctx.raw(get(format!("/t/{other}"))).await;
+    assert_eq!(status, 404, "no such link in the message");
+}
+
+#[tokio::test]
+async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0988111222", "dung@example.vn", &["email:marketing"])
+        .await;
+    ctx.template("ban-tin", email()).await;
+    let first = request(
+        "news#1",
+        &customer,
+        "email",
+        "ban-tin",
+        SendPurpose::Marketing,
+    );
+    assert_eq!(
+        pipeline::process(ctx.deps(), &first).await.unwrap().status,
+        Status::Sent
+    );
+    let sent = ctx.sent_for(&first.message_id()).await;
+    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+        panic!("an e-mail");
+    };
+    let (_, url) = mail
+        .headers
+        .iter()
+        .find(|(k, _)| k == "List-Unsubscribe")
+        .unwrap();
+    let path = url
+        .trim_matches(['<', '>'])
+        .trim_start_matches("https://nhip.example")
+        .to_owned();
+    // Opening the page changes nothing; the one-click POST (twice) refuses once.
+    let (status, page, _) = ctx
+        .raw(Request::builder().uri(&path).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8(page)
+            .unwrap()
+            .contains("Từ chối nhận quảng cáo")
+    );
+    for _ in 0..2 {
+        let (status, _, _) = ctx
+            .raw(
+                Request::builder()
+                    .method("POST")
+                    .uri(&path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("List-Unsubscribe=One-Click"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    ctx.drain().await;
+    let confirmations: Vec<_> = ctx
+        .local
+        .outbox
+        .list(100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(&e.envelope.outgoing, nhip_app::ports::channel::Outgoing::Email(m) if m.subject.starts_with("Xác nhận từ chối")))
+        .collect();
+    assert_eq!(confirmations.len(), 1, "exactly one confirmation");
+    let nhip_app::ports::channel::Outgoing::Email(confirmation) =
+        &confirmations[0].envelope.outgoing
+    else {
+        unreachable!()
+    };
+    assert!(
+        !confirmation.subject.contains("[QC]")
+            && confirmation.text.contains("09:00 ngày 23/11/2026"),
+        "{}",
+        confirmation.text
+    );
+    let next = pipeline::process(
+        ctx.deps(),
+        &request(
+            "news#2",
+            &customer,
+            "email",
+            "ban-tin",
+            SendPurpose::Marketing,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.status, Status::NoConsent);
+}
+
+#[tokio::test]
+async fn a_refusal_reply_by_sms_stops_sms_advertising() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer("0901234567", "em@example.vn", &["sms:marketing"])
+        .await;
+    let body = json!({"id": "in-1", "from": "0901234567", "text": " Tu chối "}).to_string();
+    let now = ctx.deps().clock.now();
+    let signature = nhip_app::telephony::sign(
+        INBOUND_SECRET,
+        &now.timestamp().to_string(),
+        body.as_bytes(),
+    );
+    let (status, bytes, _) = ctx
+        .raw(
+            Request::builder()
+                .method("POST")
+                .uri("/v1/tracking/sms-inbound")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-nhip-timestamp", now.timestamp().to_string())
+                .header("x-nhip-signature", signature)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("stopped")),
+        "{answer}"
+    );
+    ctx.template("qc-x", sms("Ưu đãi")).await;
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request(
+            "after-refusal",
+            &customer,
+            "sms",
+            "qc-x",
+            SendPurpose::Marketing,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, Status::NoConsent);
+    assert!(
+        ctx.timeline_types(&customer)
+            .await
+            .contains(&"consent.refused".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
+    let ctx = Ctx::new();
+    let (status, body) = ctx
+        .call(
+            "POST",
+            "/v1/templates",
+            Some(json!({"code": "loi", "name": "Lỗi", "content": sms("Chào {{ khach.ten }}")})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "template_invalid");
+    assert!(
+        body["error"]["fields"]["content.text"]
+            .as_str()
+            .unwrap()
+            .contains("khach"),
+        "{body}"
+    );
+    let (status, body) = ctx
+        .call(
+            "POST",
+            "/v1/templates",
+            Some(json!({"code": "hong", "name": "Hỏng", "content": sms("Chào {% if %}")})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    let customer = ctx.customer("0912888777", "giang@example.vn", &[]).await;
+    ctx.template("nhac", sms("{{ customer.salutation }} ơi, kỳ {{ holding.ky }} là {{ holding.so_tien | vnd }}, hạn {{ holding.han | date_vn }}.")).await;
+    let (status, preview) = ctx
+        .call(
+            "POST",
+            "/v1/templates/nhac/versions/1/preview",
+            Some(json!({"customer_id": customer, "data": {"holding": {"ky": 3, "so_tien": 2500000, "han": "2026-12-05"}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        preview["rendered"]["text"],
+        "Anh Minh ơi, kỳ 3 là 2.500.000 ₫, hạn 05/12/2026."
+    );
+    assert_eq!(preview["sms_segments"]["encoding"], "ucs2");
+    // A send whose data lacks a field the template needs fails clearly, and sends nothing.
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request("nhac#1", &customer, "sms", "nhac", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (outcome.status, outcome.reason.as_deref()),
+        (Status::Failed, Some("render_failed"))
+    );
+    assert!(ctx.sent_for(&outcome.message_id).await.is_empty());
+    // Versions: a new one is published and used; only admins write.
+    let (_, current) = ctx.call("GET", "/v1/templates/nhac", None).await;
+    let (status, created) = ctx
+        .call("POST", "/v1/templates/nhac/versions", Some(json!({"version": current["version"], "content": sms("Nhắc kỳ trả góp."), "publish": true})))
+        .await;
+    assert_eq!(
+        (status, created["number"].as_u64()),
+        (201, Some(2)),
+        "{created}"
+    );
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request("nhac#2", &customer, "sms", "nhac", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, Status::Sent);
+    assert_eq!(
+        ctx.message(&outcome.message_id).await.template_version,
+        Some(2)
+    );
+    let consultant = ctx.deps().auth.issue(
+        &Principal::new("c1", Role::Consultant, None),
+        ctx.deps().clock.now(),
+        Duration::hours(1),
+    );
+    let response = nhip_app::http::router(ctx.deps().clone())
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/v1/templates")
+                .header(header::AUTHORIZATION, format!("Bearer {consultant}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"code": "x1", "name": "x", "content": sms("x")}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn a_campaign_sends_through_the_pipeline_and_reports_per_message() {
+    let ctx = Ctx::new();
+    let with = ctx
+        .customer("0912111222", "a@example.vn", &["email:marketing"])
+        .await;
+    let without = ctx.customer("0912111333", "b@example.vn", &[]).await;
+    ctx.template("cmp-email", email()).await;
+    let (status, campaign) = ctx
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(json!({"name": "Ưu đãi tháng 12", "targets": [{"channel": "email", "template": "cmp-email"}], "purpose": "marketing", "filters": {"source": "assigned"}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{campaign}");
+    assert_eq!(campaign["queued"], 2);
+    ctx.drain().await;
+    let (_, report) = ctx
+        .call(
+            "GET",
+            &format!("/v1/campaigns/{}", campaign["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(report["stats"]["counts"]["sent"], 1, "{report}");
+    assert_eq!(report["stats"]["counts"]["no_consent"], 1, "{report}");
+    let by_customer = |id: &str| {
+        report["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["customer_id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(by_customer(&with), "sent");
+    assert_eq!(by_customer(&without), "no_consent");
+}
