@@ -67,6 +67,12 @@ const PUBLIC: &[&str] = &[
     "GET /v1/openapi.json",
     "POST /v1/intake/leads",
     "POST /v1/telephony/incoming",
+    "GET /t/{token}",
+    "GET /u/{token}",
+    "POST /u/{token}",
+    "POST /v1/tracking/ses",
+    "POST /v1/tracking/zns",
+    "POST /v1/tracking/sms-inbound",
 ];
 
 /// The call centre's shared secret in the walk (the local deps have none: the webhook then
@@ -242,6 +248,11 @@ impl Fixtures {
         path.replace("{id}", id)
             .replace("{code}", code)
             .replace("{holding_id}", &self.holding)
+            .replace("{number}", "1")
+            .replace("{token}", "0123456789abcdef")
+            .replace("{family}", "email")
+            .replace("{address}", "khach@example.vn")
+            .replace("{phone}", "0912345678")
     }
 
     /// Where the record an operation changes is read, for its current `version`.

@@ -52,6 +52,11 @@ pub const BEARER: &str = "bearer";
         crate::holdings::list_holdings, crate::holdings::add_holding, crate::holdings::get_holding, crate::holdings::update_holding, crate::holdings::customer_usage, crate::holdings::product_usage_report,
         crate::privacy::export, crate::privacy::erase, crate::privacy::restrict, crate::privacy::object_marketing, crate::privacy::change_consent,
         crate::telephony::incoming,
+        crate::messaging::templates::list_templates, crate::messaging::templates::create_template, crate::messaging::templates::get_template, crate::messaging::templates::add_version, crate::messaging::templates::get_version, crate::messaging::templates::publish_version, crate::messaging::templates::preview_version,
+        crate::messaging::routes::send_to_customer, crate::messaging::routes::customer_messages, crate::messaging::routes::get_message, crate::messaging::routes::create_campaign, crate::messaging::routes::get_campaign, crate::messaging::routes::template_stats,
+        crate::messaging::routes::get_rules, crate::messaging::routes::put_rules, crate::messaging::routes::put_agreement, crate::messaging::routes::staff_refusal,
+        crate::messaging::routes::add_do_not_advertise, crate::messaging::routes::get_do_not_advertise, crate::messaging::routes::delete_do_not_advertise, crate::messaging::routes::get_suppression, crate::messaging::routes::delete_suppression,
+        crate::messaging::routes::follow_link, crate::messaging::routes::unsubscribe_page, crate::messaging::routes::unsubscribe, crate::messaging::routes::ses_over_http, crate::messaging::routes::zns_callback, crate::messaging::routes::sms_inbound,
     ),
     components(
         schemas(ErrorBody),
@@ -72,6 +77,8 @@ pub const BEARER: &str = "bearer";
         (name = "holdings", description = "The products a customer holds, and how they are used."),
         (name = "privacy", description = "Personal-data rights (Law 91/2025/QH15, Decree 356/2025): export, erasure, restriction, objection, consent."),
         (name = "telephony", description = "The call centre's incoming-call webhook: HMAC-signed, no staff token."),
+        (name = "messaging", description = "Templates, sends through the pipeline (consent, suppression, Decree 91), campaigns, statistics, advertising rules and lists."),
+        (name = "tracking", description = "Public engagement routes, no staff token: tracked links, unsubscribe pages, SES events over SNS (signature-verified), ZNS callbacks, inbound SMS."),
     )
 )]
 pub struct ApiDoc;

@@ -16,7 +16,6 @@
 //! stripped of addresses and numbers; everything else (dispatch failures, timeouts, 5xx) is
 //! `Unavailable` with the SDK error kept whole.
 
-use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -386,11 +385,11 @@ pub(crate) fn redact_personal_data(text: &str) -> String {
         .map(|word| {
             let digits = word.chars().filter(char::is_ascii_digit).count();
             if word.contains('@') {
-                Cow::Borrowed("<address>")
+                "<address>"
             } else if digits >= 7 {
-                Cow::Borrowed("<number>")
+                "<number>"
             } else {
-                Cow::Borrowed(word)
+                word
             }
         })
         .collect::<Vec<_>>()

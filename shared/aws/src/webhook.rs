@@ -114,6 +114,7 @@ impl WebhookChannel {
         let response = self
             .http
             .post(&target.url)
+            .timeout(REQUEST_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, &timestamp)
             .header(SIGNATURE_HEADER, signature)

@@ -20,7 +20,7 @@ use nhip_app::ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoi
 use serde::{Deserialize, Serialize};
 
 use crate::ses::redact_personal_data;
-use crate::webhook::HttpStatusError;
+use crate::webhook::{HttpStatusError, REQUEST_TIMEOUT};
 
 /// Zalo's code for "too many requests".
 pub const RATE_LIMIT_CODE: i64 = -32;
@@ -116,6 +116,7 @@ impl ZaloZnsChannel {
         let response = self
             .http
             .post(&self.endpoint)
+            .timeout(REQUEST_TIMEOUT)
             .header("access_token", token)
             .json(&Request {
                 phone: &zns.phone,

@@ -241,24 +241,23 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
     // 3a. The advertising window.
     let ad = ad_channel(target.channel).filter(|_| request.purpose.is_advertising());
     let agreement = customer.advertising_agreement.as_ref();
-    if let Some((ad_channel, _)) = ad {
-        if let Some(window) = rules.window(agreement, ad_channel) {
-            if !window.contains(now) {
-                let until = window.next_open(now);
-                let mut decision = Decision::new(
-                    Status::Deferred,
-                    "quiet_hours",
-                    format!(
-                        "Ngoài khung giờ quảng cáo {}–{}; hoãn đến {}.",
-                        window.start.format("%H:%M"),
-                        window.end.format("%H:%M"),
-                        nhip_domain::time::to_vn(until).format("%H:%M %d/%m/%Y")
-                    ),
-                );
-                decision.until = Some(until);
-                return finish(deps, &mut message, Some(&target), decision).await;
-            }
-        }
+    if let Some((ad_channel, _)) = ad
+        && let Some(window) = rules.window(agreement, ad_channel)
+        && !window.contains(now)
+    {
+        let until = window.next_open(now);
+        let mut decision = Decision::new(
+            Status::Deferred,
+            "quiet_hours",
+            format!(
+                "Ngoài khung giờ quảng cáo {}–{}; hoãn đến {}.",
+                window.start.format("%H:%M"),
+                window.end.format("%H:%M"),
+                nhip_domain::time::to_vn(until).format("%H:%M %d/%m/%Y")
+            ),
+        );
+        decision.until = Some(until);
+        return finish(deps, &mut message, Some(&target), decision).await;
     }
 
     // 4. Render (a template error is final: retrying renders the same).
@@ -280,22 +279,21 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
     }
 
     // 3c. The 24-hour advertising limit for the address, reserved atomically.
-    if let Some((ad_channel, cap_key)) = ad {
-        if let Some(frees_at) =
+    if let Some((ad_channel, cap_key)) = ad
+        && let Some(frees_at) =
             reserve_cap(deps, &rules, agreement, ad_channel, cap_key, &address, now).await?
-        {
-            let limit = rules.limit(agreement, ad_channel).unwrap_or_default();
-            let mut decision = Decision::new(
-                Status::Capped,
-                "daily_limit",
-                format!(
-                    "Đã đủ {limit} tin quảng cáo qua {} trong 24 giờ tới địa chỉ này.",
-                    ad_channel.label()
-                ),
-            );
-            decision.until = Some(frees_at);
-            return finish(deps, &mut message, Some(&target), decision).await;
-        }
+    {
+        let limit = rules.limit(agreement, ad_channel).unwrap_or_default();
+        let mut decision = Decision::new(
+            Status::Capped,
+            "daily_limit",
+            format!(
+                "Đã đủ {limit} tin quảng cáo qua {} trong 24 giờ tới địa chỉ này.",
+                ad_channel.label()
+            ),
+        );
+        decision.until = Some(frees_at);
+        return finish(deps, &mut message, Some(&target), decision).await;
     }
 
     // 5. Send: mark `sending` first, so a crash from here on is never sent again.
@@ -811,16 +809,17 @@ async fn render(
                 .map_err(|e| failed("template_missing", format!("Không có mẫu tin: {e}.")))?;
             message.template = Some(version.code.clone());
             message.template_version = Some(version.number);
-            if let Content::Zns { tag, .. } = &version.content {
-                if request.purpose.is_advertising() && !tag.allows_marketing() {
-                    return Err(failed(
-                        "zns_tag_not_promotion",
-                        format!(
-                            "Mẫu ZNS gắn nhãn “{}” không được dùng để quảng cáo.",
-                            tag.label()
-                        ),
-                    ));
-                }
+            if let Content::Zns { tag, .. } = &version.content
+                && request.purpose.is_advertising()
+                && !tag.allows_marketing()
+            {
+                return Err(failed(
+                    "zns_tag_not_promotion",
+                    format!(
+                        "Mẫu ZNS gắn nhãn “{}” không được dùng để quảng cáo.",
+                        tag.label()
+                    ),
+                ));
             }
             let compiled = Template::compile(&version.content)
                 .map_err(|e| failed("template_invalid", format!("Mẫu tin lỗi: {e}")))?;

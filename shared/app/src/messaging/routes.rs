@@ -175,6 +175,7 @@ fn message_view(message: &Message) -> Value {
         (status = 202, description = "Queued: `{message_id}`; the decision follows on the message and the timeline.", body = Object),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
@@ -236,6 +237,7 @@ pub async fn send_to_customer(
     responses(
         (status = 200, description = "`{items}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -278,6 +280,7 @@ pub async fn customer_messages(
     responses(
         (status = 200, description = "The message with `history`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -540,6 +543,7 @@ pub async fn get_campaign(
     responses(
         (status = 200, description = "`{counts, rates}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -565,6 +569,7 @@ pub async fn template_stats(
     responses(
         (status = 200, description = "`{rules, version}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -756,6 +761,7 @@ pub struct RefusalInput {
         (status = 200, description = "`{outcome}`: `stopped` or `already_stopped`.", body = Object),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
@@ -875,6 +881,7 @@ fn dnc_phone(raw: &str) -> Result<Phone, ApiError> {
     responses(
         (status = 200, description = "On the list.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -905,7 +912,7 @@ pub async fn get_do_not_advertise(
     security(("bearer" = [])),
     params(("phone" = String, Path, description = "Mobile number.")),
     responses(
-        (status = 204, description = "Removed (or was not there)."),
+        (status = 200, description = "Removed (or was not there): `{removed: true}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -916,13 +923,13 @@ pub async fn delete_do_not_advertise(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(phone): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
     let phone = dnc_phone(&phone)?;
     deps.store
         .delete(&keys::do_not_advertise(phone.as_str()), Condition::Always)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(json!({ "removed": true })))
 }
 
 fn suppression_key(family: &str, address: &str) -> Result<crate::ports::Key, ApiError> {
@@ -952,6 +959,7 @@ fn suppression_key(family: &str, address: &str) -> Result<crate::ports::Key, Api
     responses(
         (status = 200, description = "`{reason, scope, at}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -986,7 +994,7 @@ pub async fn get_suppression(
         ("address" = String, Path, description = "The address or number."),
     ),
     responses(
-        (status = 204, description = "Lifted (or was not there)."),
+        (status = 200, description = "Lifted (or was not there): `{removed: true}`.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -997,11 +1005,11 @@ pub async fn delete_suppression(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path((family, address)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
     let key = suppression_key(&family, &address)?;
     deps.store.delete(&key, Condition::Always).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(json!({ "removed": true })))
 }
 
 // ---- Public routes ----

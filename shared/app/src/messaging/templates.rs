@@ -357,6 +357,7 @@ pub async fn create_template(
     responses(
         (status = 200, description = "The templates.", body = Object),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -396,6 +397,7 @@ pub async fn list_templates(
     responses(
         (status = 200, description = "The template.", body = TemplateView),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -548,7 +550,9 @@ async fn commit(
     ),
     responses(
         (status = 200, description = "The version.", body = TemplateVersion),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -648,6 +652,7 @@ pub struct PreviewRequest {
         (status = 200, description = "The rendering.", body = Object),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),

@@ -187,24 +187,24 @@ pub async fn record(
 ) -> Result<Recorded, StoreError> {
     let now = deps.clock.now();
     // Suppression first: it is idempotent, and it is the effect that protects the sender.
-    if matches!(signal, Signal::Bounced | Signal::Complained) {
-        if let Some(address) = recipient(&message) {
-            let reason = if signal == Signal::Bounced {
-                "hard_bounce"
-            } else {
-                "complaint"
-            };
-            suppress(
-                deps,
-                message.channel.unwrap_or(MessageChannel::Email),
-                &address,
-                reason,
-                "all",
-                &message.id,
-                now,
-            )
-            .await?;
-        }
+    if matches!(signal, Signal::Bounced | Signal::Complained)
+        && let Some(address) = recipient(&message)
+    {
+        let reason = if signal == Signal::Bounced {
+            "hard_bounce"
+        } else {
+            "complaint"
+        };
+        suppress(
+            deps,
+            message.channel.unwrap_or(MessageChannel::Email),
+            &address,
+            reason,
+            "all",
+            &message.id,
+            now,
+        )
+        .await?;
     }
     let mut history = keys::message_signal(&message.id, at, cause).to_item();
     history.insert("kind".into(), "message_signal".into());
