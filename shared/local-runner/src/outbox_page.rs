@@ -178,17 +178,51 @@ async fn page(
     Ok((StatusCode::OK, Html(html)).into_response())
 }
 
+/// Re-aiming a fixture: `provider_id` replaces each SES event's `mail.messageId` (the id the
+/// outbox gave the message), and `stamp=now` sets every SES timestamp to the simulated clock,
+/// so `events/engagement-tracker/*.json` can be posted unchanged.
+#[derive(Debug, Deserialize)]
+struct Aim {
+    provider_id: Option<String>,
+    stamp: Option<String>,
+}
+
+fn stamp(value: &mut Value, now: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if key == "timestamp" && field.is_string() {
+                    *field = Value::from(now);
+                } else {
+                    stamp(field, now);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| stamp(item, now)),
+        _ => {}
+    }
+}
+
 async fn invoke_tracker(
     State(state): State<PageState>,
+    Query(aim): Query<Aim>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let event: aws_lambda_events::sns::SnsEvent = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            format!("not an SNS event: {e}"),
-        )
-    })?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message);
+    let mut event: aws_lambda_events::sns::SnsEvent =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("not an SNS event: {e}")))?;
+    let now = nhip_app::keys::instant(nhip_app::ports::Clock::now(&*state.deps.clock));
+    for record in &mut event.records {
+        let mut ses: Value = serde_json::from_str(&record.sns.message)
+            .map_err(|e| bad(format!("an SNS record's Message is not JSON: {e}")))?;
+        if let Some(id) = &aim.provider_id {
+            ses["mail"]["messageId"] = Value::from(id.as_str());
+        }
+        if aim.stamp.as_deref() == Some("now") {
+            stamp(&mut ses, &now);
+        }
+        record.sns.message = ses.to_string();
+    }
     let report = nhip_app::messaging::tracker::handle_sns(&state.deps, event)
         .await
         .map_err(|e| {
