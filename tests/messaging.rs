@@ -19,6 +19,7 @@ use tower::ServiceExt;
 use crate::support::{LocalDeps, fixture_path, local_deps_with_settings};
 
 const LINK_SECRET: &[u8] = b"messaging-tests-link-secret-of-32-bytes";
+const SES_TOPIC: &str = "arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events";
 const INBOUND_SECRET: &[u8] = b"messaging-tests-inbound-sms-secret-32b";
 
 struct Ctx {
@@ -32,6 +33,7 @@ impl Ctx {
         settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
         settings.messaging.sms_inbound_secret = Some(INBOUND_SECRET.to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
+        settings.messaging.ses_events_topic_arn = Some(SES_TOPIC.into());
         let local = local_deps_with_settings(settings);
         let admin = local.deps.auth.issue(
             &Principal::new("root", Role::Admin, None),
@@ -650,6 +652,11 @@ async fn a_forged_or_unsigned_sns_callback_is_refused_and_records_nothing() {
     };
     let (status, _, _) = ctx.raw(post(&body)).await;
     assert_eq!(status, 403, "forged signature");
+    // Signed by SNS for somebody else's topic is still not ours.
+    let mut elsewhere = body.clone();
+    elsewhere["TopicArn"] = json!("arn:aws:sns:ap-southeast-1:999999999999:not-nhip");
+    let (status, _, _) = ctx.raw(post(&elsewhere)).await;
+    assert_eq!(status, 403, "another account's topic");
     body.as_object_mut().unwrap().remove("Signature");
     let (status, _, _) = ctx.raw(post(&body)).await;
     assert_eq!(status, 403, "unsigned");
@@ -997,4 +1004,91 @@ async fn a_campaign_sends_through_the_pipeline_and_reports_per_message() {
     };
     assert_eq!(by_customer(&with), "sent");
     assert_eq!(by_customer(&without), "no_consent");
+}
+
+/// A channel that fails its first sends the way it is told to, then takes everything.
+struct Flaky {
+    failures: std::sync::Mutex<Vec<&'static str>>,
+    taken: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl nhip_app::ports::Channel for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+
+    async fn send(
+        &self,
+        envelope: &nhip_app::ports::Envelope,
+    ) -> Result<nhip_app::ports::Accepted, nhip_app::ports::ChannelError> {
+        use nhip_app::ports::ChannelError;
+        let next = self.failures.lock().unwrap().pop();
+        match next {
+            Some("not_sent") => Err(ChannelError::NotSent {
+                source: "connection refused".into(),
+            }),
+            Some("lost") => Err(ChannelError::Unavailable {
+                source: "timed out waiting for the answer".into(),
+            }),
+            Some("throttled") => Err(ChannelError::Throttled {
+                source: "slow down".into(),
+            }),
+            _ => {
+                self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(nhip_app::ports::Accepted {
+                    provider_id: format!("flaky-{}", envelope.message_id),
+                })
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_did_not_take_a_message_is_retried_and_a_lost_answer_is_never_resent() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0916222333", "khoa@example.vn", &[]).await;
+    ctx.template("nhac-ky", sms("Nhắc kỳ trả góp.")).await;
+    let flaky = Arc::new(Flaky {
+        // Popped from the end: the first send is throttled, the second never connects.
+        failures: std::sync::Mutex::new(vec!["not_sent", "throttled"]),
+        taken: Default::default(),
+    });
+    let mut deps = (**ctx.deps()).clone();
+    deps.channels = nhip_app::Channels::uniform(flaky.clone());
+    let deps = Arc::new(deps);
+
+    let send = request("flaky#1", &customer, "sms", "nhac-ky", SendPurpose::Care);
+    for attempt in 0..2 {
+        let error = pipeline::process(&deps, &send).await.unwrap_err();
+        assert!(
+            matches!(error, pipeline::PipelineError::Retry(_)),
+            "attempt {attempt}: {error}"
+        );
+        assert_eq!(
+            ctx.message(&send.message_id()).await.status,
+            Status::Processing
+        );
+    }
+    let outcome = pipeline::process(&deps, &send).await.unwrap();
+    assert_eq!(outcome.status, Status::Sent);
+    assert_eq!(flaky.taken.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // The answer to this one is lost: it may have gone, so it is never sent again.
+    flaky.failures.lock().unwrap().push("lost");
+    let lost = request("flaky#2", &customer, "sms", "nhac-ky", SendPurpose::Care);
+    let outcome = pipeline::process(&deps, &lost).await.unwrap();
+    assert_eq!(
+        (outcome.status, outcome.reason.as_deref()),
+        (Status::Uncertain, Some("provider_answer_lost"))
+    );
+    for _ in 0..3 {
+        assert!(pipeline::process(&deps, &lost).await.unwrap().duplicate);
+    }
+    assert_eq!(flaky.taken.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        ctx.timeline_types(&customer)
+            .await
+            .contains(&"message.uncertain".to_owned())
+    );
 }

@@ -938,11 +938,18 @@ async fn zalo_sends_template_messages_and_maps_its_answers() {
             "{throttled}: {result:?}"
         );
     }
-    for unavailable in ["http500", "garbage", "no-msg-id"] {
-        let result = channel.send(&envelope(zns(unavailable))).await;
+    // Zalo's own 5xx: it did not take the message (retried).
+    let result = channel.send(&envelope(zns("http500"))).await;
+    assert!(
+        matches!(&result, Err(ChannelError::NotSent { .. })),
+        "{result:?}"
+    );
+    // An answer that cannot be read: whether it went is unknown (never retried).
+    for unknown in ["garbage", "no-msg-id"] {
+        let result = channel.send(&envelope(zns(unknown))).await;
         assert!(
             matches!(&result, Err(ChannelError::Unavailable { .. })),
-            "{unavailable}: {result:?}"
+            "{unknown}: {result:?}"
         );
     }
 
@@ -979,7 +986,7 @@ async fn zalo_unconfigured_or_unreachable() {
     assert!(!format!("{unreachable:?}").contains("oa-access-token"));
     let result = unreachable.send(&envelope(zns("ok"))).await;
     assert!(
-        matches!(&result, Err(ChannelError::Unavailable { .. })),
+        matches!(&result, Err(ChannelError::NotSent { .. })),
         "{result:?}"
     );
 }
@@ -1064,7 +1071,7 @@ async fn webhook_posts_signed_messages_and_maps_the_answers() {
     assert!(reason.contains("422"), "{reason}");
     let result = channel.send(&envelope(bridge_message("down"))).await;
     assert!(
-        matches!(&result, Err(ChannelError::Unavailable { .. })),
+        matches!(&result, Err(ChannelError::NotSent { .. })),
         "{result:?}"
     );
 
@@ -1095,7 +1102,7 @@ async fn webhook_unconfigured_or_unreachable() {
     let unreachable = nhip_aws::WebhookChannel::new(nhip_aws::webhook::http_client(), Some(target));
     let result = unreachable.send(&envelope(bridge_message("with-id"))).await;
     assert!(
-        matches!(&result, Err(ChannelError::Unavailable { .. })),
+        matches!(&result, Err(ChannelError::NotSent { .. })),
         "{result:?}"
     );
 }

@@ -368,7 +368,11 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 for (status, response) in operation["responses"].as_object().unwrap() {
-                    if status.starts_with('4') {
+                    // The pages people open from a message (tracked links, unsubscribe)
+                    // answer a page in Vietnamese, not JSON.
+                    let page = (path.starts_with("/t/") || path.starts_with("/u/"))
+                        && response["content"]["text/html"].is_object();
+                    if status.starts_with('4') && !page {
                         let direct = &response["content"]["application/json"]["schema"];
                         assert!(
                             *direct == error_ref

@@ -270,6 +270,18 @@ where
                 },
             }
         }
+        // An error answer, or a request that could not even be built, means the provider did
+        // not take the message; a dispatch failure, timeout or unreadable answer leaves it
+        // unknown.
+        _ if matches!(
+            err,
+            SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)
+        ) =>
+        {
+            ChannelError::NotSent {
+                source: Box::new(err),
+            }
+        }
         _ => ChannelError::Unavailable {
             source: Box::new(err),
         },

@@ -104,7 +104,9 @@ impl WebhookChannel {
             recipient: &message.recipient,
             text: &message.text,
         })
-        .map_err(unavailable)?;
+        .map_err(|e| ChannelError::NotSent {
+            source: Box::new(e),
+        })?;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -147,6 +149,10 @@ impl WebhookChannel {
             },
             400..=499 => ChannelError::Rejected {
                 reason: format!("the webhook answered HTTP {}", status.as_u16()),
+            },
+            // The bridge answered an error of its own: it did not take the message.
+            500..=599 => ChannelError::NotSent {
+                source: Box::new(error),
             },
             _ => ChannelError::Unavailable {
                 source: Box::new(error),
@@ -194,9 +200,16 @@ pub struct HttpStatusError {
     pub status: u16,
 }
 
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> ChannelError {
-    ChannelError::Unavailable {
-        source: Box::new(error),
+fn unavailable(error: reqwest::Error) -> ChannelError {
+    // No connection means nothing left; any later failure leaves it unknown.
+    if error.is_connect() || error.is_builder() {
+        ChannelError::NotSent {
+            source: Box::new(error),
+        }
+    } else {
+        ChannelError::Unavailable {
+            source: Box::new(error),
+        }
     }
 }
 

@@ -126,7 +126,7 @@ impl ZaloZnsChannel {
             })
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(request_failed)?;
         let status = response.status().as_u16();
         let http_error = HttpStatusError {
             service: "Zalo ZNS",
@@ -137,10 +137,16 @@ impl ZaloZnsChannel {
                 source: Box::new(http_error),
             });
         }
-        if status >= 500 || (300..400).contains(&status) {
-            return Err(unavailable(http_error));
+        if status >= 500 {
+            // Zalo answered an error of its own: it did not take the message.
+            return Err(ChannelError::NotSent {
+                source: Box::new(http_error),
+            });
         }
-        let bytes = response.bytes().await.map_err(unavailable)?;
+        if (300..400).contains(&status) {
+            return Err(unknown(http_error));
+        }
+        let bytes = response.bytes().await.map_err(|e| unknown(e))?;
         let answer: Answer = match serde_json::from_slice(&bytes) {
             Ok(answer) => answer,
             Err(_) if status >= 400 => {
@@ -148,7 +154,7 @@ impl ZaloZnsChannel {
                     reason: format!("Zalo ZNS answered HTTP {status}"),
                 });
             }
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(unknown(e)),
         };
         match answer.error {
             0 => answer
@@ -156,7 +162,7 @@ impl ZaloZnsChannel {
                 .and_then(|d| d.msg_id)
                 .filter(|id| !id.is_empty())
                 .map(|provider_id| Accepted { provider_id })
-                .ok_or_else(|| unavailable(MalformedResponse("success without a msg_id"))),
+                .ok_or_else(|| unknown(MalformedResponse("success without a msg_id"))),
             code => {
                 let error = ZaloError {
                     code,
@@ -193,8 +199,22 @@ impl Channel for ZaloZnsChannel {
     }
 }
 
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> ChannelError {
+/// Whether Zalo took the message is unknown.
+fn unknown(error: impl std::error::Error + Send + Sync + 'static) -> ChannelError {
     ChannelError::Unavailable {
         source: Box::new(error),
+    }
+}
+
+fn request_failed(error: reqwest::Error) -> ChannelError {
+    // No connection means nothing left; any later failure leaves it unknown.
+    if error.is_connect() || error.is_builder() {
+        ChannelError::NotSent {
+            source: Box::new(error),
+        }
+    } else {
+        ChannelError::Unavailable {
+            source: Box::new(error),
+        }
     }
 }

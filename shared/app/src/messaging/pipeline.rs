@@ -219,7 +219,7 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
     let mut first_refusal: Option<Decision> = None;
     let mut chosen = None;
     for target in &targets {
-        match reachable(deps, &customer, request.purpose, target).await? {
+        match reachable(deps, &message.id, &customer, request.purpose, target).await? {
             Ok(address) => {
                 chosen = Some((target.clone(), address));
                 break;
@@ -280,8 +280,16 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
 
     // 3c. The 24-hour advertising limit for the address, reserved atomically.
     if let Some((ad_channel, cap_key)) = ad
-        && let Some(frees_at) =
-            reserve_cap(deps, &rules, agreement, ad_channel, cap_key, &address, now).await?
+        && let Some(frees_at) = reserve_cap(
+            deps,
+            &rules,
+            agreement,
+            ad_channel,
+            cap_key,
+            &address,
+            &message.id,
+        )
+        .await?
     {
         let limit = rules.limit(agreement, ad_channel).unwrap_or_default();
         let mut decision = Decision::new(
@@ -298,7 +306,7 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
 
     // 5. Send: mark `sending` first, so a crash from here on is never sent again.
     message.status = Status::Sending;
-    message.content = Some(serde_json::to_value(&rendered).expect("outgoing serialises"));
+    message.content = Some(stored_content(&rendered));
     save(deps, &mut message).await?;
     let envelope = Envelope {
         message_id: message.id.clone(),
@@ -321,8 +329,19 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
             );
             finish(deps, &mut message, Some(&target), decision).await
         }
+        Err(ChannelError::Unavailable { source }) => {
+            // The request may have left: never risk a second copy.
+            tracing::warn!(error = %source, channel = channel.name(), "provider answer lost");
+            let decision = Decision::new(
+                Status::Uncertain,
+                "provider_answer_lost",
+                "Không nhận được trả lời của nhà cung cấp; không rõ tin đã đi chưa nên không gửi lại.",
+            );
+            finish(deps, &mut message, Some(&target), decision).await
+        }
         Err(error) => {
-            // The provider did not take it: hand the message back for the retry.
+            // The provider did not take it (throttled, refused for now, never reached): hand
+            // the message back for the retry.
             message.status = Status::Processing;
             message.lease_until = Some(deps.clock.now());
             save(deps, &mut message).await?;
@@ -331,11 +350,34 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
     }
 }
 
+/// What is kept of the sent content: everything but attachment bytes (kept in the blob store
+/// already), so a message item stays far below the store's item size.
+fn stored_content(outgoing: &Outgoing) -> Value {
+    let mut value = serde_json::to_value(outgoing).expect("outgoing serialises");
+    if let Some(attachments) = value.get_mut("attachments").and_then(Value::as_array_mut) {
+        for attachment in attachments {
+            let size = attachment
+                .get("bytes")
+                .and_then(Value::as_str)
+                .map_or(0, |b| b.len() * 3 / 4);
+            if let Some(object) = attachment.as_object_mut() {
+                object.remove("bytes");
+                object.insert("size".into(), json!(size));
+            }
+        }
+    }
+    value
+}
+
 /// The targets to try: a system message goes on the channel it names, with no template.
 fn effective_targets(request: &SendRequest) -> Vec<Target> {
     match &request.system {
         Some(SystemMessage::RefusalConfirmation { channel, .. }) => vec![Target {
-            channel: *channel,
+            // ZNS carries only Zalo-approved templates: the confirmation goes by SMS.
+            channel: match channel {
+                MessageChannel::Zns => MessageChannel::Sms,
+                other => *other,
+            },
             template: String::new(),
             version: None,
         }],
@@ -431,10 +473,18 @@ async fn take_over(
 ) -> Result<Option<Message>, PipelineError> {
     current.status = Status::Processing;
     current.lease_until = Some(now + LEASE);
-    match save(deps, current).await {
+    let before = current.version;
+    current.version += 1;
+    current.updated_at = now;
+    match deps
+        .store
+        .put(current.to_item()?, Condition::version_is(before))
+        .await
+    {
         Ok(()) => Ok(Some(current.clone())),
-        Err(PipelineError::Retry(_)) => Ok(None),
-        Err(other) => Err(other),
+        // Another delivery took it first.
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -478,7 +528,8 @@ async fn finish(
     if decision.status == Status::Deferred {
         message.defer_until = decision.until;
     }
-    save(deps, message).await?;
+    // The release is scheduled before the deferral is saved: if the save fails, the request
+    // is retried and decided again, and a release finding nothing deferred does nothing.
     if let (Status::Deferred, Some(until)) = (decision.status, decision.until) {
         let work = crate::scheduler::Work::SendMessage {
             message_id: message.id.clone(),
@@ -489,6 +540,7 @@ async fn finish(
         };
         deps.store.put(item, condition).await?;
     }
+    save(deps, message).await?;
     let counter = match decision.status {
         Status::Deferred if first_deferral => Some("deferred"),
         Status::Deferred | Status::Processing | Status::Sending => None,
@@ -571,6 +623,7 @@ fn address_of(customer: &Customer, channel: MessageChannel) -> Option<String> {
 /// Whether the customer may get this purpose on this target's channel now; the address when so.
 async fn reachable(
     deps: &Deps,
+    message_id: &str,
     customer: &Customer,
     purpose: SendPurpose,
     target: &Target,
@@ -661,11 +714,18 @@ async fn reachable(
         )));
     }
     if purpose == SendPurpose::ConsentRequest {
-        // Once ever per address: the guard is written now, before the send.
-        let mut item = keys::consent_request(channel_family(channel), &address).to_item();
+        // Once ever per address: the guard names the message that holds it, so the same
+        // message coming back (deferred, retried) still goes, and no other ever does.
+        let key = keys::consent_request(channel_family(channel), &address);
+        let mut item = key.to_item();
         item.insert("customer_id".into(), customer.id.to_string().into());
+        item.insert("message_id".into(), message_id.into());
         match deps.store.put(item, Condition::NotExists).await {
             Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. })
+                if deps.store.get(&key).await?.is_some_and(|held| {
+                    held.get("message_id").and_then(Value::as_str) == Some(message_id)
+                }) => {}
             Err(StoreError::ConditionFailed { .. }) => {
                 return Ok(Err(Decision::new(
                     Status::NoConsent,
@@ -809,6 +869,17 @@ async fn render(
                 .map_err(|e| failed("template_missing", format!("Không có mẫu tin: {e}.")))?;
             message.template = Some(version.code.clone());
             message.template_version = Some(version.number);
+            if version.content.channel() != target.channel.as_str() {
+                return Err(failed(
+                    "template_channel_mismatch",
+                    format!(
+                        "Mẫu {} dành cho kênh {}, không phải {}.",
+                        version.code,
+                        version.content.channel(),
+                        target.channel
+                    ),
+                ));
+            }
             if let Content::Zns { tag, .. } = &version.content
                 && request.purpose.is_advertising()
                 && !tag.allows_marketing()
@@ -1008,7 +1079,8 @@ fn refusal_confirmation(
             body: sentence,
             deep_link: None,
         },
-        MessageChannel::Sms | MessageChannel::Zns | MessageChannel::Webhook => Content::Sms {
+        MessageChannel::Webhook => Content::Webhook { text: sentence },
+        MessageChannel::Sms | MessageChannel::Zns => Content::Sms {
             text: sentence,
             unaccented: false,
         },
@@ -1046,8 +1118,9 @@ async fn reserve_cap(
     ad_channel: AdChannel,
     cap_key: &str,
     address: &str,
-    now: DateTime<Utc>,
+    message_id: &str,
 ) -> Result<Option<DateTime<Utc>>, PipelineError> {
+    let now = deps.clock.now();
     let key = keys::advertising_cap(cap_key, address);
     for _ in 0..8 {
         let current = deps.store.get(&key).await?;
@@ -1055,18 +1128,31 @@ async fn reserve_cap(
             .as_ref()
             .and_then(|item| item.get("version"))
             .and_then(Value::as_u64);
-        let recent: Vec<DateTime<Utc>> = current
+        let entries: Vec<CapEntry> = current
             .as_ref()
             .and_then(|item| item.get("sends"))
             .and_then(|sends| serde_json::from_value(sends.clone()).ok())
             .unwrap_or_default();
-        match rules.check(agreement, ad_channel, now, &recent) {
+        // A message counted before (a retry after its place was taken) keeps its place.
+        if entries.iter().any(|entry| entry.message == message_id) {
+            return Ok(None);
+        }
+        let recent: Vec<DateTime<Utc>> = entries.iter().map(|entry| entry.at).collect();
+        match rules.check(agreement, ad_channel, now, &prune(&recent, now)) {
             nhip_domain::compliance::AdVerdict::Capped { frees_at } => return Ok(Some(frees_at)),
             nhip_domain::compliance::AdVerdict::Deferred { .. }
             | nhip_domain::compliance::AdVerdict::Allowed => {}
         }
-        let mut sends = prune(&recent, now);
-        sends.push(now);
+        // Keep everything younger than 24 hours, including instants a consumer with a clock
+        // slightly ahead wrote.
+        let mut sends: Vec<CapEntry> = entries
+            .into_iter()
+            .filter(|entry| entry.at > now - Duration::hours(24))
+            .collect();
+        sends.push(CapEntry {
+            at: now,
+            message: message_id.to_owned(),
+        });
         let mut item: Item = key.to_item();
         item.insert("sends".into(), json!(sends));
         item.insert("version".into(), json!(version.unwrap_or(0) + 1));
@@ -1084,6 +1170,13 @@ async fn reserve_cap(
     Err(PipelineError::Retry(
         "the advertising count is contended".into(),
     ))
+}
+
+/// One advertising send counted against an address.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CapEntry {
+    at: DateTime<Utc>,
+    message: String,
 }
 
 /// Due work: a deferred message's time has come; put its request back on the queue.

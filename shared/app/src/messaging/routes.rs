@@ -192,9 +192,16 @@ pub async fn send_to_customer(
     let customer = load_visible(&deps, &principal, &id).await?;
     check_targets(&deps, &body.targets).await?;
     let now = deps.clock.now();
-    let key = body
-        .idempotency_key
-        .unwrap_or_else(|| format!("staff#{}#{}", principal.user, ulid::Ulid::new()));
+    // Scoped to the customer, so a key can never land on another cause's message.
+    let key = match body.idempotency_key {
+        Some(key) => format!("staff#{}#{key}", customer.id),
+        None => format!(
+            "staff#{}#{}#{}",
+            customer.id,
+            principal.user,
+            ulid::Ulid::new()
+        ),
+    };
     let request = SendRequest {
         idempotency_key: key,
         customer_id: customer.id.to_string(),
@@ -340,6 +347,10 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub filters: Value,
+    /// Your key for this campaign: sending the same request again (after a timeout or a 503)
+    /// queues only what is missing and sends nobody twice.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// `POST /v1/campaigns` (admin or manager): queues the message for every customer in your
@@ -392,12 +403,23 @@ pub async fn create_campaign(
     }
     filters.limit = Some(list::MAX_LIMIT);
     let now = deps.clock.now();
-    let id = ulid::Ulid::from_datetime(now.into()).to_string();
+    let id = match &body.idempotency_key {
+        Some(key) if key.is_empty() || key.len() > 200 => {
+            return Err(unprocessable("idempotency_key", "Khoá từ 1 đến 200 ký tự."));
+        }
+        Some(key) => {
+            crate::messaging::model::message_id_for(&format!("campaign#{}#{key}", principal.user))
+        }
+        None => ulid::Ulid::from_datetime(now.into()).to_string(),
+    };
     let mut audience = Vec::new();
     loop {
         let page = list::list(&*deps.store, &principal, &filters)
             .await
-            .map_err(|e| unprocessable("filters", &e.to_string()))?;
+            .map_err(|e| match e {
+                list::ListError::Store(error) => ApiError::from(error),
+                other => unprocessable("filters", &other.to_string()),
+            })?;
         audience.extend(page.customers.into_iter().map(|c| c.id));
         if audience.len() > MAX_CAMPAIGN_AUDIENCE {
             return Err(unprocessable(
@@ -430,7 +452,12 @@ pub async fn create_campaign(
         "gsi2sk".into(),
         format!("{}#{id}", keys::instant(now)).into(),
     );
-    deps.store.put(item, Condition::NotExists).await?;
+    // A replayed request finds its campaign and queues again: each send's key is the
+    // campaign and the customer, so nobody gets it twice.
+    match deps.store.put(item, Condition::NotExists).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
     let requests: Vec<SendRequest> = audience
         .iter()
         .map(|customer| SendRequest {
@@ -1151,6 +1178,11 @@ pub async fn ses_over_http(
     State(deps): State<Arc<Deps>>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let Some(topic) = deps.settings.messaging.ses_events_topic_arn.as_deref() else {
+        return Err(forbidden(
+            "SES events over HTTPS are not configured (NHIP_SES_EVENTS_TOPIC_ARN).",
+        ));
+    };
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1165,6 +1197,11 @@ pub async fn ses_over_http(
             "The body is not an SNS message.",
         )
     })?;
+    if message.topic_arn != topic {
+        return Err(forbidden(
+            "The SNS message is not from Nhịp's SES events topic.",
+        ));
+    }
     let now = deps.clock.now();
     crate::messaging::sns::verify(&message, &*deps.sns_certificates, now)
         .await

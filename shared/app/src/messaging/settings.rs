@@ -34,6 +34,9 @@ pub const ZALO_SECRET_VAR: &str = "NHIP_ZALO_SECRET";
 /// Variable: the secret (≥ 32 bytes) the SMS provider signs inbound-SMS webhooks with.
 pub const SMS_INBOUND_SECRET_VAR: &str = "NHIP_SMS_INBOUND_SECRET";
 
+/// Variable: the SNS topic whose SES events may arrive over HTTPS (`/v1/tracking/ses`).
+pub const SES_EVENTS_TOPIC_VAR: &str = "NHIP_SES_EVENTS_TOPIC_ARN";
+
 /// Default send rate a minute for a channel without one configured.
 pub const DEFAULT_SEND_RATE_PER_MINUTE: u32 = 600;
 
@@ -61,6 +64,10 @@ pub struct MessagingSettings {
     pub zalo_secret: Option<String>,
     /// The inbound-SMS webhook secret; the route refuses every call while it is unset.
     pub sms_inbound_secret: Option<Vec<u8>>,
+    /// The one SNS topic SES events over HTTPS may come from; every SNS account's messages
+    /// are signed by the same certificates, so the topic is what makes them ours. The route
+    /// refuses everything while it is unset.
+    pub ses_events_topic_arn: Option<String>,
 }
 
 /// The organisation's details merged into templates.
@@ -91,6 +98,7 @@ impl Default for MessagingSettings {
             zalo_app_id: None,
             zalo_secret: None,
             sms_inbound_secret: None,
+            ses_events_topic_arn: None,
         }
     }
 }
@@ -158,6 +166,16 @@ impl MessagingSettings {
         if let Some(website) = get(ORG_WEBSITE_VAR) {
             settings.organisation.website = website.trim().to_owned();
         }
+        if let Some(arn) = get(SES_EVENTS_TOPIC_VAR) {
+            let arn = arn.trim();
+            if !arn.starts_with("arn:aws") || arn.split(':').count() != 6 {
+                return Err(SettingsError {
+                    var: SES_EVENTS_TOPIC_VAR,
+                    reason: "an SNS topic ARN such as arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events",
+                });
+            }
+            settings.ses_events_topic_arn = Some(arn.to_owned());
+        }
         settings.zalo_app_id = get(ZALO_APP_ID_VAR).map(|v| v.trim().to_owned());
         settings.zalo_secret = get(ZALO_SECRET_VAR);
         if let Some(secret) = get(SMS_INBOUND_SECRET_VAR) {
@@ -203,6 +221,7 @@ impl std::fmt::Debug for MessagingSettings {
             .field("organisation", &self.organisation)
             .field("send_rates", &self.send_rates)
             .field("zalo_app_id", &self.zalo_app_id)
+            .field("ses_events_topic_arn", &self.ses_events_topic_arn)
             .field("zalo_secret", &self.zalo_secret.as_ref().map(|_| "<set>"))
             .field(
                 "sms_inbound_secret",

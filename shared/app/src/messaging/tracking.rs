@@ -30,6 +30,11 @@ use crate::messaging::ses_events::{SesEvent, SesSignal};
 use crate::messaging::stats;
 use crate::ports::store::{Condition, Index, Query, StoreError, Update};
 
+/// A signal arrived for a message whose send is still being recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("the message's send is still being recorded; retry the signal")]
+pub struct SendNotRecordedYet;
+
 /// A signal about a sent message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -131,9 +136,13 @@ pub async fn record_ses(
 ) -> Result<Recorded, StoreError> {
     let mut message = None;
     if let Some(id) = &event.nhip_message_id {
-        message = pipeline::load(deps, id)
-            .await?
-            .filter(|m| m.provider_id.as_deref() == Some(event.provider_message_id.as_str()));
+        // The tag is ours; while the send is being recorded the provider id may not be
+        // stored yet (`record` then asks for a retry).
+        message = pipeline::load(deps, id).await?.filter(|m| {
+            m.provider_id
+                .as_deref()
+                .is_none_or(|p| p == event.provider_message_id)
+        });
     }
     if message.is_none() {
         message = by_provider_id(deps, &event.provider_message_id).await?;
@@ -186,6 +195,14 @@ pub async fn record(
     details: Value,
 ) -> Result<Recorded, StoreError> {
     let now = deps.clock.now();
+    if matches!(
+        message.status,
+        crate::messaging::model::Status::Processing | crate::messaging::model::Status::Sending
+    ) {
+        // The signal overtook the pipeline recording the send: recording it now would race
+        // that write. The caller retries (SNS, Zalo and Lambda all redeliver).
+        return Err(StoreError::unavailable(SendNotRecordedYet));
+    }
     // Suppression first: it is idempotent, and it is the effect that protects the sender.
     if matches!(signal, Signal::Bounced | Signal::Complained)
         && let Some(address) = recipient(&message)
@@ -344,37 +361,47 @@ pub async fn click(deps: &Deps, token: &str) -> Result<Option<String>, StoreErro
     };
     let now = deps.clock.now();
     let guard = keys::link_click(&message_id, index);
-    let first = match deps
-        .store
-        .put(
-            {
-                let mut item = guard.to_item();
-                item.insert("first_at".into(), keys::instant(now).into());
-                item.insert("clicks".into(), 1.into());
-                item
-            },
-            Condition::NotExists,
-        )
-        .await
-    {
-        Ok(()) => true,
-        Err(StoreError::ConditionFailed { .. }) => false,
+    let mut item = guard.to_item();
+    item.insert("first_at".into(), keys::instant(now).into());
+    item.insert("clicks".into(), 1.into());
+    let stored = match deps.store.put(item.clone(), Condition::NotExists).await {
+        Ok(()) => item,
+        Err(StoreError::ConditionFailed { .. }) => {
+            deps.store
+                .update(&guard, Update::new().add("clicks", 1), Condition::Exists)
+                .await?
+        }
         Err(other) => return Err(other),
     };
-    if first {
-        record(
+    // The first click is recorded (once: `record` is keyed by the link); until that has
+    // worked, every later click tries again. The person is redirected either way.
+    if !stored.contains_key("recorded") {
+        let first_at = stored
+            .get("first_at")
+            .and_then(Value::as_str)
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map_or(now, |at| at.with_timezone(&Utc));
+        let recorded = record(
             deps,
             message,
             Signal::Clicked,
-            now,
+            first_at,
             &format!("link-{index}"),
             json!({ "link": url }),
         )
-        .await?;
-    } else {
-        deps.store
-            .update(&guard, Update::new().add("clicks", 1), Condition::Exists)
-            .await?;
+        .await;
+        match recorded {
+            Ok(_) => {
+                deps.store
+                    .update(
+                        &guard,
+                        Update::new().set("recorded", true),
+                        Condition::Exists,
+                    )
+                    .await?;
+            }
+            Err(error) => tracing::warn!(%error, "click not recorded yet; the next click retries"),
+        }
     }
     Ok(Some(url))
 }
@@ -408,11 +435,15 @@ pub async fn refuse(
         let Some(before) = repo::get(&*deps.store, customer_id).await? else {
             return Ok(Refused::UnknownCustomer);
         };
-        if before
+        if let Some(earlier) = before
             .consents
             .get(consent_channel, Purpose::Marketing)
-            .is_some_and(|r| !r.granted && r.source.starts_with("refusal"))
+            .filter(|r| !r.granted && r.source.starts_with("refusal"))
         {
+            // Stopped before. Its follow-ups are repeated, keyed by the first refusal's time:
+            // if they failed then, they happen now; if not, the suppression is rewritten as
+            // it was and the confirmation request finds its message already sent.
+            follow_up(deps, &before, channel, via, actor, message_id, earlier.at).await?;
             return Ok(Refused::AlreadyStopped);
         }
         let mut after = before.clone();
@@ -446,54 +477,70 @@ pub async fn refuse(
                 return Err(StoreError::invalid("refusal changed identifiers"));
             }
         }
-        let address = match channel {
-            MessageChannel::Email => after.email().map(|e| e.as_str().to_owned()),
-            MessageChannel::Sms | MessageChannel::Zns => {
-                after.phone().map(|p| p.as_str().to_owned())
-            }
-            _ => None,
-        };
-        if let Some(address) = address {
-            suppress(
-                deps,
-                channel,
-                &address,
-                "refusal",
-                "advertising",
-                message_id.unwrap_or("-"),
-                now,
-            )
-            .await?;
-        }
-        let confirmation = SendRequest {
-            idempotency_key: format!(
-                "refusal-confirmation#{customer_id}#{channel}#{}",
-                keys::instant(now)
-            ),
-            customer_id: customer_id.to_string(),
-            targets: Vec::new(),
-            purpose: SendPurpose::Care,
-            cause: Cause {
-                kind: CauseKind::System,
-                id: format!("refusal-{via}"),
-                actor: actor.map(str::to_owned),
-            },
-            campaign: None,
-            data: Default::default(),
-            system: Some(SystemMessage::RefusalConfirmation {
-                received_at: now,
-                channel,
-            }),
-            requested_at: now,
-        };
-        pipeline::enqueue(deps, &[confirmation])
-            .await
-            .map_err(StoreError::unavailable)?;
+        follow_up(deps, &after, channel, via, actor, message_id, now).await?;
         return Ok(Refused::Stopped);
     }
     Err(StoreError::invalid(
         "the customer is changing too fast to record the refusal",
     ))
+}
+
+/// After a refusal received at `refused_at`: advertising to the address is suppressed, and the
+/// one confirmation is requested (its idempotency key is the refusal's, so asking again never
+/// sends a second).
+async fn follow_up(
+    deps: &Deps,
+    customer: &crate::customers::model::Customer,
+    channel: MessageChannel,
+    via: &str,
+    actor: Option<&str>,
+    message_id: Option<&str>,
+    refused_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let address = match channel {
+        MessageChannel::Email => customer.email().map(|e| e.as_str().to_owned()),
+        MessageChannel::Sms | MessageChannel::Zns => {
+            customer.phone().map(|p| p.as_str().to_owned())
+        }
+        _ => None,
+    };
+    if let Some(address) = address {
+        suppress(
+            deps,
+            channel,
+            &address,
+            "refusal",
+            "advertising",
+            message_id.unwrap_or("-"),
+            refused_at,
+        )
+        .await?;
+    }
+    let confirmation = SendRequest {
+        idempotency_key: format!(
+            "refusal-confirmation#{}#{channel}#{}",
+            customer.id,
+            keys::instant(refused_at)
+        ),
+        customer_id: customer.id.to_string(),
+        targets: Vec::new(),
+        purpose: SendPurpose::Care,
+        cause: Cause {
+            kind: CauseKind::System,
+            id: format!("refusal-{via}"),
+            actor: actor.map(str::to_owned),
+        },
+        campaign: None,
+        data: Default::default(),
+        system: Some(SystemMessage::RefusalConfirmation {
+            received_at: refused_at,
+            channel,
+        }),
+        requested_at: deps.clock.now(),
+    };
+    pipeline::enqueue(deps, &[confirmation])
+        .await
+        .map_err(StoreError::unavailable)
 }
 
 /// An unsubscribe through a message's token (one-click POST or the landing page's button).

@@ -171,9 +171,20 @@ pub enum ChannelError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
-    /// The provider failed or could not be reached. Whether the message left is unknown only
-    /// if the request was sent and the answer lost; adapters report that as `Unavailable` too.
-    #[error("the provider is unavailable")]
+    /// The provider did not take the message, and it is known not to have left: the
+    /// connection was never made, or the provider answered with an error of its own (5xx).
+    /// Retried.
+    #[error("the provider did not take the message")]
+    NotSent {
+        /// The underlying error, kept whole.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// Whether the provider took the message is unknown: the request may have left and the
+    /// answer been lost (a timeout, a connection dropped mid-request). Never retried
+    /// automatically: the pipeline records the message as `uncertain` rather than risk a
+    /// second copy.
+    #[error("the provider's answer was lost")]
     Unavailable {
         /// The underlying error, kept whole.
         #[source]
