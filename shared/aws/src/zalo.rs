@@ -146,7 +146,7 @@ impl ZaloZnsChannel {
         if (300..400).contains(&status) {
             return Err(unknown(http_error));
         }
-        let bytes = response.bytes().await.map_err(|e| unknown(e))?;
+        let bytes = response.bytes().await.map_err(unknown)?;
         let answer: Answer = match serde_json::from_slice(&bytes) {
             Ok(answer) => answer,
             Err(_) if status >= 400 => {
