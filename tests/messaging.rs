@@ -1092,3 +1092,239 @@ async fn a_provider_that_did_not_take_a_message_is_retried_and_a_lost_answer_is_
             .contains(&"message.uncertain".to_owned())
     );
 }
+
+#[tokio::test]
+async fn attachments_are_uploaded_once_and_sent_with_the_e_mail() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0917333444", "hanh@example.vn", &[]).await;
+    let pdf = b"%PDF-1.4 bieu phi the tin dung 2026".to_vec();
+    let (status, bytes, _) = ctx
+        .raw(
+            Request::builder()
+                .method("POST")
+                .uri("/v1/attachments?filename=Bi%E1%BB%83u%20ph%C3%AD%20th%E1%BA%BB%202026.pdf")
+                .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
+                .header(header::CONTENT_TYPE, "application/pdf")
+                .body(Body::from(pdf.clone()))
+                .unwrap(),
+        )
+        .await;
+    let attachment: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, 201, "{attachment}");
+    assert_eq!(attachment["filename"], "Biểu phí thẻ 2026.pdf");
+    assert!(
+        attachment["blob_key"]
+            .as_str()
+            .unwrap()
+            .ends_with("/bieu-phi-the-2026.pdf"),
+        "{attachment}"
+    );
+    ctx.template(
+        "bieu-phi",
+        json!({"channel": "email", "subject": "Biểu phí thẻ", "html": "<p>Đính kèm biểu phí.</p>", "text": "Đính kèm biểu phí.",
+               "attachments": [{"filename": attachment["filename"], "content_type": "application/pdf", "blob_key": attachment["blob_key"]}]}),
+    )
+    .await;
+    let send = request("fees#1", &customer, "email", "bieu-phi", SendPurpose::Care);
+    assert_eq!(
+        pipeline::process(ctx.deps(), &send).await.unwrap().status,
+        Status::Sent
+    );
+    let sent = ctx.sent_for(&send.message_id()).await;
+    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+        panic!("an e-mail");
+    };
+    assert_eq!(mail.attachments.len(), 1);
+    assert_eq!(mail.attachments[0].bytes, pdf);
+    // The message keeps what was sent without the file's bytes (they stay in the blob store).
+    let stored = ctx.message(&send.message_id()).await.content.unwrap();
+    assert_eq!(stored["attachments"][0]["size"], pdf.len());
+    assert!(stored["attachments"][0].get("bytes").is_none());
+}
+
+#[tokio::test]
+async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_rate() {
+    let ctx = Ctx::new();
+    let customer = ctx
+        .customer(
+            "0918444555",
+            "lam@example.vn",
+            &["zns:marketing", "sms:marketing"],
+        )
+        .await;
+    ctx.template(
+        "zns-cskh",
+        json!({"channel": "zns", "template_id": "240101", "tag": "customer_care", "params": {"ten": "{{ customer.given_name }}"}}),
+    )
+    .await;
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request(
+            "zns#ad",
+            &customer,
+            "zns",
+            "zns-cskh",
+            SendPurpose::Marketing,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (outcome.status, outcome.reason.as_deref()),
+        (Status::Failed, Some("zns_tag_not_promotion"))
+    );
+    let outcome = pipeline::process(
+        ctx.deps(),
+        &request("zns#care", &customer, "zns", "zns-cskh", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, Status::Sent);
+
+    // One SMS a minute: the second waits for the next minute, then goes.
+    let mut settings = ctx.deps().settings.clone();
+    settings.messaging.send_rates.insert("sms".into(), 1);
+    let mut deps = (**ctx.deps()).clone();
+    deps.settings = settings;
+    let deps = Arc::new(deps);
+    ctx.template("cskh-sms", sms("Cảm ơn Quý khách.")).await;
+    let first = pipeline::process(
+        &deps,
+        &request("rate#1", &customer, "sms", "cskh-sms", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    let second = pipeline::process(
+        &deps,
+        &request("rate#2", &customer, "sms", "cskh-sms", SendPurpose::Care),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status, Status::Sent);
+    assert_eq!(
+        (second.status, second.reason.as_deref()),
+        (Status::Deferred, Some("rate_limited"))
+    );
+    ctx.local.clock.advance(Duration::seconds(61));
+    nhip_app::scheduler::tick(&deps).await.unwrap();
+    let consumers = nhip_local_runner::consumers::all(&deps);
+    let sender = consumers
+        .iter()
+        .find(|c| c.function == "message-sender")
+        .unwrap();
+    let released = deps
+        .queues
+        .sends
+        .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(released.len(), 1);
+    sender.deliver(released).await;
+    assert_eq!(ctx.message(&second.message_id).await.status, Status::Sent);
+}
+
+#[tokio::test]
+async fn a_customers_agreement_replaces_the_limits_for_them_only() {
+    let ctx = Ctx::new();
+    let agreed = ctx
+        .customer("0919555666", "quang@example.vn", &["email:marketing"])
+        .await;
+    let (_, current) = ctx
+        .call("GET", &format!("/v1/customers/{agreed}"), None)
+        .await;
+    let (status, body) = ctx
+        .call(
+            "PUT",
+            &format!("/v1/customers/{agreed}/advertising-agreement"),
+            Some(json!({"version": current["version"], "agreement": {
+                "limits_per_24h": {"email": 5}, "agreed_at": "2026-11-20T03:00:00Z",
+                "evidence": "Phiếu đăng ký nhận bản tin hằng ngày, ký ngày 20/11/2026"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    ctx.template("ban-tin-ngay", email()).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let send = request(
+            &format!("daily#{i}"),
+            &agreed,
+            "email",
+            "ban-tin-ngay",
+            SendPurpose::Marketing,
+        );
+        statuses.push(pipeline::process(ctx.deps(), &send).await.unwrap().status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            Status::Sent,
+            Status::Sent,
+            Status::Sent,
+            Status::Sent,
+            Status::Sent,
+            Status::Capped
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
+    let ctx = Ctx::new();
+    let customer = ctx.customer("0920666777", "son@example.vn", &[]).await;
+    ctx.template(
+        "moi-dang-ky",
+        sms("Quý khách có muốn nhận ưu đãi qua SMS? Trả lời DK để đồng ý."),
+    )
+    .await;
+    let first = pipeline::process(
+        ctx.deps(),
+        &request(
+            "ask#1",
+            &customer,
+            "sms",
+            "moi-dang-ky",
+            SendPurpose::ConsentRequest,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status, Status::Sent);
+    let sent = ctx.sent_for(&first.message_id).await;
+    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+        panic!("an SMS");
+    };
+    assert!(text.text.starts_with("[QC] "), "{}", text.text);
+    let again = pipeline::process(
+        ctx.deps(),
+        &request(
+            "ask#2",
+            &customer,
+            "sms",
+            "moi-dang-ky",
+            SendPurpose::ConsentRequest,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.status, again.reason.as_deref()),
+        (Status::NoConsent, Some("consent_request_already_sent"))
+    );
+    // The same request delivered again is the same message, not a second request.
+    assert!(
+        pipeline::process(
+            ctx.deps(),
+            &request(
+                "ask#1",
+                &customer,
+                "sms",
+                "moi-dang-ky",
+                SendPurpose::ConsentRequest
+            )
+        )
+        .await
+        .unwrap()
+        .duplicate
+    );
+    assert_eq!(ctx.sent_for(&first.message_id).await.len(), 1);
+}

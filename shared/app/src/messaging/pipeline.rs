@@ -359,7 +359,9 @@ fn stored_content(outgoing: &Outgoing) -> Value {
             let size = attachment
                 .get("bytes")
                 .and_then(Value::as_str)
-                .map_or(0, |b| b.len() * 3 / 4);
+                .map_or(0, |b| {
+                    b.len() / 4 * 3 - b.bytes().rev().take_while(|c| *c == b'=').count()
+                });
             if let Some(object) = attachment.as_object_mut() {
                 object.remove("bytes");
                 object.insert("size".into(), json!(size));

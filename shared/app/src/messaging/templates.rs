@@ -106,6 +106,137 @@ pub fn router() -> Router<Arc<Deps>> {
             "/v1/templates/{code}/versions/{number}/preview",
             post(preview_version),
         )
+        .route(
+            "/v1/attachments",
+            post(upload_attachment)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
+        )
+}
+
+/// Largest attachment accepted (Lambda's 6 MB response and request limits, base64 included).
+pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where an uploaded file is named.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file name recipients see, e.g. `Biểu phí thẻ 2026.pdf`.
+    pub filename: String,
+}
+
+/// `POST /v1/attachments?filename=…` (admin): stores a file (the body, with its
+/// `content-type`) in the blob store and answers the reference a template's `attachments`
+/// list takes: `{filename, content_type, blob_key}`.
+#[utoipa::path(
+    post,
+    path = "/v1/attachments",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file (any type; sent with its own content-type)."),
+    responses(
+        (status = 201, description = "Stored: the attachment reference.", body = Object),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn upload_attachment(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    crate::http::Query(query): crate::http::Query<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let filename = nhip_domain::person::nfc(query.filename.trim());
+    if filename.is_empty()
+        || filename.chars().count() > 200
+        || filename
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The file name is 1–200 characters without '/', '\\', quotes or control characters.",
+        )
+        .field(
+            "filename",
+            "Tên tệp 1–200 ký tự, không chứa / \\ \" hay ký tự điều khiển.",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The file is empty.",
+        )
+        .field("body", "Tệp rỗng."));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    // The key is ASCII whatever the name: a time-ordered id and the name without diacritics.
+    let slug: String = nhip_domain::person::fold(&filename)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug = slug.trim_matches('.');
+    let slug = if slug.is_empty() { "tep" } else { slug };
+    let key = format!(
+        "attachments/{}/{}",
+        ulid::Ulid::from_datetime(deps.clock.now().into()),
+        slug.chars().take(100).collect::<String>()
+    );
+    deps.blobs
+        .put(
+            &key,
+            crate::ports::Blob {
+                bytes: body.to_vec(),
+                content_type: content_type.clone(),
+            },
+        )
+        .await
+        .map_err(|error| match error {
+            crate::ports::BlobError::Invalid { reason } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                reason,
+            ),
+            crate::ports::BlobError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The file store is unavailable; try again.",
+            ),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "filename": filename,
+            "content_type": content_type,
+            "blob_key": key,
+            "size": body.len(),
+        })),
+    )
+        .into_response())
 }
 
 fn valid_code(code: &str) -> bool {
