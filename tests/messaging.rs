@@ -1328,3 +1328,89 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
     );
     assert_eq!(ctx.sent_for(&first.message_id).await.len(), 1);
 }
+
+#[tokio::test]
+async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
+    let ctx = Ctx::new();
+    let mut deps = (**ctx.deps()).clone();
+    deps.settings.messaging.zalo_app_id = Some("4321".into());
+    deps.settings.messaging.zalo_secret = Some("oa-secret-key".into());
+    let deps = Arc::new(deps);
+    let customer = ctx
+        .customer("0921777888", "tam@example.vn", &["sms:marketing"])
+        .await;
+    ctx.template(
+        "zns-nhac",
+        json!({"channel": "zns", "template_id": "250301", "tag": "transaction", "params": {"ten": "{{ customer.given_name }}"}}),
+    )
+    .await;
+    let send = request("zns#1", &customer, "zns", "zns-nhac", SendPurpose::Care);
+    pipeline::process(&deps, &send).await.unwrap();
+    let provider_id = ctx.sent_for(&send.message_id()).await[0]
+        .provider_id
+        .clone();
+    let body = json!({
+        "event_name": "user_received_message", "app_id": "4321", "timestamp": "1795411200000",
+        "message": {"msg_id": provider_id, "delivery_time": "1795411200000", "tracking_id": send.message_id()},
+    })
+    .to_string();
+    let post = |signature: String| {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/tracking/zns")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-zevent-signature", signature)
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    let router = nhip_app::http::router(deps.clone());
+    let forged = router.clone().oneshot(post("mac=00".into())).await.unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(ctx.message(&send.message_id()).await.engagement.is_empty());
+    let signature =
+        nhip_app::messaging::zalo::sign("4321", "oa-secret-key", &body, "1795411200000");
+    let genuine = router.clone().oneshot(post(signature)).await.unwrap();
+    assert_eq!(genuine.status().as_u16(), 200);
+    assert!(
+        ctx.message(&send.message_id())
+            .await
+            .engagement
+            .contains_key("delivered")
+    );
+
+    // On a call the customer asks to stop advertising by SMS: staff enter it.
+    let (status, body) = ctx
+        .call(
+            "POST",
+            &format!("/v1/customers/{customer}/refusals"),
+            Some(json!({"channel": "sms", "via": "call"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["outcome"]),
+        (200, &json!("stopped")),
+        "{body}"
+    );
+    let (_, again) = ctx
+        .call(
+            "POST",
+            &format!("/v1/customers/{customer}/refusals"),
+            Some(json!({"channel": "sms", "via": "call"})),
+        )
+        .await;
+    assert_eq!(again["outcome"], "already_stopped");
+    ctx.drain().await;
+    let confirmations = ctx
+        .local
+        .outbox
+        .list(100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(&e.envelope.outgoing, nhip_app::ports::channel::Outgoing::Sms(m) if m.text.contains("từ chối nhận quảng cáo qua SMS")))
+        .count();
+    assert_eq!(confirmations, 1);
+    let (_, totals) = ctx.call("GET", "/v1/messaging/stats", None).await;
+    assert_eq!(totals["counts"]["sent"], 2, "{totals}");
+    assert_eq!(totals["counts"]["delivered"], 1, "{totals}");
+}

@@ -48,6 +48,7 @@ pub fn router() -> Router<Arc<Deps>> {
         .route("/v1/campaigns", post(create_campaign))
         .route("/v1/campaigns/{id}", get(get_campaign))
         .route("/v1/templates/{code}/stats", get(template_stats))
+        .route("/v1/messaging/stats", get(organisation_stats))
         .route(
             "/v1/compliance/advertising-rules",
             get(get_rules).put(put_rules),
@@ -584,6 +585,34 @@ pub async fn template_stats(
         .await?
         .ok_or_else(|| not_found("mẫu tin"))?;
     Ok(Json(stats::read(&deps, "TPL", &code).await?))
+}
+
+/// `GET /v1/messaging/stats` (admin or manager): every message's decisions and signals, for
+/// the whole organisation.
+#[utoipa::path(
+    get,
+    path = "/v1/messaging/stats",
+    tag = "messaging",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{counts, rates}`.", body = Object),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn organisation_stats(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    if !matches!(principal.role, Role::Admin | Role::Manager) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Chỉ quản trị viên và quản lý xem thống kê toàn hệ thống.",
+        ));
+    }
+    Ok(Json(stats::read(&deps, stats::ALL.0, stats::ALL.1).await?))
 }
 
 /// `GET /v1/compliance/advertising-rules`: the rules in force (the "VN Decree 91" preset

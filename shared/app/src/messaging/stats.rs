@@ -27,9 +27,12 @@ pub const COUNTERS: [&str; 13] = [
     "failed",
 ];
 
-/// Adds one to `counter` for the message's template and campaign.
+/// The organisation-wide counters' scope and id (every message, every cause).
+pub const ALL: (&str, &str) = ("ALL", "messages");
+
+/// Adds one to `counter` for the whole organisation and the message's template and campaign.
 pub async fn count(deps: &Deps, message: &Message, counter: &str) -> Result<(), StoreError> {
-    let mut keys = Vec::new();
+    let mut keys = vec![keys::message_stats(ALL.0, ALL.1)];
     if let Some(template) = &message.template {
         keys.push(keys::message_stats("TPL", template));
     }
