@@ -400,42 +400,73 @@ fn map_error<E>(err: SdkError<E, HttpResponse>) -> ChannelError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
+    channel_error("SES", err, |code| {
+        if is_rejection_code(code) {
+            CodeKind::Rejection
+        } else if bare_code(code) == "LimitExceeded" {
+            CodeKind::Throttling
+        } else {
+            CodeKind::Other
+        }
+    })
+}
+
+/// How a provider's error code reads, beyond the throttling codes every service shares.
+pub(crate) enum CodeKind {
+    /// The provider refuses this message for good.
+    Rejection,
+    /// The provider limits our rate.
+    Throttling,
+    /// Anything else.
+    Other,
+}
+
+/// Maps an SDK error of `service` to the channel port's error: throttling → `Throttled`, a
+/// rejection code → `Rejected` (the provider's message without addresses or numbers), another
+/// error answer or a request never built → `NotSent`, and a dispatch failure, timeout or
+/// unreadable answer → `Unavailable` (whether it went is unknown).
+pub(crate) fn channel_error<E>(
+    service: &'static str,
+    err: SdkError<E, HttpResponse>,
+    kind: impl Fn(&str) -> CodeKind,
+) -> ChannelError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
     let code = err.code().map(str::to_owned);
-    match code.as_deref() {
-        Some(code) if is_throttling_code(code) || bare_code(code) == "LimitExceeded" => {
-            ChannelError::Throttled {
-                source: Box::new(err),
-            }
-        }
-        _ if is_http_429(&err) => ChannelError::Throttled {
+    let kind = code.as_deref().map(kind);
+    let throttled = code.as_deref().is_some_and(is_throttling_code)
+        || matches!(kind, Some(CodeKind::Throttling))
+        || is_http_429(&err);
+    if throttled {
+        return ChannelError::Throttled {
             source: Box::new(err),
-        },
-        Some(code) if is_rejection_code(code) => {
-            let message = err.message().map(redact_personal_data).unwrap_or_default();
-            tracing::warn!(code, "SES refused an e-mail");
-            ChannelError::Rejected {
-                reason: if message.is_empty() {
-                    format!("SES: {}", bare_code(code))
-                } else {
-                    format!("SES: {}: {message}", bare_code(code))
-                },
-            }
-        }
-        // An error answer, or a request that could not even be built, means the provider did
-        // not take the message; a dispatch failure, timeout or unreadable answer leaves it
-        // unknown.
-        _ if matches!(
-            err,
-            SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)
-        ) =>
-        {
-            ChannelError::NotSent {
-                source: Box::new(err),
-            }
-        }
-        _ => ChannelError::Unavailable {
+        };
+    }
+    if let (Some(code), Some(CodeKind::Rejection)) = (code.as_deref(), kind) {
+        let message = err.message().map(redact_personal_data).unwrap_or_default();
+        tracing::warn!(code, service, "the provider refused a message");
+        return ChannelError::Rejected {
+            reason: if message.is_empty() {
+                format!("{service}: {}", bare_code(code))
+            } else {
+                format!("{service}: {}: {message}", bare_code(code))
+            },
+        };
+    }
+    // An error answer, or a request that could not even be built, means the provider did not
+    // take the message; a dispatch failure, timeout or unreadable answer leaves it unknown.
+    if matches!(
+        err,
+        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)
+    ) {
+        ChannelError::NotSent {
             source: Box::new(err),
-        },
+        }
+    } else {
+        ChannelError::Unavailable {
+            source: Box::new(err),
+        }
     }
 }
 

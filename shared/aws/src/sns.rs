@@ -26,7 +26,7 @@ use nhip_app::ports::channel::{
 };
 use serde_json::json;
 
-use crate::ses::{bare_code, is_http_429, is_throttling_code, redact_personal_data};
+use crate::ses::bare_code;
 
 /// The SMS attribute choosing transactional or promotional routing.
 pub const SMS_TYPE_ATTRIBUTE: &str = "AWS.SNS.SMS.SMSType";
@@ -251,41 +251,13 @@ fn map_error<E>(err: SdkError<E, HttpResponse>) -> ChannelError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
-    let code = err.code().map(str::to_owned);
-    match code.as_deref() {
-        Some(code) if is_throttling_code(code) => ChannelError::Throttled {
-            source: Box::new(err),
-        },
-        _ if is_http_429(&err) => ChannelError::Throttled {
-            source: Box::new(err),
-        },
-        Some(code) if is_rejection_code(code) => {
-            let message = err.message().map(redact_personal_data).unwrap_or_default();
-            tracing::warn!(code, "SNS refused a message");
-            ChannelError::Rejected {
-                reason: if message.is_empty() {
-                    format!("SNS: {}", bare_code(code))
-                } else {
-                    format!("SNS: {}: {message}", bare_code(code))
-                },
-            }
+    crate::ses::channel_error("SNS", err, |code| {
+        if is_rejection_code(code) {
+            crate::ses::CodeKind::Rejection
+        } else {
+            crate::ses::CodeKind::Other
         }
-        // An error answer, or a request that could not even be built, means the provider did
-        // not take the message; a dispatch failure, timeout or unreadable answer leaves it
-        // unknown.
-        _ if matches!(
-            err,
-            SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)
-        ) =>
-        {
-            ChannelError::NotSent {
-                source: Box::new(err),
-            }
-        }
-        _ => ChannelError::Unavailable {
-            source: Box::new(err),
-        },
-    }
+    })
 }
 
 #[cfg(test)]

@@ -78,45 +78,41 @@ impl Outbox {
     ) -> Result<Vec<OutboxEntry>, OutboxError> {
         let limit = limit.clamp(1, 1000) as i64;
         let before = before.unwrap_or(i64::MAX);
-        let rows = self
-            .db
-            .call(
-                move |conn| -> rusqlite::Result<Vec<(i64, String, i64, String)>> {
-                    let mut statement = conn.prepare(
-                        "SELECT seq, provider_id, sent_at, envelope FROM outbox
-                     WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
-                    )?;
-                    let rows = statement
-                        .query_map(params![before, limit], |row| {
-                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    Ok(rows)
-                },
-            )
-            .await??;
-        Ok(rows.into_iter().filter_map(entry).collect())
+        self.select(
+            "WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+            vec![before.into(), limit.into()],
+        )
+        .await
     }
 
     /// Every message recorded for one Nhịp message id (more than one would be a double send).
     pub async fn for_message(&self, message_id: &str) -> Result<Vec<OutboxEntry>, OutboxError> {
-        let message_id = message_id.to_owned();
+        self.select(
+            "WHERE message_id = ?1 ORDER BY seq",
+            vec![message_id.to_owned().into()],
+        )
+        .await
+    }
+
+    /// The entries a `WHERE … ORDER BY …` tail selects.
+    async fn select(
+        &self,
+        tail: &'static str,
+        values: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<OutboxEntry>, OutboxError> {
         let rows = self
             .db
-            .call(
-                move |conn| -> rusqlite::Result<Vec<(i64, String, i64, String)>> {
-                    let mut statement = conn.prepare(
-                        "SELECT seq, provider_id, sent_at, envelope FROM outbox
-                     WHERE message_id = ?1 ORDER BY seq",
-                    )?;
-                    let rows = statement
-                        .query_map(params![message_id], |row| {
-                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    Ok(rows)
-                },
-            )
+            .call(move |conn| -> rusqlite::Result<Vec<Row>> {
+                let mut statement = conn.prepare(&format!(
+                    "SELECT seq, provider_id, sent_at, envelope FROM outbox {tail}"
+                ))?;
+                let rows = statement
+                    .query_map(rusqlite::params_from_iter(values), |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
             .await??;
         Ok(rows.into_iter().filter_map(entry).collect())
     }
@@ -139,7 +135,10 @@ impl Outbox {
     }
 }
 
-fn entry((seq, provider_id, sent_at, envelope): (i64, String, i64, String)) -> Option<OutboxEntry> {
+/// One outbox row: sequence, provider id, sent-at millis, envelope JSON.
+type Row = (i64, String, i64, String);
+
+fn entry((seq, provider_id, sent_at, envelope): Row) -> Option<OutboxEntry> {
     let envelope = match serde_json::from_str(&envelope) {
         Ok(envelope) => envelope,
         Err(error) => {
