@@ -10,6 +10,7 @@
 
 mod contract;
 mod customers;
+mod events_in;
 mod functions;
 mod holdings;
 mod import;

@@ -46,6 +46,7 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(crate::notifications::router())
         .merge(crate::messaging::templates::router())
         .merge(crate::messaging::routes::router())
+        .merge(crate::events_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -20,13 +20,16 @@
 //! - [`scheduler`]: due work in minute buckets, run by a tick every minute.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
+//! - [`messaging`]: templates, the send pipeline with Decree 91, channels, engagement tracking.
 //! - [`events`]: the events consumer, recording domain events on customer timelines.
+//! - [`events_api`]: events in from the organisation's core systems (`POST /v1/events`).
 
 pub mod auth;
 pub mod consumer;
 pub mod customers;
 pub mod deps;
 pub mod events;
+pub mod events_api;
 pub mod holdings;
 pub mod http;
 pub mod intake;
