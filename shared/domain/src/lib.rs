@@ -13,12 +13,15 @@
 //!   sample data, strict rendering (HTML-escaped e-mail bodies, Vietnamese filters), SMS segment
 //!   counts and unaccented text, how to address a customer.
 //! - [`customer`]: the customer model: lifecycle, classification, source, consents.
+//! - [`journey`]: journeys as versioned data (YAML or JSON): the model, save-time validation,
+//!   and the pure rules the engine calls (wait ends, conditions, A/B splits, goals).
 
 pub mod compliance;
 pub mod customer;
 pub mod event;
 pub mod identifiers;
 pub mod ids;
+pub mod journey;
 pub mod person;
 pub mod template;
 pub mod time;
