@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use nhip_app::{BuildInfo, Deps, Queues};
-use nhip_local::{Database, FolderBlobStore, LocalQueue, Outbox, SimulatedClock, SqliteStore};
+use nhip_local::{
+    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
+};
 
 /// The emulator endpoint the test command started (moto's server mode).
 pub fn aws_endpoint() -> String {
@@ -63,12 +65,15 @@ pub fn local_deps() -> LocalDeps {
     let clock = Arc::new(SimulatedClock::frozen(test_epoch()));
     let events = LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(5);
     let sends = LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(5);
+    let steps = LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(5);
+    let bus = Arc::new(LocalEventBus::new(db.clone()));
     let outbox = Arc::new(Outbox::new(db.clone(), None, clock.clone()));
     let deps = Arc::new(Deps {
         store: Arc::new(SqliteStore::new(db)),
         queues: Queues {
             events: Arc::new(events),
             sends: Arc::new(sends),
+            steps: Arc::new(steps),
         },
         clock: clock.clone(),
         build: BuildInfo::current("test"),
@@ -82,6 +87,7 @@ pub fn local_deps() -> LocalDeps {
         sns_certificates: Arc::new(
             nhip_app::messaging::sns::HttpsCertificates::new().expect("an HTTPS client"),
         ),
+        bus,
     });
     LocalDeps {
         deps,

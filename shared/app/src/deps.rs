@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::Authenticator;
-use crate::ports::{BlobStore, Channel, Clock, ItemStore, Queue};
+use crate::ports::{BlobStore, Channel, Clock, EventBus, ItemStore, Queue};
 
 /// The queues functions hand work to each other on.
 #[derive(Clone)]
@@ -15,6 +15,8 @@ pub struct Queues {
     pub events: Arc<dyn Queue>,
     /// Send requests for the messaging pipeline (`sends` queue).
     pub sends: Arc<dyn Queue>,
+    /// Journey step jobs for the journey worker (`steps` queue).
+    pub steps: Arc<dyn Queue>,
 }
 
 impl Queues {
@@ -23,6 +25,7 @@ impl Queues {
         vec![
             ("events", self.events.clone()),
             ("sends", self.sends.clone()),
+            ("steps", self.steps.clone()),
         ]
     }
 }
@@ -122,6 +125,8 @@ pub struct Deps {
     /// Fetches SNS signing certificates (and confirms SNS subscriptions) for SNS messages
     /// that arrive over HTTP.
     pub sns_certificates: Arc<dyn crate::messaging::sns::CertificateSource>,
+    /// Where Nhịp's own events go out to the organisation's other systems.
+    pub bus: Arc<dyn EventBus>,
 }
 
 /// Tunables and secrets of the routes, from the environment in Lambda and from the command

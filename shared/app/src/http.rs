@@ -47,6 +47,7 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(crate::messaging::templates::router())
         .merge(crate::messaging::routes::router())
         .merge(crate::events_api::router())
+        .merge(crate::journeys::definitions::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

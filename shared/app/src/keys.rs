@@ -355,6 +355,29 @@ pub fn link_click(message_id: &str, link: usize) -> Key {
     Key::new(message_pk(message_id), format!("CLICK#{link:03}"))
 }
 
+/// A journey's partition: `JRN#<key>`, holding `META` and its versions.
+pub fn journey_pk(key: &str) -> String {
+    format!("JRN#{key}")
+}
+
+/// A journey's header item.
+pub fn journey(key: &str) -> Key {
+    Key::new(journey_pk(key), "META")
+}
+
+/// One version of a journey: `JRN#<key>` / `V#<000001>`.
+pub fn journey_version(key: &str, version: u32) -> Key {
+    Key::new(journey_pk(key), format!("V#{version:06}"))
+}
+
+/// The gsi2 partition listing every journey.
+pub const JOURNEYS: &str = "JOURNEYS";
+
+/// A published journey started by an event type: `JTRIG#<event type>` / `<journey key>`.
+pub fn journey_trigger(event_type: &str, journey: &str) -> Key {
+    Key::new(format!("JTRIG#{event_type}"), journey.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

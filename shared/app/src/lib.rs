@@ -20,6 +20,7 @@
 //! - [`scheduler`]: due work in minute buckets, run by a tick every minute.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
+//! - [`journeys`]: journeys as versioned data, their store and routes, the seed journeys.
 //! - [`messaging`]: templates, the send pipeline with Decree 91, channels, engagement tracking.
 //! - [`events`]: the events consumer, recording domain events on customer timelines.
 //! - [`events_api`]: events in from the organisation's core systems (`POST /v1/events`).
@@ -33,6 +34,7 @@ pub mod events_api;
 pub mod holdings;
 pub mod http;
 pub mod intake;
+pub mod journeys;
 pub mod keys;
 pub mod messaging;
 pub mod next_actions;

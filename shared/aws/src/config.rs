@@ -9,6 +9,7 @@ use nhip_app::ports::SystemClock;
 use nhip_app::{BuildInfo, Channels, Deps, Queues};
 
 use crate::dynamo::DynamoStore;
+use crate::eventbridge::EventBridgeBus;
 use crate::s3::S3BlobStore;
 use crate::ses::SesChannel;
 use crate::sns::{SnsPushChannel, SnsSmsChannel};
@@ -22,6 +23,10 @@ pub const TABLE_VAR: &str = "NHIP_TABLE";
 pub const EVENTS_QUEUE_URL_VAR: &str = "NHIP_EVENTS_QUEUE_URL";
 /// The URL of the `sends` queue.
 pub const SENDS_QUEUE_URL_VAR: &str = "NHIP_SENDS_QUEUE_URL";
+/// The URL of the `steps` queue (journey step jobs for the journey worker).
+pub const STEPS_QUEUE_URL_VAR: &str = "NHIP_STEPS_QUEUE_URL";
+/// The EventBridge bus Nhịp's own events are published on: its name or ARN.
+pub const EVENT_BUS_NAME_VAR: &str = "NHIP_EVENT_BUS_NAME";
 /// The S3 bucket blobs (template attachments, reports) are kept in.
 pub const BLOB_BUCKET_VAR: &str = "NHIP_BLOB_BUCKET";
 /// The SES configuration set e-mail is sent with (event publishing, open and click
@@ -65,6 +70,10 @@ pub struct Config {
     pub events_queue_url: String,
     /// URL of the `sends` SQS queue (`NHIP_SENDS_QUEUE_URL`).
     pub sends_queue_url: String,
+    /// URL of the `steps` SQS queue (`NHIP_STEPS_QUEUE_URL`).
+    pub steps_queue_url: String,
+    /// The EventBridge bus Nhịp's events go out on, by name or ARN (`NHIP_EVENT_BUS_NAME`).
+    pub event_bus_name: String,
     /// S3 bucket of the blob store (`NHIP_BLOB_BUCKET`).
     pub blob_bucket: String,
     /// SES configuration set for outgoing e-mail (`NHIP_SES_CONFIGURATION_SET`), if any.
@@ -165,6 +174,12 @@ impl Config {
         let sends_queue_url = required(SENDS_QUEUE_URL_VAR)?;
         check_http_url(SENDS_QUEUE_URL_VAR, &sends_queue_url)?;
 
+        let steps_queue_url = required(STEPS_QUEUE_URL_VAR)?;
+        check_http_url(STEPS_QUEUE_URL_VAR, &steps_queue_url)?;
+
+        let event_bus_name = required(EVENT_BUS_NAME_VAR)?;
+        check_event_bus_name(&event_bus_name)?;
+
         let blob_bucket = required(BLOB_BUCKET_VAR)?;
         check_bucket_name(&blob_bucket)?;
 
@@ -208,6 +223,8 @@ impl Config {
             table,
             events_queue_url,
             sends_queue_url,
+            steps_queue_url,
+            event_bus_name,
             blob_bucket,
             ses_configuration_set,
             zns,
@@ -309,6 +326,40 @@ fn check_bucket_name(bucket: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// EventBridge's rule for `EventBusName`: a name of 1 to 256 characters of
+/// `A-Z a-z 0-9 . - _ /`, or the bus's ARN (`arn:<partition>:events:<region>:<account>:event-bus/<name>`).
+fn check_event_bus_name(bus: &str) -> Result<(), ConfigError> {
+    let is_name = |name: &str| {
+        (1..=256).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'))
+    };
+    let ok = match bus.strip_prefix("arn:") {
+        None => is_name(bus),
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            matches!(parts.as_slice(), [partition, "events", region, account, resource]
+                if partition.starts_with("aws")
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && resource.strip_prefix("event-bus/").is_some_and(is_name))
+                && bus.len() <= 1600
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var: EVENT_BUS_NAME_VAR,
+            reason: "expected an event bus name (1 to 256 characters of A-Z, a-z, 0-9, '.', \
+                     '-', '_' and '/') or an event bus ARN"
+                .into(),
+        })
+    }
+}
+
 /// SES's rule: 1 to 64 characters of `A-Z a-z 0-9 _ -`.
 fn check_configuration_set(name: &str) -> Result<(), ConfigError> {
     let ok = (1..=64).contains(&name.len())
@@ -401,16 +452,17 @@ pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
     }
 }
 
-/// The ports on AWS: the DynamoDB store, the SQS `events` and `sends` queues, the channels
-/// (SES v2, SNS SMS, SNS push, Zalo ZNS, the signed webhook), the S3 blob store, the system
-/// clock. Built once per Lambda execution environment. A channel whose configuration is
+/// The ports on AWS: the DynamoDB store, the SQS `events`, `sends` and `steps` queues, the
+/// channels (SES v2, SNS SMS, SNS push, Zalo ZNS, the signed webhook), the S3 blob store, the
+/// EventBridge bus, the system clock. Built once per Lambda execution environment. A channel whose configuration is
 /// absent still exists and refuses every message, naming the missing variable.
 pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let sdk = sdk_config(config).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let events = SqsQueue::new(sqs.clone(), "events", config.events_queue_url.clone());
-    let sends = SqsQueue::new(sqs, "sends", config.sends_queue_url.clone());
+    let sends = SqsQueue::new(sqs.clone(), "sends", config.sends_queue_url.clone());
+    let steps = SqsQueue::new(sqs, "steps", config.steps_queue_url.clone());
     let sns = aws_sdk_sns::Client::new(&sdk);
     let http = crate::webhook::http_client();
     let channels = Channels {
@@ -443,6 +495,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         queues: Queues {
             events: Arc::new(events),
             sends: Arc::new(sends),
+            steps: Arc::new(steps),
         },
         channels,
         blobs: Arc::new(blobs),
@@ -454,6 +507,10 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             nhip_app::messaging::sns::HttpsCertificates::new()
                 .expect("an HTTPS client with the built-in roots always builds"),
         ),
+        bus: Arc::new(EventBridgeBus::from_sdk_config(
+            &sdk,
+            config.event_bus_name.clone(),
+        )),
     }
 }
 
@@ -481,6 +538,11 @@ mod tests {
             "NHIP_SENDS_QUEUE_URL",
             "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-sends",
         ),
+        (
+            "NHIP_STEPS_QUEUE_URL",
+            "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-steps",
+        ),
+        ("NHIP_EVENT_BUS_NAME", "nhip-prod-events"),
         ("NHIP_BLOB_BUCKET", "nhip-prod-blobs"),
         ("AWS_REGION", "ap-southeast-1"),
     ];
@@ -525,6 +587,8 @@ mod tests {
             "NHIP_TABLE",
             "NHIP_EVENTS_QUEUE_URL",
             "NHIP_SENDS_QUEUE_URL",
+            "NHIP_STEPS_QUEUE_URL",
+            "NHIP_EVENT_BUS_NAME",
             "NHIP_BLOB_BUCKET",
             "AWS_REGION",
         ] {
@@ -539,6 +603,8 @@ mod tests {
             TABLE_VAR,
             EVENTS_QUEUE_URL_VAR,
             SENDS_QUEUE_URL_VAR,
+            STEPS_QUEUE_URL_VAR,
+            EVENT_BUS_NAME_VAR,
             BLOB_BUCKET_VAR,
             REGION_VAR,
         ]
@@ -572,7 +638,11 @@ mod tests {
 
     #[test]
     fn the_queue_urls_must_be_http() {
-        for var in ["NHIP_EVENTS_QUEUE_URL", "NHIP_SENDS_QUEUE_URL"] {
+        for var in [
+            "NHIP_EVENTS_QUEUE_URL",
+            "NHIP_SENDS_QUEUE_URL",
+            "NHIP_STEPS_QUEUE_URL",
+        ] {
             for bad in [
                 "sqs.ap-southeast-1.amazonaws.com/1/q",
                 "ftp://host/q",
@@ -584,6 +654,40 @@ mod tests {
         }
         let config = read(GOOD).unwrap();
         assert!(config.sends_queue_url.ends_with("/nhip-sends"));
+        assert!(config.steps_queue_url.ends_with("/nhip-steps"));
+    }
+
+    #[test]
+    fn the_event_bus_is_a_name_or_an_arn() {
+        assert_eq!(read(GOOD).unwrap().event_bus_name, "nhip-prod-events");
+        for good in [
+            "default",
+            "nhip/prod.events_1",
+            "arn:aws:events:ap-southeast-1:123456789012:event-bus/nhip-prod-events",
+        ] {
+            assert_eq!(
+                read(&with(&[("NHIP_EVENT_BUS_NAME", good)]))
+                    .unwrap()
+                    .event_bus_name,
+                good
+            );
+        }
+        let long = "e".repeat(257);
+        for bad in [
+            "has space",
+            "bus:name",
+            "tên-bus",
+            long.as_str(),
+            "arn:aws:sqs:ap-southeast-1:123456789012:nhip-events",
+            "arn:aws:events:ap-southeast-1:1234:event-bus/nhip",
+            "arn:aws:events:ap-southeast-1:123456789012:rule/nhip",
+        ] {
+            assert_eq!(
+                invalid_var(read(&with(&[("NHIP_EVENT_BUS_NAME", bad)]))),
+                "NHIP_EVENT_BUS_NAME",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -719,6 +823,8 @@ mod tests {
         assert_eq!(deps.channels.webhook.name(), "webhook");
         assert_eq!(deps.blobs.backend(), "s3");
         assert_eq!(deps.queues.sends.name(), "sends");
+        assert_eq!(deps.queues.steps.name(), "steps");
+        assert_eq!(deps.bus.backend(), "eventbridge");
     }
 
     #[test]

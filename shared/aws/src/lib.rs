@@ -2,7 +2,8 @@
 //! Nhịp's adapters over the AWS SDK, implementing the ports of `nhip_app::ports`. Only this
 //! crate and the Lambda functions link the SDK.
 //! - [`config`]: [`Config`] read from the environment (`NHIP_TABLE`, `NHIP_EVENTS_QUEUE_URL`,
-//!   `NHIP_SENDS_QUEUE_URL`, `NHIP_BLOB_BUCKET`, `AWS_REGION`, `NHIP_AWS_ENDPOINT`, and the
+//!   `NHIP_SENDS_QUEUE_URL`, `NHIP_STEPS_QUEUE_URL`, `NHIP_EVENT_BUS_NAME`,
+//!   `NHIP_BLOB_BUCKET`, `AWS_REGION`, `NHIP_AWS_ENDPOINT`, and the
 //!   optional channel settings `NHIP_SES_CONFIGURATION_SET`, `NHIP_ZNS_ACCESS_TOKEN`,
 //!   `NHIP_ZNS_ENDPOINT`, `NHIP_WEBHOOK_URL`, `NHIP_WEBHOOK_SECRET`), the SDK configuration
 //!   built from it, and [`build_deps`], which assembles the ports a function runs on.
@@ -17,6 +18,9 @@
 //! - [`zalo`]: [`ZaloZnsChannel`], Zalo ZNS template messages over Zalo's HTTPS API.
 //! - [`webhook`]: [`WebhookChannel`], other OTT bridges through an HMAC-signed webhook, and
 //!   the HTTP client the HTTPS channels share.
+//! - [`eventbridge`]: [`EventBridgeBus`], the event-bus port on one EventBridge bus
+//!   (`PutEvents`, one entry per domain event: source, type as detail-type, the event as
+//!   detail, its time).
 //! - [`s3`]: [`S3BlobStore`], the blob store on one S3 bucket.
 //!
 //! Every adapter validates requests with the shared rules of `nhip_app::ports` before calling
@@ -25,6 +29,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod eventbridge;
 pub mod s3;
 pub mod ses;
 pub mod sns;
@@ -34,6 +39,7 @@ pub mod zalo;
 
 pub use config::{Config, ConfigError, build_deps, sdk_config};
 pub use dynamo::{DynamoStore, create_table};
+pub use eventbridge::EventBridgeBus;
 pub use s3::S3BlobStore;
 pub use ses::SesChannel;
 pub use sns::{SnsPushChannel, SnsSmsChannel};

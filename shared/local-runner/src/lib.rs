@@ -25,7 +25,9 @@ use nhip_app::auth::{Authenticator, JwtSecret};
 use nhip_app::keys;
 use nhip_app::ports::{Clock, Condition, ItemStore};
 use nhip_app::{BuildInfo, Channels, Deps, Queues};
-use nhip_local::{Database, FolderBlobStore, LocalQueue, Outbox, SimulatedClock, SqliteStore};
+use nhip_local::{
+    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
+};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -83,6 +85,8 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let sends =
         LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
+    let steps =
+        LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
     let secret = jwt_secret(&config.data_dir)?;
     let outbox = Arc::new(Outbox::new(
@@ -106,6 +110,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         queues: Queues {
             events: Arc::new(events),
             sends: Arc::new(sends),
+            steps: Arc::new(steps),
         },
         clock: clock.clone(),
         build: BuildInfo::current("local"),
@@ -114,6 +119,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         channels: Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
         sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
+        bus: Arc::new(LocalEventBus::new(db.clone())),
     });
 
     let (stop, stopped) = watch::channel(false);

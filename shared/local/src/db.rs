@@ -53,6 +53,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at      INTEGER NOT NULL -- epoch milliseconds (clock time)
 );
 CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
+
+CREATE TABLE IF NOT EXISTS events_out (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    source  TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    UNIQUE (source, id)
+);
 ";
 
 /// Brings `items` up to date with the store port's indexes: for each global secondary index,

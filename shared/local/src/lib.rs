@@ -6,11 +6,13 @@
 //!   timeouts, receive counts and dead-letter queues like SQS.
 //! - [`outbox`]: `Outbox`, the channel for every kind of message: records each send whole
 //!   instead of delivering it (the `/outbox` page and JSON, and a folder of files).
+//! - [`bus`]: `LocalEventBus`, Nhịp's outgoing events kept in a table of the same file.
 //! - [`blob`]: `FolderBlobStore`, the blob-store port over a folder.
 //! - [`clock`]: `SimulatedClock`, which runs at a chosen speed and can be advanced, so a
 //!   30-day journey plays in seconds.
 
 pub mod blob;
+pub mod bus;
 pub mod clock;
 pub mod db;
 pub mod outbox;
@@ -18,6 +20,7 @@ pub mod queue;
 pub mod store;
 
 pub use blob::FolderBlobStore;
+pub use bus::LocalEventBus;
 pub use clock::SimulatedClock;
 pub use db::Database;
 pub use outbox::{Outbox, OutboxEntry};

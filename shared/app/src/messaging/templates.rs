@@ -355,6 +355,56 @@ pub async fn for_send(
         .ok_or_else(|| missing(format!("version {number}")))
 }
 
+/// Installs a template shipped with the product (a seed journey's), published, unless one
+/// with its code exists: `true` when it was created. Checked like any other.
+pub async fn install(
+    deps: &Deps,
+    principal: &Principal,
+    code: &str,
+    name: &str,
+    content: Content,
+) -> Result<bool, ApiError> {
+    if meta(deps, code).await?.is_some() {
+        return Ok(false);
+    }
+    Template::check(&content).map_err(template_invalid)?;
+    let now = deps.clock.now();
+    let meta = TemplateMeta {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        channel: channel_of(&content),
+        latest_version: 1,
+        published_version: Some(1),
+        created_at: now,
+        created_by: principal.user.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    let first = TemplateVersion {
+        code: code.to_owned(),
+        number: 1,
+        content,
+        created_at: now,
+        created_by: principal.user.clone(),
+    };
+    let ops = vec![
+        WriteOp::Put {
+            item: meta_item(&meta)?,
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: to_item(keys::template_version(code, 1), VERSION_KIND, &first)?,
+            condition: Condition::NotExists,
+        },
+    ];
+    match deps.store.transact(ops).await {
+        Ok(()) => Ok(true),
+        // Installed meanwhile by someone else: theirs stands.
+        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// A new template with its first version.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -59,7 +59,7 @@ use serde_json::Value;
 
 pub use condition::{Anchors, Condition, Facts, Op, SeenEvent, Since};
 pub use parse::{JourneyErrors, parse_json, parse_yaml};
-pub use seeds::{SEEDS, Seed};
+pub use seeds::{SEED_TEMPLATES, SEEDS, Seed, SeedTemplate, seed_templates};
 pub use segment::SegmentFilter;
 pub use span::{ClockTime, ClockTimeError, Span, SpanError, Weekday};
 pub use split::split_branch;

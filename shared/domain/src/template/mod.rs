@@ -210,12 +210,8 @@ impl MergeData {
                     "cif": "CIF00123456",
                     "branch": "Chi nhánh Hoàn Kiếm",
                 },
-                "owner": {
-                    "id": "01JD6Q4ZK8N3V5W7X9Y1Z2A3B5",
-                    "name": "Trần Thị Thu",
-                    "phone": "0987654321",
-                    "email": "thu.tran@example.vn",
-                },
+                // The staff member who owns the customer, as the customer record names them.
+                "owner": "thu.tran",
             }),
             holding: Some(json!({
                 "product": "Vay tiêu dùng trả góp",
