@@ -28,7 +28,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::{Lifecycle, UsageStatus};
 use nhip_domain::ids::CustomerId;
 use nhip_domain::person::nfc;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use ulid::Ulid;
@@ -43,7 +42,8 @@ use crate::http::{ApiError, Json, Path, Query as QueryParams};
 use crate::intake::{FieldErrors, parse_date, text};
 use crate::keys;
 use crate::ports::ItemStore;
-use crate::ports::store::{Condition, Index, Item, Key, Query, SortKey, StoreError, WriteOp};
+use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
+use crate::records::{from_item, to_item};
 use crate::timeline;
 
 /// Kind attribute of catalogue product items.
@@ -343,23 +343,6 @@ impl Holding {
 
 // ---------------------------------------------------------------------------------------
 // Storage
-
-fn to_item<T: Serialize>(key: Key, kind: &str, value: &T) -> Result<Item, StoreError> {
-    let Value::Object(mut item) = serde_json::to_value(value)
-        .map_err(|e| StoreError::invalid(format!("{kind} does not serialise: {e}")))?
-    else {
-        return Err(StoreError::invalid(format!("{kind} is not an object")));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item.insert("kind".into(), kind.into());
-    Ok(item)
-}
-
-fn from_item<T: DeserializeOwned>(item: Item, kind: &str) -> Result<T, StoreError> {
-    serde_json::from_value(Value::Object(item))
-        .map_err(|e| StoreError::invalid(format!("stored {kind} does not match the model: {e}")))
-}
 
 /// Every item of a small partition (optionally under a sort-key prefix), in sort-key order.
 async fn read_partition(

@@ -17,6 +17,7 @@
 //! - [`telephony`]: the call centre's incoming-call webhook.
 //! - [`next_actions`]: next calls, SMS, e-mails and meetings staff schedule with a customer.
 //! - [`notifications`]: the bell: a staff member's notifications and unread count.
+//! - [`records`]: typed records to stored items and back, for every plain repository.
 //! - [`scheduler`]: due work in minute buckets, run by a tick every minute.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
@@ -42,6 +43,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod ports;
 pub mod privacy;
+pub mod records;
 pub mod scheduler;
 pub mod telephony;
 pub mod timeline;

@@ -29,6 +29,7 @@ use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::messaging::templates;
 use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
+use crate::records::to_item;
 
 /// Kind attribute of journey header items.
 pub const KIND: &str = "journey";
@@ -124,26 +125,6 @@ fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn to_item(key: crate::ports::Key, kind: &str, value: &impl Serialize) -> Result<Item, StoreError> {
-    let Value::Object(mut item) = serde_json::to_value(value)
-        .map_err(|e| StoreError::invalid(format!("does not serialise: {e}")))?
-    else {
-        return Err(StoreError::invalid("not an object"));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item.insert("kind".into(), kind.into());
-    Ok(item)
-}
-
-fn from_item<T: for<'de> Deserialize<'de>>(mut item: Item) -> Result<T, StoreError> {
-    for attr in ["pk", "sk", "kind", "gsi2pk", "gsi2sk"] {
-        item.remove(attr);
-    }
-    serde_json::from_value(Value::Object(item))
-        .map_err(|e| StoreError::invalid(format!("stored journey is malformed: {e}")))
-}
-
 fn meta_item(meta: &JourneyMeta) -> Result<Item, StoreError> {
     let mut item = to_item(keys::journey(&meta.key), KIND, meta)?;
     item.insert("gsi2pk".into(), keys::JOURNEYS.into());
@@ -159,7 +140,7 @@ pub async fn meta(deps: &Deps, key: &str) -> Result<Option<JourneyMeta>, StoreEr
     deps.store
         .get(&keys::journey(key))
         .await?
-        .map(from_item)
+        .map(|item| crate::records::from_item(item, KIND))
         .transpose()
 }
 
@@ -175,7 +156,7 @@ pub async fn version(
     deps.store
         .get(&keys::journey_version(key, number))
         .await?
-        .map(from_item)
+        .map(|item| crate::records::from_item(item, KIND))
         .transpose()
 }
 
@@ -561,7 +542,7 @@ pub async fn list_journeys(
             )
             .await?;
         for item in page.items {
-            items.push(from_item::<JourneyMeta>(item)?);
+            items.push(crate::records::from_item::<JourneyMeta>(item, KIND)?);
         }
         match page.next {
             Some(next) => cursor = Some(next),
@@ -605,7 +586,7 @@ pub async fn get_journey(
             )
             .await?;
         for item in page.items {
-            let found: JourneyVersion = from_item(item)?;
+            let found: JourneyVersion = crate::records::from_item(item, VERSION_KIND)?;
             versions.push(json!({
                 "number": found.number,
                 "name": found.definition.name,

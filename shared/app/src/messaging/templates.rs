@@ -26,6 +26,7 @@ use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::messaging::model::MessageChannel;
 use crate::ports::store::{Condition, Index, Item, Query, StoreError, WriteOp};
+use crate::records::to_item;
 
 /// Kind attribute of template header items.
 pub const KIND: &str = "template";
@@ -277,26 +278,6 @@ fn template_invalid(errors: TemplateErrors) -> ApiError {
     error
 }
 
-fn to_item(key: crate::ports::Key, kind: &str, value: &impl Serialize) -> Result<Item, StoreError> {
-    let Value::Object(mut item) = serde_json::to_value(value)
-        .map_err(|e| StoreError::invalid(format!("does not serialise: {e}")))?
-    else {
-        return Err(StoreError::invalid("not an object"));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item.insert("kind".into(), kind.into());
-    Ok(item)
-}
-
-fn from_item<T: for<'de> Deserialize<'de>>(mut item: Item) -> Result<T, StoreError> {
-    for attr in ["pk", "sk", "kind", "gsi2pk", "gsi2sk"] {
-        item.remove(attr);
-    }
-    serde_json::from_value(Value::Object(item))
-        .map_err(|e| StoreError::invalid(format!("stored template is malformed: {e}")))
-}
-
 fn meta_item(meta: &TemplateMeta) -> Result<Item, StoreError> {
     let mut item = to_item(keys::template(&meta.code), KIND, meta)?;
     item.insert("gsi2pk".into(), keys::TEMPLATES.into());
@@ -312,7 +293,7 @@ pub async fn meta(deps: &Deps, code: &str) -> Result<Option<TemplateMeta>, Store
     deps.store
         .get(&keys::template(code))
         .await?
-        .map(from_item)
+        .map(|item| crate::records::from_item(item, KIND))
         .transpose()
 }
 
@@ -328,7 +309,7 @@ pub async fn version(
     deps.store
         .get(&keys::template_version(code, number))
         .await?
-        .map(from_item)
+        .map(|item| crate::records::from_item(item, KIND))
         .transpose()
 }
 
@@ -558,7 +539,7 @@ pub async fn list_templates(
             )
             .await?;
         for item in page.items {
-            items.push(from_item::<TemplateMeta>(item)?);
+            items.push(crate::records::from_item::<TemplateMeta>(item, KIND)?);
         }
         match page.next {
             Some(next) => cursor = Some(next),
@@ -602,7 +583,10 @@ pub async fn get_template(
             )
             .await?;
         for item in page.items {
-            versions.push(from_item::<TemplateVersion>(item)?);
+            versions.push(crate::records::from_item::<TemplateVersion>(
+                item,
+                VERSION_KIND,
+            )?);
         }
         match page.next {
             Some(next) => cursor = Some(next),
