@@ -42,8 +42,8 @@ use crate::http::{ApiError, Json, Path, Query as QueryParams};
 use crate::intake::{FieldErrors, parse_date, text};
 use crate::keys;
 use crate::ports::ItemStore;
-use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
-use crate::records::{from_item, to_item};
+use crate::ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use crate::records::{from_item, read_partition, to_item};
 use crate::timeline;
 
 /// Kind attribute of catalogue product items.
@@ -55,9 +55,6 @@ pub const HOLDING_KIND: &str = "holding";
 
 /// Attempts when a concurrent change to the customer wins the race.
 const ATTEMPTS: usize = 3;
-/// Pages of 1,000 items read at most from one small partition (catalogue, a customer's
-/// holdings) before giving up on the rest.
-const MAX_PAGES: usize = 10;
 /// Most attributes on one holding.
 const MAX_ATTRIBUTES: usize = 30;
 /// Largest amount accepted, in đồng: the largest integer a JavaScript client reads exactly.
@@ -344,34 +341,9 @@ impl Holding {
 // ---------------------------------------------------------------------------------------
 // Storage
 
-/// Every item of a small partition (optionally under a sort-key prefix), in sort-key order.
-async fn read_partition(
-    store: &dyn ItemStore,
-    pk: &str,
-    prefix: Option<&str>,
-) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    for _ in 0..MAX_PAGES {
-        let mut query = Query::partition(Index::Primary, pk)
-            .limit(1000)
-            .after(cursor);
-        if let Some(prefix) = prefix {
-            query = query.sk(SortKey::BeginsWith(prefix.to_owned()));
-        }
-        let page = store.query(query).await?;
-        items.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(items)
-}
-
 /// The product catalogue, by code.
 pub async fn products(store: &dyn ItemStore) -> Result<BTreeMap<String, Product>, StoreError> {
-    read_partition(store, keys::CATALOG_PRODUCTS, None)
+    read_partition(store, Index::Primary, keys::CATALOG_PRODUCTS, None)
         .await?
         .into_iter()
         .map(|item| from_item::<Product>(item, PRODUCT_KIND).map(|p| (p.code.clone(), p)))
@@ -380,7 +352,7 @@ pub async fn products(store: &dyn ItemStore) -> Result<BTreeMap<String, Product>
 
 /// The usage reasons, by code.
 pub async fn reasons(store: &dyn ItemStore) -> Result<BTreeMap<String, UsageReason>, StoreError> {
-    read_partition(store, keys::CATALOG_REASONS, None)
+    read_partition(store, Index::Primary, keys::CATALOG_REASONS, None)
         .await?
         .into_iter()
         .map(|item| from_item::<UsageReason>(item, REASON_KIND).map(|r| (r.code.clone(), r)))
@@ -410,6 +382,7 @@ pub async fn holdings_of(
 ) -> Result<Vec<Holding>, StoreError> {
     read_partition(
         store,
+        Index::Primary,
         &keys::customer_pk(customer),
         Some(keys::HOLDING_PREFIX),
     )

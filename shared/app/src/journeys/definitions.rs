@@ -28,7 +28,7 @@ use crate::deps::Deps;
 use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::messaging::templates;
-use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
+use crate::ports::store::{Condition, Index, Item, StoreError, WriteOp};
 use crate::records::to_item;
 
 /// Kind attribute of journey header items.
@@ -530,25 +530,11 @@ pub async fn list_journeys(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = deps
-            .store
-            .query(
-                Query::partition(Index::Gsi2, keys::JOURNEYS)
-                    .limit(500)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            items.push(crate::records::from_item::<JourneyMeta>(item, KIND)?);
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let items = crate::records::read_partition(&*deps.store, Index::Gsi2, keys::JOURNEYS, None)
+        .await?
+        .into_iter()
+        .map(|item| crate::records::from_item::<JourneyMeta>(item, KIND))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -574,30 +560,21 @@ pub async fn get_journey(
 ) -> Result<Json<JourneyView>, ApiError> {
     let meta = meta(&deps, &key).await?.ok_or_else(not_found)?;
     let mut versions = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = deps
-            .store
-            .query(
-                Query::partition(Index::Primary, keys::journey_pk(&key))
-                    .sk(SortKey::BeginsWith("V#".into()))
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            let found: JourneyVersion = crate::records::from_item(item, VERSION_KIND)?;
-            versions.push(json!({
-                "number": found.number,
-                "name": found.definition.name,
-                "created_at": found.created_at,
-                "created_by": found.created_by,
-            }));
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
+    for item in crate::records::read_partition(
+        &*deps.store,
+        Index::Primary,
+        &keys::journey_pk(&key),
+        Some("V#"),
+    )
+    .await?
+    {
+        let found: JourneyVersion = crate::records::from_item(item, VERSION_KIND)?;
+        versions.push(json!({
+            "number": found.number,
+            "name": found.definition.name,
+            "created_at": found.created_at,
+            "created_by": found.created_by,
+        }));
     }
     Ok(Json(JourneyView { meta, versions }))
 }

@@ -25,7 +25,7 @@ use crate::deps::Deps;
 use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::messaging::model::MessageChannel;
-use crate::ports::store::{Condition, Index, Item, Query, StoreError, WriteOp};
+use crate::ports::store::{Condition, Index, Item, StoreError, WriteOp};
 use crate::records::to_item;
 
 /// Kind attribute of template header items.
@@ -527,25 +527,11 @@ pub async fn list_templates(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = deps
-            .store
-            .query(
-                Query::partition(Index::Gsi2, keys::TEMPLATES)
-                    .limit(500)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            items.push(crate::records::from_item::<TemplateMeta>(item, KIND)?);
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let items = crate::records::read_partition(&*deps.store, Index::Gsi2, keys::TEMPLATES, None)
+        .await?
+        .into_iter()
+        .map(|item| crate::records::from_item::<TemplateMeta>(item, KIND))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -570,29 +556,16 @@ pub async fn get_template(
     Path(code): Path<String>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let meta = meta(&deps, &code).await?.ok_or_else(not_found)?;
-    let mut versions = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = deps
-            .store
-            .query(
-                Query::partition(Index::Primary, keys::template_pk(&code))
-                    .sk(crate::ports::SortKey::BeginsWith("V#".into()))
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            versions.push(crate::records::from_item::<TemplateVersion>(
-                item,
-                VERSION_KIND,
-            )?);
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let versions = crate::records::read_partition(
+        &*deps.store,
+        Index::Primary,
+        &keys::template_pk(&code),
+        Some("V#"),
+    )
+    .await?
+    .into_iter()
+    .map(|item| crate::records::from_item::<TemplateVersion>(item, VERSION_KIND))
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(TemplateView { meta, versions }))
 }
 
