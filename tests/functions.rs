@@ -168,7 +168,7 @@ async fn scheduler_tick_fixture_runs_the_tick() {
     assert_eq!(event.source, "aws.scheduler");
     let report = nhip_app::scheduler::tick(&local.deps).await.unwrap();
     assert_eq!(report.failed, 0);
-    assert!(report.minutes >= 1);
+    assert!(report.hours >= 1);
 }
 
 /// Calls the staff API as an admin, as a test's set-up step.

@@ -14,6 +14,7 @@ mod events_in;
 mod functions;
 mod holdings;
 mod import;
+mod journey_engine;
 mod journeys;
 mod messaging;
 mod next_actions;

@@ -164,8 +164,8 @@ async fn main() -> anyhow::Result<()> {
     println!("scheduler tick with {idle} idle items and {due} due (embedded SQLite store)");
     println!("  loaded in {:.1} s", loaded.as_secs_f64());
     println!(
-        "  tick: {} minute(s) read, {} ran, {} failed, in {:.1} ms",
-        report.minutes,
+        "  tick: {} hour bucket(s) read, {} ran, {} failed, in {:.1} ms",
+        report.hours,
         report.ran,
         report.failed,
         took.as_secs_f64() * 1000.0

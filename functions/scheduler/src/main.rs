@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
             async move {
                 let report = nhip_app::scheduler::tick(&deps).await?;
                 tracing::info!(
-                    minutes = report.minutes,
+                    hours = report.hours,
                     ran = report.ran,
                     failed = report.failed,
                     "tick"

@@ -1,7 +1,11 @@
 //! The events consumer: domain events arriving on the events queue (from core systems through
 //! the API or the EventBridge bus, and from Nhịp itself) are recorded on the customer's
-//! timeline. Recording is idempotent: the timeline entry's key is derived from the event's
-//! `(source, id)` and written create-only, so a redelivered event leaves one entry.
+//! timeline, then routed to journeys (the enrollments waiting for them, the journeys they
+//! start); Nhịp's own events are forwarded to the event bus for the organisation's other
+//! systems. Recording is idempotent: the timeline entry's key is derived from the event's
+//! `(source, id)` and written create-only, so a redelivered event leaves one entry; routing
+//! again finds the enrollments already moved or made; forwarding is at least once, keyed by
+//! `(source, id)` for receivers.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use nhip_domain::event::DomainEvent;
@@ -47,7 +51,7 @@ async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
         tracing::warn!(?fields, "event envelope is invalid");
         return Err(Failure::Poison);
     }
-    match record(deps, &event).await {
+    match handle(deps, &event).await {
         Ok(outcome) => {
             tracing::info!(event_type = %event.kind, source = %event.source, ?outcome, "event recorded");
             Ok(())
@@ -62,6 +66,23 @@ async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
         }
     }
 }
+
+/// Records a validated event, routes it to journeys and, when it is Nhịp's own, forwards it to
+/// the event bus.
+pub async fn handle(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
+    let outcome = record(deps, event).await?;
+    crate::journeys::entry::route_event(deps, event).await?;
+    if event.source == NHIP_SOURCE
+        && let Err(error) =
+            crate::ports::bus::publish_all(&*deps.bus, std::slice::from_ref(event)).await
+    {
+        return Err(StoreError::unavailable(error));
+    }
+    Ok(outcome)
+}
+
+/// The source of Nhịp's own events.
+pub const NHIP_SOURCE: &str = "nhip";
 
 /// Records a validated event on its customer's timeline.
 pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {

@@ -197,14 +197,17 @@ pub async fn post_events(
         .into_response())
 }
 
-enum Resolve {
+pub(crate) enum Resolve {
     Invalid(&'static str, String),
     Store(crate::ports::StoreError),
 }
 
 /// The customer a reference names: by id (must exist and not be erased), else by the first
 /// identifier given.
-async fn resolve(deps: &Deps, reference: &CustomerRef) -> Result<Option<CustomerId>, Resolve> {
+pub(crate) async fn resolve(
+    deps: &Deps,
+    reference: &CustomerRef,
+) -> Result<Option<CustomerId>, Resolve> {
     if let Some(raw) = &reference.id {
         let Ok(id) = CustomerId::from_str(raw) else {
             return Err(Resolve::Invalid("id", "Mã khách hàng không hợp lệ.".into()));

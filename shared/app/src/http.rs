@@ -48,6 +48,8 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(crate::messaging::routes::router())
         .merge(crate::events_api::router())
         .merge(crate::journeys::definitions::router())
+        .merge(crate::journeys::routes::router())
+        .merge(crate::tickets::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

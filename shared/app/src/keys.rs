@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use nhip_domain::ids::{CustomerId, DueWorkId};
-use nhip_domain::time::minute_bucket;
 
 use crate::ports::store::Key;
 
@@ -149,14 +148,20 @@ pub fn notification_counter(user: &str) -> Key {
 }
 
 /// The due-work item itself: `DUE#<id>` / `DUE`. Its index keys (below) place it in the
-/// bucket of the minute it is due.
+/// bucket of the hour it is due.
 pub fn due_work(id: DueWorkId) -> Key {
     Key::new(format!("DUE#{id}"), "DUE")
 }
 
-/// gsi1 partition of a minute's due work on one shard: `DUE#<YYYYMMDDHHMM>#<shard>`.
+/// gsi1 partition of an hour's due work on one shard: `DUE#<YYYYMMDDHH>#<shard>`.
 pub fn due_bucket(at: DateTime<Utc>, shard: u16) -> String {
-    format!("DUE#{}#{:02}", minute_bucket(at), shard % DUE_SHARDS)
+    format!("DUE#{}#{:02}", at.format("%Y%m%d%H"), shard % DUE_SHARDS)
+}
+
+/// The start of the hour of `at`.
+pub fn hour_floor(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
 }
 
 /// gsi1 sort key of due work: `<instant>#<id>`, so a bucket reads in due order.
@@ -378,6 +383,65 @@ pub fn journey_trigger(event_type: &str, journey: &str) -> Key {
     Key::new(format!("JTRIG#{event_type}"), journey.to_owned())
 }
 
+/// Prefix of a customer's enrollments: `CUS#<id>` / `ENR#<journey>#<enrollment>`.
+pub const ENROLLMENT_PREFIX: &str = "ENR#";
+
+/// One enrollment of a customer in a journey.
+pub fn enrollment(customer: CustomerId, journey: &str, id: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{ENROLLMENT_PREFIX}{journey}#{id}"),
+    )
+}
+
+/// The marker of the customer's one active enrollment in a journey: `CUS#<id>` /
+/// `ENRON#<journey>`, written create-only with the enrollment, deleted when it ends.
+pub fn enrollment_guard(customer: CustomerId, journey: &str) -> Key {
+    Key::new(customer_pk(customer), format!("ENRON#{journey}"))
+}
+
+/// The record of one step of an enrollment: `CUS#<id>` / `JSTEP#<enrollment>#<seq>`.
+pub fn journey_step(customer: CustomerId, enrollment: &str, seq: u64) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("JSTEP#{enrollment}#{seq:08}"),
+    )
+}
+
+/// The gsi3 partition of a journey's active enrollments: `JACT#<journey>`.
+pub fn journey_active(journey: &str) -> String {
+    format!("JACT#{journey}")
+}
+
+/// A journey version's counters: `STAT#JRN#<journey>:<version>` with sort key `ALL` (the
+/// version) or `STEP#<step>` (one step).
+pub fn journey_stats(journey: &str, version: u32, step: Option<&str>) -> Key {
+    Key::new(
+        journey_stats_pk(journey, version),
+        step.map_or_else(|| "ALL".to_owned(), |s| format!("STEP#{s}")),
+    )
+}
+
+/// The partition of a journey version's counters.
+pub fn journey_stats_pk(journey: &str, version: u32) -> String {
+    format!("STAT#JRN#{journey}:{version}")
+}
+
+/// A ticket: `TCK#<id>` / `TCK`.
+pub fn ticket(id: &str) -> Key {
+    Key::new(format!("TCK#{id}"), "TCK")
+}
+
+/// The gsi1 partition of a ticket queue's tickets: `TCKQ#<queue>`.
+pub fn ticket_queue(queue: &str) -> String {
+    format!("TCKQ#{queue}")
+}
+
+/// Prefix of a customer's ticket references: `CUS#<id>` / `TCK#<ticket>`.
+pub fn customer_ticket(customer: CustomerId, ticket: &str) -> Key {
+    Key::new(customer_pk(customer), format!("TCK#{ticket}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,10 +458,11 @@ mod tests {
     }
 
     #[test]
-    fn due_buckets_are_sharded_minutes() {
+    fn due_buckets_are_sharded_hours() {
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 8, 5, 30).unwrap();
-        assert_eq!(due_bucket(at, 3), "DUE#202611230805#03");
-        assert_eq!(due_bucket(at, DUE_SHARDS + 3), "DUE#202611230805#03");
+        assert_eq!(due_bucket(at, 3), "DUE#2026112308#03");
+        assert_eq!(due_bucket(at, DUE_SHARDS + 3), "DUE#2026112308#03");
+        assert_eq!(instant(hour_floor(at)), "2026-11-23T08:00:00.000Z");
         let shards: std::collections::HashSet<_> = (0..2000)
             .map(|i| due_shard(DueWorkId::new_at(at + chrono::Duration::milliseconds(i))))
             .collect();

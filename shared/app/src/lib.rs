@@ -46,6 +46,7 @@ pub mod privacy;
 pub mod records;
 pub mod scheduler;
 pub mod telephony;
+pub mod tickets;
 pub mod timeline;
 
 pub use deps::{BuildInfo, Channels, Deps, Queues, Settings, SettingsError};

@@ -58,6 +58,8 @@ pub const BEARER: &str = "bearer";
         crate::messaging::routes::add_do_not_advertise, crate::messaging::routes::get_do_not_advertise, crate::messaging::routes::delete_do_not_advertise, crate::messaging::routes::get_suppression, crate::messaging::routes::delete_suppression,
         crate::events_api::post_events,
         crate::journeys::definitions::list_journeys, crate::journeys::definitions::create_journey, crate::journeys::definitions::get_journey, crate::journeys::definitions::add_journey_version, crate::journeys::definitions::get_journey_version, crate::journeys::definitions::publish_journey_version, crate::journeys::definitions::list_seeds, crate::journeys::definitions::install_seed,
+        crate::journeys::routes::enroll_customers, crate::journeys::routes::list_enrollments, crate::journeys::routes::customer_journeys, crate::journeys::routes::journey_stats,
+        crate::tickets::list_tickets,
         crate::messaging::routes::follow_link, crate::messaging::routes::unsubscribe_page, crate::messaging::routes::unsubscribe, crate::messaging::routes::ses_over_http, crate::messaging::routes::zns_callback, crate::messaging::routes::sms_inbound,
     ),
     components(
@@ -80,7 +82,8 @@ pub const BEARER: &str = "bearer";
         (name = "privacy", description = "Personal-data rights (Law 91/2025/QH15, Decree 356/2025): export, erasure, restriction, objection, consent."),
         (name = "telephony", description = "The call centre's incoming-call webhook: HMAC-signed, no staff token."),
         (name = "messaging", description = "Templates, sends through the pipeline (consent, suppression, Decree 91), campaigns, statistics, advertising rules and lists."),
-        (name = "journeys", description = "Journeys as versioned data (YAML or JSON): checked when saved, frozen when published; the seed journeys."),
+        (name = "journeys", description = "Journeys as versioned data (YAML or JSON): checked when saved, frozen when published; the seed journeys; enrollments by hand or CSV; statistics per version and step."),
+        (name = "tickets", description = "Tickets for Telesales, relationship managers and customer service, opened by journeys."),
         (name = "events", description = "Events in from the organisation's core systems: batches of up to 100, idempotent on the system's event id."),
         (name = "tracking", description = "Public engagement routes, no staff token: tracked links, unsubscribe pages, SES events over SNS (signature-verified), ZNS callbacks, inbound SMS."),
     )

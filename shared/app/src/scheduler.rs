@@ -1,25 +1,38 @@
-//! The due-work scheduler: work scheduled for an instant (a consultant's next call, later a
-//! journey step or a reminder) is an item placed in the minute bucket of its due time on gsi1
-//! (`DUE#<minute>#<shard>`). A tick, every minute on EventBridge (the `scheduler` function) or
-//! the local runner's ticker, reads the buckets from its saved cursor up to now — 16 shard
-//! queries a minute, never the table — runs each due item, and deletes it. Running an item is
-//! idempotent (its effects are keyed by the item's id), so a tick that dies halfway and runs
-//! again repeats nothing.
+//! The due-work scheduler: work scheduled for an instant (a consultant's next call, a deferred
+//! message, a journey's next step) is an item placed in the hour bucket of its due time on gsi1
+//! (`DUE#<YYYYMMDDHH>#<shard>`, sorted by `<instant>#<id>`). A tick, every minute on
+//! EventBridge (the `scheduler` function) or the local runner's ticker, reads each bucket from
+//! its saved cursor up to now with a sort-key range — 16 shard queries per hour covered, each
+//! returning only what is due, never the table — runs each due item and deletes it. Journey
+//! steps are not run here: they are sent to the `steps` queue in batches of 10 for the journey
+//! worker.
+//!
+//! Running an item is idempotent (its effects are keyed by the item's id or its enrollment's
+//! sequence number), so a tick that dies halfway and runs again repeats nothing. A scheduler
+//! that was down catches up on the hours it missed at 16 queries an hour. An item that fails
+//! moves to the next minute's place and is tried again, at most [`MAX_ATTEMPTS`] times; then
+//! it leaves the index (parked, kept for inspection) so it cannot hold the cursor back.
 
 use chrono::{DateTime, Duration, Utc};
 use nhip_domain::ids::DueWorkId;
-use nhip_domain::time::{minute_floor, minutes_between};
+use nhip_domain::time::minute_floor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::deps::Deps;
+use crate::journeys::engine::StepJob;
 use crate::keys;
-use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
+use crate::ports::store::{Condition, Index, Item, Query, SortKey, StoreError, Update, WriteOp};
 
 /// How far back a first tick looks when no cursor is saved.
-const FIRST_LOOKBACK_MINUTES: i64 = 60;
-/// Most minutes one tick catches up on; the next tick continues.
-const MAX_MINUTES_PER_TICK: usize = 2 * 24 * 60;
+const FIRST_LOOKBACK: Duration = Duration::hours(1);
+/// Each tick re-reads this much before its cursor, so work written by a function whose clock
+/// is a little behind the scheduler's is still found (work already run was deleted).
+const OVERLAP: Duration = Duration::minutes(10);
+/// Most hours one tick catches up on; the next tick continues.
+const MAX_HOURS_PER_TICK: i64 = 24 * 45;
+/// Attempts before a failing item is parked.
+pub const MAX_ATTEMPTS: i64 = 10;
 
 /// What is due.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,19 +50,19 @@ pub enum Work {
         /// The message.
         message_id: String,
     },
+    /// A journey enrollment's wait is over: its step job goes to the `steps` queue.
+    JourneyStep {
+        /// The job.
+        job: StepJob,
+    },
 }
 
-/// The write that schedules `work` at `due` (in the bucket of `due`, or of `now` if `due` is
-/// already past, so a tick still to come picks it up).
+/// The write that schedules `work` at `due`. Work already due is placed at `now`, so a tick
+/// still to come picks it up; the item keeps `due_at` as asked.
 pub fn schedule(id: DueWorkId, due: DateTime<Utc>, now: DateTime<Utc>, work: &Work) -> WriteOp {
-    let bucket_at = due.max(minute_floor(now));
     let mut item = keys::due_work(id).to_item();
     item.insert("kind".into(), "due".into());
-    item.insert(
-        "gsi1pk".into(),
-        keys::due_bucket(bucket_at, keys::due_shard(id)).into(),
-    );
-    item.insert("gsi1sk".into(), keys::due_sort(due, id).into());
+    place(&mut item, id, due.max(now));
     item.insert("due_at".into(), keys::instant(due).into());
     item.insert(
         "work".into(),
@@ -61,14 +74,23 @@ pub fn schedule(id: DueWorkId, due: DateTime<Utc>, now: DateTime<Utc>, work: &Wo
     }
 }
 
+/// Puts an item's index keys at `at`: the hour bucket of its shard, sorted by instant.
+fn place(item: &mut Item, id: DueWorkId, at: DateTime<Utc>) {
+    item.insert(
+        "gsi1pk".into(),
+        keys::due_bucket(at, keys::due_shard(id)).into(),
+    );
+    item.insert("gsi1sk".into(), keys::due_sort(at, id).into());
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TickReport {
-    /// Minutes whose buckets were read.
-    pub minutes: usize,
-    /// Due items run.
+    /// Hour buckets read (each 16 shard queries).
+    pub hours: usize,
+    /// Due items run (journey steps: sent to the steps queue).
     pub ran: usize,
-    /// Due items that failed (left in place for the next tick).
+    /// Due items that failed (tried again from the next minute, or parked).
     pub failed: usize,
 }
 
@@ -83,61 +105,162 @@ pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
         .and_then(|item| item.get("minute")?.as_str().map(str::to_owned))
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|t| t.with_timezone(&Utc));
-    let from = saved.unwrap_or(now - Duration::minutes(FIRST_LOOKBACK_MINUTES));
+    let from = saved.unwrap_or(now - FIRST_LOOKBACK).min(now) - OVERLAP;
+    let first_hour = keys::hour_floor(from);
+    let last_hour = keys::hour_floor(now).min(first_hour + Duration::hours(MAX_HOURS_PER_TICK - 1));
+    // Everything up to `until` is read in this tick; with a capped catch-up, the end of the
+    // last hour read.
+    let until = if last_hour < keys::hour_floor(now) {
+        last_hour + Duration::hours(1) - Duration::milliseconds(1)
+    } else {
+        now
+    };
+    let range = SortKey::Between(keys::instant(from), format!("{}~", keys::instant(until)));
     let mut report = TickReport::default();
-    let mut done_through = None;
-    for minute in minutes_between(from, now).take(MAX_MINUTES_PER_TICK) {
-        report.minutes += 1;
-        let mut complete = true;
+    let mut hour = first_hour;
+    while hour <= last_hour {
+        report.hours += 1;
         for shard in 0..keys::DUE_SHARDS {
             let mut cursor = None;
             loop {
                 let page = deps
                     .store
                     .query(
-                        Query::partition(Index::Gsi1, keys::due_bucket(minute, shard))
-                            // Only what is due by now: later items of this minute wait.
-                            .sk(SortKey::Between(
-                                "0".into(),
-                                format!("{}~", keys::instant(now)),
-                            ))
+                        Query::partition(Index::Gsi1, keys::due_bucket(hour, shard))
+                            .sk(range.clone())
                             .limit(100)
                             .after(cursor),
                     )
                     .await?;
-                for item in page.items {
-                    match run(deps, &item).await {
-                        Ok(()) => report.ran += 1,
-                        Err(error) => {
-                            report.failed += 1;
-                            complete = false;
-                            tracing::warn!(%error, "due work failed; retried next tick");
-                        }
-                    }
-                }
+                run_page(deps, page.items, now, &mut report).await?;
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
                 }
             }
         }
-        // The current minute can still receive work; only earlier, complete minutes are done.
-        if complete && minute < minute_floor(now) {
-            done_through = Some(minute + Duration::minutes(1));
-        } else {
-            break;
-        }
+        hour += Duration::hours(1);
     }
-    if let Some(next_minute) = done_through {
-        let mut item = cursor_key.to_item();
-        item.insert("minute".into(), keys::instant(next_minute).into());
-        deps.store.put(item, Condition::Always).await?;
-    }
+    let mut item = cursor_key.to_item();
+    item.insert("minute".into(), keys::instant(until).into());
+    deps.store.put(item, Condition::Always).await?;
     Ok(report)
 }
 
-/// Runs one due item, then deletes it.
-async fn run(deps: &Deps, item: &Item) -> Result<(), StoreError> {
+/// Runs one page of due items: journey steps go to the steps queue together (in batches of
+/// 10), the rest one by one; each is deleted once done.
+async fn run_page(
+    deps: &Deps,
+    items: Vec<Item>,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
+    let mut steps = Vec::new();
+    for item in items {
+        let (id, work) = match parse(&item) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                report.failed += 1;
+                tracing::error!(%error, "unreadable due item parked");
+                park(deps, &item, now).await?;
+                continue;
+            }
+        };
+        let outcome = match work {
+            Work::JourneyStep { job } => {
+                steps.push((id, item, job));
+                continue;
+            }
+            Work::NextAction {
+                customer_id,
+                action_id,
+            } => crate::next_actions::fire(deps, id, &customer_id, &action_id).await,
+            Work::SendMessage { message_id } => {
+                crate::messaging::pipeline::release(deps, &message_id).await
+            }
+        };
+        finish(deps, id, &item, outcome, now, report).await?;
+    }
+    if !steps.is_empty() {
+        let jobs: Vec<StepJob> = steps.iter().map(|(_, _, job)| job.clone()).collect();
+        let sent = crate::journeys::engine::enqueue(deps, &jobs)
+            .await
+            .map_err(|e| e.to_string());
+        for (id, item, _) in steps {
+            let outcome = sent
+                .clone()
+                .map_err(|e| StoreError::invalid(format!("steps queue: {e}")));
+            finish(deps, id, &item, outcome, now, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a done item, or moves a failed one to the next minute (parked after
+/// [`MAX_ATTEMPTS`]).
+async fn finish(
+    deps: &Deps,
+    id: DueWorkId,
+    item: &Item,
+    outcome: Result<(), StoreError>,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
+    match outcome {
+        Ok(()) => {
+            report.ran += 1;
+            deps.store
+                .delete(&keys::due_work(id), Condition::Always)
+                .await
+        }
+        Err(error) => {
+            report.failed += 1;
+            let attempts = item.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
+            if attempts >= MAX_ATTEMPTS {
+                tracing::error!(%error, attempts, "due work keeps failing; parked");
+                return park(deps, item, now).await;
+            }
+            tracing::warn!(%error, attempts, "due work failed; tried again next minute");
+            let retry_at = minute_floor(now) + Duration::minutes(1);
+            let mut moved = Item::new();
+            place(&mut moved, id, retry_at);
+            let mut update = Update::new().add("attempts", 1);
+            for (name, value) in moved {
+                update = update.set(name, value);
+            }
+            deps.store
+                .update(&keys::due_work(id), update, Condition::Exists)
+                .await
+                .map(|_| ())
+                .or_else(|e| match e {
+                    // Deleted meanwhile (the work was cancelled): nothing to retry.
+                    StoreError::ConditionFailed { .. } => Ok(()),
+                    other => Err(other),
+                })
+        }
+    }
+}
+
+/// Takes a due item out of the index, keeping it (with `parked_at`) for inspection.
+async fn park(deps: &Deps, item: &Item, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(key) = crate::ports::store::Key::of(item) else {
+        return Ok(());
+    };
+    deps.store
+        .update(
+            &key,
+            Update::new()
+                .remove("gsi1pk")
+                .remove("gsi1sk")
+                .set("parked_at", keys::instant(now)),
+            Condition::Always,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// The id and work of a due item.
+fn parse(item: &Item) -> Result<(DueWorkId, Work), StoreError> {
     let id: DueWorkId = item
         .get("pk")
         .and_then(Value::as_str)
@@ -146,16 +269,5 @@ async fn run(deps: &Deps, item: &Item) -> Result<(), StoreError> {
         .ok_or_else(|| StoreError::invalid("due item without an id"))?;
     let work: Work = serde_json::from_value(item.get("work").cloned().unwrap_or_default())
         .map_err(|e| StoreError::invalid(format!("unknown due work: {e}")))?;
-    match &work {
-        Work::NextAction {
-            customer_id,
-            action_id,
-        } => crate::next_actions::fire(deps, id, customer_id, action_id).await?,
-        Work::SendMessage { message_id } => {
-            crate::messaging::pipeline::release(deps, message_id).await?
-        }
-    }
-    deps.store
-        .delete(&keys::due_work(id), Condition::Always)
-        .await
+    Ok((id, work))
 }

@@ -53,10 +53,25 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             }),
             deps: deps.clone(),
         },
+        Consumer {
+            function: "journey-worker",
+            queue: deps.queues.steps.clone(),
+            handler: Arc::new(|deps, event| {
+                Box::pin(
+                    async move { nhip_app::journeys::engine::handle_batch(&deps, event).await },
+                )
+            }),
+            deps: deps.clone(),
+        },
     ]
 }
 
 impl Consumer {
+    /// The name of the queue it consumes.
+    pub fn queue_name(&self) -> &str {
+        self.queue.name()
+    }
+
     /// Polls until `stop` turns true, finishing the batch in hand first.
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         while !*stop.borrow() {

@@ -44,6 +44,9 @@ pub async fn count(deps: &Deps, message: &Message, counter: &str) -> Result<(), 
             .update(&key, Update::new().add(counter, 1), Condition::Always)
             .await?;
     }
+    if message.request.cause.kind == crate::messaging::model::CauseKind::Journey {
+        crate::journeys::stats::count_message(deps, &message.request.cause.id, counter).await?;
+    }
     Ok(())
 }
 

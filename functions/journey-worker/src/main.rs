@@ -1,0 +1,24 @@
+//! The `journey-worker` Lambda: step jobs from the `steps` queue, one step of one enrollment
+//! each (decided, recorded, its side effect done, the enrollment written under its `seq`
+//! condition, the next job or wake-up handed on), reporting the records to retry as
+//! `batchItemFailures`.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let deps = deps.clone();
+        async move {
+            Ok::<SqsBatchResponse, Error>(
+                nhip_app::journeys::engine::handle_batch(&deps, event.payload).await,
+            )
+        }
+    }))
+    .await
+}

@@ -1,0 +1,1272 @@
+//! The journey engine: enrollments and the journey worker that moves them one step at a time.
+//!
+//! # The enrollment
+//! `CUS#<customer>` / `ENR#<journey>#<enrollment>` holds where one customer is in one journey:
+//! the version it started on, the current step and whether it is still to be entered
+//! (`entering`) or waiting there (`waiting`, until `wake_at` or an event), the anchors
+//! conditions measure from (entry times and visit counts per step), the message each send step
+//! produced (for engagement branches) and the trigger's data. `seq` counts its transitions and
+//! is the optimistic-concurrency version: every change is written on condition that `seq` is
+//! still what was read. `CUS#<customer>` / `ENRON#<journey>` marks the one enrollment of that
+//! journey the customer is active in.
+//!
+//! # One step
+//! A step job (`steps` queue, function `journey-worker`) names an enrollment and either the
+//! `seq` it was made for (the next step is due) or an event (a goal, a stop, what a waiting
+//! step listens for). The worker reads the enrollment, decides, then:
+//! 1. writes the **step record** `CUS#<customer>` / `JSTEP#<enrollment>#<seq>` create-only:
+//!    the idempotency item, written before any side effect, holding the decision. A
+//!    redelivered job, or a timeout racing an event, finds it and replays that decision;
+//! 2. performs the step's side effect under keys derived from the enrollment, step and visit
+//!    (`journey#<enrollment>#<step>#<visit>`): the message id, the ticket id and the
+//!    notification's cause, so repeating it adds nothing;
+//! 3. writes the enrollment on condition `seq` is unchanged;
+//! 4. hands on: the next step's job to the `steps` queue, or a due-work item at the wake-up
+//!    time (the scheduler sends its job then). A job one behind the enrollment (a
+//!    redelivery after a crash between 3 and 4) hands on again; the next job's `seq` check
+//!    drops the spare.
+//!
+//! A step costs one read, two conditional writes and one queue send (or one due-work put), plus
+//! the side effect; the counters add one update each.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use nhip_domain::customer::Purpose;
+use nhip_domain::event::DomainEvent;
+use nhip_domain::ids::{CustomerId, DueWorkId};
+use nhip_domain::journey::{
+    Anchors, Condition, EngagementSignal, Facts, Journey, NotifyTarget, SeenEvent, Step,
+    split_branch,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tracing::instrument;
+
+use crate::consumer::{Failure, process_batch};
+use crate::customers::model::Customer;
+use crate::customers::repo;
+use crate::deps::Deps;
+use crate::journeys::definitions::{self, JourneyVersion};
+use crate::journeys::stats;
+use crate::keys;
+use crate::messaging::model::{
+    Cause, CauseKind, MessageChannel, RequestData, SendPurpose, SendRequest, Target,
+};
+use crate::messaging::pipeline;
+use crate::ports::queue::{OutgoingMessage, QueueError};
+use crate::ports::store::{Condition as StoreCondition, Index, Item, Query, SortKey, StoreError};
+use crate::scheduler::{self, Work};
+
+/// Kind attribute of enrollment items.
+pub const KIND: &str = "enrollment";
+/// Kind attribute of step records.
+pub const STEP_KIND: &str = "journey_step";
+/// How long step records are kept (epoch-seconds TTL): a little over a year.
+const STEP_RECORD_DAYS: i64 = 400;
+/// Events of the customer's history read for an `event_seen` condition.
+const HISTORY_LIMIT: u32 = 500;
+/// How far before the enrollment an `event_seen` condition can look.
+const HISTORY_BEFORE_ENROLLMENT_DAYS: i64 = 90;
+
+/// A job on the `steps` queue: move one enrollment on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepJob {
+    /// The customer.
+    pub customer_id: String,
+    /// The journey's key.
+    pub journey: String,
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The enrollment's `seq` the job was made for; absent for an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The event that may move it (a goal, a stop, what its step waits for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<JobEvent>,
+}
+
+/// An event as a step job carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// `<source>#<id>`.
+    pub id: String,
+    /// Its dotted type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Its payload.
+    #[serde(default)]
+    pub data: Value,
+}
+
+impl JobEvent {
+    /// The step-job form of a domain event.
+    pub fn of(event: &DomainEvent) -> Self {
+        JobEvent {
+            id: format!("{}#{}", event.source, event.id),
+            kind: event.kind.clone(),
+            at: event.occurred_at,
+            data: event.data.clone(),
+        }
+    }
+}
+
+/// Where an enrollment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentStatus {
+    /// Moving through the journey.
+    Active,
+    /// Reached a goal.
+    Converted,
+    /// Reached an exit step.
+    Exited,
+    /// Ended by a stop rule (an opt-out, a closed card) or because the customer is gone.
+    Stopped,
+}
+
+impl EnrollmentStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentStatus::Active => "active",
+            EnrollmentStatus::Converted => "converted",
+            EnrollmentStatus::Exited => "exited",
+            EnrollmentStatus::Stopped => "stopped",
+        }
+    }
+
+    /// The Vietnamese label staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            EnrollmentStatus::Active => "Đang trong hành trình",
+            EnrollmentStatus::Converted => "Đạt mục tiêu",
+            EnrollmentStatus::Exited => "Đã kết thúc",
+            EnrollmentStatus::Stopped => "Đã dừng",
+        }
+    }
+}
+
+/// Whether the current step is still to be run or is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The step's job is on the queue.
+    Entering,
+    /// The step waits for `wake_at` or an event.
+    Waiting,
+    /// The enrollment has ended.
+    Done,
+}
+
+/// One customer's way through one journey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    /// Id (128 bits of SHA-256 of what enrolled it, so a repeated trigger finds it).
+    pub id: String,
+    /// The journey's key.
+    pub journey: String,
+    /// The version it runs on.
+    pub journey_version: u32,
+    /// The customer.
+    pub customer_id: String,
+    /// Where it is.
+    pub status: EnrollmentStatus,
+    /// The current step (the last one, once ended).
+    pub step: String,
+    /// Whether the current step is to be run or waiting.
+    pub phase: Phase,
+    /// Transitions so far; the optimistic-concurrency version.
+    #[serde(rename = "version")]
+    pub seq: u64,
+    /// When a waiting step times out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub wake_at: Option<DateTime<Utc>>,
+    /// When the current step was chosen.
+    #[schema(value_type = String)]
+    pub moved_at: DateTime<Utc>,
+    /// Entry times and visit counts per step.
+    #[schema(value_type = Object)]
+    pub anchors: Anchors,
+    /// The message each send step produced (its last visit).
+    #[serde(default)]
+    pub messages: BTreeMap<String, String>,
+    /// The holding the enrollment is about, if any.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub holding: Value,
+    /// The data of the event that enrolled the customer.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub trigger: Value,
+    /// How the customer entered: `event:<type>`, `segment`, `api`, `csv`.
+    pub source: String,
+    /// Entered (UTC).
+    #[schema(value_type = String)]
+    pub entered_at: DateTime<Utc>,
+    /// Ended (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How it ended: the exit step's or stop rule's outcome, or `converted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The goal reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+}
+
+impl Enrollment {
+    /// The stored item.
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        let customer: CustomerId = self
+            .customer_id
+            .parse()
+            .map_err(|_| StoreError::invalid("enrollment with a malformed customer id"))?;
+        let mut item = crate::records::to_item(
+            keys::enrollment(customer, &self.journey, &self.id),
+            KIND,
+            self,
+        )?;
+        if self.status == EnrollmentStatus::Active {
+            // Active enrollments of a journey, for staff lists (sparse: ended ones leave).
+            item.insert("gsi3pk".into(), keys::journey_active(&self.journey).into());
+            item.insert(
+                "gsi3sk".into(),
+                format!("{}#{}", keys::instant(self.entered_at), self.id).into(),
+            );
+        }
+        Ok(item)
+    }
+
+    /// From a stored item.
+    pub fn from_item(item: Item) -> Result<Self, StoreError> {
+        crate::records::from_item(item, KIND)
+    }
+
+    fn visit(&self, step: &str) -> u32 {
+        self.anchors.visits.get(step).copied().unwrap_or(0)
+    }
+
+    /// Moves to `step`, to be run next.
+    fn enter(&mut self, step: &str, now: DateTime<Utc>) {
+        self.step = step.to_owned();
+        self.phase = Phase::Entering;
+        self.wake_at = None;
+        self.moved_at = now;
+        self.anchors.step_entered.insert(step.to_owned(), now);
+        *self.anchors.visits.entry(step.to_owned()).or_insert(0) += 1;
+    }
+
+    fn job(&self) -> StepJob {
+        StepJob {
+            customer_id: self.customer_id.clone(),
+            journey: self.journey.clone(),
+            enrollment_id: self.id.clone(),
+            seq: Some(self.seq),
+            event: None,
+        }
+    }
+}
+
+/// The enrollment id for what enrolled the customer (`<journey>` and a cause such as
+/// `event:<source>#<id>`): 128 bits of SHA-256, in ULID form.
+pub fn enrollment_id(journey: &str, cause: &str) -> String {
+    crate::messaging::model::message_id_for(&format!("enroll#{journey}#{cause}"))
+}
+
+/// How a customer enters: the enrollment's id and what it starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The enrollment id ([`enrollment_id`]).
+    pub id: String,
+    /// `event:<type>`, `segment`, `api`, `csv`.
+    pub source: String,
+    /// The data of the event that enrolled the customer.
+    pub trigger: Value,
+    /// The holding the enrollment is about.
+    pub holding: Value,
+}
+
+/// A new enrollment of `customer` at the start of `version`.
+pub fn new_enrollment(
+    version: &JourneyVersion,
+    customer: CustomerId,
+    start: Start,
+    now: DateTime<Utc>,
+) -> Enrollment {
+    let first = version.definition.start.clone();
+    let mut enrollment = Enrollment {
+        id: start.id,
+        journey: version.key.clone(),
+        journey_version: version.number,
+        customer_id: customer.to_string(),
+        status: EnrollmentStatus::Active,
+        step: first.clone(),
+        phase: Phase::Entering,
+        seq: 0,
+        wake_at: None,
+        moved_at: now,
+        anchors: Anchors::new(now),
+        messages: BTreeMap::new(),
+        holding: start.holding,
+        trigger: start.trigger,
+        source: start.source,
+        entered_at: now,
+        ended_at: None,
+        outcome: None,
+        goal: None,
+    };
+    enrollment.enter(&first, now);
+    enrollment
+}
+
+/// What a step decided. Stored in the step record, so every replay does the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// Go to this step now.
+    Go {
+        /// The next step.
+        to: String,
+        /// Why (`next`, `yes`, `no`, `on_event`, `on_timeout`, a split arm's label).
+        because: String,
+    },
+    /// Stay at the step until `until` (or an event).
+    Wait {
+        /// The timeout.
+        until: DateTime<Utc>,
+    },
+    /// End the enrollment.
+    End {
+        /// How.
+        status: EnrollmentStatus,
+        /// The outcome slug.
+        outcome: String,
+        /// The goal's name, when converted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        goal: Option<String>,
+    },
+    /// Nothing to do (an event the step does not wait for, a wake-up not yet due).
+    Ignore,
+}
+
+/// Puts step jobs on the `steps` queue (batches of 10).
+pub async fn enqueue(deps: &Deps, jobs: &[StepJob]) -> Result<(), QueueError> {
+    let messages: Vec<OutgoingMessage> = jobs
+        .iter()
+        .map(|job| {
+            OutgoingMessage::new(serde_json::to_string(job).expect("a step job serialises"))
+                .attribute("type", "journey_step")
+        })
+        .collect();
+    crate::ports::queue::send_all(&*deps.queues.steps, messages)
+        .await
+        .map(|_| ())
+}
+
+/// Handles one batch from the `steps` queue (the `journey-worker` function).
+#[instrument(skip_all, fields(records = event.records.len()))]
+pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |record| handle_record(deps, record)).await
+}
+
+async fn handle_record(deps: &Deps, record: SqsMessage) -> Result<(), Failure> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let job: StepJob = match serde_json::from_str(body) {
+        Ok(job) => job,
+        Err(error) => {
+            tracing::warn!(%error, "step job is malformed");
+            return Err(Failure::Poison);
+        }
+    };
+    match run(deps, &job).await {
+        Ok(outcome) => {
+            tracing::debug!(journey = %job.journey, enrollment = %job.enrollment_id, ?outcome, "step job");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, journey = %job.journey, enrollment = %job.enrollment_id, "step failed");
+            Err(if error.is_retryable() {
+                Failure::Retryable
+            } else {
+                Failure::Poison
+            })
+        }
+    }
+}
+
+/// What one job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The enrollment moved (to `step`, or ended).
+    Moved {
+        /// Where it is now.
+        step: String,
+        /// Its phase now.
+        phase: Phase,
+    },
+    /// Already done by an earlier delivery: handed on again.
+    HandedOnAgain,
+    /// Nothing to do (stale job, ended enrollment, an event the step ignores, not yet due).
+    Nothing,
+    /// Another worker moved it meanwhile.
+    Raced,
+}
+
+/// Runs one step job.
+pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
+    let Ok(customer_id) = job.customer_id.parse::<CustomerId>() else {
+        return Err(StoreError::invalid("step job with a malformed customer id"));
+    };
+    let key = keys::enrollment(customer_id, &job.journey, &job.enrollment_id);
+    let Some(item) = deps.store.get(&key).await? else {
+        // Erased with its customer.
+        return Ok(JobOutcome::Nothing);
+    };
+    let enrollment = Enrollment::from_item(item)?;
+    if enrollment.status != EnrollmentStatus::Active {
+        return Ok(JobOutcome::Nothing);
+    }
+    if let Some(seq) = job.seq {
+        if seq + 1 == enrollment.seq {
+            hand_on(deps, &enrollment).await?;
+            return Ok(JobOutcome::HandedOnAgain);
+        }
+        if seq != enrollment.seq {
+            return Ok(JobOutcome::Nothing);
+        }
+    }
+    let Some(version) =
+        definitions::version(deps, &enrollment.journey, enrollment.journey_version).await?
+    else {
+        return Err(StoreError::invalid(
+            "enrollment on a journey version that does not exist",
+        ));
+    };
+    let journey = &version.definition;
+    let now = deps.clock.now();
+    let record_key = keys::journey_step(customer_id, &enrollment.id, enrollment.seq);
+    let job_event = job.event.as_ref().map(|e| e.id.clone());
+    // A decision already recorded for this seq is replayed as it was when it was this job's
+    // (a redelivery); when it was another job's (an event racing a timeout), that job moves
+    // the enrollment: a step job is then stale, an event is tried again at the next seq.
+    let decision = match deps.store.get(&record_key).await? {
+        Some(record) => match recorded(&record, job_event.as_deref())? {
+            Some(decision) => decision,
+            None if job.event.is_some() => return Err(StoreError::TransactionConflict),
+            None => return Ok(JobOutcome::Nothing),
+        },
+        None => {
+            let mut context = Context::new(deps, &enrollment, journey, customer_id, now);
+            let decision = context.decide(job.event.as_ref()).await?;
+            if decision == Decision::Ignore {
+                return Ok(JobOutcome::Nothing);
+            }
+            let mut record = record_key.to_item();
+            record.insert("kind".into(), STEP_KIND.into());
+            record.insert("enrollment_id".into(), enrollment.id.clone().into());
+            record.insert("journey".into(), enrollment.journey.clone().into());
+            record.insert("step".into(), enrollment.step.clone().into());
+            record.insert("seq".into(), enrollment.seq.into());
+            record.insert("at".into(), keys::instant(now).into());
+            record.insert("event_id".into(), json!(job_event));
+            record.insert(
+                "event_type".into(),
+                json!(job.event.as_ref().map(|e| &e.kind)),
+            );
+            record.insert(
+                "decision".into(),
+                serde_json::to_value(&decision).expect("a decision serialises"),
+            );
+            record.insert(
+                "ttl".into(),
+                (now + chrono::Duration::days(STEP_RECORD_DAYS))
+                    .timestamp()
+                    .into(),
+            );
+            match deps.store.put(record, StoreCondition::NotExists).await {
+                Ok(()) => decision,
+                Err(StoreError::ConditionFailed { .. }) => {
+                    let record = deps.store.get(&record_key).await?.unwrap_or_default();
+                    match recorded(&record, job_event.as_deref())? {
+                        Some(decision) => decision,
+                        None if job.event.is_some() => {
+                            return Err(StoreError::TransactionConflict);
+                        }
+                        None => return Ok(JobOutcome::Nothing),
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    if decision == Decision::Ignore {
+        return Ok(JobOutcome::Nothing);
+    }
+    // The side effect of the step being left, when it is run now (not when a wait ends).
+    let customer = repo::get(&*deps.store, customer_id).await?;
+    let Some(customer) = customer.filter(|c| c.erased_at.is_none()) else {
+        return finish_gone(deps, enrollment, journey, now).await;
+    };
+    let mut after = enrollment.clone();
+    if enrollment.phase == Phase::Entering
+        && job.event.is_none()
+        && let Some(step) = journey.step(&enrollment.step)
+    {
+        effects(deps, &mut after, journey, step, &customer, now).await?;
+    }
+    apply(&mut after, &decision, journey, now);
+    commit(deps, &enrollment, after, journey, &decision, now).await
+}
+
+/// The decision of a step record, if the record was written for the same job (the same
+/// event, or no event).
+fn recorded(record: &Item, event: Option<&str>) -> Result<Option<Decision>, StoreError> {
+    if record.get("event_id").and_then(Value::as_str) != event {
+        return Ok(None);
+    }
+    serde_json::from_value(record.get("decision").cloned().unwrap_or_default())
+        .map(Some)
+        .map_err(|e| StoreError::invalid(format!("step record: {e}")))
+}
+
+/// Writes the moved enrollment and hands on.
+async fn commit(
+    deps: &Deps,
+    before: &Enrollment,
+    mut after: Enrollment,
+    journey: &Journey,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<JobOutcome, StoreError> {
+    after.seq = before.seq + 1;
+    match deps
+        .store
+        .put(after.to_item()?, StoreCondition::version_is(before.seq))
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Ok(JobOutcome::Raced),
+        Err(other) => return Err(other),
+    }
+    stats::transition(deps, before, &after, journey).await?;
+    if after.status != EnrollmentStatus::Active {
+        release_guard(deps, &after).await?;
+        publish_end(deps, &after, now).await;
+    }
+    publish_step(deps, before, decision, now).await;
+    hand_on(deps, &after).await?;
+    Ok(JobOutcome::Moved {
+        step: after.step.clone(),
+        phase: after.phase,
+    })
+}
+
+/// Ends an enrollment whose customer was erased.
+async fn finish_gone(
+    deps: &Deps,
+    enrollment: Enrollment,
+    journey: &Journey,
+    now: DateTime<Utc>,
+) -> Result<JobOutcome, StoreError> {
+    let decision = Decision::End {
+        status: EnrollmentStatus::Stopped,
+        outcome: "khach-hang-khong-con".into(),
+        goal: None,
+    };
+    let mut after = enrollment.clone();
+    apply(&mut after, &decision, journey, now);
+    commit(deps, &enrollment, after, journey, &decision, now).await
+}
+
+/// Applies a decision to the enrollment.
+fn apply(enrollment: &mut Enrollment, decision: &Decision, _journey: &Journey, now: DateTime<Utc>) {
+    match decision {
+        Decision::Go { to, .. } => enrollment.enter(to, now),
+        Decision::Wait { until } => {
+            enrollment.phase = Phase::Waiting;
+            enrollment.wake_at = Some(*until);
+        }
+        Decision::End {
+            status,
+            outcome,
+            goal,
+        } => {
+            enrollment.status = *status;
+            enrollment.phase = Phase::Done;
+            enrollment.wake_at = None;
+            enrollment.ended_at = Some(now);
+            enrollment.outcome = Some(outcome.clone());
+            enrollment.goal = goal.clone();
+        }
+        Decision::Ignore => {}
+    }
+}
+
+/// Hands an enrollment on from where it is: the job of a step to run, the due work of a wait.
+/// Idempotent: a second job is dropped by its `seq`, a second due-work item is refused.
+pub async fn hand_on(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreError> {
+    match enrollment.phase {
+        Phase::Entering => enqueue(deps, &[enrollment.job()])
+            .await
+            .map_err(StoreError::unavailable),
+        Phase::Waiting => {
+            let Some(until) = enrollment.wake_at else {
+                return Ok(());
+            };
+            let id = wake_up_id(enrollment, until);
+            let work = Work::JourneyStep {
+                job: enrollment.job(),
+            };
+            let now = deps.clock.now();
+            let crate::ports::store::WriteOp::Put { item, condition } =
+                scheduler::schedule(id, until, now, &work)
+            else {
+                unreachable!("schedule is a put");
+            };
+            match deps.store.put(item, condition).await {
+                Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+                Err(other) => Err(other),
+            }
+        }
+        Phase::Done => Ok(()),
+    }
+}
+
+/// The due-work id of an enrollment's wake-up: the wake-up's millisecond and 80 bits of
+/// SHA-256 of the enrollment and `seq`, so handing on twice writes one item.
+fn wake_up_id(enrollment: &Enrollment, until: DateTime<Utc>) -> DueWorkId {
+    let digest = Sha256::new()
+        .chain_update(enrollment.id.as_bytes())
+        .chain_update(enrollment.seq.to_be_bytes())
+        .finalize();
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let ms = u64::try_from(until.timestamp_millis()).unwrap_or(0);
+    let ulid = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random));
+    ulid.to_string().parse().expect("a ULID is a due-work id")
+}
+
+async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreError> {
+    let Ok(customer) = enrollment.customer_id.parse::<CustomerId>() else {
+        return Ok(());
+    };
+    match deps
+        .store
+        .delete(
+            &keys::enrollment_guard(customer, &enrollment.journey),
+            StoreCondition::Equals("enrollment_id".into(), enrollment.id.clone().into()),
+        )
+        .await
+    {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// Publishes `journey.converted`, `journey.exited` or `journey.stopped` on the events queue
+/// (the timeline records it; the events consumer forwards it to the bus).
+async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
+    let kind = match enrollment.status {
+        EnrollmentStatus::Converted => "journey.converted",
+        EnrollmentStatus::Stopped => "journey.stopped",
+        _ => "journey.exited",
+    };
+    let event = DomainEvent {
+        id: format!("enr-{}-end", enrollment.id),
+        source: "nhip".into(),
+        kind: kind.into(),
+        customer_id: enrollment.customer_id.parse().ok(),
+        occurred_at: now,
+        data: json!({
+            "journey": enrollment.journey,
+            "journey_version": enrollment.journey_version,
+            "enrollment_id": enrollment.id,
+            "outcome": enrollment.outcome,
+            "goal": enrollment.goal,
+            "last_step": enrollment.step,
+        }),
+    };
+    if let Err(error) = crate::events::publish(deps, &[event]).await {
+        tracing::warn!(%error, "journey end not published");
+    }
+}
+
+/// Publishes `journey.step` to the bus for the organisation's other systems (not on the
+/// timeline: steps are many; the enrollment's step records hold them).
+async fn publish_step(deps: &Deps, before: &Enrollment, decision: &Decision, now: DateTime<Utc>) {
+    let event = DomainEvent {
+        id: format!("enr-{}-{}", before.id, before.seq),
+        source: "nhip".into(),
+        kind: "journey.step".into(),
+        customer_id: before.customer_id.parse().ok(),
+        occurred_at: now,
+        data: json!({
+            "journey": before.journey,
+            "journey_version": before.journey_version,
+            "enrollment_id": before.id,
+            "step": before.step,
+            "seq": before.seq,
+            "decision": decision,
+        }),
+    };
+    if let Err(error) = crate::ports::bus::publish_all(&*deps.bus, &[event]).await {
+        tracing::warn!(%error, "journey.step not published");
+    }
+}
+
+/// Runs the side effect of entering `step`: a send, a ticket, an update, a notification.
+async fn effects(
+    deps: &Deps,
+    enrollment: &mut Enrollment,
+    journey: &Journey,
+    step: &Step,
+    customer: &Customer,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let visit = enrollment.visit(&enrollment.step);
+    let cause_key = format!("journey#{}#{}#{}", enrollment.id, enrollment.step, visit);
+    match step {
+        Step::Send {
+            targets, purpose, ..
+        } => {
+            let request = SendRequest {
+                idempotency_key: cause_key,
+                customer_id: enrollment.customer_id.clone(),
+                targets: targets
+                    .iter()
+                    .filter_map(|t| {
+                        Some(Target {
+                            channel: serde_json::from_value::<MessageChannel>(json!(
+                                t.channel.as_str()
+                            ))
+                            .ok()?,
+                            template: t.template.clone(),
+                            version: None,
+                        })
+                    })
+                    .collect(),
+                purpose: match purpose {
+                    Purpose::Marketing => SendPurpose::Marketing,
+                    Purpose::Care => SendPurpose::Care,
+                },
+                cause: Cause {
+                    kind: CauseKind::Journey,
+                    id: stats::step_cause(
+                        &enrollment.journey,
+                        enrollment.journey_version,
+                        &enrollment.step,
+                    ),
+                    actor: None,
+                },
+                campaign: None,
+                data: RequestData {
+                    holding: (!enrollment.holding.is_null()).then(|| enrollment.holding.clone()),
+                    journey: Some(json!({
+                        "key": enrollment.journey,
+                        "name": journey.name,
+                        "version": enrollment.journey_version,
+                        "step": enrollment.step,
+                        "enrollment_id": enrollment.id,
+                    })),
+                    event: (!enrollment.trigger.is_null()).then(|| enrollment.trigger.clone()),
+                },
+                system: None,
+                requested_at: now,
+            };
+            let id = request.message_id();
+            pipeline::enqueue(deps, &[request])
+                .await
+                .map_err(StoreError::unavailable)?;
+            enrollment.messages.insert(enrollment.step.clone(), id);
+        }
+        Step::Ticket {
+            queue,
+            priority,
+            sla,
+            title,
+            ..
+        } => {
+            let ticket = crate::tickets::NewTicket {
+                cause: cause_key,
+                customer_id: customer.id,
+                queue: *queue,
+                priority: *priority,
+                due_at: now + sla.to_delta(),
+                title: title.clone(),
+                source: json!({
+                    "kind": "journey",
+                    "journey": enrollment.journey,
+                    "journey_version": enrollment.journey_version,
+                    "step": enrollment.step,
+                    "enrollment_id": enrollment.id,
+                }),
+                assignee: match queue {
+                    nhip_domain::journey::TicketQueue::Rm => customer.owner.clone(),
+                    _ => None,
+                },
+            };
+            crate::tickets::create(deps, ticket).await?;
+        }
+        Step::Update {
+            attributes,
+            lifecycle,
+            add_tags,
+            remove_tags,
+            ..
+        } => {
+            update_customer(
+                deps,
+                customer,
+                attributes,
+                *lifecycle,
+                add_tags,
+                remove_tags,
+            )
+            .await?;
+        }
+        Step::Notify { to, title, .. } => {
+            let recipient = match to {
+                NotifyTarget::Owner => customer.owner.clone(),
+                NotifyTarget::User(user) => Some(user.clone()),
+                NotifyTarget::Queue(queue) => Some(crate::tickets::queue_inbox(*queue)),
+            };
+            if let Some(recipient) = recipient {
+                crate::notifications::notify(
+                    deps,
+                    &recipient,
+                    &cause_key,
+                    crate::notifications::Notice {
+                        title: title.clone(),
+                        body: format!("Hành trình: {}", journey.name),
+                        customer_id: Some(customer.id),
+                        link: format!("/customers/{}", customer.id),
+                    },
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Applies an update step to the customer, retrying a concurrent change. Applying it twice
+/// leaves the same record.
+async fn update_customer(
+    deps: &Deps,
+    customer: &Customer,
+    attributes: &BTreeMap<String, Value>,
+    lifecycle: Option<nhip_domain::customer::Lifecycle>,
+    add_tags: &[String],
+    remove_tags: &[String],
+) -> Result<(), StoreError> {
+    let mut before = customer.clone();
+    for _ in 0..5 {
+        let mut after = before.clone();
+        for (name, value) in attributes {
+            if value.is_null() {
+                after.attributes.remove(name);
+            } else {
+                after.attributes.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(lifecycle) = lifecycle {
+            after.lifecycle = lifecycle;
+        }
+        let mut tags = after.tags.clone();
+        tags.extend(add_tags.iter().cloned());
+        tags.retain(|t| !remove_tags.contains(t));
+        after.tags = crate::customers::model::normalise_tags(tags);
+        if after == before {
+            return Ok(());
+        }
+        after.updated_at = deps.clock.now();
+        match repo::save(&*deps.store, &before, &mut after, Vec::new()).await {
+            Ok(()) => return Ok(()),
+            Err(repo::SaveError::Store(error)) => return Err(error),
+            Err(_) => {
+                let Some(fresh) = repo::get(&*deps.store, customer.id).await? else {
+                    return Ok(());
+                };
+                before = fresh;
+            }
+        }
+    }
+    Err(StoreError::TransactionConflict)
+}
+
+/// What a decision is made with.
+struct Context<'a> {
+    deps: &'a Deps,
+    enrollment: &'a Enrollment,
+    journey: &'a Journey,
+    customer_id: CustomerId,
+    now: DateTime<Utc>,
+    customer: Option<Option<Value>>,
+    history: Option<Vec<SeenEvent>>,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        deps: &'a Deps,
+        enrollment: &'a Enrollment,
+        journey: &'a Journey,
+        customer_id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Context {
+            deps,
+            enrollment,
+            journey,
+            customer_id,
+            now,
+            customer: None,
+            history: None,
+        }
+    }
+
+    /// The customer as conditions see it (the template view), read once.
+    async fn customer(&mut self) -> Result<Value, StoreError> {
+        if self.customer.is_none() {
+            let customer = repo::get(&*self.deps.store, self.customer_id).await?;
+            self.customer = Some(customer.map(|c| {
+                pipeline::merge_data(self.deps, &c, &RequestData::default(), None).customer
+            }));
+        }
+        Ok(self.customer.clone().flatten().unwrap_or(Value::Null))
+    }
+
+    async fn facts(&mut self, event: Value) -> Result<Facts, StoreError> {
+        Ok(Facts {
+            customer: self.customer().await?,
+            holding: self.enrollment.holding.clone(),
+            event,
+            enrolled_at: self.enrollment.entered_at,
+        })
+    }
+
+    /// The customer's events from 90 days before the enrollment, newest 500.
+    async fn history(&mut self) -> Result<Vec<SeenEvent>, StoreError> {
+        if self.history.is_none() {
+            let from =
+                self.enrollment.entered_at - chrono::Duration::days(HISTORY_BEFORE_ENROLLMENT_DAYS);
+            self.history =
+                Some(events_since(self.deps, self.customer_id, from, HISTORY_LIMIT).await?);
+        }
+        Ok(self.history.clone().unwrap_or_default())
+    }
+
+    async fn holds(&mut self, condition: &Condition) -> Result<bool, StoreError> {
+        let facts = self.facts(self.enrollment.trigger.clone()).await?;
+        let history = if needs_history(condition) {
+            self.history().await?
+        } else {
+            Vec::new()
+        };
+        Ok(condition.holds(&facts, &history, self.now, &self.enrollment.anchors))
+    }
+
+    /// Decides what the enrollment does for this job.
+    async fn decide(&mut self, event: Option<&JobEvent>) -> Result<Decision, StoreError> {
+        let Some(step) = self.journey.step(&self.enrollment.step) else {
+            return Ok(Decision::End {
+                status: EnrollmentStatus::Stopped,
+                outcome: "buoc-khong-ton-tai".into(),
+                goal: None,
+            });
+        };
+        if let Some(event) = event {
+            return self.on_event(step, event).await;
+        }
+        match self.enrollment.phase {
+            Phase::Entering => self.on_enter(step).await,
+            Phase::Waiting => {
+                if self.enrollment.wake_at.is_some_and(|at| at > self.now) {
+                    return Ok(Decision::Ignore);
+                }
+                self.on_timeout(step).await
+            }
+            Phase::Done => Ok(Decision::Ignore),
+        }
+    }
+
+    async fn on_event(&mut self, step: &Step, event: &JobEvent) -> Result<Decision, StoreError> {
+        if event.at < self.enrollment.entered_at {
+            return Ok(Decision::Ignore);
+        }
+        let facts = self.facts(event.data.clone()).await?;
+        if let Some(goal) = self.journey.goal_for(&event.kind, &facts) {
+            return Ok(Decision::End {
+                status: EnrollmentStatus::Converted,
+                outcome: "converted".into(),
+                goal: Some(goal.name.clone()),
+            });
+        }
+        if let Some(stop) = self.journey.stop_for(&event.kind, &facts) {
+            return Ok(Decision::End {
+                status: EnrollmentStatus::Stopped,
+                outcome: stop.outcome.clone().unwrap_or_else(|| "stopped".into()),
+                goal: None,
+            });
+        }
+        if self.enrollment.phase != Phase::Waiting || event.at < self.enrollment.moved_at {
+            return Ok(Decision::Ignore);
+        }
+        Ok(match step {
+            Step::WaitForEvent {
+                event: kind,
+                when,
+                on_event,
+                ..
+            } if *kind == event.kind && self.event_matches(when.as_ref(), &event.data).await? => {
+                go(on_event, "on_event")
+            }
+            Step::BranchEngagement {
+                message_step,
+                signal,
+                yes,
+                ..
+            } if signal.event_types().contains(&event.kind.as_str())
+                && self
+                    .enrollment
+                    .messages
+                    .get(message_step)
+                    .map(String::as_str)
+                    == event.data.get("message_id").and_then(Value::as_str) =>
+            {
+                go(yes, "yes")
+            }
+            _ => Decision::Ignore,
+        })
+    }
+
+    async fn event_matches(
+        &mut self,
+        when: Option<&Condition>,
+        data: &Value,
+    ) -> Result<bool, StoreError> {
+        let Some(when) = when else {
+            return Ok(true);
+        };
+        let facts = self.facts(data.clone()).await?;
+        let history = if needs_history(when) {
+            self.history().await?
+        } else {
+            Vec::new()
+        };
+        Ok(when.holds(&facts, &history, self.now, &self.enrollment.anchors))
+    }
+
+    async fn on_enter(&mut self, step: &Step) -> Result<Decision, StoreError> {
+        Ok(match step {
+            Step::Send { next, .. }
+            | Step::Ticket { next, .. }
+            | Step::Update { next, .. }
+            | Step::Notify { next, .. } => go(next, "next"),
+            Step::Wait { wait, next } => {
+                let facts = self.facts(self.enrollment.trigger.clone()).await?;
+                let until = wait.until(self.now, &facts);
+                if until <= self.now {
+                    go(next, "next")
+                } else {
+                    Decision::Wait { until }
+                }
+            }
+            Step::WaitForEvent {
+                event,
+                when,
+                timeout,
+                on_event,
+                ..
+            } => {
+                // An event that arrived while the step's job was on the queue counts.
+                let since = self.enrollment.moved_at;
+                let recent = events_since(self.deps, self.customer_id, since, 100).await?;
+                let mut seen = false;
+                for candidate in recent.iter().filter(|e| e.kind == *event && e.at >= since) {
+                    if self.event_matches(when.as_ref(), &candidate.data).await? {
+                        seen = true;
+                        break;
+                    }
+                }
+                if seen {
+                    go(on_event, "on_event")
+                } else {
+                    Decision::Wait {
+                        until: self.now + timeout.to_delta(),
+                    }
+                }
+            }
+            Step::BranchEngagement {
+                message_step,
+                signal,
+                within,
+                yes,
+                no,
+            } => {
+                if self.engaged(message_step, *signal).await? {
+                    go(yes, "yes")
+                } else {
+                    let sent = self
+                        .enrollment
+                        .anchors
+                        .step_entered
+                        .get(message_step)
+                        .copied()
+                        .unwrap_or(self.now);
+                    let deadline = sent + within.to_delta();
+                    if deadline <= self.now {
+                        go(no, "no")
+                    } else {
+                        Decision::Wait { until: deadline }
+                    }
+                }
+            }
+            Step::BranchCondition { condition, yes, no } => {
+                if self.holds(condition).await? {
+                    go(yes, "yes")
+                } else {
+                    go(no, "no")
+                }
+            }
+            Step::Split { branches } => {
+                let arm = split_branch(&self.enrollment.id, &self.enrollment.step, branches);
+                let branch = &branches[arm.min(branches.len().saturating_sub(1))];
+                go(
+                    &branch.next,
+                    branch
+                        .label
+                        .as_deref()
+                        .unwrap_or(&format!("branches[{arm}]")),
+                )
+            }
+            Step::Exit { outcome } => Decision::End {
+                status: EnrollmentStatus::Exited,
+                outcome: outcome.clone().unwrap_or_else(|| "completed".into()),
+                goal: None,
+            },
+        })
+    }
+
+    async fn on_timeout(&mut self, step: &Step) -> Result<Decision, StoreError> {
+        Ok(match step {
+            Step::Wait { next, .. } => go(next, "next"),
+            Step::WaitForEvent { on_timeout, .. } => go(on_timeout, "on_timeout"),
+            Step::BranchEngagement {
+                message_step,
+                signal,
+                yes,
+                no,
+                ..
+            } => {
+                // The signal may have come without its event reaching the enrollment.
+                if self.engaged(message_step, *signal).await? {
+                    go(yes, "yes")
+                } else {
+                    go(no, "no")
+                }
+            }
+            // Other steps never wait.
+            _ => Decision::Ignore,
+        })
+    }
+
+    /// Whether the message of `message_step` shows `signal`.
+    async fn engaged(
+        &mut self,
+        message_step: &str,
+        signal: EngagementSignal,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = self.enrollment.messages.get(message_step) else {
+            return Ok(false);
+        };
+        let Some(message) = pipeline::load(self.deps, id).await? else {
+            return Ok(false);
+        };
+        let has = |name: &str| message.engagement.contains_key(name);
+        Ok(match signal {
+            EngagementSignal::Opened => has("opened") || has("clicked"),
+            EngagementSignal::Clicked => has("clicked"),
+            EngagementSignal::Delivered => has("delivered") || has("opened") || has("clicked"),
+        })
+    }
+}
+
+fn go(to: &str, because: &str) -> Decision {
+    Decision::Go {
+        to: to.to_owned(),
+        because: because.to_owned(),
+    }
+}
+
+/// Whether evaluating the condition needs the customer's event history.
+fn needs_history(condition: &Condition) -> bool {
+    match condition {
+        Condition::All(all) | Condition::Any(all) => all.iter().any(needs_history),
+        Condition::Not(inner) => needs_history(inner),
+        Condition::EventSeen { .. } => true,
+        _ => false,
+    }
+}
+
+/// The customer's events on the timeline from `from`, newest first, at most `limit`.
+pub async fn events_since(
+    deps: &Deps,
+    customer: CustomerId,
+    from: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<SeenEvent>, StoreError> {
+    let page = deps
+        .store
+        .query(
+            Query::partition(Index::Primary, keys::customer_pk(customer))
+                .sk(SortKey::Between(
+                    format!("{}{}", keys::TIMELINE_PREFIX, keys::instant(from)),
+                    format!("{}~", keys::TIMELINE_PREFIX),
+                ))
+                .descending()
+                .limit(limit),
+        )
+        .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|item| {
+            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+            Some(SeenEvent {
+                kind: text("event_type")?,
+                at: DateTime::parse_from_rfc3339(&text("occurred_at")?)
+                    .ok()?
+                    .with_timezone(&Utc),
+                data: item.get("data").cloned().unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// Every enrollment of a customer (active and ended), read from its partition.
+pub async fn of_customer(
+    deps: &Deps,
+    customer: CustomerId,
+    journey: Option<&str>,
+) -> Result<Vec<Enrollment>, StoreError> {
+    let prefix = match journey {
+        Some(journey) => format!("{}{journey}#", keys::ENROLLMENT_PREFIX),
+        None => keys::ENROLLMENT_PREFIX.to_owned(),
+    };
+    let items = crate::records::read_partition(
+        &*deps.store,
+        Index::Primary,
+        &keys::customer_pk(customer),
+        Some(&prefix),
+    )
+    .await?;
+    items.into_iter().map(Enrollment::from_item).collect()
+}

@@ -1,0 +1,263 @@
+//! How customers enter journeys and how events reach the enrollments they concern.
+//!
+//! - [`enroll`]: one customer into the published version of a journey, subject to its
+//!   re-entry rule, never twice at once (the `ENRON#<journey>` marker is created with the
+//!   enrollment in one transaction). The enrollment id comes from what enrolled the customer
+//!   (the event, the segment run, the API request), so a repeated trigger finds the same one.
+//! - [`route_event`]: called by the events consumer for every event about a customer. Events
+//!   the customer's active enrollments react to (goals, stops, what a waiting step waits for)
+//!   become step jobs at once; then the published journeys the event type starts (`JTRIG#`)
+//!   enroll the customer.
+
+use chrono::{DateTime, Utc};
+use nhip_domain::event::DomainEvent;
+use nhip_domain::ids::CustomerId;
+use nhip_domain::journey::{Facts, Journey, Trigger};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::deps::Deps;
+use crate::journeys::definitions::{self, JourneyVersion};
+use crate::journeys::engine::{self, EnrollmentStatus, JobEvent, StepJob};
+use crate::journeys::stats;
+use crate::keys;
+use crate::ports::store::{Condition, Index, Query, StoreError, WriteOp};
+
+/// What became of an attempt to enroll a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum EnrollOutcome {
+    /// A new enrollment.
+    Enrolled {
+        /// Its id.
+        enrollment_id: String,
+    },
+    /// The same trigger enrolled the customer before (a repeated delivery).
+    Duplicate {
+        /// The enrollment it made.
+        enrollment_id: String,
+    },
+    /// The customer is in this journey now.
+    AlreadyActive,
+    /// The re-entry rule does not allow another enrollment yet (or ever).
+    ReentryNotAllowed,
+    /// The trigger's condition does not hold for this event and customer.
+    ConditionNotMet,
+    /// No such customer (or erased).
+    NoCustomer,
+}
+
+/// Enrolls `customer` in `version` of its journey, for `cause` (a stable description of what
+/// enrolled it: `event:<source>#<id>`, `api:<request key>`, `segment:<run>`).
+pub async fn enroll(
+    deps: &Deps,
+    version: &JourneyVersion,
+    customer: CustomerId,
+    cause: &str,
+    source: &str,
+    trigger: Value,
+    holding: Value,
+) -> Result<EnrollOutcome, StoreError> {
+    let now = deps.clock.now();
+    let journey = &version.definition;
+    let id = engine::enrollment_id(&version.key, cause);
+    let previous = engine::of_customer(deps, customer, Some(&version.key)).await?;
+    if let Some(same) = previous.iter().find(|e| e.id == id) {
+        // A repeated trigger: hand the enrollment on again in case the first delivery stopped
+        // between writing it and queueing its first step.
+        if same.seq == 0 {
+            engine::hand_on(deps, same).await?;
+        }
+        return Ok(EnrollOutcome::Duplicate { enrollment_id: id });
+    }
+    if previous
+        .iter()
+        .any(|e| e.status == EnrollmentStatus::Active)
+    {
+        return Ok(EnrollOutcome::AlreadyActive);
+    }
+    let starts: Vec<DateTime<Utc>> = previous.iter().map(|e| e.entered_at).collect();
+    if !journey.reentry.allows(&starts, now) {
+        return Ok(EnrollOutcome::ReentryNotAllowed);
+    }
+    match crate::customers::repo::get(&*deps.store, customer).await? {
+        Some(c) if c.erased_at.is_none() => {}
+        _ => return Ok(EnrollOutcome::NoCustomer),
+    }
+    let enrollment = engine::new_enrollment(
+        version,
+        customer,
+        engine::Start {
+            id: id.clone(),
+            source: source.to_owned(),
+            trigger,
+            holding,
+        },
+        now,
+    );
+    let mut guard = keys::enrollment_guard(customer, &version.key).to_item();
+    guard.insert("kind".into(), "enrollment_guard".into());
+    guard.insert("enrollment_id".into(), id.clone().into());
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Put {
+                item: guard,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: enrollment.to_item()?,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { op: Some(1) }) => {
+            return Ok(EnrollOutcome::Duplicate { enrollment_id: id });
+        }
+        Err(StoreError::ConditionFailed { .. }) => return Ok(EnrollOutcome::AlreadyActive),
+        Err(other) => return Err(other),
+    }
+    stats::entered(deps, &enrollment).await?;
+    let event = DomainEvent {
+        id: format!("enr-{id}-start"),
+        source: "nhip".into(),
+        kind: "journey.entered".into(),
+        customer_id: Some(customer),
+        occurred_at: now,
+        data: json!({
+            "journey": version.key,
+            "journey_name": journey.name,
+            "journey_version": version.number,
+            "enrollment_id": id,
+            "source": source,
+        }),
+    };
+    if let Err(error) = crate::events::publish(deps, &[event]).await {
+        tracing::warn!(%error, "journey.entered not published");
+    }
+    engine::hand_on(deps, &enrollment).await?;
+    Ok(EnrollOutcome::Enrolled { enrollment_id: id })
+}
+
+/// Routes an event about a customer: to the customer's active enrollments that react to its
+/// type, then into the journeys it starts. Returns the number of enrollments it reached and
+/// the number it started.
+pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usize), StoreError> {
+    let Some(customer) = event.customer_id else {
+        return Ok((0, 0));
+    };
+    let mut jobs = Vec::new();
+    for enrollment in engine::of_customer(deps, customer, None).await? {
+        if enrollment.status != EnrollmentStatus::Active
+            || event.occurred_at < enrollment.entered_at
+        {
+            continue;
+        }
+        let Some(version) =
+            definitions::version(deps, &enrollment.journey, enrollment.journey_version).await?
+        else {
+            continue;
+        };
+        if version
+            .definition
+            .event_types()
+            .contains(event.kind.as_str())
+        {
+            jobs.push(StepJob {
+                customer_id: enrollment.customer_id.clone(),
+                journey: enrollment.journey.clone(),
+                enrollment_id: enrollment.id.clone(),
+                seq: None,
+                event: Some(JobEvent::of(event)),
+            });
+        }
+    }
+    let reached = jobs.len();
+    if !jobs.is_empty() {
+        engine::enqueue(deps, &jobs)
+            .await
+            .map_err(StoreError::unavailable)?;
+    }
+    let mut started = 0;
+    let triggers = deps
+        .store
+        .query(Query::partition(
+            Index::Primary,
+            keys::journey_trigger(&event.kind, "").pk,
+        ))
+        .await?;
+    for item in triggers.items {
+        let (Some(key), Some(number)) = (
+            item.get("journey").and_then(Value::as_str),
+            item.get("version")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+        ) else {
+            continue;
+        };
+        let Some(version) = definitions::version(deps, key, number).await? else {
+            continue;
+        };
+        if !trigger_holds(deps, &version.definition, customer, event).await? {
+            continue;
+        }
+        let holding = event.data.get("holding").cloned().unwrap_or(Value::Null);
+        let outcome = enroll(
+            deps,
+            &version,
+            customer,
+            &format!("event:{}#{}", event.source, event.id),
+            &format!("event:{}", event.kind),
+            event.data.clone(),
+            holding,
+        )
+        .await?;
+        if matches!(outcome, EnrollOutcome::Enrolled { .. }) {
+            started += 1;
+        }
+    }
+    Ok((reached, started))
+}
+
+/// Whether an event trigger's `when` holds for this event and customer.
+async fn trigger_holds(
+    deps: &Deps,
+    journey: &Journey,
+    customer: CustomerId,
+    event: &DomainEvent,
+) -> Result<bool, StoreError> {
+    let Trigger::Event {
+        event: kind, when, ..
+    } = &journey.trigger
+    else {
+        return Ok(false);
+    };
+    if *kind != event.kind {
+        return Ok(false);
+    }
+    let Some(when) = when else {
+        return Ok(true);
+    };
+    let Some(found) = crate::customers::repo::get(&*deps.store, customer).await? else {
+        return Ok(false);
+    };
+    let view =
+        crate::messaging::pipeline::merge_data(deps, &found, &Default::default(), None).customer;
+    let now = deps.clock.now();
+    let facts = Facts {
+        customer: view,
+        holding: event.data.get("holding").cloned().unwrap_or(Value::Null),
+        event: event.data.clone(),
+        enrolled_at: now,
+    };
+    let history =
+        engine::events_since(deps, customer, now - chrono::Duration::days(90), 500).await?;
+    Ok(when.holds(
+        &facts,
+        &history,
+        now,
+        &nhip_domain::journey::Anchors::new(now),
+    ))
+}

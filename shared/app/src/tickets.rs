@@ -1,0 +1,247 @@
+//! Tickets for staff: a journey hands a warm lead or a stuck customer to Telesales, a
+//! relationship manager or customer service, with a priority and a time to handle it (SLA).
+//!
+//! `TCK#<id>` / `TCK` holds the ticket, listed by queue on gsi1 (`TCKQ#<queue>`, newest
+//! first); `CUS#<customer>` / `TCK#<id>` points to it from the customer (export, erase); the
+//! customer's timeline gets `ticket.created`, which the events consumer forwards to the bus.
+//! The id is derived from the cause (`journey#<enrollment>#<step>#<visit>`) and every write is
+//! create-only, so a repeated step opens one ticket.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use nhip_domain::event::DomainEvent;
+use nhip_domain::ids::CustomerId;
+use nhip_domain::journey::{TicketPriority, TicketQueue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::deps::Deps;
+use crate::http::{ApiError, Json, Query as QueryParams};
+use crate::keys;
+use crate::ports::store::{Condition, Index, Query, StoreError, WriteOp};
+
+/// Kind attribute of ticket items.
+pub const KIND: &str = "ticket";
+
+/// A ticket to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTicket {
+    /// What opened it; the same cause opens one ticket.
+    pub cause: String,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The team.
+    pub queue: TicketQueue,
+    /// How urgent.
+    pub priority: TicketPriority,
+    /// When it should be handled by.
+    pub due_at: DateTime<Utc>,
+    /// What to do.
+    pub title: String,
+    /// Where it came from (the journey, step and enrollment).
+    pub source: Value,
+    /// The staff member it goes to, when known (the customer's RM).
+    pub assignee: Option<String>,
+}
+
+/// A ticket as stored and listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Ticket {
+    /// Id (from its cause).
+    pub id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// `telesales`, `rm` or `cskh`.
+    #[schema(value_type = String)]
+    pub queue: TicketQueue,
+    /// The team's name in Vietnamese.
+    pub queue_label: String,
+    /// `low`, `normal`, `high`, `urgent`.
+    #[schema(value_type = String)]
+    pub priority: TicketPriority,
+    /// What to do.
+    pub title: String,
+    /// `new` (Mới) until staff take it.
+    pub status: String,
+    /// The status in Vietnamese.
+    pub status_label: String,
+    /// The staff member it goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Where it came from.
+    #[schema(value_type = Object)]
+    pub source: Value,
+    /// Opened (UTC).
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    /// To be handled by (UTC).
+    #[schema(value_type = String)]
+    pub due_at: DateTime<Utc>,
+}
+
+/// The pseudo-user whose bell is a queue's shared inbox (`queue:telesales`).
+pub fn queue_inbox(queue: TicketQueue) -> String {
+    format!("queue:{}", queue.as_str())
+}
+
+/// The ticket id of a cause: 128 bits of SHA-256, in ULID form.
+pub fn ticket_id(cause: &str) -> String {
+    crate::messaging::model::message_id_for(&format!("ticket#{cause}"))
+}
+
+/// Opens the ticket once. Returns whether it was new.
+pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
+    let now = deps.clock.now();
+    let id = ticket_id(&new.cause);
+    let ticket = Ticket {
+        id: id.clone(),
+        customer_id: new.customer_id.to_string(),
+        queue: new.queue,
+        queue_label: new.queue.label().to_owned(),
+        priority: new.priority,
+        title: new.title.clone(),
+        status: "new".into(),
+        status_label: "Mới".into(),
+        assignee: new.assignee.clone(),
+        source: new.source.clone(),
+        created_at: now,
+        due_at: new.due_at,
+    };
+    let mut item = crate::records::to_item(keys::ticket(&id), KIND, &ticket)?;
+    item.insert(
+        "gsi1pk".into(),
+        keys::ticket_queue(new.queue.as_str()).into(),
+    );
+    item.insert(
+        "gsi1sk".into(),
+        format!("{}#{id}", keys::instant(now)).into(),
+    );
+    let mut pointer = keys::customer_ticket(new.customer_id, &id).to_item();
+    pointer.insert("kind".into(), "ticket_ref".into());
+    pointer.insert("ticket_id".into(), id.clone().into());
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Put {
+                item,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: pointer,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+        Err(other) => return Err(other),
+    }
+    let event = DomainEvent {
+        id: format!("tck-{id}"),
+        source: "nhip".into(),
+        kind: "ticket.created".into(),
+        customer_id: Some(new.customer_id),
+        occurred_at: now,
+        data: json!({
+            "ticket_id": id,
+            "queue": new.queue,
+            "queue_label": new.queue.label(),
+            "priority": new.priority,
+            "title": new.title,
+            "due_at": keys::instant(new.due_at),
+            "assignee": new.assignee,
+            "source": new.source,
+        }),
+    };
+    crate::events::record(deps, &event).await?;
+    if let Err(error) = crate::events::publish(deps, &[event]).await {
+        tracing::warn!(%error, "ticket.created not published");
+    }
+    if let Some(assignee) = &new.assignee {
+        crate::notifications::notify(
+            deps,
+            assignee,
+            &format!("ticket#{id}"),
+            crate::notifications::Notice {
+                title: new.title.clone(),
+                body: format!("Ticket mới cho {}", new.queue.label()),
+                customer_id: Some(new.customer_id),
+                link: format!("/tickets/{id}"),
+            },
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The ticket routes.
+pub fn router() -> Router<Arc<Deps>> {
+    Router::new().route("/v1/tickets", get(list_tickets))
+}
+
+/// Filters of the ticket list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketFilter {
+    /// `telesales`, `rm` or `cskh`.
+    pub queue: String,
+    /// Most tickets returned (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// A page of tickets.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketPage {
+    /// Newest first.
+    pub items: Vec<Ticket>,
+}
+
+/// `GET /v1/tickets?queue=`: a queue's tickets, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/tickets",
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(TicketFilter),
+    responses(
+        (status = 200, description = "The queue's tickets.", body = TicketPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn list_tickets(
+    State(deps): State<Arc<Deps>>,
+    _principal: Principal,
+    QueryParams(filter): QueryParams<TicketFilter>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let queue: TicketQueue = serde_json::from_value(json!(filter.queue)).map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "Hàng đợi phải là telesales, rm hoặc cskh.",
+        )
+        .field("queue", "telesales, rm hoặc cskh")
+    })?;
+    let limit = filter.limit.unwrap_or(50).clamp(1, 200);
+    let page = deps
+        .store
+        .query(
+            Query::partition(Index::Gsi1, keys::ticket_queue(queue.as_str()))
+                .descending()
+                .limit(limit),
+        )
+        .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| crate::records::from_item(item, KIND))
+        .collect::<Result<Vec<Ticket>, _>>()?;
+    Ok(Json(TicketPage { items }))
+}

@@ -1,0 +1,557 @@
+//! The seed journeys end to end, in simulated time, on the embedded adapters: events in through
+//! `POST /v1/events`, the events consumer, the journey worker and the message sender consuming
+//! their queues as Lambda would, the scheduler ticking every simulated hour, the outbox as the
+//! channel. Each scenario asserts the exact messages (local send time, channel, template) and
+//! tickets, and runs again with every queue message delivered one to three times in shuffled
+//! order: the outcome must not change.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::BodyExt;
+use nhip_app::auth::{Principal, Role};
+use nhip_app::messaging::pipeline;
+use nhip_app::messaging::tracking::{self, Signal};
+use nhip_app::ports::ReceivedMessage;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::{LocalDeps, local_deps_with_settings, test_epoch};
+
+/// How queue messages are delivered.
+#[derive(Clone, Copy, Debug)]
+enum Delivery {
+    /// Once each, in order.
+    Once,
+    /// One to three times each, shuffled, from this seed.
+    Shuffled(u64),
+}
+
+struct Sim {
+    local: LocalDeps,
+    admin: String,
+    rng: u64,
+    delivery: Delivery,
+}
+
+impl Sim {
+    async fn new(delivery: Delivery) -> Self {
+        let mut settings = nhip_app::Settings::default();
+        settings.messaging.link_secret = Some(b"journey-tests-link-secret-of-32-bytes".to_vec());
+        settings.messaging.public_url = "https://nhip.example".into();
+        let local = local_deps_with_settings(settings);
+        let admin = local.deps.auth.issue(
+            &Principal::new("root", Role::Admin, None),
+            local.deps.clock.now(),
+            Duration::days(400),
+        );
+        let sim = Sim {
+            local,
+            admin,
+            rng: match delivery {
+                Delivery::Once => 1,
+                Delivery::Shuffled(seed) => seed.max(1),
+            },
+            delivery,
+        };
+        for seed in ["tra-gop-moi", "the-moi-kich-hoat"] {
+            let (status, body) = sim
+                .call("POST", &format!("/v1/journeys/seeds/{seed}/install"), None)
+                .await;
+            assert!(status == 200 || status == 201, "{status} {body}");
+        }
+        sim
+    }
+
+    fn deps(&self) -> &Arc<nhip_app::Deps> {
+        &self.local.deps
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.local.deps.clock.now()
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = nhip_app::http::router(self.deps().clone())
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A customer reachable on every channel, with every marketing consent.
+    async fn customer(&self, phone: &str, email: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({
+                    "full_name": "Trần Thị Mai",
+                    "given_name": "Mai",
+                    "gender": "female",
+                    "phones": [phone],
+                    "emails": [email],
+                    "source": "assigned",
+                    "owner": "rm.lan",
+                    "attributes": {"push_endpoint": format!("arn:aws:sns:ap-southeast-1:123456789012:endpoint/GCM/nhip/{phone}")},
+                    "consents": ["email:marketing", "sms:marketing", "zns:marketing", "push:marketing"],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Posts one event from the core system, as it happens now, and lets it play out.
+    async fn event(&mut self, kind: &str, customer: &str, data: Value) {
+        let id = format!("{kind}-{customer}-{}", self.now().timestamp());
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/events",
+                Some(json!({
+                    "source": "core-banking",
+                    "events": [{"id": id, "type": kind, "customer": {"id": customer}, "data": data}],
+                })),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        self.settle().await;
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: enough to shuffle deliveries reproducibly.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Runs every consumer until its queue is empty, delivering as `self.delivery` says.
+    async fn settle(&mut self) {
+        let consumers = nhip_local_runner::consumers::all(self.deps());
+        let queues = self.deps().queues.all();
+        for _round in 0..10_000 {
+            let mut pool: Vec<(usize, ReceivedMessage)> = Vec::new();
+            for (name, queue) in &queues {
+                let consumer = consumers
+                    .iter()
+                    .position(|c| c.queue_name() == *name)
+                    .expect("a consumer for every queue");
+                let received = queue
+                    .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
+                    .await
+                    .unwrap();
+                pool.extend(received.into_iter().map(|m| (consumer, m)));
+            }
+            if pool.is_empty() {
+                return;
+            }
+            match self.delivery {
+                Delivery::Once => {
+                    for (consumer, message) in pool {
+                        consumers[consumer].deliver(vec![message]).await;
+                    }
+                }
+                Delivery::Shuffled(_) => {
+                    let mut copies = Vec::new();
+                    for (consumer, message) in pool {
+                        let times = 1 + self.next_random() % 3;
+                        for _ in 0..times {
+                            copies.push((consumer, message.clone()));
+                        }
+                    }
+                    for i in (1..copies.len()).rev() {
+                        let j = (self.next_random() % (i as u64 + 1)) as usize;
+                        copies.swap(i, j);
+                    }
+                    for (consumer, message) in copies {
+                        consumers[consumer].deliver(vec![message]).await;
+                    }
+                }
+            }
+        }
+        panic!("queues never settled");
+    }
+
+    /// Moves the clock to `to`, an hour at a time, ticking the scheduler and settling the queues
+    /// at every hour, as the minute schedule would.
+    async fn advance_to(&mut self, to: DateTime<Utc>) {
+        self.settle().await;
+        while self.now() < to {
+            let next = (self.now() + Duration::hours(1)).min(to);
+            self.local.clock.advance_to(next);
+            nhip_app::scheduler::tick(self.deps()).await.unwrap();
+            self.settle().await;
+        }
+    }
+
+    async fn advance(&mut self, by: Duration) {
+        let to = self.now() + by;
+        self.advance_to(to).await;
+    }
+
+    /// What the outbox holds for the customer, in send order: `"dd/mm HH:MM channel template"`
+    /// in Viet Nam time.
+    async fn sent(&self, customer: &str) -> Vec<String> {
+        let mut entries = self.local.outbox.list(1000, None).await.unwrap();
+        entries.reverse();
+        let mut lines = Vec::new();
+        for entry in entries {
+            let message = pipeline::load(self.deps(), &entry.envelope.message_id)
+                .await
+                .unwrap()
+                .expect("the message of an outbox entry");
+            if message.customer_id != customer {
+                continue;
+            }
+            lines.push(format!(
+                "{} {} {}",
+                nhip_domain::time::to_vn(entry.sent_at).format("%d/%m %H:%M"),
+                message.channel.unwrap().as_str(),
+                message.template.unwrap_or_default(),
+            ));
+        }
+        lines
+    }
+
+    /// The customer's message ids by template.
+    async fn message_of(
+        &self,
+        customer: &str,
+        template: &str,
+    ) -> nhip_app::messaging::model::Message {
+        let entries = self.local.outbox.list(1000, None).await.unwrap();
+        for entry in entries.into_iter().rev() {
+            let message = pipeline::load(self.deps(), &entry.envelope.message_id)
+                .await
+                .unwrap()
+                .unwrap();
+            if message.customer_id == customer && message.template.as_deref() == Some(template) {
+                return message;
+            }
+        }
+        panic!("no {template} message for {customer}");
+    }
+
+    /// The customer opens (or clicks in) a message now.
+    async fn engage(&mut self, customer: &str, template: &str, signal: Signal) {
+        let message = self.message_of(customer, template).await;
+        tracking::record(
+            self.deps(),
+            message,
+            signal,
+            self.now(),
+            &format!("test-{}", self.now().timestamp()),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        self.settle().await;
+    }
+
+    /// `"queue title"` of every ticket for the customer.
+    async fn tickets(&self, customer: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for queue in ["telesales", "rm", "cskh"] {
+            let (status, body) = self
+                .call("GET", &format!("/v1/tickets?queue={queue}"), None)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            for ticket in body["items"].as_array().unwrap() {
+                if ticket["customer_id"] == customer {
+                    found.push(format!(
+                        "{} {} {} {}",
+                        nhip_domain::time::to_vn(
+                            DateTime::parse_from_rfc3339(ticket["created_at"].as_str().unwrap())
+                                .unwrap()
+                                .with_timezone(&Utc)
+                        )
+                        .format("%d/%m %H:%M"),
+                        queue,
+                        ticket["priority"].as_str().unwrap(),
+                        ticket["title"].as_str().unwrap()
+                    ));
+                }
+            }
+        }
+        found
+    }
+
+    /// The customer's enrollment in `journey`: `"status outcome step"`.
+    async fn enrollment(&self, customer: &str, journey: &str) -> String {
+        let (status, body) = self
+            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let found: Vec<&Value> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["journey"] == journey)
+            .collect();
+        assert_eq!(found.len(), 1, "{body}");
+        format!(
+            "{} {} {}",
+            found[0]["status"].as_str().unwrap(),
+            found[0]["outcome"].as_str().unwrap_or("-"),
+            found[0]["step"].as_str().unwrap()
+        )
+    }
+}
+
+/// Runs a scenario once in order and under three shuffled, duplicated deliveries, and checks
+/// that every run saw the same thing.
+macro_rules! every_delivery {
+    ($scenario:ident) => {{
+        let expected = $scenario(Delivery::Once).await;
+        for seed in [7, 1_234, 99_991] {
+            let seen = $scenario(Delivery::Shuffled(seed)).await;
+            assert_eq!(seen, expected, "delivery seed {seed}");
+        }
+    }};
+}
+
+// ---- Seed 001: new-card onboarding -------------------------------------------------------
+
+async fn card_activated_on_day_two_first_spend_on_day_ten(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let mai = sim.customer("0912000001", "mai1@example.com").await;
+    sim.event("card.issued", &mai, json!({"card": "VISA-PLAT-0001"}))
+        .await;
+    sim.advance(Duration::hours(54)).await; // 25/11 15:00
+    sim.event("card.activated", &mai, json!({})).await;
+    sim.advance_to(test_epoch() + Duration::days(10)).await;
+    sim.event("card.first_spend", &mai, json!({"amount": 1_250_000}))
+        .await;
+    sim.advance(Duration::days(40)).await;
+    let sent = sim.sent(&mai).await;
+    assert_eq!(
+        sent,
+        [
+            "23/11 09:00 email the-moi-chao-mung-email",
+            "25/11 15:00 email the-moi-uu-dai-email",
+            "25/11 15:00 zns the-moi-cai-app-zns",
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&mai, "the-moi-kich-hoat").await,
+        "converted converted cho-giao-dich"
+    );
+    assert!(sim.tickets(&mai).await.is_empty());
+    sent
+}
+
+#[tokio::test]
+async fn card_onboarding_activated_early_then_first_spend_converts() {
+    every_delivery!(card_activated_on_day_two_first_spend_on_day_ten);
+}
+
+async fn card_never_activated(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let mai = sim.customer("0912000002", "mai2@example.com").await;
+    sim.event("card.issued", &mai, json!({})).await;
+    sim.advance(Duration::days(20)).await;
+    let mut seen = sim.sent(&mai).await;
+    assert_eq!(
+        seen,
+        [
+            "23/11 09:00 email the-moi-chao-mung-email",
+            "26/11 09:00 email the-moi-nhac-kich-hoat-email",
+            "29/11 09:00 zns the-moi-nhac-kich-hoat-zns",
+            "02/12 09:00 push the-moi-nhac-kich-hoat-push",
+        ]
+    );
+    let tickets = sim.tickets(&mai).await;
+    assert_eq!(
+        tickets,
+        [
+            "05/12 09:00 cskh normal Thẻ tín dụng mới chưa kích hoạt sau 3 lần nhắc, cần gọi hỗ trợ kích hoạt"
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&mai, "the-moi-kich-hoat").await,
+        "exited chua-kich-hoat ket-thuc-chua-kich-hoat"
+    );
+    let (_, customer) = sim.call("GET", &format!("/v1/customers/{mai}"), None).await;
+    assert!(
+        customer["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("the-chua-kich-hoat")),
+        "{customer}"
+    );
+    seen.extend(tickets);
+    seen
+}
+
+#[tokio::test]
+async fn card_onboarding_never_activated_reminds_three_times_then_tickets_customer_service() {
+    every_delivery!(card_never_activated);
+}
+
+async fn card_activated_on_day_three_no_spend(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let mai = sim.customer("0912000003", "mai3@example.com").await;
+    sim.event("card.issued", &mai, json!({})).await;
+    sim.advance(Duration::days(3) + Duration::hours(5)).await; // 26/11 14:00
+    sim.event("card.activated", &mai, json!({})).await;
+    sim.advance(Duration::days(70)).await;
+    let sent = sim.sent(&mai).await;
+    assert_eq!(
+        sent,
+        [
+            "23/11 09:00 email the-moi-chao-mung-email",
+            "26/11 09:00 email the-moi-nhac-kich-hoat-email",
+            "26/11 14:00 email the-moi-uu-dai-email",
+            "26/11 14:00 zns the-moi-cai-app-zns",
+            "26/12 14:00 push the-moi-goi-y-chi-tieu-push",
+            "29/12 14:00 email the-moi-uu-dai-chi-tieu-email",
+            "29/12 14:00 zns the-moi-uu-dai-chi-tieu-zns",
+            "29/12 14:00 push the-moi-uu-dai-chi-tieu-push",
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&mai, "the-moi-kich-hoat").await,
+        "exited chua-chi-tieu ket-thuc-chua-chi-tieu"
+    );
+    sent
+}
+
+#[tokio::test]
+async fn card_onboarding_no_spend_in_thirty_days_gets_the_nudge_and_the_offer() {
+    every_delivery!(card_activated_on_day_three_no_spend);
+}
+
+// ---- Seed 000: installment-program invitation --------------------------------------------
+
+async fn installment_opened_then_ticket_then_registered(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let lan = sim.customer("0912000004", "lan4@example.com").await;
+    sim.event("installment.invited", &lan, json!({"program": "TG-0%"}))
+        .await;
+    sim.advance(Duration::hours(25)).await; // 24/11 10:00
+    sim.engage(&lan, "tra-gop-moi-email", Signal::Opened).await;
+    sim.advance(Duration::days(12)).await;
+    // Registered after the ticket: the enrollment has ended; nothing more is sent.
+    sim.event("installment.registered", &lan, json!({})).await;
+    sim.advance(Duration::days(5)).await;
+    let mut seen = sim.sent(&lan).await;
+    assert_eq!(
+        seen,
+        [
+            "23/11 09:00 email tra-gop-moi-email",
+            "23/11 09:00 push tra-gop-moi-push",
+            "23/11 09:00 zns tra-gop-moi-zns",
+            "27/11 10:00 email tra-gop-bam-duoi-email",
+            "30/11 10:00 email tra-gop-bam-duoi-email",
+        ]
+    );
+    let tickets = sim.tickets(&lan).await;
+    assert_eq!(
+        tickets,
+        [
+            "03/12 10:00 telesales high Khách quan tâm chương trình trả góp nhưng chưa đăng ký, cần gọi tư vấn"
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&lan, "tra-gop-moi").await,
+        "exited chuyen-telesales ket-thuc-chuyen-telesales"
+    );
+    seen.extend(tickets);
+    seen
+}
+
+#[tokio::test]
+async fn installment_opened_is_followed_up_twice_then_handed_to_telesales() {
+    every_delivery!(installment_opened_then_ticket_then_registered);
+}
+
+async fn installment_clicked_then_registered_before_the_ticket(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let lan = sim.customer("0912000005", "lan5@example.com").await;
+    sim.event("installment.invited", &lan, json!({})).await;
+    sim.advance(Duration::hours(3)).await; // 23/11 12:00
+    sim.engage(&lan, "tra-gop-moi-email", Signal::Clicked).await;
+    sim.advance(Duration::days(4)).await; // the first follow-up went on 26/11 12:00
+    sim.event("installment.registered", &lan, json!({})).await;
+    sim.advance(Duration::days(10)).await;
+    let mut seen = sim.sent(&lan).await;
+    assert_eq!(
+        seen,
+        [
+            "23/11 09:00 email tra-gop-moi-email",
+            "23/11 09:00 push tra-gop-moi-push",
+            "23/11 09:00 zns tra-gop-moi-zns",
+            "26/11 12:00 email tra-gop-bam-duoi-email",
+        ]
+    );
+    assert!(sim.tickets(&lan).await.is_empty());
+    assert_eq!(
+        sim.enrollment(&lan, "tra-gop-moi").await,
+        "converted converted cho-dang-ky"
+    );
+    let (status, stats) = sim
+        .call("GET", "/v1/journeys/tra-gop-moi/stats", None)
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["entered"], 1, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["converted"], 1, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["waiting"], 0, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["sent"], 4, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["clicked"], 1, "{stats}");
+    seen.push(format!("stats {}", stats["totals"]["counts"]));
+    seen
+}
+
+#[tokio::test]
+async fn installment_clicked_and_registered_converts_before_any_ticket() {
+    every_delivery!(installment_clicked_then_registered_before_the_ticket);
+}
+
+async fn installment_not_opened(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let lan = sim.customer("0912000006", "lan6@example.com").await;
+    sim.event("installment.invited", &lan, json!({})).await;
+    sim.advance(Duration::days(10)).await;
+    let sent = sim.sent(&lan).await;
+    assert_eq!(
+        sent,
+        [
+            "23/11 09:00 email tra-gop-moi-email",
+            "23/11 09:00 push tra-gop-moi-push",
+            "23/11 09:00 zns tra-gop-moi-zns",
+            "26/11 09:00 push tra-gop-nhac-lai-push",
+        ]
+    );
+    assert!(sim.tickets(&lan).await.is_empty());
+    assert_eq!(
+        sim.enrollment(&lan, "tra-gop-moi").await,
+        "exited khong-quan-tam ket-thuc-khong-quan-tam"
+    );
+    sent
+}
+
+#[tokio::test]
+async fn installment_not_opened_gets_one_reminder_and_ends() {
+    every_delivery!(installment_not_opened);
+}
