@@ -39,6 +39,10 @@ struct Sim {
 
 impl Sim {
     async fn new(delivery: Delivery) -> Self {
+        Self::with_seeds(delivery, &["tra-gop-moi", "the-moi-kich-hoat"]).await
+    }
+
+    async fn with_seeds(delivery: Delivery, seeds: &[&str]) -> Self {
         let mut settings = nhip_app::Settings::default();
         settings.messaging.link_secret = Some(b"journey-tests-link-secret-of-32-bytes".to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
@@ -57,7 +61,7 @@ impl Sim {
             },
             delivery,
         };
-        for seed in ["tra-gop-moi", "the-moi-kich-hoat"] {
+        for seed in seeds {
             let (status, body) = sim
                 .call("POST", &format!("/v1/journeys/seeds/{seed}/install"), None)
                 .await;
@@ -554,4 +558,102 @@ async fn installment_not_opened(delivery: Delivery) -> Vec<String> {
 #[tokio::test]
 async fn installment_not_opened_gets_one_reminder_and_ends() {
     every_delivery!(installment_not_opened);
+}
+
+// ---- Seed 002: lead nurture on a segment ---------------------------------------------------
+
+async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &["nuoi-duong-lead"]).await;
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(json!({
+                "full_name": "Phạm Văn An",
+                "gender": "male",
+                "phones": ["0912000007"],
+                "emails": ["an7@example.com"],
+                "source": "assigned",
+                "lifecycle": "consulting",
+                "owner": "tv.hoa",
+                "consents": ["email:marketing"],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let an = body["id"].as_str().unwrap().to_owned();
+    // The daily evaluation finds the lead 14 days after creation (Monday 07/12); the series
+    // goes on Tuesdays at 09:00.
+    sim.advance_to(test_epoch() + Duration::days(15) + Duration::hours(2))
+        .await; // 08/12 11:00
+    sim.engage(&an, "nuoi-duong-hieu-qua-dau-tu-email", Signal::Clicked)
+        .await;
+    sim.advance_to(test_epoch() + Duration::days(30) + Duration::hours(1))
+        .await; // 23/12 10:00
+    let (_, customer) = sim.call("GET", &format!("/v1/customers/{an}"), None).await;
+    assert!(
+        customer["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("quan-tam-email-hieu-qua")),
+        "{customer}"
+    );
+    let (status, updated) = sim
+        .call(
+            "PATCH",
+            &format!("/v1/customers/{an}"),
+            Some(json!({"version": customer["version"], "lifecycle": "customer"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    sim.settle().await;
+    sim.advance(Duration::days(20)).await;
+    let mut seen = sim.sent(&an).await;
+    assert_eq!(
+        seen,
+        [
+            "08/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+            "15/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+            "22/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&an, "nuoi-duong-lead").await,
+        "converted converted theo-doi-click"
+    );
+    let owner = sim.local.deps.auth.issue(
+        &Principal::new("tv.hoa", Role::Consultant, None),
+        sim.now(),
+        Duration::days(1),
+    );
+    let response = nhip_app::http::router(sim.deps().clone())
+        .oneshot(
+            Request::builder()
+                .uri("/v1/me/notifications")
+                .header(header::AUTHORIZATION, format!("Bearer {owner}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bell: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let titles: Vec<&str> = bell["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Khách hàng tiềm năng vừa bấm vào email hiệu quả đầu tư, nên gọi tư vấn"],
+        "{bell}"
+    );
+    seen.extend(titles.iter().map(|t| t.to_string()));
+    seen
+}
+
+#[tokio::test]
+async fn lead_nurture_segment_enrolls_after_fourteen_days_and_stops_when_the_lead_converts() {
+    every_delivery!(lead_nurtured_until_it_becomes_a_customer);
 }

@@ -88,6 +88,7 @@ pub fn local_deps() -> LocalDeps {
             nhip_app::messaging::sns::HttpsCertificates::new().expect("an HTTPS client"),
         ),
         bus,
+        journey_versions: Default::default(),
     });
     LocalDeps {
         deps,

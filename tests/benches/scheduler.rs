@@ -6,84 +6,16 @@
 //! read and wrote, counted at the store port, and how long it took. The figures in
 //! docs/performance.md come from this command.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use chrono::{Duration, TimeZone, Utc};
-use nhip_app::ports::store::{
-    Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
-};
+use nhip_app::journeys::engine::StepJob;
+use nhip_app::ports::store::{Condition, ItemStore};
 use nhip_app::scheduler::{Work, schedule};
-use nhip_app::{BuildInfo, Channels, Deps, Queues};
 use nhip_domain::ids::DueWorkId;
-use nhip_local::{
-    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
-};
 
-/// Counts the requests each store operation makes, and the items queries return.
-struct Counting {
-    inner: SqliteStore,
-    gets: AtomicU64,
-    writes: AtomicU64,
-    queries: AtomicU64,
-    items_read: AtomicU64,
-}
-
-#[async_trait]
-impl ItemStore for Counting {
-    fn backend(&self) -> &'static str {
-        "sqlite (counted)"
-    }
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Condition,
-    ) -> Result<Item, StoreError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.update(key, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        let page = self.inner.query(query).await?;
-        self.items_read
-            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
-        Ok(page)
-    }
-    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        self.gets.fetch_add(keys.len() as u64, Ordering::Relaxed);
-        self.inner.batch_get(keys).await
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.writes.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        self.inner.transact(ops).await
-    }
-    async fn health(&self) -> Result<(), StoreError> {
-        self.inner.health().await
-    }
-}
-
-impl Counting {
-    fn reset(&self) {
-        for counter in [&self.gets, &self.writes, &self.queries, &self.items_read] {
-            counter.store(0, Ordering::Relaxed);
-        }
-    }
-}
+mod common;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -94,35 +26,9 @@ async fn main() -> anyhow::Result<()> {
     let idle = args.first().copied().unwrap_or(1_000_000);
     let due = args.get(1).copied().unwrap_or(1_000);
     let dir = tempfile::tempdir()?;
-    let db = Database::open(dir.path().join("bench.db"))?;
-    // 09:00 in Viet Nam, on the minute.
+    // 09:00 in Viet Nam, on the hour.
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
-    let clock = Arc::new(SimulatedClock::frozen(now));
-    let store = Arc::new(Counting {
-        inner: SqliteStore::new(db.clone()),
-        gets: AtomicU64::new(0),
-        writes: AtomicU64::new(0),
-        queries: AtomicU64::new(0),
-        items_read: AtomicU64::new(0),
-    });
-    let deps = Deps {
-        store: store.clone(),
-        queues: Queues {
-            events: Arc::new(LocalQueue::new(db.clone(), "events", clock.clone())),
-            sends: Arc::new(LocalQueue::new(db.clone(), "sends", clock.clone())),
-            steps: Arc::new(LocalQueue::new(db.clone(), "steps", clock.clone())),
-        },
-        clock: clock.clone(),
-        build: BuildInfo::current("bench"),
-        auth: Arc::new(nhip_app::auth::Authenticator::hs256(
-            nhip_app::auth::JwtSecret::new(&b"nhip-bench-signing-secret-of-32-bytes"[..])?,
-        )),
-        settings: nhip_app::Settings::default(),
-        channels: Channels::uniform(Arc::new(Outbox::new(db.clone(), None, clock.clone()))),
-        blobs: Arc::new(FolderBlobStore::new(dir.path().join("blobs"))),
-        sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
-        bus: Arc::new(LocalEventBus::new(db.clone())),
-    };
+    let common::Bench { deps, store } = common::deps(dir.path(), now)?;
 
     // Idle work over the next 30 days, written 100 to a transaction.
     let loading = Instant::now();
@@ -130,9 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ops = Vec::with_capacity(100);
     for i in 0..idle {
         let at = now + Duration::minutes(2) + Duration::seconds((i * 7919) as i64 % span);
-        let work = Work::SendMessage {
-            message_id: format!("idle-{i}"),
-        };
+        let work = wake_up(i);
         ops.push(schedule(DueWorkId::new_at(at), at, now, &work));
         if ops.len() == 100 {
             store.inner.transact(std::mem::take(&mut ops)).await?;
@@ -140,9 +44,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for i in 0..due {
         let at = now - Duration::seconds((i % 50) as i64);
-        let work = Work::SendMessage {
-            message_id: format!("due-{i}"),
-        };
+        let work = wake_up(idle + i);
         ops.push(schedule(DueWorkId::new_at(at), at, now, &work));
         if ops.len() == 100 {
             store.inner.transact(std::mem::take(&mut ops)).await?;
@@ -179,11 +81,21 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "  per due item: {:.2} requests; idle items read: {}",
-        (store.queries.load(Ordering::Relaxed)
-            + store.gets.load(Ordering::Relaxed)
-            + store.writes.load(Ordering::Relaxed)) as f64
-            / due.max(1) as f64,
+        store.requests() as f64 / due.max(1) as f64,
         store.items_read.load(Ordering::Relaxed).saturating_sub(due)
     );
     Ok(())
+}
+
+/// A journey enrollment's wake-up, as the journey worker schedules it.
+fn wake_up(i: u64) -> Work {
+    Work::JourneyStep {
+        job: StepJob {
+            customer_id: "01KAQ3V2J5N8W6Y4X0Z9B7C1D3".into(),
+            journey: "the-moi-kich-hoat".into(),
+            enrollment_id: format!("{:026}", i),
+            seq: Some(2),
+            event: None,
+        },
+    }
 }

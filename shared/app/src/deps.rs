@@ -127,6 +127,9 @@ pub struct Deps {
     pub sns_certificates: Arc<dyn crate::messaging::sns::CertificateSource>,
     /// Where Nhịp's own events go out to the organisation's other systems.
     pub bus: Arc<dyn EventBus>,
+    /// Journey versions read so far (they never change once saved), so a step reads its
+    /// definition once per process.
+    pub journey_versions: Arc<crate::journeys::definitions::VersionCache>,
 }
 
 /// Tunables and secrets of the routes, from the environment in Lambda and from the command

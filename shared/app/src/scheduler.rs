@@ -55,6 +55,16 @@ pub enum Work {
         /// The job.
         job: StepJob,
     },
+    /// A segment-triggered journey's evaluation: enroll the customers its filter finds, then
+    /// schedule the next one.
+    JourneySegment {
+        /// The journey's key.
+        journey: String,
+        /// The version published when the evaluation was scheduled.
+        version: u32,
+        /// The evaluation's instant (its enrollments' cause).
+        at: DateTime<Utc>,
+    },
 }
 
 /// The write that schedules `work` at `due`. Work already due is placed at `now`, so a tick
@@ -178,6 +188,11 @@ async fn run_page(
             Work::SendMessage { message_id } => {
                 crate::messaging::pipeline::release(deps, &message_id).await
             }
+            Work::JourneySegment {
+                journey,
+                version,
+                at,
+            } => crate::journeys::entry::run_segment(deps, &journey, version, at).await,
         };
         finish(deps, id, &item, outcome, now, report).await?;
     }

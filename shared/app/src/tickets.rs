@@ -213,6 +213,7 @@ pub struct TicketPage {
         (status = 200, description = "The queue's tickets.", body = TicketPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]

@@ -60,6 +60,21 @@ impl Entry {
             condition: Condition::NotExists,
         }
     }
+
+    /// The entry as a domain event for the events queue (journeys hear it). Its cause
+    /// `<source>#<id>` becomes the event's source and id, so the events consumer maps it back
+    /// to this very entry and records nothing twice.
+    pub fn as_event(&self) -> Option<nhip_domain::event::DomainEvent> {
+        let (source, id) = self.cause.split_once('#')?;
+        Some(nhip_domain::event::DomainEvent {
+            id: id.to_owned(),
+            source: source.to_owned(),
+            kind: self.event_type.clone(),
+            customer_id: Some(self.customer),
+            occurred_at: self.at,
+            data: self.data.clone(),
+        })
+    }
 }
 
 /// One entry as staff see it.

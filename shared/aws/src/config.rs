@@ -511,6 +511,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             &sdk,
             config.event_bus_name.clone(),
         )),
+        journey_versions: Default::default(),
     }
 }
 

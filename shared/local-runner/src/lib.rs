@@ -6,10 +6,13 @@
 //!   same handler the Lambda function runs, delete what succeeded.
 //! - [`schedules`]: the stand-in for EventBridge schedules, ticking on the simulated clock.
 //! - [`routes`]: local-only routes (the simulated clock), merged into the API router.
+//! - [`journeys_page`]: the journeys' statistics at `/journeys`, and the seed journeys
+//!   installed as demo data at start.
 //! - [`outbox_page`]: the outbox at `/outbox` and `/outbox.json`, and the local stand-in for
 //!   SNS invoking the engagement tracker.
 
 pub mod consumers;
+pub mod journeys_page;
 pub mod outbox_page;
 pub mod routes;
 pub mod schedules;
@@ -120,6 +123,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
         sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
         bus: Arc::new(LocalEventBus::new(db.clone())),
+        journey_versions: Default::default(),
     });
 
     let (stop, stopped) = watch::channel(false);
@@ -127,7 +131,12 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
 
     let app = nhip_app::http::router(deps.clone())
         .merge(routes::router(clock.clone()))
-        .merge(outbox_page::router(outbox.clone(), deps.clone()));
+        .merge(outbox_page::router(outbox.clone(), deps.clone()))
+        .merge(journeys_page::router(deps.clone()));
+    let seeded = journeys_page::install_seeds(&deps).await?;
+    if !seeded.is_empty() {
+        tracing::info!(journeys = ?seeded, "seed journeys installed");
+    }
     let mut api_stop = stopped.clone();
     tasks.spawn(async move {
         axum::serve(listener, app)

@@ -624,7 +624,29 @@ async fn update_customer(
         &principal,
         json!({"fields": changed}),
     );
-    repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await?;
+    let mut writes = vec![entry.write(now)];
+    // A lifecycle change is an event journeys listen for ("became a customer").
+    let lifecycle_change = (before.lifecycle != after.lifecycle).then(|| {
+        staff_entry(
+            after.id,
+            now,
+            "customer.lifecycle_changed",
+            &principal,
+            json!({"from": before.lifecycle, "to": after.lifecycle}),
+        )
+    });
+    if let Some(change) = &lifecycle_change {
+        writes.push(change.write(now));
+    }
+    repo::save(&*deps.store, &before, &mut after, writes).await?;
+    if let Some(event) = lifecycle_change
+        .as_ref()
+        .and_then(timeline::Entry::as_event)
+        && let Err(error) = crate::events::publish(&deps, &[event]).await
+    {
+        // Recorded on the timeline; journeys miss it until the queue is back.
+        tracing::warn!(%error, "customer.lifecycle_changed not published");
+    }
     Ok(Json(view(&after)))
 }
 

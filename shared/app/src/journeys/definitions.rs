@@ -160,6 +160,48 @@ pub async fn version(
         .transpose()
 }
 
+/// Journey versions kept in memory: a saved version never changes, so once read it can be
+/// served from here. Bounded: past [`VersionCache::CAPACITY`] entries it starts afresh.
+#[derive(Debug, Default)]
+pub struct VersionCache {
+    versions: std::sync::Mutex<HashMap<(String, u32), Arc<JourneyVersion>>>,
+}
+
+impl VersionCache {
+    /// Most versions kept.
+    pub const CAPACITY: usize = 512;
+
+    fn get(&self, key: &str, number: u32) -> Option<Arc<JourneyVersion>> {
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        versions.get(&(key.to_owned(), number)).cloned()
+    }
+
+    fn put(&self, version: Arc<JourneyVersion>) {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if versions.len() >= Self::CAPACITY {
+            versions.clear();
+        }
+        versions.insert((version.key.clone(), version.number), version);
+    }
+}
+
+/// One version of `key`, from the process's cache or the store.
+pub async fn cached_version(
+    deps: &Deps,
+    key: &str,
+    number: u32,
+) -> Result<Option<Arc<JourneyVersion>>, StoreError> {
+    if let Some(found) = deps.journey_versions.get(key, number) {
+        return Ok(Some(found));
+    }
+    let Some(found) = version(deps, key, number).await? else {
+        return Ok(None);
+    };
+    let found = Arc::new(found);
+    deps.journey_versions.put(found.clone());
+    Ok(Some(found))
+}
+
 /// The definition in a request body, by its content type.
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Journey, ApiError> {
     if body.len() > MAX_DEFINITION_BYTES {
@@ -281,6 +323,9 @@ async fn create(
         },
     ];
     ops.extend(trigger_index(&meta, None));
+    if publish {
+        ops.extend(crate::journeys::entry::schedule_segment(&first, now, now));
+    }
     match deps.store.transact(ops).await {
         Ok(()) => Ok(meta),
         Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
@@ -435,6 +480,9 @@ pub async fn add_journey_version(
         },
     ];
     ops.extend(trigger_index(&after, Some(&before)));
+    if query.publish {
+        ops.extend(crate::journeys::entry::schedule_segment(&created, now, now));
+    }
     commit(&deps, &before, ops).await?;
     Ok((StatusCode::CREATED, Json(after)).into_response())
 }
@@ -509,6 +557,11 @@ pub async fn publish_journey_version(
         condition: Condition::version_is(before.version),
     }];
     ops.extend(trigger_index(&after, Some(&before)));
+    ops.extend(crate::journeys::entry::schedule_segment(
+        &found,
+        after.updated_at,
+        after.updated_at,
+    ));
     commit(&deps, &before, ops).await?;
     Ok(Json(after))
 }
@@ -684,6 +737,22 @@ pub async fn install_seed(
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
+    let (meta, created) = install_seed_journey(&deps, &principal, &key).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "journey": meta, "templates_created": created })),
+    )
+        .into_response())
+}
+
+/// Installs the seed journey `key`, published, with the seed templates it uses that are not
+/// there yet (`404` for an unknown seed, `409` when the journey exists). Returns the header
+/// and the templates created. The local runner calls it for its demo data.
+pub async fn install_seed_journey(
+    deps: &Deps,
+    principal: &Principal,
+    key: &str,
+) -> Result<(JourneyMeta, Vec<String>), ApiError> {
     let Some(seed) = nhip_domain::journey::SEEDS
         .iter()
         .find(|seed| seed.parse().is_ok_and(|j| j.key == key))
@@ -691,7 +760,7 @@ pub async fn install_seed(
         return Err(not_found());
     };
     let journey = seed.parse().map_err(invalid)?;
-    if meta(&deps, &journey.key).await?.is_some() {
+    if meta(deps, &journey.key).await?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "duplicate",
@@ -709,8 +778,8 @@ pub async fn install_seed(
     {
         if used.contains(template.code.as_str())
             && templates::install(
-                &deps,
-                &principal,
+                deps,
+                principal,
                 &template.code,
                 &template.name,
                 template.content,
@@ -720,10 +789,6 @@ pub async fn install_seed(
             created.push(template.code);
         }
     }
-    let meta = create(&deps, &principal, journey, true).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "journey": meta, "templates_created": created })),
-    )
-        .into_response())
+    let meta = create(deps, principal, journey, true).await?;
+    Ok((meta, created))
 }

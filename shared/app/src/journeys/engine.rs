@@ -443,7 +443,7 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
         }
     }
     let Some(version) =
-        definitions::version(deps, &enrollment.journey, enrollment.journey_version).await?
+        definitions::cached_version(deps, &enrollment.journey, enrollment.journey_version).await?
     else {
         return Err(StoreError::invalid(
             "enrollment on a journey version that does not exist",
@@ -453,73 +453,71 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
     let now = deps.clock.now();
     let record_key = keys::journey_step(customer_id, &enrollment.id, enrollment.seq);
     let job_event = job.event.as_ref().map(|e| e.id.clone());
-    // A decision already recorded for this seq is replayed as it was when it was this job's
-    // (a redelivery); when it was another job's (an event racing a timeout), that job moves
-    // the enrollment: a step job is then stale, an event is tried again at the next seq.
-    let decision = match deps.store.get(&record_key).await? {
-        Some(record) => match recorded(&record, job_event.as_deref())? {
-            Some(decision) => decision,
-            None if job.event.is_some() => return Err(StoreError::TransactionConflict),
-            None => return Ok(JobOutcome::Nothing),
-        },
-        None => {
-            let mut context = Context::new(deps, &enrollment, journey, customer_id, now);
-            let decision = context.decide(job.event.as_ref()).await?;
-            if decision == Decision::Ignore {
-                return Ok(JobOutcome::Nothing);
-            }
-            let mut record = record_key.to_item();
-            record.insert("kind".into(), STEP_KIND.into());
-            record.insert("enrollment_id".into(), enrollment.id.clone().into());
-            record.insert("journey".into(), enrollment.journey.clone().into());
-            record.insert("step".into(), enrollment.step.clone().into());
-            record.insert("seq".into(), enrollment.seq.into());
-            record.insert("at".into(), keys::instant(now).into());
-            record.insert("event_id".into(), json!(job_event));
-            record.insert(
-                "event_type".into(),
-                json!(job.event.as_ref().map(|e| &e.kind)),
-            );
-            record.insert(
-                "decision".into(),
-                serde_json::to_value(&decision).expect("a decision serialises"),
-            );
-            record.insert(
-                "ttl".into(),
-                (now + chrono::Duration::days(STEP_RECORD_DAYS))
-                    .timestamp()
-                    .into(),
-            );
-            match deps.store.put(record, StoreCondition::NotExists).await {
-                Ok(()) => decision,
-                Err(StoreError::ConditionFailed { .. }) => {
-                    let record = deps.store.get(&record_key).await?.unwrap_or_default();
-                    match recorded(&record, job_event.as_deref())? {
-                        Some(decision) => decision,
-                        None if job.event.is_some() => {
-                            return Err(StoreError::TransactionConflict);
-                        }
-                        None => return Ok(JobOutcome::Nothing),
-                    }
+    let decision = {
+        let mut context = Context::new(deps, &enrollment, journey, customer_id, now);
+        let decision = context.decide(job.event.as_ref()).await?;
+        if decision == Decision::Ignore {
+            return Ok(JobOutcome::Nothing);
+        }
+        let mut record = record_key.to_item();
+        record.insert("kind".into(), STEP_KIND.into());
+        record.insert("enrollment_id".into(), enrollment.id.clone().into());
+        record.insert("journey".into(), enrollment.journey.clone().into());
+        record.insert("step".into(), enrollment.step.clone().into());
+        record.insert("seq".into(), enrollment.seq.into());
+        record.insert("at".into(), keys::instant(now).into());
+        record.insert("event_id".into(), json!(job_event));
+        record.insert(
+            "event_type".into(),
+            json!(job.event.as_ref().map(|e| &e.kind)),
+        );
+        record.insert(
+            "decision".into(),
+            serde_json::to_value(&decision).expect("a decision serialises"),
+        );
+        record.insert(
+            "ttl".into(),
+            (now + chrono::Duration::days(STEP_RECORD_DAYS))
+                .timestamp()
+                .into(),
+        );
+        match deps.store.put(record, StoreCondition::NotExists).await {
+            Ok(()) => decision,
+            Err(StoreError::ConditionFailed { .. }) => {
+                // Decided before: by this job (a redelivery), whose decision is replayed as
+                // it was, or by another (an event racing a timeout), which moves the
+                // enrollment: a step job is then stale, an event is tried again later.
+                let record = deps.store.get(&record_key).await?.unwrap_or_default();
+                match recorded(&record, job_event.as_deref())? {
+                    Some(decision) => decision,
+                    None if job.event.is_some() => return Err(StoreError::TransactionConflict),
+                    None => return Ok(JobOutcome::Nothing),
                 }
-                Err(other) => return Err(other),
             }
+            Err(other) => return Err(other),
         }
     };
     if decision == Decision::Ignore {
         return Ok(JobOutcome::Nothing);
     }
     // The side effect of the step being left, when it is run now (not when a wait ends).
-    let customer = repo::get(&*deps.store, customer_id).await?;
-    let Some(customer) = customer.filter(|c| c.erased_at.is_none()) else {
-        return finish_gone(deps, enrollment, journey, now).await;
-    };
     let mut after = enrollment.clone();
     if enrollment.phase == Phase::Entering
         && job.event.is_none()
         && let Some(step) = journey.step(&enrollment.step)
     {
-        effects(deps, &mut after, journey, step, &customer, now).await?;
+        // Sends need no customer here: the pipeline reads it (and refuses an erased one).
+        let customer = match step {
+            Step::Ticket { .. } | Step::Update { .. } | Step::Notify { .. } => {
+                let found = repo::get(&*deps.store, customer_id).await?;
+                match found.filter(|c| c.erased_at.is_none()) {
+                    Some(customer) => Some(customer),
+                    None => return finish_gone(deps, enrollment, journey, now).await,
+                }
+            }
+            _ => None,
+        };
+        effects(deps, &mut after, journey, step, customer.as_ref(), now).await?;
     }
     apply(&mut after, &decision, journey, now);
     commit(deps, &enrollment, after, journey, &decision, now).await
@@ -727,7 +725,7 @@ async fn effects(
     enrollment: &mut Enrollment,
     journey: &Journey,
     step: &Step,
-    customer: &Customer,
+    customer: Option<&Customer>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let visit = enrollment.visit(&enrollment.step);
@@ -793,6 +791,9 @@ async fn effects(
             title,
             ..
         } => {
+            let Some(customer) = customer else {
+                return Ok(());
+            };
             let ticket = crate::tickets::NewTicket {
                 cause: cause_key,
                 customer_id: customer.id,
@@ -821,17 +822,26 @@ async fn effects(
             remove_tags,
             ..
         } => {
+            let Some(customer) = customer else {
+                return Ok(());
+            };
             update_customer(
                 deps,
                 customer,
-                attributes,
-                *lifecycle,
-                add_tags,
-                remove_tags,
+                &cause_key,
+                Changes {
+                    attributes,
+                    lifecycle: *lifecycle,
+                    add_tags,
+                    remove_tags,
+                },
             )
             .await?;
         }
         Step::Notify { to, title, .. } => {
+            let Some(customer) = customer else {
+                return Ok(());
+            };
             let recipient = match to {
                 NotifyTarget::Owner => customer.owner.clone(),
                 NotifyTarget::User(user) => Some(user.clone()),
@@ -857,39 +867,64 @@ async fn effects(
     Ok(())
 }
 
+/// The changes of an update step.
+struct Changes<'a> {
+    attributes: &'a BTreeMap<String, Value>,
+    lifecycle: Option<nhip_domain::customer::Lifecycle>,
+    add_tags: &'a [String],
+    remove_tags: &'a [String],
+}
+
 /// Applies an update step to the customer, retrying a concurrent change. Applying it twice
-/// leaves the same record.
+/// leaves the same record. A lifecycle change is recorded and published as
+/// `customer.lifecycle_changed` (other journeys' goals listen for it), keyed by the step.
 async fn update_customer(
     deps: &Deps,
     customer: &Customer,
-    attributes: &BTreeMap<String, Value>,
-    lifecycle: Option<nhip_domain::customer::Lifecycle>,
-    add_tags: &[String],
-    remove_tags: &[String],
+    cause: &str,
+    changes: Changes<'_>,
 ) -> Result<(), StoreError> {
     let mut before = customer.clone();
     for _ in 0..5 {
         let mut after = before.clone();
-        for (name, value) in attributes {
+        for (name, value) in changes.attributes {
             if value.is_null() {
                 after.attributes.remove(name);
             } else {
                 after.attributes.insert(name.clone(), value.clone());
             }
         }
-        if let Some(lifecycle) = lifecycle {
+        if let Some(lifecycle) = changes.lifecycle {
             after.lifecycle = lifecycle;
         }
         let mut tags = after.tags.clone();
-        tags.extend(add_tags.iter().cloned());
-        tags.retain(|t| !remove_tags.contains(t));
+        tags.extend(changes.add_tags.iter().cloned());
+        tags.retain(|t| !changes.remove_tags.contains(t));
         after.tags = crate::customers::model::normalise_tags(tags);
         if after == before {
             return Ok(());
         }
-        after.updated_at = deps.clock.now();
-        match repo::save(&*deps.store, &before, &mut after, Vec::new()).await {
-            Ok(()) => return Ok(()),
+        let now = deps.clock.now();
+        after.updated_at = now;
+        let change = (before.lifecycle != after.lifecycle).then(|| crate::timeline::Entry {
+            customer: customer.id,
+            at: now,
+            cause: cause.to_owned(),
+            event_type: "customer.lifecycle_changed".into(),
+            source: "journey".into(),
+            actor: None,
+            data: json!({"from": before.lifecycle, "to": after.lifecycle}),
+        });
+        let writes = change.iter().map(|c| c.write(now)).collect();
+        match repo::save(&*deps.store, &before, &mut after, writes).await {
+            Ok(()) => {
+                if let Some(event) = change.as_ref().and_then(crate::timeline::Entry::as_event)
+                    && let Err(error) = crate::events::publish(deps, &[event]).await
+                {
+                    tracing::warn!(%error, "customer.lifecycle_changed not published");
+                }
+                return Ok(());
+            }
             Err(repo::SaveError::Store(error)) => return Err(error),
             Err(_) => {
                 let Some(fresh) = repo::get(&*deps.store, customer.id).await? else {

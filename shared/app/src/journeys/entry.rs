@@ -15,6 +15,7 @@ use nhip_domain::ids::CustomerId;
 use nhip_domain::journey::{Facts, Journey, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::deps::Deps;
 use crate::journeys::definitions::{self, JourneyVersion};
@@ -156,7 +157,8 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
             continue;
         }
         let Some(version) =
-            definitions::version(deps, &enrollment.journey, enrollment.journey_version).await?
+            definitions::cached_version(deps, &enrollment.journey, enrollment.journey_version)
+                .await?
         else {
             continue;
         };
@@ -197,7 +199,7 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
         ) else {
             continue;
         };
-        let Some(version) = definitions::version(deps, key, number).await? else {
+        let Some(version) = definitions::cached_version(deps, key, number).await? else {
             continue;
         };
         if !trigger_holds(deps, &version.definition, customer, event).await? {
@@ -260,4 +262,119 @@ async fn trigger_holds(
         now,
         &nhip_domain::journey::Anchors::new(now),
     ))
+}
+
+/// Customers one segment evaluation enrolls at most; the rest wait for the next evaluation.
+pub const SEGMENT_RUN_LIMIT: usize = 10_000;
+
+/// The due-work write of a segment evaluation of `version` at `at` (none unless the journey
+/// starts on a segment). The id comes from the journey, version and instant, so scheduling it
+/// twice writes one item.
+pub fn schedule_segment(
+    version: &JourneyVersion,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<WriteOp> {
+    if !matches!(version.definition.trigger, Trigger::Segment { .. }) {
+        return None;
+    }
+    let digest = sha2::Sha256::digest(
+        format!(
+            "segment#{}#{}#{}",
+            version.key,
+            version.number,
+            keys::instant(at)
+        )
+        .as_bytes(),
+    );
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let id: nhip_domain::ids::DueWorkId = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random))
+        .to_string()
+        .parse()
+        .ok()?;
+    let work = crate::scheduler::Work::JourneySegment {
+        journey: version.key.clone(),
+        version: version.number,
+        at,
+    };
+    Some(crate::scheduler::schedule(id, at, now, &work))
+}
+
+/// One evaluation of a segment trigger: while `number` is still the published version, every
+/// customer the filter finds now is offered to [`enroll`] (the re-entry rule decides), then the
+/// next evaluation is scheduled `every` later. Running it again (a retried tick) enrolls
+/// nobody twice: the cause is the evaluation's instant.
+pub async fn run_segment(
+    deps: &Deps,
+    key: &str,
+    number: u32,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(meta) = definitions::meta(deps, key).await? else {
+        return Ok(());
+    };
+    if meta.published_version != Some(number) {
+        // Another version took over; its own evaluations run.
+        return Ok(());
+    }
+    let Some(version) = definitions::version(deps, key, number).await? else {
+        return Ok(());
+    };
+    let Trigger::Segment { filter, every } = &version.definition.trigger else {
+        return Ok(());
+    };
+    let now = deps.clock.now();
+    let mut filters: crate::customers::list::Filters =
+        serde_json::from_value(serde_json::to_value(filter.resolve(now)).unwrap_or_default())
+            .map_err(|e| StoreError::invalid(format!("segment filter: {e}")))?;
+    filters.limit = Some(crate::customers::list::MAX_LIMIT);
+    let system = crate::auth::Principal::new("nhip", crate::auth::Role::Admin, None);
+    let cause = format!("segment:{}", keys::instant(at));
+    let mut seen = 0;
+    let mut enrolled = 0;
+    loop {
+        let page = crate::customers::list::list(&*deps.store, &system, &filters)
+            .await
+            .map_err(|e| match e {
+                crate::customers::list::ListError::Store(error) => error,
+                other => StoreError::invalid(format!("segment filter: {other}")),
+            })?;
+        for customer in &page.customers {
+            seen += 1;
+            let outcome = enroll(
+                deps,
+                &version,
+                customer.id,
+                &cause,
+                "segment",
+                Value::Null,
+                Value::Null,
+            )
+            .await?;
+            if matches!(outcome, EnrollOutcome::Enrolled { .. }) {
+                enrolled += 1;
+            }
+        }
+        match page.next_cursor {
+            Some(next) if seen < SEGMENT_RUN_LIMIT => filters.cursor = Some(next),
+            _ => break,
+        }
+    }
+    tracing::info!(
+        journey = key,
+        version = number,
+        seen,
+        enrolled,
+        "segment evaluated"
+    );
+    let next = at + every.to_delta();
+    if let Some(op) = schedule_segment(&version, next.max(now), now) {
+        match deps.store.transact(vec![op]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
 }

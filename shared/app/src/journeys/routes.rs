@@ -310,6 +310,7 @@ pub struct EnrollmentPage {
         (status = 200, description = "Active enrollments.", body = EnrollmentList),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -398,6 +399,7 @@ pub struct StatsQuery {
         (status = 200, description = "Counters and rates.", body = JourneyStats),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     )

@@ -1,0 +1,128 @@
+//! What the benchmarks share: a store wrapper counting the requests each operation makes, and
+//! deps on the embedded adapters around it with a frozen simulated clock.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use nhip_app::ports::store::{
+    Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
+};
+use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_local::{
+    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
+};
+
+/// Counts the requests each store operation makes, and the items queries return.
+pub struct Counting {
+    pub inner: SqliteStore,
+    pub gets: AtomicU64,
+    pub writes: AtomicU64,
+    pub queries: AtomicU64,
+    pub items_read: AtomicU64,
+}
+
+#[async_trait]
+impl ItemStore for Counting {
+    fn backend(&self) -> &'static str {
+        "sqlite (counted)"
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Condition,
+    ) -> Result<Item, StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let page = self.inner.query(query).await?;
+        self.items_read
+            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
+        Ok(page)
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.gets.fetch_add(keys.len() as u64, Ordering::Relaxed);
+        self.inner.batch_get(keys).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.writes.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        self.inner.transact(ops).await
+    }
+    async fn health(&self) -> Result<(), StoreError> {
+        self.inner.health().await
+    }
+}
+
+impl Counting {
+    /// Zeroes every counter.
+    pub fn reset(&self) {
+        for counter in [&self.gets, &self.writes, &self.queries, &self.items_read] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Gets, queries and writes so far.
+    pub fn requests(&self) -> u64 {
+        self.gets.load(Ordering::Relaxed)
+            + self.queries.load(Ordering::Relaxed)
+            + self.writes.load(Ordering::Relaxed)
+    }
+}
+
+/// What [`deps`] builds.
+pub struct Bench {
+    /// The deps.
+    pub deps: Deps,
+    /// Their store, counted.
+    pub store: Arc<Counting>,
+}
+
+/// Deps on the embedded adapters in `dir`, their store counted, the clock frozen at `now`.
+pub fn deps(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Bench> {
+    let db = Database::open(dir.join("bench.db"))?;
+    let clock = Arc::new(SimulatedClock::frozen(now));
+    let store = Arc::new(Counting {
+        inner: SqliteStore::new(db.clone()),
+        gets: AtomicU64::new(0),
+        writes: AtomicU64::new(0),
+        queries: AtomicU64::new(0),
+        items_read: AtomicU64::new(0),
+    });
+    let deps = Deps {
+        store: store.clone(),
+        queues: Queues {
+            events: Arc::new(LocalQueue::new(db.clone(), "events", clock.clone())),
+            sends: Arc::new(LocalQueue::new(db.clone(), "sends", clock.clone())),
+            steps: Arc::new(LocalQueue::new(db.clone(), "steps", clock.clone())),
+        },
+        clock: clock.clone(),
+        build: BuildInfo::current("bench"),
+        auth: Arc::new(nhip_app::auth::Authenticator::hs256(
+            nhip_app::auth::JwtSecret::new(&b"nhip-bench-signing-secret-of-32-bytes"[..])?,
+        )),
+        settings: nhip_app::Settings::default(),
+        channels: Channels::uniform(Arc::new(Outbox::new(db.clone(), None, clock.clone()))),
+        blobs: Arc::new(FolderBlobStore::new(dir.join("blobs"))),
+        sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
+        bus: Arc::new(LocalEventBus::new(db.clone())),
+        journey_versions: Default::default(),
+    };
+    Ok(Bench { deps, store })
+}

@@ -1,0 +1,185 @@
+//! Journey engine benchmark on the embedded store: `cargo bench -p nhip-tests --bench journeys`
+//! (`-- <customers>` to change the size; default 2,000).
+//!
+//! It installs the card-onboarding seed journey, creates the customers, enrolls them all, then
+//! runs the journey worker on one thread (a current-thread runtime: one core) until the steps
+//! queue is empty — each enrollment sends its welcome e-mail request and starts waiting for
+//! `card.activated` — then posts `card.activated` for everyone through the events consumer
+//! and runs the worker again (the event moves each enrollment into two marketing sends and a
+//! 30-day wait). It reports steps per second and the store requests each step made, counted
+//! at the store port. The figures in docs/performance.md come from this command.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use aws_lambda_events::sqs::SqsEvent;
+use chrono::{TimeZone, Utc};
+use nhip_app::auth::{Principal, Role};
+use nhip_app::journeys::{definitions, entry};
+use nhip_app::ports::ItemStore;
+use nhip_domain::event::DomainEvent;
+use serde_json::json;
+
+/// Runs the journey worker on the steps queue until it is empty; returns the records handled.
+async fn drain(deps: &nhip_app::Deps) -> anyhow::Result<u64> {
+    let mut handled = 0;
+    loop {
+        let batch = deps
+            .queues
+            .steps
+            .receive(10, StdDuration::from_secs(60), StdDuration::ZERO)
+            .await?;
+        if batch.is_empty() {
+            return Ok(handled);
+        }
+        let receipts: Vec<(String, String)> = batch
+            .iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect();
+        let mut event = SqsEvent::default();
+        event.records = batch
+            .into_iter()
+            .map(|m| nhip_local_runner::consumers::to_record("steps", m))
+            .collect();
+        let response = nhip_app::journeys::engine::handle_batch(deps, event).await;
+        anyhow::ensure!(
+            response.batch_item_failures.is_empty(),
+            "steps failed: {:?}",
+            response.batch_item_failures
+        );
+        for (_, receipt) in receipts {
+            deps.queues.steps.delete(&receipt).await?;
+            handled += 1;
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let customers: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(2_000);
+    let dir = tempfile::tempdir()?;
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+    let common::Bench { deps, store } = common::deps(dir.path(), now)?;
+    let deps = Arc::new(deps);
+    let router = nhip_app::http::router(deps.clone());
+    let admin = deps.auth.issue(
+        &Principal::new("root", Role::Admin, None),
+        now,
+        chrono::Duration::days(1),
+    );
+    let call = |method: &str, path: &str, body: serde_json::Value| {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("a request")
+    };
+    use tower::ServiceExt;
+    let installed = router
+        .clone()
+        .oneshot(call(
+            "POST",
+            "/v1/journeys/seeds/the-moi-kich-hoat/install",
+            json!({}),
+        ))
+        .await?;
+    anyhow::ensure!(installed.status().is_success(), "seed not installed");
+    let version = definitions::version(&deps, "the-moi-kich-hoat", 1)
+        .await?
+        .expect("the seed's first version");
+
+    let loading = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..customers {
+        let response = router
+            .clone()
+            .oneshot(call(
+                "POST",
+                "/v1/customers",
+                json!({
+                    "full_name": "Nguyễn Thị Hoa",
+                    "gender": "female",
+                    "phones": [format!("09{:08}", 10_000_000 + i)],
+                    "emails": [format!("hoa{i}@example.com")],
+                    "source": "assigned",
+                    "consents": ["email:marketing", "zns:marketing", "sms:marketing"],
+                }),
+            ))
+            .await?;
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await?
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes)?;
+        ids.push(
+            body["id"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("customer not created: {body}"))?
+                .parse()?,
+        );
+    }
+    println!(
+        "journey engine with {customers} customers (embedded SQLite store, one core)\n  {customers} customers created in {:.1} s",
+        loading.elapsed().as_secs_f64()
+    );
+
+    store.reset();
+    let started = Instant::now();
+    for (i, id) in ids.iter().enumerate() {
+        entry::enroll(
+            &deps,
+            &version,
+            *id,
+            &format!("bench:{i}"),
+            "api",
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+        .await?;
+    }
+    let took = started.elapsed();
+    println!(
+        "  enroll: {customers} in {:.2} s ({:.0}/s), {:.2} store requests each",
+        took.as_secs_f64(),
+        customers as f64 / took.as_secs_f64(),
+        store.requests() as f64 / customers as f64
+    );
+
+    for (label, prepare) in [("entry steps", false), ("event-driven steps", true)] {
+        if prepare {
+            // card.activated for everyone, routed by the events consumer's code.
+            for (i, id) in ids.iter().enumerate() {
+                let event = DomainEvent {
+                    id: format!("act-{i}"),
+                    source: "core-banking".into(),
+                    kind: "card.activated".into(),
+                    customer_id: Some(*id),
+                    occurred_at: now,
+                    data: json!({}),
+                };
+                nhip_app::events::handle(&deps, &event).await?;
+            }
+        }
+        store.reset();
+        let started = Instant::now();
+        let steps = drain(&deps).await?;
+        let took = started.elapsed();
+        println!(
+            "  {label}: {steps} step jobs in {:.2} s = {:.0} steps/s on one core; {:.2} store requests a step ({} gets, {} queries, {} writes)",
+            took.as_secs_f64(),
+            steps as f64 / took.as_secs_f64(),
+            store.requests() as f64 / steps.max(1) as f64,
+            store.gets.load(std::sync::atomic::Ordering::Relaxed),
+            store.queries.load(std::sync::atomic::Ordering::Relaxed),
+            store.writes.load(std::sync::atomic::Ordering::Relaxed),
+        );
+    }
+    let _ = store.health().await;
+    Ok(())
+}
