@@ -1,19 +1,50 @@
 //! Each Lambda handler invoked with the real-shaped fixtures in `events/`, on the embedded
 //! adapters: the same code the functions run in AWS.
 
-use aws_lambda_events::sqs::SqsEvent;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use http_body_util::BodyExt;
 use nhip_app::ports::store::{Index, Query, SortKey};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::support;
 
 /// Runs an API Gateway HTTP API (payload v2) fixture through the API router, as `lambda_http`
-/// does in the `api` function.
-async fn invoke_api(deps: std::sync::Arc<nhip_app::Deps>, fixture: &str) -> (u16, Value) {
+/// does in the `api` function: the claims API Gateway's JWT authorizer verified
+/// (`requestContext.authorizer.jwt.claims`) are handed to the router as [`VerifiedClaims`]
+/// exactly as the function's `copy_verified_claims` does, so deps authenticating in gateway
+/// mode ([`behind_gateway`]) see the fixture's caller; deps in HS256 mode ignore them.
+///
+/// [`VerifiedClaims`]: nhip_app::auth::VerifiedClaims
+async fn invoke_api(deps: Arc<nhip_app::Deps>, fixture: &str) -> (u16, Value) {
     let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
-    let request: lambda_http::http::Request<lambda_http::Body> = request.into();
+    let mut request: lambda_http::http::Request<lambda_http::Body> = request.into();
+    let claims = match request
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+    {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.jwt.as_ref())
+            .map(|jwt| jwt.claims.clone())
+            .filter(|claims| !claims.is_empty()),
+        #[allow(unreachable_patterns)] // other contexts exist when lambda_http has more features
+        _ => None,
+    };
+    request
+        .extensions_mut()
+        .remove::<nhip_app::auth::VerifiedClaims>();
+    if let Some(claims) = claims {
+        request.extensions_mut().insert(
+            claims
+                .into_iter()
+                .collect::<nhip_app::auth::VerifiedClaims>(),
+        );
+    }
     let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let content_type = response.headers()["content-type"]
@@ -458,4 +489,342 @@ async fn tracking_api_forged_ses_fixture_is_refused_and_records_nothing() {
     );
     let suppression = nhip_app::keys::suppression(family, "khachhang@example.com");
     assert_eq!(local.deps.store.get(&suppression).await.unwrap(), None);
+}
+
+/// Deps on the same storage, queues and clock as `deps`, authenticating as the deployed `api`
+/// function does (`NHIP_AUTH=gateway`): only the claims API Gateway's JWT authorizer verified
+/// count, never the `Authorization` header.
+fn behind_gateway(deps: &Arc<nhip_app::Deps>) -> Arc<nhip_app::Deps> {
+    let mut deps = (**deps).clone();
+    deps.auth = Arc::new(nhip_app::auth::Authenticator::gateway());
+    Arc::new(deps)
+}
+
+/// Everything visible on `queue` now, received and acknowledged (deleted), in the shape the
+/// Lambda event source mapping hands a function.
+async fn take_all(queue: &dyn nhip_app::ports::Queue) -> Vec<SqsMessage> {
+    let mut taken = Vec::new();
+    loop {
+        let received = queue
+            .receive(
+                10,
+                std::time::Duration::from_secs(3600),
+                std::time::Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        if received.is_empty() {
+            return taken;
+        }
+        for message in received {
+            queue.delete(&message.receipt_handle).await.unwrap();
+            taken.push(nhip_local_runner::consumers::to_record(
+                queue.name(),
+                message,
+            ));
+        }
+    }
+}
+
+fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+/// Runs `handler` over `queue` until it is empty, asserting that no record fails.
+async fn drain<F, Fut>(queue: &dyn nhip_app::ports::Queue, handler: F)
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    for _ in 0..100 {
+        let records = take_all(queue).await;
+        if records.is_empty() {
+            return;
+        }
+        let response = handler(sqs_event(records)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{}: {:?}",
+            queue.name(),
+            response.batch_item_failures
+        );
+    }
+    panic!("the {} queue never emptied", queue.name());
+}
+
+/// Runs the events consumer over the events queue until it is empty.
+async fn drain_events(deps: &nhip_app::Deps) {
+    drain(&*deps.queues.events, |event| {
+        nhip_app::events::handle_batch(deps, event)
+    })
+    .await;
+}
+
+/// The card-onboarding seed journey (`events/journey-worker/`, `events/api/`).
+const CARD_JOURNEY: &str = "the-moi-kich-hoat";
+/// The enrollment id in `journey-worker/batch.json`: the one `card.issued` `core-evt-0101` from
+/// `core-banking` (as `api/post-events.json` posts it) enrolls.
+const FIXTURE_ENROLLMENT: &str = "2B9E5ZMH4KWEXV2DF7BC4NWMAD";
+
+/// A customer with the phone `api/post-events.json` names and an e-mail address, created through
+/// the staff API. Returns its id.
+async fn card_customer(deps: &Arc<nhip_app::Deps>) -> String {
+    let customer = as_admin(
+        deps,
+        "POST",
+        "/v1/customers",
+        json!({
+            "full_name": "Trần Thị Lan",
+            "gender": "female",
+            "phones": ["0912345678"],
+            "emails": ["lan.tran@example.vn"],
+            "source": "website",
+            "consents": ["email:care"],
+        }),
+    )
+    .await;
+    customer["id"].as_str().unwrap().to_owned()
+}
+
+async fn card_enrollments(
+    deps: &nhip_app::Deps,
+    customer: &str,
+) -> Vec<nhip_app::journeys::engine::Enrollment> {
+    nhip_app::journeys::engine::of_customer(deps, customer.parse().unwrap(), Some(CARD_JOURNEY))
+        .await
+        .unwrap()
+}
+
+/// The step records (`JSTEP#`) of an enrollment.
+async fn step_records(deps: &nhip_app::Deps, customer: &str, enrollment: &str) -> Vec<Value> {
+    deps.store
+        .query(
+            Query::partition(Index::Primary, format!("CUS#{customer}"))
+                .sk(SortKey::BeginsWith(format!("JSTEP#{enrollment}#"))),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(Value::Object)
+        .collect()
+}
+
+fn step_job(record: &SqsMessage) -> nhip_app::journeys::engine::StepJob {
+    serde_json::from_str(record.body.as_deref().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_early_activation_to_the_wait()
+ {
+    let local = support::local_deps();
+    let deps = &local.deps;
+    assert_eq!(
+        nhip_app::journeys::engine::enrollment_id(CARD_JOURNEY, "event:core-banking#core-evt-0101"),
+        FIXTURE_ENROLLMENT,
+        "the fixture's enrollment is the one card.issued core-evt-0101 makes"
+    );
+    as_admin(
+        deps,
+        "POST",
+        &format!("/v1/journeys/seeds/{CARD_JOURNEY}/install"),
+        Value::Null,
+    )
+    .await;
+    let customer_id = card_customer(deps).await;
+    let posted = as_admin(
+        deps,
+        "POST",
+        "/v1/events",
+        json!({
+            "source": "core-banking",
+            "events": [{
+                "id": "core-evt-0101",
+                "type": "card.issued",
+                "customer": {"id": customer_id},
+                "data": {"card_product": "Visa Platinum", "last4": "4321"},
+            }],
+        }),
+    )
+    .await;
+    assert_eq!(posted["accepted"], 1, "{posted}");
+    drain_events(deps).await;
+    let enrollments = card_enrollments(deps, &customer_id).await;
+    assert_eq!(enrollments.len(), 1, "{enrollments:?}");
+    let enrollment_id = enrollments[0].id.clone();
+    assert_eq!(enrollment_id, FIXTURE_ENROLLMENT);
+    assert_eq!(enrollments[0].seq, 0);
+    assert_eq!(enrollments[0].step, "chao-mung");
+
+    // The fixture, about this customer and enrollment.
+    let mut event: SqsEvent = support::fixture("journey-worker/batch.json");
+    assert_eq!(event.records.len(), 2);
+    for record in &mut event.records {
+        let body = record.body.as_deref().unwrap();
+        assert!(
+            body.contains(FIXTURE_CUSTOMER) && body.contains(FIXTURE_ENROLLMENT),
+            "{body}"
+        );
+        record.body = Some(
+            body.replace(FIXTURE_CUSTOMER, &customer_id)
+                .replace(FIXTURE_ENROLLMENT, &enrollment_id),
+        );
+    }
+    let (seq_job, event_job) = (step_job(&event.records[0]), step_job(&event.records[1]));
+    assert_eq!((seq_job.seq, seq_job.event.is_none()), (Some(0), true));
+    assert_eq!(
+        event_job.event.as_ref().map(|e| e.kind.as_str()),
+        Some("card.activated")
+    );
+    // Its seq job is the very job enrolling queued (taken off here: the fixture delivers it).
+    let queued: Vec<_> = take_all(&*deps.queues.steps)
+        .await
+        .iter()
+        .map(step_job)
+        .collect();
+    assert_eq!(queued, vec![seq_job]);
+
+    // Delivered when the worker received the batch, then again (a redelivery).
+    local
+        .clock
+        .advance_to(support::test_epoch() + chrono::Duration::seconds(31));
+    for delivery in ["first", "redelivery"] {
+        let response = nhip_app::journeys::engine::handle_batch(deps, event.clone()).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{delivery}: {:?}",
+            response.batch_item_failures
+        );
+    }
+
+    // One send request: the welcome e-mail, keyed by the enrollment, step and visit.
+    let sends = take_all(&*deps.queues.sends).await;
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    let request: Value = serde_json::from_str(sends[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        request["targets"],
+        json!([{"channel": "email", "template": "the-moi-chao-mung-email"}]),
+        "{request}"
+    );
+    assert_eq!(request["customer_id"], customer_id.as_str());
+    assert_eq!(request["purpose"], "care");
+    assert_eq!(
+        request["idempotency_key"],
+        format!("journey#{enrollment_id}#chao-mung#1")
+    );
+
+    // The activation reached the enrollment before it waited for one: the event job decides
+    // nothing (no failure, nothing ended or skipped, no decision recorded). The wait step,
+    // when its job runs, finds the activation on the timeline (everything since the
+    // enrollment last stopped waiting counts): tests/journey_engine.rs
+    // `card_onboarding_activation_before_the_first_wait_is_not_missed`.
+    let after = card_enrollments(deps, &customer_id).await;
+    assert_eq!(after.len(), 1);
+    let after = &after[0];
+    assert_eq!(
+        after.status,
+        nhip_app::journeys::engine::EnrollmentStatus::Active
+    );
+    assert_eq!(after.step, "cho-kich-hoat-1");
+    assert_eq!(after.phase, nhip_app::journeys::engine::Phase::Entering);
+    assert_eq!(after.seq, 1);
+    let records = step_records(deps, &customer_id, &enrollment_id).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["seq"], 0);
+    assert_eq!(records[0]["event_id"], Value::Null);
+    // What is queued next is the wait step's job, for seq 1 (the redelivery queued it again;
+    // the second copy finds the step done), and no event job.
+    let next = take_all(&*deps.queues.steps).await;
+    assert!(!next.is_empty());
+    for record in &next {
+        let job = step_job(record);
+        assert_eq!((job.seq, &job.event), (Some(1), &None), "{job:?}");
+    }
+}
+
+#[tokio::test]
+async fn journey_worker_fixture_as_is_finds_no_enrollment_and_does_nothing() {
+    // As `sam local invoke` sends it to a fresh stack: no such enrollment.
+    let local = support::local_deps();
+    let event: SqsEvent = support::fixture("journey-worker/batch.json");
+    for record in &event.records {
+        assert_eq!(
+            record.message_attributes["type"].string_value.as_deref(),
+            Some("journey_step")
+        );
+    }
+    let response = nhip_app::journeys::engine::handle_batch(&local.deps, event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    let written = local
+        .deps
+        .store
+        .query(Query::partition(
+            Index::Primary,
+            format!("CUS#{FIXTURE_CUSTOMER}"),
+        ))
+        .await
+        .unwrap();
+    assert!(written.items.is_empty(), "{:?}", written.items);
+    for queue in [&local.deps.queues.steps, &local.deps.queues.sends] {
+        assert!(take_all(&**queue).await.is_empty(), "{}", queue.name());
+    }
+}
+
+#[tokio::test]
+async fn api_journey_fixtures_install_the_seed_take_an_event_and_count_the_enrollment() {
+    let local = support::local_deps();
+    let gateway = behind_gateway(&local.deps);
+    // Verifying tokens itself (HS256, as the local runner does), the fixtures' Cognito token
+    // is refused: only the authorizer's claims make the caller.
+    let (status, body) = invoke_api(local.deps.clone(), "api/journey-stats.json").await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = invoke_api(gateway.clone(), "api/journey-stats.json").await;
+    assert_eq!(status, 404, "not installed yet: {body}");
+    // The caller is the fixtures' Cognito user, an admin by its `cognito:groups` claim.
+    let (status, body) = invoke_api(gateway.clone(), "api/install-seed.json").await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    assert_eq!(body["journey"]["key"], CARD_JOURNEY, "{body}");
+    assert_eq!(
+        body["journey"]["created_by"], "6513270e-269e-4d37-b2a7-4de452e6b438",
+        "{body}"
+    );
+    assert!(
+        body["templates_created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("the-moi-chao-mung-email")),
+        "{body}"
+    );
+
+    // Nobody has the phone yet: the whole batch is refused.
+    let (status, body) = invoke_api(gateway.clone(), "api/post-events.json").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["fields"].get("events.0.customer").is_some(),
+        "{body}"
+    );
+    assert!(take_all(&*local.deps.queues.events).await.is_empty());
+
+    let customer_id = card_customer(&local.deps).await;
+    let (status, body) = invoke_api(gateway.clone(), "api/post-events.json").await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(
+        body["events"],
+        json!([{"id": "core-evt-0101", "customer_id": customer_id}])
+    );
+    drain_events(&local.deps).await;
+    let enrollments = card_enrollments(&local.deps, &customer_id).await;
+    assert_eq!(enrollments.len(), 1, "{enrollments:?}");
+    assert_eq!(enrollments[0].id, FIXTURE_ENROLLMENT);
+
+    let (status, body) = invoke_api(gateway, "api/journey-stats.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["totals"]["counts"]["entered"], 1, "{body}");
 }

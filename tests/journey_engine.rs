@@ -152,8 +152,19 @@ impl Sim {
 
     /// Runs every consumer until its queue is empty, delivering as `self.delivery` says.
     async fn settle(&mut self) {
+        self.settle_only(&["events", "sends", "steps"]).await;
+    }
+
+    /// Runs the consumers of these queues until they are empty.
+    async fn settle_only(&mut self, names: &[&str]) {
         let consumers = nhip_local_runner::consumers::all(self.deps());
-        let queues = self.deps().queues.all();
+        let queues: Vec<_> = self
+            .deps()
+            .queues
+            .all()
+            .into_iter()
+            .filter(|(name, _)| names.contains(name))
+            .collect();
         for _round in 0..10_000 {
             let mut pool: Vec<(usize, ReceivedMessage)> = Vec::new();
             for (name, queue) in &queues {
@@ -444,6 +455,50 @@ async fn card_activated_on_day_three_no_spend(delivery: Delivery) -> Vec<String>
 #[tokio::test]
 async fn card_onboarding_no_spend_in_thirty_days_gets_the_nudge_and_the_offer() {
     every_delivery!(card_activated_on_day_three_no_spend);
+}
+
+async fn card_activated_with_its_issue(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::new(delivery).await;
+    let mai = sim.customer("0912000008", "mai8@example.com").await;
+    // Issued, then activated 30 seconds later while the enrollment's first steps are still on
+    // the queue (the journey worker runs them a minute after the issue).
+    let post = |kind: &str| {
+        json!({"source": "core-banking", "events": [{"id": format!("{kind}-8"), "type": kind,
+               "customer": {"id": mai.clone()}, "data": {}}]})
+    };
+    let (status, _) = sim
+        .call("POST", "/v1/events", Some(post("card.issued")))
+        .await;
+    assert_eq!(status, 202);
+    sim.settle_only(&["events"]).await;
+    sim.local.clock.advance(Duration::seconds(30));
+    let (status, _) = sim
+        .call("POST", "/v1/events", Some(post("card.activated")))
+        .await;
+    assert_eq!(status, 202);
+    sim.settle_only(&["events"]).await;
+    sim.local.clock.advance(Duration::seconds(30));
+    sim.settle().await;
+    sim.advance(Duration::days(5)).await;
+    let sent = sim.sent(&mai).await;
+    assert_eq!(
+        sent,
+        [
+            "23/11 09:01 email the-moi-chao-mung-email",
+            "23/11 09:01 email the-moi-uu-dai-email",
+            "23/11 09:01 zns the-moi-cai-app-zns",
+        ]
+    );
+    assert_eq!(
+        sim.enrollment(&mai, "the-moi-kich-hoat").await,
+        "active - cho-giao-dich"
+    );
+    sent
+}
+
+#[tokio::test]
+async fn card_onboarding_activation_before_the_first_wait_is_not_missed() {
+    every_delivery!(card_activated_with_its_issue);
 }
 
 // ---- Seed 000: installment-program invitation --------------------------------------------

@@ -190,6 +190,12 @@ pub struct Enrollment {
     /// When the current step was chosen.
     #[schema(value_type = String)]
     pub moved_at: DateTime<Utc>,
+    /// When the enrollment last stopped waiting (or entered): the steps since then ran one
+    /// after another, so an event from this instant on reaches the next step that waits for
+    /// it even if it arrived while those steps were still queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub awake_since: Option<DateTime<Utc>>,
     /// Entry times and visit counts per step.
     #[schema(value_type = Object)]
     pub anchors: Anchors,
@@ -263,6 +269,11 @@ impl Enrollment {
         *self.anchors.visits.entry(step.to_owned()).or_insert(0) += 1;
     }
 
+    /// From when events count for the step it is at (see `awake_since`).
+    fn listening_since(&self) -> DateTime<Utc> {
+        self.awake_since.unwrap_or(self.moved_at).min(self.moved_at)
+    }
+
     fn job(&self) -> StepJob {
         StepJob {
             customer_id: self.customer_id.clone(),
@@ -312,6 +323,7 @@ pub fn new_enrollment(
         seq: 0,
         wake_at: None,
         moved_at: now,
+        awake_since: Some(now),
         anchors: Anchors::new(now),
         messages: BTreeMap::new(),
         holding: start.holding,
@@ -586,7 +598,12 @@ async fn finish_gone(
 /// Applies a decision to the enrollment.
 fn apply(enrollment: &mut Enrollment, decision: &Decision, _journey: &Journey, now: DateTime<Utc>) {
     match decision {
-        Decision::Go { to, .. } => enrollment.enter(to, now),
+        Decision::Go { to, .. } => {
+            if enrollment.phase == Phase::Waiting {
+                enrollment.awake_since = Some(now);
+            }
+            enrollment.enter(to, now);
+        }
         Decision::Wait { until } => {
             enrollment.phase = Phase::Waiting;
             enrollment.wake_at = Some(*until);
@@ -1051,7 +1068,7 @@ impl<'a> Context<'a> {
                 goal: None,
             });
         }
-        if self.enrollment.phase != Phase::Waiting || event.at < self.enrollment.moved_at {
+        if self.enrollment.phase != Phase::Waiting || event.at < self.enrollment.listening_since() {
             return Ok(Decision::Ignore);
         }
         Ok(match step {
@@ -1121,8 +1138,9 @@ impl<'a> Context<'a> {
                 on_event,
                 ..
             } => {
-                // An event that arrived while the step's job was on the queue counts.
-                let since = self.enrollment.moved_at;
+                // An event that arrived while this step or the ones before it since the last
+                // wait were still queued counts.
+                let since = self.enrollment.listening_since();
                 let recent = events_since(self.deps, self.customer_id, since, 100).await?;
                 let mut seen = false;
                 for candidate in recent.iter().filter(|e| e.kind == *event && e.at >= since) {
