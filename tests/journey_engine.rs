@@ -701,7 +701,7 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
         .collect();
     assert_eq!(
         titles,
-        ["Khách hàng tiềm năng vừa bấm vào email hiệu quả đầu tư, nên gọi tư vấn"],
+        ["Khách hàng tiềm năng vừa bấm vào email hiệu quả đầu tư, nên gọi tư vấn: Phạm Văn An"],
         "{bell}"
     );
     seen.extend(titles.iter().map(|t| t.to_string()));
@@ -711,4 +711,283 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
 #[tokio::test]
 async fn lead_nurture_segment_enrolls_after_fourteen_days_and_stops_when_the_lead_converts() {
     every_delivery!(lead_nurtured_until_it_becomes_a_customer);
+}
+
+// ---- A journey written by a marketer: split with a holdout, update, office-hours wait, RM
+// ticket, queue notification; entry by API and CSV; re-entry ------------------------------
+
+const WELCOME_APP: &str = r#"
+key: chao-mung-ung-dung
+name: Chào mừng khách cài ứng dụng
+trigger: { type: event, event: app.installed }
+start: chia-nhom
+steps:
+  chia-nhom:
+    type: split
+    branches:
+      - { percent: 50, next: gan-nhan, label: Nhóm nhận chăm sóc }
+      - { percent: 50, next: doi-chung, label: Nhóm đối chứng }
+  gan-nhan:
+    type: update
+    add_tags: [chao-mung-app]
+    attributes: { diem_chao_mung: 10 }
+    next: cho-gio-hanh-chinh
+  cho-gio-hanh-chinh:
+    type: wait
+    wait: { kind: until_local_time, time: "09:00", weekdays: [mon, tue, wed, thu, fri] }
+    next: bao-rm
+  bao-rm:
+    type: ticket
+    queue: rm
+    priority: urgent
+    sla: 4h
+    title: Gọi chào mừng khách vừa cài ứng dụng
+    next: bao-telesales
+  bao-telesales:
+    type: notify
+    to: { queue: telesales }
+    title: Khách vừa cài ứng dụng ngân hàng số
+    next: ket-thuc
+  ket-thuc: { type: exit, outcome: da-cham-soc }
+  doi-chung: { type: exit, outcome: holdout }
+"#;
+
+async fn post_yaml(sim: &Sim, path: &str, body: &str, content_type: &str) -> (u16, Value) {
+    let response = nhip_app::http::router(sim.deps().clone())
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri(path)
+                .header(header::AUTHORIZATION, format!("Bearer {}", sim.admin))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body.to_owned()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &[]).await;
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys?publish=true",
+        WELCOME_APP,
+        "application/yaml",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let mut customers = Vec::new();
+    for i in 0..8 {
+        customers.push(
+            sim.customer(&format!("09130000{i:02}"), &format!("app{i}@example.com"))
+                .await,
+        );
+    }
+    // Friday 27/11 18:00: installed after office hours, before a weekend.
+    sim.advance_to(test_epoch() + Duration::days(4) + Duration::hours(9))
+        .await;
+    for customer in &customers {
+        sim.event("app.installed", customer, json!({"platform": "android"}))
+            .await;
+    }
+    sim.advance(Duration::days(4)).await;
+    let mut seen = Vec::new();
+    let mut arms = (0, 0);
+    for customer in &customers {
+        let (_, body) = sim
+            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        let enrollment = &body["items"][0];
+        let id = enrollment["id"].as_str().unwrap();
+        let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(nhip_domain::journey::Step::Split { branches }) =
+            version.definition.step("chia-nhom")
+        else {
+            panic!("the split step");
+        };
+        // The engine took the arm the hash gives, on every delivery.
+        let arm = nhip_domain::journey::split_branch(id, "chia-nhom", branches);
+        let (_, profile) = sim
+            .call("GET", &format!("/v1/customers/{customer}"), None)
+            .await;
+        let tagged = profile["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("chao-mung-app"));
+        if arm == 0 {
+            arms.0 += 1;
+            assert!(tagged, "{profile}");
+            assert_eq!(profile["attributes"]["diem_chao_mung"], 10, "{profile}");
+            assert_eq!(enrollment["outcome"], "da-cham-soc", "{enrollment}");
+            assert_eq!(
+                sim.tickets(customer).await,
+                ["30/11 09:00 rm urgent Gọi chào mừng khách vừa cài ứng dụng"]
+            );
+        } else {
+            arms.1 += 1;
+            assert!(!tagged, "{profile}");
+            assert_eq!(enrollment["outcome"], "holdout", "{enrollment}");
+            assert!(sim.tickets(customer).await.is_empty());
+        }
+        seen.push(format!("{arm} {}", enrollment["outcome"]));
+    }
+    assert!(arms.0 > 0 && arms.1 > 0, "both arms used: {arms:?}");
+    // The RM ticket goes to the customer's owner; the queue's notice to its shared inbox.
+    let (_, rm) = sim.call("GET", "/v1/tickets?queue=rm", None).await;
+    assert!(
+        rm["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["assignee"] == "rm.lan" && t["due_at"] == "2026-11-30T06:00:00Z"),
+        "{rm}"
+    );
+    let (_, stats) = sim
+        .call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 8, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["ticketed"], arms.0, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["exited"], 8, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["waiting"], 0, "{stats}");
+    seen
+}
+
+#[tokio::test]
+async fn a_marketers_journey_splits_with_a_holdout_waits_for_office_hours_and_tickets_the_rm() {
+    // Customer ids differ from run to run, so the arms do too: each run checks itself against
+    // the split's hash.
+    split_holdout_and_office_hours(Delivery::Once).await;
+    split_holdout_and_office_hours(Delivery::Shuffled(42)).await;
+}
+
+#[tokio::test]
+async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() {
+    let mut sim = Sim::new(Delivery::Once).await;
+    let lan = sim.customer("0912000009", "lan9@example.com").await;
+    let hoa = sim.customer("0912000010", "hoa10@example.com").await;
+
+    // A CSV naming someone unknown enrolls nobody.
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys/tra-gop-moi/enrollments",
+        "phone,ghi_chu\n0912000009,a\n0999999999,b\n",
+        "text/csv",
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["fields"]["customers.1"].is_string(), "{body}");
+    sim.settle().await;
+    assert!(sim.sent(&lan).await.is_empty());
+
+    // By phone in a CSV, and by id in JSON; sending the same request again is harmless.
+    let csv = "phone\n0912000009\n";
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys/tra-gop-moi/enrollments",
+        csv,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"]["enrolled"], 1, "{body}");
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys/tra-gop-moi/enrollments",
+        csv,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"]["duplicate"], 1, "{body}");
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/journeys/tra-gop-moi/enrollments",
+            Some(json!({"customers": [{"id": hoa}, {"id": lan}], "request_id": "dot-1"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"]["enrolled"], 1, "{body}");
+    assert_eq!(body["counts"]["already_active"], 1, "{body}");
+    sim.settle().await;
+    assert_eq!(
+        sim.sent(&lan).await,
+        [
+            "23/11 09:00 email tra-gop-moi-email",
+            "23/11 09:00 push tra-gop-moi-push",
+            "23/11 09:00 zns tra-gop-moi-zns",
+        ]
+    );
+
+    // Once per 90 days: after the enrollment ends, an invitation 20 days later starts nothing.
+    sim.advance(Duration::days(20)).await;
+    sim.event("installment.invited", &lan, json!({})).await;
+    let (_, journeys) = sim
+        .call("GET", &format!("/v1/customers/{lan}/journeys"), None)
+        .await;
+    assert_eq!(journeys["items"].as_array().unwrap().len(), 1, "{journeys}");
+    // 91 days after the first, it does.
+    sim.advance_to(test_epoch() + Duration::days(91)).await;
+    sim.event("installment.invited", &lan, json!({})).await;
+    let (_, journeys) = sim
+        .call("GET", &format!("/v1/customers/{lan}/journeys"), None)
+        .await;
+    assert_eq!(journeys["items"].as_array().unwrap().len(), 2, "{journeys}");
+    assert_eq!(journeys["items"][0]["status"], "active", "{journeys}");
+
+    // Unlimited re-entry still never runs two enrollments of one journey at once.
+    sim.event("card.issued", &hoa, json!({})).await;
+    sim.event("card.issued", &hoa, json!({})).await;
+    let (_, journeys) = sim
+        .call("GET", &format!("/v1/customers/{hoa}/journeys"), None)
+        .await;
+    let cards = journeys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["journey"] == "the-moi-kich-hoat")
+        .count();
+    assert_eq!(cards, 1, "{journeys}");
+
+    // A journey not published (or unknown) enrolls nobody.
+    let (status, _) = sim
+        .call(
+            "POST",
+            "/v1/journeys/khong-co/enrollments",
+            Some(json!({"customers": [{"id": hoa}]})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Nhịp's own events went out on the bus: entries, steps, sends.
+    let out: Vec<String> = sim
+        .local
+        .bus
+        .recent(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "journey.entered",
+        "journey.step",
+        "journey.exited",
+        "message.sent",
+    ] {
+        assert!(
+            out.iter().any(|k| k == kind),
+            "{kind} not on the bus: {out:?}"
+        );
+    }
 }

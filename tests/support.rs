@@ -57,6 +57,8 @@ pub struct LocalDeps {
     pub clock: Arc<SimulatedClock>,
     /// The outbox every channel of `deps` sends to.
     pub outbox: Arc<Outbox>,
+    /// The event bus of `deps`, to read what was published.
+    pub bus: Arc<LocalEventBus>,
     _dir: tempfile::TempDir,
 }
 
@@ -87,13 +89,14 @@ pub fn local_deps() -> LocalDeps {
         sns_certificates: Arc::new(
             nhip_app::messaging::sns::HttpsCertificates::new().expect("an HTTPS client"),
         ),
-        bus,
+        bus: bus.clone(),
         journey_versions: Default::default(),
     });
     LocalDeps {
         deps,
         clock,
         outbox,
+        bus,
         _dir: dir,
     }
 }
