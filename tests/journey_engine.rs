@@ -991,3 +991,29 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_scheduler_down_for_hours_catches_up_and_runs_each_wake_up_once() {
+    let mut sim = Sim::new(Delivery::Once).await;
+    let mai = sim.customer("0912000011", "mai11@example.com").await;
+    sim.event("card.issued", &mai, json!({})).await;
+    // The first reminder is due 26/11 09:00. The scheduler is down from 08:00 to 11:30.
+    sim.advance_to(test_epoch() + Duration::days(3) - Duration::hours(1))
+        .await;
+    sim.local
+        .clock
+        .advance_to(test_epoch() + Duration::days(3) + Duration::minutes(150));
+    let first = nhip_app::scheduler::tick(sim.deps()).await.unwrap();
+    let again = nhip_app::scheduler::tick(sim.deps()).await.unwrap();
+    sim.settle().await;
+    assert_eq!((first.ran, first.failed), (1, 0), "{first:?}");
+    assert_eq!(again.ran, 0, "{again:?}");
+    assert!(first.hours >= 4, "read every hour missed: {first:?}");
+    assert_eq!(
+        sim.sent(&mai).await,
+        [
+            "23/11 09:00 email the-moi-chao-mung-email",
+            "26/11 11:30 email the-moi-nhac-kich-hoat-email",
+        ]
+    );
+}

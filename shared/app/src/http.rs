@@ -56,6 +56,17 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .with_state(deps)
 }
 
+/// The request's media type, lower-cased, without parameters (`application/json` for
+/// `Application/JSON; charset=utf-8`); empty when there is none.
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -51,16 +51,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
 pub async fn read_body(request: Request, limit: usize) -> Result<(HeaderMap, Value), ApiError> {
     let (parts, body) = request.into_parts();
     let bytes = read_limited(body, limit).await?;
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = crate::http::media_type(&parts.headers);
     let value = match content_type.as_str() {
         "application/json" => serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::new(

@@ -45,12 +45,7 @@ pub async fn install_seeds(deps: &Deps) -> anyhow::Result<Vec<String>> {
     Ok(installed)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use nhip_domain::template::escape_html as escape;
 
 fn count(row: &stats::StatsRow, name: &str) -> String {
     row.counts

@@ -60,12 +60,7 @@ async fn json_list(
     Ok(axum::Json(json!({ "items": entries, "before": next })))
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use nhip_domain::template::escape_html as escape;
 
 fn card(entry: &OutboxEntry) -> String {
     let (kind, head, body) = match &entry.envelope.outgoing {

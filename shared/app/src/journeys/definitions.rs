@@ -211,12 +211,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Journey, ApiError> {
             "A journey definition is at most 200 KB.",
         ));
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let content_type = crate::http::media_type(headers);
     let text = std::str::from_utf8(body).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -56,7 +56,7 @@ use crate::messaging::model::{
     Cause, CauseKind, MessageChannel, RequestData, SendPurpose, SendRequest, Target,
 };
 use crate::messaging::pipeline;
-use crate::ports::queue::{OutgoingMessage, QueueError};
+use crate::ports::queue::QueueError;
 use crate::ports::store::{Condition as StoreCondition, Index, Item, Query, SortKey, StoreError};
 use crate::scheduler::{self, Work};
 
@@ -370,16 +370,7 @@ pub enum Decision {
 
 /// Puts step jobs on the `steps` queue (batches of 10).
 pub async fn enqueue(deps: &Deps, jobs: &[StepJob]) -> Result<(), QueueError> {
-    let messages: Vec<OutgoingMessage> = jobs
-        .iter()
-        .map(|job| {
-            OutgoingMessage::new(serde_json::to_string(job).expect("a step job serialises"))
-                .attribute("type", "journey_step")
-        })
-        .collect();
-    crate::ports::queue::send_all(&*deps.queues.steps, messages)
-        .await
-        .map(|_| ())
+    crate::ports::queue::send_json(&*deps.queues.steps, jobs, "journey_step").await
 }
 
 /// Handles one batch from the `steps` queue (the `journey-worker` function).
@@ -531,7 +522,7 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
         };
         effects(deps, &mut after, journey, step, customer.as_ref(), now).await?;
     }
-    apply(&mut after, &decision, journey, now);
+    apply(&mut after, &decision, now);
     commit(deps, &enrollment, after, journey, &decision, now).await
 }
 
@@ -591,12 +582,12 @@ async fn finish_gone(
         goal: None,
     };
     let mut after = enrollment.clone();
-    apply(&mut after, &decision, journey, now);
+    apply(&mut after, &decision, now);
     commit(deps, &enrollment, after, journey, &decision, now).await
 }
 
 /// Applies a decision to the enrollment.
-fn apply(enrollment: &mut Enrollment, decision: &Decision, _journey: &Journey, now: DateTime<Utc>) {
+fn apply(enrollment: &mut Enrollment, decision: &Decision, now: DateTime<Utc>) {
     match decision {
         Decision::Go { to, .. } => {
             if enrollment.phase == Phase::Waiting {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use nhip_domain::ids::CustomerId;
 use serde::{Deserialize, Serialize};
@@ -183,15 +183,7 @@ pub async fn enroll_customers(
     body: Bytes,
 ) -> Result<Json<EnrollReport>, ApiError> {
     principal.require_admin()?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = crate::http::media_type(&headers);
     let (refs, request_id, holding, source) = match content_type.as_str() {
         "application/json" => {
             let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {

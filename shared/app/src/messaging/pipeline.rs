@@ -51,7 +51,8 @@ use crate::ports::channel::{
     SmsKind,
 };
 use crate::ports::store::{Condition, Item, StoreError, Update};
-use crate::ports::{ChannelError, OutgoingMessage, QueueError};
+use crate::ports::{ChannelError, QueueError};
+use nhip_domain::template::escape_html;
 
 /// How long a consumer owns a message it is deciding.
 const LEASE: Duration = Duration::minutes(5);
@@ -114,16 +115,7 @@ pub fn validate(request: &SendRequest) -> Result<(), String> {
 
 /// Puts requests on the `sends` queue.
 pub async fn enqueue(deps: &Deps, requests: &[SendRequest]) -> Result<(), QueueError> {
-    let messages: Vec<OutgoingMessage> = requests
-        .iter()
-        .map(|request| {
-            OutgoingMessage::new(serde_json::to_string(request).expect("a request serialises"))
-                .attribute("type", "send")
-        })
-        .collect();
-    crate::ports::queue::send_all(&*deps.queues.sends, messages)
-        .await
-        .map(|_| ())
+    crate::ports::queue::send_json(&*deps.queues.sends, requests, "send").await
 }
 
 /// Handles one batch from the `sends` queue.
@@ -1040,13 +1032,6 @@ async fn render(
     };
     message.links = new_links;
     Ok(outgoing)
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The confirmation of a refusal: when it was received and that advertising stopped. No

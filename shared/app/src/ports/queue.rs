@@ -234,6 +234,23 @@ pub fn validate_visibility(visibility: Duration) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// Sends each item as a JSON message with the attribute `type` = `kind`, in batches of
+/// [`MAX_BATCH`].
+pub async fn send_json<T: serde::Serialize>(
+    queue: &dyn Queue,
+    items: &[T],
+    kind: &str,
+) -> Result<(), QueueError> {
+    let messages = items
+        .iter()
+        .map(|item| {
+            OutgoingMessage::new(serde_json::to_string(item).expect("a queue item serialises"))
+                .attribute("type", kind)
+        })
+        .collect();
+    send_all(queue, messages).await.map(|_| ())
+}
+
 /// Sends any number of messages in batches of [`MAX_BATCH`].
 pub async fn send_all(
     queue: &dyn Queue,

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use address::{SENIOR_AGE, customer_salutation, customer_title};
 pub use errors::TemplateErrors;
 pub use sms::{SmsEncoding, SmsSegments, sms_segments, unaccent};
+pub use view::escape_html;
 
 use errors::{Problems, Stage};
 use view::{CheckView, Escape, Misses, Placeholder};

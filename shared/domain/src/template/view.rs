@@ -25,7 +25,7 @@ pub(super) enum Escape {
 }
 
 /// HTML-escapes the five characters that matter in text and attribute values.
-pub(super) fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
