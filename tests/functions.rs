@@ -828,3 +828,44 @@ async fn api_journey_fixtures_install_the_seed_take_an_event_and_count_the_enrol
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totals"]["counts"]["entered"], 1, "{body}");
 }
+
+#[tokio::test]
+async fn ticket_creator_fixture_opens_the_ticket_once() {
+    let local = support::local_deps();
+    let deps = &local.deps;
+    let customer = as_admin(
+        deps,
+        "POST",
+        "/v1/customers",
+        serde_json::json!({
+            "full_name": "Lê Văn Nam", "gender": "male", "phones": ["0912345678"],
+            "source": "assigned",
+        }),
+    )
+    .await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let mut event: SqsEvent = support::fixture("ticket-creator/batch.json");
+    assert_eq!(event.records.len(), 1);
+    for record in &mut event.records {
+        record.body = record
+            .body
+            .as_ref()
+            .map(|b| b.replace("01JD3Q7Z8X9V5K2M4N6P8R0T1W", &customer_id));
+    }
+    // Delivered twice: one ticket.
+    for _ in 0..2 {
+        let response = nhip_app::tickets::handle_batch(deps, event.clone()).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    let listed = as_admin(deps, "GET", "/v1/tickets?queue=cskh", Value::Null).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["customer_id"], customer_id.as_str());
+    assert_eq!(items[0]["status_label"], "Mới");
+    assert_eq!(items[0]["due_at"], "2026-12-07T02:00:00Z");
+    // A body that is not a ticket is a poison record, reported alone.
+    let mut bad = event.clone();
+    bad.records[0].body = Some("{}".into());
+    let response = nhip_app::tickets::handle_batch(deps, bad).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+}

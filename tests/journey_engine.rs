@@ -152,7 +152,8 @@ impl Sim {
 
     /// Runs every consumer until its queue is empty, delivering as `self.delivery` says.
     async fn settle(&mut self) {
-        self.settle_only(&["events", "sends", "steps"]).await;
+        self.settle_only(&["events", "sends", "steps", "tickets"])
+            .await;
     }
 
     /// Runs the consumers of these queues until they are empty.

@@ -68,6 +68,7 @@ pub fn local_deps() -> LocalDeps {
     let events = LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(5);
     let sends = LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(5);
     let steps = LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(5);
+    let tickets = LocalQueue::new(db.clone(), "tickets", clock.clone()).with_dead_letter_queue(5);
     let bus = Arc::new(LocalEventBus::new(db.clone()));
     let outbox = Arc::new(Outbox::new(db.clone(), None, clock.clone()));
     let deps = Arc::new(Deps {
@@ -76,6 +77,7 @@ pub fn local_deps() -> LocalDeps {
             events: Arc::new(events),
             sends: Arc::new(sends),
             steps: Arc::new(steps),
+            tickets: Arc::new(tickets),
         },
         clock: clock.clone(),
         build: BuildInfo::current("test"),

@@ -111,6 +111,7 @@ pub fn deps(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Bench> {
             events: Arc::new(LocalQueue::new(db.clone(), "events", clock.clone())),
             sends: Arc::new(LocalQueue::new(db.clone(), "sends", clock.clone())),
             steps: Arc::new(LocalQueue::new(db.clone(), "steps", clock.clone())),
+            tickets: Arc::new(LocalQueue::new(db.clone(), "tickets", clock.clone())),
         },
         clock: clock.clone(),
         build: BuildInfo::current("bench"),

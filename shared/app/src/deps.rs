@@ -17,6 +17,8 @@ pub struct Queues {
     pub sends: Arc<dyn Queue>,
     /// Journey step jobs for the journey worker (`steps` queue).
     pub steps: Arc<dyn Queue>,
+    /// Tickets to open, for the ticket creator (`tickets` queue).
+    pub tickets: Arc<dyn Queue>,
 }
 
 impl Queues {
@@ -26,6 +28,7 @@ impl Queues {
             ("events", self.events.clone()),
             ("sends", self.sends.clone()),
             ("steps", self.steps.clone()),
+            ("tickets", self.tickets.clone()),
         ]
     }
 }

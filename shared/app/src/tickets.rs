@@ -1,6 +1,10 @@
 //! Tickets for staff: a journey hands a warm lead or a stuck customer to Telesales, a
 //! relationship manager or customer service, with a priority and a time to handle it (SLA).
 //!
+//! A journey's ticket step puts the ticket on the `tickets` queue ([`enqueue`]); the ticket
+//! creator (function `ticket-creator`, [`handle_batch`]) opens it ([`create`]), so ticket
+//! creation scales, retries and dead-letters on its own, apart from the journey worker.
+//!
 //! `TCK#<id>` / `TCK` holds the ticket, listed by queue on gsi1 (`TCKQ#<queue>`, newest
 //! first); `CUS#<customer>` / `TCK#<id>` points to it from the customer (export, erase); the
 //! customer's timeline gets `ticket.created`, which the events consumer forwards to the bus.
@@ -28,8 +32,8 @@ use crate::ports::store::{Condition, Index, Query, StoreError, WriteOp};
 /// Kind attribute of ticket items.
 pub const KIND: &str = "ticket";
 
-/// A ticket to open.
-#[derive(Debug, Clone, PartialEq)]
+/// A ticket to open, as it travels on the `tickets` queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTicket {
     /// What opened it; the same cause opens one ticket.
     pub cause: String,
@@ -92,6 +96,46 @@ pub fn queue_inbox(queue: TicketQueue) -> String {
 /// The ticket id of a cause: 128 bits of SHA-256, in ULID form.
 pub fn ticket_id(cause: &str) -> String {
     crate::messaging::model::message_id_for(&format!("ticket#{cause}"))
+}
+
+/// Puts tickets to open on the `tickets` queue.
+pub async fn enqueue(
+    deps: &Deps,
+    tickets: &[NewTicket],
+) -> Result<(), crate::ports::queue::QueueError> {
+    crate::ports::queue::send_json(&*deps.queues.tickets, tickets, "ticket").await
+}
+
+/// Handles one batch from the `tickets` queue (the `ticket-creator` function): each record
+/// opens its ticket once, however often it is delivered.
+#[tracing::instrument(skip_all, fields(records = event.records.len()))]
+pub async fn handle_batch(
+    deps: &Deps,
+    event: aws_lambda_events::sqs::SqsEvent,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    use crate::consumer::{Failure, process_batch};
+    process_batch(event, |record| async move {
+        let body = record.body.as_deref().unwrap_or_default();
+        let ticket: NewTicket = serde_json::from_str(body).map_err(|error| {
+            tracing::warn!(%error, "ticket request is malformed");
+            Failure::Poison
+        })?;
+        match create(deps, ticket).await {
+            Ok(fresh) => {
+                tracing::info!(fresh, "ticket");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "opening a ticket failed");
+                Err(if error.is_retryable() {
+                    Failure::Retryable
+                } else {
+                    Failure::Poison
+                })
+            }
+        }
+    })
+    .await
 }
 
 /// Opens the ticket once. Returns whether it was new.

@@ -25,6 +25,8 @@ pub const EVENTS_QUEUE_URL_VAR: &str = "NHIP_EVENTS_QUEUE_URL";
 pub const SENDS_QUEUE_URL_VAR: &str = "NHIP_SENDS_QUEUE_URL";
 /// The URL of the `steps` queue (journey step jobs for the journey worker).
 pub const STEPS_QUEUE_URL_VAR: &str = "NHIP_STEPS_QUEUE_URL";
+/// The URL of the `tickets` queue (tickets to open, for the ticket creator).
+pub const TICKETS_QUEUE_URL_VAR: &str = "NHIP_TICKETS_QUEUE_URL";
 /// The EventBridge bus Nhịp's own events are published on: its name or ARN.
 pub const EVENT_BUS_NAME_VAR: &str = "NHIP_EVENT_BUS_NAME";
 /// The S3 bucket blobs (template attachments, reports) are kept in.
@@ -72,6 +74,8 @@ pub struct Config {
     pub sends_queue_url: String,
     /// URL of the `steps` SQS queue (`NHIP_STEPS_QUEUE_URL`).
     pub steps_queue_url: String,
+    /// URL of the `tickets` SQS queue (`NHIP_TICKETS_QUEUE_URL`).
+    pub tickets_queue_url: String,
     /// The EventBridge bus Nhịp's events go out on, by name or ARN (`NHIP_EVENT_BUS_NAME`).
     pub event_bus_name: String,
     /// S3 bucket of the blob store (`NHIP_BLOB_BUCKET`).
@@ -177,6 +181,9 @@ impl Config {
         let steps_queue_url = required(STEPS_QUEUE_URL_VAR)?;
         check_http_url(STEPS_QUEUE_URL_VAR, &steps_queue_url)?;
 
+        let tickets_queue_url = required(TICKETS_QUEUE_URL_VAR)?;
+        check_http_url(TICKETS_QUEUE_URL_VAR, &tickets_queue_url)?;
+
         let event_bus_name = required(EVENT_BUS_NAME_VAR)?;
         check_event_bus_name(&event_bus_name)?;
 
@@ -224,6 +231,7 @@ impl Config {
             events_queue_url,
             sends_queue_url,
             steps_queue_url,
+            tickets_queue_url,
             event_bus_name,
             blob_bucket,
             ses_configuration_set,
@@ -462,7 +470,8 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let events = SqsQueue::new(sqs.clone(), "events", config.events_queue_url.clone());
     let sends = SqsQueue::new(sqs.clone(), "sends", config.sends_queue_url.clone());
-    let steps = SqsQueue::new(sqs, "steps", config.steps_queue_url.clone());
+    let steps = SqsQueue::new(sqs.clone(), "steps", config.steps_queue_url.clone());
+    let tickets = SqsQueue::new(sqs, "tickets", config.tickets_queue_url.clone());
     let sns = aws_sdk_sns::Client::new(&sdk);
     let http = crate::webhook::http_client();
     let channels = Channels {
@@ -496,6 +505,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             events: Arc::new(events),
             sends: Arc::new(sends),
             steps: Arc::new(steps),
+            tickets: Arc::new(tickets),
         },
         channels,
         blobs: Arc::new(blobs),
@@ -543,6 +553,10 @@ mod tests {
             "NHIP_STEPS_QUEUE_URL",
             "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-steps",
         ),
+        (
+            "NHIP_TICKETS_QUEUE_URL",
+            "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-tickets",
+        ),
         ("NHIP_EVENT_BUS_NAME", "nhip-prod-events"),
         ("NHIP_BLOB_BUCKET", "nhip-prod-blobs"),
         ("AWS_REGION", "ap-southeast-1"),
@@ -589,6 +603,7 @@ mod tests {
             "NHIP_EVENTS_QUEUE_URL",
             "NHIP_SENDS_QUEUE_URL",
             "NHIP_STEPS_QUEUE_URL",
+            "NHIP_TICKETS_QUEUE_URL",
             "NHIP_EVENT_BUS_NAME",
             "NHIP_BLOB_BUCKET",
             "AWS_REGION",
@@ -605,6 +620,7 @@ mod tests {
             EVENTS_QUEUE_URL_VAR,
             SENDS_QUEUE_URL_VAR,
             STEPS_QUEUE_URL_VAR,
+            TICKETS_QUEUE_URL_VAR,
             EVENT_BUS_NAME_VAR,
             BLOB_BUCKET_VAR,
             REGION_VAR,
@@ -643,6 +659,7 @@ mod tests {
             "NHIP_EVENTS_QUEUE_URL",
             "NHIP_SENDS_QUEUE_URL",
             "NHIP_STEPS_QUEUE_URL",
+            "NHIP_TICKETS_QUEUE_URL",
         ] {
             for bad in [
                 "sqs.ap-southeast-1.amazonaws.com/1/q",
@@ -656,6 +673,7 @@ mod tests {
         let config = read(GOOD).unwrap();
         assert!(config.sends_queue_url.ends_with("/nhip-sends"));
         assert!(config.steps_queue_url.ends_with("/nhip-steps"));
+        assert!(config.tickets_queue_url.ends_with("/nhip-tickets"));
     }
 
     #[test]

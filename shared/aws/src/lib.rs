@@ -2,7 +2,7 @@
 //! Nhịp's adapters over the AWS SDK, implementing the ports of `nhip_app::ports`. Only this
 //! crate and the Lambda functions link the SDK.
 //! - [`config`]: [`Config`] read from the environment (`NHIP_TABLE`, `NHIP_EVENTS_QUEUE_URL`,
-//!   `NHIP_SENDS_QUEUE_URL`, `NHIP_STEPS_QUEUE_URL`, `NHIP_EVENT_BUS_NAME`,
+//!   `NHIP_SENDS_QUEUE_URL`, `NHIP_STEPS_QUEUE_URL`, `NHIP_TICKETS_QUEUE_URL`, `NHIP_EVENT_BUS_NAME`,
 //!   `NHIP_BLOB_BUCKET`, `AWS_REGION`, `NHIP_AWS_ENDPOINT`, and the
 //!   optional channel settings `NHIP_SES_CONFIGURATION_SET`, `NHIP_ZNS_ACCESS_TOKEN`,
 //!   `NHIP_ZNS_ENDPOINT`, `NHIP_WEBHOOK_URL`, `NHIP_WEBHOOK_SECRET`), the SDK configuration

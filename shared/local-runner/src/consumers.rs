@@ -54,6 +54,14 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             deps: deps.clone(),
         },
         Consumer {
+            function: "ticket-creator",
+            queue: deps.queues.tickets.clone(),
+            handler: Arc::new(|deps, event| {
+                Box::pin(async move { nhip_app::tickets::handle_batch(&deps, event).await })
+            }),
+            deps: deps.clone(),
+        },
+        Consumer {
             function: "journey-worker",
             queue: deps.queues.steps.clone(),
             handler: Arc::new(|deps, event| {

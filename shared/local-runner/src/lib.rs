@@ -90,6 +90,8 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let steps =
         LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
+    let tickets =
+        LocalQueue::new(db.clone(), "tickets", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
     let secret = jwt_secret(&config.data_dir)?;
     let outbox = Arc::new(Outbox::new(
@@ -114,6 +116,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
             events: Arc::new(events),
             sends: Arc::new(sends),
             steps: Arc::new(steps),
+            tickets: Arc::new(tickets),
         },
         clock: clock.clone(),
         build: BuildInfo::current("local"),

@@ -821,7 +821,9 @@ async fn effects(
                     _ => None,
                 },
             };
-            crate::tickets::create(deps, ticket).await?;
+            crate::tickets::enqueue(deps, &[ticket])
+                .await
+                .map_err(StoreError::unavailable)?;
         }
         Step::Update {
             attributes,
