@@ -136,10 +136,13 @@ async fn main() -> anyhow::Result<()> {
             &deps,
             &version,
             *id,
-            &format!("bench:{i}"),
-            "api",
-            serde_json::Value::Null,
-            serde_json::Value::Null,
+            entry::Entry {
+                cause: &format!("bench:{i}"),
+                source: "api",
+                trigger: serde_json::Value::Null,
+                holding: serde_json::Value::Null,
+                since: None,
+            },
         )
         .await?;
     }

@@ -408,9 +408,21 @@ pub fn journey_step(customer: CustomerId, enrollment: &str, seq: u64) -> Key {
     )
 }
 
-/// The gsi3 partition of a journey's active enrollments: `JACT#<journey>`.
-pub fn journey_active(journey: &str) -> String {
-    format!("JACT#{journey}")
+/// Shards of a journey's active-enrollment list: every step rewrites its enrollment, so one
+/// index partition per journey would take every step's write at campaign scale.
+pub const JOURNEY_ACTIVE_SHARDS: u16 = 16;
+
+/// The gsi3 partition of a journey's active enrollments on one shard: `JACT#<journey>#<nn>`.
+pub fn journey_active(journey: &str, shard: u16) -> String {
+    format!("JACT#{journey}#{:02}", shard % JOURNEY_ACTIVE_SHARDS)
+}
+
+/// The shard of an id (FNV-1a of its text).
+pub fn shard_of(id: &str) -> u16 {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    (hash % u32::from(JOURNEY_ACTIVE_SHARDS)) as u16
 }
 
 /// A journey version's counters: `STAT#JRN#<journey>:<version>` with sort key `ALL` (the

@@ -181,11 +181,22 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
             },
         ])
         .await;
-    match result {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+    let fresh = match result {
+        Ok(()) => true,
+        Err(StoreError::ConditionFailed { .. }) => false,
         Err(other) => return Err(other),
-    }
+    };
+    // Opened before (a redelivery): the steps below are each kept once, so they are done
+    // again in case the first delivery stopped before them, with the ticket as stored.
+    let (id, now) = if fresh {
+        (id, now)
+    } else {
+        let stored: Ticket = match deps.store.get(&keys::ticket(&id)).await? {
+            Some(item) => crate::records::from_item(item, KIND)?,
+            None => return Ok(false),
+        };
+        (stored.id, stored.created_at)
+    };
     let event = DomainEvent {
         id: format!("tck-{id}"),
         source: "nhip".into(),
@@ -221,7 +232,7 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
         )
         .await?;
     }
-    Ok(true)
+    Ok(fresh)
 }
 
 /// The ticket routes.

@@ -241,7 +241,10 @@ impl Enrollment {
         )?;
         if self.status == EnrollmentStatus::Active {
             // Active enrollments of a journey, for staff lists (sparse: ended ones leave).
-            item.insert("gsi3pk".into(), keys::journey_active(&self.journey).into());
+            item.insert(
+                "gsi3pk".into(),
+                keys::journey_active(&self.journey, keys::shard_of(&self.id)).into(),
+            );
             item.insert(
                 "gsi3sk".into(),
                 format!("{}#{}", keys::instant(self.entered_at), self.id).into(),
@@ -267,6 +270,13 @@ impl Enrollment {
         self.moved_at = now;
         self.anchors.step_entered.insert(step.to_owned(), now);
         *self.anchors.visits.entry(step.to_owned()).or_insert(0) += 1;
+    }
+
+    /// When the enrollment counts as started for its events: the trigger's instant when an
+    /// event enrolled the customer (a goal reached while the trigger was queued counts), else
+    /// its entry.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.anchors.enrolled_at.min(self.entered_at)
     }
 
     /// From when events count for the step it is at (see `awake_since`).
@@ -302,6 +312,8 @@ pub struct Start {
     pub trigger: Value,
     /// The holding the enrollment is about.
     pub holding: Value,
+    /// When what enrolled the customer happened (the trigger event's instant; now otherwise).
+    pub since: DateTime<Utc>,
 }
 
 /// A new enrollment of `customer` at the start of `version`.
@@ -312,6 +324,8 @@ pub fn new_enrollment(
     now: DateTime<Utc>,
 ) -> Enrollment {
     let first = version.definition.start.clone();
+    // An event trigger's instant (never later than now): events from then on count.
+    let since = start.since.min(now);
     let mut enrollment = Enrollment {
         id: start.id,
         journey: version.key.clone(),
@@ -323,8 +337,8 @@ pub fn new_enrollment(
         seq: 0,
         wake_at: None,
         moved_at: now,
-        awake_since: Some(now),
-        anchors: Anchors::new(now),
+        awake_since: Some(since),
+        anchors: Anchors::new(since),
         messages: BTreeMap::new(),
         holding: start.holding,
         trigger: start.trigger,
@@ -348,6 +362,9 @@ pub enum Decision {
         to: String,
         /// Why (`next`, `yes`, `no`, `on_event`, `on_timeout`, a split arm's label).
         because: String,
+        /// When the event that moved it happened: later events count from just after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_event: Option<DateTime<Utc>>,
     },
     /// Stay at the step until `until` (or an event).
     Wait {
@@ -434,6 +451,9 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
     };
     let enrollment = Enrollment::from_item(item)?;
     if enrollment.status != EnrollmentStatus::Active {
+        // Ended: a redelivery after a crash between the end and its marker's release
+        // releases it now (conditional on this enrollment, so harmless otherwise).
+        release_guard(deps, &enrollment).await?;
         return Ok(JobOutcome::Nothing);
     }
     if let Some(seq) = job.seq {
@@ -460,6 +480,22 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
         let mut context = Context::new(deps, &enrollment, journey, customer_id, now);
         let decision = context.decide(job.event.as_ref()).await?;
         if decision == Decision::Ignore {
+            // A redelivery whose first delivery recorded a decision (and then failed before
+            // the enrollment write) replays it, whatever the facts say now.
+            if let Some(record) = deps.store.get(&record_key).await?
+                && let Some(decision) = recorded(&record, job_event.as_deref())?
+            {
+                return finish_step(deps, job, enrollment, journey, customer_id, decision, now)
+                    .await;
+            }
+            // A wake-up that came early (the scheduler's clock ahead of this one's): its
+            // due-work item is gone, so schedule it again.
+            if job.event.is_none()
+                && enrollment.phase == Phase::Waiting
+                && enrollment.wake_at.is_some_and(|at| at > now)
+            {
+                hand_on(deps, &enrollment).await?;
+            }
             return Ok(JobOutcome::Nothing);
         }
         let mut record = record_key.to_item();
@@ -500,10 +536,23 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
             Err(other) => return Err(other),
         }
     };
+    finish_step(deps, job, enrollment, journey, customer_id, decision, now).await
+}
+
+/// Performs a decided step: its side effect (when the step is run now, not when a wait ends),
+/// then the enrollment write and the hand-on.
+async fn finish_step(
+    deps: &Deps,
+    job: &StepJob,
+    enrollment: Enrollment,
+    journey: &Journey,
+    customer_id: CustomerId,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> Result<JobOutcome, StoreError> {
     if decision == Decision::Ignore {
         return Ok(JobOutcome::Nothing);
     }
-    // The side effect of the step being left, when it is run now (not when a wait ends).
     let mut after = enrollment.clone();
     if enrollment.phase == Phase::Entering
         && job.event.is_none()
@@ -556,13 +605,18 @@ async fn commit(
         Err(StoreError::ConditionFailed { .. }) => return Ok(JobOutcome::Raced),
         Err(other) => return Err(other),
     }
-    stats::transition(deps, before, &after, journey).await?;
+    // What keeps the enrollment moving comes first; a redelivery after a crash here hands on
+    // again (a job one seq behind) or releases the marker (an ended enrollment).
+    hand_on(deps, &after).await?;
     if after.status != EnrollmentStatus::Active {
         release_guard(deps, &after).await?;
         publish_end(deps, &after, now).await;
     }
     publish_step(deps, before, decision, now).await;
-    hand_on(deps, &after).await?;
+    if let Err(error) = stats::transition(deps, before, &after, journey).await {
+        // The step is done; only its count is lost (known limit, see docs/journeys.md).
+        tracing::warn!(%error, "journey counters not updated");
+    }
     Ok(JobOutcome::Moved {
         step: after.step.clone(),
         phase: after.phase,
@@ -589,8 +643,13 @@ async fn finish_gone(
 /// Applies a decision to the enrollment.
 fn apply(enrollment: &mut Enrollment, decision: &Decision, now: DateTime<Utc>) {
     match decision {
-        Decision::Go { to, .. } => {
-            if enrollment.phase == Phase::Waiting {
+        Decision::Go {
+            to, after_event, ..
+        } => {
+            if let Some(at) = after_event {
+                // The event is used: the next wait listens from just after it.
+                enrollment.awake_since = Some(*at + chrono::Duration::milliseconds(1));
+            } else if enrollment.phase == Phase::Waiting {
                 enrollment.awake_since = Some(now);
             }
             enrollment.enter(to, now);
@@ -1043,7 +1102,7 @@ impl<'a> Context<'a> {
     }
 
     async fn on_event(&mut self, step: &Step, event: &JobEvent) -> Result<Decision, StoreError> {
-        if event.at < self.enrollment.entered_at {
+        if event.at < self.enrollment.started_at() {
             return Ok(Decision::Ignore);
         }
         let facts = self.facts(event.data.clone()).await?;
@@ -1071,7 +1130,7 @@ impl<'a> Context<'a> {
                 on_event,
                 ..
             } if *kind == event.kind && self.event_matches(when.as_ref(), &event.data).await? => {
-                go(on_event, "on_event")
+                go_after(on_event, "on_event", event.at)
             }
             Step::BranchEngagement {
                 message_step,
@@ -1086,7 +1145,7 @@ impl<'a> Context<'a> {
                     .map(String::as_str)
                     == event.data.get("message_id").and_then(Value::as_str) =>
             {
-                go(yes, "yes")
+                go_after(yes, "yes", event.at)
             }
             _ => Decision::Ignore,
         })
@@ -1135,15 +1194,20 @@ impl<'a> Context<'a> {
                 // wait were still queued counts.
                 let since = self.enrollment.listening_since();
                 let recent = events_since(self.deps, self.customer_id, since, 100).await?;
-                let mut seen = false;
-                for candidate in recent.iter().filter(|e| e.kind == *event && e.at >= since) {
+                let mut seen = None;
+                // Oldest first: the first matching event is the one the wait takes.
+                for candidate in recent
+                    .iter()
+                    .rev()
+                    .filter(|e| e.kind == *event && e.at >= since)
+                {
                     if self.event_matches(when.as_ref(), &candidate.data).await? {
-                        seen = true;
+                        seen = Some(candidate.at);
                         break;
                     }
                 }
-                if seen {
-                    go(on_event, "on_event")
+                if let Some(at) = seen {
+                    go_after(on_event, "on_event", at)
                 } else {
                     Decision::Wait {
                         until: self.now + timeout.to_delta(),
@@ -1249,11 +1313,21 @@ fn go(to: &str, because: &str) -> Decision {
     Decision::Go {
         to: to.to_owned(),
         because: because.to_owned(),
+        after_event: None,
+    }
+}
+
+/// Moving on because of an event that happened at `at`.
+fn go_after(to: &str, because: &str, at: DateTime<Utc>) -> Decision {
+    Decision::Go {
+        to: to.to_owned(),
+        because: because.to_owned(),
+        after_event: Some(at),
     }
 }
 
 /// Whether evaluating the condition needs the customer's event history.
-fn needs_history(condition: &Condition) -> bool {
+pub(crate) fn needs_history(condition: &Condition) -> bool {
     match condition {
         Condition::All(all) | Condition::Any(all) => all.iter().any(needs_history),
         Condition::Not(inner) => needs_history(inner),

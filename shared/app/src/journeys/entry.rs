@@ -48,17 +48,36 @@ pub enum EnrollOutcome {
     NoCustomer,
 }
 
-/// Enrolls `customer` in `version` of its journey, for `cause` (a stable description of what
-/// enrolled it: `event:<source>#<id>`, `api:<request key>`, `segment:<run>`).
+/// What enrolls a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<'a> {
+    /// A stable description of what enrolled the customer (`event:<source>#<id>`,
+    /// `api:<user>:<request key>`, `segment:<run>`): the same cause finds the same enrollment.
+    pub cause: &'a str,
+    /// How: `event:<type>`, `segment`, `api`, `csv`.
+    pub source: &'a str,
+    /// The trigger event's data.
+    pub trigger: Value,
+    /// The holding the enrollment is about.
+    pub holding: Value,
+    /// When the trigger happened; now when absent.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Enrolls `customer` in `version` of its journey.
 pub async fn enroll(
     deps: &Deps,
     version: &JourneyVersion,
     customer: CustomerId,
-    cause: &str,
-    source: &str,
-    trigger: Value,
-    holding: Value,
+    entry: Entry<'_>,
 ) -> Result<EnrollOutcome, StoreError> {
+    let Entry {
+        cause,
+        source,
+        trigger,
+        holding,
+        since,
+    } = entry;
     let now = deps.clock.now();
     let journey = &version.definition;
     let id = engine::enrollment_id(&version.key, cause);
@@ -93,6 +112,7 @@ pub async fn enroll(
             source: source.to_owned(),
             trigger,
             holding,
+            since: since.unwrap_or(now),
         },
         now,
     );
@@ -152,7 +172,7 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
     let mut jobs = Vec::new();
     for enrollment in engine::of_customer(deps, customer, None).await? {
         if enrollment.status != EnrollmentStatus::Active
-            || event.occurred_at < enrollment.entered_at
+            || event.occurred_at < enrollment.started_at()
         {
             continue;
         }
@@ -210,10 +230,13 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
             deps,
             &version,
             customer,
-            &format!("event:{}#{}", event.source, event.id),
-            &format!("event:{}", event.kind),
-            event.data.clone(),
-            holding,
+            Entry {
+                cause: &format!("event:{}#{}", event.source, event.id),
+                source: &format!("event:{}", event.kind),
+                trigger: event.data.clone(),
+                holding,
+                since: Some(event.occurred_at),
+            },
         )
         .await?;
         if matches!(outcome, EnrollOutcome::Enrolled { .. }) {
@@ -254,8 +277,12 @@ async fn trigger_holds(
         event: event.data.clone(),
         enrolled_at: now,
     };
-    let history =
-        engine::events_since(deps, customer, now - chrono::Duration::days(90), 500).await?;
+    // The history is read only when the condition looks at it.
+    let history = if engine::needs_history(when) {
+        engine::events_since(deps, customer, now - chrono::Duration::days(90), 500).await?
+    } else {
+        Vec::new()
+    };
     Ok(when.holds(
         &facts,
         &history,
@@ -265,14 +292,28 @@ async fn trigger_holds(
 }
 
 /// Customers one segment evaluation enrolls at most; the rest wait for the next evaluation.
-pub const SEGMENT_RUN_LIMIT: usize = 10_000;
+pub const SEGMENT_RUN_LIMIT: u32 = 10_000;
+/// Customer-list pages (of 100) one due item of an evaluation reads; the evaluation goes on in
+/// a follow-up item, so a tick never spends long on one segment.
+pub const SEGMENT_PAGES_PER_ITEM: usize = 3;
 
-/// The due-work write of a segment evaluation of `version` at `at` (none unless the journey
-/// starts on a segment). The id comes from the journey, version and instant, so scheduling it
-/// twice writes one item.
-pub fn schedule_segment(
+/// Where a segment evaluation is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SegmentProgress {
+    /// The customer list's cursor to go on from.
+    pub cursor: Option<String>,
+    /// Customers offered so far.
+    pub seen: u32,
+}
+
+/// The due-work write of the evaluation of `version` at `at` (none unless the journey starts
+/// on a segment), due at `due`, going on from `progress`. The id comes from the journey,
+/// version, instant and progress, so scheduling it twice writes one item.
+pub fn schedule_segment_part(
     version: &JourneyVersion,
     at: DateTime<Utc>,
+    progress: SegmentProgress,
+    due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Option<WriteOp> {
     if !matches!(version.definition.trigger, Trigger::Segment { .. }) {
@@ -280,16 +321,18 @@ pub fn schedule_segment(
     }
     let digest = sha2::Sha256::digest(
         format!(
-            "segment#{}#{}#{}",
+            "segment#{}#{}#{}#{}#{}",
             version.key,
             version.number,
-            keys::instant(at)
+            keys::instant(at),
+            progress.seen,
+            progress.cursor.as_deref().unwrap_or_default()
         )
         .as_bytes(),
     );
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&digest[..10]);
-    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let ms = u64::try_from(due.timestamp_millis()).unwrap_or(0);
     let id: nhip_domain::ids::DueWorkId = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random))
         .to_string()
         .parse()
@@ -298,19 +341,32 @@ pub fn schedule_segment(
         journey: version.key.clone(),
         version: version.number,
         at,
+        cursor: progress.cursor,
+        seen: progress.seen,
     };
-    Some(crate::scheduler::schedule(id, at, now, &work))
+    Some(crate::scheduler::schedule(id, due, now, &work))
 }
 
-/// One evaluation of a segment trigger: while `number` is still the published version, every
-/// customer the filter finds now is offered to [`enroll`] (the re-entry rule decides), then the
-/// next evaluation is scheduled `every` later. Running it again (a retried tick) enrolls
-/// nobody twice: the cause is the evaluation's instant.
+/// The due-work write of a new evaluation of `version` at `at`.
+pub fn schedule_segment(
+    version: &JourneyVersion,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<WriteOp> {
+    schedule_segment_part(version, at, SegmentProgress::default(), at, now)
+}
+
+/// Part of one evaluation of a segment trigger: while `number` is still the published version,
+/// the customers the filter (resolved at `at`) finds are offered to [`enroll`] (the re-entry
+/// rule decides), [`SEGMENT_PAGES_PER_ITEM`] pages at a time. A follow-up item goes on where
+/// this one stopped; the last schedules the next evaluation `every` after `at`. Running a part
+/// again (a retried tick) enrolls nobody twice: the cause is the evaluation's instant.
 pub async fn run_segment(
     deps: &Deps,
     key: &str,
     number: u32,
     at: DateTime<Utc>,
+    progress: SegmentProgress,
 ) -> Result<(), StoreError> {
     let Some(meta) = definitions::meta(deps, key).await? else {
         return Ok(());
@@ -327,14 +383,16 @@ pub async fn run_segment(
     };
     let now = deps.clock.now();
     let mut filters: crate::customers::list::Filters =
-        serde_json::from_value(serde_json::to_value(filter.resolve(now)).unwrap_or_default())
+        serde_json::from_value(serde_json::to_value(filter.resolve(at)).unwrap_or_default())
             .map_err(|e| StoreError::invalid(format!("segment filter: {e}")))?;
     filters.limit = Some(crate::customers::list::MAX_LIMIT);
+    filters.cursor = progress.cursor.clone();
     let system = crate::auth::Principal::new("nhip", crate::auth::Role::Admin, None);
     let cause = format!("segment:{}", keys::instant(at));
-    let mut seen = 0;
+    let mut seen = progress.seen;
     let mut enrolled = 0;
-    loop {
+    let mut next_cursor = None;
+    for _ in 0..SEGMENT_PAGES_PER_ITEM {
         let page = crate::customers::list::list(&*deps.store, &system, &filters)
             .await
             .map_err(|e| match e {
@@ -347,19 +405,23 @@ pub async fn run_segment(
                 deps,
                 &version,
                 customer.id,
-                &cause,
-                "segment",
-                Value::Null,
-                Value::Null,
+                Entry {
+                    cause: &cause,
+                    source: "segment",
+                    trigger: Value::Null,
+                    holding: Value::Null,
+                    since: None,
+                },
             )
             .await?;
             if matches!(outcome, EnrollOutcome::Enrolled { .. }) {
                 enrolled += 1;
             }
         }
-        match page.next_cursor {
-            Some(next) if seen < SEGMENT_RUN_LIMIT => filters.cursor = Some(next),
-            _ => break,
+        next_cursor = page.next_cursor.filter(|_| seen < SEGMENT_RUN_LIMIT);
+        match &next_cursor {
+            Some(next) => filters.cursor = Some(next.clone()),
+            None => break,
         }
     }
     tracing::info!(
@@ -369,9 +431,22 @@ pub async fn run_segment(
         enrolled,
         "segment evaluated"
     );
-    let next = at + every.to_delta();
-    if let Some(op) = schedule_segment(&version, next.max(now), now) {
-        match deps.store.transact(vec![op]).await {
+    let op = match next_cursor {
+        // More to read: a follow-up item, due just after this tick's range.
+        Some(cursor) => schedule_segment_part(
+            &version,
+            at,
+            SegmentProgress {
+                cursor: Some(cursor),
+                seen,
+            },
+            now + chrono::Duration::seconds(1),
+            now,
+        ),
+        None => schedule_segment(&version, at + every.to_delta(), now),
+    };
+    if let Some(WriteOp::Put { item, condition }) = op {
+        match deps.store.put(item, condition).await {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
             Err(other) => return Err(other),
         }

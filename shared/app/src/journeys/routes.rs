@@ -257,10 +257,13 @@ pub async fn enroll_customers(
             &deps,
             &version,
             customer,
-            &format!("{source}:{}:{request_key}", principal.user),
-            source,
-            Value::Null,
-            holding.clone().unwrap_or(Value::Null),
+            entry::Entry {
+                cause: &format!("{source}:{}:{request_key}", principal.user),
+                source,
+                trigger: Value::Null,
+                holding: holding.clone().unwrap_or(Value::Null),
+                since: None,
+            },
         )
         .await?;
         let name = serde_json::to_value(&outcome)
@@ -316,19 +319,24 @@ pub async fn list_enrollments(
     definitions::meta(&deps, &key)
         .await?
         .ok_or_else(not_found)?;
-    let found = deps
-        .store
-        .query(
-            Query::partition(Index::Gsi3, keys::journey_active(&key))
-                .descending()
-                .limit(page.limit.unwrap_or(100).clamp(1, 500)),
-        )
-        .await?;
-    let items = found
-        .items
-        .into_iter()
-        .map(Enrollment::from_item)
-        .collect::<Result<Vec<_>, _>>()?;
+    // The list is sharded; each shard is read newest first and the pages merged.
+    let limit = page.limit.unwrap_or(100).clamp(1, 500);
+    let mut items = Vec::new();
+    for shard in 0..keys::JOURNEY_ACTIVE_SHARDS {
+        let found = deps
+            .store
+            .query(
+                Query::partition(Index::Gsi3, keys::journey_active(&key, shard))
+                    .descending()
+                    .limit(limit),
+            )
+            .await?;
+        for item in found.items {
+            items.push(Enrollment::from_item(item)?);
+        }
+    }
+    items.sort_by_key(|e| std::cmp::Reverse((e.entered_at, e.id.clone())));
+    items.truncate(limit as usize);
     Ok(Json(EnrollmentList { items }))
 }
 
