@@ -29,9 +29,11 @@ const FIRST_LOOKBACK: Duration = Duration::hours(1);
 /// Each tick re-reads this much before its cursor, so work written by a function whose clock
 /// is a little behind the scheduler's is still found (work already run was deleted).
 const OVERLAP: Duration = Duration::minutes(10);
-/// Most hours one tick catches up on (16 queries each; 72 hours fit a 55-second tick on
-/// DynamoDB); the next tick continues from where this one stopped.
-const MAX_HOURS_PER_TICK: i64 = 72;
+/// Most hours one tick catches up on; the next tick continues from where this one stopped.
+const MAX_HOURS_PER_TICK: i64 = 24 * 45;
+/// How long a tick reads before it leaves the rest of a catch-up to the next tick (the
+/// function's timeout is 55 s).
+const TICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
 /// Attempts before a failing item is parked.
 pub const MAX_ATTEMPTS: i64 = 10;
 
@@ -113,6 +115,7 @@ pub struct TickReport {
 
 /// Runs everything due up to now.
 pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
+    let started = std::time::Instant::now();
     let now = deps.clock.now();
     let cursor_key = keys::scheduler_cursor();
     let saved = deps
@@ -125,15 +128,11 @@ pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
     let from = saved.unwrap_or(now - FIRST_LOOKBACK).min(now) - OVERLAP;
     let first_hour = keys::hour_floor(from);
     let last_hour = keys::hour_floor(now).min(first_hour + Duration::hours(MAX_HOURS_PER_TICK - 1));
-    // Everything up to `until` is read in this tick; with a capped catch-up, the end of the
-    // last hour read.
-    let until = if last_hour < keys::hour_floor(now) {
-        last_hour + Duration::hours(1) - Duration::milliseconds(1)
-    } else {
-        now
-    };
-    let range = SortKey::Between(keys::instant(from), format!("{}~", keys::instant(until)));
+    // A bucket holds only what was placed in its hour, so one range serves every hour.
+    let range = SortKey::Between(keys::instant(from), format!("{}~", keys::instant(now)));
     let mut report = TickReport::default();
+    // Everything up to `until` has been read; it becomes the cursor.
+    let mut until = now;
     let mut hour = first_hour;
     while hour <= last_hour {
         report.hours += 1;
@@ -155,6 +154,15 @@ pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
                     None => break,
                 }
             }
+        }
+        let hour_end = hour + Duration::hours(1) - Duration::milliseconds(1);
+        if hour < last_hour && started.elapsed() > TICK_BUDGET {
+            // A long catch-up goes on in the next tick, from the end of this hour.
+            until = hour_end;
+            break;
+        }
+        if hour == last_hour && last_hour < keys::hour_floor(now) {
+            until = hour_end;
         }
         hour += Duration::hours(1);
     }
