@@ -32,6 +32,19 @@ pub fn from_item<T: DeserializeOwned>(mut item: Item, kind: &str) -> Result<T, S
         .map_err(|e| StoreError::invalid(format!("stored {kind} does not match the model: {e}")))
 }
 
+/// The record stored under `key`, if any.
+pub async fn get<T: DeserializeOwned>(
+    store: &dyn ItemStore,
+    key: &Key,
+    kind: &str,
+) -> Result<Option<T>, StoreError> {
+    store
+        .get(key)
+        .await?
+        .map(|item| from_item(item, kind))
+        .transpose()
+}
+
 /// Pages of 1,000 items read at most from one small partition (a catalogue, a customer's
 /// holdings, the templates, the journeys) before giving up on the rest.
 pub const MAX_PAGES: usize = 10;

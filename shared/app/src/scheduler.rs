@@ -93,6 +93,18 @@ pub fn schedule(id: DueWorkId, due: DateTime<Utc>, now: DateTime<Utc>, work: &Wo
     }
 }
 
+/// A due-work id derived from what the work is (`seed`) and when it is due: the due
+/// millisecond and 80 bits of SHA-256 of the seed, so scheduling the same work twice writes
+/// one item (the put is create-only).
+pub fn derived_id(due: DateTime<Utc>, seed: &str) -> DueWorkId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let ms = u64::try_from(due.timestamp_millis()).unwrap_or(0);
+    DueWorkId::from_ulid(ulid::Ulid::from_parts(ms, u128::from_be_bytes(random)))
+}
+
 /// Puts an item's index keys at `at`: the hour bucket of its shard, sorted by instant.
 fn place(item: &mut Item, id: DueWorkId, at: DateTime<Utc>) {
     item.insert(

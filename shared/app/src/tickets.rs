@@ -191,9 +191,10 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
     let (id, now) = if fresh {
         (id, now)
     } else {
-        let stored: Ticket = match deps.store.get(&keys::ticket(&id)).await? {
-            Some(item) => crate::records::from_item(item, KIND)?,
-            None => return Ok(false),
+        let Some(stored) =
+            crate::records::get::<Ticket>(&*deps.store, &keys::ticket(&id), KIND).await?
+        else {
+            return Ok(false);
         };
         (stored.id, stored.created_at)
     };

@@ -31,6 +31,11 @@ macro_rules! ulid_id {
                 Self(Ulid::from_datetime(at.into()))
             }
 
+            /// The id holding this ULID (e.g. one derived from a hash, for idempotent writes).
+            pub fn from_ulid(ulid: Ulid) -> Self {
+                Self(ulid)
+            }
+
             /// The instant embedded in the id, to the millisecond.
             pub fn created_at(&self) -> DateTime<Utc> {
                 DateTime::<Utc>::from(self.0.datetime())

@@ -137,11 +137,7 @@ pub async fn meta(deps: &Deps, key: &str) -> Result<Option<JourneyMeta>, StoreEr
     if !valid_key(key) {
         return Ok(None);
     }
-    deps.store
-        .get(&keys::journey(key))
-        .await?
-        .map(|item| crate::records::from_item(item, KIND))
-        .transpose()
+    crate::records::get(&*deps.store, &keys::journey(key), KIND).await
 }
 
 /// One version of `key`.
@@ -153,11 +149,7 @@ pub async fn version(
     if !valid_key(key) {
         return Ok(None);
     }
-    deps.store
-        .get(&keys::journey_version(key, number))
-        .await?
-        .map(|item| crate::records::from_item(item, KIND))
-        .transpose()
+    crate::records::get(&*deps.store, &keys::journey_version(key, number), KIND).await
 }
 
 /// Journey versions kept in memory: a saved version never changes, so once read it can be

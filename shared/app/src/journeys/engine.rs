@@ -42,7 +42,6 @@ use nhip_domain::journey::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use crate::consumer::{Failure, process_batch};
@@ -704,18 +703,10 @@ pub async fn hand_on(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreEr
     }
 }
 
-/// The due-work id of an enrollment's wake-up: the wake-up's millisecond and 80 bits of
-/// SHA-256 of the enrollment and `seq`, so handing on twice writes one item.
+/// The due-work id of an enrollment's wake-up, from the enrollment and its `seq`, so handing
+/// on twice writes one item.
 fn wake_up_id(enrollment: &Enrollment, until: DateTime<Utc>) -> DueWorkId {
-    let digest = Sha256::new()
-        .chain_update(enrollment.id.as_bytes())
-        .chain_update(enrollment.seq.to_be_bytes())
-        .finalize();
-    let mut random = [0u8; 16];
-    random[6..].copy_from_slice(&digest[..10]);
-    let ms = u64::try_from(until.timestamp_millis()).unwrap_or(0);
-    let ulid = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random));
-    ulid.to_string().parse().expect("a ULID is a due-work id")
+    scheduler::derived_id(until, &format!("wake#{}#{}", enrollment.id, enrollment.seq))
 }
 
 async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreError> {

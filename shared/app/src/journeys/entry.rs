@@ -15,7 +15,6 @@ use nhip_domain::ids::CustomerId;
 use nhip_domain::journey::{Facts, Journey, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::deps::Deps;
 use crate::journeys::definitions::{self, JourneyVersion};
@@ -319,24 +318,17 @@ pub fn schedule_segment_part(
     if !matches!(version.definition.trigger, Trigger::Segment { .. }) {
         return None;
     }
-    let digest = sha2::Sha256::digest(
-        format!(
+    let id = crate::scheduler::derived_id(
+        due,
+        &format!(
             "segment#{}#{}#{}#{}#{}",
             version.key,
             version.number,
             keys::instant(at),
             progress.seen,
             progress.cursor.as_deref().unwrap_or_default()
-        )
-        .as_bytes(),
+        ),
     );
-    let mut random = [0u8; 16];
-    random[6..].copy_from_slice(&digest[..10]);
-    let ms = u64::try_from(due.timestamp_millis()).unwrap_or(0);
-    let id: nhip_domain::ids::DueWorkId = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random))
-        .to_string()
-        .parse()
-        .ok()?;
     let work = crate::scheduler::Work::JourneySegment {
         journey: version.key.clone(),
         version: version.number,

@@ -290,11 +290,7 @@ pub async fn meta(deps: &Deps, code: &str) -> Result<Option<TemplateMeta>, Store
     if !valid_code(code) {
         return Ok(None);
     }
-    deps.store
-        .get(&keys::template(code))
-        .await?
-        .map(|item| crate::records::from_item(item, KIND))
-        .transpose()
+    crate::records::get(&*deps.store, &keys::template(code), KIND).await
 }
 
 /// One version of `code`.
@@ -306,11 +302,7 @@ pub async fn version(
     if !valid_code(code) {
         return Ok(None);
     }
-    deps.store
-        .get(&keys::template_version(code, number))
-        .await?
-        .map(|item| crate::records::from_item(item, KIND))
-        .transpose()
+    crate::records::get(&*deps.store, &keys::template_version(code, number), KIND).await
 }
 
 /// The version a send uses: `number` when given, else the published one.
