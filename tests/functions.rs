@@ -566,7 +566,7 @@ async fn drain_events(deps: &nhip_app::Deps) {
 const CARD_JOURNEY: &str = "the-moi-kich-hoat";
 /// The enrollment id in `journey-worker/batch.json`: the one `card.issued` `core-evt-0101` from
 /// `core-banking` (as `api/post-events.json` posts it) enrolls.
-const FIXTURE_ENROLLMENT: &str = "2B9E5ZMH4KWEXV2DF7BC4NWMAD";
+const FIXTURE_ENROLLMENT: &str = "27S8AMMFE7NR2MCVBGKJR64JK7";
 
 /// A customer with the phone `api/post-events.json` names and an e-mail address, created through
 /// the staff API. Returns its id.
@@ -622,9 +622,14 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
     let local = support::local_deps();
     let deps = &local.deps;
     assert_eq!(
-        nhip_app::journeys::engine::enrollment_id(CARD_JOURNEY, "event:core-banking#core-evt-0101"),
+        nhip_app::journeys::engine::enrollment_id(
+            CARD_JOURNEY,
+            1,
+            FIXTURE_CUSTOMER.parse().unwrap(),
+            "event:core-banking#core-evt-0101"
+        ),
         FIXTURE_ENROLLMENT,
-        "the fixture's enrollment is the one card.issued core-evt-0101 makes"
+        "the fixture's enrollment is the one card.issued core-evt-0101 makes for its customer"
     );
     as_admin(
         deps,
@@ -654,7 +659,15 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
     let enrollments = card_enrollments(deps, &customer_id).await;
     assert_eq!(enrollments.len(), 1, "{enrollments:?}");
     let enrollment_id = enrollments[0].id.clone();
-    assert_eq!(enrollment_id, FIXTURE_ENROLLMENT);
+    assert_eq!(
+        enrollment_id,
+        nhip_app::journeys::engine::enrollment_id(
+            CARD_JOURNEY,
+            1,
+            customer_id.parse().unwrap(),
+            "event:core-banking#core-evt-0101"
+        )
+    );
     assert_eq!(enrollments[0].seq, 0);
     assert_eq!(enrollments[0].step, "chao-mung");
 
@@ -822,7 +835,15 @@ async fn api_journey_fixtures_install_the_seed_take_an_event_and_count_the_enrol
     drain_events(&local.deps).await;
     let enrollments = card_enrollments(&local.deps, &customer_id).await;
     assert_eq!(enrollments.len(), 1, "{enrollments:?}");
-    assert_eq!(enrollments[0].id, FIXTURE_ENROLLMENT);
+    assert_eq!(
+        enrollments[0].id,
+        nhip_app::journeys::engine::enrollment_id(
+            CARD_JOURNEY,
+            1,
+            customer_id.parse().unwrap(),
+            "event:core-banking#core-evt-0101"
+        )
+    );
 
     let (status, body) = invoke_api(gateway, "api/journey-stats.json").await;
     assert_eq!(status, 200, "{body}");

@@ -1018,3 +1018,371 @@ async fn a_scheduler_down_for_hours_catches_up_and_runs_each_wake_up_once() {
         ]
     );
 }
+
+// ---- Many customers at once: a list, a CSV, a segment; several events for one customer;
+// staff routes heard as events -----------------------------------------------------------
+
+/// `n` customers reachable on every channel, phones from `09<prefix>0000`.
+async fn many_customers(sim: &Sim, prefix: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(
+            sim.customer(
+                &format!("09{prefix}0000{i:02}"),
+                &format!("kh{prefix}{i}@example.com"),
+            )
+            .await,
+        );
+    }
+    ids
+}
+
+/// The enrollment ids of each customer in `journey`.
+async fn enrollment_ids(sim: &Sim, customers: &[String], journey: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for customer in customers {
+        let (status, body) = sim
+            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        for item in body["items"].as_array().unwrap() {
+            if item["journey"] == journey {
+                ids.push(item["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    ids
+}
+
+async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &["tra-gop-moi", "nuoi-duong-lead"]).await;
+    // Three by a JSON list, twenty by a CSV file, into the installment invitation.
+    let listed = many_customers(&sim, "14", 3).await;
+    let refs: Vec<Value> = listed.iter().map(|id| json!({"id": id})).collect();
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/journeys/tra-gop-moi/enrollments",
+            Some(json!({"customers": refs, "request_id": "danh-sach-1"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"], json!({"enrolled": 3}), "{body}");
+    let in_csv = many_customers(&sim, "15", 20).await;
+    let mut csv = String::from("phone\n");
+    for i in 0..20 {
+        csv.push_str(&format!("0915000{i:03}\n"));
+    }
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys/tra-gop-moi/enrollments",
+        &csv,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"], json!({"enrolled": 20}), "{body}");
+    // The same file again enrolls nobody twice.
+    let (_, again) = post_yaml(
+        &sim,
+        "/v1/journeys/tra-gop-moi/enrollments",
+        &csv,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(again["counts"], json!({"duplicate": 20}), "{again}");
+    sim.settle().await;
+
+    let invited: Vec<String> = listed.iter().chain(&in_csv).cloned().collect();
+    let ids = enrollment_ids(&sim, &invited, "tra-gop-moi").await;
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (23, 23), "{ids:?}");
+    for customer in &invited {
+        assert_eq!(
+            sim.sent(customer).await,
+            [
+                "23/11 09:00 email tra-gop-moi-email",
+                "23/11 09:00 push tra-gop-moi-push",
+                "23/11 09:00 zns tra-gop-moi-zns",
+            ],
+            "{customer}"
+        );
+    }
+    let (_, stats) = sim
+        .call("GET", "/v1/journeys/tra-gop-moi/stats", None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 23, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["sent"], 69, "{stats}");
+
+    // Twenty leads still consulting: the daily segment evaluation of day 14 finds them all.
+    let mut leads = Vec::new();
+    for i in 0..20 {
+        let (status, body) = sim
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({
+                    "full_name": format!("Lê Văn Khách {i}"),
+                    "phones": [format!("0916000{i:03}")],
+                    "emails": [format!("lead{i}@example.com")],
+                    "source": "website",
+                    "lifecycle": "consulting",
+                    "owner": "tv.hoa",
+                    "consents": ["email:marketing"],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        leads.push(body["id"].as_str().unwrap().to_owned());
+    }
+    sim.advance_to(test_epoch() + Duration::days(15) + Duration::hours(2))
+        .await;
+    let ids = enrollment_ids(&sim, &leads, "nuoi-duong-lead").await;
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (20, 20), "{ids:?}");
+    for lead in &leads {
+        assert_eq!(
+            sim.sent(lead).await,
+            ["08/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email"],
+            "{lead}"
+        );
+    }
+    let (_, stats) = sim
+        .call("GET", "/v1/journeys/nuoi-duong-lead/stats", None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 20, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["waiting"], 20, "{stats}");
+    vec![format!("{} {}", invited.len(), leads.len())]
+}
+
+#[tokio::test]
+async fn every_customer_of_a_list_a_csv_or_a_segment_gets_an_enrollment_and_messages_of_their_own()
+{
+    a_list_a_csv_and_a_segment(Delivery::Once).await;
+    a_list_a_csv_and_a_segment(Delivery::Shuffled(5)).await;
+}
+
+#[tokio::test]
+async fn a_split_over_a_csv_of_twenty_four_spreads_the_customers_by_their_own_hash() {
+    let mut sim = Sim::with_seeds(Delivery::Once, &[]).await;
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys?publish=true",
+        WELCOME_APP,
+        "application/yaml",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let customers = many_customers(&sim, "17", 24).await;
+    let mut csv = String::from("id\n");
+    for customer in &customers {
+        csv.push_str(&format!("{customer}\n"));
+    }
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys/chao-mung-ung-dung/enrollments",
+        &csv,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"], json!({"enrolled": 24}), "{body}");
+    sim.advance(Duration::days(4)).await;
+    let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(nhip_domain::journey::Step::Split { branches }) = version.definition.step("chia-nhom")
+    else {
+        panic!("the split step");
+    };
+    let mut arms = [0, 0];
+    for customer in &customers {
+        let (_, body) = sim
+            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        let enrollment = &body["items"][0];
+        let arm = nhip_domain::journey::split_branch(
+            enrollment["id"].as_str().unwrap(),
+            "chia-nhom",
+            branches,
+        );
+        let expected = if arm == 0 { "da-cham-soc" } else { "holdout" };
+        assert_eq!(enrollment["outcome"], expected, "{enrollment}");
+        arms[arm] += 1;
+    }
+    // Each customer has an id of their own, so the arms follow 24 hashes, not one: all 24 in
+    // one arm has a chance of 2^-23.
+    assert!(arms[0] > 0 && arms[1] > 0, "{arms:?}");
+    let (_, stats) = sim
+        .call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 24, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["ticketed"], arms[0], "{stats}");
+}
+
+const INSTALLMENT_DUE: &str = r#"
+key: nhac-ky-tra-gop
+name: Nhắc kỳ trả góp đến hạn
+trigger: { type: event, event: installment.due }
+reentry: { type: unlimited }
+start: nhac
+steps:
+  nhac:
+    type: send
+    purpose: care
+    targets: [{ channel: email, template: nhac-ky-email }]
+    next: cho
+  cho: { type: wait, wait: { kind: duration, duration: 1h }, next: xong }
+  xong: { type: exit, outcome: da-nhac }
+"#;
+
+async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &[]).await;
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/templates",
+            Some(json!({
+                "code": "nhac-ky-email",
+                "name": "Nhắc kỳ trả góp",
+                "publish": true,
+                "content": {
+                    "channel": "email",
+                    "subject": "Nhắc kỳ trả góp",
+                    "html": "<p>{{ customer.salutation }} ơi, sắp đến kỳ trả góp.</p>",
+                    "text": "{{ customer.salutation }} ơi, sắp đến kỳ trả góp.",
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post_yaml(
+        &sim,
+        "/v1/journeys?publish=true",
+        INSTALLMENT_DUE,
+        "application/yaml",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let customers = many_customers(&sim, "18", 20).await;
+    // One request, three due installments for each of twenty customers.
+    let events: Vec<Value> = customers
+        .iter()
+        .flat_map(|customer| {
+            (1..=3).map(move |ky| {
+                json!({"id": format!("due-{customer}-{ky}"), "type": "installment.due",
+                       "customer": {"id": customer}, "data": {"ky": ky}})
+            })
+        })
+        .collect();
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/events",
+            Some(json!({"source": "core-banking", "events": events})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    sim.settle().await;
+    sim.advance(Duration::hours(4)).await;
+    for customer in &customers {
+        // One at a time: each reminder after the previous enrollment ended; none dropped.
+        assert_eq!(
+            sim.sent(customer).await,
+            [
+                "23/11 09:00 email nhac-ky-email",
+                "23/11 10:00 email nhac-ky-email",
+                "23/11 11:00 email nhac-ky-email",
+            ],
+            "{customer}"
+        );
+        let (_, journeys) = sim
+            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        let outcomes: Vec<&str> = journeys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["outcome"].as_str().unwrap_or("-"))
+            .collect();
+        assert_eq!(outcomes, ["da-nhac", "da-nhac", "da-nhac"], "{journeys}");
+    }
+    let (_, stats) = sim
+        .call("GET", "/v1/journeys/nhac-ky-tra-gop/stats", None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 60, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["sent"], 60, "{stats}");
+    vec![format!("{}", customers.len())]
+}
+
+#[tokio::test]
+async fn several_events_for_one_customer_in_one_batch_queue_behind_each_other_and_none_is_dropped()
+{
+    three_installments_due_at_once(Delivery::Once).await;
+    three_installments_due_at_once(Delivery::Shuffled(11)).await;
+}
+
+#[tokio::test]
+async fn a_lead_made_a_customer_by_a_staff_holding_leaves_the_lead_nurture_series() {
+    let mut sim = Sim::with_seeds(Delivery::Once, &["nuoi-duong-lead"]).await;
+    let (status, body) = sim
+        .call(
+            "POST",
+            "/v1/catalogue/products",
+            Some(json!({"code": "bcc-12-thang", "name": "Hợp đồng BCC 12 tháng", "kind": "investment"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut leads = Vec::new();
+    for i in 0..2 {
+        let (status, body) = sim
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({
+                    "full_name": format!("Đỗ Thị Lan {i}"),
+                    "phones": [format!("0919000{i:03}")],
+                    "emails": [format!("lan{i}@example.com")],
+                    "source": "assigned",
+                    "lifecycle": "consulting",
+                    "owner": "tv.hoa",
+                    "consents": ["email:marketing"],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        leads.push(body["id"].as_str().unwrap().to_owned());
+    }
+    sim.advance_to(test_epoch() + Duration::days(15) + Duration::hours(2))
+        .await; // 08/12 11:00, after the first e-mail
+    // The consultant records the first lead's signed contract as an active holding.
+    let (status, body) = sim
+        .call(
+            "POST",
+            &format!("/v1/customers/{}/holdings", leads[0]),
+            Some(json!({"product": "bcc-12-thang", "status": "active", "starts_on": "2026-12-08"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["customer"]["lifecycle"], "customer", "{body}");
+    sim.settle().await;
+    sim.advance(Duration::days(15)).await;
+    assert_eq!(
+        sim.sent(&leads[0]).await,
+        ["08/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email"]
+    );
+    assert_eq!(
+        sim.enrollment(&leads[0], "nuoi-duong-lead").await,
+        "converted converted theo-doi-click"
+    );
+    // The other lead goes on with the series.
+    assert_eq!(
+        sim.sent(&leads[1]).await,
+        [
+            "08/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+            "15/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+            "22/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
+        ]
+    );
+}

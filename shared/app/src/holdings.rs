@@ -1446,7 +1446,7 @@ fn holding_writes(
     principal: &Principal,
     check_reason: bool,
     now: DateTime<Utc>,
-) -> Result<Vec<WriteOp>, StoreError> {
+) -> Result<(Vec<WriteOp>, Vec<timeline::Entry>), StoreError> {
     let key = keys::holding(holding.customer_id, &holding.id);
     let mut ops = vec![WriteOp::Put {
         item: to_item(key, HOLDING_KIND, holding)?,
@@ -1465,22 +1465,20 @@ fn holding_writes(
         actor: Some(principal.user.clone()),
         data,
     };
-    ops.push(entry(event_type, cause.clone(), data).write(now));
+    let mut entries = vec![entry(event_type, cause.clone(), data)];
     if after_customer.lifecycle != before_customer.lifecycle {
-        ops.push(
-            entry(
-                "customer.lifecycle_changed",
-                format!("{cause}#lifecycle"),
-                json!({
-                    "from": before_customer.lifecycle,
-                    "to": after_customer.lifecycle,
-                    "to_label": after_customer.lifecycle.label(),
-                    "holding_id": holding.id,
-                }),
-            )
-            .write(now),
-        );
+        entries.push(entry(
+            "customer.lifecycle_changed",
+            format!("{cause}#lifecycle"),
+            json!({
+                "from": before_customer.lifecycle,
+                "to": after_customer.lifecycle,
+                "to_label": after_customer.lifecycle.label(),
+                "holding_id": holding.id,
+            }),
+        ));
     }
+    ops.extend(entries.iter().map(|e| e.write(now)));
     if previous_version.is_none() {
         ops.push(WriteOp::Check {
             key: keys::catalogue_product(&holding.product),
@@ -1493,7 +1491,7 @@ fn holding_writes(
             condition: Condition::Equals("active".into(), Value::Bool(true)),
         });
     }
-    Ok(ops)
+    Ok((ops, entries))
 }
 
 /// What the timeline records of a holding: never its attributes (they may hold card data).
@@ -1725,7 +1723,7 @@ async fn add_holding(
             holding.settled_on = Some(nhip_domain::time::vn_date(now));
         }
         let mut after = profile_with(&before, &holding, now);
-        let ops = holding_writes(
+        let (ops, entries) = holding_writes(
             &before,
             &after,
             &holding,
@@ -1738,6 +1736,7 @@ async fn add_holding(
         )?;
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
+                timeline::publish(&deps, &entries).await;
                 let view = holding_view(
                     &holding,
                     &BTreeMap::from([(product.code.clone(), product)]),
@@ -1842,7 +1841,7 @@ async fn update_holding(
         let changed: Vec<&String> = body.keys().filter(|k| *k != "version").collect();
         let mut after = profile_with(&before, &holding, now);
         let reason_changed = holding.usage_reason != current.usage_reason;
-        let ops = holding_writes(
+        let (ops, entries) = holding_writes(
             &before,
             &after,
             &holding,
@@ -1855,6 +1854,7 @@ async fn update_holding(
         )?;
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
+                timeline::publish(&deps, &entries).await;
                 return Ok(Json(json!({
                     "holding": holding_view(&holding, &products, &reasons),
                     "customer": customer_brief(&after),

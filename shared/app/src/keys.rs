@@ -400,6 +400,22 @@ pub fn enrollment_guard(customer: CustomerId, journey: &str) -> Key {
     Key::new(customer_pk(customer), format!("ENRON#{journey}"))
 }
 
+/// An entry waiting for the customer's active enrollment in a journey to end (a journey runs
+/// once per customer at a time): `CUS#<id>` / `ENRQ#<journey>#<instant>#<enrollment>`, oldest
+/// first, written create-only, deleted when the entry starts (or is refused by the journey's
+/// re-entry rule then).
+pub fn queued_entry(customer: CustomerId, journey: &str, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(
+        customer_pk(customer),
+        format!("{}{}#{id}", queued_entries_prefix(journey), instant(at)),
+    )
+}
+
+/// The sort-key prefix of the entries waiting in `journey` ([`queued_entry`]).
+pub fn queued_entries_prefix(journey: &str) -> String {
+    format!("ENRQ#{journey}#")
+}
+
 /// The record of one step of an enrollment: `CUS#<id>` / `JSTEP#<enrollment>#<seq>`.
 pub fn journey_step(customer: CustomerId, enrollment: &str, seq: u64) -> Key {
     Key::new(

@@ -282,8 +282,9 @@ where
         let mut after = before.clone();
         let (timeline_data, audit_data) = apply(&mut after, now)?;
         after.updated_at = now;
+        let recorded = entry(after.id, now, event_type, principal, timeline_data);
         let extra = vec![
-            entry(after.id, now, event_type, principal, timeline_data).write(now),
+            recorded.write(now),
             WriteOp::Put {
                 item: audit_item(deps, principal, after.id, event_type, audit_data),
                 condition: Condition::NotExists,
@@ -292,6 +293,7 @@ where
         match repo::save(&*deps.store, &before, &mut after, extra).await {
             Ok(()) => {
                 tracing::info!(customer = %after.id, user = %principal.user, action = event_type, "personal-data request applied");
+                timeline::publish(deps, &[recorded]).await;
                 return Ok(after);
             }
             Err(SaveError::Conflict) if version.is_none() => continue,

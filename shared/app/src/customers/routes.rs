@@ -639,14 +639,10 @@ async fn update_customer(
         writes.push(change.write(now));
     }
     repo::save(&*deps.store, &before, &mut after, writes).await?;
-    if let Some(event) = lifecycle_change
-        .as_ref()
-        .and_then(timeline::Entry::as_event)
-        && let Err(error) = crate::events::publish(&deps, &[event]).await
-    {
-        // Recorded on the timeline; journeys miss it until the queue is back.
-        tracing::warn!(%error, "customer.lifecycle_changed not published");
-    }
+    // Journeys hear the change ("became a customer") as they hear a core system's event.
+    let mut published = vec![entry];
+    published.extend(lifecycle_change);
+    timeline::publish(&deps, &published).await;
     Ok(Json(view(&after)))
 }
 

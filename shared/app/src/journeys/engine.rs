@@ -56,7 +56,9 @@ use crate::messaging::model::{
 };
 use crate::messaging::pipeline;
 use crate::ports::queue::QueueError;
-use crate::ports::store::{Condition as StoreCondition, Index, Item, Query, SortKey, StoreError};
+use crate::ports::store::{
+    Condition as StoreCondition, Index, Item, Key, Query, SortKey, StoreError,
+};
 use crate::scheduler::{self, Work};
 
 /// Kind attribute of enrollment items.
@@ -294,10 +296,15 @@ impl Enrollment {
     }
 }
 
-/// The enrollment id for what enrolled the customer (`<journey>` and a cause such as
-/// `event:<source>#<id>`): 128 bits of SHA-256, in ULID form.
-pub fn enrollment_id(journey: &str, cause: &str) -> String {
-    crate::messaging::model::message_id_for(&format!("enroll#{journey}#{cause}"))
+/// The enrollment id of `customer` in `version` of `journey`, for what enrolled them (a cause
+/// such as `event:<source>#<id>`, `segment:<instant>`, `api:<user>:<request key>`): 128 bits of
+/// SHA-256, in ULID form. One cause often enrolls many customers (a CSV, a segment run), so the
+/// customer is part of the id: each gets an enrollment of their own, and the same cause for the
+/// same customer finds the same one.
+pub fn enrollment_id(journey: &str, version: u32, customer: CustomerId, cause: &str) -> String {
+    crate::messaging::model::message_id_for(&format!(
+        "enroll#{journey}#v{version}#{customer}#{cause}"
+    ))
 }
 
 /// How a customer enters: the enrollment's id and what it starts with.
@@ -694,8 +701,33 @@ pub async fn hand_on(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreEr
             else {
                 unreachable!("schedule is a put");
             };
+            let key = Key::of(&item);
+            let ours = item.get("work").cloned();
             match deps.store.put(item, condition).await {
-                Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+                Ok(()) => Ok(()),
+                Err(StoreError::ConditionFailed { .. }) => {
+                    // The id comes from the enrollment and its seq, so the item there is this
+                    // very wake-up written before (a redelivery). Anything else would silently
+                    // lose a customer's next step: fail loudly instead (retried, then the DLQ).
+                    let existing = match &key {
+                        Some(key) => deps.store.get(key).await?,
+                        None => None,
+                    };
+                    match existing {
+                        Some(found) if found.get("work") != ours.as_ref() => {
+                            tracing::error!(
+                                enrollment_id = %enrollment.id,
+                                seq = enrollment.seq,
+                                "wake-up id taken by other work"
+                            );
+                            Err(StoreError::invalid(format!(
+                                "wake-up {} of enrollment {} collides with other due work",
+                                id, enrollment.id
+                            )))
+                        }
+                        _ => Ok(()),
+                    }
+                }
                 Err(other) => Err(other),
             }
         }
@@ -721,9 +753,11 @@ async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), Store
         )
         .await
     {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(other) => Err(other),
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(other) => return Err(other),
     }
+    // The customer may be let in again: an entry that waited for this one starts now.
+    crate::journeys::entry::start_queued(deps, customer, &enrollment.journey).await
 }
 
 /// Publishes `journey.converted`, `journey.exited` or `journey.stopped` on the events queue

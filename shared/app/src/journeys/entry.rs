@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::ids::CustomerId;
-use nhip_domain::journey::{Facts, Journey, Trigger};
+use nhip_domain::journey::{Facts, Journey, Reentry, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ use crate::journeys::definitions::{self, JourneyVersion};
 use crate::journeys::engine::{self, EnrollmentStatus, JobEvent, StepJob};
 use crate::journeys::stats;
 use crate::keys;
-use crate::ports::store::{Condition, Index, Query, StoreError, WriteOp};
+use crate::ports::store::{Condition, Index, Key, Query, SortKey, StoreError, WriteOp};
 
 /// What became of an attempt to enroll a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -37,8 +37,15 @@ pub enum EnrollOutcome {
         /// The enrollment it made.
         enrollment_id: String,
     },
-    /// The customer is in this journey now.
+    /// The customer is in this journey now (and the entry cannot wait: it came from the API or a
+    /// segment, which say so to their caller, or the journey is entered once ever).
     AlreadyActive,
+    /// The customer is in this journey now: a journey runs once per customer at a time, so this
+    /// entry waits and starts when that enrollment ends (the re-entry rule applies then).
+    Queued {
+        /// The enrollment it will make.
+        enrollment_id: String,
+    },
     /// The re-entry rule does not allow another enrollment yet (or ever).
     ReentryNotAllowed,
     /// The trigger's condition does not hold for this event and customer.
@@ -63,13 +70,30 @@ pub struct Entry<'a> {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// Enrolls `customer` in `version` of its journey.
+/// Enrolls `customer` in `version` of its journey. A journey runs once per customer at a time:
+/// an event that would enroll a customer already in it is queued ([`EnrollOutcome::Queued`])
+/// and starts when the running enrollment ends; the API and segments are told
+/// [`EnrollOutcome::AlreadyActive`] instead.
 pub async fn enroll(
     deps: &Deps,
     version: &JourneyVersion,
     customer: CustomerId,
     entry: Entry<'_>,
 ) -> Result<EnrollOutcome, StoreError> {
+    enroll_or_queue(deps, version, customer, entry, true).await
+}
+
+async fn enroll_or_queue(
+    deps: &Deps,
+    version: &JourneyVersion,
+    customer: CustomerId,
+    entry: Entry<'_>,
+    may_queue: bool,
+) -> Result<EnrollOutcome, StoreError> {
+    let queueable = may_queue
+        && entry.source.starts_with("event:")
+        && !matches!(version.definition.reentry, Reentry::Once);
+    let waiting = queueable.then(|| entry.clone());
     let Entry {
         cause,
         source,
@@ -79,7 +103,7 @@ pub async fn enroll(
     } = entry;
     let now = deps.clock.now();
     let journey = &version.definition;
-    let id = engine::enrollment_id(&version.key, cause);
+    let id = engine::enrollment_id(&version.key, version.number, customer, cause);
     let previous = engine::of_customer(deps, customer, Some(&version.key)).await?;
     if let Some(same) = previous.iter().find(|e| e.id == id) {
         // A repeated trigger: hand the enrollment on again in case the first delivery stopped
@@ -93,7 +117,10 @@ pub async fn enroll(
         .iter()
         .any(|e| e.status == EnrollmentStatus::Active)
     {
-        return Ok(EnrollOutcome::AlreadyActive);
+        return match waiting {
+            Some(entry) => queue_entry(deps, version, customer, &id, entry).await,
+            None => Ok(EnrollOutcome::AlreadyActive),
+        };
     }
     let starts: Vec<DateTime<Utc>> = previous.iter().map(|e| e.entered_at).collect();
     if !journey.reentry.allows(&starts, now) {
@@ -136,7 +163,12 @@ pub async fn enroll(
         Err(StoreError::ConditionFailed { op: Some(1) }) => {
             return Ok(EnrollOutcome::Duplicate { enrollment_id: id });
         }
-        Err(StoreError::ConditionFailed { .. }) => return Ok(EnrollOutcome::AlreadyActive),
+        Err(StoreError::ConditionFailed { .. }) => {
+            return match waiting {
+                Some(entry) => queue_entry(deps, version, customer, &id, entry).await,
+                None => Ok(EnrollOutcome::AlreadyActive),
+            };
+        }
         Err(other) => return Err(other),
     }
     stats::entered(deps, &enrollment).await?;
@@ -159,6 +191,131 @@ pub async fn enroll(
     }
     engine::hand_on(deps, &enrollment).await?;
     Ok(EnrollOutcome::Enrolled { enrollment_id: id })
+}
+
+/// Kind attribute of a queued entry ([`keys::queued_entry`]).
+const QUEUED_ENTRY_KIND: &str = "queued_entry";
+
+/// Keeps an entry that found the customer already in the journey, to start when that
+/// enrollment ends. If it ended meanwhile (its end found no queue), the entry starts now.
+async fn queue_entry(
+    deps: &Deps,
+    version: &JourneyVersion,
+    customer: CustomerId,
+    id: &str,
+    entry: Entry<'_>,
+) -> Result<EnrollOutcome, StoreError> {
+    let now = deps.clock.now();
+    let at = entry.since.unwrap_or(now);
+    let mut item = keys::queued_entry(customer, &version.key, at, id).to_item();
+    for (name, value) in [
+        ("kind", Value::from(QUEUED_ENTRY_KIND)),
+        ("journey", version.key.clone().into()),
+        ("version", version.number.into()),
+        ("enrollment_id", id.into()),
+        ("cause", entry.cause.into()),
+        ("source", entry.source.into()),
+        ("trigger", entry.trigger),
+        ("holding", entry.holding),
+        ("occurred_at", keys::instant(at).into()),
+        ("queued_at", keys::instant(now).into()),
+    ] {
+        item.insert(name.into(), value);
+    }
+    match deps.store.put(item, Condition::NotExists).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    tracing::info!(journey = %version.key, enrollment_id = id, "entry queued behind the active enrollment");
+    if deps
+        .store
+        .get(&keys::enrollment_guard(customer, &version.key))
+        .await?
+        .is_none()
+    {
+        start_queued(deps, customer, &version.key).await?;
+    }
+    Ok(EnrollOutcome::Queued {
+        enrollment_id: id.to_owned(),
+    })
+}
+
+/// Starts the oldest entry waiting in `journey` for `customer`, now that nobody is in it: the
+/// entry is deleted once it enrolled the customer, or once the journey refuses it (its re-entry
+/// rule, its condition, an unpublished version), and the next one is tried. Safe to run twice
+/// at once: the enrollment id comes from the entry's cause and the marker admits one.
+pub async fn start_queued(
+    deps: &Deps,
+    customer: CustomerId,
+    journey: &str,
+) -> Result<(), StoreError> {
+    // A bound, so a long queue of refused entries cannot hold the caller: the rest start at the
+    // next enrollment's end.
+    for _ in 0..10 {
+        let page = deps
+            .store
+            .query(
+                Query::partition(Index::Primary, keys::customer_pk(customer))
+                    .sk(SortKey::BeginsWith(keys::queued_entries_prefix(journey)))
+                    .limit(1),
+            )
+            .await?;
+        let Some(item) = page.items.into_iter().next() else {
+            return Ok(());
+        };
+        let Some(key) = Key::of(&item) else {
+            return Ok(());
+        };
+        let text = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default();
+        let number = item
+            .get("version")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_default();
+        let outcome = match definitions::cached_version(deps, journey, number).await? {
+            Some(version) => Some(
+                Box::pin(enroll_or_queue(
+                    deps,
+                    &version,
+                    customer,
+                    Entry {
+                        cause: text("cause"),
+                        source: text("source"),
+                        trigger: item.get("trigger").cloned().unwrap_or_default(),
+                        holding: item.get("holding").cloned().unwrap_or_default(),
+                        // The wait was the journey's rule, not the customer's: the journey
+                        // starts from now, its waits counted from its own entry.
+                        since: None,
+                    },
+                    false,
+                ))
+                .await?,
+            ),
+            None => None,
+        };
+        match &outcome {
+            // Someone else's entry got in first: this one waits for that enrollment's end.
+            Some(EnrollOutcome::AlreadyActive) => return Ok(()),
+            Some(EnrollOutcome::Enrolled { .. } | EnrollOutcome::Duplicate { .. }) => {}
+            refused => tracing::warn!(
+                journey,
+                enrollment_id = text("enrollment_id"),
+                outcome = ?refused,
+                "queued entry refused by the journey when its turn came"
+            ),
+        }
+        match deps.store.delete(&key, Condition::Always).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        if matches!(
+            outcome,
+            Some(EnrollOutcome::Enrolled { .. } | EnrollOutcome::Duplicate { .. })
+        ) {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Routes an event about a customer: to the customer's active enrollments that react to its
