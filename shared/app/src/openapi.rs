@@ -42,7 +42,7 @@ pub const BEARER: &str = "bearer";
     ),
     paths(
         crate::http::health, crate::http::version, serve_document,
-        crate::intake::submit_lead,
+        crate::intake::submit_lead, crate::intake::confirm_page, crate::intake::confirm_consents,
         crate::customers::routes::list_customers, crate::customers::routes::create_customer, crate::customers::routes::not_consulted, crate::customers::routes::get_customer, crate::customers::routes::update_customer, crate::customers::routes::assign_owner, crate::customers::routes::customer_timeline, crate::customers::routes::recent_activities,
         crate::customers::interactions::log_interaction,
         crate::next_actions::list_next_actions, crate::next_actions::schedule_next_action,

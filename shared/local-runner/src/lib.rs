@@ -142,12 +142,16 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     }
     let mut api_stop = stopped.clone();
     tasks.spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|s| *s).await;
-            })
-            .await
-            .context("serving the API")
+        // The peer address reaches the routes (the intake's rate limit is keyed by it).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = api_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .context("serving the API")
     });
     for consumer in consumers::all(&deps) {
         tasks.spawn(consumer.run(stopped.clone()));

@@ -21,7 +21,7 @@ use ulid::Ulid;
 
 use super::list::{self, Filters, ListError};
 use super::model::{Customer, normalise_tags};
-use super::repo;
+use super::repo::{self, SaveError};
 use crate::auth::{Principal, Role};
 use crate::deps::Deps;
 use crate::http::{ApiError, Json, Path, Query as QueryParams};
@@ -504,7 +504,9 @@ async fn create_customer(
         &principal,
         json!({"source": customer.source}),
     );
-    repo::create(&*deps.store, &customer, vec![entry.write(now)]).await?;
+    if let Err(error) = repo::create(&*deps.store, &customer, vec![entry.write(now)]).await {
+        return Err(save_error_for(&deps, &principal, error).await);
+    }
     Ok((StatusCode::CREATED, Json(view(&customer))).into_response())
 }
 
@@ -531,6 +533,33 @@ async fn get_customer(
     let customer = load_visible(&deps, &principal, &id).await?;
     audit(&deps, &principal, customer.id, "read", json!({})).await?;
     Ok(Json(view(&customer)))
+}
+
+/// The answer to a failed staff save. A phone, e-mail or CCCD held by another customer is
+/// named (with that customer's id) only to a caller whose scope covers that customer; anyone
+/// else learns only that the identifier cannot be used, not whose it is.
+async fn save_error_for(deps: &Deps, principal: &Principal, error: SaveError) -> ApiError {
+    let SaveError::Taken { field, owner } = error else {
+        return crate::intake::save_error(error);
+    };
+    let holder = match repo::get(&*deps.store, owner).await {
+        Ok(holder) => holder.filter(|c| c.erased_at.is_none()),
+        Err(error) => return error.into(),
+    };
+    match holder {
+        Some(holder) if list::visible(principal, &holder) => ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate",
+            format!("The {field} already belongs to customer {owner}."),
+        )
+        .field(field, format!("Đã thuộc về khách hàng {owner}.")),
+        _ => ApiError::new(
+            StatusCode::CONFLICT,
+            "identifier_unavailable",
+            format!("This {field} cannot be used."),
+        )
+        .field(field, "Không dùng được giá trị này."),
+    }
 }
 
 /// Records that `principal` accessed or changed a customer's personal data.
@@ -638,7 +667,9 @@ async fn update_customer(
     if let Some(change) = &lifecycle_change {
         writes.push(change.write(now));
     }
-    repo::save(&*deps.store, &before, &mut after, writes).await?;
+    if let Err(error) = repo::save(&*deps.store, &before, &mut after, writes).await {
+        return Err(save_error_for(&deps, &principal, error).await);
+    }
     if let Some(event) = lifecycle_change
         .as_ref()
         .and_then(timeline::Entry::as_event)
