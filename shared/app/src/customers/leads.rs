@@ -7,7 +7,7 @@
 //! An anonymous arrival (a public web form) proves nothing about who sent it: for a phone or
 //! e-mail that is already a customer it changes none of the stored fields and grants nothing.
 //! What was submitted is kept on the timeline entry, marked unverified, for staff to apply;
-//! consents asked for wait (pattern 62) until the customer confirms them through a signed link
+//! consents asked for wait (`OPTIN#` items, see docs/data-model.md) until the customer confirms them through a signed link
 //! sent to the address already on record (double opt-in).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -68,7 +68,7 @@ pub struct Lead {
 }
 
 /// Consents an anonymous submission asked for on a known customer, stored until the customer
-/// confirms them (pattern 62).
+/// confirms them (`CUS#<id>` / `OPTIN#<request>`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PendingConsents {
     /// The request's id (the submission's event id).
