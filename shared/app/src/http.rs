@@ -465,6 +465,73 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::new(rejection.status(), "invalid_query", rejection.body_text())
 }
 
+/// The query parameters of a list route: how many items a page may hold, and any other range
+/// its parameters have. [`ListQuery`] checks every one of them the same way before the handler
+/// runs, so no route clamps, ignores or accepts a value outside its documented range.
+pub trait ListParams: DeserializeOwned {
+    /// Items a page holds when `limit` is absent.
+    const DEFAULT_LIMIT: u32;
+    /// The largest `limit` (the smallest is 1).
+    const MAX_LIMIT: u32;
+
+    /// The `limit` asked for.
+    fn requested_limit(&self) -> Option<u32>;
+
+    /// The route's other ranges (ratios, dates), as `(parameter, problem)`.
+    fn range_problems(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// The page size to read: the `limit` asked for (checked in range) or the default.
+    fn limit(&self) -> u32 {
+        self.requested_limit().unwrap_or(Self::DEFAULT_LIMIT)
+    }
+}
+
+/// A list route's query parameters, parsed and range-checked: a string that does not parse,
+/// a `limit` outside 1–[`ListParams::MAX_LIMIT`] or another parameter out of its range
+/// answers 400 `invalid_query` with the error body, each parameter named in `fields`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ListQuery<T>
+where
+    T: ListParams,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<T>::from_request_parts(parts, state).await?;
+        let mut problems = params.range_problems();
+        if let Some(limit) = params.requested_limit()
+            && !(1..=T::MAX_LIMIT).contains(&limit)
+        {
+            problems.push(("limit", format!("1–{}", T::MAX_LIMIT)));
+        }
+        if problems.is_empty() {
+            return Ok(ListQuery(params));
+        }
+        let names: Vec<&str> = problems.iter().map(|(name, _)| *name).collect();
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("Out of range: {}.", names.join(", ")),
+        );
+        for (name, problem) in problems {
+            error = error.field(name, problem);
+        }
+        Err(error)
+    }
+}
+
+/// A share (0–1) parameter's problem, if it is out of range.
+pub fn share_problem(name: &'static str, value: Option<f64>) -> Option<(&'static str, String)> {
+    value
+        .filter(|v| !(0.0..=1.0).contains(v))
+        .map(|_| (name, "0–1".to_owned()))
+}
+
 /// Path parameters; a segment that does not decode answers 400 `invalid_path` with the error
 /// body.
 #[derive(Debug, Clone, Copy, Default)]

@@ -186,7 +186,7 @@ macro_rules! error_responses {
 error_responses! {
     /// 400: a malformed request (`invalid_json`, `invalid_body`, `invalid_query`,
     /// `invalid_filter`, `invalid_cursor`, `invalid_request`).
-    BadRequest: "The request is malformed: JSON that does not parse, a body that is not an object, a query parameter or filter that does not parse, a cursor from another list, or a value the store refuses (`invalid_json`, `invalid_body`, `invalid_query`, `invalid_filter`, `invalid_cursor`, `invalid_request`).";
+    BadRequest: "The request is malformed: JSON that does not parse, a body that is not an object, a query parameter or filter that does not parse or is outside its documented range (`limit`, shares 0–1), a cursor from another list, or a value the store refuses (`invalid_json`, `invalid_body`, `invalid_query`, `invalid_filter`, `invalid_cursor`, `invalid_request`).";
     /// 401 `unauthenticated`, with a `WWW-Authenticate: Bearer` challenge.
     Unauthenticated: "No valid staff token (`unauthenticated`): missing, malformed, expired, or not signed by this deployment."
         ["WWW-Authenticate", Type::String, "The bearer challenge (RFC 6750), e.g. `Bearer realm=\"nhip\", error=\"invalid_token\"`."];

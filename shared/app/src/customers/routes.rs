@@ -24,7 +24,7 @@ use super::model::{Customer, normalise_tags};
 use super::repo::{self, SaveError};
 use crate::auth::{Principal, Role};
 use crate::deps::Deps;
-use crate::http::{ApiError, Json, Path, Query as QueryParams};
+use crate::http::{ApiError, Json, ListParams, ListQuery, Path};
 use crate::intake::{FieldErrors, parse_birthday, parse_consents, text};
 use crate::keys;
 use crate::ports::store::Cursor;
@@ -132,7 +132,7 @@ fn list_error(error: ListError) -> ApiError {
 async fn list_customers(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(filters): QueryParams<Filters>,
+    ListQuery(filters): ListQuery<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
@@ -162,7 +162,7 @@ async fn list_customers(
 async fn not_consulted(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(mut filters): QueryParams<Filters>,
+    ListQuery(mut filters): ListQuery<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     filters.lifecycle = Some(Lifecycle::New);
     let listing = list::list(&*deps.store, &principal, &filters)
@@ -775,6 +775,15 @@ struct TimelineParams {
     cursor: Option<String>,
 }
 
+impl ListParams for TimelineParams {
+    const DEFAULT_LIMIT: u32 = 50;
+    const MAX_LIMIT: u32 = 100;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+}
+
 /// `GET /v1/customers/{id}/timeline`: everything that happened, newest first.
 #[utoipa::path(
     get,
@@ -795,18 +804,10 @@ async fn customer_timeline(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    QueryParams(params): QueryParams<TimelineParams>,
+    ListQuery(params): ListQuery<TimelineParams>,
 ) -> Result<Json<Value>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_filter",
-            "limit must be between 1 and 100",
-        )
-        .field("limit", "1–100"));
-    }
+    let limit = params.limit();
     let (items, next) = timeline::page(
         &*deps.store,
         customer.id,
