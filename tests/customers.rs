@@ -923,3 +923,96 @@ async fn a_taken_phone_names_its_customer_only_to_callers_who_may_see_it() {
         .await;
     assert_eq!(after["version"], b1["version"]);
 }
+
+/// Every list route checks its parameters the same way: a `limit` outside the documented
+/// range (or not a number) and a share outside 0–1 are refused with the JSON error body, never
+/// clamped or ignored; the documented bounds themselves are accepted.
+#[tokio::test]
+async fn every_list_route_refuses_parameters_outside_their_range_with_the_error_body() {
+    let api = Api::local();
+    let admin = api.admin();
+    let customer = api
+        .create(
+            &admin,
+            json!({"full_name": "Hồ Văn Tâm", "phones": ["0907000001"], "source": "referral"}),
+        )
+        .await;
+    let id = customer["id"].as_str().unwrap();
+    // (path, its largest limit, whether it answers 200 here at that limit)
+    let routes = [
+        ("/v1/customers?".to_owned(), 100, true),
+        ("/v1/customers/not-consulted?".to_owned(), 100, true),
+        ("/v1/reports/product-usage?".to_owned(), 100, true),
+        (format!("/v1/customers/{id}/timeline?"), 100, true),
+        (format!("/v1/customers/{id}/messages?"), 100, true),
+        ("/v1/me/notifications?".to_owned(), 100, true),
+        ("/v1/tickets?queue=telesales&".to_owned(), 200, true),
+        (
+            "/v1/journeys/no-such-journey/enrollments?".to_owned(),
+            500,
+            false,
+        ),
+    ];
+    for (path, max, answers) in &routes {
+        for bad in ["0".to_owned(), (max + 1).to_string(), "100000".to_owned()] {
+            let (status, body) = api
+                .call("GET", &format!("{path}limit={bad}"), Some(&admin), None)
+                .await;
+            assert_eq!(status, 400, "{path}limit={bad}: {body}");
+            assert_eq!(
+                body["error"]["code"], "invalid_query",
+                "{path}limit={bad}: {body}"
+            );
+            assert_eq!(
+                body["error"]["fields"]["limit"],
+                format!("1–{max}"),
+                "{path}limit={bad}: {body}"
+            );
+        }
+        let (status, body) = api
+            .call("GET", &format!("{path}limit=lots"), Some(&admin), None)
+            .await;
+        assert_eq!(status, 400, "{path}limit=lots: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query", "{body}");
+        if *answers {
+            for good in [1, *max] {
+                let (status, body) = api
+                    .call("GET", &format!("{path}limit={good}"), Some(&admin), None)
+                    .await;
+                assert_eq!(status, 200, "{path}limit={good}: {body}");
+            }
+        }
+    }
+    for path in ["/v1/customers", "/v1/reports/product-usage"] {
+        for (query, field) in [
+            ("remaining_ratio_min=1.5", "remaining_ratio_min"),
+            ("remaining_ratio_max=-0.1", "remaining_ratio_max"),
+            (
+                "remaining_ratio_min=0.8&remaining_ratio_max=0.2",
+                "remaining_ratio_min",
+            ),
+            (
+                "created_from=2026-11-23T00:00:00Z&created_to=2026-11-01T00:00:00Z",
+                "created_from",
+            ),
+        ] {
+            let (status, body) = api
+                .call("GET", &format!("{path}?{query}"), Some(&admin), None)
+                .await;
+            assert_eq!(status, 400, "{path}?{query}: {body}");
+            assert!(
+                body["error"]["fields"][field].is_string(),
+                "{path}?{query}: {body}"
+            );
+        }
+        let (status, body) = api
+            .call(
+                "GET",
+                &format!("{path}?remaining_ratio_min=0&remaining_ratio_max=1"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}
