@@ -392,6 +392,26 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     // Cường never confirmed: nothing granted.
     let cuong = ctx.customer(&known[2]).await;
     assert_eq!(identity(&cuong), identity(&before[2]));
+    // Erasing him erases what was submitted in his name too.
+    ctx.staff(
+        "POST",
+        &format!("/v1/customers/{}/erase", known[2]),
+        Some(json!({"reason": "Yêu cầu xoá dữ liệu", "version": cuong["version"]})),
+    )
+    .await;
+    let items = ctx
+        .deps()
+        .store
+        .query(nhip_app::ports::store::Query::partition(
+            nhip_app::ports::store::Index::Primary,
+            format!("CUS#{}", known[2]),
+        ))
+        .await
+        .unwrap()
+        .items;
+    let stored = serde_json::to_string(&items).unwrap();
+    assert!(!stored.contains("Kẻ Mạo Danh"), "{stored}");
+    assert!(!stored.contains("attacker2"), "{stored}");
 }
 
 /// The limit follows the source address and the phone, which the client cannot choose: a new
