@@ -2,7 +2,8 @@
 //! and served, without a token, at `GET /v1/openapi.json`.
 //!
 //! Staff operations carry the `bearer` security requirement (a staff JWT); the public ones
-//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads`, and the call centre's
+//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads` and its double opt-in
+//! page `/v1/intake/confirm/{token}`, and the call centre's
 //! HMAC-signed `/v1/telephony/incoming`) carry none. Every error
 //! answer is an [`ErrorBody`]; the shared error responses are components referenced by
 //! status, and the domain's enumerations (which live in `nhip-domain`, without utoipa) are
