@@ -175,7 +175,7 @@ async fn lead_intake_form_fixture_creates_then_dedupes() {
     let request: lambda_http::http::Request<lambda_http::Body> = request.into();
     let (parts, body) = request.into_parts();
     let body = body.to_vec();
-    for expected in [201, 200] {
+    for expected in [202, 202] {
         let request = lambda_http::http::Request::from_parts(
             parts.clone(),
             axum::body::Body::from(body.clone()),

@@ -5,6 +5,8 @@
 //! - `customers`: the customer core through its HTTP routes (intake dedupe, authorization
 //!   matrix, search, interactions).
 //! - `functions`: each Lambda handler invoked with the fixtures in `events/`.
+//! - `intake`: the public intake as an anonymous caller: known customers' phones, the double
+//!   opt-in, the rate limit.
 //! - `openapi`: the served OpenAPI document walked against the router it describes.
 //! - `runner`: the local runner started as `nhip-local` starts it.
 
@@ -14,6 +16,7 @@ mod events_in;
 mod functions;
 mod holdings;
 mod import;
+mod intake;
 mod journey_engine;
 mod journeys;
 mod messaging;

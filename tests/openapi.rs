@@ -66,6 +66,8 @@ const PUBLIC: &[&str] = &[
     "GET /v1/version",
     "GET /v1/openapi.json",
     "POST /v1/intake/leads",
+    "GET /v1/intake/confirm/{token}",
+    "POST /v1/intake/confirm/{token}",
     "POST /v1/telephony/incoming",
     "GET /t/{token}",
     "GET /u/{token}",

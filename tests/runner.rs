@@ -180,3 +180,44 @@ async fn runner_consumes_work_queued_before_it_started_and_resumes_its_clock() {
     assert_eq!(nhip_app::ports::Clock::now(runner.clock.as_ref()), advanced);
     runner.shutdown().await.unwrap();
 }
+
+/// What hyper answers by itself (a request line over 64 KiB) and the outbox's own routes
+/// answer the JSON error body, as every route of the API does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_answers_every_error_with_the_json_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = start(config(dir.path())).await.unwrap();
+    let long = format!("/v1/customers?name={}", "a".repeat(70 * 1024));
+    let (status, body) = http(runner.addr, "GET", &long, None).await;
+    assert_eq!(status, 414, "{body}");
+    assert_eq!(body["error"]["code"], "uri_too_long", "{body}");
+    for (query, field) in [
+        ("limit=0", Some("limit")),
+        ("limit=5000", Some("limit")),
+        ("limit=abc", None),
+        ("before=0", Some("before")),
+    ] {
+        let (status, body) = http(runner.addr, "GET", &format!("/outbox.json?{query}"), None).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query", "{query}: {body}");
+        if let Some(field) = field {
+            assert!(
+                body["error"]["fields"][field].is_string(),
+                "{query}: {body}"
+            );
+        }
+    }
+    let (status, body) = http(runner.addr, "GET", "/outbox.json?limit=1000", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], json!([]));
+    // The public intake works through the real listener (the peer address reaches it).
+    let (status, body) = http(
+        runner.addr,
+        "POST",
+        "/v1/intake/leads",
+        Some(r#"{"full_name": "Ngô Thị Hà", "phone": "(+84) 90-555-1234"}"#),
+    )
+    .await;
+    assert_eq!((status, body), (202, json!({"status": "received"})));
+    runner.shutdown().await.unwrap();
+}

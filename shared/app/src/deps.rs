@@ -139,7 +139,7 @@ pub struct Deps {
 /// line or defaults locally.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Lead submissions accepted per source and form per minute (`NHIP_INTAKE_RATE_PER_MINUTE`).
+    /// Lead submissions accepted per source address per minute (`NHIP_INTAKE_RATE_PER_MINUTE`).
     pub intake_rate_per_minute: u32,
     /// Shared secret the call centre signs its webhooks with (`NHIP_TELEPHONY_SECRET`); the
     /// telephony route refuses every call while it is unset.

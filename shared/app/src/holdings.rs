@@ -1990,7 +1990,7 @@ async fn customer_usage(
 async fn product_usage_report(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(filters): QueryParams<Filters>,
+    crate::http::ListQuery(filters): crate::http::ListQuery<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await

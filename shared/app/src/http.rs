@@ -67,6 +67,22 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// The address a request came from, as neither the client nor a proxy it controls can set it:
+/// in Lambda, API Gateway's `requestContext.http.sourceIp`; locally, the socket's peer (the
+/// runner serves with `into_make_service_with_connect_info`). Headers such as
+/// `X-Forwarded-For` are never read.
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    #[allow(irrefutable_let_patterns)] // other contexts exist when lambda_http has more features
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) =
+        extensions.get::<lambda_http::request::RequestContext>()
+    {
+        return context.http.source_ip.as_deref()?.parse().ok();
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -428,6 +444,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(query) = parts.uri.query()
+            && let Err(field) = decode_form(query.as_bytes())
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "The query string is not valid UTF-8 once percent-decoded.",
+            )
+            .field(field, "not UTF-8"));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Query(value)),
             Err(rejection) => Err(query_rejection(rejection)),
@@ -437,6 +463,73 @@ where
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::new(rejection.status(), "invalid_query", rejection.body_text())
+}
+
+/// The query parameters of a list route: how many items a page may hold, and any other range
+/// its parameters have. [`ListQuery`] checks every one of them the same way before the handler
+/// runs, so no route clamps, ignores or accepts a value outside its documented range.
+pub trait ListParams: DeserializeOwned {
+    /// Items a page holds when `limit` is absent.
+    const DEFAULT_LIMIT: u32;
+    /// The largest `limit` (the smallest is 1).
+    const MAX_LIMIT: u32;
+
+    /// The `limit` asked for.
+    fn requested_limit(&self) -> Option<u32>;
+
+    /// The route's other ranges (ratios, dates), as `(parameter, problem)`.
+    fn range_problems(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// The page size to read: the `limit` asked for (checked in range) or the default.
+    fn limit(&self) -> u32 {
+        self.requested_limit().unwrap_or(Self::DEFAULT_LIMIT)
+    }
+}
+
+/// A list route's query parameters, parsed and range-checked: a string that does not parse,
+/// a `limit` outside 1–[`ListParams::MAX_LIMIT`] or another parameter out of its range
+/// answers 400 `invalid_query` with the error body, each parameter named in `fields`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ListQuery<T>
+where
+    T: ListParams,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<T>::from_request_parts(parts, state).await?;
+        let mut problems = params.range_problems();
+        if let Some(limit) = params.requested_limit()
+            && !(1..=T::MAX_LIMIT).contains(&limit)
+        {
+            problems.push(("limit", format!("1–{}", T::MAX_LIMIT)));
+        }
+        if problems.is_empty() {
+            return Ok(ListQuery(params));
+        }
+        let names: Vec<&str> = problems.iter().map(|(name, _)| *name).collect();
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("Out of range: {}.", names.join(", ")),
+        );
+        for (name, problem) in problems {
+            error = error.field(name, problem);
+        }
+        Err(error)
+    }
+}
+
+/// A share (0–1) parameter's problem, if it is out of range.
+pub fn share_problem(name: &'static str, value: Option<f64>) -> Option<(&'static str, String)> {
+    value
+        .filter(|v| !(0.0..=1.0).contains(v))
+        .map(|_| (name, "0–1".to_owned()))
 }
 
 /// Path parameters; a segment that does not decode answers 400 `invalid_path` with the error
@@ -461,4 +554,81 @@ where
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::new(rejection.status(), "invalid_path", rejection.body_text())
+}
+
+/// The name–value pairs of an `application/x-www-form-urlencoded` text (a form body or a
+/// query string), percent-decoded with `+` as a space, in order. `Err` names the first pair
+/// whose name or value is not UTF-8 once decoded (its name, lossily, for the error's field),
+/// where `form_urlencoded::parse` would have put U+FFFD in silently.
+pub fn decode_form(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = percent_decode(name);
+        let value = percent_decode(value);
+        match (String::from_utf8(name), String::from_utf8(value)) {
+            (Ok(name), Ok(value)) => pairs.push((name, value)),
+            (Ok(name), Err(_)) => return Err(name),
+            (Err(name), _) => return Err(String::from_utf8_lossy(name.as_bytes()).into_owned()),
+        }
+    }
+    Ok(pairs)
+}
+
+/// Percent-decodes one form component; a `%` not followed by two hex digits stays as written,
+/// as in `form_urlencoded`.
+fn percent_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_form;
+
+    #[test]
+    fn forms_decode_like_form_urlencoded_and_refuse_invalid_utf8() {
+        let pairs = decode_form(b"full_name=Nguy%E1%BB%85n+Lan&x=%zz&flag&a=1%2").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("full_name".to_owned(), "Nguyễn Lan".to_owned()),
+                ("x".to_owned(), "%zz".to_owned()),
+                ("flag".to_owned(), String::new()),
+                ("a".to_owned(), "1%2".to_owned()),
+            ]
+        );
+        let lossy: Vec<(String, String)> = form_urlencoded::parse(b"a=1&b=%41%42+c")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(decode_form(b"a=1&b=%41%42+c").unwrap(), lossy);
+        assert_eq!(
+            decode_form(b"full_name=Lan%FF&p=1"),
+            Err("full_name".to_owned())
+        );
+        assert_eq!(
+            decode_form(b"ok=1&n\xffame=x"),
+            Err("n\u{fffd}ame".to_owned())
+        );
+    }
 }

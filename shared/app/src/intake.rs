@@ -1,8 +1,18 @@
 //! Public lead intake (the `lead-intake` function; no staff login): website forms and landing
 //! pages post leads here, as JSON or as a plain HTML form. Every rejection is a 4xx with a
-//! field-level body and stores nothing; a repeat submission updates the existing customer.
+//! field-level body and stores nothing. Every accepted submission answers the same 202
+//! `{"status":"received"}`, so the answer never tells whether a phone or e-mail is a
+//! customer's. A submission naming a known customer changes nothing on their record: it is
+//! recorded on their timeline as unverified, and consents it asks for wait for the customer
+//! to confirm them through a signed link (`/v1/intake/confirm/{token}`) sent to the address
+//! already on record.
+//!
+//! Submissions are rate-limited by what the client cannot choose: its source address (API
+//! Gateway's `requestContext.http.sourceIp`, the socket's peer locally) per minute, and the
+//! phone (or e-mail) submitted per hour.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,17 +20,25 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use chrono::{DateTime, NaiveDate, Utc};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use nhip_domain::customer::{Attribution, Channel, ConsentRecord, Purpose, Source};
 use nhip_domain::identifiers::{Email, Phone};
+use nhip_domain::ids::CustomerId;
 use nhip_domain::person::{Gender, PersonName, nfc};
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 
-use crate::customers::leads::{self, Lead, Outcome};
+use crate::customers::leads::{self, Lead, PendingConsents, Upserted};
+use crate::customers::model::Customer;
 use crate::customers::repo::SaveError;
 use crate::deps::Deps;
 use crate::http::ApiError;
+use crate::keys;
+use crate::messaging::links;
+use crate::messaging::model::{
+    Cause, CauseKind, MessageChannel, SendPurpose, SendRequest, SystemMessage,
+};
 use crate::ports::store::{Condition, Key, Update};
 
 /// Largest lead submission accepted, in bytes: a form is a few hundred bytes.
@@ -35,13 +53,20 @@ const MAX_ATTRIBUTION_CHARS: usize = 500;
 /// The honeypot: a field hidden from people by the form's CSS. Only bots fill it in.
 pub const HONEYPOT_FIELD: &str = "homepage";
 
-/// Submissions accepted per source and form per minute, unless configured otherwise.
+/// Submissions accepted per source address per minute, unless configured otherwise.
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
+
+/// Submissions accepted per phone (or, without one, e-mail) per hour, whatever the address.
+pub const RATE_PER_CONTACT_PER_HOUR: u32 = 10;
 
 /// The public routes.
 pub fn router(deps: Arc<Deps>) -> Router {
     Router::new()
         .route("/v1/intake/leads", post(submit_lead))
+        .route(
+            "/v1/intake/confirm/{token}",
+            get(confirm_page).post(confirm_consents),
+        )
         .merge(crate::telephony::router())
         .with_state(deps)
 }
@@ -60,7 +85,7 @@ pub async fn read_body(request: Request, limit: usize) -> Result<(HeaderMap, Val
                 format!("The body is not valid JSON: {e}"),
             )
         })?,
-        "application/x-www-form-urlencoded" => form_to_json(&bytes),
+        "application/x-www-form-urlencoded" => form_to_json(&bytes)?,
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -82,17 +107,28 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     })
 }
 
-fn form_to_json(bytes: &[u8]) -> Value {
+/// A form body as JSON; 400 `invalid_form_encoding` when a name or value, once
+/// percent-decoded, is not UTF-8 (the JSON route refuses the same bytes, and storing them
+/// with U+FFFD in place would corrupt the record silently).
+fn form_to_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let pairs = crate::http::decode_form(bytes).map_err(|field| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_form_encoding",
+            "The form is not valid UTF-8 once percent-decoded; send it encoded as UTF-8.",
+        )
+        .field(field, "Không phải UTF-8.")
+    })?;
     let mut map = Map::new();
-    for (key, value) in form_urlencoded::parse(bytes) {
+    for (key, value) in pairs {
         let (name, list) = match key.strip_suffix("[]") {
             Some(name) => (name.to_owned(), true),
             None => {
                 let list = key_is_list(&key);
-                (key.into_owned(), list)
+                (key, list)
             }
         };
-        let value = Value::String(value.into_owned());
+        let value = Value::String(value);
         match map.get_mut(&name) {
             Some(Value::Array(items)) => items.push(value),
             Some(existing) => {
@@ -107,7 +143,7 @@ fn form_to_json(bytes: &[u8]) -> Value {
             }
         }
     }
-    Value::Object(map)
+    Ok(Value::Object(map))
 }
 
 fn key_is_list(key: &str) -> bool {
@@ -380,37 +416,63 @@ pub fn validate_lead(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Le
         message,
         via: "website_form",
         details: json!({}),
+        anonymous: true,
     })
 }
 
-/// Counts a submission against its source's budget for this minute; `Err` past the limit.
-async fn rate_limit(deps: &Deps, lead: &Lead) -> Result<(), ApiError> {
+/// Counts a submission against its source address's budget for this minute and its phone's
+/// (or e-mail's) budget for this hour; `Err` (429) past either. Requests whose address is
+/// unknown (no gateway context, no socket) share one budget.
+async fn rate_limit(deps: &Deps, address: Option<IpAddr>, lead: &Lead) -> Result<(), ApiError> {
     let now = deps.clock.now();
-    let form = lead.attribution.form.as_deref().unwrap_or("-");
-    let key = Key::new(
-        format!("RATE#intake#{}#{form}", lead.source),
-        nhip_domain::time::minute_bucket(now),
-    );
-    let ttl = now.timestamp() + 180;
+    let address = address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let by_address = keys::intake_rate_by_address(&address, &nhip_domain::time::minute_bucket(now));
+    if count(deps, &by_address, now.timestamp() + 180).await?
+        > u64::from(deps.settings.intake_rate_per_minute)
+    {
+        tracing::warn!(%address, "intake rate limit reached for a source address");
+        return Err(rate_limited(60 - u64::from(now.second())));
+    }
+    let contact = lead
+        .phone
+        .as_ref()
+        .map(|p| p.as_str().to_owned())
+        .or_else(|| lead.email.as_ref().map(|e| e.as_str().to_owned()));
+    if let Some(contact) = contact {
+        let digest = hex::encode(&Sha256::digest(contact.as_bytes())[..16]);
+        let by_contact = keys::intake_rate_by_contact(&digest, &now.format("%Y%m%d%H").to_string());
+        if count(deps, &by_contact, now.timestamp() + 3700).await?
+            > u64::from(RATE_PER_CONTACT_PER_HOUR)
+        {
+            tracing::warn!("intake rate limit reached for one phone or e-mail");
+            return Err(rate_limited(
+                3600 - u64::from(now.minute() * 60 + now.second()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn count(deps: &Deps, key: &Key, ttl: i64) -> Result<u64, ApiError> {
     let item = deps
         .store
         .update(
-            &key,
+            key,
             Update::new().add("count", 1).set("ttl", ttl),
             Condition::Always,
         )
         .await?;
-    let count = item.get("count").and_then(Value::as_u64).unwrap_or(0);
-    if count > u64::from(deps.settings.intake_rate_per_minute) {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Quá nhiều đăng ký trong một phút; vui lòng thử lại sau.",
-        );
-        error.retry_after = Some(60 - u64::from(chrono::Timelike::second(&now)));
-        return Err(error);
-    }
-    Ok(())
+    Ok(item.get("count").and_then(Value::as_u64).unwrap_or(0))
+}
+
+fn rate_limited(retry_after: u64) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Quá nhiều đăng ký; vui lòng thử lại sau.",
+    );
+    error.retry_after = Some(retry_after.max(1));
+    error
 }
 
 /// A lead as a form posts it (JSON, or `application/x-www-form-urlencoded` with repeated keys
@@ -456,7 +518,7 @@ pub struct LeadSubmission {
     /// The referring page.
     #[schema(max_length = 500)]
     pub referrer: Option<String>,
-    /// Which form, e.g. `dang-ky-tra-gop`; submissions are rate-limited per source and form.
+    /// Which form, e.g. `dang-ky-tra-gop` (kept as attribution and consent evidence).
     #[schema(max_length = 500)]
     pub form: Option<String>,
     /// The consent checkbox's text, kept as evidence.
@@ -474,19 +536,18 @@ pub struct LeadSubmission {
     pub homepage: Option<String>,
 }
 
-/// The answer to an accepted submission.
+/// The answer to every accepted submission, whether its phone or e-mail was known or not.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct LeadAccepted {
-    /// The customer the lead is recorded on.
-    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
-    pub customer_id: String,
-    /// `created` (201) or `updated` (200, a known phone or e-mail).
-    #[schema(pattern = "^(created|updated)$", example = "created")]
-    pub status: String,
+pub struct LeadReceived {
+    /// Always `received`.
+    #[schema(pattern = "^received$", example = "received")]
+    pub status: &'static str,
 }
 
-/// `POST /v1/intake/leads`: 201 with the new customer's id, or 200 when the phone or e-mail
-/// was already known and the existing customer was updated.
+/// `POST /v1/intake/leads`: 202 `{"status":"received"}` for every accepted submission. A new
+/// phone or e-mail becomes a lead; one that is already a customer's changes nothing on their
+/// record (the submission is kept on their timeline as unverified, and consents it asks for
+/// are sent to the customer to confirm).
 #[utoipa::path(
     post,
     path = "/v1/intake/leads",
@@ -499,16 +560,15 @@ pub struct LeadAccepted {
         ),
     ),
     responses(
-        (status = 201, description = "A new customer (lead) was recorded.", body = LeadAccepted,
+        (status = 202, description = "Received. The same answer whether or not the phone or e-mail was known: a new one is recorded as a lead; a known customer's record is not changed (the submission is kept, unverified, on their timeline, and consents asked for await the customer's confirmation by a signed link).", body = LeadReceived,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 200, description = "The phone or e-mail was known: that customer was updated.", body = LeadAccepted,
-            headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::openapi::BadRequest),
+        (status = 400, description = "The body is not valid JSON (`invalid_json`), not an object (`invalid_body`), or a form that is not UTF-8 once percent-decoded (`invalid_form_encoding`); nothing was stored.", body = crate::openapi::ErrorBody),
         (status = 409, response = crate::openapi::Conflict),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 429, response = crate::openapi::RateLimited),
+        (status = 429, description = "More than the configured submissions from one source address in a minute (default 60), or more than 10 naming one phone or e-mail in an hour (`rate_limited`).", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait before retrying."))),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -516,20 +576,20 @@ async fn submit_lead(
     State(deps): State<Arc<Deps>>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let address = crate::http::client_ip(request.extensions());
     let (_, body) = read_body(request, MAX_LEAD_BYTES).await?;
     let body = crate::http::json_object(body)?;
     let lead = validate_lead(&body, deps.clock.now())?;
-    rate_limit(&deps, &lead).await?;
-    let (customer, outcome) = record_lead(&deps, &lead).await?;
-    let (status, label) = match outcome {
-        Outcome::Created => (StatusCode::CREATED, "created"),
-        Outcome::Resubmitted => (StatusCode::OK, "updated"),
-    };
-    let accepted = LeadAccepted {
-        customer_id: customer.id.to_string(),
-        status: label.to_owned(),
-    };
-    let mut response = (status, axum::Json(accepted)).into_response();
+    rate_limit(&deps, address, &lead).await?;
+    let recorded = record_lead(&deps, &lead).await?;
+    if let Some(pending) = &recorded.pending {
+        ask_to_confirm(&deps, &recorded.customer, pending).await?;
+    }
+    let mut response = (
+        StatusCode::ACCEPTED,
+        axum::Json(LeadReceived { status: "received" }),
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -537,23 +597,176 @@ async fn submit_lead(
 }
 
 /// Upserts the lead and publishes its event.
-pub async fn record_lead(
-    deps: &Deps,
-    lead: &Lead,
-) -> Result<(crate::customers::model::Customer, Outcome), ApiError> {
-    let (customer, outcome, event) = leads::upsert(deps, lead).await.map_err(save_error)?;
-    tracing::info!(customer = %customer.id, ?outcome, via = lead.via, "lead recorded");
-    if let Err(error) = crate::events::publish(deps, &[event]).await {
+pub async fn record_lead(deps: &Deps, lead: &Lead) -> Result<Upserted, ApiError> {
+    let recorded = leads::upsert(deps, lead).await.map_err(save_error)?;
+    let customer = recorded.customer.id;
+    tracing::info!(%customer, outcome = ?recorded.outcome, via = lead.via, "lead recorded");
+    if let Err(error) = crate::events::publish(deps, std::slice::from_ref(&recorded.event)).await {
         // The customer and its timeline entry are stored; only the event is missing. The
         // client sees 503 and retries, which arrives as a resubmission and publishes again.
-        tracing::error!(%error, customer = %customer.id, "publishing the lead event failed");
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The service is busy; try again in a moment.",
-        ));
+        tracing::error!(%error, %customer, "publishing the lead event failed");
+        return Err(unavailable());
     }
-    Ok((customer, outcome))
+    Ok(recorded)
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The service is busy; try again in a moment.",
+    )
+}
+
+/// Queues the double opt-in message: to the customer's e-mail on record when the e-mail
+/// channel was asked for and is undecided, else by SMS to their phone on record. It is a
+/// consent request, so the pipeline sends it at most once per address and never to a refusal.
+/// Without a link secret no link can be signed, and nothing is sent.
+async fn ask_to_confirm(
+    deps: &Deps,
+    customer: &Customer,
+    pending: &PendingConsents,
+) -> Result<(), ApiError> {
+    let settings = &deps.settings.messaging;
+    let Some(secret) = settings.link_secret.as_deref() else {
+        tracing::warn!(customer = %customer.id, "no link secret: consents from a form wait unconfirmed");
+        return Ok(());
+    };
+    let undecided = |channel: Channel| customer.consents.get(channel, Purpose::Marketing).is_none();
+    let channel = if !customer.emails.is_empty() && undecided(Channel::Email) {
+        MessageChannel::Email
+    } else if !customer.phones.is_empty() && undecided(Channel::Sms) {
+        MessageChannel::Sms
+    } else {
+        tracing::info!(customer = %customer.id, "no undecided address on record to confirm consents on");
+        return Ok(());
+    };
+    let token = links::consent_token(secret, &customer.id.to_string(), &pending.id);
+    let request = SendRequest {
+        idempotency_key: format!("consent-confirmation#{}#{}", customer.id, pending.id),
+        customer_id: customer.id.to_string(),
+        targets: Vec::new(),
+        purpose: SendPurpose::ConsentRequest,
+        cause: Cause {
+            kind: CauseKind::System,
+            id: "double-opt-in".to_owned(),
+            actor: None,
+        },
+        campaign: None,
+        data: Default::default(),
+        system: Some(SystemMessage::ConsentConfirmation {
+            channel,
+            url: format!("{}/v1/intake/confirm/{token}", settings.public_url),
+            consents: pending.consents.iter().map(leads::consent_pair).collect(),
+        }),
+        requested_at: deps.clock.now(),
+    };
+    crate::messaging::pipeline::enqueue(deps, &[request])
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, customer = %customer.id, "queuing the consent confirmation failed");
+            unavailable()
+        })
+}
+
+/// `GET /v1/intake/confirm/{token}`: the page of a double opt-in link. It only shows what
+/// would be granted and a button: opening a link (as mail scanners do) grants nothing.
+#[utoipa::path(
+    get,
+    path = "/v1/intake/confirm/{token}",
+    tag = "intake",
+    params(("token" = String, Path, description = "The signed token of the confirmation message.")),
+    responses(
+        (status = 200, description = "The page, with a button that confirms.", content_type = "text/html", body = String),
+        (status = 404, description = "Unknown, forged or expired token (an HTML page).", content_type = "text/html", body = String),
+    )
+)]
+async fn confirm_page(
+    State(deps): State<Arc<Deps>>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    if open_token(&deps, &token).is_none() {
+        return page(StatusCode::NOT_FOUND, EXPIRED);
+    }
+    let token = html_escape(&token);
+    page(
+        StatusCode::OK,
+        &format!(
+            "<h1>Xác nhận đăng ký nhận tin</h1>\
+             <p>Có người đã đăng ký nhận tin bằng thông tin liên hệ của Quý khách. Nếu đúng là \
+             Quý khách, vui lòng bấm xác nhận; nếu không, xin bỏ qua trang này.</p>\
+             <form method=\"post\" action=\"/v1/intake/confirm/{token}\">\
+             <button type=\"submit\">Xác nhận</button></form>"
+        ),
+    )
+}
+
+/// `POST /v1/intake/confirm/{token}`: the customer confirms; the consents still undecided are
+/// granted (evidence: the form and this confirmation) and the request is used up.
+#[utoipa::path(
+    post,
+    path = "/v1/intake/confirm/{token}",
+    tag = "intake",
+    params(("token" = String, Path, description = "The signed token of the confirmation message.")),
+    responses(
+        (status = 200, description = "Confirmed (an HTML page); the consents are granted.", content_type = "text/html", body = String),
+        (status = 404, description = "Unknown, forged, used or expired token (an HTML page); nothing changed.", content_type = "text/html", body = String),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+async fn confirm_consents(
+    State(deps): State<Arc<Deps>>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Some((customer, request)) = open_token(&deps, &token) else {
+        return Ok(page(StatusCode::NOT_FOUND, EXPIRED));
+    };
+    match leads::confirm_pending(&deps, customer, &request)
+        .await
+        .map_err(save_error)?
+    {
+        None => Ok(page(StatusCode::NOT_FOUND, EXPIRED)),
+        Some(granted) => {
+            tracing::info!(%customer, consents = granted.len(), "consents confirmed by the customer");
+            Ok(page(
+                StatusCode::OK,
+                "<h1>Đã xác nhận</h1><p>Cảm ơn Quý khách đã xác nhận đăng ký nhận tin.</p>",
+            ))
+        }
+    }
+}
+
+const EXPIRED: &str =
+    "<h1>Liên kết không còn hiệu lực</h1><p>Liên kết đã được dùng, đã hết hạn hoặc không đúng.</p>";
+
+fn open_token(deps: &Deps, token: &str) -> Option<(CustomerId, String)> {
+    let secret = deps.settings.messaging.link_secret.as_deref()?;
+    let (customer, request) = links::open_consent_token(secret, token)?;
+    Some((customer.parse().ok()?, request))
+}
+
+fn page(status: StatusCode, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Nhịp</title></head><body><main>{body}</main></body></html>"
+    );
+    let mut response = (status, axum::response::Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; form-action 'self'"),
+    );
+    response
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The HTTP answer to a failed save.

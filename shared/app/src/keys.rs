@@ -355,6 +355,29 @@ pub fn send_rate(kind: &str, minute: &str) -> Key {
     Key::new(format!("RATE#send#{kind}"), minute.to_owned())
 }
 
+/// An anonymous form's submissions from one source address in one minute:
+/// `RATE#intake#ip#<address>` / `<minute>`.
+pub fn intake_rate_by_address(address: &str, minute: &str) -> Key {
+    Key::new(format!("RATE#intake#ip#{address}"), minute.to_owned())
+}
+
+/// An anonymous form's submissions naming one phone or e-mail in one hour:
+/// `RATE#intake#contact#<hash of the contact>` / `<hour>` (the hash keeps the number out of
+/// the key).
+pub fn intake_rate_by_contact(contact_hash: &str, hour: &str) -> Key {
+    Key::new(
+        format!("RATE#intake#contact#{contact_hash}"),
+        hour.to_owned(),
+    )
+}
+
+/// Consents asked for on an anonymous form for a known customer, waiting for the customer to
+/// confirm them through the signed link sent to their stored address:
+/// `CUS#<id>` / `OPTIN#<request id>` (`ttl` 7 days).
+pub fn pending_consents(customer: CustomerId, request: &str) -> Key {
+    Key::new(customer_pk(customer), format!("OPTIN#{request}"))
+}
+
 /// A tracked link's click record, once per message and link.
 pub fn link_click(message_id: &str, link: usize) -> Key {
     Key::new(message_pk(message_id), format!("CLICK#{link:03}"))

@@ -18,7 +18,7 @@ use ulid::Ulid;
 use crate::auth::Principal;
 use crate::customers::list::count_new;
 use crate::deps::Deps;
-use crate::http::{ApiError, Json, Path, Query as QueryParams};
+use crate::http::{ApiError, Json, Path};
 use crate::keys;
 use crate::ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
 
@@ -113,6 +113,15 @@ struct ListParams {
     cursor: Option<String>,
 }
 
+impl crate::http::ListParams for ListParams {
+    const DEFAULT_LIMIT: u32 = 20;
+    const MAX_LIMIT: u32 = 100;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+}
+
 /// One notification.
 #[derive(utoipa::ToSchema)]
 pub struct Notification {
@@ -185,17 +194,9 @@ pub struct MarkedRead {
 async fn list_notifications(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(params): QueryParams<ListParams>,
+    crate::http::ListQuery(params): crate::http::ListQuery<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_filter",
-            "limit must be between 1 and 100",
-        )
-        .field("limit", "1–100"));
-    }
+    let limit = crate::http::ListParams::limit(&params);
     let page = deps
         .store
         .query(

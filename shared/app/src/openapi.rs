@@ -2,7 +2,8 @@
 //! and served, without a token, at `GET /v1/openapi.json`.
 //!
 //! Staff operations carry the `bearer` security requirement (a staff JWT); the public ones
-//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads`, and the call centre's
+//! (`/health`, `/v1/version`, `/v1/openapi.json`, `/v1/intake/leads` and its double opt-in
+//! page `/v1/intake/confirm/{token}`, and the call centre's
 //! HMAC-signed `/v1/telephony/incoming`) carry none. Every error
 //! answer is an [`ErrorBody`]; the shared error responses are components referenced by
 //! status, and the domain's enumerations (which live in `nhip-domain`, without utoipa) are
@@ -42,7 +43,7 @@ pub const BEARER: &str = "bearer";
     ),
     paths(
         crate::http::health, crate::http::version, serve_document,
-        crate::intake::submit_lead,
+        crate::intake::submit_lead, crate::intake::confirm_page, crate::intake::confirm_consents,
         crate::customers::routes::list_customers, crate::customers::routes::create_customer, crate::customers::routes::not_consulted, crate::customers::routes::get_customer, crate::customers::routes::update_customer, crate::customers::routes::assign_owner, crate::customers::routes::customer_timeline, crate::customers::routes::recent_activities,
         crate::customers::interactions::log_interaction,
         crate::next_actions::list_next_actions, crate::next_actions::schedule_next_action,
@@ -186,7 +187,7 @@ macro_rules! error_responses {
 error_responses! {
     /// 400: a malformed request (`invalid_json`, `invalid_body`, `invalid_query`,
     /// `invalid_filter`, `invalid_cursor`, `invalid_request`).
-    BadRequest: "The request is malformed: JSON that does not parse, a body that is not an object, a query parameter or filter that does not parse, a cursor from another list, or a value the store refuses (`invalid_json`, `invalid_body`, `invalid_query`, `invalid_filter`, `invalid_cursor`, `invalid_request`).";
+    BadRequest: "The request is malformed: JSON that does not parse, a body that is not an object, a query parameter or filter that does not parse or is outside its documented range (`limit`, shares 0–1), a cursor from another list, or a value the store refuses (`invalid_json`, `invalid_body`, `invalid_query`, `invalid_filter`, `invalid_cursor`, `invalid_request`).";
     /// 401 `unauthenticated`, with a `WWW-Authenticate: Bearer` challenge.
     Unauthenticated: "No valid staff token (`unauthenticated`): missing, malformed, expired, or not signed by this deployment."
         ["WWW-Authenticate", Type::String, "The bearer challenge (RFC 6750), e.g. `Bearer realm=\"nhip\", error=\"invalid_token\"`."];

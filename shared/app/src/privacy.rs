@@ -82,6 +82,8 @@ const PERSONAL_FIELDS: &[&str] = &[
     "cccd",
     "cmnd",
     "birthday",
+    // What an anonymous form said in a known customer's name (contact details among it).
+    "submitted",
 ];
 
 /// Campaign fields that may carry personal query strings (`?email=…`), cleared on erasure.

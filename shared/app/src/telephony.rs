@@ -392,8 +392,11 @@ async fn incoming(State(deps): State<Arc<Deps>>, request: Request) -> Result<Res
                 message: None,
                 via: "telephony",
                 details: json!({"call_id": call.call_id, "hotline": call.hotline}),
+                // The call centre signs the webhook; the caller's number is its caller id.
+                anonymous: false,
             };
-            let (customer, outcome) = record_lead(&deps, &lead).await?;
+            let recorded = record_lead(&deps, &lead).await?;
+            let (customer, outcome) = (recorded.customer, recorded.outcome);
             // The lead's timeline entry carries the call id; the marker makes a retry cheap.
             match deps
                 .store

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::deps::Deps;
-use crate::http::{ApiError, Json, Query as QueryParams};
+use crate::http::{ApiError, Json};
 use crate::keys;
 use crate::ports::store::{Condition, Index, Query, StoreError, WriteOp};
 
@@ -248,7 +248,17 @@ pub struct TicketFilter {
     /// `telesales`, `rm` or `cskh`.
     pub queue: String,
     /// Most tickets returned (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+}
+
+impl crate::http::ListParams for TicketFilter {
+    const DEFAULT_LIMIT: u32 = 50;
+    const MAX_LIMIT: u32 = 200;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
 }
 
 /// A page of tickets.
@@ -276,7 +286,7 @@ pub struct TicketPage {
 pub async fn list_tickets(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
-    QueryParams(filter): QueryParams<TicketFilter>,
+    crate::http::ListQuery(filter): crate::http::ListQuery<TicketFilter>,
 ) -> Result<Json<TicketPage>, ApiError> {
     let queue: TicketQueue = serde_json::from_value(json!(filter.queue)).map_err(|_| {
         ApiError::new(
@@ -286,7 +296,7 @@ pub async fn list_tickets(
         )
         .field("queue", "telesales, rm hoặc cskh")
     })?;
-    let limit = filter.limit.unwrap_or(50).clamp(1, 200);
+    let limit = crate::http::ListParams::limit(&filter);
     let page = deps
         .store
         .query(

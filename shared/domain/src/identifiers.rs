@@ -416,6 +416,7 @@ fn mobile_carrier(national_prefix: &str) -> Option<&'static str> {
 ///
 /// Accepts the usual ways people write it: `0912345678`, `0912 345 678`, `091.234.5678`,
 /// `(091) 234-5678`, `+84 912 345 678`, `84912345678`, `+84 (0) 912345678`, `0084912345678`,
+/// `(+84) 91-234-5678`, `(84) 912 345 678` (spaces, dots, dashes and parentheses anywhere),
 /// and the nine digits alone (`912345678`, as spreadsheets that drop the leading zero produce).
 /// Only prefixes in [`MOBILE_PREFIXES`] are accepted; landlines and pre-2018 11-digit numbers
 /// are rejected, the latter with the replacement prefix when known.
@@ -439,11 +440,12 @@ impl Phone {
 
         let mut plus = false;
         let mut digits = String::with_capacity(16);
-        for (i, c) in input.chars().enumerate() {
+        for c in input.chars() {
             match c {
                 '0'..='9' => digits.push(c),
-                '+' if i == 0 => plus = true,
-                '.' | '-' | '(' | ')' => {}
+                // "+84 …", "(+84) …": one plus sign, before any digit.
+                '+' if !plus && digits.is_empty() => plus = true,
+                '.' | '-' | '\u{2013}' | '(' | ')' => {}
                 c if c.is_whitespace() => {}
                 _ => return Err(phone_error(PhoneProblem::Format)),
             }
@@ -1150,6 +1152,103 @@ mod tests {
                 let reparsed = Phone::parse(parsed.as_str()).unwrap();
                 prop_assert_eq!(reparsed, parsed);
             }
+        }
+    }
+
+    /// How a Vietnamese form may write the country or trunk prefix of a mobile number.
+    const WRITTEN_PREFIXES: [&str; 11] = [
+        "0", "84", "84 ", "+84", "+84 ", "(+84) ", "(84) ", "+84 (0)", "0084 ", "(+84)", "+84-",
+    ];
+
+    /// One nine-digit subscriber number written the way people write it: a prefix, then the
+    /// digits in groups with spaces, dots or dashes, the first group maybe in parentheses.
+    fn written_phone() -> impl Strategy<Value = (String, String)> {
+        (
+            0..MOBILE_PREFIXES.len(),
+            0u32..10_000_000,
+            0..WRITTEN_PREFIXES.len(),
+            proptest::collection::vec(
+                (
+                    1usize..=4,
+                    prop::sample::select(vec!["", " ", ".", "-", "\u{2013}", "  "]),
+                ),
+                1..6,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(index, rest, prefix, groups, paren)| {
+                let sub = format!("{}{rest:07}", &MOBILE_PREFIXES[index].0[1..]);
+                let mut written = WRITTEN_PREFIXES[prefix].to_owned();
+                let mut at = 0;
+                for (i, (len, separator)) in groups.iter().enumerate() {
+                    if at >= sub.len() {
+                        break;
+                    }
+                    let end = if i + 1 == groups.len() {
+                        sub.len()
+                    } else {
+                        (at + len).min(sub.len())
+                    };
+                    let group = &sub[at..end];
+                    if i == 0 && paren {
+                        written.push_str(&format!("({group})"));
+                    } else {
+                        written.push_str(group);
+                    }
+                    written.push_str(if end < sub.len() { separator } else { "" });
+                    at = end;
+                }
+                written.push_str(&sub[at..]);
+                (written, format!("+84{sub}"))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn phone_written_forms_of_one_number_normalise_alike((written, expected) in written_phone()) {
+            let parsed = Phone::parse(&written);
+            prop_assert!(parsed.is_ok(), "{written:?}: {parsed:?}");
+            let parsed = parsed.unwrap();
+            prop_assert_eq!(parsed.as_str(), expected.as_str());
+        }
+
+        #[test]
+        fn phone_junk_around_a_written_number_is_refused(
+            (written, _) in written_phone(),
+            junk in prop::sample::select(vec!["a", "x", "#", "*", "/", "++", "=", "_", ",", "đ", "1"]),
+            at in 0usize..40,
+        ) {
+            let at = written.char_indices().map(|(i, _)| i).nth(at % written.chars().count()).unwrap_or(0);
+            let mut spoiled = written.clone();
+            spoiled.insert_str(at, junk);
+            // A stray extra digit makes ten national digits: refused as well.
+            let parsed = Phone::parse(&spoiled);
+            prop_assert!(parsed.is_err(), "{spoiled:?} was accepted as {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn phone_accepts_the_plus_inside_parentheses() {
+        for form in [
+            "(+84) 91-234-5678",
+            "(84) 912 345 678",
+            "(+84)912.345.678",
+            "+84-912-345-678",
+        ] {
+            assert_eq!(
+                Phone::parse(form).unwrap().as_str(),
+                "+84912345678",
+                "{form}"
+            );
+        }
+        for junk in [
+            "(+84) 91-234-567",
+            "8+4 912 345 678",
+            "(+84) +912345678",
+            "+84 912 345 6789",
+            "0912 345 67a",
+        ] {
+            assert!(Phone::parse(junk).is_err(), "{junk}");
         }
     }
 

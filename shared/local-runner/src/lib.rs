@@ -13,6 +13,7 @@
 
 pub mod consumers;
 pub mod journeys_page;
+pub mod listener;
 pub mod outbox_page;
 pub mod routes;
 pub mod schedules;
@@ -142,12 +143,17 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     }
     let mut api_stop = stopped.clone();
     tasks.spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        // The peer address reaches the routes (the intake's rate limit is keyed by it), and
+        // hyper's own parse-error answers get the JSON error body.
+        crate::listener::serve(
+            crate::listener::JsonErrorListener(listener),
+            app,
+            async move {
                 let _ = api_stop.wait_for(|s| *s).await;
-            })
-            .await
-            .context("serving the API")
+            },
+        )
+        .await
+        .context("serving the API")
     });
     for consumer in consumers::all(&deps) {
         tasks.spawn(consumer.run(stopped.clone()));

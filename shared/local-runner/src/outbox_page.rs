@@ -7,12 +7,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use nhip_app::Deps;
-use nhip_app::http::ApiError;
+use nhip_app::http::{ApiError, ListParams, ListQuery, Query};
 use nhip_app::ports::channel::Outgoing;
 use nhip_local::{Outbox, OutboxEntry};
 use serde::Deserialize;
@@ -33,10 +33,28 @@ pub fn router(outbox: Arc<Outbox>, deps: Arc<Deps>) -> Router {
         .with_state(PageState { outbox, deps })
 }
 
+/// `?limit=` (1–1,000) and `?before=<seq>`; out of range or unparsable answers the JSON error
+/// body, as every route does.
 #[derive(Debug, Deserialize)]
 struct Listing {
-    limit: Option<usize>,
+    limit: Option<u32>,
     before: Option<i64>,
+}
+
+impl ListParams for Listing {
+    const DEFAULT_LIMIT: u32 = 100;
+    const MAX_LIMIT: u32 = 1000;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+
+    fn range_problems(&self) -> Vec<(&'static str, String)> {
+        match self.before {
+            Some(before) if before < 1 => vec![("before", "≥ 1".to_owned())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 fn unavailable(error: impl std::fmt::Display) -> ApiError {
@@ -49,11 +67,11 @@ fn unavailable(error: impl std::fmt::Display) -> ApiError {
 
 async fn json_list(
     State(state): State<PageState>,
-    Query(listing): Query<Listing>,
+    ListQuery(listing): ListQuery<Listing>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let entries = state
         .outbox
-        .list(listing.limit.unwrap_or(100), listing.before)
+        .list(listing.limit() as usize, listing.before)
         .await
         .map_err(unavailable)?;
     let next = entries.last().map(|e| e.seq).filter(|seq| *seq > 1);
@@ -143,11 +161,11 @@ fn card(entry: &OutboxEntry) -> String {
 
 async fn page(
     State(state): State<PageState>,
-    Query(listing): Query<Listing>,
+    ListQuery(listing): ListQuery<Listing>,
 ) -> Result<Response, ApiError> {
     let entries = state
         .outbox
-        .list(listing.limit.unwrap_or(50), listing.before)
+        .list(listing.limit.unwrap_or(50) as usize, listing.before)
         .await
         .map_err(unavailable)?;
     let cards: String = entries.iter().map(card).collect();

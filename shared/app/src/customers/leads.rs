@@ -3,6 +3,12 @@
 //! and adds a timeline entry instead of creating a twin; two arrivals racing on the same phone
 //! number both end on one customer, because the second one's guard write fails and it retries
 //! as a repeat.
+//!
+//! An anonymous arrival (a public web form) proves nothing about who sent it: for a phone or
+//! e-mail that is already a customer it changes none of the stored fields and grants nothing.
+//! What was submitted is kept on the timeline entry, marked unverified, for staff to apply;
+//! consents asked for wait (`OPTIN#` items, see docs/data-model.md) until the customer confirms them through a signed link
+//! sent to the address already on record (double opt-in).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::{Attribution, ConsentRecord, Consents, Lifecycle, Source};
@@ -17,7 +23,7 @@ use super::model::Customer;
 use super::repo::{self, SaveError};
 use crate::deps::Deps;
 use crate::keys;
-use crate::ports::store::StoreError;
+use crate::ports::store::{Condition, StoreError, WriteOp};
 use crate::timeline;
 
 /// Attempts before a lead that keeps losing races is reported as a conflict.
@@ -56,6 +62,43 @@ pub struct Lead {
     pub via: &'static str,
     /// Extra details for the timeline entry and the event (call id, import row, …).
     pub details: Value,
+    /// Whether nothing vouches for the sender (a public form): then a known customer's record
+    /// is left as it is and the submission is recorded as unverified.
+    pub anonymous: bool,
+}
+
+/// Consents an anonymous submission asked for on a known customer, stored until the customer
+/// confirms them (`CUS#<id>` / `OPTIN#<request>`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingConsents {
+    /// The request's id (the submission's event id).
+    pub id: String,
+    /// The customer.
+    pub customer: CustomerId,
+    /// The consents to grant on confirmation, as the form gave them.
+    pub consents: Vec<ConsentRecord>,
+}
+
+/// How long a double opt-in link stays valid.
+pub const PENDING_CONSENT_DAYS: i64 = 7;
+
+impl PendingConsents {
+    fn write(&self, now: DateTime<Utc>) -> WriteOp {
+        let mut item = keys::pending_consents(self.customer, &self.id).to_item();
+        item.insert("kind".into(), json!("pending_consents"));
+        item.insert(
+            "consents".into(),
+            serde_json::to_value(&self.consents).expect("consents serialise"),
+        );
+        item.insert(
+            "ttl".into(),
+            json!((now + chrono::Duration::days(PENDING_CONSENT_DAYS)).timestamp()),
+        );
+        WriteOp::Put {
+            item,
+            condition: Condition::NotExists,
+        }
+    }
 }
 
 /// What an arrival did.
@@ -91,12 +134,23 @@ pub async fn find(
     Ok(None)
 }
 
+/// What [`upsert`] did.
+#[derive(Debug, Clone)]
+pub struct Upserted {
+    /// The customer as stored.
+    pub customer: Customer,
+    /// Created or resubmitted.
+    pub outcome: Outcome,
+    /// The event to publish.
+    pub event: DomainEvent,
+    /// Consents an anonymous submission asked for on a known customer, waiting for the
+    /// customer's confirmation.
+    pub pending: Option<PendingConsents>,
+}
+
 /// Creates or updates the customer for `lead`, writes its timeline entry in the same
 /// transaction, and returns the customer with the event to publish.
-pub async fn upsert(
-    deps: &Deps,
-    lead: &Lead,
-) -> Result<(Customer, Outcome, DomainEvent), SaveError> {
+pub async fn upsert(deps: &Deps, lead: &Lead) -> Result<Upserted, SaveError> {
     let now = deps.clock.now();
     let event_id = Ulid::from_datetime(now.into()).to_string();
     // Identifiers that turned out to belong to someone else: left off the merged record.
@@ -118,7 +172,32 @@ pub async fn upsert(
                 let entry = entry(lead, customer.id, now, &event_id, Outcome::Created);
                 repo::create(&*deps.store, &customer, vec![entry.write(now)])
                     .await
-                    .map(|()| (customer, Outcome::Created))
+                    .map(|()| (customer, Outcome::Created, None))
+            }
+            Some(id) if lead.anonymous => {
+                let Some(before) = repo::get(&*deps.store, id).await? else {
+                    continue;
+                };
+                let mut after = before.clone();
+                count_submission(&mut after, now);
+                let pending = pending_consents(&before, lead, &event_id);
+                let mut entry = entry(lead, id, now, &event_id, Outcome::Resubmitted);
+                entry.data["unverified"] = json!(true);
+                entry.data["submitted"] = submitted(lead);
+                if let Some(pending) = &pending {
+                    entry.data["awaiting_confirmation"] = json!(
+                        pending
+                            .consents
+                            .iter()
+                            .map(consent_pair)
+                            .collect::<Vec<_>>()
+                    );
+                }
+                let mut writes = vec![entry.write(now)];
+                writes.extend(pending.iter().map(|p| p.write(now)));
+                repo::save(&*deps.store, &before, &mut after, writes)
+                    .await
+                    .map(|()| (after, Outcome::Resubmitted, pending))
             }
             Some(id) => {
                 let Some(before) = repo::get(&*deps.store, id).await? else {
@@ -130,13 +209,21 @@ pub async fn upsert(
                 let entry = entry(lead, id, now, &event_id, Outcome::Resubmitted);
                 repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)])
                     .await
-                    .map(|()| (after, Outcome::Resubmitted))
+                    .map(|()| (after, Outcome::Resubmitted, None))
             }
         };
         match result {
-            Ok((customer, outcome)) => {
-                let event = event(lead, &customer, outcome, now, event_id);
-                return Ok((customer, outcome, event));
+            Ok((customer, outcome, pending)) => {
+                let mut event = event(lead, &customer, outcome, now, event_id);
+                if lead.anonymous && outcome == Outcome::Resubmitted {
+                    event.data["unverified"] = json!(true);
+                }
+                return Ok(Upserted {
+                    customer,
+                    outcome,
+                    event,
+                    pending,
+                });
             }
             // Lost a race: on the next attempt the guard leads to the winner.
             Err(SaveError::Conflict) => {}
@@ -235,6 +322,55 @@ fn merge(
     customer.last_activity_at = Some(now);
 }
 
+/// A known customer's record after an anonymous submission: only the counters move.
+fn count_submission(customer: &mut Customer, now: DateTime<Utc>) {
+    customer.submissions += 1;
+    customer.updated_at = now;
+    customer.last_activity_at = Some(now);
+}
+
+/// The consents an anonymous submission may ask the customer to confirm: grants on channels
+/// where the customer has decided nothing yet. A refusal stays a refusal, and nothing is
+/// asked of a customer who objected to marketing or restricted processing.
+fn pending_consents(customer: &Customer, lead: &Lead, id: &str) -> Option<PendingConsents> {
+    if customer.marketing_objected || customer.processing_restricted {
+        return None;
+    }
+    let consents: Vec<ConsentRecord> = lead
+        .consents
+        .iter()
+        .filter(|c| c.granted && customer.consents.get(c.channel, c.purpose).is_none())
+        .cloned()
+        .collect();
+    (!consents.is_empty()).then(|| PendingConsents {
+        id: id.to_owned(),
+        customer: customer.id,
+        consents,
+    })
+}
+
+/// `channel:purpose`.
+pub fn consent_pair(record: &ConsentRecord) -> String {
+    format!("{}:{}", record.channel, record.purpose)
+}
+
+/// What an anonymous submission said, for staff to check and apply by hand. Staff read it on
+/// the customer's timeline; it never reaches the event bus.
+fn submitted(lead: &Lead) -> Value {
+    json!({
+        "full_name": lead.name.as_ref().map(|n| n.full().to_owned()),
+        "phone": lead.phone,
+        "email": lead.email,
+        "gender": lead.gender,
+        "birthday": lead.birthday,
+        "consents": lead
+            .consents
+            .iter()
+            .map(|c| json!({"channel": c.channel, "purpose": c.purpose, "granted": c.granted}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 fn entry(
     lead: &Lead,
     customer: CustomerId,
@@ -302,4 +438,88 @@ fn event(
         occurred_at: now,
         data: event_data(lead),
     }
+}
+
+/// The customer confirmed, through the signed link, the consents an anonymous submission
+/// asked for: grants those still undecided (a refusal made since stays), drops the request and
+/// records the confirmation on the timeline, in one transaction. `None` when the request is
+/// unknown, used or expired, or the customer is gone.
+pub async fn confirm_pending(
+    deps: &Deps,
+    customer: CustomerId,
+    request: &str,
+) -> Result<Option<Vec<String>>, SaveError> {
+    let now = deps.clock.now();
+    let key = keys::pending_consents(customer, request);
+    for _ in 0..ATTEMPTS {
+        let Some(item) = deps.store.get(&key).await? else {
+            return Ok(None);
+        };
+        // DynamoDB removes expired items lazily: an expired request is as good as gone.
+        if item
+            .get("ttl")
+            .and_then(Value::as_i64)
+            .is_some_and(|ttl| ttl <= now.timestamp())
+        {
+            return Ok(None);
+        }
+        let consents: Vec<ConsentRecord> = item
+            .get("consents")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let Some(before) = repo::get(&*deps.store, customer)
+            .await?
+            .filter(|c| c.erased_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let mut after = before.clone();
+        let mut granted = Vec::new();
+        for record in consents {
+            let refused = after
+                .consents
+                .get(record.channel, record.purpose)
+                .is_some_and(|c| !c.granted);
+            let objected = record.purpose == nhip_domain::customer::Purpose::Marketing
+                && (after.marketing_objected || after.processing_restricted);
+            if refused || objected {
+                continue;
+            }
+            granted.push(consent_pair(&record));
+            after.consents.record(ConsentRecord {
+                source: "double_opt_in".to_owned(),
+                at: now,
+                evidence: json!({"request": request, "form": record.evidence}).to_string(),
+                ..record
+            });
+        }
+        after.updated_at = now;
+        let entry = timeline::Entry {
+            customer,
+            at: now,
+            cause: format!("optin#{request}"),
+            event_type: "consent.confirmed".to_owned(),
+            source: "consent_link".to_owned(),
+            actor: None,
+            data: json!({"request": request, "granted": granted}),
+        };
+        let delete = WriteOp::Delete {
+            key: key.clone(),
+            condition: Condition::Exists,
+        };
+        match repo::save(
+            &*deps.store,
+            &before,
+            &mut after,
+            vec![entry.write(now), delete],
+        )
+        .await
+        {
+            Ok(()) => return Ok(Some(granted)),
+            Err(SaveError::Conflict) => back_off(1).await,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(SaveError::Conflict)
 }

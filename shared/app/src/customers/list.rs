@@ -70,14 +70,52 @@ pub struct Filters {
     /// Holds a product not (yet) used for this reason.
     pub reason: Option<String>,
     /// Holds a product with at least this share of invoices left (0–1).
+    #[param(minimum = 0, maximum = 1)]
     pub remaining_ratio_min: Option<f64>,
-    /// Holds a product with at most this share of invoices left (0–1).
+    /// Holds a product with at most this share of invoices left (0–1, at least the minimum).
+    #[param(minimum = 0, maximum = 1)]
     pub remaining_ratio_max: Option<f64>,
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Where the previous page stopped.
     pub cursor: Option<String>,
+}
+
+impl crate::http::ListParams for Filters {
+    const DEFAULT_LIMIT: u32 = 20;
+    const MAX_LIMIT: u32 = MAX_LIMIT;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+
+    fn range_problems(&self) -> Vec<(&'static str, String)> {
+        use crate::http::share_problem;
+        let mut problems: Vec<_> = [
+            share_problem("remaining_ratio_min", self.remaining_ratio_min),
+            share_problem("remaining_ratio_max", self.remaining_ratio_max),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let (Some(min), Some(max)) = (self.remaining_ratio_min, self.remaining_ratio_max)
+            && min > max
+        {
+            problems.push(("remaining_ratio_min", "≤ remaining_ratio_max".to_owned()));
+        }
+        if let (Some(from), Some(to)) = (self.created_from, self.created_to)
+            && from > to
+        {
+            problems.push(("created_from", "≤ created_to".to_owned()));
+        }
+        if let (Some(from), Some(to)) = (self.expires_from, self.expires_to)
+            && from > to
+        {
+            problems.push(("expires_from", "≤ expires_to".to_owned()));
+        }
+        problems
+    }
 }
 
 /// One page of customers.

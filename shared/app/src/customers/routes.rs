@@ -21,10 +21,10 @@ use ulid::Ulid;
 
 use super::list::{self, Filters, ListError};
 use super::model::{Customer, normalise_tags};
-use super::repo;
+use super::repo::{self, SaveError};
 use crate::auth::{Principal, Role};
 use crate::deps::Deps;
-use crate::http::{ApiError, Json, Path, Query as QueryParams};
+use crate::http::{ApiError, Json, ListParams, ListQuery, Path};
 use crate::intake::{FieldErrors, parse_birthday, parse_consents, text};
 use crate::keys;
 use crate::ports::store::Cursor;
@@ -132,7 +132,7 @@ fn list_error(error: ListError) -> ApiError {
 async fn list_customers(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(filters): QueryParams<Filters>,
+    ListQuery(filters): ListQuery<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
@@ -162,7 +162,7 @@ async fn list_customers(
 async fn not_consulted(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-    QueryParams(mut filters): QueryParams<Filters>,
+    ListQuery(mut filters): ListQuery<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     filters.lifecycle = Some(Lifecycle::New);
     let listing = list::list(&*deps.store, &principal, &filters)
@@ -504,7 +504,9 @@ async fn create_customer(
         &principal,
         json!({"source": customer.source}),
     );
-    repo::create(&*deps.store, &customer, vec![entry.write(now)]).await?;
+    if let Err(error) = repo::create(&*deps.store, &customer, vec![entry.write(now)]).await {
+        return Err(save_error_for(&deps, &principal, error).await);
+    }
     Ok((StatusCode::CREATED, Json(view(&customer))).into_response())
 }
 
@@ -531,6 +533,33 @@ async fn get_customer(
     let customer = load_visible(&deps, &principal, &id).await?;
     audit(&deps, &principal, customer.id, "read", json!({})).await?;
     Ok(Json(view(&customer)))
+}
+
+/// The answer to a failed staff save. A phone, e-mail or CCCD held by another customer is
+/// named (with that customer's id) only to a caller whose scope covers that customer; anyone
+/// else learns only that the identifier cannot be used, not whose it is.
+async fn save_error_for(deps: &Deps, principal: &Principal, error: SaveError) -> ApiError {
+    let SaveError::Taken { field, owner } = error else {
+        return crate::intake::save_error(error);
+    };
+    let holder = match repo::get(&*deps.store, owner).await {
+        Ok(holder) => holder.filter(|c| c.erased_at.is_none()),
+        Err(error) => return error.into(),
+    };
+    match holder {
+        Some(holder) if list::visible(principal, &holder) => ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate",
+            format!("The {field} already belongs to customer {owner}."),
+        )
+        .field(field, format!("Đã thuộc về khách hàng {owner}.")),
+        _ => ApiError::new(
+            StatusCode::CONFLICT,
+            "identifier_unavailable",
+            format!("This {field} cannot be used."),
+        )
+        .field(field, "Không dùng được giá trị này."),
+    }
 }
 
 /// Records that `principal` accessed or changed a customer's personal data.
@@ -638,7 +667,9 @@ async fn update_customer(
     if let Some(change) = &lifecycle_change {
         writes.push(change.write(now));
     }
-    repo::save(&*deps.store, &before, &mut after, writes).await?;
+    if let Err(error) = repo::save(&*deps.store, &before, &mut after, writes).await {
+        return Err(save_error_for(&deps, &principal, error).await);
+    }
     // Journeys hear the change ("became a customer") as they hear a core system's event.
     let mut published = vec![entry];
     published.extend(lifecycle_change);
@@ -740,6 +771,15 @@ struct TimelineParams {
     cursor: Option<String>,
 }
 
+impl ListParams for TimelineParams {
+    const DEFAULT_LIMIT: u32 = 50;
+    const MAX_LIMIT: u32 = 100;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+}
+
 /// `GET /v1/customers/{id}/timeline`: everything that happened, newest first.
 #[utoipa::path(
     get,
@@ -760,18 +800,10 @@ async fn customer_timeline(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-    QueryParams(params): QueryParams<TimelineParams>,
+    ListQuery(params): ListQuery<TimelineParams>,
 ) -> Result<Json<Value>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_filter",
-            "limit must be between 1 and 100",
-        )
-        .field("limit", "1–100"));
-    }
+    let limit = params.limit();
     let (items, next) = timeline::page(
         &*deps.store,
         customer.id,

@@ -291,7 +291,17 @@ pub struct EnrollmentList {
 #[into_params(parameter_in = Query)]
 pub struct EnrollmentPage {
     /// Most returned (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+}
+
+impl crate::http::ListParams for EnrollmentPage {
+    const DEFAULT_LIMIT: u32 = 100;
+    const MAX_LIMIT: u32 = 500;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
 }
 
 /// `GET /v1/journeys/{key}/enrollments`: the journey's active enrollments, newest first.
@@ -314,13 +324,13 @@ pub async fn list_enrollments(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path(key): Path<String>,
-    QueryParams(page): QueryParams<EnrollmentPage>,
+    crate::http::ListQuery(page): crate::http::ListQuery<EnrollmentPage>,
 ) -> Result<Json<EnrollmentList>, ApiError> {
     definitions::meta(&deps, &key)
         .await?
         .ok_or_else(not_found)?;
     // The list is sharded; each shard is read newest first and the pages merged.
-    let limit = page.limit.unwrap_or(100).clamp(1, 500);
+    let limit = crate::http::ListParams::limit(&page);
     let mut items = Vec::new();
     for shard in 0..keys::JOURNEY_ACTIVE_SHARDS {
         let found = deps

@@ -67,6 +67,26 @@ pub fn open_unsubscribe_token(secret: &[u8], token: &str) -> Option<String> {
     verify(secret, "unsubscribe", id, given).then(|| id.to_owned())
 }
 
+/// The token of the link confirming consents that an anonymous form asked for on behalf of
+/// customer `customer_id` (request `request_id`, a ULID).
+pub fn consent_token(secret: &[u8], customer_id: &str, request_id: &str) -> String {
+    let payload = format!("{customer_id}{request_id}");
+    format!("{payload}{}", tag(secret, "consent", &payload))
+}
+
+/// The customer and request a consent token names, if its tag is right.
+pub fn open_consent_token(secret: &[u8], token: &str) -> Option<(String, String)> {
+    if token.len() <= 2 * ID_LEN || !token.is_ascii() {
+        return None;
+    }
+    let (payload, given) = token.split_at(2 * ID_LEN);
+    if !verify(secret, "consent", payload, given) {
+        return None;
+    }
+    let (customer, request) = payload.split_at(ID_LEN);
+    Some((customer.to_owned(), request.to_owned()))
+}
+
 /// Most links rewritten in one message.
 pub const MAX_LINKS: usize = 32;
 
@@ -149,6 +169,23 @@ mod tests {
             open_unsubscribe_token(SECRET, &link_token(SECRET, ID, 0)),
             None
         );
+    }
+
+    #[test]
+    fn consent_tokens_round_trip_and_are_no_other_token() {
+        let request = "01KAQ3V2J5N8W6Y4X0Z9B7C1D4";
+        let token = consent_token(SECRET, ID, request);
+        assert_eq!(
+            open_consent_token(SECRET, &token),
+            Some((ID.to_owned(), request.to_owned()))
+        );
+        assert_eq!(
+            open_consent_token(b"another-secret-of-at-least-32-byte", &token),
+            None
+        );
+        assert_eq!(open_unsubscribe_token(SECRET, &token), None);
+        let forged = token.replacen(ID, "01KAQ3V2J5N8W6Y4X0Z9B7C1D5", 1);
+        assert_eq!(open_consent_token(SECRET, &forged), None);
     }
 
     #[test]

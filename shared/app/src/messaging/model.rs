@@ -193,6 +193,16 @@ pub enum SystemMessage {
         /// The channel advertising stopped on.
         channel: MessageChannel,
     },
+    /// Asks a known customer to confirm consents that an anonymous form asked for in their
+    /// name (double opt-in): nothing is granted until they open `url` and confirm.
+    ConsentConfirmation {
+        /// The channel it goes on (e-mail or SMS, to the address already on record).
+        channel: MessageChannel,
+        /// The signed confirmation page.
+        url: String,
+        /// What would be granted, `channel:purpose`.
+        consents: Vec<String>,
+    },
 }
 
 /// Longest idempotency key.

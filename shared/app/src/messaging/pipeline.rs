@@ -375,6 +375,11 @@ fn effective_targets(request: &SendRequest) -> Vec<Target> {
             template: String::new(),
             version: None,
         }],
+        Some(SystemMessage::ConsentConfirmation { channel, .. }) => vec![Target {
+            channel: *channel,
+            template: String::new(),
+            version: None,
+        }],
         None => request.targets.clone(),
     }
 }
@@ -857,6 +862,11 @@ async fn render(
             received_at,
             channel,
         }) => refusal_confirmation(deps, *received_at, *channel),
+        Some(SystemMessage::ConsentConfirmation {
+            channel,
+            url,
+            consents,
+        }) => consent_confirmation(deps, *channel, url, consents),
         None => {
             let version = templates::for_send(deps, &target.template, target.version)
                 .await
@@ -1063,6 +1073,41 @@ fn refusal_confirmation(
         },
         MessageChannel::Push => Content::Push {
             title: "Xác nhận từ chối quảng cáo".into(),
+            body: sentence,
+            deep_link: None,
+        },
+        MessageChannel::Webhook => Content::Webhook { text: sentence },
+        MessageChannel::Sms | MessageChannel::Zns => Content::Sms {
+            text: sentence,
+            unaccented: false,
+        },
+    }
+}
+
+/// The double opt-in request: what was asked for in the customer's name and the link that
+/// confirms it. Nothing is granted unless they confirm.
+fn consent_confirmation(
+    deps: &Deps,
+    channel: MessageChannel,
+    url: &str,
+    consents: &[String],
+) -> Content {
+    let organisation = &deps.settings.messaging.organisation.name;
+    let sentence = format!(
+        "{organisation} nhận được đăng ký nhận tin ({}) mang thông tin liên hệ của Quý khách. \
+         Nếu đúng là Quý khách, vui lòng xác nhận tại {url} (hiệu lực 7 ngày). Nếu không, xin \
+         bỏ qua tin này: chúng tôi không thay đổi gì.",
+        consents.join(", ")
+    );
+    match channel {
+        MessageChannel::Email => Content::Email {
+            subject: "Xác nhận đăng ký nhận tin".into(),
+            html: format!("<p>{}</p>", escape_html(&sentence)),
+            text: sentence,
+            attachments: Vec::new(),
+        },
+        MessageChannel::Push => Content::Push {
+            title: "Xác nhận đăng ký nhận tin".into(),
             body: sentence,
             deep_link: None,
         },

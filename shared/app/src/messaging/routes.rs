@@ -235,15 +235,34 @@ pub async fn send_to_customer(
         .into_response())
 }
 
+/// How many of a customer's messages to list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagePage {
+    /// Most returned, newest first (1–100, default 100).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+impl crate::http::ListParams for MessagePage {
+    const DEFAULT_LIMIT: u32 = 100;
+    const MAX_LIMIT: u32 = 100;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+}
+
 /// `GET /v1/customers/{id}/messages`: the customer's messages, newest first.
 #[utoipa::path(
     get,
     path = "/v1/customers/{id}/messages",
     tag = "messaging",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Customer id.")),
+    params(("id" = String, Path, description = "Customer id."), MessagePage),
     responses(
         (status = 200, description = "`{items}`.", body = Object),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -254,6 +273,7 @@ pub async fn customer_messages(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
+    crate::http::ListQuery(paging): crate::http::ListQuery<MessagePage>,
 ) -> Result<Json<Value>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let page = deps
@@ -264,7 +284,7 @@ pub async fn customer_messages(
                 keys::messages_of_customer(&customer.id.to_string()),
             )
             .descending()
-            .limit(100),
+            .limit(crate::http::ListParams::limit(&paging)),
         )
         .await?;
     let items: Vec<Value> = page

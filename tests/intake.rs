@@ -1,0 +1,493 @@
+//! The public intake as an anonymous caller uses it: submissions naming customers who already
+//! exist (several, in different states), the double opt-in that follows, and the rate limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, header};
+use http_body_util::BodyExt as _;
+use nhip_app::auth::{Principal, Role};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::support::{LocalDeps, local_deps_with_settings};
+
+const LINK_SECRET: &[u8] = b"intake-tests-link-secret-of-32-bytes!!";
+const PUBLIC_URL: &str = "https://nhip.example";
+
+struct Ctx {
+    local: LocalDeps,
+    admin: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: axum::http::HeaderMap,
+    text: String,
+    json: Value,
+}
+
+impl Ctx {
+    fn new(rate_per_minute: u32) -> Self {
+        let mut settings = nhip_app::Settings::default();
+        settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
+        settings.messaging.public_url = PUBLIC_URL.into();
+        settings.intake_rate_per_minute = rate_per_minute;
+        let local = local_deps_with_settings(settings);
+        let admin = local.deps.auth.issue(
+            &Principal::new("root", Role::Admin, None),
+            local.deps.clock.now(),
+            chrono::Duration::hours(24),
+        );
+        Self { local, admin }
+    }
+
+    fn deps(&self) -> &Arc<nhip_app::Deps> {
+        &self.local.deps
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = nhip_app::http::router(self.deps().clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let answer = self.send(request.body(body).unwrap()).await;
+        assert!(
+            (200..300).contains(&answer.status),
+            "{method} {path}: {} {}",
+            answer.status,
+            answer.text
+        );
+        answer.json
+    }
+
+    /// Posts a lead as a browser at `from` would (the socket's peer address).
+    async fn submit(&self, body: &Value, from: &str) -> Answer {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/v1/intake/leads")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let peer: SocketAddr = format!("{from}:52000").parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        self.send(request).await
+    }
+
+    async fn customer(&self, id: &str) -> Value {
+        self.staff("GET", &format!("/v1/customers/{id}"), None)
+            .await
+    }
+
+    async fn timeline(&self, id: &str) -> Vec<Value> {
+        let page = self
+            .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
+            .await;
+        page["items"].as_array().unwrap().clone()
+    }
+
+    /// Runs the `message-sender` consumer until the sends queue is empty.
+    async fn drain_sends(&self) {
+        let consumers = nhip_local_runner::consumers::all(self.deps());
+        let sender = consumers
+            .iter()
+            .find(|c| c.function == "message-sender")
+            .expect("the message-sender consumer");
+        loop {
+            let messages = self
+                .deps()
+                .queues
+                .sends
+                .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
+                .await
+                .unwrap();
+            if messages.is_empty() {
+                return;
+            }
+            sender.deliver(messages).await;
+        }
+    }
+}
+
+/// The fields a form could try to change, as staff read them.
+fn identity(customer: &Value) -> Value {
+    json!({
+        "full_name": customer["full_name"],
+        "given_name": customer["given_name"],
+        "gender": customer["gender"],
+        "birthday": customer["birthday"],
+        "phones": customer["phones"],
+        "emails": customer["emails"],
+        "consents": customer["consents"],
+        "marketing_objected": customer["marketing_objected"],
+        "attribution": customer["attribution"],
+    })
+}
+
+fn refusal(channel: &str) -> Value {
+    json!({"channel": channel, "purpose": "marketing", "granted": false})
+}
+
+/// The first URL under the public address in a sent message.
+fn link_in(entry: &nhip_local::OutboxEntry) -> String {
+    let text = serde_json::to_string(&entry.envelope).unwrap();
+    let start = text.find(PUBLIC_URL).expect("a link in the message");
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/:.-_".contains(*c))
+        .collect()
+}
+
+/// Five existing customers in different states, then a form posted in each one's name by
+/// someone else: a different name, e-mail, gender and birthday, and every marketing consent.
+/// The answer is the same as for a phone nobody has; no record changes; the submission is on
+/// each timeline as unverified with what was sent; refusals and objections stand; the only
+/// message is a double opt-in to an address already on record, and opening it grants nothing
+/// until the customer confirms.
+#[tokio::test]
+async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_other() {
+    let ctx = Ctx::new(60);
+    let mut known = Vec::new();
+    for body in [
+        // Lan refused marketing e-mail; SMS undecided.
+        json!({"full_name": "Trần Thị Lan", "gender": "female", "birthday": "1990-01-02",
+               "phones": ["0901111001"], "emails": ["lan@example.vn"], "source": "assigned",
+               "consents": [refusal("email")]}),
+        // Bình objected to marketing altogether.
+        json!({"full_name": "Lê Văn Bình", "phones": ["0901111002"],
+               "emails": ["binh@example.vn"], "source": "referral"}),
+        // Cường has only a phone and has decided nothing.
+        json!({"full_name": "Phạm Quốc Cường", "phones": ["0901111003"], "source": "fanpage"}),
+        // Dung agreed to e-mail and refused SMS.
+        json!({"full_name": "Đỗ Thị Dung", "phones": ["0901111004"],
+               "emails": ["dung@example.vn"], "source": "website",
+               "consents": ["email:marketing", refusal("sms")]}),
+        // Em has only an e-mail, undecided.
+        json!({"full_name": "Vũ Thị Em", "emails": ["em@example.vn"], "source": "website"}),
+    ] {
+        let created = ctx.staff("POST", "/v1/customers", Some(body)).await;
+        known.push(created["id"].as_str().unwrap().to_owned());
+    }
+    ctx.staff(
+        "POST",
+        &format!("/v1/customers/{}/object-marketing", known[1]),
+        None,
+    )
+    .await;
+    let mut before = Vec::new();
+    for id in &known {
+        before.push(ctx.customer(id).await);
+    }
+    ctx.local.clock.advance(chrono::Duration::minutes(5));
+
+    let forged = |i: usize, phone: Option<&str>, email: &str| {
+        let mut body = json!({
+            "full_name": "Kẻ Mạo Danh",
+            "email": email,
+            "gender": "male",
+            "birthday": "1970-07-07",
+            "consents": ["email:marketing", "sms:marketing", "zns:marketing", "sms:care"],
+            "form": format!("form-{i}"),
+            "utm_campaign": "gia-mao",
+        });
+        if let Some(phone) = phone {
+            body["phone"] = json!(phone);
+        }
+        body
+    };
+    let submissions = [
+        forged(0, Some("+84 901 111 001"), "attacker0@evil.example"),
+        forged(1, Some("0901111002"), "attacker1@evil.example"),
+        forged(2, Some("(+84) 90-111-1003"), "attacker2@evil.example"),
+        forged(3, Some("0901.111.004"), "attacker3@evil.example"),
+        // Em's e-mail with a phone nobody has: the phone is not added to her record.
+        forged(4, Some("0909999005"), "Em@Example.VN"),
+    ];
+    let unknown = ctx
+        .submit(
+            &forged(9, Some("0908888009"), "newcomer@example.vn"),
+            "203.0.113.9",
+        )
+        .await;
+    assert_eq!(unknown.status, 202, "{}", unknown.text);
+    assert_eq!(unknown.json, json!({"status": "received"}));
+    for (i, body) in submissions.iter().enumerate() {
+        let answer = ctx.submit(body, &format!("203.0.113.{i}")).await;
+        assert_eq!(
+            (answer.status, &answer.text),
+            (unknown.status, &unknown.text),
+            "the answer for a known customer is the answer for a new lead"
+        );
+        assert_eq!(answer.headers[header::CACHE_CONTROL], "no-store");
+    }
+
+    for (i, id) in known.iter().enumerate() {
+        let after = ctx.customer(id).await;
+        assert_eq!(identity(&after), identity(&before[i]), "customer {i}");
+        assert_eq!(
+            after["submissions"],
+            before[i]["submissions"].as_u64().unwrap() + 1
+        );
+        let timeline = ctx.timeline(id).await;
+        let entry = &timeline[0];
+        assert_eq!(
+            entry["event_type"], "lead.resubmitted",
+            "customer {i}: {entry}"
+        );
+        assert_eq!(entry["data"]["unverified"], true, "{entry}");
+        let submitted = &entry["data"]["submitted"];
+        assert_eq!(submitted["full_name"], "Kẻ Mạo Danh", "{entry}");
+        assert_eq!(submitted["gender"], "male", "{entry}");
+        assert_eq!(submitted["birthday"], "1970-07-07", "{entry}");
+        let email = if i == 4 {
+            "em@example.vn".to_owned()
+        } else {
+            format!("attacker{i}@evil.example")
+        };
+        assert_eq!(submitted["email"], email.as_str(), "{entry}");
+    }
+    // Em's e-mail matched: the unknown phone went to no one, and no twin was created for it.
+    let (status, list) = {
+        let answer = ctx
+            .send(
+                Request::builder()
+                    .uri("/v1/customers?phone=0909999005")
+                    .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        (answer.status, answer.json)
+    };
+    assert_eq!(status, 200);
+    assert_eq!(list["items"], json!([]), "{list}");
+
+    // What waits for confirmation: undecided channels only, never for Bình (objected).
+    let (ctx_ref, known_ref) = (&ctx, &known);
+    let awaiting = move |i: usize| async move {
+        ctx_ref.timeline(&known_ref[i]).await[0]["data"]["awaiting_confirmation"].clone()
+    };
+    assert_eq!(
+        awaiting(0).await,
+        json!(["sms:marketing", "zns:marketing", "sms:care"])
+    );
+    assert!(awaiting(1).await.is_null());
+    assert_eq!(awaiting(3).await, json!(["zns:marketing", "sms:care"]));
+
+    // The messages: only double opt-ins, only to addresses on record, only on a channel the
+    // customer has not decided (Lan by SMS since she refused e-mail; Cường by SMS; Em by
+    // e-mail; Bình and Dung none).
+    ctx.drain_sends().await;
+    let sent = ctx.local.outbox.list(100, None).await.unwrap();
+    let mut recipients: Vec<&str> = sent.iter().map(|e| e.recipient()).collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["+84901111001", "+84901111003", "em@example.vn"]
+    );
+    for entry in &sent {
+        let text = serde_json::to_string(&entry.envelope).unwrap();
+        assert!(!text.contains("evil.example"), "{text}");
+        assert!(text.contains("xác nhận"), "{text}");
+    }
+
+    // Lan opens the link (a tracked link to the confirmation page): nothing changes until she
+    // presses the button.
+    let lan_sms = sent
+        .iter()
+        .find(|e| e.recipient() == "+84901111001")
+        .unwrap();
+    let mut link = link_in(lan_sms);
+    if link.contains("/t/") {
+        let path = link.trim_start_matches(PUBLIC_URL).to_owned();
+        let answer = ctx
+            .send(Request::builder().uri(&path).body(Body::empty()).unwrap())
+            .await;
+        assert!((300..400).contains(&answer.status), "{}", answer.text);
+        link = answer.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+    }
+    let path = link.trim_start_matches(PUBLIC_URL).to_owned();
+    assert!(path.starts_with("/v1/intake/confirm/"), "{path}");
+    let page = ctx
+        .send(Request::builder().uri(&path).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("<form method=\"post\""), "{}", page.text);
+    assert_eq!(
+        identity(&ctx.customer(&known[0]).await),
+        identity(&before[0])
+    );
+
+    let confirm = || {
+        Request::builder()
+            .method("POST")
+            .uri(&path)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let done = ctx.send(confirm()).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let lan = ctx.customer(&known[0]).await;
+    assert_eq!(lan["consents"]["sms:marketing"]["granted"], true, "{lan}");
+    assert_eq!(lan["consents"]["sms:marketing"]["source"], "double_opt_in");
+    assert_eq!(lan["consents"]["zns:marketing"]["granted"], true, "{lan}");
+    assert_eq!(
+        lan["consents"]["email:marketing"]["granted"], false,
+        "the refusal stands"
+    );
+    assert_eq!(lan["full_name"], "Trần Thị Lan");
+    assert_eq!(lan["emails"], json!(["lan@example.vn"]));
+    assert_eq!(
+        ctx.timeline(&known[0]).await[0]["event_type"],
+        "consent.confirmed"
+    );
+    // A link is used once; a forged one does nothing.
+    assert_eq!(ctx.send(confirm()).await.status, 404);
+    let mut forged_path = path.clone();
+    forged_path.pop();
+    forged_path.push(if path.ends_with('A') { 'B' } else { 'A' });
+    for method in ["GET", "POST"] {
+        let answer = ctx
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(&forged_path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(answer.status, 404, "{method}: {}", answer.text);
+    }
+    // Cường never confirmed: nothing granted.
+    let cuong = ctx.customer(&known[2]).await;
+    assert_eq!(identity(&cuong), identity(&before[2]));
+    // Erasing him erases what was submitted in his name too.
+    ctx.staff(
+        "POST",
+        &format!("/v1/customers/{}/erase", known[2]),
+        Some(json!({"reason": "Yêu cầu xoá dữ liệu", "version": cuong["version"]})),
+    )
+    .await;
+    let items = ctx
+        .deps()
+        .store
+        .query(nhip_app::ports::store::Query::partition(
+            nhip_app::ports::store::Index::Primary,
+            format!("CUS#{}", known[2]),
+        ))
+        .await
+        .unwrap()
+        .items;
+    let stored = serde_json::to_string(&items).unwrap();
+    assert!(!stored.contains("Kẻ Mạo Danh"), "{stored}");
+    assert!(!stored.contains("attacker2"), "{stored}");
+}
+
+/// The limit follows the source address and the phone, which the client cannot choose: a new
+/// `form` value per request does not buy a new budget, another address has its own, and one
+/// phone has its own hourly budget across addresses.
+#[tokio::test]
+async fn the_intake_rate_limit_follows_the_address_and_the_phone_not_the_form() {
+    let ctx = Ctx::new(5);
+    let lead = |i: usize| {
+        json!({"full_name": "Nguyễn Văn Minh", "phone": format!("09123{i:05}"),
+               "form": format!("form-{i}"), "source": "website_form"})
+    };
+    for i in 0..5 {
+        let answer = ctx.submit(&lead(i), "198.51.100.7").await;
+        assert_eq!(answer.status, 202, "{}", answer.text);
+    }
+    let answer = ctx.submit(&lead(5), "198.51.100.7").await;
+    assert_eq!(
+        answer.status, 429,
+        "a new form value is no new budget: {}",
+        answer.text
+    );
+    assert_eq!(answer.json["error"]["code"], "rate_limited");
+    assert!(answer.headers.contains_key(header::RETRY_AFTER));
+    let answer = ctx.submit(&lead(6), "198.51.100.8").await;
+    assert_eq!(
+        answer.status, 202,
+        "another address has its own budget: {}",
+        answer.text
+    );
+
+    // One phone from many addresses: ten an hour.
+    for i in 0..nhip_app::intake::RATE_PER_CONTACT_PER_HOUR {
+        let answer = ctx.submit(&lead(7), &format!("192.0.2.{i}")).await;
+        assert_eq!(answer.status, 202, "{i}: {}", answer.text);
+    }
+    let answer = ctx.submit(&lead(7), "192.0.2.200").await;
+    assert_eq!(answer.status, 429, "{}", answer.text);
+    ctx.local.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(ctx.submit(&lead(7), "192.0.2.200").await.status, 202);
+}
+
+/// In Lambda the address is API Gateway's `requestContext.http.sourceIp` (the fixture's), not
+/// a header the client sends.
+#[tokio::test]
+async fn in_lambda_the_limit_is_keyed_by_the_gateway_source_ip() {
+    let ctx = Ctx::new(3);
+    let request: lambda_http::request::LambdaRequest =
+        crate::support::fixture("lead-intake/website-form.json");
+    let request: lambda_http::http::Request<lambda_http::Body> = request.into();
+    let (parts, body) = request.into_parts();
+    let body = body.to_vec();
+    let from = |ip: &str, forwarded: &str| {
+        let mut parts = parts.clone();
+        if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) =
+            parts
+                .extensions
+                .get_mut::<lambda_http::request::RequestContext>()
+        {
+            context.http.source_ip = Some(ip.to_owned());
+        }
+        parts
+            .headers
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+        Request::from_parts(parts, Body::from(body.clone()))
+    };
+    for i in 0..3 {
+        let answer = ctx.send(from("203.0.113.77", &format!("10.0.0.{i}"))).await;
+        assert_eq!(answer.status, 202, "{}", answer.text);
+    }
+    let answer = ctx.send(from("203.0.113.77", "10.9.9.9")).await;
+    assert_eq!(
+        answer.status, 429,
+        "X-Forwarded-For is not trusted: {}",
+        answer.text
+    );
+    let answer = ctx.send(from("203.0.113.78", "10.9.9.9")).await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+}
