@@ -376,9 +376,11 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 for (status, response) in operation["responses"].as_object().unwrap() {
-                    // The pages people open from a message (tracked links, unsubscribe)
-                    // answer a page in Vietnamese, not JSON.
-                    let page = (path.starts_with("/t/") || path.starts_with("/u/"))
+                    // The pages people open from a message (tracked links, unsubscribe, the
+                    // double opt-in confirmation) answer a page in Vietnamese, not JSON.
+                    let page = (path.starts_with("/t/")
+                        || path.starts_with("/u/")
+                        || path.starts_with("/v1/intake/confirm/"))
                         && response["content"]["text/html"].is_object();
                     if status.starts_with('4') && !page {
                         let direct = &response["content"]["application/json"]["schema"];
