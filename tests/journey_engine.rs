@@ -125,6 +125,28 @@ impl Sim {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// A lead still being consulted, owned by consultant `tv.hoa`, with e-mail marketing
+    /// consent.
+    async fn lead(&self, name: &str, phone: &str, email: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({
+                    "full_name": name,
+                    "phones": [phone],
+                    "emails": [email],
+                    "source": "assigned",
+                    "lifecycle": "consulting",
+                    "owner": "tv.hoa",
+                    "consents": ["email:marketing"],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
     /// Posts one event from the core system, as it happens now, and lets it play out.
     async fn event(&mut self, kind: &str, customer: &str, data: Value) {
         let id = format!("{kind}-{customer}-{}", self.now().timestamp());
@@ -1117,23 +1139,14 @@ async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
     // Twenty leads still consulting: the daily segment evaluation of day 14 finds them all.
     let mut leads = Vec::new();
     for i in 0..20 {
-        let (status, body) = sim
-            .call(
-                "POST",
-                "/v1/customers",
-                Some(json!({
-                    "full_name": format!("Lê Văn Khách {i}"),
-                    "phones": [format!("0916000{i:03}")],
-                    "emails": [format!("lead{i}@example.com")],
-                    "source": "website",
-                    "lifecycle": "consulting",
-                    "owner": "tv.hoa",
-                    "consents": ["email:marketing"],
-                })),
+        leads.push(
+            sim.lead(
+                &format!("Lê Văn Khách {i}"),
+                &format!("0916000{i:03}"),
+                &format!("lead{i}@example.com"),
             )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        leads.push(body["id"].as_str().unwrap().to_owned());
+            .await,
+        );
     }
     sim.advance_to(test_epoch() + Duration::days(15) + Duration::hours(2))
         .await;
@@ -1336,23 +1349,14 @@ async fn a_lead_made_a_customer_by_a_staff_holding_leaves_the_lead_nurture_serie
     assert_eq!(status, 201, "{body}");
     let mut leads = Vec::new();
     for i in 0..2 {
-        let (status, body) = sim
-            .call(
-                "POST",
-                "/v1/customers",
-                Some(json!({
-                    "full_name": format!("Đỗ Thị Lan {i}"),
-                    "phones": [format!("0919000{i:03}")],
-                    "emails": [format!("lan{i}@example.com")],
-                    "source": "assigned",
-                    "lifecycle": "consulting",
-                    "owner": "tv.hoa",
-                    "consents": ["email:marketing"],
-                })),
+        leads.push(
+            sim.lead(
+                &format!("Đỗ Thị Lan {i}"),
+                &format!("0919000{i:03}"),
+                &format!("lan{i}@example.com"),
             )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        leads.push(body["id"].as_str().unwrap().to_owned());
+            .await,
+        );
     }
     sim.advance_to(test_epoch() + Duration::days(15) + Duration::hours(2))
         .await; // 08/12 11:00, after the first e-mail
