@@ -12,39 +12,15 @@ use tower::ServiceExt;
 
 use crate::support;
 
-/// Runs an API Gateway HTTP API (payload v2) fixture through the API router, as `lambda_http`
-/// does in the `api` function: the claims API Gateway's JWT authorizer verified
-/// (`requestContext.authorizer.jwt.claims`) are handed to the router as [`VerifiedClaims`]
-/// exactly as the function's `copy_verified_claims` does, so deps authenticating in gateway
-/// mode ([`behind_gateway`]) see the fixture's caller; deps in HS256 mode ignore them.
+/// Runs an API Gateway HTTP API (payload v2) fixture through the API router exactly as the
+/// `api` function does: the request is first mapped by the function's own
+/// [`with_gateway_claims`], so deps authenticating in gateway mode ([`behind_gateway`]) see
+/// the caller the fixture's JWT authorizer verified; deps in HS256 mode ignore the claims.
 ///
-/// [`VerifiedClaims`]: nhip_app::auth::VerifiedClaims
+/// [`with_gateway_claims`]: nhip_app::auth::with_gateway_claims
 async fn invoke_api(deps: Arc<nhip_app::Deps>, fixture: &str) -> (u16, Value) {
     let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
-    let mut request: lambda_http::http::Request<lambda_http::Body> = request.into();
-    let claims = match request
-        .extensions()
-        .get::<lambda_http::request::RequestContext>()
-    {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|authorizer| authorizer.jwt.as_ref())
-            .map(|jwt| jwt.claims.clone())
-            .filter(|claims| !claims.is_empty()),
-        #[allow(unreachable_patterns)] // other contexts exist when lambda_http has more features
-        _ => None,
-    };
-    request
-        .extensions_mut()
-        .remove::<nhip_app::auth::VerifiedClaims>();
-    if let Some(claims) = claims {
-        request.extensions_mut().insert(
-            claims
-                .into_iter()
-                .collect::<nhip_app::auth::VerifiedClaims>(),
-        );
-    }
+    let request = nhip_app::auth::with_gateway_claims(request.into());
     let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let content_type = response.headers()["content-type"]
@@ -192,14 +168,52 @@ async fn lead_intake_form_fixture_creates_then_dedupes() {
 }
 
 #[tokio::test]
-async fn scheduler_tick_fixture_runs_the_tick() {
+async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
     let local = support::local_deps();
-    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
-        support::fixture("scheduler/tick.json");
-    assert_eq!(event.source, "aws.scheduler");
-    let report = nhip_app::scheduler::tick(&local.deps).await.unwrap();
-    assert_eq!(report.failed, 0);
-    assert!(report.hours >= 1);
+    let deps = &local.deps;
+    let default: Value = support::fixture("scheduler/tick.json");
+    assert_eq!(default["source"], "aws.scheduler");
+    assert_eq!(
+        default["detail"], "{}",
+        "EventBridge Scheduler sends detail as a string"
+    );
+    // Due work: a consultant's call, scheduled for an hour from now.
+    let customer = as_admin(
+        deps,
+        "POST",
+        "/v1/customers",
+        json!({"full_name": "Phan Văn Tài", "phones": ["0933444555"], "source": "referral",
+               "owner": "root"}),
+    )
+    .await;
+    let id = customer["id"].as_str().unwrap();
+    let at = (deps.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    as_admin(
+        deps,
+        "POST",
+        &format!("/v1/customers/{id}/next-actions"),
+        json!({"type": "call", "at": at, "note": "Gọi lại"}),
+    )
+    .await;
+    let before = nhip_app::scheduler::handle_invocation(deps, &default)
+        .await
+        .unwrap();
+    assert_eq!(before.ran, 0, "not due yet: {before:?}");
+
+    local.clock.advance(chrono::Duration::hours(2));
+    let report = nhip_app::scheduler::handle_invocation(deps, &default)
+        .await
+        .unwrap();
+    assert_eq!((report.ran, report.failed), (1, 0), "{report:?}");
+    for other in ["scheduler/rule-event.json", "scheduler/custom-input.json"] {
+        let payload: Value = support::fixture(other);
+        let again = nhip_app::scheduler::handle_invocation(deps, &payload)
+            .await
+            .unwrap();
+        assert_eq!((again.ran, again.failed), (0, 0), "{other}: {again:?}");
+    }
+    let bell = as_admin(deps, "GET", "/v1/me/notifications", Value::Null).await;
+    assert_eq!(bell["unread"], 1, "{bell}");
 }
 
 /// Calls the staff API as an admin, as a test's set-up step.
@@ -394,6 +408,95 @@ async fn engagement_tracker_fixtures_are_about_an_unknown_message() {
             "{name}"
         );
     }
+}
+
+/// An engagement-tracker fixture about `message` (our tag) sent as `provider_id` (SES's id),
+/// carried in an SNS envelope with the message id `envelope`.
+fn ses_about(
+    fixture: &str,
+    message: &str,
+    provider_id: &str,
+    envelope: &str,
+) -> aws_lambda_events::sns::SnsEvent {
+    let mut event: aws_lambda_events::sns::SnsEvent =
+        support::fixture(&format!("engagement-tracker/{fixture}"));
+    let sns = &mut event.records[0].sns;
+    sns.message_id = envelope.to_owned();
+    sns.message = sns
+        .message
+        .replace("01KAQ3V2J5N8W6Y4X0Z9B7C1D3", message)
+        .replace(
+            "0100019ab3c4d5e6-nhip-fixture-0000-000000000000-000000",
+            provider_id,
+        );
+    event
+}
+
+#[tokio::test]
+async fn engagement_tracker_believes_only_its_topic_keys_events_by_their_identity_and_not_spam_suppresses_nothing()
+ {
+    let local = support::local_deps();
+    let mut deps = (*local.deps).clone();
+    deps.settings.messaging.ses_events_topic_arn =
+        Some("arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events".into());
+    let deps = Arc::new(deps);
+    let (event, customer) = sends_fixture_for_a_real_customer(&deps).await;
+    let care = send_request(&event, 0).message_id();
+    nhip_app::messaging::pipeline::handle_batch(&deps, event).await;
+    let provider_id = local.outbox.for_message(&care).await.unwrap()[0]
+        .provider_id
+        .clone();
+    let handle = |event| nhip_app::messaging::tracker::handle_sns(&deps, event);
+    let count = |types: &[Value], kind: &str| types.iter().filter(|t| *t == kind).count();
+    let types = || async {
+        timeline_of(&deps, &customer)
+            .await
+            .into_iter()
+            .map(|e| e["event_type"].clone())
+            .collect::<Vec<_>>()
+    };
+
+    // The same click in two SNS envelopes (two message ids): one click on the timeline.
+    for envelope in ["sns-click-1", "sns-click-2"] {
+        handle(ses_about("ses-click.json", &care, &provider_id, envelope))
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&types().await, "message.clicked"), 1);
+
+    // A bounce published to another topic (say a role that may publish there) is not believed.
+    let mut forged = ses_about(
+        "ses-bounce-permanent.json",
+        &care,
+        &provider_id,
+        "sns-forged",
+    );
+    forged.records[0].sns.topic_arn = "arn:aws:sns:ap-southeast-1:123456789012:other".into();
+    let report = handle(forged).await.unwrap();
+    assert_eq!((report.foreign, report.recorded), (1, 0), "{report:?}");
+    let family = nhip_app::messaging::pipeline::channel_family(
+        nhip_app::messaging::model::MessageChannel::Email,
+    );
+    let suppression = nhip_app::keys::suppression(family, "lan.tran@example.vn");
+    assert_eq!(deps.store.get(&suppression).await.unwrap(), None);
+
+    // "not-spam" feedback is recorded but suppresses nothing; an abuse complaint does.
+    let complaint: aws_lambda_events::sns::SnsEvent =
+        ses_about("ses-complaint.json", &care, &provider_id, "sns-not-spam");
+    let mut not_spam = complaint.clone();
+    let mut ses: Value = serde_json::from_str(&not_spam.records[0].sns.message).unwrap();
+    ses["complaint"]["complaintFeedbackType"] = json!("not-spam");
+    not_spam.records[0].sns.message = ses.to_string();
+    handle(not_spam).await.unwrap();
+    let now = types().await;
+    assert_eq!(count(&now, "message.marked_not_spam"), 1, "{now:?}");
+    assert_eq!(count(&now, "message.complained"), 0, "{now:?}");
+    assert_eq!(deps.store.get(&suppression).await.unwrap(), None);
+    let mut abuse = complaint;
+    abuse.records[0].sns.message_id = "sns-abuse".into();
+    handle(abuse).await.unwrap();
+    assert_eq!(count(&types().await, "message.complained"), 1);
+    assert!(deps.store.get(&suppression).await.unwrap().is_some());
 }
 
 #[tokio::test]

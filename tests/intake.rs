@@ -491,3 +491,128 @@ async fn in_lambda_the_limit_is_keyed_by_the_gateway_source_ip() {
     let answer = ctx.send(from("203.0.113.78", "10.9.9.9")).await;
     assert_eq!(answer.status, 202, "{}", answer.text);
 }
+
+/// API Gateway hands a non-JSON body to the function base64-encoded (`isBase64Encoded`): the
+/// form arrives decoded and is stored exactly as the plain fixture's.
+#[tokio::test]
+async fn a_base64_encoded_form_from_api_gateway_is_read_as_the_form_it_carries() {
+    let mut leads = Vec::new();
+    for fixture in [
+        "lead-intake/website-form.json",
+        "lead-intake/website-form-base64.json",
+    ] {
+        let ctx = Ctx::new(60);
+        let raw: Value = crate::support::fixture(fixture);
+        let request: lambda_http::request::LambdaRequest = crate::support::fixture(fixture);
+        let request: lambda_http::http::Request<lambda_http::Body> = request.into();
+        let (parts, body) = request.into_parts();
+        let answer = ctx
+            .send(Request::from_parts(parts, Body::from(body.to_vec())))
+            .await;
+        assert_eq!(answer.status, 202, "{fixture}: {}", answer.text);
+        let list = ctx
+            .staff("GET", "/v1/customers?phone=0987654321", None)
+            .await;
+        let id = list["items"][0]["id"]
+            .as_str()
+            .expect("the lead")
+            .to_owned();
+        let customer = ctx.customer(&id).await;
+        assert_eq!(customer["full_name"], "Nguyễn Thị Mai", "{fixture}");
+        leads.push((raw["isBase64Encoded"].clone(), identity(&customer)));
+    }
+    assert_eq!(leads[0].0, false);
+    assert_eq!(leads[1].0, true);
+    assert_eq!(leads[0].1, leads[1].1);
+}
+
+/// The bank's website posts the form with `fetch` from its own origin: the preflight and the
+/// post carry CORS headers for the configured origins only, and the staff API carries none.
+#[tokio::test]
+async fn the_lead_form_may_be_posted_from_a_configured_web_origin_only() {
+    let mut ctx = Ctx::new(60);
+    let mut deps = (**ctx.deps()).clone();
+    deps.settings.intake_allowed_origins = vec!["https://www.example-bank.vn".into()];
+    ctx.local.deps = Arc::new(deps);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/intake/leads")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = ctx.send(preflight("https://www.example-bank.vn")).await;
+    assert!(allowed.status < 300, "{} {}", allowed.status, allowed.text);
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://www.example-bank.vn"
+    );
+    assert!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        !allowed
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+    );
+    let other = ctx.send(preflight("https://phishing.example")).await;
+    assert!(
+        !other
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "{:?}",
+        other.headers
+    );
+
+    let post = |origin: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/intake/leads")
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(ConnectInfo(SocketAddr::from(([198, 51, 100, 9], 40000))))
+            .body(Body::from(
+                json!({"full_name": "Đỗ Văn Hải", "phone": "0912000111", "source": "website_form"})
+                    .to_string(),
+            ))
+            .unwrap()
+    };
+    let answer = ctx.send(post("https://www.example-bank.vn")).await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(
+        answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://www.example-bank.vn"
+    );
+    // The staff API is not opened to the website.
+    let staff = ctx
+        .send(
+            Request::builder()
+                .method("GET")
+                .uri("/v1/customers")
+                .header(header::ORIGIN, "https://www.example-bank.vn")
+                .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(staff.status, 200);
+    assert!(
+        !staff
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    // Without configured origins (the default), nobody gets CORS headers.
+    let plain = Ctx::new(60);
+    let answer = plain.send(preflight("https://www.example-bank.vn")).await;
+    assert!(
+        !answer
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+}

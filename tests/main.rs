@@ -24,5 +24,6 @@ mod next_actions;
 mod openapi;
 mod privacy;
 mod runner;
+mod scopes;
 mod support;
 mod telephony;

@@ -1006,6 +1006,119 @@ async fn a_campaign_sends_through_the_pipeline_and_reports_per_message() {
     assert_eq!(by_customer(&without), "no_consent");
 }
 
+#[tokio::test]
+async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_previews_its_count() {
+    let ctx = Ctx::new();
+    ctx.template("cmp-email", email()).await;
+    let mut customers = Vec::new();
+    for i in 0..22 {
+        customers.push(
+            ctx.customer(
+                &format!("09121{i:05}"),
+                &format!("kh{i}@example.vn"),
+                &["email:marketing"],
+            )
+            .await,
+        );
+    }
+    let targets = json!([{"channel": "email", "template": "cmp-email"}]);
+    let campaign = |extra: Value| {
+        let mut body =
+            json!({"name": "Ưu đãi tháng 12", "targets": targets, "purpose": "marketing"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let nothing_queued = || async {
+        assert_eq!(ctx.deps().queues.sends.depth().await.unwrap().visible, 0);
+    };
+
+    // A misspelt key would have widened the audience to everyone: 422 naming it.
+    let (status, body) = ctx
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(campaign(json!({"filters": {"lifecyle": "new"}}))),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["fields"]["filters.lifecyle"].is_string(),
+        "{body}"
+    );
+    nothing_queued().await;
+    // No filter, or an empty one, is not "everyone" unless said so.
+    for extra in [json!({}), json!({"filters": {}}), json!({"filters": null})] {
+        let (status, body) = ctx
+            .call("POST", "/v1/campaigns", Some(campaign(extra.clone())))
+            .await;
+        assert_eq!(status, 422, "{extra}: {body}");
+        assert!(body["error"]["fields"]["audience"].is_string(), "{body}");
+    }
+    let (status, body) = ctx
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(campaign(
+                json!({"audience": "all", "filters": {"source": "assigned"}}),
+            )),
+        )
+        .await;
+    assert_eq!(status, 422, "both a filter and everyone: {body}");
+    nothing_queued().await;
+
+    // The preview counts who would receive it, and queues nothing.
+    let (status, preview) = ctx
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(campaign(json!({"audience": "all", "dry_run": true}))),
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (preview["dry_run"].as_bool(), preview["audience"].as_u64()),
+        (Some(true), Some(22)),
+        "{preview}"
+    );
+    nothing_queued().await;
+    let stored = ctx
+        .deps()
+        .store
+        .query(nhip_app::ports::store::Query::partition(
+            nhip_app::ports::store::Index::Gsi2,
+            nhip_app::keys::CAMPAIGNS,
+        ))
+        .await
+        .unwrap();
+    assert!(stored.items.is_empty(), "a dry run stores no campaign");
+
+    // Sent for real: each of the 22 gets it once.
+    let (status, sent) = ctx
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(campaign(json!({"audience": "all"}))),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
+    assert_eq!(sent["queued"], 22);
+    ctx.drain().await;
+    for customer in &customers {
+        let (_, messages) = ctx
+            .call("GET", &format!("/v1/customers/{customer}/messages"), None)
+            .await;
+        let statuses: Vec<_> = messages["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["status"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(statuses, ["sent"], "{customer}");
+    }
+}
+
 /// A channel that fails its first sends the way it is told to, then takes everything.
 struct Flaky {
     failures: std::sync::Mutex<Vec<&'static str>>,

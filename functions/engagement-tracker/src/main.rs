@@ -13,6 +13,15 @@ use nhip_app::ports::store::StoreError;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
+    // Without the topic's ARN the tracker could not tell the SES events topic from any other:
+    // it refuses to start rather than believe every SNS record.
+    if deps.settings.messaging.ses_events_topic_arn.is_none() {
+        eprintln!(
+            "nhip: cannot start: {} is not set (the SES events topic this function trusts)",
+            nhip_app::messaging::settings::SES_EVENTS_TOPIC_VAR
+        );
+        std::process::exit(2);
+    }
     run(service_fn(move |event: LambdaEvent<SnsEvent>| {
         let deps = deps.clone();
         async move {

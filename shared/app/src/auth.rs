@@ -268,6 +268,33 @@ impl FromIterator<(String, String)> for VerifiedClaims {
     }
 }
 
+/// Hands the claims API Gateway's JWT authorizer verified (HTTP API payload v2, request
+/// context `authorizer.jwt.claims`) to the [`Principal`] extractor as a [`VerifiedClaims`]
+/// extension: the `api` function maps every request through this before the router. Only the
+/// request context counts: headers are the client's and are never read here, and any
+/// `VerifiedClaims` already on the request is removed first (extensions never come from the
+/// wire, but the guarantee should not depend on it).
+pub fn with_gateway_claims(mut request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::request::RequestContext;
+    let claims = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.jwt.as_ref())
+            .map(|jwt| jwt.claims.clone())
+            .filter(|claims| !claims.is_empty()),
+        #[allow(unreachable_patterns)] // other contexts exist when lambda_http has more features
+        _ => None,
+    };
+    request.extensions_mut().remove::<VerifiedClaims>();
+    if let Some(claims) = claims {
+        request
+            .extensions_mut()
+            .insert(claims.into_iter().collect::<VerifiedClaims>());
+    }
+    request
+}
+
 /// An HS256 signing secret, at least [`MIN_SECRET_BYTES`] long. Its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JwtSecret(Vec<u8>);

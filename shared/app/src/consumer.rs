@@ -3,8 +3,10 @@
 //! (and, after the queue's receive limit, dead-lettered) without blocking the rest.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::FutureExt;
 use futures::stream::{self, StreamExt};
 
 /// Records of one batch handled at the same time.
@@ -20,7 +22,9 @@ pub enum Failure {
     Poison,
 }
 
-/// Runs `handle` on every record and collects the ids of those that failed.
+/// Runs `handle` on every record and collects the ids of those that failed. A record whose
+/// handler panics is a failed record like any other (logged with the panic's message): the
+/// rest of the batch is unaffected and is not redelivered.
 pub async fn process_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     F: Fn(SqsMessage) -> Fut,
@@ -29,8 +33,21 @@ where
     let results: Vec<(Option<String>, Result<(), Failure>)> = stream::iter(event.records)
         .map(|record| {
             let id = record.message_id.clone();
-            let outcome = handle(record);
-            async move { (id, outcome.await) }
+            let outcome = AssertUnwindSafe(handle(record)).catch_unwind();
+            async move {
+                let result = outcome.await.unwrap_or_else(|panic| {
+                    let reason = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".to_owned());
+                    tracing::error!(message_id = ?id, %reason, "record handler panicked");
+                    // Most likely the record itself (it panics again on retry and ends in
+                    // the dead-letter queue); the batch's other records are not touched.
+                    Err(Failure::Poison)
+                });
+                (id, result)
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -46,4 +63,50 @@ where
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(bodies: &[&str]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        for (i, body) in bodies.iter().enumerate() {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("m{i}"));
+            message.body = Some((*body).to_owned());
+            event.records.push(message);
+        }
+        event
+    }
+
+    #[tokio::test]
+    async fn a_record_that_panics_fails_alone_and_the_rest_of_the_batch_is_handled() {
+        let handled = std::sync::Mutex::new(Vec::new());
+        let response = process_batch(batch(&["ok", "boom", "ok", "bad", "ok"]), |record| {
+            let handled = &handled;
+            async move {
+                let body = record.body.unwrap_or_default();
+                match body.as_str() {
+                    "boom" => panic!("a record that breaks an invariant"),
+                    "bad" => Err(Failure::Poison),
+                    _ => {
+                        handled.lock().unwrap().push(record.message_id.unwrap());
+                        Ok(())
+                    }
+                }
+            }
+        })
+        .await;
+        let mut failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        failed.sort();
+        assert_eq!(failed, ["m1", "m3"]);
+        let mut handled = handled.into_inner().unwrap();
+        handled.sort();
+        assert_eq!(handled, ["m0", "m2", "m4"]);
+    }
 }

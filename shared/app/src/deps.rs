@@ -146,6 +146,9 @@ pub struct Settings {
     pub telephony_secret: Option<Vec<u8>>,
     /// The messaging pipeline's senders, links and rates.
     pub messaging: crate::messaging::settings::MessagingSettings,
+    /// Web origins (`https://www.example-bank.vn`) whose pages may post the lead form from a
+    /// browser (`NHIP_INTAKE_ALLOWED_ORIGINS`, comma-separated). Empty: no cross-origin calls.
+    pub intake_allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -154,6 +157,7 @@ impl Default for Settings {
             intake_rate_per_minute: crate::intake::DEFAULT_RATE_PER_MINUTE,
             telephony_secret: None,
             messaging: Default::default(),
+            intake_allowed_origins: Vec::new(),
         }
     }
 }
@@ -173,6 +177,8 @@ impl Settings {
     pub const INTAKE_RATE_VAR: &'static str = "NHIP_INTAKE_RATE_PER_MINUTE";
     /// Variable: the call centre's webhook secret.
     pub const TELEPHONY_SECRET_VAR: &'static str = "NHIP_TELEPHONY_SECRET";
+    /// Variable: the web origins allowed to post the lead form from a browser.
+    pub const INTAKE_ORIGINS_VAR: &'static str = "NHIP_INTAKE_ALLOWED_ORIGINS";
 
     /// The settings from `get` (the environment, in Lambda and in the local runner alike):
     /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
@@ -204,8 +210,35 @@ impl Settings {
             }
             settings.telephony_secret = Some(secret.into_bytes());
         }
+        if let Some(raw) = get(Self::INTAKE_ORIGINS_VAR) {
+            for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                if !is_origin(origin) {
+                    return Err(SettingsError {
+                        var: Self::INTAKE_ORIGINS_VAR,
+                        reason: "comma-separated origins such as https://www.example-bank.vn \
+                                 (scheme and host, an optional port, no path, no *)",
+                    });
+                }
+                settings.intake_allowed_origins.push(origin.to_owned());
+            }
+        }
         Ok(settings)
     }
+}
+
+/// Whether `origin` is a web origin as browsers send it: `http(s)://host[:port]`.
+fn is_origin(origin: &str) -> bool {
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.origin().ascii_serialization() == origin.trim_end_matches('/')
+        && !origin.ends_with('/')
 }
 
 impl std::fmt::Debug for Settings {
@@ -217,6 +250,7 @@ impl std::fmt::Debug for Settings {
                 &self.telephony_secret.as_ref().map(|_| "<set>"),
             )
             .field("messaging", &self.messaging)
+            .field("intake_allowed_origins", &self.intake_allowed_origins)
             .finish()
     }
 }
@@ -251,10 +285,27 @@ mod tests {
         .unwrap();
         assert_eq!(set.intake_rate_per_minute, 120);
         assert!(set.telephony_secret.is_some());
+        let origins = from(&[(
+            Settings::INTAKE_ORIGINS_VAR,
+            "https://www.example-bank.vn, http://localhost:8080",
+        )])
+        .unwrap();
+        assert_eq!(
+            origins.intake_allowed_origins,
+            ["https://www.example-bank.vn", "http://localhost:8080"]
+        );
         for (var, value) in [
             (Settings::INTAKE_RATE_VAR, "0"),
             (Settings::INTAKE_RATE_VAR, "fast"),
             (Settings::TELEPHONY_SECRET_VAR, "short"),
+            (Settings::INTAKE_ORIGINS_VAR, "*"),
+            (
+                Settings::INTAKE_ORIGINS_VAR,
+                "https://www.example-bank.vn/form",
+            ),
+            (Settings::INTAKE_ORIGINS_VAR, "www.example-bank.vn"),
+            (Settings::INTAKE_ORIGINS_VAR, "javascript:alert(1)"),
+            (Settings::INTAKE_ORIGINS_VAR, "https://www.example-bank.vn/"),
         ] {
             assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
         }

@@ -15,7 +15,7 @@ use tracing::instrument;
 use crate::consumer::{Failure, process_batch};
 use crate::deps::Deps;
 use crate::keys;
-use crate::ports::store::{Condition, StoreError};
+use crate::ports::store::{Condition, StoreError, WriteOp};
 
 /// Kind attribute of timeline items.
 pub const TIMELINE_KIND: &str = "timeline";
@@ -84,11 +84,20 @@ pub async fn handle(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
 /// The source of Nhịp's own events.
 pub const NHIP_SOURCE: &str = "nhip";
 
-/// Records a validated event on its customer's timeline.
+/// How long an outside event's identity marker is kept: a source repeating an event later
+/// than this (after its own retries have long given up) would be recorded again.
+const EVENT_IDENTITY_TTL_DAYS: i64 = 90;
+
+/// Records a validated event on its customer's timeline, once per `(source, id)`. Nhịp's own
+/// events carry the instant of what they describe, so their timeline key already repeats
+/// with them; an outside event may come without `occurred_at` (stamped with the time it was
+/// accepted), so its entry is written with an identity marker ([`keys::event_identity`]) in
+/// one transaction, and a second delivery finds the marker and writes nothing.
 pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
     let Some(customer) = event.customer_id else {
         return Ok(Recorded::NoCustomer);
     };
+    let now = deps.clock.now();
     let key = keys::timeline_entry(
         customer,
         event.occurred_at,
@@ -103,12 +112,32 @@ pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
         "occurred_at".into(),
         Value::from(keys::instant(event.occurred_at)),
     );
-    item.insert(
-        "recorded_at".into(),
-        Value::from(keys::instant(deps.clock.now())),
-    );
+    item.insert("recorded_at".into(), Value::from(keys::instant(now)));
     item.insert("data".into(), json!(event.data));
-    match deps.store.put(item, Condition::NotExists).await {
+    let written = if event.source == NHIP_SOURCE {
+        deps.store.put(item, Condition::NotExists).await
+    } else {
+        let mut marker = keys::event_identity(customer, &event.source, &event.id).to_item();
+        marker.insert("kind".into(), Value::from("event_identity"));
+        marker.insert("timeline_sk".into(), Value::from(key.sk.clone()));
+        marker.insert(
+            "ttl".into(),
+            Value::from((now + chrono::Duration::days(EVENT_IDENTITY_TTL_DAYS)).timestamp()),
+        );
+        deps.store
+            .transact(vec![
+                WriteOp::Put {
+                    item: marker,
+                    condition: Condition::NotExists,
+                },
+                WriteOp::Put {
+                    item,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+    };
+    match written {
         Ok(()) => Ok(Recorded::Added),
         Err(StoreError::ConditionFailed { .. }) => Ok(Recorded::Duplicate),
         Err(other) => Err(other),

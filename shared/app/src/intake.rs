@@ -62,13 +62,38 @@ pub const RATE_PER_CONTACT_PER_HOUR: u32 = 10;
 /// The public routes.
 pub fn router(deps: Arc<Deps>) -> Router {
     Router::new()
-        .route("/v1/intake/leads", post(submit_lead))
+        .route(
+            "/v1/intake/leads",
+            lead_route(&deps.settings.intake_allowed_origins),
+        )
         .route(
             "/v1/intake/confirm/{token}",
             get(confirm_page).post(confirm_consents),
         )
         .merge(crate::telephony::router())
         .with_state(deps)
+}
+
+/// `POST /v1/intake/leads`, with CORS for the configured web origins: a browser on the bank's
+/// website may post the form with `fetch` (its preflight `OPTIONS` is answered here, as the
+/// HTTP API routes it to this function). No credentials, only `POST` and `Content-Type`; an
+/// origin not listed gets no CORS headers, so the browser keeps the answer from its page.
+fn lead_route(origins: &[String]) -> axum::routing::MethodRouter<Arc<Deps>> {
+    let route = post(submit_lead);
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return route;
+    }
+    route.layer(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([axum::http::Method::POST])
+            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// The parsed body of a submission: JSON, or a form turned into JSON (repeated keys and keys

@@ -58,6 +58,14 @@ pub fn timeline_entry(customer: CustomerId, at: DateTime<Utc>, entry: &str) -> K
     )
 }
 
+/// The marker that an outside event `(source, id)` is on the customer's timeline:
+/// `CUS#<id>` / `EVID#<source>#<event id>`. It makes the event's identity, not its
+/// timestamp, decide what is a repeat: a source posting the same event twice without
+/// `occurred_at` gets two different instants but one marker.
+pub fn event_identity(customer: CustomerId, source: &str, event_id: &str) -> Key {
+    Key::new(customer_pk(customer), format!("EVID#{source}#{event_id}"))
+}
+
 /// Uniqueness guard for a CCCD number: `CCCD#<number>` / `GUARD`.
 pub fn cccd_guard(cccd: &str) -> Key {
     Key::new(format!("CCCD#{cccd}"), GUARD)

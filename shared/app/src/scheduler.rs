@@ -125,6 +125,29 @@ pub struct TickReport {
     pub failed: usize,
 }
 
+/// The `scheduler` function's handler: one tick, whatever the schedule's payload. EventBridge
+/// Scheduler's default payload for a Lambda target is an event whose `detail` is the string
+/// `"{}"`; an EventBridge rule sends `detail` as an object; a schedule given an `Input` sends
+/// that input as it is. The tick depends on none of them (due work is found from the clock and
+/// the saved cursor), so every JSON value is accepted: the payload's `id` and `time`, when it
+/// has them, are only logged, to tie the tick to its schedule invocation.
+pub async fn handle_invocation(
+    deps: &Deps,
+    payload: &serde_json::Value,
+) -> Result<TickReport, StoreError> {
+    let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
+    let report = tick(deps).await?;
+    tracing::info!(
+        invocation = field("id").unwrap_or("-"),
+        scheduled_for = field("time").unwrap_or("-"),
+        hours = report.hours,
+        ran = report.ran,
+        failed = report.failed,
+        "tick"
+    );
+    Ok(report)
+}
+
 /// Runs everything due up to now.
 pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
     let started = std::time::Instant::now();

@@ -285,7 +285,7 @@ pub struct TicketPage {
 )]
 pub async fn list_tickets(
     State(deps): State<Arc<Deps>>,
-    _principal: Principal,
+    principal: Principal,
     crate::http::ListQuery(filter): crate::http::ListQuery<TicketFilter>,
 ) -> Result<Json<TicketPage>, ApiError> {
     let queue: TicketQueue = serde_json::from_value(json!(filter.queue)).map_err(|_| {
@@ -296,19 +296,98 @@ pub async fn list_tickets(
         )
         .field("queue", "telesales, rm hoặc cskh")
     })?;
-    let limit = crate::http::ListParams::limit(&filter);
-    let page = deps
+    let limit = crate::http::ListParams::limit(&filter) as usize;
+    let mut items = Vec::new();
+    let mut cursor = None;
+    // A caller sees the tickets of the customers in their scope and those assigned to them;
+    // the queue is read a page at a time until the answer is full or the queue ends.
+    for _ in 0..MAX_PAGES_PER_LIST {
+        let page = deps
+            .store
+            .query(
+                Query::partition(Index::Gsi1, keys::ticket_queue(queue.as_str()))
+                    .descending()
+                    .limit(limit as u32)
+                    .after(cursor.take()),
+            )
+            .await?;
+        let tickets = page
+            .items
+            .into_iter()
+            .map(|item| crate::records::from_item(item, KIND))
+            .collect::<Result<Vec<Ticket>, _>>()?;
+        let visible = visible_tickets(&deps, &principal, tickets).await?;
+        items.extend(visible.into_iter().take(limit - items.len()));
+        match page.next {
+            Some(next) if items.len() < limit => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(Json(TicketPage { items }))
+}
+
+/// Pages of a queue read for one list answer (each up to the requested limit).
+const MAX_PAGES_PER_LIST: usize = 10;
+
+/// Whether a ticket is still to be worked (its assignee may see its customer).
+pub fn is_open(ticket: &Ticket) -> bool {
+    !matches!(ticket.status.as_str(), "done" | "closed" | "cancelled")
+}
+
+/// The tickets `principal` may see: those whose customer is in their scope, and those
+/// assigned to them. Customers are read in one batch.
+async fn visible_tickets(
+    deps: &Deps,
+    principal: &Principal,
+    tickets: Vec<Ticket>,
+) -> Result<Vec<Ticket>, StoreError> {
+    if principal.is_admin() || tickets.is_empty() {
+        return Ok(tickets);
+    }
+    let in_scope = crate::customers::list::visible_ids(
+        &*deps.store,
+        principal,
+        tickets.iter().filter_map(|t| t.customer_id.parse().ok()),
+    )
+    .await?;
+    Ok(tickets
+        .into_iter()
+        .filter(|t| {
+            t.customer_id
+                .parse::<CustomerId>()
+                .is_ok_and(|id| in_scope.contains(&id))
+                || (is_open(t) && t.assignee.as_deref() == Some(principal.user.as_str()))
+        })
+        .collect())
+}
+
+/// Whether `user` is the assignee of an open ticket on `customer`: such a user may work that
+/// customer (see and record the call) although the customer is outside their scope.
+pub async fn is_assignee(
+    deps: &Deps,
+    customer: CustomerId,
+    user: &str,
+) -> Result<bool, StoreError> {
+    let refs = deps
         .store
         .query(
-            Query::partition(Index::Gsi1, keys::ticket_queue(queue.as_str()))
-                .descending()
-                .limit(limit),
+            Query::partition(Index::Primary, keys::customer_pk(customer))
+                .sk(crate::ports::store::SortKey::BeginsWith("TCK#".into())),
         )
         .await?;
-    let items = page
+    let keys: Vec<_> = refs
         .items
-        .into_iter()
-        .map(|item| crate::records::from_item(item, KIND))
-        .collect::<Result<Vec<Ticket>, _>>()?;
-    Ok(Json(TicketPage { items }))
+        .iter()
+        .filter_map(|item| item.get("ticket_id")?.as_str().map(keys::ticket))
+        .collect();
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    for item in deps.store.batch_get(&keys).await? {
+        let ticket: Ticket = crate::records::from_item(item, KIND)?;
+        if is_open(&ticket) && ticket.assignee.as_deref() == Some(user) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

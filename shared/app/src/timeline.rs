@@ -151,6 +151,7 @@ pub fn action_label(event_type: &str) -> String {
         "message.delayed" => "Tin đến chậm",
         "message.rendering_failed" => "Lỗi dựng nội dung",
         "message.unsubscribed" => "Huỷ đăng ký nhận tin",
+        "message.marked_not_spam" => "Đánh dấu không phải thư rác",
         "consent.refused" => "Từ chối nhận quảng cáo",
         "consent.agreement_changed" => "Thoả thuận giới hạn quảng cáo",
         "journey.entered" => "Vào hành trình",

@@ -425,6 +425,27 @@ pub fn visible(principal: &Principal, customer: &Customer) -> bool {
     principal.can_see(customer.owner.as_deref(), customer.team.as_deref())
 }
 
+/// Of `ids`, those of customers `principal` may see (not erased, in scope), read in batches.
+/// For lists of other records (tickets, enrollments) that name their customer.
+pub async fn visible_ids(
+    store: &dyn ItemStore,
+    principal: &Principal,
+    ids: impl IntoIterator<Item = CustomerId>,
+) -> Result<std::collections::HashSet<CustomerId>, StoreError> {
+    let mut ids: Vec<CustomerId> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    let keys: Vec<_> = ids.iter().map(|id| keys::customer(*id)).collect();
+    let mut seen = std::collections::HashSet::new();
+    for item in store.batch_get(&keys).await? {
+        let customer = Customer::from_item(item)?;
+        if customer.erased_at.is_none() && visible(principal, &customer) {
+            seen.insert(customer.id);
+        }
+    }
+    Ok(seen)
+}
+
 /// Ids from an exact identifier filter, when one is given.
 async fn exact_lookup(
     store: &dyn ItemStore,

@@ -52,7 +52,8 @@ fn parse_id(raw: &str) -> Result<CustomerId, ApiError> {
     raw.parse().map_err(|_| not_found())
 }
 
-/// The customer, if it exists, is not erased, and the caller's scope covers it.
+/// The customer, if it exists and the caller's scope covers it, or the caller is the assignee
+/// of an open ticket on it (telesales handed a warm lead work that customer).
 pub async fn load_visible(
     deps: &Deps,
     principal: &Principal,
@@ -61,6 +62,11 @@ pub async fn load_visible(
     let id = parse_id(id)?;
     match repo::get(&*deps.store, id).await? {
         Some(customer) if list::visible(principal, &customer) => Ok(customer),
+        Some(customer)
+            if crate::tickets::is_assignee(deps, customer.id, &principal.user).await? =>
+        {
+            Ok(customer)
+        }
         _ => Err(not_found()),
     }
 }

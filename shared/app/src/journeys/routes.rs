@@ -322,33 +322,68 @@ impl crate::http::ListParams for EnrollmentPage {
 )]
 pub async fn list_enrollments(
     State(deps): State<Arc<Deps>>,
-    _principal: Principal,
+    principal: Principal,
     Path(key): Path<String>,
     crate::http::ListQuery(page): crate::http::ListQuery<EnrollmentPage>,
 ) -> Result<Json<EnrollmentList>, ApiError> {
     definitions::meta(&deps, &key)
         .await?
         .ok_or_else(not_found)?;
-    // The list is sharded; each shard is read newest first and the pages merged.
+    // The list is sharded; each shard is read newest first and the pages merged. A caller
+    // who is not an admin sees the enrollments of the customers in their scope: a shard is
+    // read on (a bounded number of pages) until it has `limit` of those or ends.
     let limit = crate::http::ListParams::limit(&page);
     let mut items = Vec::new();
     for shard in 0..keys::JOURNEY_ACTIVE_SHARDS {
-        let found = deps
-            .store
-            .query(
-                Query::partition(Index::Gsi3, keys::journey_active(&key, shard))
-                    .descending()
-                    .limit(limit),
-            )
-            .await?;
-        for item in found.items {
-            items.push(Enrollment::from_item(item)?);
+        let mut cursor = None;
+        let mut kept = 0;
+        for _ in 0..MAX_PAGES_PER_SHARD {
+            let found = deps
+                .store
+                .query(
+                    Query::partition(Index::Gsi3, keys::journey_active(&key, shard))
+                        .descending()
+                        .limit(limit)
+                        .after(cursor.take()),
+                )
+                .await?;
+            let page = found
+                .items
+                .into_iter()
+                .map(Enrollment::from_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            let page = if principal.is_admin() {
+                page
+            } else {
+                let seen = crate::customers::list::visible_ids(
+                    &*deps.store,
+                    &principal,
+                    page.iter().filter_map(|e| e.customer_id.parse().ok()),
+                )
+                .await?;
+                page.into_iter()
+                    .filter(|e| {
+                        e.customer_id
+                            .parse::<CustomerId>()
+                            .is_ok_and(|id| seen.contains(&id))
+                    })
+                    .collect()
+            };
+            kept += page.len();
+            items.extend(page);
+            match found.next {
+                Some(next) if kept < limit as usize => cursor = Some(next),
+                _ => break,
+            }
         }
     }
     items.sort_by_key(|e| std::cmp::Reverse((e.entered_at, e.id.clone())));
     items.truncate(limit as usize);
     Ok(Json(EnrollmentList { items }))
 }
+
+/// Pages of one shard of a journey's active list read for one answer.
+const MAX_PAGES_PER_SHARD: usize = 10;
 
 /// `GET /v1/customers/{id}/journeys`: every enrollment of a customer, active and ended.
 #[utoipa::path(
@@ -370,21 +405,15 @@ pub async fn customer_journeys(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<EnrollmentList>, ApiError> {
-    let not_found = || {
-        ApiError::new(
+    let customer = crate::customers::routes::load_visible(&deps, &principal, &id).await?;
+    if customer.erased_at.is_some() {
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "Không tìm thấy khách hàng.",
-        )
-    };
-    let id: CustomerId = id.parse().map_err(|_| not_found())?;
-    let customer = crate::customers::repo::get(&*deps.store, id)
-        .await?
-        .filter(|c| c.erased_at.is_none())
-        .ok_or_else(not_found)?;
-    if !crate::customers::list::visible(&principal, &customer) {
-        return Err(not_found());
+        ));
     }
+    let id = customer.id;
     let mut items = engine::of_customer(&deps, id, None).await?;
     items.sort_by_key(|e| std::cmp::Reverse(e.entered_at));
     Ok(Json(EnrollmentList { items }))

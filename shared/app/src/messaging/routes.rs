@@ -372,10 +372,29 @@ pub struct CampaignInput {
     /// queues only what is missing and sends nobody twice.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// `all`: every customer in your scope. Required when `filters` is empty (an empty or
+    /// forgotten filter never sends to everyone by accident), refused together with filters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "all")]
+    pub audience: Option<CampaignAudience>,
+    /// Only count: answer 200 with how many customers the campaign would go to; nothing is
+    /// stored or queued.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A campaign's explicit audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignAudience {
+    /// Every customer in the caller's scope.
+    All,
 }
 
 /// `POST /v1/campaigns` (admin or manager): queues the message for every customer in your
-/// scope matching the filters (at most 5,000 a campaign). 202 with the campaign.
+/// scope matching the filters (at most 5,000 a campaign). 202 with the campaign and how many
+/// were queued. An unknown filter key is a 422 naming it; an empty filter needs
+/// `"audience": "all"`; `"dry_run": true` answers 200 with the count and queues nothing.
 #[utoipa::path(
     post,
     path = "/v1/campaigns",
@@ -383,6 +402,7 @@ pub struct CampaignInput {
     security(("bearer" = [])),
     request_body(content = CampaignInput, description = "The campaign."),
     responses(
+        (status = 200, description = "A dry run: `audience`, how many customers it would go to; nothing stored or queued.", body = Object),
         (status = 202, description = "Queued: the campaign with `queued`.", body = Object),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
@@ -410,17 +430,22 @@ pub async fn create_campaign(
         return Err(unprocessable("name", "Tên chiến dịch từ 1 đến 200 ký tự."));
     }
     check_targets(&deps, &body.targets).await?;
-    let mut filters: Filters = if body.filters.is_null() {
-        Filters::default()
-    } else {
-        serde_json::from_value(body.filters.clone())
-            .map_err(|e| unprocessable("filters", &format!("Bộ lọc không hợp lệ: {e}")))?
-    };
-    if filters.limit.is_some() || filters.cursor.is_some() {
-        return Err(unprocessable(
-            "filters",
-            "Bộ lọc không nhận limit hay cursor.",
-        ));
+    let mut filters = campaign_filters(&body.filters)?;
+    match (filters == Filters::default(), body.audience) {
+        (true, None) => {
+            return Err(unprocessable(
+                "audience",
+                "Bộ lọc trống: chiến dịch sẽ gửi cho mọi khách hàng trong phạm vi của bạn. \
+                 Ghi \"audience\": \"all\" để xác nhận, hoặc thêm bộ lọc.",
+            ));
+        }
+        (false, Some(CampaignAudience::All)) => {
+            return Err(unprocessable(
+                "audience",
+                "\"audience\": \"all\" gửi cho mọi khách hàng; bỏ nó đi khi đã có bộ lọc.",
+            ));
+        }
+        _ => {}
     }
     filters.limit = Some(list::MAX_LIMIT);
     let now = deps.clock.now();
@@ -452,6 +477,20 @@ pub async fn create_campaign(
             Some(cursor) => filters.cursor = Some(cursor),
             None => break,
         }
+    }
+    if body.dry_run {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "dry_run": true,
+                "name": nhip_domain::person::nfc(name),
+                "purpose": body.purpose,
+                "filters": body.filters,
+                "audience": audience.len(),
+                "queued": 0,
+            })),
+        )
+            .into_response());
     }
     let campaign = json!({
         "id": id,
@@ -507,6 +546,39 @@ pub async fn create_campaign(
     let mut view = campaign;
     view["queued"] = json!(requests.len());
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// A campaign's filters: the customer-list filters as a JSON object. A key the list does not
+/// know (a misspelling such as `lifecyle`) is refused naming it, never ignored: ignoring it
+/// would widen the audience. `limit` and `cursor` are the list's paging, not filters.
+fn campaign_filters(raw: &Value) -> Result<Filters, ApiError> {
+    if raw.is_null() {
+        return Ok(Filters::default());
+    }
+    if !raw.is_object() {
+        return Err(unprocessable(
+            "filters",
+            "Bộ lọc phải là một đối tượng JSON.",
+        ));
+    }
+    let mut unknown = Vec::new();
+    let filters: Filters = serde_ignored::deserialize(raw.clone(), |path| {
+        unknown.push(path.to_string());
+    })
+    .map_err(|e| unprocessable("filters", &format!("Bộ lọc không hợp lệ: {e}")))?;
+    if let Some(key) = unknown.first() {
+        return Err(unprocessable(
+            &format!("filters.{key}"),
+            &format!("Bộ lọc không có trường «{key}»."),
+        ));
+    }
+    if filters.limit.is_some() || filters.cursor.is_some() {
+        return Err(unprocessable(
+            "filters",
+            "Bộ lọc không nhận limit hay cursor.",
+        ));
+    }
+    Ok(filters)
 }
 
 /// `GET /v1/campaigns/{id}`: the campaign, its counters and its messages' results.
@@ -1267,7 +1339,7 @@ pub async fn ses_over_http(
                     "The notification is not an SES event.",
                 )
             })?;
-            let outcome = tracking::record_ses(&deps, &event, &message.message_id).await?;
+            let outcome = tracking::record_ses(&deps, &event).await?;
             Ok(Json(
                 json!({ "recorded": !matches!(outcome, tracking::Recorded::UnknownMessage) }),
             ))

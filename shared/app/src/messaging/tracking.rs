@@ -60,6 +60,9 @@ pub enum Signal {
     RenderingFailed,
     /// The recipient unsubscribed.
     Unsubscribed,
+    /// The recipient's mailbox provider reports the message was marked "not spam" (an SES
+    /// complaint with `complaintFeedbackType` `not-spam`): history only, never a suppression.
+    MarkedNotSpam,
 }
 
 impl Signal {
@@ -90,6 +93,7 @@ impl Signal {
             Signal::Delayed => "message.delayed",
             Signal::RenderingFailed => "message.rendering_failed",
             Signal::Unsubscribed => "message.unsubscribed",
+            Signal::MarkedNotSpam => "message.marked_not_spam",
         }
     }
 
@@ -129,11 +133,11 @@ pub async fn by_provider_id(deps: &Deps, provider_id: &str) -> Result<Option<Mes
 
 /// Records an SES event (from SNS, over Lambda or HTTP). `cause` identifies the notification
 /// (the SNS message id), so a redelivered notification is kept once.
-pub async fn record_ses(
-    deps: &Deps,
-    event: &SesEvent,
-    cause: &str,
-) -> Result<Recorded, StoreError> {
+///
+/// The signal is keyed by the SES event's own identity ([`ses_identity`]), not by the SNS
+/// envelope that carried it: the same event delivered in two notifications (SNS retried, or
+/// both the Lambda and the HTTPS subscription got it) is recorded once.
+pub async fn record_ses(deps: &Deps, event: &SesEvent) -> Result<Recorded, StoreError> {
     let mut message = None;
     if let Some(id) = &event.nhip_message_id {
         // The tag is ours; while the send is being recorded the provider id may not be
@@ -162,6 +166,12 @@ pub async fn record_ses(
         SesSignal::Bounce { sub_type, .. } => {
             (Signal::SoftBounced, json!({ "sub_type": sub_type }))
         }
+        // "not-spam" is a complaint report that says the opposite: the recipient marked the
+        // message as wanted. It must never suppress the address.
+        SesSignal::Complaint { feedback_type } if feedback_type.as_deref() == Some("not-spam") => (
+            Signal::MarkedNotSpam,
+            json!({ "feedback_type": feedback_type }),
+        ),
         SesSignal::Complaint { feedback_type } => (
             Signal::Complained,
             json!({ "feedback_type": feedback_type }),
@@ -179,10 +189,38 @@ pub async fn record_ses(
         message,
         signal,
         event.at,
-        &format!("ses-{cause}"),
+        &ses_identity(event),
         details,
     )
     .await
+}
+
+/// An SES event's identity: its e-mail (SES `mail.messageId`), its type, its own timestamp and
+/// what sets events of one type apart (a click's link, a bounce's or complaint's kind). Two deliveries of one event share it; two clicks or two opens at
+/// different instants do not.
+pub fn ses_identity(event: &SesEvent) -> String {
+    use sha2::{Digest, Sha256};
+    // What tells two events of one type and instant apart: the link clicked, the kind of
+    // bounce or of complaint report.
+    let detail = match &event.signal {
+        SesSignal::Click { link } => link.clone(),
+        SesSignal::Bounce {
+            permanent,
+            sub_type,
+        } => format!("{permanent}/{sub_type:?}"),
+        SesSignal::Complaint { feedback_type } => format!("{feedback_type:?}"),
+        _ => String::new(),
+    };
+    let digest = Sha256::new()
+        .chain_update(event.provider_message_id.as_bytes())
+        .chain_update([0])
+        .chain_update(event.signal.name().as_bytes())
+        .chain_update([0])
+        .chain_update(keys::instant(event.at).as_bytes())
+        .chain_update([0])
+        .chain_update(detail.as_bytes())
+        .finalize();
+    format!("ses-{}", hex::encode(&digest[..12]))
 }
 
 /// Records `signal` on `message`.
