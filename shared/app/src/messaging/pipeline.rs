@@ -904,9 +904,14 @@ async fn render(
                 &request.data,
                 Some((&message.id, unsubscribe_url.clone())),
             );
-            compiled
+            let rendered = compiled
                 .render(&data)
-                .map_err(|e| failed("render_failed", format!("Không tạo được nội dung: {e}")))?
+                .map_err(|e| failed("render_failed", format!("Không tạo được nội dung: {e}")))?;
+            // What customer data put into a link is checked as the template's own links were
+            // when it was saved: a `javascript:` or `data:` link is never sent.
+            nhip_domain::template::links::check(&rendered, &settings.app_link_schemes)
+                .map_err(|e| failed("unsafe_link", format!("Không gửi: {e}")))?;
+            rendered
         }
     };
     let advertising = request.purpose.is_advertising();

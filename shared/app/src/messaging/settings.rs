@@ -36,6 +36,8 @@ pub const SMS_INBOUND_SECRET_VAR: &str = "NHIP_SMS_INBOUND_SECRET";
 
 /// Variable: the SNS topic whose SES events may arrive over HTTPS (`/v1/tracking/ses`).
 pub const SES_EVENTS_TOPIC_VAR: &str = "NHIP_SES_EVENTS_TOPIC_ARN";
+/// Variable: the organisation's app link schemes push deep links may use (`nhipbank`).
+pub const APP_LINK_SCHEMES_VAR: &str = "NHIP_APP_LINK_SCHEMES";
 
 /// Default send rate a minute for a channel without one configured.
 pub const DEFAULT_SEND_RATE_PER_MINUTE: u32 = 600;
@@ -68,6 +70,9 @@ pub struct MessagingSettings {
     /// are signed by the same certificates, so the topic is what makes them ours. The route
     /// refuses everything while it is unset.
     pub ses_events_topic_arn: Option<String>,
+    /// The organisation's app link schemes (`nhipbank` for `nhipbank://the/kich-hoat`) a
+    /// push notification's deep link may use besides http and https.
+    pub app_link_schemes: Vec<String>,
 }
 
 /// The organisation's details merged into templates.
@@ -99,6 +104,7 @@ impl Default for MessagingSettings {
             zalo_secret: None,
             sms_inbound_secret: None,
             ses_events_topic_arn: None,
+            app_link_schemes: Vec::new(),
         }
     }
 }
@@ -176,6 +182,23 @@ impl MessagingSettings {
             }
             settings.ses_events_topic_arn = Some(arn.to_owned());
         }
+        if let Some(raw) = get(APP_LINK_SCHEMES_VAR) {
+            for scheme in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let scheme = scheme.trim_end_matches("://").trim_end_matches(':');
+                let valid = nhip_domain::template::links::scheme_of(&format!("{scheme}:"))
+                    .is_some_and(|parsed| parsed == scheme.to_ascii_lowercase());
+                let dangerous = ["javascript", "data", "vbscript", "file", "blob"]
+                    .contains(&scheme.to_ascii_lowercase().as_str());
+                if !valid || dangerous {
+                    return Err(SettingsError {
+                        var: APP_LINK_SCHEMES_VAR,
+                        reason: "comma-separated app link schemes such as nhipbank (letters, \
+                                 digits, + - .; never javascript, data, vbscript, file or blob)",
+                    });
+                }
+                settings.app_link_schemes.push(scheme.to_ascii_lowercase());
+            }
+        }
         settings.zalo_app_id = get(ZALO_APP_ID_VAR).map(|v| v.trim().to_owned());
         settings.zalo_secret = get(ZALO_SECRET_VAR);
         if let Some(secret) = get(SMS_INBOUND_SECRET_VAR) {
@@ -222,6 +245,7 @@ impl std::fmt::Debug for MessagingSettings {
             .field("send_rates", &self.send_rates)
             .field("zalo_app_id", &self.zalo_app_id)
             .field("ses_events_topic_arn", &self.ses_events_topic_arn)
+            .field("app_link_schemes", &self.app_link_schemes)
             .field("zalo_secret", &self.zalo_secret.as_ref().map(|_| "<set>"))
             .field(
                 "sms_inbound_secret",

@@ -266,6 +266,16 @@ fn not_found() -> ApiError {
     )
 }
 
+/// The save-time check of a template's content: its Liquid and names
+/// ([`Template::check`]), then its links as the sample renders them (only http, https, mailto,
+/// tel, and the app's schemes in a push deep link).
+fn check_content(deps: &Deps, content: &nhip_domain::template::Content) -> Result<(), ApiError> {
+    Template::check(content).map_err(template_invalid)?;
+    let sample = Template::preview(content).map_err(template_invalid)?;
+    nhip_domain::template::links::check(&sample, &deps.settings.messaging.app_link_schemes)
+        .map_err(template_invalid)
+}
+
 fn template_invalid(errors: TemplateErrors) -> ApiError {
     let mut error = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -340,7 +350,7 @@ pub async fn install(
     if meta(deps, code).await?.is_some() {
         return Ok(false);
     }
-    Template::check(&content).map_err(template_invalid)?;
+    check_content(deps, &content)?;
     let now = deps.clock.now();
     let meta = TemplateMeta {
         code: code.to_owned(),
@@ -450,7 +460,7 @@ pub async fn create_template(
         )
         .field("name", "Tên mẫu từ 1 đến 200 ký tự."));
     }
-    Template::check(&body.content).map_err(template_invalid)?;
+    check_content(&deps, &body.content)?;
     let now = deps.clock.now();
     let meta = TemplateMeta {
         code: body.code.clone(),
@@ -615,7 +625,7 @@ pub async fn add_version(
         )
         .field("content.channel", "Phiên bản mới phải cùng kênh với mẫu."));
     }
-    Template::check(&body.content).map_err(template_invalid)?;
+    check_content(&deps, &body.content)?;
     let now = deps.clock.now();
     let number = before.latest_version + 1;
     let mut after = before.clone();

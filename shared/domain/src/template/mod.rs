@@ -21,6 +21,7 @@
 mod address;
 mod errors;
 mod filters;
+pub mod links;
 mod sms;
 mod view;
 
