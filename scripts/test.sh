@@ -4,7 +4,8 @@
 # starts moto on a free loopback port for the AWS adapter contract tests, and runs:
 # cargo fmt --check, cargo clippy -D warnings, every cargo test, schemathesis against the
 # local runner (nhip-local on a fresh data folder) and its own /v1/openapi.json, cfn-lint and
-# sam validate --lint. moto and the runner are stopped however the run ends.
+# sam validate --lint, and README.md's walk-throughs run command by command on a fresh runner.
+# moto and the runners are stopped however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,6 +118,11 @@ kill "$runner_pid" 2>/dev/null || true
 wait "$runner_pid" 2>/dev/null || true
 runner_pid=
 
+step "README walk-through: every command, in order, on a fresh runner"
+# The commands are read from README.md itself; each must print what the README shows under it.
+"$venv/bin/python" tests/readme_walkthrough.py --bin "$nhip_local" 2>&1 | tee .cache/readme.log
+readme_summary=$(tail -1 .cache/readme.log)
+
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
@@ -125,5 +131,6 @@ SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region ap-southeast-1 --te
 
 step "all checks passed"
 echo "schemathesis: $st_summary"
+echo "$readme_summary"
 # The closing line: totals over every cargo test binary.
 echo "tests: $summary"

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use nhip_app::auth::{Authenticator, Principal, Role};
 use nhip_local::{Database, SqliteStore};
-use nhip_local_runner::{RunnerConfig, jwt_secret, saved_clock, start};
+use nhip_local_runner::{
+    JWT_SECRET_FILE, JWT_SECRET_VAR, RunnerConfig, jwt_secret, saved_clock, start,
+};
 
 /// Run Nhịp locally: SQLite store, durable local queues, schedules on a simulated clock.
 #[derive(Debug, Parser)]
@@ -107,6 +109,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Prints only the token on stdout (no logging is set up, so nothing else reaches it).
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    // A token signed with a secret no runner uses would be refused on every call: a folder no
+    // runner has run on (a forgotten --data-dir) is an error, never a new secret.
+    let secret_set = std::env::var_os(JWT_SECRET_VAR).is_some_and(|s| !s.is_empty());
+    anyhow::ensure!(
+        secret_set || args.data_dir.join(JWT_SECRET_FILE).exists(),
+        "no Nhịp runner has run on the data folder {}: start the runner first, or pass the \
+         --data-dir it runs with (its tokens are signed with the secret kept there)",
+        args.data_dir.display()
+    );
     let auth = Authenticator::hs256(jwt_secret(&args.data_dir)?);
     let now = simulated_now(&args.data_dir).await?;
     let principal = Principal::new(args.user, args.role, args.team);

@@ -126,9 +126,26 @@ async fn the_token_command_is_accepted_by_a_runner_on_the_same_data_dir() {
 async fn a_token_for_another_data_dir_is_rejected() {
     let ours = tempfile::tempdir().unwrap();
     let theirs = tempfile::tempdir().unwrap();
-    // The command creates the secret when no runner has run on the folder yet.
+    // A folder no runner has run on (a forgotten --data-dir): refused, no secret made.
+    let refused = Command::new(env!("CARGO_BIN_EXE_nhip-local"))
+        .args(["token", "--user", "an", "--role", "admin", "--data-dir"])
+        .arg(theirs.path())
+        .env_remove("NHIP_JWT_SECRET")
+        .env_remove("NHIP_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--data-dir"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!theirs.path().join(JWT_SECRET_FILE).exists());
+    // Another runner's folder: its token is refused by ours.
+    let other = start(config(theirs.path(), None)).await.unwrap();
+    other.shutdown().await.unwrap();
     let token = token_command(theirs.path(), &["--user", "an", "--role", "admin"]);
-    assert!(theirs.path().join(JWT_SECRET_FILE).exists());
     let runner = start(config(ours.path(), None)).await.unwrap();
     let (status, body) = whoami(&runner, Some(token.trim_end())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");

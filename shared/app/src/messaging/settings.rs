@@ -36,6 +36,9 @@ pub const SMS_INBOUND_SECRET_VAR: &str = "NHIP_SMS_INBOUND_SECRET";
 
 /// Variable: the SNS topic whose SES events may arrive over HTTPS (`/v1/tracking/ses`).
 pub const SES_EVENTS_TOPIC_VAR: &str = "NHIP_SES_EVENTS_TOPIC_ARN";
+/// The app link scheme of the seed templates' deep links, allowed while
+/// `NHIP_APP_LINK_SCHEMES` is unset.
+pub const DEFAULT_APP_LINK_SCHEME: &str = "nhipbank";
 /// Variable: the organisation's app link schemes push deep links may use (`nhipbank`).
 pub const APP_LINK_SCHEMES_VAR: &str = "NHIP_APP_LINK_SCHEMES";
 
@@ -71,7 +74,8 @@ pub struct MessagingSettings {
     /// refuses everything while it is unset.
     pub ses_events_topic_arn: Option<String>,
     /// The organisation's app link schemes (`nhipbank` for `nhipbank://the/kich-hoat`) a
-    /// push notification's deep link may use besides http and https.
+    /// push notification's deep link may use besides http and https; [`DEFAULT_APP_LINK_SCHEME`]
+    /// unless configured.
     pub app_link_schemes: Vec<String>,
 }
 
@@ -104,7 +108,7 @@ impl Default for MessagingSettings {
             zalo_secret: None,
             sms_inbound_secret: None,
             ses_events_topic_arn: None,
-            app_link_schemes: Vec::new(),
+            app_link_schemes: vec![DEFAULT_APP_LINK_SCHEME.to_owned()],
         }
     }
 }
@@ -183,6 +187,7 @@ impl MessagingSettings {
             settings.ses_events_topic_arn = Some(arn.to_owned());
         }
         if let Some(raw) = get(APP_LINK_SCHEMES_VAR) {
+            settings.app_link_schemes.clear();
             for scheme in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let scheme = scheme.trim_end_matches("://").trim_end_matches(':');
                 let valid = nhip_domain::template::links::scheme_of(&format!("{scheme}:"))
