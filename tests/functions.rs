@@ -130,6 +130,51 @@ async fn events_consumer_records_a_duplicated_event_once() {
     assert_eq!(timeline_of(&local.deps, &customer_ids[0]).await.len(), 1);
 }
 
+/// Core systems' entries on the EventBridge bus reach the events queue as the rule's input
+/// transformer writes them: a numeric `detail.id` as a number, a missing `detail.data` as
+/// null. Those are recorded; an entry without an id is the one failed record, with the reason.
+#[tokio::test]
+async fn events_consumer_reads_what_the_eventbridge_input_transformer_writes() {
+    let local = support::local_deps();
+    let event: SqsEvent = support::fixture("events-consumer/eventbridge-transformed.json");
+    let without_id = event.records[3].message_id.clone().unwrap();
+    let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, [without_id]);
+    let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
+    let recorded: Vec<_> = timeline
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap().to_owned(),
+                e["event_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("card.transaction".to_owned(), "core-evt-0203".to_owned()),
+            ("card.activated".to_owned(), "202".to_owned()),
+            ("card.issued".to_owned(), "core-evt-0201".to_owned()),
+        ],
+        "newest first"
+    );
+    let reason =
+        nhip_app::events::parse_body(event.records[3].body.as_deref().unwrap()).unwrap_err();
+    assert!(
+        reason.contains("`id`") && reason.contains("$.detail.id"),
+        "{reason}"
+    );
+    // Delivered again: nothing more.
+    nhip_app::events::handle_batch(&local.deps, event).await;
+    assert_eq!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.len(), 3);
+}
+
 #[tokio::test]
 async fn events_consumer_rejects_invalid_envelopes_without_writing() {
     let local = support::local_deps();

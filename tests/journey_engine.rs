@@ -806,19 +806,61 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let mut customers = Vec::new();
-    for i in 0..8 {
-        customers.push(
-            sim.customer(&format!("09130000{i:02}"), &format!("app{i}@example.com"))
-                .await,
+    let split = {
+        let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(nhip_domain::journey::Step::Split { branches }) =
+            version.definition.step("chia-nhom")
+        else {
+            panic!("the split step");
+        };
+        branches.clone()
+    };
+    // The arm a customer's installation will take is known before it happens: the enrollment
+    // id comes from the journey, the customer and the event. Customers are added (8 at least)
+    // until both arms have some, so the test never depends on luck.
+    let event_id = |customer: &str| format!("app-installed-{customer}");
+    let predicted = |customer: &str| {
+        let enrollment = nhip_app::journeys::engine::enrollment_id(
+            "chao-mung-ung-dung",
+            1,
+            customer.parse().unwrap(),
+            &format!("event:core-banking#{}", event_id(customer)),
         );
+        nhip_domain::journey::split_branch(&enrollment, "chia-nhom", &split)
+    };
+    let mut customers = Vec::new();
+    let mut predicted_arms = [0, 0];
+    for i in 0..40 {
+        if i >= 8 && predicted_arms.iter().all(|n| *n > 0) {
+            break;
+        }
+        let customer = sim
+            .customer(&format!("09130000{i:02}"), &format!("app{i}@example.com"))
+            .await;
+        predicted_arms[predicted(&customer)] += 1;
+        customers.push(customer);
     }
+    assert!(predicted_arms.iter().all(|n| *n > 0), "{predicted_arms:?}");
     // Friday 27/11 18:00: installed after office hours, before a weekend.
     sim.advance_to(test_epoch() + Duration::days(4) + Duration::hours(9))
         .await;
     for customer in &customers {
-        sim.event("app.installed", customer, json!({"platform": "android"}))
+        let (status, body) = sim
+            .call(
+                "POST",
+                "/v1/events",
+                Some(
+                    json!({"source": "core-banking", "events": [{"id": event_id(customer),
+                    "type": "app.installed", "customer": {"id": customer},
+                    "data": {"platform": "android"}}]}),
+                ),
+            )
             .await;
+        assert_eq!(status, 202, "{body}");
+        sim.settle().await;
     }
     sim.advance(Duration::days(4)).await;
     let mut seen = Vec::new();
@@ -838,8 +880,9 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         else {
             panic!("the split step");
         };
-        // The engine took the arm the hash gives, on every delivery.
+        // The engine took the arm the hash gives, on every delivery: the one predicted.
         let arm = nhip_domain::journey::split_branch(id, "chia-nhom", branches);
+        assert_eq!(arm, predicted(customer), "{enrollment}");
         let (_, profile) = sim
             .call("GET", &format!("/v1/customers/{customer}"), None)
             .await;
@@ -864,7 +907,11 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         }
         seen.push(format!("{arm} {}", enrollment["outcome"]));
     }
-    assert!(arms.0 > 0 && arms.1 > 0, "both arms used: {arms:?}");
+    assert_eq!(
+        [arms.0, arms.1],
+        predicted_arms,
+        "both arms used, as predicted"
+    );
     // The RM ticket goes to the customer's owner; the queue's notice to its shared inbox.
     let (_, rm) = sim.call("GET", "/v1/tickets?queue=rm", None).await;
     assert!(
@@ -878,17 +925,18 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     let (_, stats) = sim
         .call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
         .await;
-    assert_eq!(stats["totals"]["counts"]["entered"], 8, "{stats}");
+    let n = customers.len();
+    assert_eq!(stats["totals"]["counts"]["entered"], n, "{stats}");
     assert_eq!(stats["totals"]["counts"]["ticketed"], arms.0, "{stats}");
-    assert_eq!(stats["totals"]["counts"]["exited"], 8, "{stats}");
+    assert_eq!(stats["totals"]["counts"]["exited"], n, "{stats}");
     assert_eq!(stats["totals"]["counts"]["waiting"], 0, "{stats}");
     seen
 }
 
 #[tokio::test]
 async fn a_marketers_journey_splits_with_a_holdout_waits_for_office_hours_and_tickets_the_rm() {
-    // Customer ids differ from run to run, so the arms do too: each run checks itself against
-    // the split's hash.
+    // Customer ids differ from run to run, so the arms do too: each run predicts them from the
+    // split's hash and adds customers until both arms are used.
     split_holdout_and_office_hours(Delivery::Once).await;
     split_holdout_and_office_hours(Delivery::Shuffled(42)).await;
 }

@@ -155,7 +155,8 @@ async fn runner_consumes_work_queued_before_it_started_and_resumes_its_clock() {
         assert_eq!(queue.depth().await.unwrap().visible, 20);
     }
     let runner = start(config(dir.path())).await.unwrap();
-    let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"));
+    let timeline = Query::partition(Index::Primary, format!("CUS#{customer}"))
+        .sk(SortKey::BeginsWith("TL#".into()));
     let mut recorded = 0;
     for _ in 0..200 {
         recorded = runner

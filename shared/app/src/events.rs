@@ -39,11 +39,11 @@ pub enum Recorded {
 
 async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
     let body = message.body.as_deref().unwrap_or_default();
-    let event: DomainEvent = match serde_json::from_str(body) {
+    let event = match parse_body(body) {
         Ok(event) => event,
-        Err(error) => {
-            // serde's message names the field and position, never the payload's values.
-            tracing::warn!(%error, "event body is not a domain event");
+        Err(reason) => {
+            // The reason names the field, never the payload's values.
+            tracing::warn!(message_id = ?message.message_id, %reason, "event body is not a domain event");
             return Err(Failure::Poison);
         }
     };
@@ -65,6 +65,45 @@ async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
             })
         }
     }
+}
+
+/// A queued event body as a [`DomainEvent`]. Besides the events Nhịp queues itself, the body may
+/// be what the EventBridge rule's input transformer wrote from a core system's entry (see
+/// `CoreEventsRule` in template.yaml): there a numeric `detail.id` arrives as a JSON number,
+/// and an entry without `detail.data` or `detail.customer_id` gives `null` (or nothing). Those
+/// are accepted as the event they describe; anything else is refused with a reason naming the
+/// field and where the transformer takes it from.
+pub fn parse_body(body: &str) -> Result<DomainEvent, String> {
+    let mut value: Value =
+        serde_json::from_str(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Some(fields) = value.as_object_mut() else {
+        return Err("the body is not a JSON object".to_owned());
+    };
+    if let Some(id) = fields
+        .get("id")
+        .and_then(Value::as_number)
+        .map(ToString::to_string)
+    {
+        fields.insert("id".into(), Value::from(id));
+    }
+    for optional in ["customer_id", "data"] {
+        if fields.get(optional).is_some_and(Value::is_null) {
+            fields.remove(optional);
+        }
+    }
+    for (field, path) in [
+        ("id", "$.detail.id"),
+        ("source", "$.source"),
+        ("type", "$.detail-type"),
+        ("occurred_at", "$.time"),
+    ] {
+        if !fields.get(field).is_some_and(Value::is_string) {
+            return Err(format!(
+                "`{field}` is missing or not a string (from an EventBridge entry: {path})"
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a domain event: {e}"))
 }
 
 /// Records a validated event, routes it to journeys and, when it is Nhịp's own, forwards it to
