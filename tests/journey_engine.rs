@@ -30,6 +30,50 @@ enum Delivery {
     Shuffled(u64),
 }
 
+/// Where the simulation's store and queues live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// SQLite and the local queues, as the runner.
+    Embedded,
+    /// DynamoDB and SQS through the AWS adapters, on the emulator the test command starts.
+    Aws,
+}
+
+/// `deps` with the store on a fresh DynamoDB table and the four queues on fresh SQS queues
+/// (each with its dead-letter queue after 5 receives), as the functions run in AWS; the
+/// clock, channels (the outbox) and settings stay.
+async fn on_aws(deps: &nhip_app::Deps) -> nhip_app::Deps {
+    let config = crate::support::aws_sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let table = crate::support::unique_name("nhip-journeys");
+    nhip_aws::dynamo::create_table(&dynamo, &table)
+        .await
+        .expect("creating the table on the emulator");
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let mut queues = Vec::new();
+    for name in ["events", "sends", "steps", "tickets"] {
+        let (url, _) = nhip_aws::sqs::create_queue_with_dlq(
+            &sqs,
+            &crate::support::unique_name(&format!("nhip-{name}")),
+            5,
+        )
+        .await
+        .expect("creating a queue on the emulator");
+        let queue: Arc<dyn nhip_app::ports::Queue> =
+            Arc::new(nhip_aws::sqs::SqsQueue::new(sqs.clone(), name, url));
+        queues.push(queue);
+    }
+    let mut deps = deps.clone();
+    deps.store = Arc::new(nhip_aws::dynamo::DynamoStore::new(dynamo, table));
+    deps.queues = nhip_app::Queues {
+        events: queues[0].clone(),
+        sends: queues[1].clone(),
+        steps: queues[2].clone(),
+        tickets: queues[3].clone(),
+    };
+    deps
+}
+
 struct Sim {
     local: LocalDeps,
     admin: String,
@@ -43,10 +87,17 @@ impl Sim {
     }
 
     async fn with_seeds(delivery: Delivery, seeds: &[&str]) -> Self {
+        Self::with_seeds_on(delivery, seeds, Backend::Embedded).await
+    }
+
+    async fn with_seeds_on(delivery: Delivery, seeds: &[&str], backend: Backend) -> Self {
         let mut settings = nhip_app::Settings::default();
         settings.messaging.link_secret = Some(b"journey-tests-link-secret-of-32-bytes".to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
-        let local = local_deps_with_settings(settings);
+        let mut local = local_deps_with_settings(settings);
+        if backend == Backend::Aws {
+            local.deps = Arc::new(on_aws(&local.deps).await);
+        }
         let admin = local.deps.auth.issue(
             &Principal::new("root", Role::Admin, None),
             local.deps.clock.now(),
@@ -405,7 +456,10 @@ async fn card_onboarding_activated_early_then_first_spend_converts() {
 }
 
 async fn card_never_activated(delivery: Delivery) -> Vec<String> {
-    let mut sim = Sim::new(delivery).await;
+    card_never_activated_in(Sim::new(delivery).await).await
+}
+
+async fn card_never_activated_in(mut sim: Sim) -> Vec<String> {
     let mai = sim.customer("0912000002", "mai2@example.com").await;
     sim.event("card.issued", &mai, json!({})).await;
     sim.advance(Duration::days(20)).await;
@@ -445,6 +499,19 @@ async fn card_never_activated(delivery: Delivery) -> Vec<String> {
 #[tokio::test]
 async fn card_onboarding_never_activated_reminds_three_times_then_tickets_customer_service() {
     every_delivery!(card_never_activated);
+}
+
+/// The same seed scenario end to end on the AWS adapters: the store on DynamoDB, the events,
+/// steps, sends and tickets queues on SQS (the emulator), with the same messages, ticket and
+/// ending as on the embedded adapters. (Twenty simulated days ticked hour by hour on the
+/// emulator take about four minutes, so it runs with one delivery order; the shuffled
+/// redeliveries are the embedded scenario's.)
+#[tokio::test]
+async fn card_onboarding_never_activated_plays_out_the_same_on_dynamodb_and_sqs() {
+    let seeds = ["tra-gop-moi", "the-moi-kich-hoat"];
+    let embedded = card_never_activated(Delivery::Once).await;
+    let sim = Sim::with_seeds_on(Delivery::Once, &seeds, Backend::Aws).await;
+    assert_eq!(card_never_activated_in(sim).await, embedded);
 }
 
 async fn card_activated_on_day_three_no_spend(delivery: Delivery) -> Vec<String> {
