@@ -66,6 +66,23 @@ impl Api {
         self.token("root", Role::Admin, None)
     }
 
+    /// Creates a customer (as an admin) and assigns it to `owner` of `team`; returns its id.
+    pub async fn create_assigned(&self, body: Value, owner: &str, team: &str) -> String {
+        let admin = self.admin();
+        let created = self.create(&admin, body).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, assigned) = self
+            .call(
+                "POST",
+                &format!("/v1/customers/{id}/owner"),
+                Some(&admin),
+                Some(json!({"owner": owner, "team": team, "version": created["version"]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{assigned}");
+        id
+    }
+
     pub async fn raw(&self, request: Request<Body>) -> (u16, Value) {
         let response = nhip_app::http::router(self.deps.clone())
             .oneshot(request)
@@ -423,28 +440,18 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let api = Api::local();
-    let admin = api.admin();
     let mut ids = Vec::new();
     for (name, owner, team, phone) in [
         ("Trần Thị Lan", "an", "hn", "0901000001"),
         ("Lê Văn Bình", "binh", "hcm", "0901000003"),
     ] {
-        let created = api
-            .create(
-                &admin,
+        let id = api
+            .create_assigned(
                 json!({"full_name": name, "phones": [phone], "source": "referral", "owner": owner}),
+                owner,
+                team,
             )
             .await;
-        let id = created["id"].as_str().unwrap().to_owned();
-        let (status, assigned) = api
-            .call(
-                "POST",
-                &format!("/v1/customers/{id}/owner"),
-                Some(&admin),
-                Some(json!({"owner": owner, "team": team, "version": created["version"]})),
-            )
-            .await;
-        assert_eq!(status, 200, "{assigned}");
         ids.push(id);
     }
     Fixture {

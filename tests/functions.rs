@@ -85,17 +85,22 @@ async fn timeline_of(deps: &nhip_app::Deps, customer: &str) -> Vec<Value> {
 
 const FIXTURE_CUSTOMER: &str = "01JD3Q7Z8X9V5K2M4N6P8R0T1W";
 
+/// The message ids a batch response reports as failed.
+fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn events_consumer_records_good_events_and_reports_the_poison_one() {
     let local = support::local_deps();
     let event: SqsEvent = support::fixture("events-consumer/batch.json");
     let poison = event.records[2].message_id.clone().unwrap();
     let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(failed, vec![poison.clone()]);
     let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
     let types: Vec<_> = timeline
@@ -139,11 +144,7 @@ async fn events_consumer_reads_what_the_eventbridge_input_transformer_writes() {
     let event: SqsEvent = support::fixture("events-consumer/eventbridge-transformed.json");
     let without_id = event.records[3].message_id.clone().unwrap();
     let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(failed, [without_id]);
     let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
     let recorded: Vec<_> = timeline

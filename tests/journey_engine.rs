@@ -938,17 +938,8 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
             .await;
         let enrollment = &body["items"][0];
         let id = enrollment["id"].as_str().unwrap();
-        let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let Some(nhip_domain::journey::Step::Split { branches }) =
-            version.definition.step("chia-nhom")
-        else {
-            panic!("the split step");
-        };
         // The engine took the arm the hash gives, on every delivery: the one predicted.
-        let arm = nhip_domain::journey::split_branch(id, "chia-nhom", branches);
+        let arm = nhip_domain::journey::split_branch(id, "chia-nhom", &split);
         assert_eq!(arm, predicted(customer), "{enrollment}");
         let (_, profile) = sim
             .call("GET", &format!("/v1/customers/{customer}"), None)
