@@ -36,13 +36,12 @@ impl Ctx {
         settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
         settings.messaging.public_url = PUBLIC_URL.into();
         settings.intake_rate_per_minute = rate_per_minute;
-        let local = local_deps_with_settings(settings);
-        let admin = local.deps.auth.issue(
-            &Principal::new("root", Role::Admin, None),
-            local.deps.clock.now(),
-            chrono::Duration::hours(24),
-        );
-        Self { local, admin }
+        let mut ctx = Self {
+            local: local_deps_with_settings(settings),
+            admin: String::new(),
+        };
+        ctx.admin = ctx.token("root", Role::Admin, None);
+        ctx
     }
 
     fn deps(&self) -> &Arc<nhip_app::Deps> {
@@ -67,11 +66,21 @@ impl Ctx {
         }
     }
 
-    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    /// A staff token.
+    fn token(&self, user: &str, role: Role, team: Option<&str>) -> String {
+        self.deps().auth.issue(
+            &Principal::new(user, role, team.map(str::to_owned)),
+            self.deps().clock.now(),
+            chrono::Duration::hours(24),
+        )
+    }
+
+    /// A staff call with `token`, whatever it answers.
+    async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
         let body = match body {
             Some(body) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");
@@ -79,7 +88,12 @@ impl Ctx {
             }
             None => Body::empty(),
         };
-        let answer = self.send(request.body(body).unwrap()).await;
+        self.send(request.body(body).unwrap()).await
+    }
+
+    /// A staff call as the admin, which must succeed.
+    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let answer = self.call(&self.admin, method, path, body).await;
         assert!(
             (200..300).contains(&answer.status),
             "{method} {path}: {} {}",
@@ -412,6 +426,188 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     let stored = serde_json::to_string(&items).unwrap();
     assert!(!stored.contains("Kẻ Mạo Danh"), "{stored}");
     assert!(!stored.contains("attacker2"), "{stored}");
+}
+
+/// Staff apply what an anonymous form said once they have checked it with the customer: only
+/// a caller whose scope covers the customer, only the fields chosen, through the same checks as
+/// an edit (another customer's e-mail is refused and nothing changes), once; the consents the
+/// form asked for are never granted this way.
+#[tokio::test]
+async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
+    let ctx = Ctx::new(60);
+    let lan = ctx
+        .staff(
+            "POST",
+            "/v1/customers",
+            Some(
+                json!({"full_name": "Trần Thị Lan", "phones": ["0901111001"],
+                        "emails": ["lan@example.vn"], "source": "assigned"}),
+            ),
+        )
+        .await;
+    let lan = lan["id"].as_str().unwrap().to_owned();
+    ctx.staff(
+        "POST",
+        &format!("/v1/customers/{lan}/owner"),
+        Some(json!({"owner": "an", "team": "hn", "version": 1})),
+    )
+    .await;
+    // Another customer, outside the consultant's scope, holding an e-mail a form will quote.
+    ctx.staff(
+        "POST",
+        "/v1/customers",
+        Some(
+            json!({"full_name": "Lê Văn Khác", "emails": ["khac@example.vn"],
+                    "source": "referral"}),
+        ),
+    )
+    .await;
+    let owner = ctx.token("an", Role::Consultant, Some("hn"));
+    let colleague = ctx.token("binh", Role::Consultant, Some("hn"));
+    let other_manager = ctx.token("cuong", Role::Manager, Some("hcm"));
+
+    let form = |email: &str, gender: &str| {
+        json!({"full_name": "Trần Thị Lan Anh", "phone": "0901 111 001", "email": email,
+               "gender": gender, "birthday": "1990-01-02", "consents": ["email:marketing"]})
+    };
+    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        ctx.submit(&form("lan.moi@example.vn", "female"), "203.0.113.5")
+            .await
+            .status,
+        202
+    );
+    let entry = ctx.timeline(&lan).await[0].clone();
+    assert_eq!(entry["event_type"], "lead.resubmitted", "{entry}");
+    let submission = entry["data"]["submission"].as_str().unwrap().to_owned();
+    let before = ctx.customer(&lan).await;
+    let apply = format!("/v1/customers/{lan}/submissions/{submission}/apply");
+    let body = |fields: Value, version: &Value| json!({"fields": fields, "version": version});
+
+    // Callers outside the scope: as if there were no such customer; nothing changes.
+    for token in [&colleague, &other_manager] {
+        let answer = ctx
+            .call(
+                token,
+                "POST",
+                &apply,
+                Some(body(json!(["email"]), &before["version"])),
+            )
+            .await;
+        assert_eq!(answer.status, 404, "{}", answer.text);
+        assert_eq!(answer.json["error"]["code"], "not_found");
+    }
+    // A stale version, an unknown submission.
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &apply,
+            Some(json!({"fields": ["email"], "version": 1})),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, &answer.json["error"]["code"]),
+        (409, &json!("conflict")),
+        "{}",
+        answer.text
+    );
+    let unknown = format!(
+        "/v1/customers/{lan}/submissions/{}/apply",
+        ulid::Ulid::new()
+    );
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &unknown,
+            Some(body(json!(null), &before["version"])),
+        )
+        .await;
+    assert_eq!(answer.status, 404, "{}", answer.text);
+    assert_eq!(identity(&ctx.customer(&lan).await), identity(&before));
+
+    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    // The owner applies the new e-mail and the name; the gender stays, the consent waits.
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &apply,
+            Some(body(json!(["email", "full_name"]), &before["version"])),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["applied"], json!(["full_name", "email"]));
+    let after = ctx.customer(&lan).await;
+    assert_eq!(after["full_name"], "Trần Thị Lan Anh");
+    assert_eq!(after["given_name"], "Anh");
+    assert_eq!(
+        after["emails"],
+        json!(["lan@example.vn", "lan.moi@example.vn"])
+    );
+    assert_eq!(after["gender"], before["gender"]);
+    assert_eq!(
+        after["consents"], before["consents"],
+        "no consent from staff"
+    );
+    let applied = ctx.timeline(&lan).await[0].clone();
+    assert_eq!(
+        applied["event_type"], "lead.resubmission_applied",
+        "{applied}"
+    );
+    assert_eq!(applied["actor"], "an");
+    assert_eq!(applied["data"]["submission"], submission.as_str());
+
+    // Once only.
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &apply,
+            Some(body(json!(["gender"]), &after["version"])),
+        )
+        .await;
+    assert_eq!(answer.status, 409, "{}", answer.text);
+    assert_eq!(answer.json["error"]["code"], "already_applied");
+
+    // A form quoting another customer's e-mail: refused without naming whose it is, nothing
+    // changes, and the submission can still be applied without the e-mail.
+    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        ctx.submit(&form("khac@example.vn", "male"), "203.0.113.6")
+            .await
+            .status,
+        202
+    );
+    let second = ctx.timeline(&lan).await[0]["data"]["submission"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let apply = format!("/v1/customers/{lan}/submissions/{second}/apply");
+    let after = ctx.customer(&lan).await;
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &apply,
+            Some(body(json!(null), &after["version"])),
+        )
+        .await;
+    assert_eq!(answer.status, 409, "{}", answer.text);
+    assert_eq!(answer.json["error"]["code"], "identifier_unavailable");
+    assert!(!answer.text.contains("Khác"), "{}", answer.text);
+    assert_eq!(identity(&ctx.customer(&lan).await), identity(&after));
+    let answer = ctx
+        .call(
+            &owner,
+            "POST",
+            &apply,
+            Some(body(json!(["gender"]), &after["version"])),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(ctx.customer(&lan).await["gender"], "male");
 }
 
 /// The limit follows the source address and the phone, which the client cannot choose: a new

@@ -39,6 +39,7 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .route("/v1/openapi.json", get(crate::openapi::serve_document))
         .merge(crate::customers::routes::router())
         .merge(crate::customers::interactions::router())
+        .merge(crate::customers::submissions::router())
         .merge(crate::customers::import::router())
         .merge(crate::holdings::router())
         .merge(crate::privacy::router())

@@ -46,6 +46,7 @@ pub const BEARER: &str = "bearer";
         crate::intake::submit_lead, crate::intake::confirm_page, crate::intake::confirm_consents,
         crate::customers::routes::list_customers, crate::customers::routes::create_customer, crate::customers::routes::not_consulted, crate::customers::routes::get_customer, crate::customers::routes::update_customer, crate::customers::routes::assign_owner, crate::customers::routes::customer_timeline, crate::customers::routes::recent_activities,
         crate::customers::interactions::log_interaction,
+        crate::customers::submissions::apply_submission,
         crate::next_actions::list_next_actions, crate::next_actions::schedule_next_action,
         crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::mark_all_read,
         crate::customers::import::import_customers, crate::customers::import::import_summary, crate::customers::import::error_report,

@@ -115,6 +115,7 @@ pub fn action_label(event_type: &str) -> String {
     let label = match event_type {
         "lead.created" => "Đăng ký mới",
         "lead.resubmitted" => "Đăng ký lại",
+        "lead.resubmission_applied" => "Áp dụng thông tin đăng ký lại",
         "customer.created" => "Tạo khách hàng",
         "customer.updated" => "Cập nhật thông tin",
         "customer.assigned" => "Giao khách hàng",

@@ -6,9 +6,10 @@
 //!
 //! An anonymous arrival (a public web form) proves nothing about who sent it: for a phone or
 //! e-mail that is already a customer it changes none of the stored fields and grants nothing.
-//! What was submitted is kept on the timeline entry, marked unverified, for staff to apply;
-//! consents asked for wait (`OPTIN#` items, see docs/data-model.md) until the customer confirms them through a signed link
-//! sent to the address already on record (double opt-in).
+//! What was submitted is kept on the timeline entry, marked unverified, for staff to apply
+//! ([`super::submissions`]); consents asked for wait (`OPTIN#` items, see docs/data-model.md)
+//! until the customer confirms them through a signed link sent to the address already on
+//! record (double opt-in).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::{Attribution, ConsentRecord, Consents, Lifecycle, Source};
@@ -184,6 +185,8 @@ pub async fn upsert(deps: &Deps, lead: &Lead) -> Result<Upserted, SaveError> {
                 let mut entry = entry(lead, id, now, &event_id, Outcome::Resubmitted);
                 entry.data["unverified"] = json!(true);
                 entry.data["submitted"] = submitted(lead);
+                // What staff name to apply it (`POST …/submissions/{submission}/apply`).
+                entry.data["submission"] = json!(event_id);
                 if let Some(pending) = &pending {
                     entry.data["awaiting_confirmation"] = json!(
                         pending

@@ -8,5 +8,6 @@ pub mod list;
 pub mod model;
 pub mod repo;
 pub mod routes;
+pub mod submissions;
 
 pub use model::Customer;

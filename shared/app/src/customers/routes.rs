@@ -250,7 +250,7 @@ fn optional<T, E: std::fmt::Display>(
 /// Applies the editable fields present in `body` to `customer`. Absent fields stay; `null`
 /// clears an optional field. Consents are recorded with `consent_source` as where they were
 /// given (`staff`, `import`).
-fn apply_fields(
+pub(super) fn apply_fields(
     customer: &mut Customer,
     body: &Map<String, Value>,
     principal: &Principal,
@@ -377,7 +377,7 @@ fn apply_fields(
     }
 }
 
-fn staff_entry(
+pub(super) fn staff_entry(
     customer: CustomerId,
     now: DateTime<Utc>,
     event_type: &str,
@@ -544,7 +544,11 @@ async fn get_customer(
 /// The answer to a failed staff save. A phone, e-mail or CCCD held by another customer is
 /// named (with that customer's id) only to a caller whose scope covers that customer; anyone
 /// else learns only that the identifier cannot be used, not whose it is.
-async fn save_error_for(deps: &Deps, principal: &Principal, error: SaveError) -> ApiError {
+pub(super) async fn save_error_for(
+    deps: &Deps,
+    principal: &Principal,
+    error: SaveError,
+) -> ApiError {
     let SaveError::Taken { field, owner } = error else {
         return crate::intake::save_error(error);
     };
