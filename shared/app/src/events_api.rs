@@ -82,6 +82,7 @@ pub struct EventBatch {
     #[schema(example = "card-system")]
     pub source: String,
     /// 1–100 events.
+    #[schema(min_items = 1, max_items = 100)]
     pub events: Vec<IncomingEvent>,
 }
 

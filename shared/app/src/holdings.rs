@@ -2040,6 +2040,27 @@ pub struct ProductView {
     pub version: u64,
 }
 
+/// The attribute hints of a product as requests give them: at most 30, by name (1–64 of
+/// `A-Z`, `a-z`, `0-9`, `_`, `-`), the names stated as the schema's `propertyNames`.
+fn attribute_hints_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Hints on the kind-specific attributes of its holdings, by attribute name.",
+        ))
+        .max_properties(Some(30))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_-]{1,64}$")),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            utoipa::openapi::Ref::from_schema_name("AttributeHintView").into(),
+        )))
+        .build()
+}
+
 /// A hint about one kind-specific attribute of a product's holdings ([`AttributeHint`]).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AttributeHintView {
@@ -2074,7 +2095,12 @@ pub struct ProductInput {
     )]
     pub code: String,
     /// Name, in Vietnamese, at most 200 characters.
-    #[schema(example = "Hợp đồng BCC 12 tháng", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Hợp đồng BCC 12 tháng",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// What sort of product; fixed once created.
     pub kind: ProductKind,
@@ -2086,6 +2112,7 @@ pub struct ProductInput {
     pub description: Option<String>,
     /// Hints on the kind-specific attributes of its holdings (at most 30), by attribute name
     /// (1–64 of `A-Z`, `a-z`, `0-9`, `_`, `-`).
+    #[schema(schema_with = attribute_hints_schema)]
     pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
 }
 
@@ -2097,7 +2124,12 @@ pub struct ProductPatch {
     /// The version read; a different stored version answers 409.
     pub version: u64,
     /// Name, in Vietnamese, at most 200 characters.
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: Option<String>,
     /// Whether new holdings may be added.
     #[schema(nullable = false)]
@@ -2106,13 +2138,8 @@ pub struct ProductPatch {
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Replaces the attribute hints; `null` clears them.
+    #[schema(schema_with = attribute_hints_schema)]
     pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
-    /// The product's code, unchanged.
-    #[schema(nullable = false)]
-    pub code: Option<String>,
-    /// The product's kind, unchanged.
-    #[schema(nullable = false)]
-    pub kind: Option<ProductKind>,
 }
 
 /// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
@@ -2157,7 +2184,12 @@ pub struct ReasonInput {
     )]
     pub code: String,
     /// What staff see, in Vietnamese, at most 200 characters.
-    #[schema(example = "Chưa có nhu cầu", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Chưa có nhu cầu",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub label: String,
     /// Which usage statuses it explains.
     pub applies_to: AppliesTo,
@@ -2175,16 +2207,18 @@ pub struct ReasonPatch {
     /// The version read; a different stored version answers 409.
     pub version: u64,
     /// What staff see, in Vietnamese, at most 200 characters.
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub label: Option<String>,
     /// Which usage statuses it explains.
     pub applies_to: Option<AppliesTo>,
     /// Whether it may be chosen.
     #[schema(nullable = false)]
     pub active: Option<bool>,
-    /// The reason's code, unchanged.
-    #[schema(nullable = false)]
-    pub code: Option<String>,
 }
 
 /// A holding as staff see it: [`Holding`] with Vietnamese labels.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::deps::{BuildInfo, Deps};
 use crate::ports::QueueDepth;
@@ -401,10 +402,46 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let axum::Json(value) = axum::Json::<Value>::from_request(request, state)
+            .await
+            .map_err(json_rejection)?;
+        serde_path_to_error::deserialize(integral_numbers(value))
+            .map(Json)
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("The body does not match the request: {error}"),
+                )
+            })
+    }
+}
+
+/// JSON does not tell `2` from `2.0` (RFC 8259 has one number type, and JSON Schema counts
+/// `2.0` as an integer), but serde does: whole numbers written with a fraction become
+/// integers, so `"version": 2.0` is the version 2 the document promises to accept. Fractional
+/// numbers stay as they are.
+fn integral_numbers(value: Value) -> Value {
+    /// 2^53: above it an `f64` no longer holds every integer exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                if f < 0.0 {
+                    Value::from(f as i64)
+                } else {
+                    Value::from(f as u64)
+                }
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -433,7 +470,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 /// Query-string parameters; a query string that does not parse answers 400 `invalid_query`
-/// with the error body.
+/// with the error body. An empty parameter (`?phone=`) counts as absent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
@@ -444,26 +481,31 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(query) = parts.uri.query()
-            && let Err(field) = decode_form(query.as_bytes())
-        {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "The query string is not valid UTF-8 once percent-decoded.",
-            )
-            .field(field, "not UTF-8"));
-        }
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(rejection) => Err(query_rejection(rejection)),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pairs =
+            decode_form(parts.uri.query().unwrap_or_default().as_bytes()).map_err(|field| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "The query string is not valid UTF-8 once percent-decoded.",
+                )
+                .field(field, "not UTF-8")
+            })?;
+        // An empty parameter is an absent one, as a form's untouched filter field sends it
+        // (`?phone=&lifecycle=new`).
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().filter(|(_, value)| !value.is_empty()))
+            .finish();
+        serde_urlencoded::from_str(&query)
+            .map(Query)
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("Failed to deserialize query string: {error}"),
+                )
+            })
     }
-}
-
-fn query_rejection(rejection: QueryRejection) -> ApiError {
-    ApiError::new(rejection.status(), "invalid_query", rejection.body_text())
 }
 
 /// The query parameters of a list route: how many items a page may hold, and any other range

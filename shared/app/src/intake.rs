@@ -557,7 +557,7 @@ pub struct LeadSubmission {
     #[schema(max_length = 2000)]
     pub message: Option<String>,
     /// The honeypot, hidden by the form's CSS: a submission that fills it is rejected (422).
-    #[schema(max_length = 0)]
+    #[schema(max_length = 0, nullable = false)]
     pub homepage: Option<String>,
 }
 

@@ -314,6 +314,55 @@ domain_enum!(
                 .map(move |purpose| format!("{channel}:{purpose}"))
         })
 );
+domain_enum!(
+    /// [`TicketQueue`]'s wire forms.
+    TicketQueueSchema,
+    "TicketQueue",
+    "A ticket queue: `telesales`, `rm` (relationship managers), `cskh` (customer service).",
+    nhip_domain::journey::TicketQueue::ALL.iter().map(|v| v.as_str())
+);
+domain_enum!(
+    /// [`crate::messaging::model::MessageChannel`]'s wire forms.
+    MessageChannelSchema,
+    "MessageChannel",
+    "A channel a message leaves on.",
+    crate::messaging::model::MessageChannel::ALL.iter().map(|v| v.as_str())
+);
+domain_enum!(
+    /// [`crate::messaging::model::SendPurpose`]'s wire forms.
+    SendPurposeSchema,
+    "SendPurpose",
+    "Why a message is sent: `care` (service, not advertising), `marketing`, `consent_request` (the one message asking to opt in).",
+    ["care", "marketing", "consent_request"]
+);
+domain_enum!(
+    /// A campaign's explicit audience.
+    CampaignAudienceSchema,
+    "CampaignAudience",
+    "`all`: every customer in the caller's scope.",
+    ["all"]
+);
+domain_enum!(
+    /// How a refusal reached staff.
+    RefusalViaSchema,
+    "RefusalVia",
+    "How the refusal came: on a call, in an e-mail or SMS reply, in person.",
+    crate::messaging::routes::REFUSAL_VIA
+);
+domain_enum!(
+    /// How a journey version is answered.
+    JourneyFormatSchema,
+    "JourneyFormat",
+    "`json` (default) or `yaml` (the definition as YAML text).",
+    ["json", "yaml"]
+);
+
+const _: fn(crate::messaging::model::SendPurpose) = |purpose| {
+    use crate::messaging::model::SendPurpose;
+    match purpose {
+        SendPurpose::Care | SendPurpose::Marketing | SendPurpose::ConsentRequest => {}
+    }
+};
 
 /// Every [`Gender`] (the domain has no list of them); the match fails to compile when one is
 /// added, so this list cannot fall behind.

@@ -246,6 +246,7 @@ pub fn router() -> Router<Arc<Deps>> {
 #[into_params(parameter_in = Query)]
 pub struct TicketFilter {
     /// `telesales`, `rm` or `cskh`.
+    #[param(value_type = crate::openapi::TicketQueueSchema, inline)]
     pub queue: String,
     /// Most tickets returned (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -1333,7 +1333,8 @@ const CSV_TYPES: &[&str] = &[
     request_body(
         content = String,
         content_type = "text/csv",
-        description = "A UTF-8 CSV file (BOM optional; `,`, `;` or tab separated), at most 5 MB and 10,000 rows. Headers in English (full_name, phone, email, gender, birthday, cccd, tax_code, address, tags, source, owner, classification, consents) or Vietnamese (Họ và tên, Số điện thoại, …); a name column and a phone, e-mail or CCCD column are required."
+        description = "A UTF-8 CSV file (BOM optional; `,`, `;` or tab separated), at most 5 MB and 10,000 rows. Headers in English (full_name, phone, email, gender, birthday, cccd, tax_code, address, tags, source, owner, classification, consents) or Vietnamese (Họ và tên, Số điện thoại, …); a name column and a phone, e-mail or CCCD column are required.",
+        example = json!("full_name,phone,email\nNguyễn Văn Minh,0912345001,minh.nguyen@example.vn\nLê Thị Hoa,0912345002,\n")
     ),
     responses(
         (status = 201, description = "Imported, row by row: the summary.", body = ImportSummary),

@@ -690,7 +690,8 @@ async fn update_customer(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignOwner {
-    /// The new owner's user name.
+    /// The new owner's user name (1–128 characters, not blank).
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
     owner: String,
     /// The owner's team (admins only; a manager assigns within their own team).
     #[serde(default)]
@@ -1147,6 +1148,7 @@ pub struct CustomerPatch {
     /// The version read; a different stored version answers 409.
     pub version: u64,
     /// Full name, family name first.
+    #[schema(nullable = false, min_length = 1)]
     pub full_name: Option<String>,
     /// The name used to address them, at most 50 characters.
     #[schema(min_length = 1, max_length = 50)]
@@ -1175,7 +1177,7 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// Where they came from.
-    #[schema(value_type = Option<crate::openapi::SourceSchema>)]
+    #[schema(value_type = Option<crate::openapi::SourceSchema>, nullable = false)]
     pub source: Option<String>,
     /// Where they are in the relationship.
     #[schema(value_type = Option<crate::openapi::LifecycleSchema>)]

@@ -257,15 +257,24 @@ pub struct JourneyView {
     pub versions: Vec<Value>,
 }
 
-/// Query of a create or new version: publish at once.
+/// Query of a create: publish at once.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SaveQuery {
     /// Publish the saved version at once.
     #[serde(default)]
     pub publish: bool,
-    /// With a new version: the header's `version` you read.
-    pub based_on: Option<u64>,
+}
+
+/// Query of a new version: the header's version read, and whether to publish at once.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NewVersionQuery {
+    /// Publish the saved version at once.
+    #[serde(default)]
+    pub publish: bool,
+    /// The header's `version` you read (a different one answers 409).
+    pub based_on: u64,
 }
 
 /// Writes a new journey (version 1), or fails with 409 if the key is taken.
@@ -392,7 +401,7 @@ pub async fn create_journey(
     path = "/v1/journeys/{key}/versions",
     tag = "journeys",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "Journey key."), SaveQuery),
+    params(("key" = String, Path, description = "Journey key."), NewVersionQuery),
     request_body(content = Object, description = "The definition (application/json or application/yaml).", content_type = "application/json"),
     responses(
         (status = 201, description = "Created: the header.", body = JourneyMeta),
@@ -411,21 +420,13 @@ pub async fn add_journey_version(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(key): Path<String>,
-    crate::http::Query(query): crate::http::Query<SaveQuery>,
+    crate::http::Query(query): crate::http::Query<NewVersionQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let before = meta(&deps, &key).await?.ok_or_else(not_found)?;
-    let Some(based_on) = query.based_on else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Send ?based_on=<the header's version you read>.",
-        )
-        .field("based_on", "Cần số phiên bản đã đọc."));
-    };
-    if based_on != before.version {
+    if query.based_on != before.version {
         return Err(ApiError::stale_version(before.version));
     }
     let journey = parse_body(&headers, &body)?;
@@ -624,6 +625,7 @@ pub async fn get_journey(
 #[into_params(parameter_in = Query)]
 pub struct VersionFormat {
     /// `json` (default) or `yaml` (the definition as YAML text).
+    #[param(value_type = Option<crate::openapi::JourneyFormatSchema>, inline)]
     pub format: Option<String>,
 }
 
@@ -640,7 +642,10 @@ pub struct VersionFormat {
         VersionFormat,
     ),
     responses(
-        (status = 200, description = "The version (JSON), or its definition (`application/yaml`).", body = JourneyVersion),
+        (status = 200, description = "The version (JSON), or its definition (`application/yaml`).", content(
+            (JourneyVersion = "application/json"),
+            (Object = "application/yaml"),
+        )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, response = crate::openapi::Forbidden),

@@ -203,13 +203,13 @@ pub struct Enrollment {
     /// The message each send step produced (its last visit).
     #[serde(default)]
     pub messages: BTreeMap<String, String>,
-    /// The holding the enrollment is about, if any.
+    /// The holding the enrollment is about, if any (`null` when none).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub holding: Value,
-    /// The data of the event that enrolled the customer.
+    /// The data of the event that enrolled the customer (`null` when enrolled by hand).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub trigger: Value,
     /// How the customer entered: `event:<type>`, `segment`, `api`, `csv`.
     pub source: String,

@@ -66,7 +66,8 @@ async fn published(deps: &Deps, key: &str) -> Result<JourneyVersion, ApiError> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
-    /// Up to 1,000 customers, each by id, phone, e-mail or CCCD.
+    /// 1–1,000 customers, each by id, phone, e-mail or CCCD.
+    #[schema(min_items = 1, max_items = 1000, example = json!([{"phone": "0912345678"}]))]
     pub customers: Vec<CustomerRef>,
     /// The caller's key for this request: sending it again enrolls nobody twice. Without
     /// one, the body's SHA-256 is used.

@@ -101,15 +101,34 @@ fn unprocessable(field: &str, message: &str) -> ApiError {
     .field(field, message)
 }
 
+/// One way to reach the customer, as a request names it: a channel and the code of a
+/// published template of that channel (the schema of [`Target`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TargetInput {
+    /// The channel.
+    #[schema(value_type = crate::openapi::MessageChannelSchema)]
+    channel: String,
+    /// The template's code; its channel must be this channel.
+    #[schema(example = "tra-gop-moi-email", min_length = 1)]
+    template: String,
+    /// A fixed version; the published one when absent.
+    #[schema(minimum = 1, nullable = false)]
+    version: Option<u32>,
+}
+
+/// How a refusal may reach staff.
+pub const REFUSAL_VIA: [&str; 4] = ["call", "email_reply", "sms_reply", "in_person"];
+
 /// A one-off send to a customer.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendInput {
-    /// Channels with their template, in order of preference.
-    #[schema(value_type = Vec<Object>, example = json!([{"channel": "email", "template": "tra-gop-moi-email"}]))]
+    /// Channels with their template, in order of preference (1–5, one per channel).
+    #[schema(value_type = Vec<TargetInput>, min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "tra-gop-moi-email"}]))]
     pub targets: Vec<Target>,
     /// `care`, `marketing` or `consent_request`.
-    #[schema(value_type = String, example = "marketing")]
+    #[schema(value_type = crate::openapi::SendPurposeSchema, example = "marketing")]
     pub purpose: SendPurpose,
     /// Your key for this send; the same key never sends twice. Generated when absent.
     #[serde(default)]
@@ -358,11 +377,11 @@ pub struct CampaignInput {
     /// Name staff see.
     #[schema(example = "Ưu đãi trả góp tháng 12")]
     pub name: String,
-    /// Channels with their template, in order of preference.
-    #[schema(value_type = Vec<Object>)]
+    /// Channels with their template, in order of preference (1–5, one per channel).
+    #[schema(value_type = Vec<TargetInput>, min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "the-moi-chao-mung-email"}]))]
     pub targets: Vec<Target>,
     /// `care`, `marketing` or `consent_request`.
-    #[schema(value_type = String, example = "marketing")]
+    #[schema(value_type = crate::openapi::SendPurposeSchema, example = "marketing")]
     pub purpose: SendPurpose,
     /// Who: the customer-list filters (lifecycle, classification, source, tag, owner, team…).
     #[serde(default)]
@@ -375,7 +394,7 @@ pub struct CampaignInput {
     /// `all`: every customer in your scope. Required when `filters` is empty (an empty or
     /// forgotten filter never sends to everyone by accident), refused together with filters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "all")]
+    #[schema(value_type = Option<crate::openapi::CampaignAudienceSchema>, example = "all")]
     pub audience: Option<CampaignAudience>,
     /// Only count: answer 200 with how many customers the campaign would go to; nothing is
     /// stored or queued.
@@ -740,9 +759,10 @@ pub async fn get_rules(
 #[serde(deny_unknown_fields)]
 pub struct RulesInput {
     /// The `version` you read (0 while the preset is in force).
+    #[schema(example = 0)]
     pub version: u64,
     /// The rules, in the shape `GET` answers.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!(nhip_domain::compliance::decree_91()))]
     pub rules: AdvertisingRules,
 }
 
@@ -889,10 +909,10 @@ pub async fn put_agreement(
 #[serde(deny_unknown_fields)]
 pub struct RefusalInput {
     /// The channel advertising stops on.
-    #[schema(value_type = String, example = "sms")]
+    #[schema(value_type = crate::openapi::MessageChannelSchema, example = "sms")]
     pub channel: MessageChannel,
     /// How it came: `call`, `email_reply`, `sms_reply`, `in_person`.
-    #[schema(example = "call")]
+    #[schema(value_type = crate::openapi::RefusalViaSchema, example = "call")]
     pub via: String,
 }
 
@@ -924,7 +944,7 @@ pub async fn staff_refusal(
     Json(body): Json<RefusalInput>,
 ) -> Result<Json<Value>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
-    if !["call", "email_reply", "sms_reply", "in_person"].contains(&body.via.as_str()) {
+    if !REFUSAL_VIA.contains(&body.via.as_str()) {
         return Err(unprocessable(
             "via",
             "Chọn call, email_reply, sms_reply hoặc in_person.",
@@ -1181,7 +1201,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     tag = "tracking",
     params(("token" = String, Path, description = "The tracked link's token.")),
     responses(
-        (status = 302, description = "To the original URL."),
+        (status = 303, description = "To the original URL (`See Other`)."),
         (status = 404, description = "Unknown or forged link (an HTML page).", content_type = "text/html", body = String),
         (status = 503, response = crate::openapi::Unavailable),
     )

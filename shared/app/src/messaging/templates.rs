@@ -121,7 +121,12 @@ pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    /// The file name recipients see, e.g. `Biểu phí thẻ 2026.pdf`.
+    /// The file name recipients see, e.g. `Biểu phí thẻ 2026.pdf`: 1–200 characters without
+    /// `/`, `\`, `"` or control characters.
+    #[param(
+        pattern = "^\\s*[^/\\\\\"\\s\\u0000-\\u001F\\u007F-\\u009F][^/\\\\\"\\u0000-\\u001F\\u007F-\\u009F]{0,199}$",
+        example = "Biểu phí thẻ 2026.pdf"
+    )]
     pub filename: String,
 }
 
@@ -393,15 +398,15 @@ pub async fn install(
 #[serde(deny_unknown_fields)]
 pub struct NewTemplate {
     /// Code: 2–64 of `a-z`, `0-9`, `-`.
-    #[schema(example = "tra-gop-moi-email")]
+    #[schema(example = "uu-dai-tra-gop-sms")]
     pub code: String,
     /// Name staff see.
-    #[schema(example = "Mời tham gia trả góp 0% — email")]
+    #[schema(example = "Ưu đãi trả góp 0% — SMS")]
     pub name: String,
     /// The Liquid content: `{"channel": "email", "subject", "html", "text"}`, `{"channel":
     /// "sms", "text", "unaccented"}`, `{"channel": "zns", "template_id", "tag", "params"}`,
     /// `{"channel": "push", "title", "body", "deep_link"}` or `{"channel": "webhook", "text"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!({"channel": "sms", "text": "Tra gop 0% cho {{ customer.given_name }}: https://nhip.example/tra-gop", "unaccented": true}))]
     pub content: Content,
     /// Publish the first version at once.
     #[serde(default)]

@@ -271,6 +271,9 @@ pub enum TicketQueue {
 }
 
 impl TicketQueue {
+    /// Every queue.
+    pub const ALL: [TicketQueue; 3] = [TicketQueue::Telesales, TicketQueue::Rm, TicketQueue::Cskh];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
