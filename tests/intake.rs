@@ -91,6 +91,21 @@ impl Ctx {
         self.send(request.body(body).unwrap()).await
     }
 
+    /// `token` applies `fields` of an unverified `submission` to `customer`, with the customer
+    /// `version` read.
+    async fn apply(
+        &self,
+        token: &str,
+        customer: &str,
+        submission: &str,
+        fields: Value,
+        version: &Value,
+    ) -> Answer {
+        let path = format!("/v1/customers/{customer}/submissions/{submission}/apply");
+        let body = json!({"fields": fields, "version": version});
+        self.call(token, "POST", &path, Some(body)).await
+    }
+
     /// A staff call as the admin, which must succeed.
     async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let answer = self.call(&self.admin, method, path, body).await;
@@ -481,17 +496,16 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
     assert_eq!(entry["event_type"], "lead.resubmitted", "{entry}");
     let submission = entry["data"]["submission"].as_str().unwrap().to_owned();
     let before = ctx.customer(&lan).await;
-    let apply = format!("/v1/customers/{lan}/submissions/{submission}/apply");
-    let body = |fields: Value, version: &Value| json!({"fields": fields, "version": version});
 
     // Callers outside the scope: as if there were no such customer; nothing changes.
     for token in [&colleague, &other_manager] {
         let answer = ctx
-            .call(
+            .apply(
                 token,
-                "POST",
-                &apply,
-                Some(body(json!(["email"]), &before["version"])),
+                &lan,
+                &submission,
+                json!(["email"]),
+                &before["version"],
             )
             .await;
         assert_eq!(answer.status, 404, "{}", answer.text);
@@ -499,12 +513,7 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
     }
     // A stale version, an unknown submission.
     let answer = ctx
-        .call(
-            &owner,
-            "POST",
-            &apply,
-            Some(json!({"fields": ["email"], "version": 1})),
-        )
+        .apply(&owner, &lan, &submission, json!(["email"]), &json!(1))
         .await;
     assert_eq!(
         (answer.status, &answer.json["error"]["code"]),
@@ -512,17 +521,9 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         "{}",
         answer.text
     );
-    let unknown = format!(
-        "/v1/customers/{lan}/submissions/{}/apply",
-        ulid::Ulid::new()
-    );
+    let unknown = ulid::Ulid::new().to_string();
     let answer = ctx
-        .call(
-            &owner,
-            "POST",
-            &unknown,
-            Some(body(json!(null), &before["version"])),
-        )
+        .apply(&owner, &lan, &unknown, json!(null), &before["version"])
         .await;
     assert_eq!(answer.status, 404, "{}", answer.text);
     assert_eq!(identity(&ctx.customer(&lan).await), identity(&before));
@@ -530,11 +531,12 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
     ctx.local.clock.advance(chrono::Duration::minutes(5));
     // The owner applies the new e-mail and the name; the gender stays, the consent waits.
     let answer = ctx
-        .call(
+        .apply(
             &owner,
-            "POST",
-            &apply,
-            Some(body(json!(["email", "full_name"]), &before["version"])),
+            &lan,
+            &submission,
+            json!(["email", "full_name"]),
+            &before["version"],
         )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
@@ -561,11 +563,12 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
 
     // Once only.
     let answer = ctx
-        .call(
+        .apply(
             &owner,
-            "POST",
-            &apply,
-            Some(body(json!(["gender"]), &after["version"])),
+            &lan,
+            &submission,
+            json!(["gender"]),
+            &after["version"],
         )
         .await;
     assert_eq!(answer.status, 409, "{}", answer.text);
@@ -584,27 +587,16 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         .as_str()
         .unwrap()
         .to_owned();
-    let apply = format!("/v1/customers/{lan}/submissions/{second}/apply");
     let after = ctx.customer(&lan).await;
     let answer = ctx
-        .call(
-            &owner,
-            "POST",
-            &apply,
-            Some(body(json!(null), &after["version"])),
-        )
+        .apply(&owner, &lan, &second, json!(null), &after["version"])
         .await;
     assert_eq!(answer.status, 409, "{}", answer.text);
     assert_eq!(answer.json["error"]["code"], "identifier_unavailable");
     assert!(!answer.text.contains("Khác"), "{}", answer.text);
     assert_eq!(identity(&ctx.customer(&lan).await), identity(&after));
     let answer = ctx
-        .call(
-            &owner,
-            "POST",
-            &apply,
-            Some(body(json!(["gender"]), &after["version"])),
-        )
+        .apply(&owner, &lan, &second, json!(["gender"]), &after["version"])
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(ctx.customer(&lan).await["gender"], "male");

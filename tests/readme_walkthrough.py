@@ -10,7 +10,10 @@ repository root, with three substitutions a fresh checkout needs and a reader wo
 - `cargo run -q --release --bin nhip-local --` is the nhip-local binary given with --bin (the
   test command's debug build: the same code, without a release build's minutes);
 - `localhost:3000` is the runner this script starts on a free port;
-- the runner's data folder is a fresh temporary one (NHIP_DATA_DIR, which `token` reads too).
+- the runner's data folder is a fresh temporary one (NHIP_DATA_DIR, which `token` reads too);
+- the runner's clock starts where the README's sample outputs were taken, 09:00 in Việt Nam on
+  23 November 2026 (NHIP_START_AT), so the advertising its journeys send falls inside Decree
+  91's hours whatever the hour of the run (the README says what a reader sees otherwise).
 
 What a command should print is the block of `# ` comment lines right after it:
 
@@ -44,6 +47,10 @@ ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
 INSTANT = r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?)?"
 REMARK = re.compile(r"\s{2,}\(.*\)\s*$")
 RETRY_SECONDS = 20
+
+
+# Where the README's sample outputs were taken: 09:00 in Việt Nam.
+README_START = "2026-11-23T02:00:00Z"
 
 
 def free_port():
@@ -185,7 +192,7 @@ def main():
     root = os.path.dirname(os.path.abspath(args.readme))
     port = free_port()
     data = tempfile.mkdtemp(prefix="nhip-readme-")
-    env = dict(os.environ, NHIP_DATA_DIR=data, NHIP_ADDR=f"127.0.0.1:{port}")
+    env = dict(os.environ, NHIP_DATA_DIR=data, NHIP_ADDR=f"127.0.0.1:{port}", NHIP_START_AT=README_START)
     env.pop("NHIP_JWT_SECRET", None)
     log = open(os.path.join(data, "runner.log"), "w")
     runner = subprocess.Popen([binary], env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)

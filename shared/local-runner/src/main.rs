@@ -44,7 +44,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 1.0, env = "NHIP_SPEED")]
     speed: f64,
     /// Start the simulated clock at this instant (RFC 3339) instead of now.
-    #[arg(long)]
+    #[arg(long, env = "NHIP_START_AT")]
     start_at: Option<DateTime<Utc>>,
 }
 

@@ -87,13 +87,13 @@ struct ApplyRequest {
 
 /// The answer: the record as it now is and the fields applied.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct AppliedSubmission {
-    customer: CustomerView,
+pub struct AppliedSubmission {
+    /// The record as it now is.
+    pub customer: CustomerView,
     /// The fields applied, in the order of [`SubmittedField`].
-    applied: Vec<SubmittedField>,
+    pub applied: Vec<SubmittedField>,
     /// The submission's id.
-    submission: String,
+    pub submission: String,
 }
 
 fn no_submission() -> ApiError {

@@ -104,17 +104,16 @@ fn unprocessable(field: &str, message: &str) -> ApiError {
 /// One way to reach the customer, as a request names it: a channel and the code of a
 /// published template of that channel (the schema of [`Target`]).
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct TargetInput {
     /// The channel.
     #[schema(value_type = crate::openapi::MessageChannelSchema)]
-    channel: String,
+    pub channel: String,
     /// The template's code; its channel must be this channel.
     #[schema(example = "tra-gop-moi-email", min_length = 1)]
-    template: String,
+    pub template: String,
     /// A fixed version; the published one when absent.
     #[schema(minimum = 1, nullable = false)]
-    version: Option<u32>,
+    pub version: Option<u32>,
 }
 
 /// How a refusal may reach staff.
