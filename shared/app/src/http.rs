@@ -647,7 +647,58 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_form;
+    use axum::extract::FromRequestParts as _;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::{Query, decode_form, integral_numbers};
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_read_as_integers() {
+        assert_eq!(
+            integral_numbers(
+                json!({"version": 386.0, "share": 0.5, "list": [2.0, -3.0], "big": 1e300})
+            ),
+            json!({"version": 386, "share": 0.5, "list": [2, -3], "big": 1e300})
+        );
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u64,
+        }
+        let read: Versioned =
+            serde_json::from_value(integral_numbers(json!({"version": 2.0}))).unwrap();
+        assert_eq!(read.version, 2);
+    }
+
+    #[tokio::test]
+    async fn an_empty_query_parameter_is_an_absent_one() {
+        #[derive(Debug, Deserialize)]
+        struct Filters {
+            phone: Option<String>,
+            limit: Option<u32>,
+        }
+        let parts = |uri: &str| {
+            axum::http::Request::builder()
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let Query(read) =
+            Query::<Filters>::from_request_parts(&mut parts("/x?phone=&limit=5"), &())
+                .await
+                .unwrap();
+        assert_eq!((read.phone, read.limit), (None, Some(5)));
+        let Query(read) = Query::<Filters>::from_request_parts(&mut parts("/x?limit="), &())
+            .await
+            .unwrap();
+        assert_eq!(read.limit, None);
+        let error = Query::<Filters>::from_request_parts(&mut parts("/x?limit=many"), &())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, "invalid_query");
+    }
 
     #[test]
     fn forms_decode_like_form_urlencoded_and_refuse_invalid_utf8() {
