@@ -87,7 +87,17 @@ nhip_local="$target_dir/debug/nhip-local"
 runner_dir=$(mktemp -d)
 runner_port=$(free_port)
 runner="http://127.0.0.1:$runner_port"
-NHIP_TELEPHONY_SECRET=schemathesis-telephony-secret-of-32-bytes "$nhip_local" --addr "127.0.0.1:$runner_port" --data-dir "$runner_dir" >.cache/nhip-local.log 2>&1 &
+# The webhooks are configured as in a deployment, and the hooks sign as their senders do
+# (tools/schemathesis_hooks.py): shared secrets, and an SNS signing certificate provisioned in
+# a folder (tools/sns_signing.py) since this machine has no route to SNS. One seed journey is
+# left out, for the seed installation to succeed once.
+export NHIP_TELEPHONY_SECRET=schemathesis-telephony-secret-of-32-bytes
+export NHIP_SMS_INBOUND_SECRET=schemathesis-sms-inbound-secret-of-32-bytes
+export NHIP_ZALO_APP_ID=4325126985412871245 NHIP_ZALO_SECRET=schemathesis-zalo-oa-secret
+export NHIP_SES_EVENTS_TOPIC_ARN=arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events
+export NHIP_SNS_CERTIFICATE_DIR="$runner_dir/sns-certificates"
+"$venv/bin/python" tools/sns_signing.py "$NHIP_SNS_CERTIFICATE_DIR"
+NHIP_SEEDS=the-moi-kich-hoat,nuoi-duong-lead "$nhip_local" --addr "127.0.0.1:$runner_port" --data-dir "$runner_dir" >.cache/nhip-local.log 2>&1 &
 runner_pid=$!
 ready=no
 for _ in $(seq 1 120); do
@@ -134,7 +144,7 @@ for role in admin consultant; do
   record=".cache/schemathesis-$role.calls"
   rm -f "$record"
   records+=("$record")
-  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=tools NHIP_ST_RECORD="$record" \
+  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=tools NHIP_ST_RECORD="$record" NHIP_ST_RUNNER="$runner" NHIP_ST_TOKEN="$token" \
     "$venv/bin/schemathesis" --config-file tools/schemathesis.toml run "$runner/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,positive_data_acceptance \
@@ -147,6 +157,8 @@ st_summary="$st_summary$(tail -1 .cache/schemathesis-coverage.log); "
 kill "$runner_pid" 2>/dev/null || true
 wait "$runner_pid" 2>/dev/null || true
 runner_pid=
+unset NHIP_TELEPHONY_SECRET NHIP_SMS_INBOUND_SECRET NHIP_ZALO_APP_ID NHIP_ZALO_SECRET \
+  NHIP_SES_EVENTS_TOPIC_ARN NHIP_SNS_CERTIFICATE_DIR
 
 step "README walk-through: every command, in order, on a fresh runner"
 # The commands are read from README.md itself; each must print what the README shows under it.

@@ -40,6 +40,7 @@ fn config(dir: &std::path::Path) -> RunnerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         speed: 0.0,
+        seeds: Default::default(),
         start_at: Some(crate::support::test_epoch()),
     }
 }
@@ -221,4 +222,39 @@ async fn the_runner_answers_every_error_with_the_json_error_body() {
     .await;
     assert_eq!((status, body), (202, json!({"status": "received"})));
     runner.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_installs_only_the_seed_journeys_it_is_told_to() {
+    use nhip_local_runner::Seeds;
+
+    assert_eq!("all".parse::<Seeds>(), Ok(Seeds::All));
+    assert_eq!("none".parse::<Seeds>(), Ok(Seeds::Only(Vec::new())));
+    let error = "the-moi-kich-hoat, khong-co".parse::<Seeds>().unwrap_err();
+    assert!(
+        error.contains("\"khong-co\"") && error.contains("nuoi-duong-lead"),
+        "{error}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.seeds = "the-moi-kich-hoat".parse().unwrap();
+    let runner = start(config).await.unwrap();
+    assert!(installed_on(&runner, "the-moi-kich-hoat").await);
+    assert!(!installed_on(&runner, "tra-gop-moi").await);
+    assert!(!installed_on(&runner, "nuoi-duong-lead").await);
+    runner.shutdown().await.unwrap();
+
+    // A restart with every seed adds the missing ones and keeps the one there.
+    let runner = start(self::config(dir.path())).await.unwrap();
+    assert!(installed_on(&runner, "tra-gop-moi").await);
+    assert!(installed_on(&runner, "nuoi-duong-lead").await);
+    runner.shutdown().await.unwrap();
+}
+
+async fn installed_on(runner: &nhip_local_runner::Runner, key: &str) -> bool {
+    nhip_app::journeys::definitions::meta(&runner.deps, key)
+        .await
+        .unwrap()
+        .is_some()
 }

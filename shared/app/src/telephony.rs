@@ -145,11 +145,20 @@ fn valid_call_id(id: &str) -> bool {
 fn parse(body: &[u8]) -> Result<(IncomingCall, Phone), ApiError> {
     let call: IncomingCall = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
+            // Read again, on this error path only, to name the field.
+            let field = serde_path_to_error::deserialize::<_, IncomingCall>(
+                &mut serde_json::Deserializer::from_slice(body),
+            )
+            .err()
+            .map(|e| e.path().to_string())
+            .filter(|path| path != ".")
+            .unwrap_or_else(|| "body".to_owned());
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
-                "The body needs call_id and caller.",
+                "The body needs call_id and caller (strings), and started_at is an RFC 3339 instant.",
             )
+            .field(&field, e.to_string())
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,

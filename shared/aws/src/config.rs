@@ -95,6 +95,9 @@ pub struct Config {
     pub auth: AuthMode,
     /// Route tunables and secrets (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`).
     pub settings: nhip_app::Settings,
+    /// SNS signing certificates provisioned beforehand (`NHIP_SNS_CERTIFICATE_DIR`), for a
+    /// network with no route to SNS; `None` downloads them.
+    pub sns_certificate_dir: Option<std::path::PathBuf>,
 }
 
 /// A secret read from the environment; its `Debug` is redacted.
@@ -225,6 +228,8 @@ impl Config {
 
         let auth = auth_mode(&get)?;
         let settings = settings(&get)?;
+        let sns_certificate_dir =
+            get(nhip_app::messaging::sns::CERTIFICATE_DIR_VAR).map(std::path::PathBuf::from);
 
         Ok(Self {
             table,
@@ -241,6 +246,7 @@ impl Config {
             endpoint,
             auth,
             settings,
+            sns_certificate_dir,
         })
     }
 }
@@ -460,6 +466,24 @@ pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
     }
 }
 
+/// The SNS signing-certificate source: downloads, and the folder provisioned beforehand, if
+/// any. A folder that does not hold certificates stops the start (exit status 2).
+fn sns_certificates(config: &Config) -> nhip_app::messaging::sns::HttpsCertificates {
+    let source = nhip_app::messaging::sns::HttpsCertificates::new()
+        .expect("an HTTPS client with the built-in roots always builds");
+    let Some(dir) = &config.sns_certificate_dir else {
+        return source;
+    };
+    source.with_provisioned(dir).unwrap_or_else(|error| {
+        eprintln!(
+            "nhip: cannot start: {} {}: {error}",
+            nhip_app::messaging::sns::CERTIFICATE_DIR_VAR,
+            dir.display()
+        );
+        std::process::exit(2);
+    })
+}
+
 /// The ports on AWS: the DynamoDB store, the SQS `events`, `sends` and `steps` queues, the
 /// channels (SES v2, SNS SMS, SNS push, Zalo ZNS, the signed webhook), the S3 blob store, the
 /// EventBridge bus, the system clock. Built once per Lambda execution environment. A channel whose configuration is
@@ -513,10 +537,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         build: BuildInfo::current(runtime),
         auth: Arc::new(Authenticator::new(config.auth.clone())),
         settings: config.settings.clone(),
-        sns_certificates: Arc::new(
-            nhip_app::messaging::sns::HttpsCertificates::new()
-                .expect("an HTTPS client with the built-in roots always builds"),
-        ),
+        sns_certificates: Arc::new(sns_certificates(config)),
         bus: Arc::new(EventBridgeBus::from_sdk_config(
             &sdk,
             config.event_bus_name.clone(),

@@ -26,14 +26,28 @@ pub fn router(deps: Arc<Deps>) -> Router {
     Router::new().route("/journeys", get(page)).with_state(deps)
 }
 
-/// Installs every seed journey not installed yet; returns the keys installed.
-pub async fn install_seeds(deps: &Deps) -> anyhow::Result<Vec<String>> {
+/// The seed journeys' keys, in the order they are installed.
+pub fn seed_keys() -> Vec<String> {
+    nhip_domain::journey::SEEDS
+        .iter()
+        .filter_map(|seed| seed.parse().ok().map(|journey| journey.key))
+        .collect()
+}
+
+/// Installs the seed journeys `which` names that are not installed yet; returns the keys
+/// installed.
+pub async fn install_seeds(deps: &Deps, which: &crate::Seeds) -> anyhow::Result<Vec<String>> {
     let system = Principal::new("nhip", Role::Admin, None);
     let mut installed = Vec::new();
     for seed in nhip_domain::journey::SEEDS {
         let journey = seed
             .parse()
             .map_err(|e| anyhow::anyhow!("a seed journey does not parse: {e:?}"))?;
+        if let crate::Seeds::Only(keys) = which
+            && !keys.contains(&journey.key)
+        {
+            continue;
+        }
         if definitions::meta(deps, &journey.key).await?.is_some() {
             continue;
         }

@@ -54,6 +54,42 @@ pub struct RunnerConfig {
     pub speed: f64,
     /// Simulated start instant; now when absent.
     pub start_at: Option<DateTime<Utc>>,
+    /// The seed journeys installed at start as demo data, with their templates.
+    pub seeds: Seeds,
+}
+
+/// Which seed journeys the runner installs at start (those already installed are kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Seeds {
+    /// Every seed journey (the default: the README's walk-throughs use them).
+    #[default]
+    All,
+    /// Only these keys; none for an empty platform (installable later with
+    /// `POST /v1/journeys/seeds/{key}/install`).
+    Only(Vec<String>),
+}
+
+impl std::str::FromStr for Seeds {
+    type Err = String;
+
+    /// `all`, `none`, or seed journey keys separated by commas; an unknown key is an error
+    /// naming the known ones.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "all" => return Ok(Seeds::All),
+            "none" | "" => return Ok(Seeds::Only(Vec::new())),
+            _ => {}
+        }
+        let known = journeys_page::seed_keys();
+        let keys: Vec<String> = text.split(',').map(|key| key.trim().to_owned()).collect();
+        match keys.iter().find(|key| !known.contains(key)) {
+            Some(unknown) => Err(format!(
+                "no seed journey {unknown:?}: the seeds are {} (or all, none)",
+                known.join(", ")
+            )),
+            None => Ok(Seeds::Only(keys)),
+        }
+    }
 }
 
 /// A running local platform.
@@ -125,7 +161,10 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         settings,
         channels: Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
-        sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
+        sns_certificates: Arc::new(
+            nhip_app::messaging::sns::HttpsCertificates::from_env(|var| std::env::var(var).ok())
+                .context(nhip_app::messaging::sns::CERTIFICATE_DIR_VAR)?,
+        ),
         bus: Arc::new(LocalEventBus::new(db.clone())),
         journey_versions: Default::default(),
     });
@@ -137,7 +176,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         .merge(routes::router(clock.clone()))
         .merge(outbox_page::router(outbox.clone(), deps.clone()))
         .merge(journeys_page::router(deps.clone()));
-    let seeded = journeys_page::install_seeds(&deps).await?;
+    let seeded = journeys_page::install_seeds(&deps, &config.seeds).await?;
     if !seeded.is_empty() {
         tracing::info!(journeys = ?seeded, "seed journeys installed");
     }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use nhip_app::auth::{Authenticator, Principal, Role};
 use nhip_local::{Database, SqliteStore};
 use nhip_local_runner::{
-    JWT_SECRET_FILE, JWT_SECRET_VAR, RunnerConfig, jwt_secret, saved_clock, start,
+    JWT_SECRET_FILE, JWT_SECRET_VAR, RunnerConfig, Seeds, jwt_secret, saved_clock, start,
 };
 
 /// Run Nhịp locally: SQLite store, durable local queues, schedules on a simulated clock.
@@ -46,6 +46,10 @@ struct RunArgs {
     /// Start the simulated clock at this instant (RFC 3339) instead of now.
     #[arg(long, env = "NHIP_START_AT")]
     start_at: Option<DateTime<Utc>>,
+    /// Seed journeys to install at start as demo data: all, none, or keys separated by
+    /// commas (the others can be installed later from the API).
+    #[arg(long, default_value = "all", env = "NHIP_SEEDS")]
+    seeds: Seeds,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +95,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         speed: args.speed,
         start_at: args.start_at,
+        seeds: args.seeds,
     })
     .await?;
     println!("Nhịp is listening on http://{}", runner.addr);

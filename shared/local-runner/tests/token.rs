@@ -21,6 +21,7 @@ fn config(dir: &Path, start_at: Option<DateTime<Utc>>) -> RunnerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         speed: 0.0,
+        seeds: Default::default(),
         start_at,
     }
 }

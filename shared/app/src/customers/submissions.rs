@@ -80,8 +80,10 @@ impl SubmittedField {
 struct ApplyRequest {
     /// The customer's version read.
     version: u64,
-    /// The submitted fields to apply; default: every field the submission gave.
+    /// The submitted fields to apply (at least one, each given by the submission); default:
+    /// every field the submission gave.
     #[serde(default)]
+    #[schema(min_items = 1)]
     fields: Option<Vec<SubmittedField>>,
 }
 

@@ -368,7 +368,17 @@ fn trigger_index(after: &JourneyMeta, before: Option<&JourneyMeta>) -> Vec<Write
     tag = "journeys",
     security(("bearer" = [])),
     params(SaveQuery),
-    request_body(content = Object, description = "The definition (application/json or application/yaml).", content_type = "application/json"),
+    request_body(content = Object, description = "The definition (application/json or application/yaml).", content_type = "application/json",
+        example = json!({
+            "key": "cam-on-chi-tieu-dau",
+            "name": "Cảm ơn chủ thẻ sau lần chi tiêu đầu tiên",
+            "trigger": {"type": "event", "event": "card.first_spend"},
+            "start": "cam-on",
+            "steps": {
+                "cam-on": {"type": "send", "purpose": "care", "targets": [{"channel": "email", "template": "the-moi-chao-mung-email"}], "next": "het"},
+                "het": {"type": "exit"}
+            }
+        })),
     responses(
         (status = 201, description = "Created: the header.", body = JourneyMeta),
         (status = 400, response = crate::openapi::BadRequest),
@@ -402,7 +412,19 @@ pub async fn create_journey(
     tag = "journeys",
     security(("bearer" = [])),
     params(("key" = String, Path, description = "Journey key."), NewVersionQuery),
-    request_body(content = Object, description = "The definition (application/json or application/yaml).", content_type = "application/json"),
+    request_body(content = Object, description = "The definition (application/json or application/yaml); its `key` is the journey's.", content_type = "application/json",
+        example = json!({
+            "key": "the-moi-kich-hoat",
+            "name": "Chào mừng chủ thẻ mới (bản rút gọn)",
+            "trigger": {"type": "event", "event": "card.issued"},
+            "goals": [{"name": "Đã chi tiêu lần đầu", "event": "card.first_spend"}],
+            "start": "chao-mung",
+            "steps": {
+                "chao-mung": {"type": "send", "purpose": "care", "targets": [{"channel": "email", "template": "the-moi-chao-mung-email"}], "next": "cho"},
+                "cho": {"type": "wait", "wait": {"kind": "duration", "duration": "3d"}, "next": "het"},
+                "het": {"type": "exit"}
+            }
+        })),
     responses(
         (status = 201, description = "Created: the header.", body = JourneyMeta),
         (status = 400, response = crate::openapi::BadRequest),

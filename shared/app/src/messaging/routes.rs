@@ -754,14 +754,16 @@ pub async fn get_rules(
 }
 
 /// New advertising rules.
+// The example is the whole body's: utoipa drops a property's example when the property is
+// given `value_type = Object`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"version": 0, "rules": nhip_domain::compliance::decree_91()}))]
 pub struct RulesInput {
     /// The `version` you read (0 while the preset is in force).
-    #[schema(example = 0)]
     pub version: u64,
     /// The rules, in the shape `GET` answers.
-    #[schema(value_type = Object, example = json!(nhip_domain::compliance::decree_91()))]
+    #[schema(value_type = Object)]
     pub rules: AdvertisingRules,
 }
 
@@ -1305,7 +1307,7 @@ fn forbidden(message: &str) -> ApiError {
     post,
     path = "/v1/tracking/ses",
     tag = "tracking",
-    request_body(content = Object, description = "An SNS message (JSON sent as text/plain by SNS)."),
+    request_body(content = crate::messaging::sns::SnsMessage, description = "An SNS message (JSON sent as text/plain by SNS), signed with the certificate at `SigningCertURL`."),
     responses(
         (status = 200, description = "Recorded (or ignored: not a Nhịp message).", body = Object),
         (status = 400, response = crate::openapi::BadRequest),
@@ -1386,7 +1388,7 @@ pub async fn ses_over_http(
     post,
     path = "/v1/tracking/zns",
     tag = "tracking",
-    request_body(content = Object, description = "Zalo's event."),
+    request_body(content = crate::messaging::zalo::ZaloEvent, description = "Zalo's event, signed byte for byte (`X-ZEvent-Signature`)."),
     responses(
         (status = 200, description = "Recorded.", body = Object),
         (status = 400, response = crate::openapi::BadRequest),

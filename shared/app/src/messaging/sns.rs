@@ -9,7 +9,8 @@
 //! 2. its `Timestamp` is at most [`MAX_AGE`] old (and not more than [`MAX_FUTURE_SKEW`] ahead):
 //!    a captured message cannot be replayed later;
 //! 3. the certificate, fetched over HTTPS from that address ([`HttpsCertificates`], cached by
-//!    URL), is within its validity period and its RSA key verifies the signature of the
+//!    URL; or provisioned beforehand in [`CERTIFICATE_DIR_VAR`] for a network without a route
+//!    to SNS), is within its validity period and its RSA key verifies the signature of the
 //!    message's string to sign ([`verify_with_cert`]).
 //!
 //! [`verify`] runs all three. Callers answer 403 to a forged, unsigned, stale or otherwise
@@ -135,7 +136,7 @@ impl SnsError {
 }
 
 /// The `Type` of an SNS message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum SnsKind {
     /// A message published to the topic.
     Notification,
@@ -161,7 +162,7 @@ impl SnsKind {
 ///
 /// `Timestamp` is kept as sent: the signature covers its exact text. `Debug` shows the size of
 /// `Message` and `Subject`, not their text: an SES record names the recipient.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SnsMessage {
     /// `Type`.
@@ -178,11 +179,16 @@ pub struct SnsMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// `Message`: the payload (for SES events, their JSON record as a string).
+    #[schema(
+        example = r#"{"eventType":"Delivery","mail":{"timestamp":"2026-11-23T08:15:30.123Z","messageId":"0100019ab3c4d5e6-nhip-example","destination":["khachhang@example.com"]},"delivery":{"timestamp":"2026-11-23T08:15:31.456Z","recipients":["khachhang@example.com"]}}"#
+    )]
     pub message: String,
     /// `Timestamp` (ISO 8601, UTC), as sent.
+    #[schema(format = DateTime)]
     pub timestamp: String,
     /// `SignatureVersion`: "1" (SHA-1) or "2" (SHA-256); empty when missing.
     #[serde(default)]
+    #[schema(pattern = "^[12]?$")]
     pub signature_version: String,
     /// `Signature`, base64; empty when missing.
     #[serde(default)]
@@ -537,13 +543,22 @@ pub fn trusted_subscribe_url(raw: &str) -> Result<Url, SnsError> {
     Ok(url)
 }
 
+/// `NHIP_SNS_CERTIFICATE_DIR`: a folder of SNS signing certificates provisioned beforehand,
+/// for a deployment whose network has no route to `sns.<region>.amazonaws.com` (a bank's
+/// VPC without internet egress). Each `<name>.pem` file answers for the `SigningCertURL`s
+/// ending in `/<name>.pem`; the address itself must still be an SNS one.
+pub const CERTIFICATE_DIR_VAR: &str = "NHIP_SNS_CERTIFICATE_DIR";
+
 /// Downloads signing certificates over HTTPS (rustls, [`FETCH_TIMEOUT`], no redirects) and
 /// keeps them by URL for the life of the process. SNS rotates certificates by publishing them
 /// at new addresses, so a cached entry never goes stale; only files that parse as a
 /// certificate are kept, so the cache holds at most the handful of real SNS certificates.
+/// Certificates provisioned in a folder ([`HttpsCertificates::with_provisioned`]) are answered
+/// without a download.
 pub struct HttpsCertificates {
     client: reqwest::Client,
     cache: Mutex<HashMap<String, String>>,
+    provisioned: HashMap<String, String>,
 }
 
 impl HttpsCertificates {
@@ -560,7 +575,48 @@ impl HttpsCertificates {
         Ok(Self {
             client,
             cache: Mutex::new(HashMap::new()),
+            provisioned: HashMap::new(),
         })
+    }
+
+    /// Adds the certificates provisioned in `dir` (every `*.pem` file; see
+    /// [`CERTIFICATE_DIR_VAR`]). A file that is not a PEM X.509 certificate is an error, so a
+    /// misprovisioned folder stops the start instead of failing every message later.
+    pub fn with_provisioned(mut self, dir: &std::path::Path) -> Result<Self, SnsError> {
+        let unreadable = |error: std::io::Error| {
+            SnsError::certificate("the provisioned certificate folder is unreadable", error)
+        };
+        for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+            let path = entry.map_err(unreadable)?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !name.ends_with(".pem") || !path.is_file() {
+                continue;
+            }
+            let pem = std::fs::read_to_string(&path).map_err(unreadable)?;
+            Certificate::from_pem(pem.as_bytes()).map_err(|error| {
+                tracing::error!(path = %path.display(), "not a PEM X.509 certificate");
+                SnsError::certificate("a provisioned file is not a PEM X.509 certificate", error)
+            })?;
+            self.provisioned.insert(name.to_owned(), pem);
+        }
+        Ok(self)
+    }
+
+    /// [`HttpsCertificates::new`], with the folder `NHIP_SNS_CERTIFICATE_DIR` names, if any
+    /// (`get` reads the environment).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SnsError> {
+        let source = Self::new()?;
+        match get(CERTIFICATE_DIR_VAR).filter(|dir| !dir.trim().is_empty()) {
+            Some(dir) => source.with_provisioned(std::path::Path::new(dir.trim())),
+            None => Ok(source),
+        }
+    }
+
+    fn provisioned_for(&self, url: &Url) -> Option<String> {
+        let name = url.path_segments()?.next_back()?;
+        self.provisioned.get(name).cloned()
     }
 
     fn cached(&self, url: &str) -> Option<String> {
@@ -606,6 +662,9 @@ impl HttpsCertificates {
 impl CertificateSource for HttpsCertificates {
     async fn pem(&self, url: &str) -> Result<String, SnsError> {
         let url = trusted_cert_url(url)?;
+        if let Some(pem) = self.provisioned_for(&url) {
+            return Ok(pem);
+        }
         let key = url.as_str().to_owned();
         if let Some(pem) = self.cached(&key) {
             return Ok(pem);
@@ -1051,6 +1110,46 @@ mod tests {
         async fn confirm(&self, subscribe_url: &str) -> Result<(), SnsError> {
             trusted_subscribe_url(subscribe_url).map(|_| ())
         }
+    }
+
+    #[tokio::test]
+    async fn provisioned_certificates_answer_without_a_download_for_sns_addresses_only() {
+        let dir = std::env::temp_dir().join(format!("nhip-sns-certs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = CERT_URL.rsplit('/').next().unwrap();
+        std::fs::write(dir.join(name), &pki().cert_pem).unwrap();
+        std::fs::write(dir.join("README.txt"), "not a certificate, not a .pem").unwrap();
+        let source = HttpsCertificates::from_env(|var| {
+            (var == CERTIFICATE_DIR_VAR).then(|| dir.display().to_string())
+        })
+        .expect("the folder holds one certificate");
+
+        // The provisioned certificate verifies a genuine message with no network at all.
+        let msg = sign(notification(None), "2");
+        verify(&msg, &source, now()).await.expect("genuine message");
+        // Another SNS region's address of the same file is the same certificate.
+        let other_region = CERT_URL.replace("ap-southeast-1", "eu-west-1");
+        assert_eq!(source.pem(&other_region).await.unwrap(), pki().cert_pem);
+        // The file's name on a host that is not SNS is still refused.
+        let elsewhere = format!("https://sns.example.com/{name}");
+        assert!(matches!(
+            source.pem(&elsewhere).await,
+            Err(SnsError::UntrustedCertUrl { .. })
+        ));
+
+        // A .pem file that is not a certificate stops the start.
+        std::fs::write(
+            dir.join("broken.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            HttpsCertificates::new().unwrap().with_provisioned(&dir),
+            Err(SnsError::CertificateInvalid { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // No variable: no folder read.
+        assert!(HttpsCertificates::from_env(|_| None).is_ok());
     }
 
     #[tokio::test]

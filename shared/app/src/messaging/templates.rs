@@ -394,8 +394,16 @@ pub async fn install(
 }
 
 /// A new template with its first version.
+// The example is the whole body's: utoipa drops a property's example when the property is
+// given `value_type = Object`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "uu-dai-tra-gop-sms",
+    "name": "Ưu đãi trả góp 0% — SMS",
+    "content": {"channel": "sms", "text": "Tra gop 0% cho {{ customer.given_name }}: https://nhip.example/tra-gop", "unaccented": true},
+    "publish": true
+}))]
 pub struct NewTemplate {
     /// Code: 2–64 of `a-z`, `0-9`, `-`.
     #[schema(example = "uu-dai-tra-gop-sms")]
@@ -406,7 +414,7 @@ pub struct NewTemplate {
     /// The Liquid content: `{"channel": "email", "subject", "html", "text"}`, `{"channel":
     /// "sms", "text", "unaccented"}`, `{"channel": "zns", "template_id", "tag", "params"}`,
     /// `{"channel": "push", "title", "body", "deep_link"}` or `{"channel": "webhook", "text"}`.
-    #[schema(value_type = Object, example = json!({"channel": "sms", "text": "Tra gop 0% cho {{ customer.given_name }}: https://nhip.example/tra-gop", "unaccented": true}))]
+    #[schema(value_type = Object)]
     pub content: Content,
     /// Publish the first version at once.
     #[serde(default)]
@@ -579,6 +587,16 @@ pub async fn get_template(
 /// A new version of a template.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "version": 1,
+    "content": {
+        "channel": "email",
+        "subject": "Chào mừng {{ customer.given_name }} đến với thẻ mới",
+        "html": "<p>Chào {{ customer.given_name }},</p><p>Thẻ của Quý khách đã sẵn sàng. Kích hoạt thẻ trên ứng dụng ngân hàng số.</p>",
+        "text": "Chào {{ customer.given_name }}, thẻ của Quý khách đã sẵn sàng. Kích hoạt thẻ trên ứng dụng ngân hàng số."
+    },
+    "publish": false
+}))]
 pub struct NewVersion {
     /// The header's `version` you read.
     pub version: u64,

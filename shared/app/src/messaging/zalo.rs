@@ -117,6 +117,39 @@ pub fn event_timestamp(body: &str) -> Result<String, ZnsEventError> {
     }
 }
 
+/// A Zalo webhook call as the OpenAPI document describes it (the handler reads the raw body
+/// with [`parse_zns_delivery`], after the signature; other fields, such as `sender` and
+/// `recipient`, are ignored).
+#[derive(utoipa::ToSchema)]
+pub struct ZaloEvent {
+    /// The event; only `user_received_message` (a ZNS delivery report) is recorded.
+    #[schema(pattern = "^user_received_message$", example = "user_received_message")]
+    pub event_name: String,
+    /// The Official Account's app id.
+    #[schema(example = "4325126985412871245")]
+    pub app_id: Option<String>,
+    /// When Zalo sent the call, milliseconds since the epoch as digits; it enters the
+    /// signature as sent.
+    #[schema(pattern = "^[0-9]{1,15}$", example = "1795421733102")]
+    pub timestamp: String,
+    /// The message.
+    pub message: ZaloEventMessage,
+}
+
+/// The `message` of a Zalo delivery report.
+#[derive(utoipa::ToSchema)]
+pub struct ZaloEventMessage {
+    /// Zalo's id of the message.
+    #[schema(min_length = 1, example = "a3f1c9e2b7d84e6f9a0b1c2d3e4f5a6b")]
+    pub msg_id: String,
+    /// When the phone received it, milliseconds since the epoch as digits.
+    #[schema(pattern = "^[0-9]{1,15}$", example = "1795421732871")]
+    pub delivery_time: Option<String>,
+    /// Nhịp's message id, passed as `tracking_id` when sending.
+    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
+    pub tracking_id: Option<String>,
+}
+
 /// A ZNS message reached the customer's phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZnsDelivery {
