@@ -68,6 +68,9 @@ echo "moto (pid $moto_pid) answering on $endpoint"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "crate layers: every dependency points down"
+cargo metadata --format-version 1 --no-deps --locked | "$venv/bin/python" tools/crate_layers.py
+
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -367,3 +367,27 @@ async fn without_a_configured_secret_every_call_is_refused() {
     }
     assert_eq!(h.customers().await, 0);
 }
+
+/// The OTT bridge webhook (nhip-aws) signs with the scheme the call centre's webhook verifies
+/// (nhip-app): the two crates do not depend on each other, so the check lives here.
+#[test]
+fn the_webhook_channel_signs_as_the_telephony_webhook_verifies() {
+    let body = br#"{"message_id":"01J","text":"xin chao"}"#;
+    let now = chrono::DateTime::from_timestamp(1_795_402_800, 0).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(TIMESTAMP_HEADER, "1795402800".parse().unwrap());
+    headers.insert(
+        SIGNATURE_HEADER,
+        nhip_aws::webhook::sign(SECRET, "1795402800", body)
+            .parse()
+            .unwrap(),
+    );
+    assert!(nhip_app::telephony::verify(SECRET, &headers, body, now).is_ok());
+    assert_eq!(
+        nhip_aws::webhook::sign(SECRET, "1795402800", body),
+        sign(SECRET, "1795402800", body)
+    );
+    let mut altered = body.to_vec();
+    altered.push(b' ');
+    assert!(nhip_app::telephony::verify(SECRET, &headers, &altered, now).is_err());
+}

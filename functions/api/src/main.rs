@@ -10,7 +10,7 @@ use lambda_http::{run, tracing};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing::init_default_subscriber();
-    let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
+    let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
     let app = ServiceBuilder::new()
         .map_request(nhip_app::auth::with_gateway_claims)
         .service(nhip_app::http::router(deps));

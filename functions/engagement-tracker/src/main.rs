@@ -12,7 +12,7 @@ use nhip_app::ports::store::StoreError;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
+    let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
     // Without the topic's ARN the tracker could not tell the SES events topic from any other:
     // it refuses to start rather than believe every SNS record.
     if deps.settings.messaging.ses_events_topic_arn.is_none() {

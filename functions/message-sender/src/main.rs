@@ -10,7 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = Arc::new(nhip_aws::config::deps_from_env_or_exit("lambda").await);
+    let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let deps = deps.clone();
         async move {

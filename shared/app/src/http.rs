@@ -269,10 +269,36 @@ pub struct ComponentHealth {
     pub backend: Option<&'static str>,
     /// A queue's depth; absent for the store and for a queue that did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub depth: Option<QueueDepth>,
+    pub depth: Option<DepthView>,
     /// Why it did not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A queue's approximate message counts in [`ComponentHealth`].
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct DepthView {
+    /// Ready to be received.
+    pub visible: u64,
+    /// Received and not yet deleted.
+    pub in_flight: u64,
+    /// Sent with a delay that has not run out.
+    pub delayed: u64,
+}
+
+impl From<QueueDepth> for DepthView {
+    fn from(depth: QueueDepth) -> Self {
+        let QueueDepth {
+            visible,
+            in_flight,
+            delayed,
+        } = depth;
+        Self {
+            visible,
+            in_flight,
+            delayed,
+        }
+    }
 }
 
 /// The body of `GET /health`, 200 and 503 alike.
@@ -326,7 +352,7 @@ async fn health(State(deps): State<Arc<Deps>>) -> Response {
             Ok(depth) => ComponentHealth {
                 status: ComponentStatus::Ok,
                 backend: None,
-                depth: Some(depth),
+                depth: Some(depth.into()),
                 error: None,
             },
             Err(e) => {

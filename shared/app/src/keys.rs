@@ -197,9 +197,10 @@ pub fn local_clock() -> Key {
     Key::new("SYS#local-clock", "CLOCK")
 }
 
-/// The item the health check reads: `SYS#health` / `HEALTH`.
+/// The item the health check reads: `SYS#health` / `HEALTH` ([`Key::health`], which the
+/// adapters use).
 pub fn health() -> Key {
-    Key::new("SYS#health", "HEALTH")
+    Key::health()
 }
 
 /// The partition holding one CSV import: its record and its rows' outcomes. The id is derived

@@ -1,8 +1,9 @@
 //! # Layout
 //! Nhịp's application layer: everything that is neither a pure rule (`nhip-domain`) nor an
 //! adapter (`nhip-aws`, `nhip-local`). No AWS SDK here, so the everyday build stays fast.
-//! - [`ports`]: the async traits use cases are written against (item store, queue, clock),
-//!   with the backend-independent rules both adapters share.
+//! - [`ports`]: the `nhip-ports` crate, re-exported: the async traits use cases are written
+//!   against (item store, queue, clock, …), with the backend-independent rules both adapters
+//!   share. The adapters depend on it alone.
 //! - [`keys`]: the key scheme of the single table; the only place key strings are built.
 //! - [`deps`]: the context value (`Deps`) holding the ports, shared by functions, runner and tests.
 //! - [`http`]: the axum router served by the `api` function and the local runner; the error body
@@ -41,7 +42,7 @@ pub mod messaging;
 pub mod next_actions;
 pub mod notifications;
 pub mod openapi;
-pub mod ports;
+pub use nhip_ports as ports;
 pub mod privacy;
 pub mod records;
 pub mod scheduler;

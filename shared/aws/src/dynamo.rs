@@ -1,7 +1,7 @@
 //! `DynamoStore`: the item-store port on one DynamoDB table, plus [`create_table`] for
 //! emulators and tests.
 //!
-//! Every request is validated with the shared rules of `nhip_app::ports::store` before it is
+//! Every request is validated with the shared rules of `nhip_ports::store` before it is
 //! sent, so malformed requests and oversized items fail the same way (and without a request)
 //! as on SQLite. Conditions and updates become DynamoDB expressions whose attribute names and
 //! values are all placeholders (`#n0`, `:v0`) drawn from one counter per request, so the
@@ -23,8 +23,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update as DynamoUpdate,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use nhip_app::keys;
-use nhip_app::ports::store::{
+use nhip_ports::store::{
     self, Condition, Cursor, Index, Item, ItemStore, Key, MAX_BATCH_GET_KEYS, MAX_ITEM_BYTES, Page,
     Query, SortKey, StoreError, Update, WriteOp, item_size, validate_item, validate_key,
     validate_transaction,
@@ -297,7 +296,7 @@ impl ItemStore for DynamoStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        self.get(&keys::health()).await.map(|_| ())
+        self.get(&Key::health()).await.map(|_| ())
     }
 }
 

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use nhip_app::ports::bus::{BusError, EventBus, MAX_BATCH};
 use nhip_domain::event::DomainEvent;
+use nhip_ports::bus::{BusError, EventBus, MAX_BATCH};
 use serde_json::{Map, Value};
 
 /// Prefix of the sources EventBridge reserves for AWS services.

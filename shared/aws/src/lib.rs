@@ -1,12 +1,7 @@
 //! # Layout
-//! Nhịp's adapters over the AWS SDK, implementing the ports of `nhip_app::ports`. Only this
-//! crate and the Lambda functions link the SDK.
-//! - [`config`]: [`Config`] read from the environment (`NHIP_TABLE`, `NHIP_EVENTS_QUEUE_URL`,
-//!   `NHIP_SENDS_QUEUE_URL`, `NHIP_STEPS_QUEUE_URL`, `NHIP_TICKETS_QUEUE_URL`, `NHIP_EVENT_BUS_NAME`,
-//!   `NHIP_BLOB_BUCKET`, `AWS_REGION`, `NHIP_AWS_ENDPOINT`, and the
-//!   optional channel settings `NHIP_SES_CONFIGURATION_SET`, `NHIP_ZNS_ACCESS_TOKEN`,
-//!   `NHIP_ZNS_ENDPOINT`, `NHIP_WEBHOOK_URL`, `NHIP_WEBHOOK_SECRET`), the SDK configuration
-//!   built from it, and [`build_deps`], which assembles the ports a function runs on.
+//! Nhịp's adapters over the AWS SDK, implementing the ports of `nhip-ports`, its only Nhịp
+//! dependency besides the domain. Only this crate, `nhip-wiring` (which assembles them into
+//! a function's `Deps`) and the Lambda functions link the SDK.
 //! - [`dynamo`]: [`DynamoStore`], the item store on one DynamoDB table, and [`create_table`]
 //!   for emulators and tests.
 //! - [`sqs`]: [`SqsQueue`], the queue port on SQS, and [`create_queue_with_dlq`] for emulators
@@ -23,11 +18,10 @@
 //!   detail, its time).
 //! - [`s3`]: [`S3BlobStore`], the blob store on one S3 bucket.
 //!
-//! Every adapter validates requests with the shared rules of `nhip_app::ports` before calling
+//! Every adapter validates requests with the shared rules of `nhip_ports` before calling
 //! the provider and maps its errors to the ports' errors, keeping the SDK or HTTP error whole
 //! as the source (a channel's `Rejected` carries the provider's reason, without recipients).
 
-pub mod config;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod s3;
@@ -37,7 +31,6 @@ pub mod sqs;
 pub mod webhook;
 pub mod zalo;
 
-pub use config::{Config, ConfigError, build_deps, sdk_config};
 pub use dynamo::{DynamoStore, create_table};
 pub use eventbridge::EventBridgeBus;
 pub use s3::S3BlobStore;

@@ -15,7 +15,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use nhip_app::ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES, validate_key};
+use nhip_ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES, validate_key};
 
 /// The content type of an object stored without one.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";

@@ -33,9 +33,7 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use mail_builder::headers::text::Text;
-use nhip_app::ports::channel::{
-    Accepted, Channel, ChannelError, Envelope, Outgoing, OutgoingEmail,
-};
+use nhip_ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoing, OutgoingEmail};
 
 /// The message tag every e-mail carries, whose value is Nhịp's message id.
 pub const MESSAGE_TAG: &str = "nhip_message";
@@ -472,7 +470,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use nhip_app::ports::channel::Attachment;
+    use nhip_ports::channel::Attachment;
 
     use super::*;
 

@@ -21,7 +21,7 @@ use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use nhip_app::ports::channel::{
+use nhip_ports::channel::{
     Accepted, Channel, ChannelError, Envelope, Outgoing, OutgoingPush, OutgoingSms, SmsKind,
 };
 use serde_json::json;

@@ -18,9 +18,7 @@ use aws_sdk_sqs::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, TimeZone, Utc};
-use nhip_app::ports::queue::{
-    self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
-};
+use nhip_ports::queue::{self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
 
 /// Longest long-polling wait SQS allows.
 const MAX_WAIT: Duration = Duration::from_secs(20);

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use nhip_app::ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoing, OutgoingZns};
+use nhip_ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoing, OutgoingZns};
 use serde::{Deserialize, Serialize};
 
 use crate::ses::redact_personal_data;

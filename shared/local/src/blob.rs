@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use nhip_app::ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES, validate_key};
+use nhip_ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES, validate_key};
 
 /// Blobs as files under one folder.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use nhip_app::ports::bus::{BusError, EventBus, MAX_BATCH};
 use nhip_domain::event::DomainEvent;
+use nhip_ports::bus::{BusError, EventBus, MAX_BATCH};
 use rusqlite::params;
 
 use crate::db::Database;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use nhip_app::ports::Clock;
+use nhip_ports::Clock;
 
 #[derive(Debug)]
 struct State {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nhip_app::ports::store::Index;
+use nhip_ports::store::Index;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 /// How long a write waits for a lock held by another connection before it is reported as
@@ -173,7 +173,7 @@ impl Database {
 
 #[cfg(test)]
 mod tests {
-    use nhip_app::ports::store::{Condition, Index, ItemStore, Key, Query, Update};
+    use nhip_ports::store::{Condition, Index, ItemStore, Key, Query, Update};
     use rusqlite::params;
     use serde_json::{Value, json};
 
@@ -250,7 +250,7 @@ mod tests {
         .unwrap();
     }
 
-    fn numbers(items: &[nhip_app::ports::store::Item]) -> Vec<i64> {
+    fn numbers(items: &[nhip_ports::store::Item]) -> Vec<i64> {
         items.iter().map(|i| i["n"].as_i64().unwrap()).collect()
     }
 

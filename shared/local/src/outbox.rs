@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use nhip_app::ports::Clock;
-use nhip_app::ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoing};
+use nhip_ports::Clock;
+use nhip_ports::channel::{Accepted, Channel, ChannelError, Envelope, Outgoing};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 

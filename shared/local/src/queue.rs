@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use nhip_app::ports::Clock;
-use nhip_app::ports::queue::{
-    self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage,
-};
+use nhip_ports::Clock;
+use nhip_ports::queue::{self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
 use rusqlite::{Connection, TransactionBehavior, params};
 use ulid::Ulid;
 

@@ -1,12 +1,12 @@
 //! `SqliteStore`: the item-store port on SQLite, with DynamoDB's semantics and the same keys.
-//! Conditions and updates are evaluated by the shared rules in `nhip_app::ports::store`
+//! Conditions and updates are evaluated by the shared rules in `nhip_ports::store`
 //! inside one `BEGIN IMMEDIATE` transaction per call, so every operation is atomic, and a
 //! transaction of writes applies all or none.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use nhip_app::ports::store::{
+use nhip_ports::store::{
     self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Update,
     WriteOp, validate_item, validate_key, validate_transaction,
 };

@@ -76,7 +76,7 @@ pub struct ReceivedMessage {
 }
 
 /// Approximate message counts, for health reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     /// Ready to be received.
     pub visible: u64,

@@ -1,21 +1,24 @@
+//! # Layout
 //! Configuration from the environment, the AWS SDK configuration built from it, and the one
-//! place a Lambda function assembles its [`Deps`] on AWS.
+//! place a Lambda function assembles its [`Deps`] on AWS: every function's `main` calls
+//! [`deps_from_env_or_exit`]. It sits above both the use cases (`nhip-app`) and the adapters
+//! (`nhip-aws`), which therefore need not know each other.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use nhip_app::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
-use nhip_app::ports::SystemClock;
 use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_ports::SystemClock;
 
-use crate::dynamo::DynamoStore;
-use crate::eventbridge::EventBridgeBus;
-use crate::s3::S3BlobStore;
-use crate::ses::SesChannel;
-use crate::sns::{SnsPushChannel, SnsSmsChannel};
-use crate::sqs::SqsQueue;
-use crate::webhook::{WebhookChannel, WebhookTarget};
-use crate::zalo::ZaloZnsChannel;
+use nhip_aws::dynamo::DynamoStore;
+use nhip_aws::eventbridge::EventBridgeBus;
+use nhip_aws::s3::S3BlobStore;
+use nhip_aws::ses::SesChannel;
+use nhip_aws::sns::{SnsPushChannel, SnsSmsChannel};
+use nhip_aws::sqs::SqsQueue;
+use nhip_aws::webhook::{WebhookChannel, WebhookTarget};
+use nhip_aws::zalo::ZaloZnsChannel;
 
 /// The table holding every item.
 pub const TABLE_VAR: &str = "NHIP_TABLE";
@@ -497,7 +500,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let steps = SqsQueue::new(sqs.clone(), "steps", config.steps_queue_url.clone());
     let tickets = SqsQueue::new(sqs, "tickets", config.tickets_queue_url.clone());
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let http = crate::webhook::http_client();
+    let http = nhip_aws::webhook::http_client();
     let channels = Channels {
         email: Arc::new(SesChannel::new(
             aws_sdk_sesv2::Client::new(&sdk),
@@ -839,7 +842,7 @@ mod tests {
 
     #[tokio::test]
     async fn unconfigured_channels_refuse_and_name_their_variable() {
-        use nhip_app::ports::channel::{Envelope, Outgoing, OutgoingZns};
+        use nhip_ports::channel::{Envelope, Outgoing, OutgoingZns};
         let mut config = read(GOOD).unwrap();
         config.endpoint = Some("http://127.0.0.1:9".into());
         let deps = build_deps(&config, "test").await;

@@ -58,6 +58,12 @@ impl Key {
         Some(Self::new(item.get(PK)?.as_str()?, item.get(SK)?.as_str()?))
     }
 
+    /// The item an adapter's health check reads (`SYS#health` / `HEALTH`; it need not exist):
+    /// a read that proves the table answers.
+    pub fn health() -> Self {
+        Self::new("SYS#health", "HEALTH")
+    }
+
     /// An item holding just this key, to add attributes to.
     pub fn to_item(&self) -> Item {
         let mut item = Item::new();

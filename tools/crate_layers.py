@@ -1,0 +1,44 @@
+"""Fails on a dependency that points up the crate layers (scripts/test.sh runs it).
+
+Usage: cargo metadata --format-version 1 | python tools/crate_layers.py
+
+A crate may depend (normal or build dependencies; tests may reach further) only on crates of
+a lower floor: the domain, then the ports, then the adapters and the use cases side by side
+(neither knows the other), then the wiring and the runner that assemble them, then the
+functions and the integration tests.
+"""
+
+import json
+import sys
+
+FLOORS = {
+    "nhip-domain": 0,
+    "nhip-ports": 1,
+    "nhip-aws": 2,
+    "nhip-local": 2,
+    "nhip-app": 2,
+    "nhip-wiring": 3,
+    "nhip-local-runner": 3,
+}
+TOP = 4  # functions/* and tests
+
+metadata = json.load(sys.stdin)
+ours = {package["name"] for package in metadata["packages"] if package["source"] is None}
+wrong = []
+for package in metadata["packages"]:
+    if package["source"] is not None:
+        continue
+    floor = FLOORS.get(package["name"], TOP)
+    for dependency in package["dependencies"]:
+        if dependency["name"] not in ours or dependency["kind"] == "dev":
+            continue
+        below = FLOORS.get(dependency["name"], TOP)
+        if below >= floor:
+            wrong.append(f"{package['name']} (floor {floor}) depends on {dependency['name']} (floor {below})")
+unknown = sorted(name for name in ours if name.startswith("nhip-") and name not in FLOORS and name != "nhip-tests")
+if unknown:
+    wrong.append("crates without a floor in tools/crate_layers.py: " + ", ".join(unknown))
+if wrong:
+    print("crate layers: a dependency points up or sideways:\n  " + "\n  ".join(wrong))
+    sys.exit(1)
+print(f"crate layers: {len(ours)} crates, every dependency points down")
