@@ -18,6 +18,7 @@ Only a request whose body or query has the part in question is changed: a reques
 fuzzer made invalid on purpose stays invalid.
 """
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -50,8 +51,6 @@ def _now():
 
 
 def _unix(instant):
-    import datetime
-
     return int(datetime.datetime.fromisoformat(instant.replace("Z", "+00:00")).timestamp())
 
 

@@ -1114,8 +1114,8 @@ mod tests {
 
     #[tokio::test]
     async fn provisioned_certificates_answer_without_a_download_for_sns_addresses_only() {
-        let dir = std::env::temp_dir().join(format!("nhip-sns-certs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let dir = folder.path().to_path_buf();
         let name = CERT_URL.rsplit('/').next().unwrap();
         std::fs::write(dir.join(name), &pki().cert_pem).unwrap();
         std::fs::write(dir.join("README.txt"), "not a certificate, not a .pem").unwrap();
@@ -1147,7 +1147,6 @@ mod tests {
             HttpsCertificates::new().unwrap().with_provisioned(&dir),
             Err(SnsError::CertificateInvalid { .. })
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
         // No variable: no folder read.
         assert!(HttpsCertificates::from_env(|_| None).is_ok());
     }

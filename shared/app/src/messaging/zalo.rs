@@ -117,39 +117,6 @@ pub fn event_timestamp(body: &str) -> Result<String, ZnsEventError> {
     }
 }
 
-/// A Zalo webhook call as the OpenAPI document describes it (the handler reads the raw body
-/// with [`parse_zns_delivery`], after the signature; other fields, such as `sender` and
-/// `recipient`, are ignored).
-#[derive(utoipa::ToSchema)]
-pub struct ZaloEvent {
-    /// The event; only `user_received_message` (a ZNS delivery report) is recorded.
-    #[schema(pattern = "^user_received_message$", example = "user_received_message")]
-    pub event_name: String,
-    /// The Official Account's app id.
-    #[schema(example = "4325126985412871245")]
-    pub app_id: Option<String>,
-    /// When Zalo sent the call, milliseconds since the epoch as digits; it enters the
-    /// signature as sent.
-    #[schema(pattern = "^[0-9]{1,15}$", example = "1795421733102")]
-    pub timestamp: String,
-    /// The message.
-    pub message: ZaloEventMessage,
-}
-
-/// The `message` of a Zalo delivery report.
-#[derive(utoipa::ToSchema)]
-pub struct ZaloEventMessage {
-    /// Zalo's id of the message.
-    #[schema(min_length = 1, example = "a3f1c9e2b7d84e6f9a0b1c2d3e4f5a6b")]
-    pub msg_id: String,
-    /// When the phone received it, milliseconds since the epoch as digits.
-    #[schema(pattern = "^[0-9]{1,15}$", example = "1795421732871")]
-    pub delivery_time: Option<String>,
-    /// Nhịp's message id, passed as `tracking_id` when sending.
-    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
-    pub tracking_id: Option<String>,
-}
-
 /// A ZNS message reached the customer's phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZnsDelivery {
@@ -163,7 +130,7 @@ pub struct ZnsDelivery {
 
 /// Parses a `user_received_message` webhook body (verify its signature first).
 pub fn parse_zns_delivery(body: &str) -> Result<ZnsDelivery, ZnsEventError> {
-    let raw: RawEvent = serde_json::from_str(body)?;
+    let raw: ZaloEvent = serde_json::from_str(body)?;
     if raw.event_name != DELIVERY_EVENT {
         return Err(ZnsEventError::OtherEvent {
             event_name: raw.event_name.chars().take(64).collect(),
@@ -207,18 +174,35 @@ impl Millis {
     }
 }
 
-// Only the fields read are declared: sender and recipient ids are skipped unread.
-#[derive(Deserialize)]
-struct RawEvent {
+/// A Zalo webhook call, as read after its signature verifies (the request body of
+/// `POST /v1/tracking/zns`). Only the fields read are declared: `app_id`, `sender` and
+/// `recipient` are skipped unread. The document states what a delivery report needs (an
+/// event without them is answered 400 `invalid_body`).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ZaloEvent {
+    /// The event; only `user_received_message` (a ZNS delivery report) is recorded.
+    #[schema(pattern = "^user_received_message$", example = "user_received_message")]
     event_name: String,
+    /// When Zalo sent the call, milliseconds since the epoch as digits; it enters the
+    /// signature as sent.
+    #[schema(value_type = String, required = true, pattern = "^[0-9]{1,15}$", example = "1795421733102")]
     timestamp: Option<Millis>,
-    message: Option<RawMessage>,
+    /// The message.
+    #[schema(value_type = ZaloEventMessage, required = true)]
+    message: Option<ZaloEventMessage>,
 }
 
-#[derive(Deserialize)]
-struct RawMessage {
+/// The `message` of a Zalo delivery report.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ZaloEventMessage {
+    /// Zalo's id of the message.
+    #[schema(value_type = String, required = true, min_length = 1, example = "a3f1c9e2b7d84e6f9a0b1c2d3e4f5a6b")]
     msg_id: Option<String>,
+    /// When the phone received it, milliseconds since the epoch as digits.
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,15}$", example = "1795421732871")]
     delivery_time: Option<Millis>,
+    /// Nhịp's message id, passed as `tracking_id` when sending.
+    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
     tracking_id: Option<String>,
 }
 
