@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
-use nhip_app::Deps;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::ports::store::{Index, Query};
+use nhip_core::Deps;
+use nhip_core::auth::{Principal, Role};
+use nhip_ports::store::{Index, Query};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -84,7 +84,7 @@ impl Api {
     }
 
     pub async fn raw(&self, request: Request<Body>) -> (u16, Value) {
-        let response = nhip_app::http::router(self.deps.clone())
+        let response = nhip_api::router(self.deps.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -253,8 +253,8 @@ async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
     assert_eq!(messages.len(), 2);
     for message in &messages {
         let event: nhip_domain::event::DomainEvent = serde_json::from_str(&message.body).unwrap();
-        let outcome = nhip_app::events::record(&api.deps, &event).await.unwrap();
-        assert_eq!(outcome, nhip_app::events::Recorded::Duplicate);
+        let outcome = nhip_core::events::record(&api.deps, &event).await.unwrap();
+        assert_eq!(outcome, nhip_core::events::Recorded::Duplicate);
         assert!(!message.body.contains("0912345678") && !message.body.contains("+8491"));
     }
 }

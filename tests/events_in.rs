@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use serde_json::json;
 
 use crate::customers::Api;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use http_body_util::BodyExt;
-use nhip_app::ports::store::{Index, Query, SortKey};
+use nhip_ports::store::{Index, Query, SortKey};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -17,11 +17,11 @@ use crate::support;
 /// [`with_gateway_claims`], so deps authenticating in gateway mode ([`behind_gateway`]) see
 /// the caller the fixture's JWT authorizer verified; deps in HS256 mode ignore the claims.
 ///
-/// [`with_gateway_claims`]: nhip_app::auth::with_gateway_claims
-async fn invoke_api(deps: Arc<nhip_app::Deps>, fixture: &str) -> (u16, Value) {
+/// [`with_gateway_claims`]: nhip_core::auth::with_gateway_claims
+async fn invoke_api(deps: Arc<nhip_core::Deps>, fixture: &str) -> (u16, Value) {
     let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
-    let request = nhip_app::auth::with_gateway_claims(request.into());
-    let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
+    let request = nhip_core::auth::with_gateway_claims(request.into());
+    let response = nhip_api::router(deps).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -68,7 +68,7 @@ async fn api_unknown_route_fixture_is_a_json_404() {
     );
 }
 
-async fn timeline_of(deps: &nhip_app::Deps, customer: &str) -> Vec<Value> {
+async fn timeline_of(deps: &nhip_core::Deps, customer: &str) -> Vec<Value> {
     deps.store
         .query(
             Query::partition(Index::Primary, format!("CUS#{customer}"))
@@ -99,7 +99,7 @@ async fn events_consumer_records_good_events_and_reports_the_poison_one() {
     let local = support::local_deps();
     let event: SqsEvent = support::fixture("events-consumer/batch.json");
     let poison = event.records[2].message_id.clone().unwrap();
-    let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
+    let response = nhip_api::events_consumer::handle_batch(&local.deps, event.clone()).await;
     let failed = failed_ids(&response);
     assert_eq!(failed, vec![poison.clone()]);
     let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
@@ -110,7 +110,7 @@ async fn events_consumer_records_good_events_and_reports_the_poison_one() {
     assert_eq!(types, vec!["card.activated", "card.issued"], "newest first");
 
     // The same batch delivered again (a Lambda retry) adds nothing.
-    let again = nhip_app::events::handle_batch(&local.deps, event).await;
+    let again = nhip_api::events_consumer::handle_batch(&local.deps, event).await;
     assert_eq!(again.batch_item_failures.len(), 1);
     assert_eq!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.len(), 2);
 }
@@ -120,7 +120,7 @@ async fn events_consumer_records_a_duplicated_event_once() {
     let local = support::local_deps();
     let event: SqsEvent = support::fixture("events-consumer/duplicate.json");
     assert_eq!(event.records.len(), 2);
-    let response = nhip_app::events::handle_batch(&local.deps, event).await;
+    let response = nhip_api::events_consumer::handle_batch(&local.deps, event).await;
     assert!(response.batch_item_failures.is_empty());
     let customer_ids: Vec<String> = {
         let body: Value = serde_json::from_str(
@@ -143,7 +143,7 @@ async fn events_consumer_reads_what_the_eventbridge_input_transformer_writes() {
     let local = support::local_deps();
     let event: SqsEvent = support::fixture("events-consumer/eventbridge-transformed.json");
     let without_id = event.records[3].message_id.clone().unwrap();
-    let response = nhip_app::events::handle_batch(&local.deps, event.clone()).await;
+    let response = nhip_api::events_consumer::handle_batch(&local.deps, event.clone()).await;
     let failed = failed_ids(&response);
     assert_eq!(failed, [without_id]);
     let timeline = timeline_of(&local.deps, FIXTURE_CUSTOMER).await;
@@ -165,14 +165,14 @@ async fn events_consumer_reads_what_the_eventbridge_input_transformer_writes() {
         ],
         "newest first"
     );
-    let reason =
-        nhip_app::events::parse_body(event.records[3].body.as_deref().unwrap()).unwrap_err();
+    let reason = nhip_api::events_consumer::parse_body(event.records[3].body.as_deref().unwrap())
+        .unwrap_err();
     assert!(
         reason.contains("`id`") && reason.contains("$.detail.id"),
         "{reason}"
     );
     // Delivered again: nothing more.
-    nhip_app::events::handle_batch(&local.deps, event).await;
+    nhip_api::events_consumer::handle_batch(&local.deps, event).await;
     assert_eq!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.len(), 3);
 }
 
@@ -184,7 +184,7 @@ async fn events_consumer_rejects_invalid_envelopes_without_writing() {
     let mut body: Value = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
     body["type"] = Value::from("Card Issued");
     event.records[0].body = Some(body.to_string());
-    let response = nhip_app::events::handle_batch(&local.deps, event).await;
+    let response = nhip_api::events_consumer::handle_batch(&local.deps, event).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.is_empty());
 }
@@ -202,7 +202,7 @@ async fn lead_intake_form_fixture_creates_then_dedupes() {
             parts.clone(),
             axum::body::Body::from(body.clone()),
         );
-        let response = nhip_app::intake::router(local.deps.clone())
+        let response = nhip_intake::forms::router(local.deps.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -241,19 +241,19 @@ async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
         json!({"type": "call", "at": at, "note": "Gọi lại"}),
     )
     .await;
-    let before = nhip_app::scheduler::handle_invocation(deps, &default)
+    let before = nhip_api::tick::handle_invocation(deps, &default)
         .await
         .unwrap();
     assert_eq!(before.ran, 0, "not due yet: {before:?}");
 
     local.clock.advance(chrono::Duration::hours(2));
-    let report = nhip_app::scheduler::handle_invocation(deps, &default)
+    let report = nhip_api::tick::handle_invocation(deps, &default)
         .await
         .unwrap();
     assert_eq!((report.ran, report.failed), (1, 0), "{report:?}");
     for other in ["scheduler/rule-event.json", "scheduler/custom-input.json"] {
         let payload: Value = support::fixture(other);
-        let again = nhip_app::scheduler::handle_invocation(deps, &payload)
+        let again = nhip_api::tick::handle_invocation(deps, &payload)
             .await
             .unwrap();
         assert_eq!((again.ran, again.failed), (0, 0), "{other}: {again:?}");
@@ -264,13 +264,13 @@ async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
 
 /// Calls the staff API as an admin, as a test's set-up step.
 async fn as_admin(
-    deps: &std::sync::Arc<nhip_app::Deps>,
+    deps: &std::sync::Arc<nhip_core::Deps>,
     method: &str,
     path: &str,
     body: Value,
 ) -> Value {
     let token = deps.auth.issue(
-        &nhip_app::auth::Principal::new("root", nhip_app::auth::Role::Admin, None),
+        &nhip_core::auth::Principal::new("root", nhip_core::auth::Role::Admin, None),
         deps.clock.now(),
         chrono::Duration::hours(1),
     );
@@ -281,7 +281,7 @@ async fn as_admin(
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
-    let response = nhip_app::http::staff_router(deps.clone())
+    let response = nhip_api::staff_router(deps.clone())
         .oneshot(request)
         .await
         .unwrap();
@@ -299,7 +299,7 @@ async fn as_admin(
 /// (e-mail with care consent, no advertising consent) and the e-mail template it names
 /// published. Returns the event and the customer id.
 async fn sends_fixture_for_a_real_customer(
-    deps: &std::sync::Arc<nhip_app::Deps>,
+    deps: &std::sync::Arc<nhip_core::Deps>,
 ) -> (SqsEvent, String) {
     let customer = as_admin(
         deps,
@@ -342,7 +342,7 @@ async fn sends_fixture_for_a_real_customer(
     (event, customer_id)
 }
 
-fn send_request(event: &SqsEvent, index: usize) -> nhip_app::messaging::model::SendRequest {
+fn send_request(event: &SqsEvent, index: usize) -> nhip_messaging::model::SendRequest {
     serde_json::from_str(event.records[index].body.as_deref().unwrap()).unwrap()
 }
 
@@ -353,7 +353,7 @@ async fn message_sender_batch_fixture_sends_care_and_refuses_advertising_without
     let care = send_request(&event, 0).message_id();
     let marketing = send_request(&event, 1).message_id();
 
-    let response = nhip_app::messaging::pipeline::handle_batch(&local.deps, event.clone()).await;
+    let response = nhip_messaging::pipeline::handle_batch(&local.deps, event.clone()).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "both requests are decided, none retried: {:?}",
@@ -362,7 +362,7 @@ async fn message_sender_batch_fixture_sends_care_and_refuses_advertising_without
     let load = |id: String| {
         let deps = local.deps.clone();
         async move {
-            nhip_app::messaging::pipeline::load(&deps, &id)
+            nhip_messaging::pipeline::load(&deps, &id)
                 .await
                 .unwrap()
                 .expect("the message is recorded")
@@ -391,7 +391,7 @@ async fn message_sender_batch_fixture_sends_care_and_refuses_advertising_without
     );
 
     // The same batch again (a redelivery): decided already, nothing sent twice.
-    let again = nhip_app::messaging::pipeline::handle_batch(&local.deps, event).await;
+    let again = nhip_messaging::pipeline::handle_batch(&local.deps, event).await;
     assert!(again.batch_item_failures.is_empty());
     assert_eq!(local.outbox.for_message(&care).await.unwrap().len(), 1);
 }
@@ -404,10 +404,10 @@ async fn message_sender_fixture_as_is_records_customer_not_found() {
     let ids: Vec<String> = (0..2)
         .map(|i| send_request(&event, i).message_id())
         .collect();
-    let response = nhip_app::messaging::pipeline::handle_batch(&local.deps, event).await;
+    let response = nhip_messaging::pipeline::handle_batch(&local.deps, event).await;
     assert!(response.batch_item_failures.is_empty());
     for id in ids {
-        let message = nhip_app::messaging::pipeline::load(&local.deps, &id)
+        let message = nhip_messaging::pipeline::load(&local.deps, &id)
             .await
             .unwrap()
             .unwrap();
@@ -442,12 +442,12 @@ async fn engagement_tracker_fixtures_are_about_an_unknown_message() {
     assert_eq!(fixtures.len(), 10, "one fixture per SES event type");
     for (name, event) in fixtures {
         let records = event.records.len();
-        let report = nhip_app::messaging::tracker::handle_sns(&local.deps, event)
+        let report = nhip_messaging::tracker::handle_sns(&local.deps, event)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             report,
-            nhip_app::messaging::tracker::TrackerReport {
+            nhip_messaging::tracker::TrackerReport {
                 unknown: records,
                 ..Default::default()
             },
@@ -488,11 +488,11 @@ async fn engagement_tracker_believes_only_its_topic_keys_events_by_their_identit
     let deps = Arc::new(deps);
     let (event, customer) = sends_fixture_for_a_real_customer(&deps).await;
     let care = send_request(&event, 0).message_id();
-    nhip_app::messaging::pipeline::handle_batch(&deps, event).await;
+    nhip_messaging::pipeline::handle_batch(&deps, event).await;
     let provider_id = local.outbox.for_message(&care).await.unwrap()[0]
         .provider_id
         .clone();
-    let handle = |event| nhip_app::messaging::tracker::handle_sns(&deps, event);
+    let handle = |event| nhip_messaging::tracker::handle_sns(&deps, event);
     let count = |types: &[Value], kind: &str| types.iter().filter(|t| *t == kind).count();
     let types = || async {
         timeline_of(&deps, &customer)
@@ -520,10 +520,9 @@ async fn engagement_tracker_believes_only_its_topic_keys_events_by_their_identit
     forged.records[0].sns.topic_arn = "arn:aws:sns:ap-southeast-1:123456789012:other".into();
     let report = handle(forged).await.unwrap();
     assert_eq!((report.foreign, report.recorded), (1, 0), "{report:?}");
-    let family = nhip_app::messaging::pipeline::channel_family(
-        nhip_app::messaging::model::MessageChannel::Email,
-    );
-    let suppression = nhip_app::keys::suppression(family, "lan.tran@example.vn");
+    let family =
+        nhip_messaging::pipeline::channel_family(nhip_messaging::model::MessageChannel::Email);
+    let suppression = nhip_core::keys::suppression(family, "lan.tran@example.vn");
     assert_eq!(deps.store.get(&suppression).await.unwrap(), None);
 
     // "not-spam" feedback is recorded but suppresses nothing; an abuse complaint does.
@@ -550,7 +549,7 @@ async fn engagement_tracker_records_a_delivery_of_a_sent_message_once() {
     let local = support::local_deps();
     let (event, _) = sends_fixture_for_a_real_customer(&local.deps).await;
     let care = send_request(&event, 0).message_id();
-    nhip_app::messaging::pipeline::handle_batch(&local.deps, event).await;
+    nhip_messaging::pipeline::handle_batch(&local.deps, event).await;
     let provider_id = local.outbox.for_message(&care).await.unwrap()[0]
         .provider_id
         .clone();
@@ -566,12 +565,12 @@ async fn engagement_tracker_records_a_delivery_of_a_sent_message_once() {
             "0100019ab3c4d5e6-nhip-fixture-0000-000000000000-000000",
             &provider_id,
         );
-    let report = nhip_app::messaging::tracker::handle_sns(&local.deps, delivery.clone())
+    let report = nhip_messaging::tracker::handle_sns(&local.deps, delivery.clone())
         .await
         .unwrap();
     assert_eq!(report.recorded, 1, "{report:?}");
     // SNS delivers it again: recorded once.
-    let again = nhip_app::messaging::tracker::handle_sns(&local.deps, delivery)
+    let again = nhip_messaging::tracker::handle_sns(&local.deps, delivery)
         .await
         .unwrap();
     assert_eq!(again.duplicates, 1, "{again:?}");
@@ -581,12 +580,12 @@ async fn engagement_tracker_records_a_delivery_of_a_sent_message_once() {
 /// Runs an API Gateway HTTP API fixture through the public tracking routes, as `lambda_http`
 /// does in the `tracking-api` function. Answers the status, content type and body.
 async fn invoke_tracking(
-    deps: std::sync::Arc<nhip_app::Deps>,
+    deps: std::sync::Arc<nhip_core::Deps>,
     fixture: &str,
 ) -> (u16, String, String) {
     let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
     let request: lambda_http::http::Request<lambda_http::Body> = request.into();
-    let response = nhip_app::messaging::routes::public(deps)
+    let response = nhip_messaging::routes::public(deps)
         .oneshot(request)
         .await
         .unwrap();
@@ -605,7 +604,7 @@ async fn invoke_tracking(
 }
 
 fn with_link_secret() -> support::LocalDeps {
-    let mut settings = nhip_app::Settings::default();
+    let mut settings = nhip_core::Settings::default();
     settings.messaging.link_secret = Some(b"nhip-tests-link-secret-of-32-bytes!".to_vec());
     support::local_deps_with_settings(settings)
 }
@@ -633,25 +632,24 @@ async fn tracking_api_forged_ses_fixture_is_refused_and_records_nothing() {
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["error"]["code"], "forbidden");
     // The forged bounce would have suppressed the address: nothing was written.
-    let family = nhip_app::messaging::pipeline::channel_family(
-        nhip_app::messaging::model::MessageChannel::Email,
-    );
-    let suppression = nhip_app::keys::suppression(family, "khachhang@example.com");
+    let family =
+        nhip_messaging::pipeline::channel_family(nhip_messaging::model::MessageChannel::Email);
+    let suppression = nhip_core::keys::suppression(family, "khachhang@example.com");
     assert_eq!(local.deps.store.get(&suppression).await.unwrap(), None);
 }
 
 /// Deps on the same storage, queues and clock as `deps`, authenticating as the deployed `api`
 /// function does (`NHIP_AUTH=gateway`): only the claims API Gateway's JWT authorizer verified
 /// count, never the `Authorization` header.
-fn behind_gateway(deps: &Arc<nhip_app::Deps>) -> Arc<nhip_app::Deps> {
+fn behind_gateway(deps: &Arc<nhip_core::Deps>) -> Arc<nhip_core::Deps> {
     let mut deps = (**deps).clone();
-    deps.auth = Arc::new(nhip_app::auth::Authenticator::gateway());
+    deps.auth = Arc::new(nhip_core::auth::Authenticator::gateway());
     Arc::new(deps)
 }
 
 /// Everything visible on `queue` now, received and acknowledged (deleted), in the shape the
 /// Lambda event source mapping hands a function.
-async fn take_all(queue: &dyn nhip_app::ports::Queue) -> Vec<SqsMessage> {
+async fn take_all(queue: &dyn nhip_ports::Queue) -> Vec<SqsMessage> {
     let mut taken = Vec::new();
     loop {
         let received = queue
@@ -682,7 +680,7 @@ fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
 }
 
 /// Runs `handler` over `queue` until it is empty, asserting that no record fails.
-async fn drain<F, Fut>(queue: &dyn nhip_app::ports::Queue, handler: F)
+async fn drain<F, Fut>(queue: &dyn nhip_ports::Queue, handler: F)
 where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
@@ -704,9 +702,9 @@ where
 }
 
 /// Runs the events consumer over the events queue until it is empty.
-async fn drain_events(deps: &nhip_app::Deps) {
+async fn drain_events(deps: &nhip_core::Deps) {
     drain(&*deps.queues.events, |event| {
-        nhip_app::events::handle_batch(deps, event)
+        nhip_api::events_consumer::handle_batch(deps, event)
     })
     .await;
 }
@@ -719,7 +717,7 @@ const FIXTURE_ENROLLMENT: &str = "27S8AMMFE7NR2MCVBGKJR64JK7";
 
 /// A customer with the phone `api/post-events.json` names and an e-mail address, created through
 /// the staff API. Returns its id.
-async fn card_customer(deps: &Arc<nhip_app::Deps>) -> String {
+async fn card_customer(deps: &Arc<nhip_core::Deps>) -> String {
     let customer = as_admin(
         deps,
         "POST",
@@ -738,16 +736,16 @@ async fn card_customer(deps: &Arc<nhip_app::Deps>) -> String {
 }
 
 async fn card_enrollments(
-    deps: &nhip_app::Deps,
+    deps: &nhip_core::Deps,
     customer: &str,
-) -> Vec<nhip_app::journeys::engine::Enrollment> {
-    nhip_app::journeys::engine::of_customer(deps, customer.parse().unwrap(), Some(CARD_JOURNEY))
+) -> Vec<nhip_journeys::engine::Enrollment> {
+    nhip_journeys::engine::of_customer(deps, customer.parse().unwrap(), Some(CARD_JOURNEY))
         .await
         .unwrap()
 }
 
 /// The step records (`JSTEP#`) of an enrollment.
-async fn step_records(deps: &nhip_app::Deps, customer: &str, enrollment: &str) -> Vec<Value> {
+async fn step_records(deps: &nhip_core::Deps, customer: &str, enrollment: &str) -> Vec<Value> {
     deps.store
         .query(
             Query::partition(Index::Primary, format!("CUS#{customer}"))
@@ -761,7 +759,7 @@ async fn step_records(deps: &nhip_app::Deps, customer: &str, enrollment: &str) -
         .collect()
 }
 
-fn step_job(record: &SqsMessage) -> nhip_app::journeys::engine::StepJob {
+fn step_job(record: &SqsMessage) -> nhip_core::scheduler::StepJob {
     serde_json::from_str(record.body.as_deref().unwrap()).unwrap()
 }
 
@@ -771,7 +769,7 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
     let local = support::local_deps();
     let deps = &local.deps;
     assert_eq!(
-        nhip_app::journeys::engine::enrollment_id(
+        nhip_journeys::engine::enrollment_id(
             CARD_JOURNEY,
             1,
             FIXTURE_CUSTOMER.parse().unwrap(),
@@ -810,7 +808,7 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
     let enrollment_id = enrollments[0].id.clone();
     assert_eq!(
         enrollment_id,
-        nhip_app::journeys::engine::enrollment_id(
+        nhip_journeys::engine::enrollment_id(
             CARD_JOURNEY,
             1,
             customer_id.parse().unwrap(),
@@ -853,7 +851,7 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
         .clock
         .advance_to(support::test_epoch() + chrono::Duration::seconds(31));
     for delivery in ["first", "redelivery"] {
-        let response = nhip_app::journeys::engine::handle_batch(deps, event.clone()).await;
+        let response = nhip_journeys::engine::handle_batch(deps, event.clone()).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{delivery}: {:?}",
@@ -887,10 +885,10 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
     let after = &after[0];
     assert_eq!(
         after.status,
-        nhip_app::journeys::engine::EnrollmentStatus::Active
+        nhip_journeys::engine::EnrollmentStatus::Active
     );
     assert_eq!(after.step, "cho-kich-hoat-1");
-    assert_eq!(after.phase, nhip_app::journeys::engine::Phase::Entering);
+    assert_eq!(after.phase, nhip_journeys::engine::Phase::Entering);
     assert_eq!(after.seq, 1);
     let records = step_records(deps, &customer_id, &enrollment_id).await;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -917,7 +915,7 @@ async fn journey_worker_fixture_as_is_finds_no_enrollment_and_does_nothing() {
             Some("journey_step")
         );
     }
-    let response = nhip_app::journeys::engine::handle_batch(&local.deps, event).await;
+    let response = nhip_journeys::engine::handle_batch(&local.deps, event).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -986,7 +984,7 @@ async fn api_journey_fixtures_install_the_seed_take_an_event_and_count_the_enrol
     assert_eq!(enrollments.len(), 1, "{enrollments:?}");
     assert_eq!(
         enrollments[0].id,
-        nhip_app::journeys::engine::enrollment_id(
+        nhip_journeys::engine::enrollment_id(
             CARD_JOURNEY,
             1,
             customer_id.parse().unwrap(),
@@ -1024,7 +1022,7 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     }
     // Delivered twice: one ticket.
     for _ in 0..2 {
-        let response = nhip_app::tickets::handle_batch(deps, event.clone()).await;
+        let response = nhip_crm::tickets::handle_batch(deps, event.clone()).await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
     }
     let listed = as_admin(deps, "GET", "/v1/tickets?queue=cskh", Value::Null).await;
@@ -1036,6 +1034,6 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     // A body that is not a ticket is a poison record, reported alone.
     let mut bad = event.clone();
     bad.records[0].body = Some("{}".into());
-    let response = nhip_app::tickets::handle_batch(deps, bad).await;
+    let response = nhip_crm::tickets::handle_batch(deps, bad).await;
     assert_eq!(response.batch_item_failures.len(), 1);
 }

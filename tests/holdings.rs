@@ -2,7 +2,7 @@
 //! holdings on a customer with their profile summary and the list filters reading it, the
 //! lifecycle they move, the product-usage summary and report, scopes and stale versions.
 
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::customers::Api;

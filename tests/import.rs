@@ -5,9 +5,9 @@
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
-use nhip_app::Deps;
-use nhip_app::auth::Role;
-use nhip_app::ports::store::{Index, Query};
+use nhip_core::Deps;
+use nhip_core::auth::Role;
+use nhip_ports::store::{Index, Query};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -52,7 +52,7 @@ async fn get_text(api: &Api, token: &str, path: &str) -> (u16, String, String) {
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
-    let response = nhip_app::http::router(api.deps.clone())
+    let response = nhip_api::router(api.deps.clone())
         .oneshot(request)
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
-use nhip_app::auth::{Principal, Role};
+use nhip_core::auth::{Principal, Role};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -32,7 +32,7 @@ struct Answer {
 
 impl Ctx {
     fn new(rate_per_minute: u32) -> Self {
-        let mut settings = nhip_app::Settings::default();
+        let mut settings = nhip_core::Settings::default();
         settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
         settings.messaging.public_url = PUBLIC_URL.into();
         settings.intake_rate_per_minute = rate_per_minute;
@@ -44,12 +44,12 @@ impl Ctx {
         ctx
     }
 
-    fn deps(&self) -> &Arc<nhip_app::Deps> {
+    fn deps(&self) -> &Arc<nhip_core::Deps> {
         &self.local.deps
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = nhip_app::http::router(self.deps().clone())
+        let response = nhip_api::router(self.deps().clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -431,8 +431,8 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     let items = ctx
         .deps()
         .store
-        .query(nhip_app::ports::store::Query::partition(
-            nhip_app::ports::store::Index::Primary,
+        .query(nhip_ports::store::Query::partition(
+            nhip_ports::store::Index::Primary,
             format!("CUS#{}", known[2]),
         ))
         .await
@@ -632,7 +632,7 @@ async fn the_intake_rate_limit_follows_the_address_and_the_phone_not_the_form() 
     );
 
     // One phone from many addresses: ten an hour.
-    for i in 0..nhip_app::intake::RATE_PER_CONTACT_PER_HOUR {
+    for i in 0..nhip_intake::forms::RATE_PER_CONTACT_PER_HOUR {
         let answer = ctx.submit(&lead(7), &format!("192.0.2.{i}")).await;
         assert_eq!(answer.status, 202, "{i}: {}", answer.text);
     }

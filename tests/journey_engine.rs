@@ -12,10 +12,10 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::messaging::pipeline;
-use nhip_app::messaging::tracking::{self, Signal};
-use nhip_app::ports::ReceivedMessage;
+use nhip_core::auth::{Principal, Role};
+use nhip_messaging::pipeline;
+use nhip_messaging::tracking::{self, Signal};
+use nhip_ports::ReceivedMessage;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -42,7 +42,7 @@ enum Backend {
 /// `deps` with the store on a fresh DynamoDB table and the four queues on fresh SQS queues
 /// (each with its dead-letter queue after 5 receives), as the functions run in AWS; the
 /// clock, channels (the outbox) and settings stay.
-async fn on_aws(deps: &nhip_app::Deps) -> nhip_app::Deps {
+async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
     let config = crate::support::aws_sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let table = crate::support::unique_name("nhip-journeys");
@@ -59,13 +59,13 @@ async fn on_aws(deps: &nhip_app::Deps) -> nhip_app::Deps {
         )
         .await
         .expect("creating a queue on the emulator");
-        let queue: Arc<dyn nhip_app::ports::Queue> =
+        let queue: Arc<dyn nhip_ports::Queue> =
             Arc::new(nhip_aws::sqs::SqsQueue::new(sqs.clone(), name, url));
         queues.push(queue);
     }
     let mut deps = deps.clone();
     deps.store = Arc::new(nhip_aws::dynamo::DynamoStore::new(dynamo, table));
-    deps.queues = nhip_app::Queues {
+    deps.queues = nhip_core::Queues {
         events: queues[0].clone(),
         sends: queues[1].clone(),
         steps: queues[2].clone(),
@@ -91,7 +91,7 @@ impl Sim {
     }
 
     async fn with_seeds_on(delivery: Delivery, seeds: &[&str], backend: Backend) -> Self {
-        let mut settings = nhip_app::Settings::default();
+        let mut settings = nhip_core::Settings::default();
         settings.messaging.link_secret = Some(b"journey-tests-link-secret-of-32-bytes".to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
         let mut local = local_deps_with_settings(settings);
@@ -121,7 +121,7 @@ impl Sim {
         sim
     }
 
-    fn deps(&self) -> &Arc<nhip_app::Deps> {
+    fn deps(&self) -> &Arc<nhip_core::Deps> {
         &self.local.deps
     }
 
@@ -141,7 +141,7 @@ impl Sim {
             }
             None => Body::empty(),
         };
-        let response = nhip_app::http::router(self.deps().clone())
+        let response = nhip_api::router(self.deps().clone())
             .oneshot(request.body(body).unwrap())
             .await
             .unwrap();
@@ -289,7 +289,7 @@ impl Sim {
         while self.now() < to {
             let next = (self.now() + Duration::hours(1)).min(to);
             self.local.clock.advance_to(next);
-            nhip_app::scheduler::tick(self.deps()).await.unwrap();
+            nhip_api::tick::tick(self.deps()).await.unwrap();
             self.settle().await;
         }
     }
@@ -324,11 +324,7 @@ impl Sim {
     }
 
     /// The customer's message ids by template.
-    async fn message_of(
-        &self,
-        customer: &str,
-        template: &str,
-    ) -> nhip_app::messaging::model::Message {
+    async fn message_of(&self, customer: &str, template: &str) -> nhip_messaging::model::Message {
         let entries = self.local.outbox.list(1000, None).await.unwrap();
         for entry in entries.into_iter().rev() {
             let message = pipeline::load(self.deps(), &entry.envelope.message_id)
@@ -771,7 +767,7 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
         sim.now(),
         Duration::days(1),
     );
-    let response = nhip_app::http::router(sim.deps().clone())
+    let response = nhip_api::router(sim.deps().clone())
         .oneshot(
             Request::builder()
                 .uri("/v1/me/notifications")
@@ -843,7 +839,7 @@ steps:
 "#;
 
 async fn post_yaml(sim: &Sim, path: &str, body: &str, content_type: &str) -> (u16, Value) {
-    let response = nhip_app::http::router(sim.deps().clone())
+    let response = nhip_api::router(sim.deps().clone())
         .oneshot(
             Request::builder()
                 .method("POST")
@@ -874,7 +870,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     .await;
     assert_eq!(status, 201, "{body}");
     let split = {
-        let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+        let version = nhip_journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
             .await
             .unwrap()
             .unwrap();
@@ -890,7 +886,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     // until both arms have some, so the test never depends on luck.
     let event_id = |customer: &str| format!("app-installed-{customer}");
     let predicted = |customer: &str| {
-        let enrollment = nhip_app::journeys::engine::enrollment_id(
+        let enrollment = nhip_journeys::engine::enrollment_id(
             "chao-mung-ung-dung",
             1,
             customer.parse().unwrap(),
@@ -1132,8 +1128,8 @@ async fn a_scheduler_down_for_hours_catches_up_and_runs_each_wake_up_once() {
     sim.local
         .clock
         .advance_to(test_epoch() + Duration::days(3) + Duration::minutes(150));
-    let first = nhip_app::scheduler::tick(sim.deps()).await.unwrap();
-    let again = nhip_app::scheduler::tick(sim.deps()).await.unwrap();
+    let first = nhip_api::tick::tick(sim.deps()).await.unwrap();
+    let again = nhip_api::tick::tick(sim.deps()).await.unwrap();
     sim.settle().await;
     assert_eq!((first.ran, first.failed), (1, 0), "{first:?}");
     assert_eq!(again.ran, 0, "{again:?}");
@@ -1307,7 +1303,7 @@ async fn a_split_over_a_csv_of_twenty_four_spreads_the_customers_by_their_own_ha
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"], json!({"enrolled": 24}), "{body}");
     sim.advance(Duration::days(4)).await;
-    let version = nhip_app::journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+    let version = nhip_journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
         .await
         .unwrap()
         .unwrap();

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt;
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -18,7 +18,7 @@ async fn post_text(
     content_type: &str,
     body: &str,
 ) -> (u16, Value) {
-    let response = nhip_app::http::router(api.deps.clone())
+    let response = nhip_api::router(api.deps.clone())
         .oneshot(
             Request::builder()
                 .method("POST")
@@ -121,7 +121,7 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
     let trigger = api
         .deps
         .store
-        .get(&nhip_app::keys::journey_trigger(
+        .get(&nhip_core::keys::journey_trigger(
             "card.issued",
             "chao-mung-the",
         ))
@@ -142,7 +142,7 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
         (200, Some(1)),
         "{meta}"
     );
-    let response = nhip_app::http::router(api.deps.clone())
+    let response = nhip_api::router(api.deps.clone())
         .oneshot(
             Request::builder()
                 .uri("/v1/journeys/chao-mung-the/versions/1?format=yaml")

@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use chrono::{Duration, TimeZone, Utc};
 use http_body_util::BodyExt;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::messaging::model::{Cause, CauseKind, SendPurpose, SendRequest, Status, Target};
-use nhip_app::messaging::pipeline;
+use nhip_core::auth::{Principal, Role};
+use nhip_messaging::model::{Cause, CauseKind, SendPurpose, SendRequest, Status, Target};
+use nhip_messaging::pipeline;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -29,7 +29,7 @@ struct Ctx {
 
 impl Ctx {
     fn new() -> Self {
-        let mut settings = nhip_app::Settings::default();
+        let mut settings = nhip_core::Settings::default();
         settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
         settings.messaging.sms_inbound_secret = Some(INBOUND_SECRET.to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
@@ -43,12 +43,12 @@ impl Ctx {
         Self { local, admin }
     }
 
-    fn deps(&self) -> &Arc<nhip_app::Deps> {
+    fn deps(&self) -> &Arc<nhip_core::Deps> {
         &self.local.deps
     }
 
     async fn raw(&self, request: Request<Body>) -> (u16, Vec<u8>, axum::http::HeaderMap) {
-        let response = nhip_app::http::router(self.deps().clone())
+        let response = nhip_api::router(self.deps().clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -133,7 +133,7 @@ impl Ctx {
         }
     }
 
-    async fn message(&self, id: &str) -> nhip_app::messaging::model::Message {
+    async fn message(&self, id: &str) -> nhip_messaging::model::Message {
         pipeline::load(self.deps(), id)
             .await
             .unwrap()
@@ -314,16 +314,16 @@ async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() 
 
     // 06:59: still held. 07:00: the scheduler releases it and it goes.
     ctx.local.clock.advance_to(seven_am - Duration::minutes(1));
-    nhip_app::scheduler::tick(ctx.deps()).await.unwrap();
+    nhip_api::tick::tick(ctx.deps()).await.unwrap();
     ctx.drain().await;
     assert!(ctx.sent_for(&marketing.message_id()).await.is_empty());
     ctx.local.clock.advance_to(seven_am);
-    nhip_app::scheduler::tick(ctx.deps()).await.unwrap();
+    nhip_api::tick::tick(ctx.deps()).await.unwrap();
     ctx.drain().await;
     let sent = ctx.sent_for(&marketing.message_id()).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].sent_at, seven_am, "07:00 in Viet Nam");
-    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
         panic!("an SMS");
     };
     assert!(text.text.starts_with("[QC] "), "{}", text.text);
@@ -337,7 +337,7 @@ async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() 
         "the link is tracked: {}",
         text.text
     );
-    assert_eq!(text.kind, nhip_app::ports::channel::SmsKind::Promotional);
+    assert_eq!(text.kind, nhip_ports::channel::SmsKind::Promotional);
     assert!(
         ctx.timeline_types(&customer)
             .await
@@ -410,7 +410,7 @@ async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_what
     );
     // Advertising e-mail carries the label, the opt-out and one-click unsubscribe headers.
     let sent = ctx.sent_for(&pipeline_id("ad#0")).await;
-    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
         panic!("an e-mail");
     };
     assert!(
@@ -433,7 +433,7 @@ async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_what
 }
 
 fn pipeline_id(key: &str) -> String {
-    nhip_app::messaging::model::message_id_for(key)
+    nhip_messaging::model::message_id_for(key)
 }
 
 #[tokio::test]
@@ -501,7 +501,7 @@ async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
     ctx.template("qc-email", email()).await;
     let mut fallback = request("nc#2", &customer, "sms", "qc-sms", SendPurpose::Marketing);
     fallback.targets.push(Target {
-        channel: nhip_app::messaging::model::MessageChannel::Email,
+        channel: nhip_messaging::model::MessageChannel::Email,
         template: "qc-email".into(),
         version: None,
     });
@@ -509,7 +509,7 @@ async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
     assert_eq!(outcome.status, Status::Sent);
     assert_eq!(
         ctx.message(&outcome.message_id).await.channel,
-        Some(nhip_app::messaging::model::MessageChannel::Email)
+        Some(nhip_messaging::model::MessageChannel::Email)
     );
 }
 
@@ -553,7 +553,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         "ses-click",
         "ses-open",
     ] {
-        nhip_app::messaging::tracker::handle_sns(ctx.deps(), ses_fixture(name, &provider_id))
+        nhip_messaging::tracker::handle_sns(ctx.deps(), ses_fixture(name, &provider_id))
             .await
             .unwrap();
     }
@@ -585,7 +585,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         (Some(1), Some(1))
     );
 
-    let report = nhip_app::messaging::tracker::handle_sns(
+    let report = nhip_messaging::tracker::handle_sns(
         ctx.deps(),
         ses_fixture("ses-bounce-permanent", &provider_id),
     )
@@ -686,7 +686,7 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
     let send = request("link#1", &customer, "sms", "link-sms", SendPurpose::Care);
     pipeline::process(ctx.deps(), &send).await.unwrap();
     let sent = ctx.sent_for(&send.message_id()).await;
-    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
         panic!("an SMS");
     };
     let start = text.text.find("/t/").unwrap() + 3;
@@ -720,7 +720,7 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
         .await;
     assert_eq!(status, 404);
     assert!(headers.get(header::LOCATION).is_none());
-    let other = nhip_app::messaging::links::link_token(LINK_SECRET, &send.message_id(), 7);
+    let other = nhip_messaging::links::link_token(LINK_SECRET, &send.message_id(), 7);
     let (status, _, _) = ctx.raw(get(format!("/t/{other}"))).await;
     assert_eq!(status, 404, "no such link in the message");
 }
@@ -744,7 +744,7 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
         Status::Sent
     );
     let sent = ctx.sent_for(&first.message_id()).await;
-    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
         panic!("an e-mail");
     };
     let (_, url) = mail
@@ -787,11 +787,10 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| matches!(&e.envelope.outgoing, nhip_app::ports::channel::Outgoing::Email(m) if m.subject.starts_with("Xác nhận từ chối")))
+        .filter(|e| matches!(&e.envelope.outgoing, nhip_ports::channel::Outgoing::Email(m) if m.subject.starts_with("Xác nhận từ chối")))
         .collect();
     assert_eq!(confirmations.len(), 1, "exactly one confirmation");
-    let nhip_app::ports::channel::Outgoing::Email(confirmation) =
-        &confirmations[0].envelope.outgoing
+    let nhip_ports::channel::Outgoing::Email(confirmation) = &confirmations[0].envelope.outgoing
     else {
         unreachable!()
     };
@@ -824,7 +823,7 @@ async fn a_refusal_reply_by_sms_stops_sms_advertising() {
         .await;
     let body = json!({"id": "in-1", "from": "0901234567", "text": " Tu chối "}).to_string();
     let now = ctx.deps().clock.now();
-    let signature = nhip_app::telephony::sign(
+    let signature = nhip_core::webhook::sign(
         INBOUND_SECRET,
         &now.timestamp().to_string(),
         body.as_bytes(),
@@ -949,7 +948,7 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
         ctx.deps().clock.now(),
         Duration::hours(1),
     );
-    let response = nhip_app::http::router(ctx.deps().clone())
+    let response = nhip_api::router(ctx.deps().clone())
         .oneshot(
             Request::builder()
                 .method("POST")
@@ -1086,9 +1085,9 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
     let stored = ctx
         .deps()
         .store
-        .query(nhip_app::ports::store::Query::partition(
-            nhip_app::ports::store::Index::Gsi2,
-            nhip_app::keys::CAMPAIGNS,
+        .query(nhip_ports::store::Query::partition(
+            nhip_ports::store::Index::Gsi2,
+            nhip_core::keys::CAMPAIGNS,
         ))
         .await
         .unwrap();
@@ -1126,16 +1125,16 @@ struct Flaky {
 }
 
 #[async_trait::async_trait]
-impl nhip_app::ports::Channel for Flaky {
+impl nhip_ports::Channel for Flaky {
     fn name(&self) -> &'static str {
         "flaky"
     }
 
     async fn send(
         &self,
-        envelope: &nhip_app::ports::Envelope,
-    ) -> Result<nhip_app::ports::Accepted, nhip_app::ports::ChannelError> {
-        use nhip_app::ports::ChannelError;
+        envelope: &nhip_ports::Envelope,
+    ) -> Result<nhip_ports::Accepted, nhip_ports::ChannelError> {
+        use nhip_ports::ChannelError;
         let next = self.failures.lock().unwrap().pop();
         match next {
             Some("not_sent") => Err(ChannelError::NotSent {
@@ -1149,7 +1148,7 @@ impl nhip_app::ports::Channel for Flaky {
             }),
             _ => {
                 self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Ok(nhip_app::ports::Accepted {
+                Ok(nhip_ports::Accepted {
                     provider_id: format!("flaky-{}", envelope.message_id),
                 })
             }
@@ -1168,7 +1167,7 @@ async fn a_provider_that_did_not_take_a_message_is_retried_and_a_lost_answer_is_
         taken: Default::default(),
     });
     let mut deps = (**ctx.deps()).clone();
-    deps.channels = nhip_app::Channels::uniform(flaky.clone());
+    deps.channels = nhip_core::Channels::uniform(flaky.clone());
     let deps = Arc::new(deps);
 
     let send = request("flaky#1", &customer, "sms", "nhac-ky", SendPurpose::Care);
@@ -1244,7 +1243,7 @@ async fn attachments_are_uploaded_once_and_sent_with_the_e_mail() {
         Status::Sent
     );
     let sent = ctx.sent_for(&send.message_id()).await;
-    let nhip_app::ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Email(mail) = &sent[0].envelope.outgoing else {
         panic!("an e-mail");
     };
     assert_eq!(mail.attachments.len(), 1);
@@ -1319,7 +1318,7 @@ async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_r
         (Status::Deferred, Some("rate_limited"))
     );
     ctx.local.clock.advance(Duration::seconds(61));
-    nhip_app::scheduler::tick(&deps).await.unwrap();
+    nhip_api::tick::tick(&deps).await.unwrap();
     let consumers = nhip_local_runner::consumers::all(&deps);
     let sender = consumers
         .iter()
@@ -1403,7 +1402,7 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
     .unwrap();
     assert_eq!(first.status, Status::Sent);
     let sent = ctx.sent_for(&first.message_id).await;
-    let nhip_app::ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
         panic!("an SMS");
     };
     assert!(text.text.starts_with("[QC] "), "{}", text.text);
@@ -1476,12 +1475,11 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
             .body(Body::from(body.clone()))
             .unwrap()
     };
-    let router = nhip_app::http::router(deps.clone());
+    let router = nhip_api::router(deps.clone());
     let forged = router.clone().oneshot(post("mac=00".into())).await.unwrap();
     assert_eq!(forged.status().as_u16(), 403);
     assert!(ctx.message(&send.message_id()).await.engagement.is_empty());
-    let signature =
-        nhip_app::messaging::zalo::sign("4321", "oa-secret-key", &body, "1795411200000");
+    let signature = nhip_messaging::zalo::sign("4321", "oa-secret-key", &body, "1795411200000");
     let genuine = router.clone().oneshot(post(signature)).await.unwrap();
     assert_eq!(genuine.status().as_u16(), 200);
     assert!(
@@ -1520,7 +1518,7 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| matches!(&e.envelope.outgoing, nhip_app::ports::channel::Outgoing::Sms(m) if m.text.contains("từ chối nhận quảng cáo qua SMS")))
+        .filter(|e| matches!(&e.envelope.outgoing, nhip_ports::channel::Outgoing::Sms(m) if m.text.contains("từ chối nhận quảng cáo qua SMS")))
         .count();
     assert_eq!(confirmations, 1);
     let (_, totals) = ctx.call("GET", "/v1/messaging/stats", None).await;
@@ -1534,7 +1532,7 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
 /// rendered, so one customer's hostile data never becomes a link.
 #[tokio::test]
 async fn templates_refuse_script_and_data_links_at_save_and_at_render() {
-    let mut settings = nhip_app::Settings::default();
+    let mut settings = nhip_core::Settings::default();
     settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
     settings.messaging.app_link_schemes = vec!["nhipbank".into()];
     let ctx = Ctx {

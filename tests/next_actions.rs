@@ -1,6 +1,6 @@
 //! Next actions fall due through the scheduler and ring the owner's bell once.
 
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use serde_json::json;
 
 use crate::customers::Api;
@@ -29,7 +29,7 @@ async fn a_due_next_action_notifies_the_owner_once() {
     assert_eq!(action["status"], "scheduled");
 
     // Nothing is due yet.
-    let report = nhip_app::scheduler::tick(&api.deps).await.unwrap();
+    let report = nhip_api::tick::tick(&api.deps).await.unwrap();
     assert_eq!(report.ran, 0);
     let (_, bell) = api
         .call("GET", "/v1/me/notifications", Some(&an), None)
@@ -38,13 +38,13 @@ async fn a_due_next_action_notifies_the_owner_once() {
 
     // A day later the tick fires it; a second tick (or a retried one) rings nothing more.
     api.advance(24 * 3600);
-    let report = nhip_app::scheduler::tick(&api.deps).await.unwrap();
+    let report = nhip_api::tick::tick(&api.deps).await.unwrap();
     assert_eq!(report.ran, 1, "{report:?}");
     assert!(
         (24..=26).contains(&report.hours),
         "caught up on a day, an hour bucket at a time: {report:?}"
     );
-    let again = nhip_app::scheduler::tick(&api.deps).await.unwrap();
+    let again = nhip_api::tick::tick(&api.deps).await.unwrap();
     assert_eq!(again.ran, 0);
     let an = api.token("an", Role::Consultant, Some("hn"));
     let admin = api.admin();
@@ -67,7 +67,7 @@ async fn a_due_next_action_notifies_the_owner_once() {
 
     // Firing the same due work again (a redelivery) notifies nobody twice.
     let due: nhip_domain::ids::DueWorkId = action["id"].as_str().unwrap().parse().unwrap();
-    nhip_app::next_actions::fire(&api.deps, due, id, action["id"].as_str().unwrap())
+    nhip_crm::next_actions::fire(&api.deps, due, id, action["id"].as_str().unwrap())
         .await
         .unwrap();
     let (_, bell) = api

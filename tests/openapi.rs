@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -95,8 +95,8 @@ async fn send(api: &Api, request: Request<Body>) -> Answer {
     send_to(api.deps.clone(), request).await
 }
 
-async fn send_to(deps: std::sync::Arc<nhip_app::Deps>, request: Request<Body>) -> Answer {
-    let response = nhip_app::http::router(deps).oneshot(request).await.unwrap();
+async fn send_to(deps: std::sync::Arc<nhip_core::Deps>, request: Request<Body>) -> Answer {
+    let response = nhip_api::router(deps).oneshot(request).await.unwrap();
     let status = response.status();
     let text = |name| {
         response
@@ -366,7 +366,7 @@ async fn customer_and_notification(api: &Api, admin: &str) -> (String, String) {
         .await;
     assert_eq!(status, 201, "{action}");
     api.advance(2 * 3600);
-    nhip_app::scheduler::tick(&api.deps).await.unwrap();
+    nhip_api::tick::tick(&api.deps).await.unwrap();
     let (status, bell) = api
         .call("GET", "/v1/me/notifications", Some(admin), None)
         .await;
@@ -417,10 +417,10 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
     let doc = served_document(&api).await;
     let fixtures = fixtures(&api, &admin).await;
     // The webhook's router: the same store and clock, with the call centre's secret.
-    let signed = std::sync::Arc::new(nhip_app::Deps {
-        settings: nhip_app::Settings {
+    let signed = std::sync::Arc::new(nhip_core::Deps {
+        settings: nhip_core::Settings {
             telephony_secret: Some(TELEPHONY_SECRET.to_vec()),
-            ..nhip_app::Settings::default()
+            ..nhip_core::Settings::default()
         },
         ..(*api.deps).clone()
     });
@@ -450,10 +450,10 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
                 let builder = if path == "/v1/telephony/incoming" {
                     let timestamp = api.deps.clock.now().timestamp().to_string();
                     let signature =
-                        nhip_app::telephony::sign(TELEPHONY_SECRET, &timestamp, body.as_bytes());
+                        nhip_core::webhook::sign(TELEPHONY_SECRET, &timestamp, body.as_bytes());
                     builder
-                        .header(nhip_app::telephony::TIMESTAMP_HEADER, timestamp)
-                        .header(nhip_app::telephony::SIGNATURE_HEADER, signature)
+                        .header(nhip_core::webhook::TIMESTAMP_HEADER, timestamp)
+                        .header(nhip_core::webhook::SIGNATURE_HEADER, signature)
                 } else {
                     builder
                 };
@@ -604,7 +604,7 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(format!(
                     "{{\"type\": \"note\", \"notes\": \"{}\"}}",
-                    "x".repeat(nhip_app::http::MAX_BODY_BYTES)
+                    "x".repeat(nhip_core::http::MAX_BODY_BYTES)
                 )))
                 .unwrap(),
             413,

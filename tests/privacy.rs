@@ -1,12 +1,12 @@
 //! Personal-data rights through the staff routes: export, erasure, restriction, objection to
 //! marketing and consent withdrawal (Law 91/2025/QH15, Decree 356/2025).
 
-use nhip_app::auth::Role;
-use nhip_app::customers::{Customer, repo};
-use nhip_app::keys;
-use nhip_app::ports::store::{Index, Item, Key, Query, SortKey};
+use nhip_core::auth::Role;
+use nhip_core::keys;
+use nhip_crm::customers::{Customer, repo};
 use nhip_domain::customer::{Channel, Purpose, Refusal, may_contact};
 use nhip_domain::ids::CustomerId;
+use nhip_ports::store::{Index, Item, Key, Query, SortKey};
 use serde_json::{Value, json};
 
 use crate::customers::Api;
@@ -460,7 +460,7 @@ async fn a_customer_holding_a_contract_keeps_the_tax_code_when_erased() {
     holding.insert("status".into(), json!("active"));
     api.deps
         .store
-        .put(holding, nhip_app::ports::Condition::NotExists)
+        .put(holding, nhip_ports::Condition::NotExists)
         .await
         .unwrap();
     let version = stored(&api, &id).await.version;

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use nhip_app::ports::Queue;
-use nhip_app::ports::queue::OutgoingMessage;
-use nhip_app::ports::store::{Index, Query, SortKey};
 use nhip_local_runner::{RunnerConfig, start};
+use nhip_ports::Queue;
+use nhip_ports::queue::OutgoingMessage;
+use nhip_ports::store::{Index, Query, SortKey};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -150,9 +150,7 @@ async fn runner_consumes_work_queued_before_it_started_and_resumes_its_clock() {
                 )
             })
             .collect();
-        nhip_app::ports::queue::send_all(&queue, messages)
-            .await
-            .unwrap();
+        nhip_ports::queue::send_all(&queue, messages).await.unwrap();
         assert_eq!(queue.depth().await.unwrap().visible, 20);
     }
     let runner = start(config(dir.path())).await.unwrap();
@@ -176,10 +174,10 @@ async fn runner_consumes_work_queued_before_it_started_and_resumes_its_clock() {
     assert_eq!(recorded, 20);
     // The simulated clock is saved: a restart resumes from it, not from --start-at.
     runner.clock.advance(chrono::Duration::days(2));
-    let advanced = nhip_app::ports::Clock::now(runner.clock.as_ref());
+    let advanced = nhip_ports::Clock::now(runner.clock.as_ref());
     runner.shutdown().await.unwrap();
     let runner = start(config(dir.path())).await.unwrap();
-    assert_eq!(nhip_app::ports::Clock::now(runner.clock.as_ref()), advanced);
+    assert_eq!(nhip_ports::Clock::now(runner.clock.as_ref()), advanced);
     runner.shutdown().await.unwrap();
 }
 
@@ -253,7 +251,7 @@ async fn runner_installs_only_the_seed_journeys_it_is_told_to() {
 }
 
 async fn installed_on(runner: &nhip_local_runner::Runner, key: &str) -> bool {
-    nhip_app::journeys::definitions::meta(&runner.deps, key)
+    nhip_journeys::definitions::meta(&runner.deps, key)
         .await
         .unwrap()
         .is_some()

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use nhip_app::auth::Role;
+use nhip_core::auth::Role;
 use nhip_domain::journey::{TicketPriority, TicketQueue};
 use serde_json::{Value, json};
 
@@ -121,9 +121,9 @@ async fn world() -> World {
     let mut tickets = Vec::new();
     for (id, assignee) in [(&ids[0], Some("cuong")), (&ids[1], None)] {
         let cause = format!("scope-test#{id}");
-        nhip_app::tickets::create(
+        nhip_crm::tickets::create(
             &api.deps,
-            nhip_app::tickets::NewTicket {
+            nhip_crm::tickets::NewTicket {
                 cause: cause.clone(),
                 customer_id: id.parse().unwrap(),
                 queue: TicketQueue::Telesales,
@@ -136,7 +136,7 @@ async fn world() -> World {
         )
         .await
         .unwrap();
-        tickets.push(nhip_app::tickets::ticket_id(&cause));
+        tickets.push(nhip_crm::tickets::ticket_id(&cause));
     }
     World {
         a1: ids[0].clone(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use nhip_app::{BuildInfo, Deps, Queues};
+use nhip_core::{BuildInfo, Deps, Queues};
 use nhip_local::{
     Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
 };
@@ -81,18 +81,18 @@ pub fn local_deps() -> LocalDeps {
         },
         clock: clock.clone(),
         build: BuildInfo::current("test"),
-        auth: Arc::new(nhip_app::auth::Authenticator::hs256(
-            nhip_app::auth::JwtSecret::new(&b"nhip-tests-signing-secret-of-32-bytes"[..])
+        auth: Arc::new(nhip_core::auth::Authenticator::hs256(
+            nhip_core::auth::JwtSecret::new(&b"nhip-tests-signing-secret-of-32-bytes"[..])
                 .expect("a long enough test secret"),
         )),
-        settings: nhip_app::Settings::default(),
-        channels: nhip_app::Channels::uniform(outbox.clone()),
+        settings: nhip_core::Settings::default(),
+        channels: nhip_core::Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(dir.path().join("blobs"))),
         sns_certificates: Arc::new(
-            nhip_app::messaging::sns::HttpsCertificates::new().expect("an HTTPS client"),
+            nhip_sns_https::HttpsCertificates::new().expect("an HTTPS client"),
         ),
         bus: bus.clone(),
-        journey_versions: Default::default(),
+        versions: Default::default(),
     });
     LocalDeps {
         deps,
@@ -105,7 +105,7 @@ pub fn local_deps() -> LocalDeps {
 
 /// Deps on the embedded adapters like [`local_deps`], with these settings (e.g. a telephony
 /// secret).
-pub fn local_deps_with_settings(settings: nhip_app::Settings) -> LocalDeps {
+pub fn local_deps_with_settings(settings: nhip_core::Settings) -> LocalDeps {
     let mut local = local_deps();
     let mut deps = (*local.deps).clone();
     deps.settings = settings;

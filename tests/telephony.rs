@@ -6,10 +6,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::ports::store::{Index, Query};
-use nhip_app::telephony::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use nhip_app::{Deps, Settings};
+use nhip_core::auth::{Principal, Role};
+use nhip_core::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use nhip_core::{Deps, Settings};
+use nhip_ports::store::{Index, Query};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -43,7 +43,7 @@ impl Harness {
     }
 
     async fn send(&self, request: Request<Body>) -> (u16, Value) {
-        let response = nhip_app::http::router(self.deps.clone())
+        let response = nhip_api::router(self.deps.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -369,7 +369,7 @@ async fn without_a_configured_secret_every_call_is_refused() {
 }
 
 /// The OTT bridge webhook (nhip-aws) signs with the scheme the call centre's webhook verifies
-/// (nhip-app): the two crates do not depend on each other, so the check lives here.
+/// (nhip-core): the two crates do not depend on each other, so the check lives here.
 #[test]
 fn the_webhook_channel_signs_as_the_telephony_webhook_verifies() {
     let body = br#"{"message_id":"01J","text":"xin chao"}"#;
@@ -382,12 +382,12 @@ fn the_webhook_channel_signs_as_the_telephony_webhook_verifies() {
             .parse()
             .unwrap(),
     );
-    assert!(nhip_app::telephony::verify(SECRET, &headers, body, now).is_ok());
+    assert!(nhip_core::webhook::verify(SECRET, &headers, body, now).is_ok());
     assert_eq!(
         nhip_aws::webhook::sign(SECRET, "1795402800", body),
         sign(SECRET, "1795402800", body)
     );
     let mut altered = body.to_vec();
     altered.push(b' ');
-    assert!(nhip_app::telephony::verify(SECRET, &headers, &altered, now).is_err());
+    assert!(nhip_core::webhook::verify(SECRET, &headers, &altered, now).is_err());
 }

@@ -3,9 +3,11 @@
 Usage: cargo metadata --format-version 1 | python tools/crate_layers.py
 
 A crate may depend (normal or build dependencies; tests may reach further) only on crates of
-a lower floor: the domain, then the ports, then the adapters and the use cases side by side
-(neither knows the other), then the wiring and the runner that assemble them, then the
-functions and the integration tests.
+a lower floor: the domain, then the ports, then the adapters beside the use cases (neither
+knows the other), the use cases from the ground up (core, crm, messaging, then journeys and
+intake side by side, then the api top floor), then the wiring and the runner that assemble
+them, then the functions and the integration tests. An adapter on floor 2 cannot reach a use
+case on floor 2 or above, so adapters never see the use cases.
 """
 
 import json
@@ -14,13 +16,22 @@ import sys
 FLOORS = {
     "nhip-domain": 0,
     "nhip-ports": 1,
+    # Adapters: beside the use cases, knowing only the ports.
     "nhip-aws": 2,
     "nhip-local": 2,
-    "nhip-app": 2,
-    "nhip-wiring": 3,
-    "nhip-local-runner": 3,
+    "nhip-sns-https": 2,
+    # Use cases, from the ground up; journeys and intake side by side.
+    "nhip-core": 2,
+    "nhip-crm": 3,
+    "nhip-messaging": 4,
+    "nhip-journeys": 5,
+    "nhip-intake": 5,
+    "nhip-api": 6,
+    # Assembly: the AWS wiring and the local runner.
+    "nhip-wiring": 7,
+    "nhip-local-runner": 7,
 }
-TOP = 4  # functions/* and tests
+TOP = 8  # functions/* and tests
 
 metadata = json.load(sys.stdin)
 ours = {package["name"] for package in metadata["packages"] if package["source"] is None}

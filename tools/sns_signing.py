@@ -44,7 +44,7 @@ def make(folder):
 
 
 def string_to_sign(message):
-    """SNS's canonical string (what shared/app/src/messaging/sns.rs checks)."""
+    """SNS's canonical string (what shared/messaging/src/sns.rs checks)."""
     if message["Type"] == "Notification":
         names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
     else:

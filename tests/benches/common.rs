@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use nhip_app::ports::store::{
-    Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
-};
-use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_core::{BuildInfo, Channels, Deps, Queues};
 use nhip_local::{
     Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
+};
+use nhip_ports::store::{
+    Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
 };
 
 /// Counts the requests each store operation makes, and the items queries return.
@@ -115,15 +115,15 @@ pub fn deps(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Bench> {
         },
         clock: clock.clone(),
         build: BuildInfo::current("bench"),
-        auth: Arc::new(nhip_app::auth::Authenticator::hs256(
-            nhip_app::auth::JwtSecret::new(&b"nhip-bench-signing-secret-of-32-bytes"[..])?,
+        auth: Arc::new(nhip_core::auth::Authenticator::hs256(
+            nhip_core::auth::JwtSecret::new(&b"nhip-bench-signing-secret-of-32-bytes"[..])?,
         )),
-        settings: nhip_app::Settings::default(),
+        settings: nhip_core::Settings::default(),
         channels: Channels::uniform(Arc::new(Outbox::new(db.clone(), None, clock.clone()))),
         blobs: Arc::new(FolderBlobStore::new(dir.join("blobs"))),
-        sns_certificates: Arc::new(nhip_app::messaging::sns::HttpsCertificates::new()?),
+        sns_certificates: Arc::new(nhip_sns_https::HttpsCertificates::new()?),
         bus: Arc::new(LocalEventBus::new(db.clone())),
-        journey_versions: Default::default(),
+        versions: Default::default(),
     };
     Ok(Bench { deps, store })
 }

@@ -16,14 +16,14 @@ use std::time::{Duration as StdDuration, Instant};
 
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::{TimeZone, Utc};
-use nhip_app::auth::{Principal, Role};
-use nhip_app::journeys::{definitions, entry};
-use nhip_app::ports::ItemStore;
+use nhip_core::auth::{Principal, Role};
 use nhip_domain::event::DomainEvent;
+use nhip_journeys::{definitions, entry};
+use nhip_ports::ItemStore;
 use serde_json::json;
 
 /// Runs the journey worker on the steps queue until it is empty; returns the records handled.
-async fn drain(deps: &nhip_app::Deps) -> anyhow::Result<u64> {
+async fn drain(deps: &nhip_core::Deps) -> anyhow::Result<u64> {
     let mut handled = 0;
     loop {
         let batch = deps
@@ -43,7 +43,7 @@ async fn drain(deps: &nhip_app::Deps) -> anyhow::Result<u64> {
             .into_iter()
             .map(|m| nhip_local_runner::consumers::to_record("steps", m))
             .collect();
-        let response = nhip_app::journeys::engine::handle_batch(deps, event).await;
+        let response = nhip_journeys::engine::handle_batch(deps, event).await;
         anyhow::ensure!(
             response.batch_item_failures.is_empty(),
             "steps failed: {:?}",
@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
     let common::Bench { deps, store } = common::deps(dir.path(), now)?;
     let deps = Arc::new(deps);
-    let router = nhip_app::http::router(deps.clone());
+    let router = nhip_api::router(deps.clone());
     let admin = deps.auth.issue(
         &Principal::new("root", Role::Admin, None),
         now,
@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
                     occurred_at: now,
                     data: json!({}),
                 };
-                nhip_app::events::handle(&deps, &event).await?;
+                nhip_api::events_consumer::handle(&deps, &event).await?;
             }
         }
         store.reset();

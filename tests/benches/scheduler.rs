@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
-use nhip_app::journeys::engine::StepJob;
-use nhip_app::ports::store::{Condition, ItemStore};
-use nhip_app::scheduler::{Work, schedule};
+use nhip_core::scheduler::StepJob;
+use nhip_core::scheduler::{Work, schedule};
 use nhip_domain::ids::DueWorkId;
+use nhip_ports::store::{Condition, ItemStore};
 
 mod common;
 
@@ -56,12 +56,12 @@ async fn main() -> anyhow::Result<()> {
     let loaded = loading.elapsed();
 
     // The first tick after the last one: the cursor sits at this minute.
-    let mut cursor = nhip_app::keys::scheduler_cursor().to_item();
-    cursor.insert("minute".into(), nhip_app::keys::instant(now).into());
+    let mut cursor = nhip_core::keys::scheduler_cursor().to_item();
+    cursor.insert("minute".into(), nhip_core::keys::instant(now).into());
     store.inner.put(cursor, Condition::Always).await?;
     store.reset();
     let started = Instant::now();
-    let report = nhip_app::scheduler::tick(&deps).await?;
+    let report = nhip_api::tick::tick(&deps).await?;
     let took = started.elapsed();
     println!("scheduler tick with {idle} idle items and {due} due (embedded SQLite store)");
     println!("  loaded in {:.1} s", loaded.as_secs_f64());

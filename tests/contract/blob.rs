@@ -1,6 +1,6 @@
 //! The blob-store contract, run on the local folder and on S3 (moto).
 
-use nhip_app::ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES};
+use nhip_ports::blob::{Blob, BlobError, BlobStore, MAX_BLOB_BYTES};
 
 use crate::support;
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Utc};
-use nhip_app::ports::bus::{BusError, EventBus, MAX_BATCH, publish_all};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::ids::CustomerId;
 use nhip_local::LocalEventBus;
+use nhip_ports::bus::{BusError, EventBus, MAX_BATCH, publish_all};
 use serde_json::{Value, json};
 
 use crate::support;

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use nhip_app::ports::channel::{
+use nhip_ports::channel::{
     Accepted, Attachment, Channel, ChannelError, Envelope, Outgoing, OutgoingEmail, OutgoingPush,
     OutgoingSms, OutgoingWebhook, OutgoingZns, SmsKind,
 };
@@ -1051,11 +1051,11 @@ async fn webhook_posts_signed_messages_and_maps_the_answers() {
     // The receiving side checks it exactly as Nhịp checks the call centre's webhooks.
     assert_eq!(
         request.header("x-nhip-signature").unwrap(),
-        nhip_app::telephony::sign(&secret, &timestamp, &request.body)
+        nhip_core::webhook::sign(&secret, &timestamp, &request.body)
     );
     assert_ne!(
         request.header("x-nhip-signature").unwrap(),
-        nhip_app::telephony::sign(
+        nhip_core::webhook::sign(
             b"another-secret-of-at-least-32-bytes!!",
             &timestamp,
             &request.body

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nhip_app::ports::queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage, send_all};
 use nhip_local::{LocalQueue, SimulatedClock};
+use nhip_ports::queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage, send_all};
 
 use crate::support;
 

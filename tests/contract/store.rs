@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use nhip_app::ports::store::{
+use nhip_ports::store::{
     Condition, Cursor, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, Query, SortKey, StoreError,
     Update, WriteOp,
 };
@@ -73,7 +73,7 @@ macro_rules! store_contract {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let (store, _dir) = super::super::open(super::BACKEND).await;
-                super::super::$case(store, nhip_app::ports::store::Index::$index).await;
+                super::super::$case(store, nhip_ports::store::Index::$index).await;
             }
         )*
     };

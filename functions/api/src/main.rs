@@ -1,6 +1,6 @@
-//! The `api` Lambda: Nhịp's HTTP API (the axum router in `nhip_app::http`), served by
+//! The `api` Lambda: Nhịp's HTTP API (the axum router in `nhip_core::http`), served by
 //! lambda_http behind the API Gateway HTTP API. Every request first has the claims the JWT
-//! authorizer verified copied from its request context (`nhip_app::auth::with_gateway_claims`).
+//! authorizer verified copied from its request context (`nhip_core::auth::with_gateway_claims`).
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     tracing::init_default_subscriber();
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
     let app = ServiceBuilder::new()
-        .map_request(nhip_app::auth::with_gateway_claims)
-        .service(nhip_app::http::router(deps));
+        .map_request(nhip_core::auth::with_gateway_claims)
+        .service(nhip_api::router(deps));
     run(app).await
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn, tracing};
-use nhip_app::ports::store::StoreError;
+use nhip_ports::store::StoreError;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,14 +18,14 @@ async fn main() -> Result<(), Error> {
     if deps.settings.messaging.ses_events_topic_arn.is_none() {
         eprintln!(
             "nhip: cannot start: {} is not set (the SES events topic this function trusts)",
-            nhip_app::messaging::settings::SES_EVENTS_TOPIC_VAR
+            nhip_core::messaging_settings::SES_EVENTS_TOPIC_VAR
         );
         std::process::exit(2);
     }
     run(service_fn(move |event: LambdaEvent<SnsEvent>| {
         let deps = deps.clone();
         async move {
-            nhip_app::messaging::tracker::handle_sns(&deps, event.payload)
+            nhip_messaging::tracker::handle_sns(&deps, event.payload)
                 .await
                 .map_err(failed)
         }

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
         let deps = deps.clone();
         async move {
             Ok::<SqsBatchResponse, Error>(
-                nhip_app::events::handle_batch(&deps, event.payload).await,
+                nhip_api::events_consumer::handle_batch(&deps, event.payload).await,
             )
         }
     }))

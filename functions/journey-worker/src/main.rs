@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
         let deps = deps.clone();
         async move {
             Ok::<SqsBatchResponse, Error>(
-                nhip_app::journeys::engine::handle_batch(&deps, event.payload).await,
+                nhip_journeys::engine::handle_batch(&deps, event.payload).await,
             )
         }
     }))

@@ -8,5 +8,5 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
-    lambda_http::run(nhip_app::intake::router(deps)).await
+    lambda_http::run(nhip_intake::forms::router(deps)).await
 }

@@ -1,7 +1,7 @@
 //! The `scheduler` Lambda, invoked every minute by an EventBridge schedule: runs the due work
 //! (next actions falling due, later journey steps and reminders) in the minute buckets up to
 //! now. A failed run is retried by the next minute's invocation from the saved cursor. The
-//! payload is taken as any JSON (`nhip_app::scheduler::handle_invocation`): the schedule's
+//! payload is taken as any JSON (`nhip_api::tick::handle_invocation`): the schedule's
 //! default event, a rule's event or a custom input all run the same tick.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
         async move {
-            let report = nhip_app::scheduler::handle_invocation(&deps, &event.payload).await?;
+            let report = nhip_api::tick::handle_invocation(&deps, &event.payload).await?;
             Ok::<_, Error>(report)
         }
     }))

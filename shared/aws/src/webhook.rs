@@ -2,7 +2,7 @@
 //! signed JSON to one webhook, plus the HTTP client the HTTPS channels share.
 //!
 //! The request body is `{"message_id","bridge","recipient","text"}`. It is signed like the
-//! call centre's webhooks into Nhịp (`nhip_app::telephony`, not a dependency of this crate): `X-Nhip-Timestamp` carries the
+//! call centre's webhooks into Nhịp (`nhip_intake::telephony`, not a dependency of this crate): `X-Nhip-Timestamp` carries the
 //! unix seconds of signing and `X-Nhip-Signature` is `sha256=` and the hex HMAC-SHA256 of
 //! `"<timestamp>.<body>"` under the shared secret, so the bridge can refuse forgeries and
 //! replays.

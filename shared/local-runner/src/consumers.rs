@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use futures::future::BoxFuture;
-use nhip_app::Deps;
-use nhip_app::ports::{Queue, ReceivedMessage};
+use nhip_core::Deps;
+use nhip_ports::{Queue, ReceivedMessage};
 use tokio::sync::watch;
 
 /// A batch handler, as the Lambda function's `service_fn` calls it.
@@ -39,7 +39,7 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             function: "events-consumer",
             queue: deps.queues.events.clone(),
             handler: Arc::new(|deps, event| {
-                Box::pin(async move { nhip_app::events::handle_batch(&deps, event).await })
+                Box::pin(async move { nhip_api::events_consumer::handle_batch(&deps, event).await })
             }),
             deps: deps.clone(),
         },
@@ -47,9 +47,7 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             function: "message-sender",
             queue: deps.queues.sends.clone(),
             handler: Arc::new(|deps, event| {
-                Box::pin(
-                    async move { nhip_app::messaging::pipeline::handle_batch(&deps, event).await },
-                )
+                Box::pin(async move { nhip_messaging::pipeline::handle_batch(&deps, event).await })
             }),
             deps: deps.clone(),
         },
@@ -57,7 +55,7 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             function: "ticket-creator",
             queue: deps.queues.tickets.clone(),
             handler: Arc::new(|deps, event| {
-                Box::pin(async move { nhip_app::tickets::handle_batch(&deps, event).await })
+                Box::pin(async move { nhip_crm::tickets::handle_batch(&deps, event).await })
             }),
             deps: deps.clone(),
         },
@@ -65,9 +63,7 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             function: "journey-worker",
             queue: deps.queues.steps.clone(),
             handler: Arc::new(|deps, event| {
-                Box::pin(
-                    async move { nhip_app::journeys::engine::handle_batch(&deps, event).await },
-                )
+                Box::pin(async move { nhip_journeys::engine::handle_batch(&deps, event).await })
             }),
             deps: deps.clone(),
         },

@@ -13,12 +13,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use nhip_app::Deps;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::http::ApiError;
-use nhip_app::journeys::{definitions, stats};
-use nhip_app::keys;
-use nhip_app::ports::store::Index;
+use nhip_core::Deps;
+use nhip_core::auth::{Principal, Role};
+use nhip_core::http::ApiError;
+use nhip_core::keys;
+use nhip_journeys::{definitions, stats};
+use nhip_ports::store::Index;
 use serde_json::Value;
 
 /// The `/journeys` page.
@@ -98,10 +98,10 @@ async fn page(State(deps): State<Arc<Deps>>) -> Result<Response, ApiError> {
         .collect();
     let mut sections = String::new();
     let items =
-        nhip_app::records::read_partition(&*deps.store, Index::Gsi2, keys::JOURNEYS, None).await?;
+        nhip_core::records::read_partition(&*deps.store, Index::Gsi2, keys::JOURNEYS, None).await?;
     for item in items {
         let Ok(meta) =
-            nhip_app::records::from_item::<definitions::JourneyMeta>(item, definitions::KIND)
+            nhip_core::records::from_item::<definitions::JourneyMeta>(item, definitions::KIND)
         else {
             continue;
         };
@@ -147,8 +147,8 @@ async fn page(State(deps): State<Arc<Deps>>) -> Result<Response, ApiError> {
             escape(&meta.key),
         ));
     }
-    let now = nhip_domain::time::to_vn(nhip_app::ports::Clock::now(&*deps.clock))
-        .format("%d/%m/%Y %H:%M");
+    let now =
+        nhip_domain::time::to_vn(nhip_ports::Clock::now(&*deps.clock)).format("%d/%m/%Y %H:%M");
     let html = format!(
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"5\"><title>Hành trình — Nhịp</title>\

@@ -25,13 +25,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use nhip_app::auth::{Authenticator, JwtSecret};
-use nhip_app::keys;
-use nhip_app::ports::{Clock, Condition, ItemStore};
-use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_core::auth::{Authenticator, JwtSecret};
+use nhip_core::keys;
+use nhip_core::{BuildInfo, Channels, Deps, Queues};
 use nhip_local::{
     Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
 };
+use nhip_ports::{Clock, Condition, ItemStore};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -144,7 +144,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     if settings.messaging.link_secret.is_none() {
         settings.messaging.link_secret = Some(link_secret(&config.data_dir)?);
     }
-    if std::env::var_os(nhip_app::messaging::settings::PUBLIC_URL_VAR).is_none() {
+    if std::env::var_os(nhip_core::messaging_settings::PUBLIC_URL_VAR).is_none() {
         settings.messaging.public_url = format!("http://{addr}");
     }
     let deps = Arc::new(Deps {
@@ -162,17 +162,17 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         channels: Channels::uniform(outbox.clone()),
         blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
         sns_certificates: Arc::new(
-            nhip_app::messaging::sns::HttpsCertificates::from_env(|var| std::env::var(var).ok())
-                .context(nhip_app::messaging::sns::CERTIFICATE_DIR_VAR)?,
+            nhip_sns_https::HttpsCertificates::from_env(|var| std::env::var(var).ok())
+                .context(nhip_sns_https::CERTIFICATE_DIR_VAR)?,
         ),
         bus: Arc::new(LocalEventBus::new(db.clone())),
-        journey_versions: Default::default(),
+        versions: Default::default(),
     });
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let app = nhip_app::http::router(deps.clone())
+    let app = nhip_api::router(deps.clone())
         .merge(routes::router(clock.clone()))
         .merge(outbox_page::router(outbox.clone(), deps.clone()))
         .merge(journeys_page::router(deps.clone()));
@@ -214,8 +214,8 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
 }
 
 /// The route settings from the same variables, by the same rule, as the Lambda functions.
-fn local_settings() -> anyhow::Result<nhip_app::Settings> {
-    Ok(nhip_app::Settings::from_lookup(|var| {
+fn local_settings() -> anyhow::Result<nhip_core::Settings> {
+    Ok(nhip_core::Settings::from_lookup(|var| {
         std::env::var(var).ok()
     })?)
 }

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, ready};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::serve::{IncomingStream, Listener};
-use nhip_app::http::{ErrorBody, ErrorDetail};
+use nhip_core::http::{ErrorBody, ErrorDetail};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::Layer as _;

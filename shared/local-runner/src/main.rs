@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use nhip_app::auth::{Authenticator, Principal, Role};
+use nhip_core::auth::{Authenticator, Principal, Role};
 use nhip_local::{Database, SqliteStore};
 use nhip_local_runner::{
     JWT_SECRET_FILE, JWT_SECRET_VAR, RunnerConfig, Seeds, jwt_secret, saved_clock, start,

@@ -11,10 +11,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use nhip_app::Deps;
-use nhip_app::http::{ApiError, ListParams, ListQuery, Query};
-use nhip_app::ports::channel::Outgoing;
+use nhip_core::Deps;
+use nhip_core::http::{ApiError, ListParams, ListQuery, Query};
 use nhip_local::{Outbox, OutboxEntry};
+use nhip_ports::channel::Outgoing;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -224,7 +224,7 @@ async fn invoke_tracker(
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message);
     let mut event: aws_lambda_events::sns::SnsEvent =
         serde_json::from_slice(&body).map_err(|e| bad(format!("not an SNS event: {e}")))?;
-    let now = nhip_app::keys::instant(nhip_app::ports::Clock::now(&*state.deps.clock));
+    let now = nhip_core::keys::instant(nhip_ports::Clock::now(&*state.deps.clock));
     for record in &mut event.records {
         let mut ses: Value = serde_json::from_str(&record.sns.message)
             .map_err(|e| bad(format!("an SNS record's Message is not JSON: {e}")))?;
@@ -236,7 +236,7 @@ async fn invoke_tracker(
         }
         record.sns.message = ses.to_string();
     }
-    let report = nhip_app::messaging::tracker::handle_sns(&state.deps, event)
+    let report = nhip_messaging::tracker::handle_sns(&state.deps, event)
         .await
         .map_err(|e| {
             ApiError::new(

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
-use nhip_app::http::ApiError;
-use nhip_app::ports::Clock;
+use nhip_core::http::ApiError;
 use nhip_local::SimulatedClock;
+use nhip_ports::Clock;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,7 +26,7 @@ pub fn router(clock: Arc<SimulatedClock>) -> Router {
 
 fn clock_body(clock: &SimulatedClock) -> Json<Value> {
     Json(json!({
-        "now": nhip_app::keys::instant(clock.now()),
+        "now": nhip_core::keys::instant(clock.now()),
         "now_vn": nhip_domain::time::to_vn(clock.now()).to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
         "speed": clock.speed(),
     }))

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use futures::future::BoxFuture;
-use nhip_app::Deps;
+use nhip_core::Deps;
 use nhip_local::SqliteStore;
 use tokio::sync::watch;
 
@@ -37,7 +37,7 @@ pub fn all(store: Arc<SqliteStore>) -> Vec<Schedule> {
             every: Duration::minutes(1),
             job: Arc::new(|deps| {
                 Box::pin(async move {
-                    let report = nhip_app::scheduler::tick(&deps).await?;
+                    let report = nhip_api::tick::tick(&deps).await?;
                     if report.ran > 0 || report.failed > 0 {
                         tracing::info!(ran = report.ran, failed = report.failed, "due work");
                     }

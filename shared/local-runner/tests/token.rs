@@ -10,9 +10,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
-use nhip_app::auth::{Principal, Role};
-use nhip_app::ports::Clock;
+use nhip_core::auth::{Principal, Role};
 use nhip_local_runner::{JWT_SECRET_FILE, Runner, RunnerConfig, start};
+use nhip_ports::Clock;
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -1,5 +1,5 @@
 //! # Layout
-//! Ports: the async traits the use cases (`nhip-app`) are written against, and the rules every
+//! Ports: the async traits the use cases (`nhip-core` and the feature crates above it) are written against, and the rules every
 //! adapter must apply the same way. Adapters live in `nhip-aws` (DynamoDB, SQS, SES v2, SNS,
 //! S3, EventBridge) and `nhip-local` (SQLite, durable local queues, simulated clock, the
 //! outbox, a blob folder); both depend on this crate alone, so an edit in a use case does not
@@ -10,9 +10,11 @@
 //! - [`blob`]: files (attachments, reports).
 //! - [`bus`]: the event bus domain events are forwarded to.
 //! - [`clock`]: the time every rule reads.
+//! - [`certificates`]: SNS signing certificates, and the SNS addresses they may come from.
 
 pub mod blob;
 pub mod bus;
+pub mod certificates;
 pub mod channel;
 pub mod clock;
 pub mod queue;

@@ -1,14 +1,14 @@
 //! # Layout
 //! Configuration from the environment, the AWS SDK configuration built from it, and the one
 //! place a Lambda function assembles its [`Deps`] on AWS: every function's `main` calls
-//! [`deps_from_env_or_exit`]. It sits above both the use cases (`nhip-app`) and the adapters
+//! [`deps_from_env_or_exit`]. It sits above both the use cases (`nhip-core` … `nhip-api`) and the adapters
 //! (`nhip-aws`), which therefore need not know each other.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use nhip_app::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
-use nhip_app::{BuildInfo, Channels, Deps, Queues};
+use nhip_core::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
+use nhip_core::{BuildInfo, Channels, Deps, Queues};
 use nhip_ports::SystemClock;
 
 use nhip_aws::dynamo::DynamoStore;
@@ -97,7 +97,7 @@ pub struct Config {
     /// `Debug` is redacted.
     pub auth: AuthMode,
     /// Route tunables and secrets (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`).
-    pub settings: nhip_app::Settings,
+    pub settings: nhip_core::Settings,
     /// SNS signing certificates provisioned beforehand (`NHIP_SNS_CERTIFICATE_DIR`), for a
     /// network with no route to SNS; `None` downloads them.
     pub sns_certificate_dir: Option<std::path::PathBuf>,
@@ -231,8 +231,7 @@ impl Config {
 
         let auth = auth_mode(&get)?;
         let settings = settings(&get)?;
-        let sns_certificate_dir =
-            get(nhip_app::messaging::sns::CERTIFICATE_DIR_VAR).map(std::path::PathBuf::from);
+        let sns_certificate_dir = nhip_sns_https::provisioned_dir(get);
 
         Ok(Self {
             table,
@@ -256,17 +255,17 @@ impl Config {
 
 /// The route settings (`NHIP_INTAKE_RATE_PER_MINUTE`, `NHIP_TELEPHONY_SECRET`), read by the
 /// one rule the local runner uses too.
-fn settings(get: &impl Fn(&str) -> Option<String>) -> Result<nhip_app::Settings, ConfigError> {
-    nhip_app::Settings::from_lookup(get).map_err(|e| ConfigError::Invalid {
+fn settings(get: &impl Fn(&str) -> Option<String>) -> Result<nhip_core::Settings, ConfigError> {
+    nhip_core::Settings::from_lookup(get).map_err(|e| ConfigError::Invalid {
         var: e.var,
         reason: e.reason.to_owned(),
     })
 }
 
 /// Variable: lead submissions accepted per source and form per minute.
-pub const INTAKE_RATE_VAR: &str = nhip_app::Settings::INTAKE_RATE_VAR;
+pub const INTAKE_RATE_VAR: &str = nhip_core::Settings::INTAKE_RATE_VAR;
 /// Variable: the call centre's webhook secret.
-pub const TELEPHONY_SECRET_VAR: &str = nhip_app::Settings::TELEPHONY_SECRET_VAR;
+pub const TELEPHONY_SECRET_VAR: &str = nhip_core::Settings::TELEPHONY_SECRET_VAR;
 
 /// `NHIP_AUTH`: `gateway` when unset; `hs256` needs `NHIP_JWT_SECRET` (≥ 32 bytes) and takes
 /// `NHIP_JWT_ISSUER` when set.
@@ -471,17 +470,13 @@ pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
 
 /// The SNS signing-certificate source: downloads, and the folder provisioned beforehand, if
 /// any. A folder that does not hold certificates stops the start (exit status 2).
-fn sns_certificates(config: &Config) -> nhip_app::messaging::sns::HttpsCertificates {
-    let source = nhip_app::messaging::sns::HttpsCertificates::new()
-        .expect("an HTTPS client with the built-in roots always builds");
-    let Some(dir) = &config.sns_certificate_dir else {
-        return source;
-    };
-    source.with_provisioned(dir).unwrap_or_else(|error| {
+fn sns_certificates(config: &Config) -> nhip_sns_https::HttpsCertificates {
+    let dir = config.sns_certificate_dir.as_deref();
+    nhip_sns_https::HttpsCertificates::with_folder(dir).unwrap_or_else(|error| {
         eprintln!(
             "nhip: cannot start: {} {}: {error}",
-            nhip_app::messaging::sns::CERTIFICATE_DIR_VAR,
-            dir.display()
+            nhip_sns_https::CERTIFICATE_DIR_VAR,
+            dir.map(|d| d.display().to_string()).unwrap_or_default()
         );
         std::process::exit(2);
     })
@@ -545,7 +540,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             &sdk,
             config.event_bus_name.clone(),
         )),
-        journey_versions: Default::default(),
+        versions: Default::default(),
     }
 }
 

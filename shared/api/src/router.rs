@@ -1,0 +1,49 @@
+//! The routers: every feature's routes merged over one `Deps`, with the fallbacks and the
+//! body limit. The `api` function serves [`staff_router`]; the intake and tracking functions
+//! serve their public routes; the local runner serves [`router`], all of them together.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+use nhip_core::deps::Deps;
+use nhip_core::http::{MAX_BODY_BYTES, method_not_allowed, not_found};
+
+use crate::system::{health, version};
+
+/// The API's routes over `deps`: the staff API and the public intake routes (in AWS the
+/// intake routes are served by their own function, without the staff authorizer).
+pub fn router(deps: Arc<Deps>) -> Router {
+    staff_router(deps.clone())
+        .merge(nhip_intake::forms::router(deps.clone()))
+        .merge(nhip_messaging::routes::public(deps))
+}
+
+/// The staff API (the `api` function): every route but `/health`, `/v1/version` and
+/// `/v1/openapi.json` needs a staff token.
+pub fn staff_router(deps: Arc<Deps>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/version", get(version))
+        .route("/v1/openapi.json", get(crate::openapi::serve_document))
+        .merge(nhip_crm::customers::routes::router())
+        .merge(nhip_crm::customers::interactions::router())
+        .merge(nhip_crm::customers::submissions::router())
+        .merge(nhip_crm::customers::import::router())
+        .merge(nhip_crm::holdings::router())
+        .merge(nhip_crm::privacy::router())
+        .merge(nhip_crm::next_actions::router())
+        .merge(nhip_crm::notifications::router())
+        .merge(nhip_messaging::templates::router())
+        .merge(nhip_messaging::routes::router())
+        .merge(nhip_crm::events_api::router())
+        .merge(nhip_journeys::definitions::router())
+        .merge(nhip_journeys::routes::router())
+        .merge(nhip_crm::tickets::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(deps)
+}

@@ -1,0 +1,116 @@
+//! Domain events Nhịp records and raises: [`record`] writes an event on its customer's
+//! timeline, idempotently (the entry's key is derived from the event's `(source, id)` and
+//! written create-only, so a redelivered event leaves one entry); [`publish`] puts Nhịp's own
+//! events on the events queue, whose consumer (in `nhip-api`) records them, routes them to
+//! journeys and forwards them to the event bus.
+
+use nhip_domain::event::DomainEvent;
+use serde_json::{Value, json};
+
+use crate::deps::Deps;
+use crate::keys;
+use nhip_ports::store::{Condition, StoreError, WriteOp};
+
+/// Kind attribute of timeline items.
+pub const TIMELINE_KIND: &str = "timeline";
+
+/// What became of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Written to the customer's timeline.
+    Added,
+    /// Already there: a redelivery.
+    Duplicate,
+    /// Not about a customer: nothing to record on a timeline.
+    NoCustomer,
+}
+
+/// The source of Nhịp's own events.
+pub const NHIP_SOURCE: &str = "nhip";
+
+/// How long an outside event's identity marker is kept: a source repeating an event later
+/// than this (after its own retries have long given up) would be recorded again.
+const EVENT_IDENTITY_TTL_DAYS: i64 = 90;
+
+/// Records a validated event on its customer's timeline, once per `(source, id)`. Nhịp's own
+/// events carry the instant of what they describe, so their timeline key already repeats
+/// with them; an outside event may come without `occurred_at` (stamped with the time it was
+/// accepted), so its entry is written with an identity marker ([`keys::event_identity`]) in
+/// one transaction, and a second delivery finds the marker and writes nothing.
+pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
+    let Some(customer) = event.customer_id else {
+        return Ok(Recorded::NoCustomer);
+    };
+    let now = deps.clock.now();
+    let key = keys::timeline_entry(
+        customer,
+        event.occurred_at,
+        &format!("{}#{}", event.source, event.id),
+    );
+    let mut item = key.to_item();
+    item.insert("kind".into(), Value::from(TIMELINE_KIND));
+    item.insert("event_type".into(), Value::from(event.kind.clone()));
+    item.insert("source".into(), Value::from(event.source.clone()));
+    item.insert("event_id".into(), Value::from(event.id.clone()));
+    item.insert(
+        "occurred_at".into(),
+        Value::from(keys::instant(event.occurred_at)),
+    );
+    item.insert("recorded_at".into(), Value::from(keys::instant(now)));
+    item.insert("data".into(), json!(event.data));
+    let written = if event.source == NHIP_SOURCE {
+        deps.store.put(item, Condition::NotExists).await
+    } else {
+        let mut marker = keys::event_identity(customer, &event.source, &event.id).to_item();
+        marker.insert("kind".into(), Value::from("event_identity"));
+        marker.insert("timeline_sk".into(), Value::from(key.sk.clone()));
+        marker.insert(
+            "ttl".into(),
+            Value::from((now + chrono::Duration::days(EVENT_IDENTITY_TTL_DAYS)).timestamp()),
+        );
+        deps.store
+            .transact(vec![
+                WriteOp::Put {
+                    item: marker,
+                    condition: Condition::NotExists,
+                },
+                WriteOp::Put {
+                    item,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+    };
+    match written {
+        Ok(()) => Ok(Recorded::Added),
+        Err(StoreError::ConditionFailed { .. }) => Ok(Recorded::Duplicate),
+        Err(other) => Err(other),
+    }
+}
+
+/// Publishes Nhịp's own events on the events queue (journeys and the timeline consume them).
+/// Tried three times: the write they describe is already committed, so giving up early would
+/// leave journeys unaware of it.
+pub async fn publish(deps: &Deps, events: &[DomainEvent]) -> Result<(), nhip_ports::QueueError> {
+    let messages: Vec<nhip_ports::OutgoingMessage> = events
+        .iter()
+        .map(|event| {
+            nhip_ports::OutgoingMessage::new(
+                serde_json::to_string(event).expect("a domain event always serialises"),
+            )
+            .attribute("type", event.kind.clone())
+        })
+        .collect();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match nhip_ports::queue::send_all(&*deps.queues.events, messages.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(error) if attempt < 3 => {
+                tracing::warn!(%error, attempt, "publishing events failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

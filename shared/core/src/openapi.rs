@@ -1,0 +1,198 @@
+//! What the OpenAPI document shares across features: the error responses referenced by
+//! status (`(status = 404, response = NotFound)`), each answering [`ErrorBody`], and the
+//! domain's enumerations (which live in `nhip-domain`, without utoipa) as string schemas built
+//! from the domain's own lists of values, so the document cannot drift from them. The document
+//! itself is assembled in `nhip-api`.
+
+use nhip_domain::customer::{Channel, Classification, Lifecycle, Purpose, Source, UsageStatus};
+use nhip_domain::person::Gender;
+use utoipa::ToSchema;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+
+pub use crate::http::ErrorBody;
+
+/// The name of the staff-token security scheme, as operations name it in
+/// `security(("bearer" = []))`.
+pub const BEARER: &str = "bearer";
+
+// ---------------------------------------------------------------------------------------------
+// Error responses shared by the operations, as `(status = 404, response = NotFound)`.
+
+fn error_response(
+    description: &str,
+    headers: &[(&str, Type, &str)],
+) -> RefOr<utoipa::openapi::Response> {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name(ErrorBody::name()))),
+    );
+    for (name, ty, about) in headers {
+        let mut header = Header::new(ObjectBuilder::new().schema_type(ty.clone()));
+        header.description = Some((*about).to_owned());
+        response = response.header(*name, header);
+    }
+    response.build().into()
+}
+
+macro_rules! error_responses {
+    ($($(#[$doc:meta])* $name:ident: $description:literal $([$header:literal, $ty:expr, $about:literal])*;)+) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl<'r> utoipa::ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<utoipa::openapi::Response>) {
+                    (stringify!($name), error_response($description, &[$(($header, $ty, $about)),*]))
+                }
+            }
+        )+
+    };
+}
+
+error_responses! {
+    /// 400: a malformed request (`invalid_json`, `invalid_body`, `invalid_query`,
+    /// `invalid_filter`, `invalid_cursor`, `invalid_request`).
+    BadRequest: "The request is malformed: JSON that does not parse, a body that is not an object, a query parameter or filter that does not parse or is outside its documented range (`limit`, shares 0–1), a cursor from another list, or a value the store refuses (`invalid_json`, `invalid_body`, `invalid_query`, `invalid_filter`, `invalid_cursor`, `invalid_request`).";
+    /// 401 `unauthenticated`, with a `WWW-Authenticate: Bearer` challenge.
+    Unauthenticated: "No valid staff token (`unauthenticated`): missing, malformed, expired, or not signed by this deployment."
+        ["WWW-Authenticate", Type::String, "The bearer challenge (RFC 6750), e.g. `Bearer realm=\"nhip\", error=\"invalid_token\"`."];
+    /// 403 `forbidden`.
+    Forbidden: "The token is valid but its role is unknown, or the role may not do this (`forbidden`).";
+    /// 404 `not_found`.
+    NotFound: "No such record, or it is outside the caller's scope (`not_found`): the two are indistinguishable.";
+    /// 409 `conflict` or `duplicate`.
+    Conflict: "The record changed since it was read, or an identifier already belongs to another customer (`conflict`, `duplicate`).";
+    /// 413 `body_too_large` or `too_large`.
+    PayloadTooLarge: "The body, or the record it would make, is too large (`body_too_large`, `too_large`).";
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType: "The body's Content-Type is not one the operation accepts (`unsupported_media_type`).";
+    /// 422 `validation_failed` (or `rejected`), with per-field problems.
+    ValidationFailed: "Well-formed but invalid (`validation_failed`; `rejected` for a bot-filled form): `fields` names each problem, in Vietnamese.";
+    /// 429 `rate_limited`, with `Retry-After`.
+    RateLimited: "Too many submissions from this source and form this minute (`rate_limited`)."
+        ["Retry-After", Type::Integer, "Seconds until the next minute, when submissions are accepted again."];
+    /// 503 `unavailable`, with `Retry-After`.
+    Unavailable: "The store or a queue is busy or unreachable; nothing was changed, or retrying is safe (`unavailable`)."
+        ["Retry-After", Type::Integer, "Seconds to wait before retrying."];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The domain's enumerations, as string schemas listing the domain's own wire forms. Fields
+// name them with `#[schema(value_type = nhip_core::openapi::LifecycleSchema)]`.
+
+/// A string schema named `$name` listing `$values` (an iterator of `&str` or `String`): a
+/// domain enumeration in the document. Defines the marker type `$marker`.
+#[macro_export]
+macro_rules! domain_enum {
+    ($(#[$doc:meta])* $marker:ident, $name:literal, $description:literal, $values:expr) => {
+        $(#[$doc])*
+        pub struct $marker;
+
+        impl ::utoipa::PartialSchema for $marker {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .description(Some($description))
+                    .enum_values(Some($values))
+                    .into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $marker {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+crate::domain_enum!(
+    /// [`Lifecycle`]'s wire forms.
+    LifecycleSchema,
+    "Lifecycle",
+    "Where a customer is: `new` (not yet consulted), `consulting`, `customer`, `former` (settled every contract).",
+    Lifecycle::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`Source`]'s wire forms.
+    SourceSchema,
+    "Source",
+    "Where a customer came from.",
+    Source::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// The sources a public form may name: every [`Source`] but `import` and `incoming_call`
+    /// (`nhip_intake::forms::validate_lead` refuses those).
+    IntakeSourceSchema,
+    "IntakeSource",
+    "Where a web lead came from (default `website_form`).",
+    Source::ALL
+        .iter()
+        .filter(|v| !matches!(v, Source::Import | Source::IncomingCall))
+        .map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`Classification`]'s wire forms.
+    ClassificationSchema,
+    "Classification",
+    "How promising a lead is, as staff judged.",
+    Classification::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`Gender`]'s wire forms.
+    GenderSchema,
+    "Gender",
+    "Gender as recorded. Requests also accept the usual Vietnamese and English forms (`nam`, `nữ`, `khác`, `m`, `f`, …).",
+    GENDERS.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`UsageStatus`]'s wire forms.
+    UsageStatusSchema,
+    "UsageStatus",
+    "Whether a customer uses a product they hold.",
+    UsageStatus::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`Channel`]'s wire forms.
+    ChannelSchema,
+    "Channel",
+    "A channel Nhịp can reach a customer on.",
+    Channel::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
+    /// [`Purpose`]'s wire forms.
+    PurposeSchema,
+    "Purpose",
+    "Why a message is sent: marketing needs opt-in, care follows the contract.",
+    Purpose::ALL.iter().map(|v| v.as_str())
+);
+
+crate::domain_enum!(
+    /// A consent as forms send it: `<channel>:<purpose>`, every [`Channel`] with every
+    /// [`Purpose`].
+    ConsentPairSchema,
+    "ConsentPair",
+    "A consent given: `<channel>:<purpose>`.",
+    Channel::ALL
+        .iter()
+        .flat_map(|channel| {
+            Purpose::ALL
+                .iter()
+                .map(move |purpose| format!("{channel}:{purpose}"))
+        })
+);
+crate::domain_enum!(
+    /// [`TicketQueue`]'s wire forms.
+    TicketQueueSchema,
+    "TicketQueue",
+    "A ticket queue: `telesales`, `rm` (relationship managers), `cskh` (customer service).",
+    nhip_domain::journey::TicketQueue::ALL.iter().map(|v| v.as_str())
+);
+/// Every [`Gender`] (the domain has no list of them); the match fails to compile when one is
+/// added, so this list cannot fall behind.
+const GENDERS: [Gender; 3] = [Gender::Male, Gender::Female, Gender::Other];
+const _: fn(Gender) = |gender| match gender {
+    Gender::Male | Gender::Female | Gender::Other => {}
+};

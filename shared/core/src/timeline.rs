@@ -1,0 +1,213 @@
+//! A customer's timeline: every form, call, note, meeting, message and external event, newest
+//! first, in the customer's own partition (`CUS#<id>` / `TL#<instant>#<entry>`). Entries are
+//! written create-only under a key derived from their cause, so a retried write leaves one.
+
+use chrono::{DateTime, Utc};
+use nhip_domain::ids::CustomerId;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::keys;
+use nhip_ports::ItemStore;
+use nhip_ports::store::{Condition, Cursor, Index, Item, Query, SortKey, StoreError, WriteOp};
+
+/// Kind attribute of timeline items.
+pub const KIND: &str = "timeline";
+
+/// Entries in "the most recent activities" view (seed: "10 hoạt động phát sinh gần nhất").
+pub const RECENT: u32 = 10;
+
+/// One entry to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Whose timeline.
+    pub customer: CustomerId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The cause, unique for the customer and instant (e.g. `nhip#<event id>`).
+    pub cause: String,
+    /// Dotted type, e.g. `lead.created`, `interaction.call`.
+    pub event_type: String,
+    /// Where it happened (the "screen": `website_form`, `staff_api`, `telephony`, `import`, a
+    /// core system's name).
+    pub source: String,
+    /// The staff member who did it, if one did.
+    pub actor: Option<String>,
+    /// Details.
+    pub data: Value,
+}
+
+impl Entry {
+    /// The stored item.
+    pub fn to_item(&self, recorded_at: DateTime<Utc>) -> Item {
+        let mut item = keys::timeline_entry(self.customer, self.at, &self.cause).to_item();
+        item.insert("kind".into(), KIND.into());
+        item.insert("event_type".into(), self.event_type.clone().into());
+        item.insert("source".into(), self.source.clone().into());
+        item.insert("occurred_at".into(), keys::instant(self.at).into());
+        item.insert("recorded_at".into(), keys::instant(recorded_at).into());
+        if let Some(actor) = &self.actor {
+            item.insert("actor".into(), actor.clone().into());
+        }
+        item.insert("data".into(), self.data.clone());
+        item
+    }
+
+    /// The create-only write of this entry, for a transaction.
+    pub fn write(&self, recorded_at: DateTime<Utc>) -> WriteOp {
+        WriteOp::Put {
+            item: self.to_item(recorded_at),
+            condition: Condition::NotExists,
+        }
+    }
+
+    /// The entry as a domain event for the events queue (journeys hear it). Its cause
+    /// `<source>#<id>` becomes the event's source and id, so the events consumer maps it back
+    /// to this very entry and records nothing twice.
+    pub fn as_event(&self) -> Option<nhip_domain::event::DomainEvent> {
+        let (source, id) = self.cause.split_once('#')?;
+        Some(nhip_domain::event::DomainEvent {
+            id: id.to_owned(),
+            source: source.to_owned(),
+            kind: self.event_type.clone(),
+            customer_id: Some(self.customer),
+            occurred_at: self.at,
+            data: self.data.clone(),
+        })
+    }
+}
+
+/// Publishes entries a route has just committed (in its own transaction) on the events queue,
+/// so journeys hear what staff do exactly as they hear events posted to `/v1/events`: a lead
+/// made a customer by a holding, a settlement, a consent recorded. The events consumer maps
+/// each back to its entry ([`Entry::as_event`]) and records nothing twice. The write is
+/// committed already, so a queue outage is logged, not reported to the caller.
+pub async fn publish(deps: &crate::deps::Deps, entries: &[Entry]) {
+    let events: Vec<_> = entries.iter().filter_map(Entry::as_event).collect();
+    if events.is_empty() {
+        return;
+    }
+    if let Err(error) = crate::events::publish(deps, &events).await {
+        tracing::warn!(%error, count = events.len(), "staff events not published; journeys miss them");
+    }
+}
+
+/// One entry as staff see it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    /// When it happened (UTC).
+    pub at: String,
+    /// Dotted type.
+    pub event_type: String,
+    /// The action, in Vietnamese ("Hành động thực hiện").
+    pub action: String,
+    /// Where it happened ("Màn hình thực hiện").
+    pub source: String,
+    /// Who did it, when a staff member did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Details.
+    pub data: Value,
+}
+
+/// The Vietnamese label of an event type, for the activity views.
+pub fn action_label(event_type: &str) -> String {
+    let label = match event_type {
+        "lead.created" => "Đăng ký mới",
+        "lead.resubmitted" => "Đăng ký lại",
+        "lead.resubmission_applied" => "Áp dụng thông tin đăng ký lại",
+        "customer.created" => "Tạo khách hàng",
+        "customer.updated" => "Cập nhật thông tin",
+        "customer.assigned" => "Giao khách hàng",
+        "customer.imported" => "Nhập từ tệp",
+        "customer.lifecycle_changed" => "Chuyển trạng thái",
+        "interaction.call" => "Gọi điện",
+        "interaction.note" => "Ghi chú",
+        "interaction.meeting" => "Gặp mặt",
+        "call.incoming" => "Cuộc gọi đến",
+        "next_action.scheduled" => "Đặt lịch",
+        "holding.added" => "Thêm sản phẩm",
+        "holding.updated" => "Cập nhật sản phẩm",
+        "consent.changed" => "Thay đổi đồng ý",
+        "privacy.restricted" => "Hạn chế xử lý dữ liệu",
+        "privacy.objected" => "Phản đối tiếp thị",
+        "privacy.exported" => "Xuất dữ liệu cá nhân",
+        "privacy.erased" => "Xoá dữ liệu cá nhân",
+        "message.sent" => "Gửi tin",
+        "message.deferred" => "Hoãn gửi tin",
+        "message.suppressed" => "Chặn gửi tin",
+        "message.no_consent" => "Không gửi: chưa có đồng ý",
+        "message.capped" => "Không gửi: vượt giới hạn quảng cáo",
+        "message.no_address" => "Không gửi: thiếu địa chỉ",
+        "message.failed" => "Gửi tin lỗi",
+        "message.uncertain" => "Gửi tin chưa rõ kết quả",
+        "message.accepted" => "Nhà cung cấp nhận tin",
+        "message.delivered" => "Tin đã đến",
+        "message.opened" => "Mở tin",
+        "message.clicked" => "Nhấn liên kết",
+        "message.bounced" => "Tin bị trả lại",
+        "message.soft_bounced" => "Tin tạm thời bị trả lại",
+        "message.complained" => "Đánh dấu thư rác",
+        "message.rejected" => "Nhà cung cấp từ chối tin",
+        "message.delayed" => "Tin đến chậm",
+        "message.rendering_failed" => "Lỗi dựng nội dung",
+        "message.unsubscribed" => "Huỷ đăng ký nhận tin",
+        "message.marked_not_spam" => "Đánh dấu không phải thư rác",
+        "consent.refused" => "Từ chối nhận quảng cáo",
+        "consent.agreement_changed" => "Thoả thuận giới hạn quảng cáo",
+        "journey.entered" => "Vào hành trình",
+        "journey.converted" => "Đạt mục tiêu hành trình",
+        "journey.exited" => "Kết thúc hành trình",
+        "journey.stopped" => "Dừng hành trình",
+        "ticket.created" => "Tạo ticket",
+        "card.issued" => "Phát hành thẻ",
+        "card.activated" => "Kích hoạt thẻ",
+        "card.transaction" => "Giao dịch thẻ",
+        "card.first_spend" => "Chi tiêu lần đầu",
+        "card.closed" => "Huỷ thẻ",
+        "installment.invited" => "Mời tham gia trả góp",
+        "installment.registered" => "Đăng ký trả góp",
+        "installment.payment_received" => "Nhận thanh toán trả góp",
+        "app.installed" => "Cài ứng dụng",
+        "form.submitted" => "Gửi biểu mẫu",
+        other => return other.to_owned(),
+    };
+    label.to_owned()
+}
+
+fn activity(item: &Item) -> Activity {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let event_type = text("event_type");
+    Activity {
+        at: text("occurred_at"),
+        action: action_label(&event_type),
+        event_type,
+        source: text("source"),
+        actor: item.get("actor").and_then(Value::as_str).map(str::to_owned),
+        data: item.get("data").cloned().unwrap_or(json!({})),
+    }
+}
+
+/// One page of a customer's timeline, newest first.
+pub async fn page(
+    store: &dyn ItemStore,
+    customer: CustomerId,
+    limit: u32,
+    cursor: Option<Cursor>,
+) -> Result<(Vec<Activity>, Option<Cursor>), StoreError> {
+    let page = store
+        .query(
+            Query::partition(Index::Primary, keys::customer_pk(customer))
+                .sk(SortKey::BeginsWith(keys::TIMELINE_PREFIX.into()))
+                .descending()
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    Ok((page.items.iter().map(activity).collect(), page.next))
+}

@@ -1,0 +1,230 @@
+//! Interactions staff log with a customer: calls (direction, time, duration, outcome, notes,
+//! the customer's feedback), notes and meetings. Each lands on the timeline; the first one on
+//! a `new` lead moves it to `consulting`, off the "not yet consulted" list, in the same write.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use nhip_domain::customer::{Classification, after_first_interaction};
+use serde::Deserialize;
+use serde_json::json;
+use ulid::Ulid;
+
+use super::repo::{self, SaveError};
+use super::routes::{load_visible, view};
+use nhip_core::auth::Principal;
+use nhip_core::deps::Deps;
+use nhip_core::http::{ApiError, Json, Path};
+use nhip_core::timeline;
+
+/// Attempts when a concurrent change to the customer wins the race.
+const ATTEMPTS: usize = 3;
+
+/// The interaction routes.
+pub fn router() -> Router<Arc<Deps>> {
+    Router::new().route("/v1/customers/{id}/interactions", post(log_interaction))
+}
+
+/// What kind of interaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A phone call.
+    Call,
+    /// A note.
+    Note,
+    /// A meeting.
+    Meeting,
+}
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The consultant called.
+    Outbound,
+    /// The customer called.
+    Inbound,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Talked.
+    Answered,
+    /// Nobody picked up.
+    NoAnswer,
+    /// Line busy.
+    Busy,
+    /// Asked to be called back.
+    CallbackRequested,
+    /// Not the customer's number.
+    WrongNumber,
+}
+
+/// A logged interaction.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInteraction {
+    /// Call, note or meeting.
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// When it happened (default: now).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Calls: which way.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Calls and meetings: length in seconds.
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+    /// Calls: how it ended.
+    #[serde(default)]
+    pub outcome: Option<CallOutcome>,
+    /// What was said or done.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// What the customer said about the offer ("phản hồi của khách").
+    #[serde(default)]
+    pub feedback: Option<String>,
+    /// Reclassify the lead at the same time.
+    #[serde(default)]
+    #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
+    pub classification: Option<Classification>,
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
+    )
+    .field(field, message)
+}
+
+impl NewInteraction {
+    fn validate(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        if self.kind == Kind::Call && self.direction.is_none() {
+            return Err(invalid(
+                "direction",
+                "Cuộc gọi cần chiều: outbound hoặc inbound.",
+            ));
+        }
+        if self.kind != Kind::Call && (self.direction.is_some() || self.outcome.is_some()) {
+            return Err(invalid("type", "Chiều và kết quả chỉ dành cho cuộc gọi."));
+        }
+        if self.kind == Kind::Note && self.notes.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(invalid("notes", "Ghi chú không được để trống."));
+        }
+        if self.duration_seconds.is_some_and(|d| d > 24 * 3600) {
+            return Err(invalid("duration_seconds", "Tối đa 24 giờ."));
+        }
+        for (field, text) in [("notes", &self.notes), ("feedback", &self.feedback)] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
+                return Err(invalid(field, "Tối đa 5000 ký tự."));
+            }
+        }
+        if self
+            .at
+            .is_some_and(|at| at > now + chrono::Duration::minutes(5))
+        {
+            return Err(invalid(
+                "at",
+                "Không thể ghi nhận tương tác trong tương lai.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The answer to a logged interaction.
+#[derive(utoipa::ToSchema)]
+pub struct InteractionLogged {
+    /// The interaction's id (a ULID), also on the timeline entry.
+    pub interaction_id: String,
+    /// The customer as it now is (a `new` lead is now `consulting`).
+    pub customer: super::routes::CustomerView,
+}
+
+/// `POST /v1/customers/{id}/interactions`: 201 with the interaction's id and the customer as
+/// it now is.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/interactions",
+    tag = "interactions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = NewInteraction),
+    responses(
+        (status = 201, description = "Logged.", body = InteractionLogged),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+async fn log_interaction(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(request): Json<NewInteraction>,
+) -> Result<Response, ApiError> {
+    let now = deps.clock.now();
+    request.validate(now)?;
+    let at = request.at.unwrap_or(now);
+    let interaction_id = Ulid::from_datetime(now.into()).to_string();
+    let kind = json!(request.kind);
+    let event_type = format!("interaction.{}", kind.as_str().unwrap_or("note"));
+    for _ in 0..ATTEMPTS {
+        let before = load_visible(&deps, &principal, &id).await?;
+        let mut after = before.clone();
+        after.lifecycle = after_first_interaction(before.lifecycle);
+        after.first_interaction_at = before.first_interaction_at.or(Some(at));
+        after.last_activity_at = Some(before.last_activity_at.map_or(at, |last| last.max(at)));
+        after.updated_at = now;
+        if let Some(classification) = request.classification {
+            after.classification = Some(classification);
+        }
+        let entry = timeline::Entry {
+            customer: before.id,
+            at,
+            cause: format!("interaction#{interaction_id}"),
+            event_type: event_type.clone(),
+            source: "staff_api".into(),
+            actor: Some(principal.user.clone()),
+            data: json!({
+                "interaction_id": interaction_id,
+                "direction": request.direction,
+                "duration_seconds": request.duration_seconds,
+                "outcome": request.outcome,
+                "notes": request.notes,
+                "feedback": request.feedback,
+                "lifecycle_before": before.lifecycle,
+                "lifecycle_after": after.lifecycle,
+            }),
+        };
+        match repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await {
+            Ok(()) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(json!({"interaction_id": interaction_id, "customer": view(&after)})),
+                )
+                    .into_response());
+            }
+            Err(SaveError::Conflict) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(SaveError::Conflict.into())
+}

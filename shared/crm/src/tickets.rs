@@ -1,0 +1,394 @@
+//! Tickets for staff: a journey hands a warm lead or a stuck customer to Telesales, a
+//! relationship manager or customer service, with a priority and a time to handle it (SLA).
+//!
+//! A journey's ticket step puts the ticket on the `tickets` queue ([`enqueue`]); the ticket
+//! creator (function `ticket-creator`, [`handle_batch`]) opens it ([`create`]), so ticket
+//! creation scales, retries and dead-letters on its own, apart from the journey worker.
+//!
+//! `TCK#<id>` / `TCK` holds the ticket, listed by queue on gsi1 (`TCKQ#<queue>`, newest
+//! first); `CUS#<customer>` / `TCK#<id>` points to it from the customer (export, erase); the
+//! customer's timeline gets `ticket.created`, which the events consumer forwards to the bus.
+//! The id is derived from the cause (`journey#<enrollment>#<step>#<visit>`) and every write is
+//! create-only, so a repeated step opens one ticket.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use nhip_domain::event::DomainEvent;
+use nhip_domain::ids::CustomerId;
+use nhip_domain::journey::{TicketPriority, TicketQueue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use nhip_core::auth::Principal;
+use nhip_core::deps::Deps;
+use nhip_core::http::{ApiError, Json};
+use nhip_core::keys;
+use nhip_ports::store::{Condition, Index, Query, StoreError, WriteOp};
+
+/// Kind attribute of ticket items.
+pub const KIND: &str = "ticket";
+
+/// A ticket to open, as it travels on the `tickets` queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    /// What opened it; the same cause opens one ticket.
+    pub cause: String,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The team.
+    pub queue: TicketQueue,
+    /// How urgent.
+    pub priority: TicketPriority,
+    /// When it should be handled by.
+    pub due_at: DateTime<Utc>,
+    /// What to do.
+    pub title: String,
+    /// Where it came from (the journey, step and enrollment).
+    pub source: Value,
+    /// The staff member it goes to, when known (the customer's RM).
+    pub assignee: Option<String>,
+}
+
+/// A ticket as stored and listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Ticket {
+    /// Id (from its cause).
+    pub id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// `telesales`, `rm` or `cskh`.
+    #[schema(value_type = String)]
+    pub queue: TicketQueue,
+    /// The team's name in Vietnamese.
+    pub queue_label: String,
+    /// `low`, `normal`, `high`, `urgent`.
+    #[schema(value_type = String)]
+    pub priority: TicketPriority,
+    /// What to do.
+    pub title: String,
+    /// `new` (Mới) until staff take it.
+    pub status: String,
+    /// The status in Vietnamese.
+    pub status_label: String,
+    /// The staff member it goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Where it came from.
+    #[schema(value_type = Object)]
+    pub source: Value,
+    /// Opened (UTC).
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    /// To be handled by (UTC).
+    #[schema(value_type = String)]
+    pub due_at: DateTime<Utc>,
+}
+
+/// The pseudo-user whose bell is a queue's shared inbox (`queue:telesales`).
+pub fn queue_inbox(queue: TicketQueue) -> String {
+    format!("queue:{}", queue.as_str())
+}
+
+/// The ticket id of a cause: 128 bits of SHA-256, in ULID form.
+pub fn ticket_id(cause: &str) -> String {
+    nhip_core::keys::derived_ulid(&format!("ticket#{cause}"))
+}
+
+/// Puts tickets to open on the `tickets` queue.
+pub async fn enqueue(
+    deps: &Deps,
+    tickets: &[NewTicket],
+) -> Result<(), nhip_ports::queue::QueueError> {
+    nhip_ports::queue::send_json(&*deps.queues.tickets, tickets, "ticket").await
+}
+
+/// Handles one batch from the `tickets` queue (the `ticket-creator` function): each record
+/// opens its ticket once, however often it is delivered.
+#[tracing::instrument(skip_all, fields(records = event.records.len()))]
+pub async fn handle_batch(
+    deps: &Deps,
+    event: aws_lambda_events::sqs::SqsEvent,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    use nhip_core::consumer::{Failure, process_batch};
+    process_batch(event, |record| async move {
+        let body = record.body.as_deref().unwrap_or_default();
+        let ticket: NewTicket = serde_json::from_str(body).map_err(|error| {
+            tracing::warn!(%error, "ticket request is malformed");
+            Failure::Poison
+        })?;
+        match create(deps, ticket).await {
+            Ok(fresh) => {
+                tracing::info!(fresh, "ticket");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "opening a ticket failed");
+                Err(if error.is_retryable() {
+                    Failure::Retryable
+                } else {
+                    Failure::Poison
+                })
+            }
+        }
+    })
+    .await
+}
+
+/// Opens the ticket once. Returns whether it was new.
+pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
+    let now = deps.clock.now();
+    let id = ticket_id(&new.cause);
+    let ticket = Ticket {
+        id: id.clone(),
+        customer_id: new.customer_id.to_string(),
+        queue: new.queue,
+        queue_label: new.queue.label().to_owned(),
+        priority: new.priority,
+        title: new.title.clone(),
+        status: "new".into(),
+        status_label: "Mới".into(),
+        assignee: new.assignee.clone(),
+        source: new.source.clone(),
+        created_at: now,
+        due_at: new.due_at,
+    };
+    let mut item = nhip_core::records::to_item(keys::ticket(&id), KIND, &ticket)?;
+    item.insert(
+        "gsi1pk".into(),
+        keys::ticket_queue(new.queue.as_str()).into(),
+    );
+    item.insert(
+        "gsi1sk".into(),
+        format!("{}#{id}", keys::instant(now)).into(),
+    );
+    let mut pointer = keys::customer_ticket(new.customer_id, &id).to_item();
+    pointer.insert("kind".into(), "ticket_ref".into());
+    pointer.insert("ticket_id".into(), id.clone().into());
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Put {
+                item,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: pointer,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await;
+    let fresh = match result {
+        Ok(()) => true,
+        Err(StoreError::ConditionFailed { .. }) => false,
+        Err(other) => return Err(other),
+    };
+    // Opened before (a redelivery): the steps below are each kept once, so they are done
+    // again in case the first delivery stopped before them, with the ticket as stored.
+    let (id, now) = if fresh {
+        (id, now)
+    } else {
+        let Some(stored) =
+            nhip_core::records::get::<Ticket>(&*deps.store, &keys::ticket(&id), KIND).await?
+        else {
+            return Ok(false);
+        };
+        (stored.id, stored.created_at)
+    };
+    let event = DomainEvent {
+        id: format!("tck-{id}"),
+        source: "nhip".into(),
+        kind: "ticket.created".into(),
+        customer_id: Some(new.customer_id),
+        occurred_at: now,
+        data: json!({
+            "ticket_id": id,
+            "queue": new.queue,
+            "queue_label": new.queue.label(),
+            "priority": new.priority,
+            "title": new.title,
+            "due_at": keys::instant(new.due_at),
+            "assignee": new.assignee,
+            "source": new.source,
+        }),
+    };
+    nhip_core::events::record(deps, &event).await?;
+    if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
+        tracing::warn!(%error, "ticket.created not published");
+    }
+    if let Some(assignee) = &new.assignee {
+        crate::notifications::notify(
+            deps,
+            assignee,
+            &format!("ticket#{id}"),
+            crate::notifications::Notice {
+                title: new.title.clone(),
+                body: format!("Ticket mới cho {}", new.queue.label()),
+                customer_id: Some(new.customer_id),
+                link: format!("/tickets/{id}"),
+            },
+        )
+        .await?;
+    }
+    Ok(fresh)
+}
+
+/// The ticket routes.
+pub fn router() -> Router<Arc<Deps>> {
+    Router::new().route("/v1/tickets", get(list_tickets))
+}
+
+/// Filters of the ticket list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketFilter {
+    /// `telesales`, `rm` or `cskh`.
+    #[param(value_type = nhip_core::openapi::TicketQueueSchema, inline)]
+    pub queue: String,
+    /// Most tickets returned (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+impl nhip_core::http::ListParams for TicketFilter {
+    const DEFAULT_LIMIT: u32 = 50;
+    const MAX_LIMIT: u32 = 200;
+
+    fn requested_limit(&self) -> Option<u32> {
+        self.limit
+    }
+}
+
+/// A page of tickets.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TicketPage {
+    /// Newest first.
+    pub items: Vec<Ticket>,
+}
+
+/// `GET /v1/tickets?queue=`: a queue's tickets, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/tickets",
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(TicketFilter),
+    responses(
+        (status = 200, description = "The queue's tickets.", body = TicketPage),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn list_tickets(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    nhip_core::http::ListQuery(filter): nhip_core::http::ListQuery<TicketFilter>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let queue: TicketQueue = serde_json::from_value(json!(filter.queue)).map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "Hàng đợi phải là telesales, rm hoặc cskh.",
+        )
+        .field("queue", "telesales, rm hoặc cskh")
+    })?;
+    let limit = nhip_core::http::ListParams::limit(&filter) as usize;
+    let mut items = Vec::new();
+    let mut cursor = None;
+    // A caller sees the tickets of the customers in their scope and those assigned to them;
+    // the queue is read a page at a time until the answer is full or the queue ends.
+    for _ in 0..MAX_PAGES_PER_LIST {
+        let page = deps
+            .store
+            .query(
+                Query::partition(Index::Gsi1, keys::ticket_queue(queue.as_str()))
+                    .descending()
+                    .limit(limit as u32)
+                    .after(cursor.take()),
+            )
+            .await?;
+        let tickets = page
+            .items
+            .into_iter()
+            .map(|item| nhip_core::records::from_item(item, KIND))
+            .collect::<Result<Vec<Ticket>, _>>()?;
+        let visible = visible_tickets(&deps, &principal, tickets).await?;
+        items.extend(visible.into_iter().take(limit - items.len()));
+        match page.next {
+            Some(next) if items.len() < limit => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(Json(TicketPage { items }))
+}
+
+/// Pages of a queue read for one list answer (each up to the requested limit).
+const MAX_PAGES_PER_LIST: usize = 10;
+
+/// Whether a ticket is still to be worked (its assignee may see its customer).
+pub fn is_open(ticket: &Ticket) -> bool {
+    !matches!(ticket.status.as_str(), "done" | "closed" | "cancelled")
+}
+
+/// The tickets `principal` may see: those whose customer is in their scope, and those
+/// assigned to them. Customers are read in one batch.
+async fn visible_tickets(
+    deps: &Deps,
+    principal: &Principal,
+    tickets: Vec<Ticket>,
+) -> Result<Vec<Ticket>, StoreError> {
+    if principal.is_admin() || tickets.is_empty() {
+        return Ok(tickets);
+    }
+    let in_scope = crate::customers::list::visible_ids(
+        &*deps.store,
+        principal,
+        tickets.iter().filter_map(|t| t.customer_id.parse().ok()),
+    )
+    .await?;
+    Ok(tickets
+        .into_iter()
+        .filter(|t| {
+            t.customer_id
+                .parse::<CustomerId>()
+                .is_ok_and(|id| in_scope.contains(&id))
+                || (is_open(t) && t.assignee.as_deref() == Some(principal.user.as_str()))
+        })
+        .collect())
+}
+
+/// Whether `user` is the assignee of an open ticket on `customer`: such a user may work that
+/// customer (see and record the call) although the customer is outside their scope.
+pub async fn is_assignee(
+    deps: &Deps,
+    customer: CustomerId,
+    user: &str,
+) -> Result<bool, StoreError> {
+    let refs = deps
+        .store
+        .query(
+            Query::partition(Index::Primary, keys::customer_pk(customer))
+                .sk(nhip_ports::store::SortKey::BeginsWith("TCK#".into())),
+        )
+        .await?;
+    let keys: Vec<_> = refs
+        .items
+        .iter()
+        .filter_map(|item| item.get("ticket_id")?.as_str().map(keys::ticket))
+        .collect();
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    for item in deps.store.batch_get(&keys).await? {
+        let ticket: Ticket = nhip_core::records::from_item(item, KIND)?;
+        if is_open(&ticket) && ticket.assignee.as_deref() == Some(user) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

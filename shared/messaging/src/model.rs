@@ -1,0 +1,432 @@
+//! The messaging records: a send request as it travels on the `sends` queue, and the message
+//! it becomes (`MSG#<id>` / `MSG`), with its status and the reason for it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use nhip_domain::customer::Channel;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use nhip_core::keys;
+use nhip_ports::store::{Item, StoreError};
+
+/// Kind attribute of message items.
+pub const KIND: &str = "message";
+
+/// A way a message can leave, each with its own template shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageChannel {
+    /// E-mail through SES.
+    Email,
+    /// SMS through SNS (brandname).
+    Sms,
+    /// Zalo ZNS.
+    Zns,
+    /// App push through SNS platform endpoints.
+    Push,
+    /// Another OTT bridge through a signed webhook.
+    Webhook,
+}
+
+impl MessageChannel {
+    /// Every channel.
+    pub const ALL: [MessageChannel; 5] = [
+        MessageChannel::Email,
+        MessageChannel::Sms,
+        MessageChannel::Zns,
+        MessageChannel::Push,
+        MessageChannel::Webhook,
+    ];
+
+    /// Wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageChannel::Email => "email",
+            MessageChannel::Sms => "sms",
+            MessageChannel::Zns => "zns",
+            MessageChannel::Push => "push",
+            MessageChannel::Webhook => "webhook",
+        }
+    }
+
+    /// The channel consents are recorded for.
+    pub fn consent_channel(self) -> Channel {
+        match self {
+            MessageChannel::Email => Channel::Email,
+            MessageChannel::Sms => Channel::Sms,
+            MessageChannel::Zns => Channel::Zns,
+            MessageChannel::Push => Channel::Push,
+            MessageChannel::Webhook => Channel::Ott,
+        }
+    }
+}
+
+impl std::fmt::Display for MessageChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a message is sent. Only `marketing` and `consent_request` are advertising under
+/// Decree 91; `care` (reminders, statements, service notices) is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendPurpose {
+    /// Service and care.
+    Care,
+    /// Advertising: needs consent, follows the windows, caps and labels.
+    Marketing,
+    /// The one registration message asking an address without advertising consent to opt in.
+    ConsentRequest,
+}
+
+impl SendPurpose {
+    /// Whether Decree 91's advertising rules apply.
+    pub fn is_advertising(self) -> bool {
+        !matches!(self, SendPurpose::Care)
+    }
+
+    /// Wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendPurpose::Care => "care",
+            SendPurpose::Marketing => "marketing",
+            SendPurpose::ConsentRequest => "consent_request",
+        }
+    }
+}
+
+/// What asked for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseKind {
+    /// A journey step.
+    Journey,
+    /// An installment or expiry reminder.
+    Reminder,
+    /// A staff member, one-off.
+    Staff,
+    /// A staff member's bulk send.
+    Campaign,
+    /// Nhịp itself (refusal confirmations).
+    System,
+}
+
+/// The cause of a send: its kind, an id within it (journey step, reminder, user) and the staff
+/// member when one acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// Kind.
+    pub kind: CauseKind,
+    /// Id within the kind.
+    pub id: String,
+    /// The staff member, if one acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// One way to reach the customer: a channel and the template for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The channel.
+    pub channel: MessageChannel,
+    /// The template's code; its channel must be this channel.
+    pub template: String,
+    /// A fixed version; the published one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// Data merged into the template beside the customer's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestData {
+    /// The holding (product, amount, due date…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding: Option<Value>,
+    /// The journey (name, step…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<Value>,
+    /// The triggering event's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+}
+
+/// A request to send one message, as it travels on the `sends` queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The cause's own key (e.g. `journey#<enrollment>#<step>#<attempt>`): the same key never
+    /// sends twice.
+    pub idempotency_key: String,
+    /// The customer.
+    pub customer_id: String,
+    /// Channels in order of preference (e.g. ZNS, then SMS): the first one the customer can be
+    /// reached on is used.
+    pub targets: Vec<Target>,
+    /// Care, marketing or consent request.
+    pub purpose: SendPurpose,
+    /// What asked for it.
+    pub cause: Cause,
+    /// The campaign, for bulk sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    /// Extra merge data.
+    #[serde(default)]
+    pub data: RequestData,
+    /// A built-in message instead of a template (refusal confirmations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemMessage>,
+    /// When it was asked for.
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Messages Nhịp writes itself, with no advertising in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "system", rename_all = "snake_case")]
+pub enum SystemMessage {
+    /// Confirms a refusal of advertising: when it was received and that sending stopped.
+    RefusalConfirmation {
+        /// When the refusal was received.
+        received_at: DateTime<Utc>,
+        /// The channel advertising stopped on.
+        channel: MessageChannel,
+    },
+    /// Asks a known customer to confirm consents that an anonymous form asked for in their
+    /// name (double opt-in): nothing is granted until they open `url` and confirm.
+    ConsentConfirmation {
+        /// The channel it goes on (e-mail or SMS, to the address already on record).
+        channel: MessageChannel,
+        /// The signed confirmation page.
+        url: String,
+        /// What would be granted, `channel:purpose`.
+        consents: Vec<String>,
+    },
+}
+
+/// Longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+impl SendRequest {
+    /// The message id this request becomes: derived from the idempotency key (128 bits of its
+    /// SHA-256, Crockford base32), so every delivery of the request, and any request with the
+    /// same key, lands on the one message item.
+    pub fn message_id(&self) -> String {
+        message_id_for(&self.idempotency_key)
+    }
+}
+
+/// The message id of an idempotency key.
+pub fn message_id_for(idempotency_key: &str) -> String {
+    keys::derived_ulid(idempotency_key)
+}
+
+/// Where a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Claimed by a consumer, being decided.
+    Processing,
+    /// Handed to the provider; the answer is awaited.
+    Sending,
+    /// The provider accepted it.
+    Sent,
+    /// Held until a window opens or the rate allows; re-driven then.
+    Deferred,
+    /// The address is suppressed (hard bounce, complaint, unsubscribe, do-not-advertise list).
+    Suppressed,
+    /// No consent (or an objection, restriction, erasure) for this channel and purpose.
+    NoConsent,
+    /// The 24-hour advertising limit for the address is reached.
+    Capped,
+    /// The customer cannot be reached on any of the request's channels.
+    NoAddress,
+    /// Could not be sent (template error, provider rejection).
+    Failed,
+    /// A consumer died after handing it to the provider: whether it left is unknown, and it
+    /// is not sent again.
+    Uncertain,
+}
+
+impl Status {
+    /// Wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Processing => "processing",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Deferred => "deferred",
+            Status::Suppressed => "suppressed",
+            Status::NoConsent => "no_consent",
+            Status::Capped => "capped",
+            Status::NoAddress => "no_address",
+            Status::Failed => "failed",
+            Status::Uncertain => "uncertain",
+        }
+    }
+
+    /// The label staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Processing => "Đang xử lý",
+            Status::Sending => "Đang gửi",
+            Status::Sent => "Đã gửi",
+            Status::Deferred => "Hoãn gửi",
+            Status::Suppressed => "Bị chặn",
+            Status::NoConsent => "Chưa có đồng ý",
+            Status::Capped => "Vượt giới hạn",
+            Status::NoAddress => "Không có địa chỉ liên lạc",
+            Status::Failed => "Gửi lỗi",
+            Status::Uncertain => "Chưa rõ kết quả",
+        }
+    }
+
+    /// Whether nothing more will happen to the message on the send side.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            Status::Processing | Status::Sending | Status::Deferred
+        )
+    }
+
+    /// The domain event recording this decision (`message.sent`, `message.deferred`, …).
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Status::Processing | Status::Sending => "message.processing",
+            Status::Sent => "message.sent",
+            Status::Deferred => "message.deferred",
+            Status::Suppressed => "message.suppressed",
+            Status::NoConsent => "message.no_consent",
+            Status::Capped => "message.capped",
+            Status::NoAddress => "message.no_address",
+            Status::Failed => "message.failed",
+            Status::Uncertain => "message.uncertain",
+        }
+    }
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Id (from the idempotency key).
+    pub id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The request, kept whole so a deferred message can be re-driven.
+    pub request: SendRequest,
+    /// Where it is.
+    pub status: Status,
+    /// Machine-readable reason for the status (`quiet_hours`, `hard_bounce`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The reason in Vietnamese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_text: Option<String>,
+    /// The channel chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<MessageChannel>,
+    /// The template and version rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The version rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_version: Option<u32>,
+    /// What was sent, in full (`ports::Outgoing` as JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Value>,
+    /// SMS segments, for SMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_segments: Option<Value>,
+    /// Original URLs of the tracked links, by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// The provider's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// When a deferred message may go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<DateTime<Utc>>,
+    /// Until when the claiming consumer owns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Engagement so far: signal name → first time seen (`delivered`, `opened`, `clicked`,
+    /// `bounced`, `complained`, `unsubscribed`).
+    #[serde(default)]
+    pub engagement: BTreeMap<String, DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+}
+
+impl Message {
+    /// The stored item, with its index keys: by provider id (gsi1) once sent, by customer
+    /// (gsi2) and by campaign (gsi3).
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        let Value::Object(mut item) = serde_json::to_value(self)
+            .map_err(|e| StoreError::invalid(format!("message does not serialise: {e}")))?
+        else {
+            return Err(StoreError::invalid("message is not an object"));
+        };
+        let key = keys::message(&self.id);
+        item.insert("pk".into(), key.pk.into());
+        item.insert("sk".into(), key.sk.into());
+        item.insert("kind".into(), KIND.into());
+        if let Some(provider_id) = &self.provider_id {
+            item.insert(
+                "gsi1pk".into(),
+                keys::message_by_provider_id(provider_id).into(),
+            );
+            item.insert("gsi1sk".into(), "MSG".into());
+        }
+        item.insert(
+            "gsi2pk".into(),
+            keys::messages_of_customer(&self.customer_id).into(),
+        );
+        let sort = format!("{}#{}", keys::instant(self.created_at), self.id);
+        item.insert("gsi2sk".into(), sort.clone().into());
+        if let Some(campaign) = &self.request.campaign {
+            item.insert("gsi3pk".into(), keys::messages_of_campaign(campaign).into());
+            item.insert("gsi3sk".into(), sort.into());
+        }
+        Ok(item)
+    }
+
+    /// The message in a stored item.
+    pub fn from_item(mut item: Item) -> Result<Self, StoreError> {
+        for attr in [
+            "pk", "sk", "kind", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk",
+        ] {
+            item.remove(attr);
+        }
+        serde_json::from_value(Value::Object(item))
+            .map_err(|e| StoreError::invalid(format!("stored message is malformed: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_follow_the_idempotency_key() {
+        let a = message_id_for("journey#e1#s2#1");
+        assert_eq!(a, message_id_for("journey#e1#s2#1"));
+        assert_ne!(a, message_id_for("journey#e1#s2#2"));
+        assert_eq!(a.len(), 26);
+    }
+
+    #[test]
+    fn only_processing_sending_and_deferred_are_open() {
+        for status in [Status::Processing, Status::Sending, Status::Deferred] {
+            assert!(!status.is_final());
+        }
+        assert!(Status::Sent.is_final());
+        assert!(Status::Uncertain.is_final());
+    }
+}

@@ -1,0 +1,859 @@
+//! Message templates: Liquid content per channel, versioned. Only admins create versions and
+//! publish them; every staff member may read them and preview one for a customer they can see.
+//! A version is checked when it is saved (syntax, unknown variables, channel limits), so a
+//! broken template is a 422 then, never a half-rendered message at send time. Versions are
+//! immutable: a change is a new version, and sends use the published one unless they name
+//! another.
+//!
+//! Items: `TPL#<code>` / `META` (name, channel, latest and published version; listed on gsi2
+//! under `TEMPLATES`) and `TPL#<code>` / `V#<000001>` (the content).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use nhip_domain::template::{Content, MergeData, Template, TemplateErrors, sms_segments};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::model::MessageChannel;
+use nhip_core::auth::Principal;
+use nhip_core::deps::Deps;
+use nhip_core::http::{ApiError, Json, Path};
+use nhip_core::keys;
+use nhip_core::records::to_item;
+use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+
+/// Kind attribute of template header items.
+pub const KIND: &str = "template";
+/// Kind attribute of template version items.
+pub const VERSION_KIND: &str = "template_version";
+
+/// A template's header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TemplateMeta {
+    /// Code: 2–64 of `a-z`, `0-9`, `-` (e.g. `tra-gop-moi-email`). Journeys name templates by it.
+    pub code: String,
+    /// Name staff see.
+    pub name: String,
+    /// Channel: `email`, `sms`, `zns`, `push` or `webhook`.
+    #[schema(value_type = String, example = "email")]
+    pub channel: MessageChannel,
+    /// The newest version.
+    pub latest_version: u32,
+    /// The version sends use by default; none until one is published.
+    pub published_version: Option<u32>,
+    /// Created (UTC).
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: String,
+    /// Last changed (UTC).
+    #[schema(value_type = String)]
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version of the header.
+    pub version: u64,
+}
+
+/// One version's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TemplateVersion {
+    /// The template's code.
+    pub code: String,
+    /// Version number, from 1.
+    pub number: u32,
+    /// The Liquid content for the channel (`channel` tag plus the channel's fields).
+    #[schema(value_type = Object)]
+    pub content: Content,
+    /// Created (UTC).
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    /// Who wrote it.
+    pub created_by: String,
+}
+
+/// Why loading a template for a send failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No such template, version, or no published version.
+    #[error("template {code} has no {what}")]
+    Missing {
+        /// The code.
+        code: String,
+        /// What is missing (`published version`, `version 3`, `template`).
+        what: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The routes.
+pub fn router() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/v1/templates", get(list_templates).post(create_template))
+        .route("/v1/templates/{code}", get(get_template))
+        .route("/v1/templates/{code}/versions", post(add_version))
+        .route("/v1/templates/{code}/versions/{number}", get(get_version))
+        .route(
+            "/v1/templates/{code}/versions/{number}/publish",
+            post(publish_version),
+        )
+        .route(
+            "/v1/templates/{code}/versions/{number}/preview",
+            post(preview_version),
+        )
+        .route(
+            "/v1/attachments",
+            post(upload_attachment)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
+        )
+}
+
+/// Largest attachment accepted (Lambda's 6 MB response and request limits, base64 included).
+pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where an uploaded file is named.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file name recipients see, e.g. `Biểu phí thẻ 2026.pdf`: 1–200 characters without
+    /// `/`, `\`, `"` or control characters.
+    #[param(
+        pattern = "^\\s*[^/\\\\\"\\s\\u0000-\\u001F\\u007F-\\u009F][^/\\\\\"\\u0000-\\u001F\\u007F-\\u009F]{0,199}$",
+        example = "Biểu phí thẻ 2026.pdf"
+    )]
+    pub filename: String,
+}
+
+/// `POST /v1/attachments?filename=…` (admin): stores a file (the body, with its
+/// `content-type`) in the blob store and answers the reference a template's `attachments`
+/// list takes: `{filename, content_type, blob_key}`.
+#[utoipa::path(
+    post,
+    path = "/v1/attachments",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file (any type; sent with its own content-type)."),
+    responses(
+        (status = 201, description = "Stored: the attachment reference.", body = Object),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn upload_attachment(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    nhip_core::http::Query(query): nhip_core::http::Query<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let filename = nhip_domain::person::nfc(query.filename.trim());
+    if filename.is_empty()
+        || filename.chars().count() > 200
+        || filename
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The file name is 1–200 characters without '/', '\\', quotes or control characters.",
+        )
+        .field(
+            "filename",
+            "Tên tệp 1–200 ký tự, không chứa / \\ \" hay ký tự điều khiển.",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The file is empty.",
+        )
+        .field("body", "Tệp rỗng."));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    // The key is ASCII whatever the name: a time-ordered id and the name without diacritics.
+    let slug: String = nhip_domain::person::fold(&filename)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug = slug.trim_matches('.');
+    let slug = if slug.is_empty() { "tep" } else { slug };
+    let key = format!(
+        "attachments/{}/{}",
+        ulid::Ulid::from_datetime(deps.clock.now().into()),
+        slug.chars().take(100).collect::<String>()
+    );
+    deps.blobs
+        .put(
+            &key,
+            nhip_ports::Blob {
+                bytes: body.to_vec(),
+                content_type: content_type.clone(),
+            },
+        )
+        .await
+        .map_err(|error| match error {
+            nhip_ports::BlobError::Invalid { reason } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                reason,
+            ),
+            nhip_ports::BlobError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The file store is unavailable; try again.",
+            ),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "filename": filename,
+            "content_type": content_type,
+            "blob_key": key,
+            "size": body.len(),
+        })),
+    )
+        .into_response())
+}
+
+fn valid_code(code: &str) -> bool {
+    (2..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !code.starts_with('-')
+}
+
+fn channel_of(content: &Content) -> MessageChannel {
+    match content {
+        Content::Email { .. } => MessageChannel::Email,
+        Content::Sms { .. } => MessageChannel::Sms,
+        Content::Zns { .. } => MessageChannel::Zns,
+        Content::Push { .. } => MessageChannel::Push,
+        Content::Webhook { .. } => MessageChannel::Webhook,
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Không tìm thấy mẫu tin.",
+    )
+}
+
+/// The save-time check of a template's content: its Liquid and names
+/// ([`Template::check`]), then its links as the sample renders them (only http, https, mailto,
+/// tel, and the app's schemes in a push deep link).
+fn check_content(deps: &Deps, content: &nhip_domain::template::Content) -> Result<(), ApiError> {
+    Template::check(content).map_err(template_invalid)?;
+    let sample = Template::preview(content).map_err(template_invalid)?;
+    nhip_domain::template::links::check(&sample, &deps.settings.messaging.app_link_schemes)
+        .map_err(template_invalid)
+}
+
+fn template_invalid(errors: TemplateErrors) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "template_invalid",
+        "Mẫu tin có lỗi; xem từng trường.",
+    );
+    for (field, problem) in errors.0 {
+        error = error.field(format!("content.{field}"), problem);
+    }
+    error
+}
+
+fn meta_item(meta: &TemplateMeta) -> Result<Item, StoreError> {
+    let mut item = to_item(keys::template(&meta.code), KIND, meta)?;
+    item.insert("gsi2pk".into(), keys::TEMPLATES.into());
+    item.insert("gsi2sk".into(), meta.code.clone().into());
+    Ok(item)
+}
+
+/// The header of `code`.
+pub async fn meta(deps: &Deps, code: &str) -> Result<Option<TemplateMeta>, StoreError> {
+    if !valid_code(code) {
+        return Ok(None);
+    }
+    nhip_core::records::get(&*deps.store, &keys::template(code), KIND).await
+}
+
+/// One version of `code`.
+pub async fn version(
+    deps: &Deps,
+    code: &str,
+    number: u32,
+) -> Result<Option<TemplateVersion>, StoreError> {
+    if !valid_code(code) {
+        return Ok(None);
+    }
+    nhip_core::records::get(&*deps.store, &keys::template_version(code, number), KIND).await
+}
+
+/// The version a send uses: `number` when given, else the published one.
+pub async fn for_send(
+    deps: &Deps,
+    code: &str,
+    number: Option<u32>,
+) -> Result<TemplateVersion, LoadError> {
+    let missing = |what: String| LoadError::Missing {
+        code: code.to_owned(),
+        what,
+    };
+    let number = match number {
+        Some(number) => number,
+        None => meta(deps, code)
+            .await?
+            .ok_or_else(|| missing("template".into()))?
+            .published_version
+            .ok_or_else(|| missing("published version".into()))?,
+    };
+    version(deps, code, number)
+        .await?
+        .ok_or_else(|| missing(format!("version {number}")))
+}
+
+/// Installs a template shipped with the product (a seed journey's), published, unless one
+/// with its code exists: `true` when it was created. Checked like any other.
+pub async fn install(
+    deps: &Deps,
+    principal: &Principal,
+    code: &str,
+    name: &str,
+    content: Content,
+) -> Result<bool, ApiError> {
+    if meta(deps, code).await?.is_some() {
+        return Ok(false);
+    }
+    check_content(deps, &content)?;
+    let now = deps.clock.now();
+    let meta = TemplateMeta {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        channel: channel_of(&content),
+        latest_version: 1,
+        published_version: Some(1),
+        created_at: now,
+        created_by: principal.user.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    let first = TemplateVersion {
+        code: code.to_owned(),
+        number: 1,
+        content,
+        created_at: now,
+        created_by: principal.user.clone(),
+    };
+    let ops = vec![
+        WriteOp::Put {
+            item: meta_item(&meta)?,
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: to_item(keys::template_version(code, 1), VERSION_KIND, &first)?,
+            condition: Condition::NotExists,
+        },
+    ];
+    match deps.store.transact(ops).await {
+        Ok(()) => Ok(true),
+        // Installed meanwhile by someone else: theirs stands.
+        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A new template with its first version.
+// The example is the whole body's: utoipa drops a property's example when the property is
+// given `value_type = Object`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "uu-dai-tra-gop-sms",
+    "name": "Ưu đãi trả góp 0% — SMS",
+    "content": {"channel": "sms", "text": "Tra gop 0% cho {{ customer.given_name }}: https://nhip.example/tra-gop", "unaccented": true},
+    "publish": true
+}))]
+pub struct NewTemplate {
+    /// Code: 2–64 of `a-z`, `0-9`, `-`.
+    #[schema(example = "uu-dai-tra-gop-sms")]
+    pub code: String,
+    /// Name staff see.
+    #[schema(example = "Ưu đãi trả góp 0% — SMS")]
+    pub name: String,
+    /// The Liquid content: `{"channel": "email", "subject", "html", "text"}`, `{"channel":
+    /// "sms", "text", "unaccented"}`, `{"channel": "zns", "template_id", "tag", "params"}`,
+    /// `{"channel": "push", "title", "body", "deep_link"}` or `{"channel": "webhook", "text"}`.
+    #[schema(value_type = Object)]
+    pub content: Content,
+    /// Publish the first version at once.
+    #[serde(default)]
+    pub publish: bool,
+}
+
+/// A template with its versions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    /// The header.
+    #[serde(flatten)]
+    pub meta: TemplateMeta,
+    /// Its versions, oldest first.
+    pub versions: Vec<TemplateVersion>,
+}
+
+/// `POST /v1/templates` (admin): a new template and its version 1, checked.
+#[utoipa::path(
+    post,
+    path = "/v1/templates",
+    tag = "messaging",
+    security(("bearer" = [])),
+    request_body(content = NewTemplate, description = "The template; admins only."),
+    responses(
+        (status = 201, description = "Created.", body = TemplateView),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 409, description = "The code is taken (`duplicate`).", body = nhip_core::openapi::ErrorBody),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn create_template(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Json(body): Json<NewTemplate>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    if !valid_code(&body.code) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The code is 2–64 of a–z, 0–9 and '-'.",
+        )
+        .field("code", "Mã gồm 2–64 ký tự a–z, 0–9, '-'."));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The name is 1–200 characters.",
+        )
+        .field("name", "Tên mẫu từ 1 đến 200 ký tự."));
+    }
+    check_content(&deps, &body.content)?;
+    let now = deps.clock.now();
+    let meta = TemplateMeta {
+        code: body.code.clone(),
+        name: nhip_domain::person::nfc(name),
+        channel: channel_of(&body.content),
+        latest_version: 1,
+        published_version: body.publish.then_some(1),
+        created_at: now,
+        created_by: principal.user.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    let first = TemplateVersion {
+        code: body.code.clone(),
+        number: 1,
+        content: body.content,
+        created_at: now,
+        created_by: principal.user.clone(),
+    };
+    let ops = vec![
+        WriteOp::Put {
+            item: meta_item(&meta)?,
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: to_item(keys::template_version(&meta.code, 1), VERSION_KIND, &first)?,
+            condition: Condition::NotExists,
+        },
+    ];
+    match deps.store.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate",
+                "A template with this code already exists.",
+            )
+            .field("code", "Mã này đã được dùng."));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(TemplateView {
+            meta,
+            versions: vec![first],
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /v1/templates`: every template's header.
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    tag = "messaging",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The templates.", body = Object),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn list_templates(
+    State(deps): State<Arc<Deps>>,
+    _principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let items =
+        nhip_core::records::read_partition(&*deps.store, Index::Gsi2, keys::TEMPLATES, None)
+            .await?
+            .into_iter()
+            .map(|item| nhip_core::records::from_item::<TemplateMeta>(item, KIND))
+            .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /v1/templates/{code}`: the header and every version.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{code}",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "Template code.")),
+    responses(
+        (status = 200, description = "The template.", body = TemplateView),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn get_template(
+    State(deps): State<Arc<Deps>>,
+    _principal: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<TemplateView>, ApiError> {
+    let meta = meta(&deps, &code).await?.ok_or_else(not_found)?;
+    let versions = nhip_core::records::read_partition(
+        &*deps.store,
+        Index::Primary,
+        &keys::template_pk(&code),
+        Some("V#"),
+    )
+    .await?
+    .into_iter()
+    .map(|item| nhip_core::records::from_item::<TemplateVersion>(item, VERSION_KIND))
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(TemplateView { meta, versions }))
+}
+
+/// A new version of a template.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "version": 1,
+    "content": {
+        "channel": "email",
+        "subject": "Chào mừng {{ customer.given_name }} đến với thẻ mới",
+        "html": "<p>Chào {{ customer.given_name }},</p><p>Thẻ của Quý khách đã sẵn sàng. Kích hoạt thẻ trên ứng dụng ngân hàng số.</p>",
+        "text": "Chào {{ customer.given_name }}, thẻ của Quý khách đã sẵn sàng. Kích hoạt thẻ trên ứng dụng ngân hàng số."
+    },
+    "publish": false
+}))]
+pub struct NewVersion {
+    /// The header's `version` you read.
+    pub version: u64,
+    /// The Liquid content; same channel as the template.
+    #[schema(value_type = Object)]
+    pub content: Content,
+    /// Publish it at once.
+    #[serde(default)]
+    pub publish: bool,
+}
+
+/// `POST /v1/templates/{code}/versions` (admin): a new version, checked.
+#[utoipa::path(
+    post,
+    path = "/v1/templates/{code}/versions",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "Template code.")),
+    request_body(content = NewVersion, description = "The content; admins only."),
+    responses(
+        (status = 201, description = "Created: the version.", body = TemplateVersion),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn add_version(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path(code): Path<String>,
+    Json(body): Json<NewVersion>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let before = meta(&deps, &code).await?.ok_or_else(not_found)?;
+    if before.version != body.version {
+        return Err(ApiError::stale_version(before.version));
+    }
+    if channel_of(&body.content) != before.channel {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "A new version keeps the template's channel.",
+        )
+        .field("content.channel", "Phiên bản mới phải cùng kênh với mẫu."));
+    }
+    check_content(&deps, &body.content)?;
+    let now = deps.clock.now();
+    let number = before.latest_version + 1;
+    let mut after = before.clone();
+    after.latest_version = number;
+    if body.publish {
+        after.published_version = Some(number);
+    }
+    after.updated_at = now;
+    after.version += 1;
+    let created = TemplateVersion {
+        code: code.clone(),
+        number,
+        content: body.content,
+        created_at: now,
+        created_by: principal.user.clone(),
+    };
+    commit(&deps, &before, &after, Some(&created)).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn commit(
+    deps: &Deps,
+    before: &TemplateMeta,
+    after: &TemplateMeta,
+    created: Option<&TemplateVersion>,
+) -> Result<(), ApiError> {
+    let mut ops = vec![WriteOp::Put {
+        item: meta_item(after)?,
+        condition: Condition::version_is(before.version),
+    }];
+    if let Some(created) = created {
+        ops.push(WriteOp::Put {
+            item: to_item(
+                keys::template_version(&created.code, created.number),
+                VERSION_KIND,
+                created,
+            )?,
+            condition: Condition::NotExists,
+        });
+    }
+    match deps.store.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
+            let current = meta(deps, &before.code)
+                .await?
+                .map_or(before.version, |m| m.version);
+            Err(ApiError::stale_version(current))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /v1/templates/{code}/versions/{number}`: one version.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{code}/versions/{number}",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "Template code."),
+        ("number" = u32, Path, description = "Version number."),
+    ),
+    responses(
+        (status = 200, description = "The version.", body = TemplateVersion),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn get_version(
+    State(deps): State<Arc<Deps>>,
+    _principal: Principal,
+    Path((code, number)): Path<(String, u32)>,
+) -> Result<Json<TemplateVersion>, ApiError> {
+    version(&deps, &code, number)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+/// The header version a publish is based on.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The header's `version` you read.
+    pub version: u64,
+}
+
+/// `POST /v1/templates/{code}/versions/{number}/publish` (admin): sends use this version from
+/// now on.
+#[utoipa::path(
+    post,
+    path = "/v1/templates/{code}/versions/{number}/publish",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "Template code."),
+        ("number" = u32, Path, description = "Version number."),
+    ),
+    request_body(content = PublishRequest, description = "The header version you read."),
+    responses(
+        (status = 200, description = "Published: the header.", body = TemplateMeta),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn publish_version(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((code, number)): Path<(String, u32)>,
+    Json(body): Json<PublishRequest>,
+) -> Result<Json<TemplateMeta>, ApiError> {
+    principal.require_admin()?;
+    let before = meta(&deps, &code).await?.ok_or_else(not_found)?;
+    if version(&deps, &code, number).await?.is_none() {
+        return Err(not_found());
+    }
+    if before.version != body.version {
+        return Err(ApiError::stale_version(before.version));
+    }
+    let mut after = before.clone();
+    after.published_version = Some(number);
+    after.updated_at = deps.clock.now();
+    after.version += 1;
+    commit(&deps, &before, &after, None).await?;
+    Ok(Json(after))
+}
+
+/// Whom to preview for.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// A customer you can see; the sample customer when absent.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Holding, journey and event data to merge, as a send would carry them.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: crate::model::RequestData,
+}
+
+/// `POST /v1/templates/{code}/versions/{number}/preview`: the version rendered for a customer
+/// (or the sample), with the SMS segment count for SMS.
+#[utoipa::path(
+    post,
+    path = "/v1/templates/{code}/versions/{number}/preview",
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "Template code."),
+        ("number" = u32, Path, description = "Version number."),
+    ),
+    request_body(content = PreviewRequest, description = "Whom to render for."),
+    responses(
+        (status = 200, description = "The rendering.", body = Object),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, response = nhip_core::openapi::ValidationFailed),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub async fn preview_version(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((code, number)): Path<(String, u32)>,
+    Json(body): Json<PreviewRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let found = version(&deps, &code, number).await?.ok_or_else(not_found)?;
+    let data = match &body.customer_id {
+        Some(id) => {
+            let customer = nhip_crm::customers::routes::load_visible(&deps, &principal, id).await?;
+            crate::pipeline::merge_data(&deps, &customer, &body.data, None)
+        }
+        None => {
+            let mut sample = MergeData::sample();
+            sample.holding = body.data.holding.clone().or(sample.holding);
+            sample.journey = body.data.journey.clone().or(sample.journey);
+            sample.event = body.data.event.clone().or(sample.event);
+            sample
+        }
+    };
+    let compiled = Template::compile(&found.content).map_err(template_invalid)?;
+    let rendered = compiled.render(&data).map_err(template_invalid)?;
+    let segments = match &rendered {
+        Content::Sms { text, .. } => Some(sms_segments(text)),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "code": code,
+        "number": number,
+        "rendered": rendered,
+        "sms_segments": segments,
+    })))
+}
