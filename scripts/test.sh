@@ -75,7 +75,7 @@ step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, contract on every adapter, functions, runner)"
-export NHIP_TEST_AWS_ENDPOINT="$endpoint"
+export NHIP_TEST_AWS_ENDPOINT="$endpoint" NHIP_TEST_REQUIRE_EMULATOR=1
 # The integration tests wait on I/O (emulator, SQLite), not CPU: run more at once than cores.
 cargo test --workspace --locked -- --test-threads=8 2>&1 | tee .cache/cargo-test.log
 summary=$(awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed", passed, failed }' .cache/cargo-test.log)

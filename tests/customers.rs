@@ -266,6 +266,7 @@ async fn concurrent_duplicate_submissions_leave_one_customer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_duplicate_submissions_leave_one_customer_on_dynamodb() {
+    crate::support::needs_emulator!();
     concurrent_duplicates(Api::dynamo().await).await;
 }
 
@@ -273,6 +274,7 @@ async fn concurrent_duplicate_submissions_leave_one_customer_on_dynamodb() {
 /// index and the phone lookup behave as on SQLite.
 #[tokio::test]
 async fn repeat_submissions_in_every_format_leave_one_customer_on_dynamodb() {
+    crate::support::needs_emulator!();
     let api = Api::dynamo().await;
     let mut statuses = Vec::new();
     for phone in PHONE_FORMATS {

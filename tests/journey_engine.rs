@@ -504,6 +504,7 @@ async fn card_onboarding_never_activated_reminds_three_times_then_tickets_custom
 /// redeliveries are the embedded scenario's.)
 #[tokio::test]
 async fn card_onboarding_never_activated_plays_out_the_same_on_dynamodb_and_sqs() {
+    crate::support::needs_emulator!();
     let seeds = ["tra-gop-moi", "the-moi-kich-hoat"];
     let embedded = card_never_activated(Delivery::Once).await;
     let sim = Sim::with_seeds_on(Delivery::Once, &seeds, Backend::Aws).await;

@@ -9,6 +9,36 @@ use nhip_local::{
     Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
 };
 
+/// Set by the test command: a missing emulator is then a failure, not a skip.
+const REQUIRE_EMULATOR_VAR: &str = "NHIP_TEST_REQUIRE_EMULATOR";
+
+/// Whether a test of the AWS adapters must skip: true (after saying so on stderr) when no
+/// emulator was started, as under a plain `cargo test`. The test command starts one and sets
+/// `NHIP_TEST_REQUIRE_EMULATOR=1`, so there an absent emulator fails the test instead.
+pub fn skip_without_emulator(test: &str) -> bool {
+    if std::env::var("NHIP_TEST_AWS_ENDPOINT").is_ok_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if std::env::var(REQUIRE_EMULATOR_VAR).is_ok_and(|v| v == "1") {
+        panic!("{test}: NHIP_TEST_AWS_ENDPOINT is not set, and {REQUIRE_EMULATOR_VAR}=1");
+    }
+    eprintln!(
+        "skipped {test}: no AWS emulator (NHIP_TEST_AWS_ENDPOINT is not set); the test command \
+         in README.md (scripts/test.sh) starts one and runs it"
+    );
+    true
+}
+
+/// Returns from the calling test when there is no emulator (see [`skip_without_emulator`]).
+macro_rules! needs_emulator {
+    () => {
+        if $crate::support::skip_without_emulator(module_path!()) {
+            return;
+        }
+    };
+}
+pub(crate) use needs_emulator;
+
 /// The emulator endpoint the test command started (moto's server mode).
 pub fn aws_endpoint() -> String {
     std::env::var("NHIP_TEST_AWS_ENDPOINT").expect(

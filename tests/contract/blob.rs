@@ -105,6 +105,7 @@ async fn folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config().await;
     let store = nhip_aws::S3BlobStore::from_sdk_config(&sdk, support::unique_name("nhip-blobs"));
     store
@@ -117,6 +118,7 @@ async fn s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_reports_a_missing_bucket_as_unavailable() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config().await;
     let store = nhip_aws::S3BlobStore::from_sdk_config(&sdk, support::unique_name("nhip-absent"));
     let blob = Blob {

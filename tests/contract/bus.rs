@@ -185,6 +185,7 @@ macro_rules! bus_contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
+                    crate::support::needs_emulator!();
                     super::$case(super::eventbridge().await).await;
                 }
             )*

@@ -414,6 +414,7 @@ fn email(from: String) -> OutgoingEmail {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ses_sends_simple_email_tagged_with_the_message_id() {
+    crate::support::needs_emulator!();
     let (sdk, log) = proxied_sdk_config().await;
     let channel = nhip_aws::SesChannel::from_sdk_config(&sdk, Some("nhip-tracking".into()));
     assert_eq!(channel.name(), "ses");
@@ -462,6 +463,7 @@ async fn ses_sends_simple_email_tagged_with_the_message_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ses_sends_raw_mime_with_attachments_and_unsubscribe_headers() {
+    crate::support::needs_emulator!();
     let (sdk, log) = proxied_sdk_config().await;
     let channel = nhip_aws::SesChannel::from_sdk_config(&sdk, None);
     let sender = verified_sender(&channel).await;
@@ -554,6 +556,7 @@ async fn ses_sends_raw_mime_with_attachments_and_unsubscribe_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ses_rejects_an_unverified_sender_without_naming_the_recipient() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config().await;
     let channel = nhip_aws::SesChannel::from_sdk_config(&sdk, None);
     let sender = format!("chua-xac-minh-{}@nhip-test.vn", message_id().to_lowercase());
@@ -580,6 +583,7 @@ async fn ses_rejects_an_unverified_sender_without_naming_the_recipient() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ses_refuses_other_kinds_and_malformed_e_mail_before_calling_ses() {
+    crate::support::needs_emulator!();
     let (sdk, log) = proxied_sdk_config().await;
     let channel = nhip_aws::SesChannel::from_sdk_config(&sdk, None);
     rejection(
@@ -600,6 +604,7 @@ async fn ses_refuses_other_kinds_and_malformed_e_mail_before_calling_ses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ses_reports_an_unreachable_endpoint_as_unavailable() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config()
         .await
         .to_builder()
@@ -628,6 +633,7 @@ async fn closed_port_url() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_sends_sms_with_type_and_sender_id() {
+    crate::support::needs_emulator!();
     let (sdk, log) = proxied_sdk_config().await;
     let channel = nhip_aws::SnsSmsChannel::from_sdk_config(&sdk);
     assert_eq!(channel.name(), "sns-sms");
@@ -704,6 +710,7 @@ async fn sns_sends_sms_with_type_and_sender_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_sms_refuses_bad_numbers_sender_ids_and_other_kinds() {
+    crate::support::needs_emulator!();
     let (sdk, log) = proxied_sdk_config().await;
     let channel = nhip_aws::SnsSmsChannel::from_sdk_config(&sdk);
     for number in ["0912345678", "+84 912 345 678", "+84"] {
@@ -744,6 +751,7 @@ async fn push_endpoint(channel: &nhip_aws::SnsPushChannel) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_publishes_push_to_a_platform_endpoint() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config().await;
     let channel = nhip_aws::SnsPushChannel::from_sdk_config(&sdk);
     assert_eq!(channel.name(), "sns-push");
@@ -784,6 +792,7 @@ async fn sns_publishes_push_to_a_platform_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_push_to_a_disabled_or_missing_endpoint_is_rejected() {
+    crate::support::needs_emulator!();
     let sdk = support::aws_sdk_config().await;
     let channel = nhip_aws::SnsPushChannel::from_sdk_config(&sdk);
     let endpoint = push_endpoint(&channel).await;

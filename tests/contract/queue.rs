@@ -97,6 +97,7 @@ macro_rules! queue_contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
+                    crate::support::needs_emulator!();
                     super::$case(super::sqs().await).await;
                 }
             )*

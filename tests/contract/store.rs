@@ -57,6 +57,9 @@ macro_rules! store_contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
+                    if matches!(BACKEND, super::Backend::Dynamodb) {
+                        crate::support::needs_emulator!();
+                    }
                     let (store, _dir) = super::open(BACKEND).await;
                     super::$case(store).await;
                 }
@@ -72,6 +75,9 @@ macro_rules! store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
+                if matches!(super::BACKEND, super::super::Backend::Dynamodb) {
+                    crate::support::needs_emulator!();
+                }
                 let (store, _dir) = super::super::open(super::BACKEND).await;
                 super::super::$case(store, nhip_ports::store::Index::$index).await;
             }
@@ -998,6 +1004,7 @@ fn rusqlite_free_lock(path: &std::path::Path) -> rusqlite::Connection {
 /// when `create_table` meets it again, built over the items already stored.
 #[tokio::test]
 async fn dynamodb_create_table_adds_an_index_an_older_table_lacks() {
+    crate::support::needs_emulator!();
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ScalarAttributeType,

@@ -9,8 +9,9 @@
 //! status, and the domain's enumerations (which live in `nhip-domain`, without utoipa) are
 //! schemas built from the domain's own lists of values, so the document cannot drift from them.
 //!
-//! A module's routes join the document by annotating each handler and adding one line to the
-//! `paths(...)` list of [`ApiDoc`]. The integration tests (`tests/openapi.rs`) walk the
+//! A route joins the document where it joins the router: each feature's router registers its
+//! annotated handlers with `utoipa_axum::routes!`, which takes the method and path from the
+//! handler's `#[utoipa::path]`, so a route is declared once. The integration tests (`tests/openapi.rs`) walk the
 //! document against the router, and the test command fuzzes the local runner with
 //! schemathesis against it.
 
@@ -26,36 +27,14 @@ use nhip_core::openapi::{
     Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 
-/// The document. Paths are listed by module, one line each.
+/// The document's frame: title, shared components, tags. The operations come from the
+/// routers ([`crate::router`]), where each route is declared once.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Nhịp API",
         description = "Nhịp's HTTP API: the staff API (a staff JWT as `Authorization: Bearer`) and the public lead intake. Every error answers `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
-    ),
-    paths(
-        crate::system::health, crate::system::version, serve_document,
-        nhip_intake::forms::submit_lead, nhip_intake::forms::confirm_page, nhip_intake::forms::confirm_consents,
-        nhip_crm::customers::routes::list_customers, nhip_crm::customers::routes::create_customer, nhip_crm::customers::routes::not_consulted, nhip_crm::customers::routes::get_customer, nhip_crm::customers::routes::update_customer, nhip_crm::customers::routes::assign_owner, nhip_crm::customers::routes::customer_timeline, nhip_crm::customers::routes::recent_activities,
-        nhip_crm::customers::interactions::log_interaction,
-        nhip_crm::customers::submissions::apply_submission,
-        nhip_crm::next_actions::list_next_actions, nhip_crm::next_actions::schedule_next_action,
-        nhip_crm::notifications::list_notifications, nhip_crm::notifications::mark_read, nhip_crm::notifications::mark_all_read,
-        nhip_crm::customers::import::import_customers, nhip_crm::customers::import::import_summary, nhip_crm::customers::import::error_report,
-        nhip_crm::holdings::list_products, nhip_crm::holdings::create_product, nhip_crm::holdings::get_product, nhip_crm::holdings::update_product, nhip_crm::holdings::list_reasons, nhip_crm::holdings::create_reason, nhip_crm::holdings::update_reason,
-        nhip_crm::holdings::list_holdings, nhip_crm::holdings::add_holding, nhip_crm::holdings::get_holding, nhip_crm::holdings::update_holding, nhip_crm::holdings::customer_usage, nhip_crm::holdings::product_usage_report,
-        nhip_crm::privacy::export, nhip_crm::privacy::erase, nhip_crm::privacy::restrict, nhip_crm::privacy::object_marketing, nhip_crm::privacy::change_consent,
-        nhip_intake::telephony::incoming,
-        nhip_messaging::templates::list_templates, nhip_messaging::templates::create_template, nhip_messaging::templates::get_template, nhip_messaging::templates::add_version, nhip_messaging::templates::get_version, nhip_messaging::templates::publish_version, nhip_messaging::templates::preview_version, nhip_messaging::templates::upload_attachment,
-        nhip_messaging::routes::send_to_customer, nhip_messaging::routes::customer_messages, nhip_messaging::routes::get_message, nhip_messaging::routes::create_campaign, nhip_messaging::routes::get_campaign, nhip_messaging::routes::template_stats, nhip_messaging::routes::organisation_stats,
-        nhip_messaging::routes::get_rules, nhip_messaging::routes::put_rules, nhip_messaging::routes::put_agreement, nhip_messaging::routes::staff_refusal,
-        nhip_messaging::routes::add_do_not_advertise, nhip_messaging::routes::get_do_not_advertise, nhip_messaging::routes::delete_do_not_advertise, nhip_messaging::routes::get_suppression, nhip_messaging::routes::delete_suppression,
-        nhip_crm::events_api::post_events,
-        nhip_journeys::definitions::list_journeys, nhip_journeys::definitions::create_journey, nhip_journeys::definitions::get_journey, nhip_journeys::definitions::add_journey_version, nhip_journeys::definitions::get_journey_version, nhip_journeys::definitions::publish_journey_version, nhip_journeys::definitions::list_seeds, nhip_journeys::definitions::install_seed,
-        nhip_journeys::routes::enroll_customers, nhip_journeys::routes::list_enrollments, nhip_journeys::routes::customer_journeys, nhip_journeys::routes::journey_stats,
-        nhip_crm::tickets::list_tickets,
-        nhip_messaging::routes::follow_link, nhip_messaging::routes::unsubscribe_page, nhip_messaging::routes::unsubscribe, nhip_messaging::routes::ses_over_http, nhip_messaging::routes::zns_callback, nhip_messaging::routes::sms_inbound,
     ),
     components(
         schemas(ErrorBody),
@@ -110,7 +89,13 @@ impl Modify for Document {
 
 /// The document, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+        let mut document = ApiDoc::openapi();
+        document.merge(crate::router::staff_routes().into_openapi());
+        // The origins only decide CORS headers, which the document does not describe.
+        document.merge(crate::router::public_routes(&[]).into_openapi());
+        document
+    });
     &DOCUMENT
 }
 

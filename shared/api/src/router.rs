@@ -1,20 +1,21 @@
 //! The routers: every feature's routes merged over one `Deps`, with the fallbacks and the
 //! body limit. The `api` function serves [`staff_router`]; the intake and tracking functions
-//! serve their public routes; the local runner serves [`router`], all of them together.
+//! serve their public routes; the local runner serves [`router`], all of them together. The
+//! same route lists make the OpenAPI document ([`crate::openapi::document`]), so a route
+//! cannot be served without being documented, nor documented without being served.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use nhip_core::deps::Deps;
 use nhip_core::http::{MAX_BODY_BYTES, method_not_allowed, not_found};
 
-use crate::system::{health, version};
-
-/// The API's routes over `deps`: the staff API and the public intake routes (in AWS the
-/// intake routes are served by their own function, without the staff authorizer).
+/// The API's routes over `deps`: the staff API and the public routes (in AWS the intake and
+/// tracking routes are served by their own functions, without the staff authorizer).
 pub fn router(deps: Arc<Deps>) -> Router {
     staff_router(deps.clone())
         .merge(nhip_intake::forms::router(deps.clone()))
@@ -24,10 +25,20 @@ pub fn router(deps: Arc<Deps>) -> Router {
 /// The staff API (the `api` function): every route but `/health`, `/v1/version` and
 /// `/v1/openapi.json` needs a staff token.
 pub fn staff_router(deps: Arc<Deps>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/v1/version", get(version))
-        .route("/v1/openapi.json", get(crate::openapi::serve_document))
+    let (routes, _) = staff_routes().split_for_parts();
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(deps)
+}
+
+/// The staff routes with their operations.
+pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(crate::system::health))
+        .routes(routes!(crate::system::version))
+        .routes(routes!(crate::openapi::serve_document))
         .merge(nhip_crm::customers::routes::router())
         .merge(nhip_crm::customers::interactions::router())
         .merge(nhip_crm::customers::submissions::router())
@@ -42,8 +53,11 @@ pub fn staff_router(deps: Arc<Deps>) -> Router {
         .merge(nhip_journeys::definitions::router())
         .merge(nhip_journeys::routes::router())
         .merge(nhip_crm::tickets::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(deps)
+}
+
+/// The public routes with their operations: the lead form (answering CORS for `origins`), the
+/// double opt-in page, the call centre's webhook, tracked links, unsubscribe pages and the
+/// providers' callbacks.
+pub fn public_routes(origins: &[String]) -> OpenApiRouter<Arc<Deps>> {
+    nhip_intake::forms::routes(origins).merge(nhip_messaging::routes::public_routes())
 }

@@ -10,11 +10,9 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::identifiers::{Cccd, Email, Phone};
@@ -27,13 +25,15 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Most events in one request.
 pub const MAX_BATCH: usize = 100;
 
 /// The routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route("/v1/events", post(post_events))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(post_events))
 }
 
 /// Who an event is about: Nhịp's id, or an identifier the customer is known by.

@@ -19,11 +19,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
 use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::{Lifecycle, UsageStatus};
 use nhip_domain::ids::CustomerId;
@@ -45,6 +43,8 @@ use nhip_core::records::{from_item, read_partition, to_item};
 use nhip_core::timeline;
 use nhip_ports::ItemStore;
 use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Kind attribute of catalogue product items.
 pub const PRODUCT_KIND: &str = "catalogue_product";
@@ -61,31 +61,16 @@ const MAX_ATTRIBUTES: usize = 30;
 const MAX_AMOUNT: i64 = 9_007_199_254_740_991;
 
 /// The catalogue, holdings, usage and report routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route(
-            "/v1/catalogue/products",
-            get(list_products).post(create_product),
-        )
-        .route(
-            "/v1/catalogue/products/{code}",
-            get(get_product).patch(update_product),
-        )
-        .route(
-            "/v1/catalogue/usage-reasons",
-            get(list_reasons).post(create_reason),
-        )
-        .route("/v1/catalogue/usage-reasons/{code}", patch(update_reason))
-        .route(
-            "/v1/customers/{id}/holdings",
-            get(list_holdings).post(add_holding),
-        )
-        .route(
-            "/v1/customers/{id}/holdings/{holding_id}",
-            get(get_holding).patch(update_holding),
-        )
-        .route("/v1/customers/{id}/usage", get(customer_usage))
-        .route("/v1/reports/product-usage", get(product_usage_report))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product))
+        .routes(routes!(list_reasons, create_reason))
+        .routes(routes!(update_reason))
+        .routes(routes!(list_holdings, add_holding))
+        .routes(routes!(get_holding, update_holding))
+        .routes(routes!(customer_usage))
+        .routes(routes!(product_usage_report))
 }
 
 /// A plain enum with a snake_case wire form and a Vietnamese label.

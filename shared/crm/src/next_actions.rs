@@ -5,11 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use nhip_domain::ids::{CustomerId, DueWorkId};
 use serde::{Deserialize, Serialize};
@@ -25,13 +23,12 @@ use nhip_core::keys;
 use nhip_core::scheduler::{self, Work};
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, Index, Query, SortKey, StoreError, Update, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The next-action routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route(
-        "/v1/customers/{id}/next-actions",
-        get(list_next_actions).post(schedule_next_action),
-    )
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(list_next_actions, schedule_next_action))
 }
 
 /// What the consultant will do.

@@ -5,10 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use nhip_domain::ids::CustomerId;
 use serde::Deserialize;
@@ -21,13 +19,15 @@ use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The bell's routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/me/notifications", get(list_notifications))
-        .route("/v1/me/notifications/{id}/read", post(mark_read))
-        .route("/v1/me/notifications/read-all", post(mark_all_read))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notifications))
+        .routes(routes!(mark_read))
+        .routes(routes!(mark_all_read))
 }
 
 /// What a notification says.

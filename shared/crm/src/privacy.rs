@@ -12,12 +12,10 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Channel, ConsentRecord, Consents, Purpose};
 use nhip_domain::ids::CustomerId;
@@ -39,6 +37,8 @@ use nhip_ports::store::{
     Condition, Cursor, Index, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, Update,
     WriteOp,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The full name an erased customer keeps ("Erased").
 pub const ERASED_NAME: &str = "Đã xoá";
@@ -103,16 +103,13 @@ const KEY_ATTRIBUTES: &[&str] = &[
 ];
 
 /// The personal-data routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/customers/{id}/export", get(export))
-        .route("/v1/customers/{id}/erase", post(erase))
-        .route("/v1/customers/{id}/restrict", post(restrict))
-        .route(
-            "/v1/customers/{id}/object-marketing",
-            post(object_marketing),
-        )
-        .route("/v1/customers/{id}/consents", post(change_consent))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(erase))
+        .routes(routes!(restrict))
+        .routes(routes!(object_marketing))
+        .routes(routes!(change_consent))
 }
 
 // ---------------------------------------------------------------------------------------------

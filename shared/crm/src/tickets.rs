@@ -13,9 +13,7 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::ids::CustomerId;
@@ -28,6 +26,8 @@ use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
 use nhip_ports::store::{Condition, Index, Query, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Kind attribute of ticket items.
 pub const KIND: &str = "ticket";
@@ -237,8 +237,8 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
 }
 
 /// The ticket routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route("/v1/tickets", get(list_tickets))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(list_tickets))
 }
 
 /// Filters of the ticket list.

@@ -19,7 +19,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Timelike as _, Utc};
 use nhip_domain::customer::{Attribution, Channel, Purpose, Source};
 use nhip_domain::identifiers::{Email, Phone};
@@ -40,6 +39,8 @@ use nhip_messaging::model::{
     Cause, CauseKind, MessageChannel, SendPurpose, SendRequest, SystemMessage,
 };
 use nhip_ports::store::{Condition, Key, Update};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 /// Largest lead submission accepted, in bytes: a form is a few hundred bytes.
 pub const MAX_LEAD_BYTES: usize = 16 * 1024;
@@ -58,25 +59,26 @@ pub const RATE_PER_CONTACT_PER_HOUR: u32 = 10;
 
 /// The public routes.
 pub fn router(deps: Arc<Deps>) -> Router {
-    Router::new()
-        .route(
-            "/v1/intake/leads",
-            lead_route(&deps.settings.intake_allowed_origins),
-        )
-        .route(
-            "/v1/intake/confirm/{token}",
-            get(confirm_page).post(confirm_consents),
-        )
-        .merge(crate::telephony::router())
+    routes(&deps.settings.intake_allowed_origins)
+        .split_for_parts()
+        .0
         .with_state(deps)
+}
+
+/// The public routes with their operations, the lead form answering CORS for `origins`.
+pub fn routes(origins: &[String]) -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(lead_route(origins))
+        .routes(routes!(confirm_page, confirm_consents))
+        .merge(crate::telephony::router())
 }
 
 /// `POST /v1/intake/leads`, with CORS for the configured web origins: a browser on the bank's
 /// website may post the form with `fetch` (its preflight `OPTIONS` is answered here, as the
 /// HTTP API routes it to this function). No credentials, only `POST` and `Content-Type`; an
 /// origin not listed gets no CORS headers, so the browser keeps the answer from its page.
-fn lead_route(origins: &[String]) -> axum::routing::MethodRouter<Arc<Deps>> {
-    let route = post(submit_lead);
+fn lead_route(origins: &[String]) -> UtoipaMethodRouter<Arc<Deps>> {
+    let route = routes!(submit_lead);
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
@@ -84,7 +86,8 @@ fn lead_route(origins: &[String]) -> axum::routing::MethodRouter<Arc<Deps>> {
     if origins.is_empty() {
         return route;
     }
-    route.layer(
+    nhip_core::http::layered(
+        route,
         tower_http::cors::CorsLayer::new()
             .allow_origin(origins)
             .allow_methods([axum::http::Method::POST])

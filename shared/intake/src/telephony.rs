@@ -17,12 +17,10 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::Source;
 use nhip_domain::identifiers::Phone;
@@ -41,6 +39,8 @@ use nhip_crm::customers::leads::{self, Lead, Outcome};
 use nhip_crm::customers::model::Customer;
 use nhip_crm::customers::repo;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest webhook body accepted: a call notification is a few hundred bytes.
 pub const MAX_CALL_BYTES: usize = 8 * 1024;
@@ -52,8 +52,8 @@ const MARKER_TTL_SECONDS: i64 = 30 * 24 * 3600;
 const DEDUPE_WINDOW: u32 = 10;
 
 /// The webhook route.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route("/v1/telephony/incoming", post(incoming))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(incoming))
 }
 
 /// The webhook body.

@@ -12,12 +12,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use nhip_domain::journey::{Journey, JourneyErrors, Trigger, parse_json, parse_yaml, validate};
 use serde::{Deserialize, Serialize};
@@ -30,6 +28,8 @@ use nhip_core::keys;
 use nhip_core::records::to_item;
 use nhip_messaging::templates;
 use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Kind attribute of journey header items.
 pub const KIND: &str = "journey";
@@ -81,21 +81,15 @@ pub struct JourneyVersion {
 }
 
 /// The routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/journeys", get(list_journeys).post(create_journey))
-        .route("/v1/journeys/seeds", get(list_seeds))
-        .route("/v1/journeys/seeds/{key}/install", post(install_seed))
-        .route("/v1/journeys/{key}", get(get_journey))
-        .route("/v1/journeys/{key}/versions", post(add_journey_version))
-        .route(
-            "/v1/journeys/{key}/versions/{number}",
-            get(get_journey_version),
-        )
-        .route(
-            "/v1/journeys/{key}/versions/{number}/publish",
-            post(publish_journey_version),
-        )
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_journeys, create_journey))
+        .routes(routes!(list_seeds))
+        .routes(routes!(install_seed))
+        .routes(routes!(get_journey))
+        .routes(routes!(add_journey_version))
+        .routes(routes!(get_journey_version))
+        .routes(routes!(publish_journey_version))
 }
 
 fn not_found() -> ApiError {

@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
 use nhip_domain::ids::CustomerId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,19 +22,18 @@ use nhip_core::http::{ApiError, Json, Path, Query as QueryParams};
 use nhip_core::keys;
 use nhip_crm::events_api::{CustomerRef, Resolve, resolve};
 use nhip_ports::store::{Index, Query};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Most customers enrolled by one request.
 pub const MAX_ENROLL: usize = 1000;
 
 /// The routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route(
-            "/v1/journeys/{key}/enrollments",
-            get(list_enrollments).post(enroll_customers),
-        )
-        .route("/v1/journeys/{key}/stats", get(journey_stats))
-        .route("/v1/customers/{id}/journeys", get(customer_journeys))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_enrollments, enroll_customers))
+        .routes(routes!(journey_stats))
+        .routes(routes!(customer_journeys))
 }
 
 fn not_found() -> ApiError {

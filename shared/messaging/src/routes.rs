@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post, put};
 use nhip_domain::compliance::{AdvertisingRules, Agreement};
 use nhip_domain::identifiers::Phone;
 use serde::Deserialize;
@@ -31,6 +30,8 @@ use nhip_crm::customers::list::{self, Filters};
 use nhip_crm::customers::repo::{self, SaveError};
 use nhip_crm::customers::routes::load_visible;
 use nhip_ports::store::{Condition, Index, Query, SortKey, StoreError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Most customers one campaign request queues.
 pub const MAX_CAMPAIGN_AUDIENCE: usize = 5_000;
@@ -38,35 +39,20 @@ pub const MAX_CAMPAIGN_AUDIENCE: usize = 5_000;
 pub const MAX_DNC_BATCH: usize = 10_000;
 
 /// The staff routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route(
-            "/v1/customers/{id}/messages",
-            get(customer_messages).post(send_to_customer),
-        )
-        .route("/v1/messages/{id}", get(get_message))
-        .route("/v1/campaigns", post(create_campaign))
-        .route("/v1/campaigns/{id}", get(get_campaign))
-        .route("/v1/templates/{code}/stats", get(template_stats))
-        .route("/v1/messaging/stats", get(organisation_stats))
-        .route(
-            "/v1/compliance/advertising-rules",
-            get(get_rules).put(put_rules),
-        )
-        .route(
-            "/v1/customers/{id}/advertising-agreement",
-            put(put_agreement),
-        )
-        .route("/v1/customers/{id}/refusals", post(staff_refusal))
-        .route("/v1/do-not-advertise", post(add_do_not_advertise))
-        .route(
-            "/v1/do-not-advertise/{phone}",
-            get(get_do_not_advertise).delete(delete_do_not_advertise),
-        )
-        .route(
-            "/v1/suppressions/{family}/{address}",
-            get(get_suppression).delete(delete_suppression),
-        )
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(customer_messages, send_to_customer))
+        .routes(routes!(get_message))
+        .routes(routes!(create_campaign))
+        .routes(routes!(get_campaign))
+        .routes(routes!(template_stats))
+        .routes(routes!(organisation_stats))
+        .routes(routes!(get_rules, put_rules))
+        .routes(routes!(put_agreement))
+        .routes(routes!(staff_refusal))
+        .routes(routes!(add_do_not_advertise))
+        .routes(routes!(get_do_not_advertise, delete_do_not_advertise))
+        .routes(routes!(get_suppression, delete_suppression))
 }
 
 /// Largest body the public tracking routes accept (an SNS message is at most 256 KB).
@@ -74,14 +60,18 @@ pub const MAX_PUBLIC_BODY: usize = 300 * 1024;
 
 /// The public routes, served without a staff token (the `tracking-api` function in AWS).
 pub fn public(deps: Arc<Deps>) -> Router {
-    Router::new()
-        .route("/t/{token}", get(follow_link))
-        .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
-        .route("/v1/tracking/ses", post(ses_over_http))
-        .route("/v1/tracking/zns", post(zns_callback))
-        .route("/v1/tracking/sms-inbound", post(sms_inbound))
+    public_routes().split_for_parts().0.with_state(deps)
+}
+
+/// The public routes with their operations, for the document and [`public`].
+pub fn public_routes() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(follow_link))
+        .routes(routes!(unsubscribe_page, unsubscribe))
+        .routes(routes!(ses_over_http))
+        .routes(routes!(zns_callback))
+        .routes(routes!(sms_inbound))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_PUBLIC_BODY))
-        .with_state(deps)
 }
 
 fn not_found(what: &str) -> ApiError {

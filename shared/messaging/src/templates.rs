@@ -10,11 +10,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use nhip_domain::template::{Content, MergeData, Template, TemplateErrors, sms_segments};
 use serde::{Deserialize, Serialize};
@@ -27,6 +25,8 @@ use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_core::records::to_item;
 use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Kind attribute of template header items.
 pub const KIND: &str = "template";
@@ -93,25 +93,18 @@ pub enum LoadError {
 }
 
 /// The routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/templates", get(list_templates).post(create_template))
-        .route("/v1/templates/{code}", get(get_template))
-        .route("/v1/templates/{code}/versions", post(add_version))
-        .route("/v1/templates/{code}/versions/{number}", get(get_version))
-        .route(
-            "/v1/templates/{code}/versions/{number}/publish",
-            post(publish_version),
-        )
-        .route(
-            "/v1/templates/{code}/versions/{number}/preview",
-            post(preview_version),
-        )
-        .route(
-            "/v1/attachments",
-            post(upload_attachment)
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
-        )
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(get_template))
+        .routes(routes!(add_version))
+        .routes(routes!(get_version))
+        .routes(routes!(publish_version))
+        .routes(routes!(preview_version))
+        .routes(nhip_core::http::layered(
+            routes!(upload_attachment),
+            axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES),
+        ))
 }
 
 /// Largest attachment accepted (Lambda's 6 MB response and request limits, base64 included).

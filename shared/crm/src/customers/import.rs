@@ -23,11 +23,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use nhip_domain::customer::{Classification, Source};
 use nhip_domain::ids::CustomerId;
@@ -48,6 +47,8 @@ use nhip_core::http::ApiError;
 use nhip_core::keys;
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, Index, Item, Query, SortKey, StoreError, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest file accepted, in bytes.
 pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
@@ -82,11 +83,11 @@ pub const KIND: &str = "import";
 pub const ROW_KIND: &str = "import_row";
 
 /// The import routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/imports/customers", post(import_customers))
-        .route("/v1/imports/customers/{id}", get(import_summary))
-        .route("/v1/imports/customers/{id}/errors.csv", get(error_report))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(import_customers))
+        .routes(routes!(import_summary))
+        .routes(routes!(error_report))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Classification, after_first_interaction};
 use serde::Deserialize;
@@ -21,13 +19,15 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::timeline;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Attempts when a concurrent change to the customer wins the race.
 const ATTEMPTS: usize = 3;
 
 /// The interaction routes.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route("/v1/customers/{id}/interactions", post(log_interaction))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(log_interaction))
 }
 
 /// What kind of interaction.

@@ -5,11 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use nhip_domain::customer::{Classification, Lifecycle, Source};
 use nhip_domain::identifiers::{Cccd, Cmnd, Email, Phone, TaxCode};
@@ -29,19 +27,18 @@ use nhip_core::http::{ApiError, Json, ListParams, ListQuery, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
 use nhip_ports::store::Cursor;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The staff routes on customers.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/v1/customers", get(list_customers).post(create_customer))
-        .route("/v1/customers/not-consulted", get(not_consulted))
-        .route(
-            "/v1/customers/{id}",
-            get(get_customer).patch(update_customer),
-        )
-        .route("/v1/customers/{id}/owner", post(assign_owner))
-        .route("/v1/customers/{id}/timeline", get(customer_timeline))
-        .route("/v1/customers/{id}/activities", get(recent_activities))
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(not_consulted))
+        .routes(routes!(get_customer, update_customer))
+        .routes(routes!(assign_owner))
+        .routes(routes!(customer_timeline))
+        .routes(routes!(recent_activities))
 }
 
 fn not_found() -> ApiError {

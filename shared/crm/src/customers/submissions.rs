@@ -10,10 +10,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use nhip_domain::ids::CustomerId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -28,13 +26,12 @@ use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, Item, Key, Update, WriteOp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The route.
-pub fn router() -> Router<Arc<Deps>> {
-    Router::new().route(
-        "/v1/customers/{id}/submissions/{submission}/apply",
-        post(apply_submission),
-    )
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new().routes(routes!(apply_submission))
 }
 
 /// A field of an unverified submission staff may apply.
