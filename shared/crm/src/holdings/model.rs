@@ -1,0 +1,262 @@
+//! The catalogue's and holdings' records: products, usage reasons, holdings, their wire
+//! enums with Vietnamese labels, and the holding lifecycle rules.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nhip_domain::customer::UsageStatus;
+use nhip_domain::ids::CustomerId;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::customers::model::HoldingSummary;
+
+/// A plain enum with a snake_case wire form and a Vietnamese label.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal, $label:literal;)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire form.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire,)+ }
+            }
+
+            /// The Vietnamese label staff see.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label,)+ }
+            }
+
+            /// The value with this wire form.
+            pub fn parse(raw: &str) -> Option<Self> {
+                match raw.trim() {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            pub(crate) fn expected() -> String {
+                [$($wire),+].join(", ")
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// What sort of product: decides which attributes make sense and groups the usage summary.
+    ProductKind {
+        /// Investment contracts (BCC and the like).
+        Investment = "investment", "Đầu tư";
+        /// Payment cards.
+        Card = "card", "Thẻ";
+        /// Installment plans.
+        InstallmentPlan = "installment_plan", "Trả góp";
+        /// Software subscriptions (invoices, accounting).
+        SoftwareSubscription = "software_subscription", "Phần mềm thuê bao";
+        /// Anything else.
+        Other = "other", "Khác";
+    }
+}
+
+wire_enum! {
+    /// Where a holding's contract or subscription stands.
+    HoldingStatus {
+        /// Signed or bought, not in force yet.
+        Pending = "pending", "Chờ hiệu lực";
+        /// In force.
+        Active = "active", "Đang hiệu lực";
+        /// Settled: paid out and closed ("tất toán").
+        Settled = "settled", "Đã tất toán";
+        /// Cancelled before or during its term.
+        Cancelled = "cancelled", "Đã huỷ";
+    }
+}
+
+wire_enum! {
+    /// Which usage statuses a reason may explain.
+    AppliesTo {
+        /// Bought, not yet used.
+        NotYetUsing = "not_yet_using", "Chưa sử dụng";
+        /// Stopped using.
+        Stopped = "stopped", "Ngưng sử dụng";
+        /// Either.
+        Both = "both", "Chưa sử dụng và ngưng sử dụng";
+    }
+}
+
+impl AppliesTo {
+    /// Whether a reason with this scope may explain `status`.
+    pub fn covers(self, status: UsageStatus) -> bool {
+        match (self, status) {
+            (_, UsageStatus::Using) => false,
+            (AppliesTo::Both, _) => true,
+            (AppliesTo::NotYetUsing, s) => s == UsageStatus::NotYetUsing,
+            (AppliesTo::Stopped, s) => s == UsageStatus::Stopped,
+        }
+    }
+}
+
+impl HoldingStatus {
+    /// Whether a holding may move from `self` to `next` (admins may correct any status).
+    pub fn may_become(self, next: HoldingStatus) -> bool {
+        use HoldingStatus::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Pending, Active) | (Pending, Cancelled) | (Active, Settled) | (Active, Cancelled)
+            )
+    }
+}
+
+wire_enum! {
+    /// The type an attribute hint asks for.
+    HintType {
+        /// Free text.
+        Text = "text", "Chữ";
+        /// Any number.
+        Number = "number", "Số";
+        /// A whole number.
+        Integer = "integer", "Số nguyên";
+        /// A date, `YYYY-MM-DD` or `DD/MM/YYYY`.
+        Date = "date", "Ngày";
+        /// Yes or no.
+        Boolean = "boolean", "Có/không";
+        /// Exactly four digits: the last digits of a card number.
+        Last4 = "last4", "4 số cuối";
+    }
+}
+
+/// A hint about one kind-specific attribute of a product's holdings, for forms and checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeHint {
+    /// What the form shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The value's type; a holding's value must have it.
+    #[serde(rename = "type")]
+    pub value_type: HintType,
+    /// Whether every holding of the product must carry it.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// A product of the catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// Slug, unique: lower-case letters, digits and hyphens (`bcc-12-thang`).
+    pub code: String,
+    /// Name, in Vietnamese (NFC).
+    pub name: String,
+    /// What sort of product; fixed once created. Stored as `product_kind`: `kind` is the
+    /// item-type attribute of every item in the table; the API calls it `kind`.
+    #[serde(rename = "product_kind")]
+    pub kind: ProductKind,
+    /// Whether new holdings may be added.
+    pub active: bool,
+    /// A longer description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings, by attribute name.
+    #[serde(default)]
+    pub attribute_schema: BTreeMap<String, AttributeHint>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+}
+
+/// A reason a product is not yet used or stopped being used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageReason {
+    /// Slug, unique.
+    pub code: String,
+    /// What staff see and choose from, in Vietnamese.
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// Whether it may be chosen.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+}
+
+/// One product a customer holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holding {
+    /// Time-ordered id.
+    pub id: String,
+    /// Whose.
+    pub customer_id: CustomerId,
+    /// Product code from the catalogue.
+    pub product: String,
+    /// The product's kind (fixed for a product, copied for the usage summary).
+    pub product_kind: ProductKind,
+    /// Contract or subscription status.
+    pub status: HoldingStatus,
+    /// Contract or subscription number.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// First day in force.
+    #[serde(default)]
+    pub starts_on: Option<NaiveDate>,
+    /// Last day in force.
+    #[serde(default)]
+    pub expires_on: Option<NaiveDate>,
+    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[serde(default)]
+    pub usage_status: Option<UsageStatus>,
+    /// Why it is not (yet) used: a reason code.
+    #[serde(default)]
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    #[serde(default)]
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data (card: `last4` only; investment: rate, term, …). Never logged.
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    /// The Vietnamese date it became settled.
+    #[serde(default)]
+    pub settled_on: Option<NaiveDate>,
+    /// Who added it.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
+}
+
+impl Holding {
+    /// What the profile keeps of it for the list filters.
+    pub fn summary(&self) -> HoldingSummary {
+        HoldingSummary {
+            id: self.id.clone(),
+            product: self.product.clone(),
+            status: self.status.as_str().to_owned(),
+            expires_on: self.expires_on,
+            usage_status: self.usage_status,
+            usage_reason: self.usage_reason.clone(),
+            remaining_invoice_ratio: self.remaining_invoice_ratio,
+        }
+    }
+}

@@ -1,0 +1,771 @@
+//! The holding routes: a customer's holdings, added and changed with the profile's summary and
+//! lifecycle in the same transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use nhip_domain::customer::{Lifecycle, UsageStatus};
+use nhip_domain::person::nfc;
+use serde_json::{Map, Value, json};
+use ulid::Ulid;
+
+use crate::customers::model::{Customer, HoldingSummary};
+use crate::customers::repo::{self, SaveError};
+use crate::customers::routes::{audit, load_visible};
+use nhip_core::auth::Principal;
+use nhip_core::deps::Deps;
+use nhip_core::form::{FieldErrors, parse_date, text};
+use nhip_core::http::{ApiError, Json, Path};
+use nhip_core::keys;
+use nhip_core::records::to_item;
+use nhip_core::timeline;
+use nhip_ports::store::{Condition, StoreError, WriteOp};
+
+use super::fields::*;
+use super::model::*;
+use super::repo::*;
+use super::schemas::*;
+use super::{ATTEMPTS, HOLDING_KIND, MAX_AMOUNT, MAX_ATTRIBUTES};
+
+/// Fields of a holding staff set on creation; all but `product` may change later.
+pub(super) const HOLDING_FIELDS: &[&str] = &[
+    "product",
+    "status",
+    "reference",
+    "starts_on",
+    "expires_on",
+    "amount",
+    "usage_status",
+    "usage_reason",
+    "remaining_invoice_ratio",
+    "attributes",
+];
+
+pub(super) fn holding_view(
+    holding: &Holding,
+    products: &BTreeMap<String, Product>,
+    reasons: &Reasons,
+) -> Value {
+    let mut value = json!(holding);
+    value["status_label"] = json!(holding.status.label());
+    value["product_kind_label"] = json!(holding.product_kind.label());
+    if let Some(product) = products.get(&holding.product) {
+        value["product_name"] = json!(product.name);
+    }
+    if let Some(status) = holding.usage_status {
+        value["usage_status_label"] = json!(status.label());
+    }
+    if let Some(reason) = holding.usage_reason.as_ref().and_then(|r| reasons.get(r)) {
+        value["usage_reason_label"] = json!(reason.label);
+    }
+    value
+}
+
+pub(super) type Reasons = BTreeMap<String, UsageReason>;
+
+pub(super) fn optional_date(
+    body: &Map<String, Value>,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Option<Option<NaiveDate>> {
+    if !body.contains_key(field) {
+        return None;
+    }
+    match text(body, field, errors) {
+        None => Some(None),
+        Some(raw) => match parse_date(&raw) {
+            Some(date) => Some(Some(date)),
+            None => {
+                errors.add(field, "Ngày cần dạng YYYY-MM-DD hoặc DD/MM/YYYY.");
+                None
+            }
+        },
+    }
+}
+
+/// Applies the holding fields present in `body` (all but `product`) to `holding`, checking
+/// each and then the whole. Absent fields stay; `null` clears an optional one. `attributes`
+/// merges: a key set to `null` is removed. The reason is checked against the catalogue when
+/// the usage status or the reason changes (a reason deactivated later stays where it is).
+pub(super) fn apply_holding_fields(
+    holding: &mut Holding,
+    body: &Map<String, Value>,
+    product: &Product,
+    reasons: &Reasons,
+    enforce_transitions: bool,
+    errors: &mut FieldErrors,
+) {
+    let before = holding.clone();
+    if let Some(status) = enumerated(
+        body,
+        "status",
+        errors,
+        HoldingStatus::parse,
+        HoldingStatus::expected(),
+    ) {
+        if enforce_transitions && !before.status.may_become(status) {
+            errors.add(
+                "status",
+                format!(
+                    "Không thể chuyển từ \"{}\" sang \"{}\".",
+                    before.status.label(),
+                    status.label()
+                ),
+            );
+        }
+        holding.status = status;
+    } else if body.get("status").is_some_and(Value::is_null) {
+        errors.add("status", "Vui lòng chọn trạng thái.");
+    }
+    if body.contains_key("reference") {
+        holding.reference = label_text(body, "reference", 100, errors);
+    }
+    if let Some(date) = optional_date(body, "starts_on", errors) {
+        holding.starts_on = date;
+    }
+    if let Some(date) = optional_date(body, "expires_on", errors) {
+        holding.expires_on = date;
+    }
+    if let (Some(start), Some(end)) = (holding.starts_on, holding.expires_on)
+        && end < start
+    {
+        errors.add("expires_on", "Ngày hết hạn phải sau ngày bắt đầu.");
+    }
+    match body.get("amount") {
+        None => {}
+        Some(Value::Null) => holding.amount = None,
+        Some(value) => match value.as_i64() {
+            Some(amount) if (0..=MAX_AMOUNT).contains(&amount) => holding.amount = Some(amount),
+            _ => errors.add("amount", "Số tiền tính bằng đồng: một số nguyên không âm."),
+        },
+    }
+    match body.get("remaining_invoice_ratio") {
+        None => {}
+        Some(Value::Null) => holding.remaining_invoice_ratio = None,
+        Some(value) => match value.as_f64() {
+            Some(ratio) if (0.0..=1.0).contains(&ratio) => {
+                holding.remaining_invoice_ratio = Some(ratio);
+            }
+            _ => errors.add(
+                "remaining_invoice_ratio",
+                "Tỷ lệ hoá đơn còn lại là một số từ 0 đến 1.",
+            ),
+        },
+    }
+    let usage_given = body.contains_key("usage_status");
+    let reason_given = body.contains_key("usage_reason");
+    if usage_given {
+        holding.usage_status = match body.get("usage_status") {
+            Some(Value::Null) => None,
+            _ => match text(body, "usage_status", errors).map(|raw| raw.parse::<UsageStatus>()) {
+                Some(Ok(status)) => Some(status),
+                Some(Err(e)) => {
+                    errors.add("usage_status", e.to_string());
+                    before.usage_status
+                }
+                None => None,
+            },
+        };
+    }
+    if reason_given {
+        holding.usage_reason = match body.get("usage_reason") {
+            Some(Value::Null) => None,
+            _ => match text(body, "usage_reason", errors) {
+                None => None,
+                Some(raw) => match normalise_code(&raw) {
+                    Some(code) => Some(code),
+                    None => {
+                        errors.add("usage_reason", "Mã lý do không hợp lệ.");
+                        None
+                    }
+                },
+            },
+        };
+    } else if usage_given && holding.usage_status != before.usage_status {
+        // The old reason explained the old status: keep it only if it explains the new one.
+        let still_applies = holding.usage_status.is_some_and(|s| {
+            holding
+                .usage_reason
+                .as_ref()
+                .and_then(|r| reasons.get(r))
+                .is_some_and(|r| r.applies_to.covers(s))
+        });
+        if !still_applies {
+            holding.usage_reason = None;
+        }
+    }
+    if reason_given && let Some(code) = &holding.usage_reason {
+        match (holding.usage_status, reasons.get(code)) {
+            (None | Some(UsageStatus::Using), _) => errors.add(
+                "usage_reason",
+                "Chỉ ghi lý do khi trạng thái sử dụng là \"Chưa sử dụng\" hoặc \"Ngưng sử dụng\".",
+            ),
+            (_, None) => errors.add("usage_reason", "Không có lý do này trong danh mục."),
+            (_, Some(reason)) if !reason.active => {
+                errors.add("usage_reason", "Lý do này đã ngưng áp dụng.");
+            }
+            (Some(status), Some(reason)) if !reason.applies_to.covers(status) => errors.add(
+                "usage_reason",
+                format!(
+                    "Lý do này không áp dụng cho trạng thái \"{}\".",
+                    status.label()
+                ),
+            ),
+            _ => {}
+        }
+    }
+    match body.get("attributes") {
+        None => {}
+        Some(Value::Null) => holding.attributes = Map::new(),
+        Some(Value::Object(changes)) => {
+            for (name, value) in changes {
+                let field = format!("attributes.{name}");
+                if !valid_attribute_name(name) {
+                    errors.add(
+                        &field,
+                        "Tên thuộc tính: 1–64 ký tự chữ không dấu, số, _ hoặc -.",
+                    );
+                    continue;
+                }
+                match value {
+                    Value::Null => {
+                        holding.attributes.remove(name);
+                    }
+                    Value::String(s) if s.chars().count() <= 500 => {
+                        holding
+                            .attributes
+                            .insert(name.clone(), Value::String(nfc(s.trim())));
+                    }
+                    Value::Bool(_) | Value::Number(_) => {
+                        holding.attributes.insert(name.clone(), value.clone());
+                    }
+                    _ => errors.add(
+                        &field,
+                        "Giá trị là chữ (tối đa 500 ký tự), số hoặc true/false.",
+                    ),
+                }
+            }
+            if holding.attributes.len() > MAX_ATTRIBUTES {
+                errors.add("attributes", format!("Tối đa {MAX_ATTRIBUTES} thuộc tính."));
+            }
+        }
+        Some(_) => errors.add("attributes", "Cần một đối tượng JSON."),
+    }
+    check_attributes(holding, product, errors);
+}
+
+/// Kind-specific rules and the product's hints on the holding's attributes.
+pub(super) fn check_attributes(holding: &Holding, product: &Product, errors: &mut FieldErrors) {
+    let four_digits = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if holding.product_kind == ProductKind::Card
+        && let Some(last4) = holding.attributes.get("last4")
+        && !four_digits(last4)
+    {
+        errors.add(
+            "attributes.last4",
+            "Cần đúng 4 chữ số cuối của thẻ, dạng chuỗi.",
+        );
+    }
+    for (name, hint) in &product.attribute_schema {
+        let field = format!("attributes.{name}");
+        let Some(value) = holding.attributes.get(name) else {
+            if hint.required {
+                errors.add(&field, "Thuộc tính bắt buộc của sản phẩm này.");
+            }
+            continue;
+        };
+        let fits = match hint.value_type {
+            HintType::Text => value.is_string(),
+            HintType::Number => value.is_number(),
+            HintType::Integer => value.is_i64() || value.is_u64(),
+            HintType::Date => value.as_str().and_then(parse_date).is_some(),
+            HintType::Boolean => value.is_boolean(),
+            HintType::Last4 => four_digits(value),
+        };
+        if !fits {
+            errors.add(
+                &field,
+                format!("Cần giá trị kiểu \"{}\".", hint.value_type.label()),
+            );
+        }
+    }
+}
+
+/// The lifecycle a customer moves to once their holdings are `holdings`: an `active` holding
+/// makes a lead (or a former customer who signs again) a customer; a customer whose holdings
+/// are all settled or cancelled, at least one settled, becomes `former`.
+pub fn lifecycle_after(current: Lifecycle, holdings: &[HoldingSummary]) -> Lifecycle {
+    let is = |h: &HoldingSummary, s: HoldingStatus| h.status == s.as_str();
+    let any_active = holdings.iter().any(|h| is(h, HoldingStatus::Active));
+    let all_closed = holdings
+        .iter()
+        .all(|h| is(h, HoldingStatus::Settled) || is(h, HoldingStatus::Cancelled));
+    let any_settled = holdings.iter().any(|h| is(h, HoldingStatus::Settled));
+    match current {
+        Lifecycle::New | Lifecycle::Consulting | Lifecycle::Former if any_active => {
+            Lifecycle::Customer
+        }
+        Lifecycle::Customer if all_closed && any_settled => Lifecycle::Former,
+        other => other,
+    }
+}
+
+/// The profile after a holding changed: its summary replaced (or added), the lifecycle moved.
+pub(super) fn profile_with(before: &Customer, holding: &Holding, now: DateTime<Utc>) -> Customer {
+    let mut after = before.clone();
+    let summary = holding.summary();
+    match after.holdings.iter_mut().find(|h| h.id == holding.id) {
+        Some(existing) => *existing = summary,
+        None => after.holdings.push(summary),
+    }
+    after.lifecycle = lifecycle_after(before.lifecycle, &after.holdings);
+    after.updated_at = now;
+    after.last_activity_at = Some(before.last_activity_at.map_or(now, |last| last.max(now)));
+    after
+}
+
+/// The writes that go with a holding change: the holding (create-only, or conditional on the
+/// version read), its timeline entry, a lifecycle entry when the lifecycle moved, and checks
+/// that the product and a newly chosen reason are still active when the transaction commits.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn holding_writes(
+    before_customer: &Customer,
+    after_customer: &Customer,
+    holding: &Holding,
+    previous_version: Option<u64>,
+    event_type: &str,
+    data: Value,
+    principal: &Principal,
+    check_reason: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<WriteOp>, Vec<timeline::Entry>), StoreError> {
+    let key = keys::holding(holding.customer_id, &holding.id);
+    let mut ops = vec![WriteOp::Put {
+        item: to_item(key, HOLDING_KIND, holding)?,
+        condition: match previous_version {
+            None => Condition::NotExists,
+            Some(version) => Condition::version_is(version),
+        },
+    }];
+    let cause = format!("holding#{}#v{}", holding.id, holding.version);
+    let entry = |event_type: &str, cause: String, data: Value| timeline::Entry {
+        customer: holding.customer_id,
+        at: now,
+        cause,
+        event_type: event_type.to_owned(),
+        source: "staff_api".into(),
+        actor: Some(principal.user.clone()),
+        data,
+    };
+    let mut entries = vec![entry(event_type, cause.clone(), data)];
+    if after_customer.lifecycle != before_customer.lifecycle {
+        entries.push(entry(
+            "customer.lifecycle_changed",
+            format!("{cause}#lifecycle"),
+            json!({
+                "from": before_customer.lifecycle,
+                "to": after_customer.lifecycle,
+                "to_label": after_customer.lifecycle.label(),
+                "holding_id": holding.id,
+            }),
+        ));
+    }
+    ops.extend(entries.iter().map(|e| e.write(now)));
+    if previous_version.is_none() {
+        ops.push(WriteOp::Check {
+            key: keys::catalogue_product(&holding.product),
+            condition: Condition::Equals("active".into(), Value::Bool(true)),
+        });
+    }
+    if check_reason && let Some(reason) = &holding.usage_reason {
+        ops.push(WriteOp::Check {
+            key: keys::usage_reason(reason),
+            condition: Condition::Equals("active".into(), Value::Bool(true)),
+        });
+    }
+    Ok((ops, entries))
+}
+
+/// What the timeline records of a holding: never its attributes (they may hold card data).
+pub(super) fn timeline_data(holding: &Holding, changed: Option<Vec<&String>>) -> Value {
+    let mut data = json!({
+        "holding_id": holding.id,
+        "product": holding.product,
+        "status": holding.status,
+        "usage_status": holding.usage_status,
+        "usage_reason": holding.usage_reason,
+        "expires_on": holding.expires_on,
+    });
+    if let Some(changed) = changed {
+        data["fields"] = json!(changed);
+    }
+    data
+}
+
+pub(super) fn customer_brief(customer: &Customer) -> Value {
+    json!({
+        "id": customer.id,
+        "lifecycle": customer.lifecycle,
+        "lifecycle_label": customer.lifecycle.label(),
+        "holdings": customer.holdings,
+        "version": customer.version,
+    })
+}
+
+pub(super) fn no_holding() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such holding.")
+}
+
+/// The customer, visible to the caller and not erased.
+pub(super) async fn load_customer(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+) -> Result<Customer, ApiError> {
+    let customer = load_visible(deps, principal, id).await?;
+    if customer.erased_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such customer.",
+        ));
+    }
+    Ok(customer)
+}
+
+/// `GET /v1/customers/{id}/holdings`: the customer's holdings, oldest first, with labels.
+/// Audited: holdings may carry card and investment data.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/holdings",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    responses(
+        (status = 200, description = "The customer's holdings, oldest first, with labels; the read is audited.", body = HoldingList),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub(super) async fn list_holdings(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let customer = load_customer(&deps, &principal, &id).await?;
+    let holdings = holdings_of(&*deps.store, customer.id).await?;
+    let (products, reasons) = (products(&*deps.store).await?, reasons(&*deps.store).await?);
+    audit(&deps, &principal, customer.id, "holdings.read", json!({})).await?;
+    let items: Vec<Value> = holdings
+        .iter()
+        .map(|h| holding_view(h, &products, &reasons))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /v1/customers/{id}/holdings/{holding_id}`: one holding. Audited.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/holdings/{holding_id}",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID)."), ("holding_id" = String, Path, description = "The holding's id (a ULID).")),
+    responses(
+        (status = 200, description = "The holding, with labels; the read is audited.", body = HoldingView),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_holding(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((id, holding_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let customer = load_customer(&deps, &principal, &id).await?;
+    let holding_id = parse_holding_id(&holding_id)?;
+    let holding = holding(&*deps.store, customer.id, &holding_id)
+        .await?
+        .ok_or_else(no_holding)?;
+    let (products, reasons) = (products(&*deps.store).await?, reasons(&*deps.store).await?);
+    audit(
+        &deps,
+        &principal,
+        customer.id,
+        "holding.read",
+        json!({"holding_id": holding.id}),
+    )
+    .await?;
+    Ok(Json(holding_view(&holding, &products, &reasons)))
+}
+
+pub(super) fn parse_holding_id(raw: &str) -> Result<String, ApiError> {
+    raw.parse::<Ulid>()
+        .map(|id| id.to_string())
+        .map_err(|_| no_holding())
+}
+
+/// `POST /v1/customers/{id}/holdings`: `product` (an active catalogue code) and `status`
+/// required; `reference`, `starts_on`, `expires_on`, `amount` (đồng), `usage_status`,
+/// `usage_reason` (an active reason for that status), `remaining_invoice_ratio` (0–1),
+/// `attributes` optional. 201 with the holding and the customer's new summary and lifecycle.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/holdings",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID).")),
+    request_body(content = HoldingInput, description = "The product held and its contract; `product` and `status` are required."),
+    responses(
+        (status = 201, description = "Added: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = nhip_core::openapi::ErrorBody),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub(super) async fn add_holding(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let body = nhip_core::http::json_object(body)?;
+    if let Some(field) = card_number_field(&body) {
+        return Err(card_number_rejected(&field));
+    }
+    let now = deps.clock.now();
+    let holding_id = Ulid::from_datetime(now.into()).to_string();
+    for _ in 0..ATTEMPTS {
+        let before = load_customer(&deps, &principal, &id).await?;
+        let mut errors = FieldErrors::default();
+        reject_unknown(&body, HOLDING_FIELDS, &mut errors);
+        if !body.contains_key("status") {
+            errors.add("status", "Vui lòng chọn trạng thái.");
+        }
+        let product = match text(&body, "product", &mut errors).map(|raw| normalise_code(&raw)) {
+            None => {
+                errors.add("product", "Vui lòng chọn sản phẩm.");
+                None
+            }
+            Some(None) => {
+                errors.add("product", "Không có sản phẩm này trong danh mục.");
+                None
+            }
+            Some(Some(code)) => match self::product(&*deps.store, &code).await? {
+                None => {
+                    errors.add("product", "Không có sản phẩm này trong danh mục.");
+                    None
+                }
+                Some(p) if !p.active => {
+                    errors.add("product", "Sản phẩm này đã ngưng kinh doanh.");
+                    None
+                }
+                Some(p) => Some(p),
+            },
+        };
+        let Some(product) = product else {
+            return Err(errors
+                .into_result()
+                .expect_err("a missing product is a field error"));
+        };
+        let reasons = reasons(&*deps.store).await?;
+        let mut holding = Holding {
+            id: holding_id.clone(),
+            customer_id: before.id,
+            product: product.code.clone(),
+            product_kind: product.kind,
+            status: HoldingStatus::Pending,
+            reference: None,
+            starts_on: None,
+            expires_on: None,
+            amount: None,
+            usage_status: None,
+            usage_reason: None,
+            remaining_invoice_ratio: None,
+            attributes: Map::new(),
+            settled_on: None,
+            created_by: principal.user.clone(),
+            updated_by: principal.user.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut fields = body.clone();
+        fields.remove("product");
+        // A new holding may start in any status (a contract entered after it was settled).
+        apply_holding_fields(
+            &mut holding,
+            &fields,
+            &product,
+            &reasons,
+            false,
+            &mut errors,
+        );
+        errors.into_result()?;
+        if holding.status == HoldingStatus::Settled {
+            holding.settled_on = Some(nhip_domain::time::vn_date(now));
+        }
+        let mut after = profile_with(&before, &holding, now);
+        let (ops, entries) = holding_writes(
+            &before,
+            &after,
+            &holding,
+            None,
+            "holding.added",
+            timeline_data(&holding, None),
+            &principal,
+            true,
+            now,
+        )?;
+        match repo::save(&*deps.store, &before, &mut after, ops).await {
+            Ok(()) => {
+                timeline::publish(&deps, &entries).await;
+                let view = holding_view(
+                    &holding,
+                    &BTreeMap::from([(product.code.clone(), product)]),
+                    &reasons,
+                );
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(json!({"holding": view, "customer": customer_brief(&after)})),
+                )
+                    .into_response());
+            }
+            Err(SaveError::Conflict) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(SaveError::Conflict.into())
+}
+
+/// `PATCH /v1/customers/{id}/holdings/{holding_id}`: the holding's `version` plus any field
+/// but `product` — renewing (a later `expires_on`), settling (`status: settled`), recording
+/// why it is not used ("Bổ sung lý do chưa/ngưng sử dụng"). 409 when the version is stale.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}/holdings/{holding_id}",
+    tag = "holdings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id (a ULID)."), ("holding_id" = String, Path, description = "The holding's id (a ULID).")),
+    request_body(content = HoldingPatch, description = "The fields to change and the holding's `version` read."),
+    responses(
+        (status = 200, description = "Changed: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
+        (status = 400, response = nhip_core::openapi::BadRequest),
+        (status = 401, response = nhip_core::openapi::Unauthenticated),
+        (status = 403, response = nhip_core::openapi::Forbidden),
+        (status = 404, response = nhip_core::openapi::NotFound),
+        (status = 409, response = nhip_core::openapi::Conflict),
+        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
+        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
+        (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = nhip_core::openapi::ErrorBody),
+        (status = 503, response = nhip_core::openapi::Unavailable),
+    )
+)]
+pub(super) async fn update_holding(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((id, holding_id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let body = nhip_core::http::json_object(body)?;
+    let version = nhip_core::http::required_version(&body)?;
+    if let Some(field) = card_number_field(&body) {
+        return Err(card_number_rejected(&field));
+    }
+    let holding_id = parse_holding_id(&holding_id)?;
+    let now = deps.clock.now();
+    for _ in 0..ATTEMPTS {
+        let before = load_customer(&deps, &principal, &id).await?;
+        let current = holding(&*deps.store, before.id, &holding_id)
+            .await?
+            .ok_or_else(no_holding)?;
+        if current.version != version {
+            return Err(ApiError::stale_version(current.version));
+        }
+        let mut errors = FieldErrors::default();
+        let mut allowed = HOLDING_FIELDS.to_vec();
+        allowed.push("version");
+        reject_unknown(&body, &allowed, &mut errors);
+        if body.contains_key("product") {
+            errors.add("product", "Không thể đổi sản phẩm; hãy thêm sản phẩm mới.");
+        }
+        let products = products(&*deps.store).await?;
+        let reasons = reasons(&*deps.store).await?;
+        // A product removed from the catalogue keeps its holdings editable, without hints.
+        let product = products.get(&current.product).cloned().unwrap_or(Product {
+            code: current.product.clone(),
+            name: current.product.clone(),
+            kind: current.product_kind,
+            active: false,
+            description: None,
+            attribute_schema: BTreeMap::new(),
+            created_at: current.created_at,
+            updated_at: current.created_at,
+            version: 0,
+        });
+        let mut holding = current.clone();
+        // Admins may correct any status; others follow the contract's course.
+        apply_holding_fields(
+            &mut holding,
+            &body,
+            &product,
+            &reasons,
+            !principal.is_admin(),
+            &mut errors,
+        );
+        errors.into_result()?;
+        if holding.status != current.status {
+            holding.settled_on =
+                (holding.status == HoldingStatus::Settled).then(|| nhip_domain::time::vn_date(now));
+        }
+        holding.version = current.version + 1;
+        holding.updated_at = now;
+        holding.updated_by = principal.user.clone();
+        let changed: Vec<&String> = body.keys().filter(|k| *k != "version").collect();
+        let mut after = profile_with(&before, &holding, now);
+        let reason_changed = holding.usage_reason != current.usage_reason;
+        let (ops, entries) = holding_writes(
+            &before,
+            &after,
+            &holding,
+            Some(current.version),
+            "holding.updated",
+            timeline_data(&holding, Some(changed)),
+            &principal,
+            reason_changed,
+            now,
+        )?;
+        match repo::save(&*deps.store, &before, &mut after, ops).await {
+            Ok(()) => {
+                timeline::publish(&deps, &entries).await;
+                return Ok(Json(json!({
+                    "holding": holding_view(&holding, &products, &reasons),
+                    "customer": customer_brief(&after),
+                })));
+            }
+            Err(SaveError::Conflict) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(SaveError::Conflict.into())
+}

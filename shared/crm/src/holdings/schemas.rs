@@ -1,0 +1,433 @@
+//! Schemas of the holding and catalogue bodies, for the OpenAPI document. The routes build
+//! their answers with `product_view`, `reason_view`, `holding_view`, `customer_brief` and
+//! `usage_view`, and read their bodies as JSON objects checked field by field; these structs
+//! document those shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nhip_domain::customer::UsageStatus;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::model::*;
+
+/// A product as staff see it: [`Product`] with its kind's Vietnamese label.
+#[derive(utoipa::ToSchema)]
+pub struct ProductView {
+    /// Slug, unique: lower-case letters, digits and hyphens.
+    #[schema(example = "bcc-12-thang")]
+    pub code: String,
+    /// Name, in Vietnamese.
+    pub name: String,
+    /// What sort of product; fixed once created.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: String,
+    /// Whether new holdings may be added.
+    pub active: bool,
+    /// A longer description.
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings, by attribute name.
+    pub attribute_schema: BTreeMap<String, AttributeHintView>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// The attribute hints of a product as requests give them: at most 30, by name (1–64 of
+/// `A-Z`, `a-z`, `0-9`, `_`, `-`), the names stated as the schema's `propertyNames`.
+pub(super) fn attribute_hints_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Hints on the kind-specific attributes of its holdings, by attribute name.",
+        ))
+        .max_properties(Some(30))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_-]{1,64}$")),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            utoipa::openapi::Ref::from_schema_name("AttributeHintView").into(),
+        )))
+        .build()
+}
+
+/// A hint about one kind-specific attribute of a product's holdings ([`AttributeHint`]).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AttributeHintView {
+    /// What the form shows, at most 100 characters.
+    #[schema(max_length = 100)]
+    pub label: Option<String>,
+    /// The value's type; a holding's value must have it.
+    #[serde(rename = "type")]
+    pub value_type: HintType,
+    /// Whether every holding of the product must carry it (default `false`).
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// The product catalogue.
+#[derive(utoipa::ToSchema)]
+pub struct ProductList {
+    /// By code.
+    pub items: Vec<ProductView>,
+}
+
+/// A new product. Fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// Slug, unique: 2–64 lower-case letters, digits and inner hyphens.
+    #[schema(
+        example = "bcc-12-thang",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$",
+        min_length = 2,
+        max_length = 64
+    )]
+    pub code: String,
+    /// Name, in Vietnamese, at most 200 characters.
+    #[schema(
+        example = "Hợp đồng BCC 12 tháng",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub name: String,
+    /// What sort of product; fixed once created.
+    pub kind: ProductKind,
+    /// Whether new holdings may be added (default `true`).
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+    /// A longer description, at most 2,000 characters.
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings (at most 30), by attribute name
+    /// (1–64 of `A-Z`, `a-z`, `0-9`, `_`, `-`).
+    #[schema(schema_with = attribute_hints_schema)]
+    pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
+}
+
+/// A change to a product: the version read and the fields to change. The code and the kind
+/// are fixed (sending them unchanged is accepted); fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    /// The version read; a different stored version answers 409.
+    pub version: u64,
+    /// Name, in Vietnamese, at most 200 characters.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub name: Option<String>,
+    /// Whether new holdings may be added.
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+    /// A longer description, at most 2,000 characters; `null` clears it.
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Replaces the attribute hints; `null` clears them.
+    #[schema(schema_with = attribute_hints_schema)]
+    pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
+}
+
+/// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
+#[derive(utoipa::ToSchema)]
+pub struct ReasonView {
+    /// Slug, unique.
+    #[schema(example = "chua-co-nhu-cau")]
+    pub code: String,
+    /// What staff see and choose from, in Vietnamese.
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// The scope in Vietnamese.
+    pub applies_to_label: String,
+    /// Whether it may be chosen.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// The usage reasons.
+#[derive(utoipa::ToSchema)]
+pub struct ReasonList {
+    /// By code.
+    pub items: Vec<ReasonView>,
+}
+
+/// A new usage reason. Fields not listed are refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonInput {
+    /// Slug, unique: 2–64 lower-case letters, digits and inner hyphens.
+    #[schema(
+        example = "chua-co-nhu-cau",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$",
+        min_length = 2,
+        max_length = 64
+    )]
+    pub code: String,
+    /// What staff see, in Vietnamese, at most 200 characters.
+    #[schema(
+        example = "Chưa có nhu cầu",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// Whether it may be chosen (default `true`).
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+}
+
+/// A change to a usage reason: the version read and the fields to change. The code is fixed
+/// (sending it unchanged is accepted); fields not listed are refused. Holdings already
+/// carrying the reason keep it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonPatch {
+    /// The version read; a different stored version answers 409.
+    pub version: u64,
+    /// What staff see, in Vietnamese, at most 200 characters.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub label: Option<String>,
+    /// Which usage statuses it explains.
+    pub applies_to: Option<AppliesTo>,
+    /// Whether it may be chosen.
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+}
+
+/// A holding as staff see it: [`Holding`] with Vietnamese labels.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingView {
+    /// Time-ordered id (a ULID).
+    pub id: String,
+    /// Whose: the customer's id.
+    pub customer_id: String,
+    /// Product code from the catalogue.
+    pub product: String,
+    /// The product's name; absent once the product left the catalogue.
+    pub product_name: Option<String>,
+    /// The product's kind.
+    pub product_kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub product_kind_label: String,
+    /// Contract or subscription status.
+    pub status: HoldingStatus,
+    /// The status in Vietnamese.
+    pub status_label: String,
+    /// Contract or subscription number.
+    pub reference: Option<String>,
+    /// First day in force.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day in force.
+    pub expires_on: Option<NaiveDate>,
+    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// The usage status in Vietnamese; absent without one.
+    pub usage_status_label: Option<String>,
+    /// Why it is not (yet) used: a reason code.
+    pub usage_reason: Option<String>,
+    /// The reason in Vietnamese; absent without one or once the reason left the list.
+    pub usage_reason_label: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data (card: `last4` only; investment: rate, term, …).
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// The Vietnamese date it became settled.
+    pub settled_on: Option<NaiveDate>,
+    /// Who added it.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// A customer's holdings.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingList {
+    /// Oldest first.
+    pub items: Vec<HoldingView>,
+}
+
+/// The customer after a holding changed: what the list filters and the lifecycle see.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerBrief {
+    /// The customer's id.
+    pub id: String,
+    /// Where they now are in the relationship.
+    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// The lifecycle in Vietnamese.
+    pub lifecycle_label: String,
+    /// Products held, summarised.
+    pub holdings: Vec<crate::customers::routes::HoldingSummaryView>,
+    /// The customer's new version.
+    pub version: u64,
+}
+
+/// The answer to adding or changing a holding.
+#[derive(utoipa::ToSchema)]
+pub struct HoldingChange {
+    /// The holding as it now is.
+    pub holding: HoldingView,
+    /// The customer's new holdings summary and lifecycle.
+    pub customer: CustomerBrief,
+}
+
+/// A new holding. Fields not listed are refused; `null` leaves an optional one empty.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingInput {
+    /// An active product's code.
+    #[schema(example = "bcc-12-thang")]
+    pub product: String,
+    /// Contract or subscription status; a new holding may start in any.
+    pub status: HoldingStatus,
+    /// Contract or subscription number, at most 100 characters; never a full card number.
+    #[schema(max_length = 100)]
+    pub reference: Option<String>,
+    /// First day in force, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[schema(example = "2026-01-15")]
+    pub starts_on: Option<String>,
+    /// Last day in force, `YYYY-MM-DD` or `DD/MM/YYYY`, not before `starts_on`.
+    #[schema(example = "2027-01-15")]
+    pub expires_on: Option<String>,
+    /// Amount in đồng, a whole number from 0 to 2^53 − 1.
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// Why it is not (yet) used: an active reason for that usage status.
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    #[schema(minimum = 0, maximum = 1)]
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data, at most 30 entries: text (at most 500 characters), numbers or
+    /// booleans; a card keeps only `last4`. Checked against the product's hints.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// A change to a holding: its version read and the fields to change (any but `product`).
+/// `null` clears an optional field; `attributes` merges, a key set to `null` is removed.
+/// Staff follow the contract's course (`pending` → `active` or `cancelled`, `active` →
+/// `settled` or `cancelled`); admins may correct any status.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingPatch {
+    /// The holding's version read; a different stored version answers 409.
+    pub version: u64,
+    /// Contract or subscription status.
+    #[schema(nullable = false)]
+    pub status: Option<HoldingStatus>,
+    /// Contract or subscription number, at most 100 characters; never a full card number.
+    #[schema(max_length = 100)]
+    pub reference: Option<String>,
+    /// First day in force, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    pub starts_on: Option<String>,
+    /// Last day in force, `YYYY-MM-DD` or `DD/MM/YYYY`: a later one renews.
+    pub expires_on: Option<String>,
+    /// Amount in đồng, a whole number from 0 to 2^53 − 1.
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// Why it is not (yet) used: an active reason for that usage status.
+    pub usage_reason: Option<String>,
+    /// Share of invoices left, 0–1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Attribute changes, merged into the holding's; a key set to `null` is removed.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// How a set of holdings is used ([`Usage`]). Cancelled holdings count nowhere.
+#[derive(utoipa::ToSchema)]
+pub struct KindUsage {
+    /// The product kind.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: String,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+}
+
+/// One customer's product usage: overall, and per product kind.
+#[derive(utoipa::ToSchema)]
+pub struct CustomerUsage {
+    /// The customer's id.
+    pub customer_id: String,
+    /// Full name.
+    pub full_name: String,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
+    pub lifecycle: String,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+    /// The same per product kind (a product no longer in the catalogue counts as `other`).
+    pub by_kind: Vec<KindUsage>,
+}
+
+/// One page of the product-usage report.
+#[derive(utoipa::ToSchema)]
+pub struct UsageReport {
+    /// One row per customer, in the customer list's order.
+    pub items: Vec<CustomerUsage>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
