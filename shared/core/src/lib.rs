@@ -12,7 +12,8 @@
 //!   reading with Vietnamese problems; [`openapi`]: the shared error responses and the
 //!   domain's enumerations as schemas; [`webhook`]: HMAC-signed webhooks.
 //! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
-//! - [`events`]: recording domain events on timelines and publishing Nhịp's own.
+//! - [`events`]: recording domain events on timelines and publishing Nhịp's own;
+//!   [`event_types`]: the types they carry, with their Vietnamese labels.
 //! - [`timeline`]: a customer's timeline and recent activities.
 //! - [`scheduler`]: due work placed in hour buckets, and the step jobs it releases.
 //! - [`stats`]: journey counters and the journey-step cause of a message.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod cache;
 pub mod consumer;
 pub mod deps;
+pub mod event_types;
 pub mod events;
 pub mod form;
 pub mod http;

@@ -110,69 +110,12 @@ pub struct Activity {
     pub data: Value,
 }
 
-/// The Vietnamese label of an event type, for the activity views.
+/// The Vietnamese label of an event type, for the activity views; a type from a core system
+/// that Nhịp does not know is shown as it is.
 pub fn action_label(event_type: &str) -> String {
-    let label = match event_type {
-        "lead.created" => "Đăng ký mới",
-        "lead.resubmitted" => "Đăng ký lại",
-        "lead.resubmission_applied" => "Áp dụng thông tin đăng ký lại",
-        "customer.created" => "Tạo khách hàng",
-        "customer.updated" => "Cập nhật thông tin",
-        "customer.assigned" => "Giao khách hàng",
-        "customer.imported" => "Nhập từ tệp",
-        "customer.lifecycle_changed" => "Chuyển trạng thái",
-        "interaction.call" => "Gọi điện",
-        "interaction.note" => "Ghi chú",
-        "interaction.meeting" => "Gặp mặt",
-        "call.incoming" => "Cuộc gọi đến",
-        "next_action.scheduled" => "Đặt lịch",
-        "holding.added" => "Thêm sản phẩm",
-        "holding.updated" => "Cập nhật sản phẩm",
-        "consent.changed" => "Thay đổi đồng ý",
-        "privacy.restricted" => "Hạn chế xử lý dữ liệu",
-        "privacy.objected" => "Phản đối tiếp thị",
-        "privacy.exported" => "Xuất dữ liệu cá nhân",
-        "privacy.erased" => "Xoá dữ liệu cá nhân",
-        "message.sent" => "Gửi tin",
-        "message.deferred" => "Hoãn gửi tin",
-        "message.suppressed" => "Chặn gửi tin",
-        "message.no_consent" => "Không gửi: chưa có đồng ý",
-        "message.capped" => "Không gửi: vượt giới hạn quảng cáo",
-        "message.no_address" => "Không gửi: thiếu địa chỉ",
-        "message.failed" => "Gửi tin lỗi",
-        "message.uncertain" => "Gửi tin chưa rõ kết quả",
-        "message.accepted" => "Nhà cung cấp nhận tin",
-        "message.delivered" => "Tin đã đến",
-        "message.opened" => "Mở tin",
-        "message.clicked" => "Nhấn liên kết",
-        "message.bounced" => "Tin bị trả lại",
-        "message.soft_bounced" => "Tin tạm thời bị trả lại",
-        "message.complained" => "Đánh dấu thư rác",
-        "message.rejected" => "Nhà cung cấp từ chối tin",
-        "message.delayed" => "Tin đến chậm",
-        "message.rendering_failed" => "Lỗi dựng nội dung",
-        "message.unsubscribed" => "Huỷ đăng ký nhận tin",
-        "message.marked_not_spam" => "Đánh dấu không phải thư rác",
-        "consent.refused" => "Từ chối nhận quảng cáo",
-        "consent.agreement_changed" => "Thoả thuận giới hạn quảng cáo",
-        "journey.entered" => "Vào hành trình",
-        "journey.converted" => "Đạt mục tiêu hành trình",
-        "journey.exited" => "Kết thúc hành trình",
-        "journey.stopped" => "Dừng hành trình",
-        "ticket.created" => "Tạo ticket",
-        "card.issued" => "Phát hành thẻ",
-        "card.activated" => "Kích hoạt thẻ",
-        "card.transaction" => "Giao dịch thẻ",
-        "card.first_spend" => "Chi tiêu lần đầu",
-        "card.closed" => "Huỷ thẻ",
-        "installment.invited" => "Mời tham gia trả góp",
-        "installment.registered" => "Đăng ký trả góp",
-        "installment.payment_received" => "Nhận thanh toán trả góp",
-        "app.installed" => "Cài ứng dụng",
-        "form.submitted" => "Gửi biểu mẫu",
-        other => return other.to_owned(),
-    };
-    label.to_owned()
+    crate::event_types::label(event_type)
+        .map(str::to_owned)
+        .unwrap_or_else(|| event_type.to_owned())
 }
 
 fn activity(item: &Item) -> Activity {

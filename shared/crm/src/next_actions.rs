@@ -169,7 +169,7 @@ async fn schedule_next_action(
         customer: customer.id,
         at: now,
         cause: format!("next#{action_id}"),
-        event_type: "next_action.scheduled".into(),
+        event_type: nhip_core::event_types::NEXT_ACTION_SCHEDULED.into(),
         source: "staff_api".into(),
         actor: Some(principal.user.clone()),
         data: action.clone(),

@@ -352,13 +352,20 @@ async fn export(
     let now = deps.clock.now();
     deps.store
         .transact(vec![
-            entry(customer.id, now, "privacy.exported", &principal, json!({})).write(now),
+            entry(
+                customer.id,
+                now,
+                nhip_core::event_types::PRIVACY_EXPORTED,
+                &principal,
+                json!({}),
+            )
+            .write(now),
             WriteOp::Put {
                 item: audit_item(
                     &deps,
                     &principal,
                     customer.id,
-                    "privacy.exported",
+                    nhip_core::event_types::PRIVACY_EXPORTED,
                     json!({"format": EXPORT_FORMAT}),
                 ),
                 condition: Condition::NotExists,
@@ -699,7 +706,7 @@ async fn erase(
             &deps,
             &principal,
             before.id,
-            "privacy.erased",
+            nhip_core::event_types::PRIVACY_ERASED,
             json!({"reason": reason, "resumed": true}),
         )
         .await?;
@@ -724,7 +731,7 @@ async fn erase(
         entry(
             before.id,
             now,
-            "privacy.erased",
+            nhip_core::event_types::PRIVACY_ERASED,
             &principal,
             json!({"tax_code_kept": keep_tax_code}),
         )
@@ -734,7 +741,7 @@ async fn erase(
                 &deps,
                 &principal,
                 before.id,
-                "privacy.erased",
+                nhip_core::event_types::PRIVACY_ERASED,
                 json!({"reason": reason, "tax_code_kept": keep_tax_code}),
             ),
             condition: Condition::NotExists,
@@ -820,7 +827,7 @@ async fn restrict(
         &principal,
         &id,
         Some(request.version),
-        "privacy.restricted",
+        nhip_core::event_types::PRIVACY_RESTRICTED,
         |customer, _| {
             let from = customer.processing_restricted;
             customer.processing_restricted = request.restricted;
@@ -889,7 +896,7 @@ async fn object_marketing(
         &principal,
         &id,
         request.version,
-        "privacy.objected",
+        nhip_core::event_types::PRIVACY_OBJECTED,
         |customer, now| {
             customer.marketing_objected = objected;
             let mut withdrawn = Vec::new();
@@ -988,7 +995,7 @@ async fn change_consent(
         &principal,
         &id,
         request.version,
-        "consent.changed",
+        nhip_core::event_types::CONSENT_CHANGED,
         |customer, now| {
             if granted && purpose == Purpose::Marketing && customer.marketing_objected {
                 return Err(ApiError::new(

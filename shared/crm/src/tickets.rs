@@ -200,8 +200,8 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
     };
     let event = DomainEvent {
         id: format!("tck-{id}"),
-        source: "nhip".into(),
-        kind: "ticket.created".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
+        kind: nhip_core::event_types::TICKET_CREATED.into(),
         customer_id: Some(new.customer_id),
         occurred_at: now,
         data: json!({

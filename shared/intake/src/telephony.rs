@@ -198,7 +198,7 @@ async fn record_on_known(
         customer: customer.id,
         at,
         cause: format!("telephony#{}", call.call_id),
-        event_type: "call.incoming".to_owned(),
+        event_type: nhip_core::event_types::CALL_INCOMING.to_owned(),
         source: "telephony".to_owned(),
         actor: None,
         data: json!({

@@ -344,7 +344,7 @@ fn trigger_index(after: &JourneyMeta, before: Option<&JourneyMeta>) -> Vec<Write
         example = json!({
             "key": "cam-on-chi-tieu-dau",
             "name": "Cảm ơn chủ thẻ sau lần chi tiêu đầu tiên",
-            "trigger": {"type": "event", "event": "card.first_spend"},
+            "trigger": {"type": "event", "event": nhip_core::event_types::CARD_FIRST_SPEND},
             "start": "cam-on",
             "steps": {
                 "cam-on": {"type": "send", "purpose": "care", "targets": [{"channel": "email", "template": "the-moi-chao-mung-email"}], "next": "het"},
@@ -388,8 +388,8 @@ pub async fn create_journey(
         example = json!({
             "key": "the-moi-kich-hoat",
             "name": "Chào mừng chủ thẻ mới (bản rút gọn)",
-            "trigger": {"type": "event", "event": "card.issued"},
-            "goals": [{"name": "Đã chi tiêu lần đầu", "event": "card.first_spend"}],
+            "trigger": {"type": "event", "event": nhip_core::event_types::CARD_ISSUED},
+            "goals": [{"name": "Đã chi tiêu lần đầu", "event": nhip_core::event_types::CARD_FIRST_SPEND}],
             "start": "chao-mung",
             "steps": {
                 "chao-mung": {"type": "send", "purpose": "care", "targets": [{"channel": "email", "template": "the-moi-chao-mung-email"}], "next": "cho"},

@@ -721,13 +721,13 @@ async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), Store
 /// (the timeline records it; the events consumer forwards it to the bus).
 async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
     let kind = match enrollment.status {
-        EnrollmentStatus::Converted => "journey.converted",
-        EnrollmentStatus::Stopped => "journey.stopped",
-        _ => "journey.exited",
+        EnrollmentStatus::Converted => nhip_core::event_types::JOURNEY_CONVERTED,
+        EnrollmentStatus::Stopped => nhip_core::event_types::JOURNEY_STOPPED,
+        _ => nhip_core::event_types::JOURNEY_EXITED,
     };
     let event = DomainEvent {
         id: format!("enr-{}-end", enrollment.id),
-        source: "nhip".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
         kind: kind.into(),
         customer_id: enrollment.customer_id.parse().ok(),
         occurred_at: now,
@@ -750,8 +750,8 @@ async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
 async fn publish_step(deps: &Deps, before: &Enrollment, decision: &Decision, now: DateTime<Utc>) {
     let event = DomainEvent {
         id: format!("enr-{}-{}", before.id, before.seq),
-        source: "nhip".into(),
-        kind: "journey.step".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
+        kind: nhip_core::event_types::JOURNEY_STEP.into(),
         customer_id: before.customer_id.parse().ok(),
         occurred_at: now,
         data: json!({
@@ -962,7 +962,7 @@ async fn update_customer(
             customer: customer.id,
             at: now,
             cause: cause.to_owned(),
-            event_type: "customer.lifecycle_changed".into(),
+            event_type: nhip_core::event_types::CUSTOMER_LIFECYCLE_CHANGED.into(),
             source: "journey".into(),
             actor: None,
             data: json!({"from": before.lifecycle, "to": after.lifecycle}),

@@ -175,8 +175,8 @@ async fn enroll_or_queue(
     stats::entered(deps, &enrollment).await?;
     let event = DomainEvent {
         id: format!("enr-{id}-start"),
-        source: "nhip".into(),
-        kind: "journey.entered".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
+        kind: nhip_core::event_types::JOURNEY_ENTERED.into(),
         customer_id: Some(customer),
         occurred_at: now,
         data: json!({

@@ -292,15 +292,15 @@ impl Status {
     /// The domain event recording this decision (`message.sent`, `message.deferred`, …).
     pub fn event_type(self) -> &'static str {
         match self {
-            Status::Processing | Status::Sending => "message.processing",
-            Status::Sent => "message.sent",
-            Status::Deferred => "message.deferred",
-            Status::Suppressed => "message.suppressed",
-            Status::NoConsent => "message.no_consent",
-            Status::Capped => "message.capped",
-            Status::NoAddress => "message.no_address",
-            Status::Failed => "message.failed",
-            Status::Uncertain => "message.uncertain",
+            Status::Processing | Status::Sending => nhip_core::event_types::MESSAGE_PROCESSING,
+            Status::Sent => nhip_core::event_types::MESSAGE_SENT,
+            Status::Deferred => nhip_core::event_types::MESSAGE_DEFERRED,
+            Status::Suppressed => nhip_core::event_types::MESSAGE_SUPPRESSED,
+            Status::NoConsent => nhip_core::event_types::MESSAGE_NO_CONSENT,
+            Status::Capped => nhip_core::event_types::MESSAGE_CAPPED,
+            Status::NoAddress => nhip_core::event_types::MESSAGE_NO_ADDRESS,
+            Status::Failed => nhip_core::event_types::MESSAGE_FAILED,
+            Status::Uncertain => nhip_core::event_types::MESSAGE_UNCERTAIN,
         }
     }
 }

@@ -555,7 +555,7 @@ async fn finish(
             decision.status.as_str(),
             message.version
         ),
-        source: "nhip".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
         kind: decision.status.event_type().into(),
         customer_id: message.customer_id.parse().ok(),
         occurred_at: now,

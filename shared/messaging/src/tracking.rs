@@ -82,18 +82,18 @@ impl Signal {
     /// The domain event type.
     pub fn event_type(self) -> &'static str {
         match self {
-            Signal::Accepted => "message.accepted",
-            Signal::Delivered => "message.delivered",
-            Signal::Opened => "message.opened",
-            Signal::Clicked => "message.clicked",
-            Signal::Bounced => "message.bounced",
-            Signal::SoftBounced => "message.soft_bounced",
-            Signal::Complained => "message.complained",
-            Signal::Rejected => "message.rejected",
-            Signal::Delayed => "message.delayed",
-            Signal::RenderingFailed => "message.rendering_failed",
-            Signal::Unsubscribed => "message.unsubscribed",
-            Signal::MarkedNotSpam => "message.marked_not_spam",
+            Signal::Accepted => nhip_core::event_types::MESSAGE_ACCEPTED,
+            Signal::Delivered => nhip_core::event_types::MESSAGE_DELIVERED,
+            Signal::Opened => nhip_core::event_types::MESSAGE_OPENED,
+            Signal::Clicked => nhip_core::event_types::MESSAGE_CLICKED,
+            Signal::Bounced => nhip_core::event_types::MESSAGE_BOUNCED,
+            Signal::SoftBounced => nhip_core::event_types::MESSAGE_SOFT_BOUNCED,
+            Signal::Complained => nhip_core::event_types::MESSAGE_COMPLAINED,
+            Signal::Rejected => nhip_core::event_types::MESSAGE_REJECTED,
+            Signal::Delayed => nhip_core::event_types::MESSAGE_DELAYED,
+            Signal::RenderingFailed => nhip_core::event_types::MESSAGE_RENDERING_FAILED,
+            Signal::Unsubscribed => nhip_core::event_types::MESSAGE_UNSUBSCRIBED,
+            Signal::MarkedNotSpam => nhip_core::event_types::MESSAGE_MARKED_NOT_SPAM,
         }
     }
 
@@ -274,7 +274,7 @@ pub async fn record(
     };
     let event = DomainEvent {
         id: format!("sig-{}-{cause}", message.id),
-        source: "nhip".into(),
+        source: nhip_core::events::NHIP_SOURCE.into(),
         kind: signal.event_type().into(),
         customer_id: CustomerId::from_str(&message.customer_id).ok(),
         occurred_at: at,
@@ -502,7 +502,7 @@ pub async fn refuse(
             customer: customer_id,
             at: now,
             cause: format!("refusal#{channel}#{}", keys::instant(now)),
-            event_type: "consent.refused".into(),
+            event_type: nhip_core::event_types::CONSENT_REFUSED.into(),
             source: via.to_owned(),
             actor: actor.map(str::to_owned),
             data: json!({ "channel": channel, "via": via, "message_id": message_id }),

@@ -1076,7 +1076,7 @@ impl Run<'_> {
             customer,
             at: self.started_at,
             cause: format!("import#{}#{:05}", self.import_id, record.row),
-            event_type: "customer.imported".to_owned(),
+            event_type: nhip_core::event_types::CUSTOMER_IMPORTED.to_owned(),
             source: "import".to_owned(),
             actor: Some(self.principal.user.clone()),
             data: json!({

@@ -396,8 +396,8 @@ fn entry(
 
 fn event_type(outcome: Outcome) -> &'static str {
     match outcome {
-        Outcome::Created => "lead.created",
-        Outcome::Resubmitted => "lead.resubmitted",
+        Outcome::Created => nhip_core::event_types::LEAD_CREATED,
+        Outcome::Resubmitted => nhip_core::event_types::LEAD_RESUBMITTED,
     }
 }
 
@@ -435,7 +435,7 @@ fn event(
 ) -> DomainEvent {
     DomainEvent {
         id: event_id,
-        source: "nhip".to_owned(),
+        source: nhip_core::events::NHIP_SOURCE.to_owned(),
         kind: event_type(outcome).to_owned(),
         customer_id: Some(customer.id),
         occurred_at: now,
@@ -502,7 +502,7 @@ pub async fn confirm_pending(
             customer,
             at: now,
             cause: format!("optin#{request}"),
-            event_type: "consent.confirmed".to_owned(),
+            event_type: nhip_core::event_types::CONSENT_CONFIRMED.to_owned(),
             source: "consent_link".to_owned(),
             actor: None,
             data: json!({"request": request, "granted": granted}),

@@ -503,7 +503,7 @@ async fn create_customer(
     let entry = staff_entry(
         customer.id,
         now,
-        "customer.created",
+        nhip_core::event_types::CUSTOMER_CREATED,
         &principal,
         json!({"source": customer.source}),
     );
@@ -656,7 +656,7 @@ async fn update_customer(
     let entry = staff_entry(
         after.id,
         now,
-        "customer.updated",
+        nhip_core::event_types::CUSTOMER_UPDATED,
         &principal,
         json!({"fields": changed}),
     );
@@ -666,7 +666,7 @@ async fn update_customer(
         staff_entry(
             after.id,
             now,
-            "customer.lifecycle_changed",
+            nhip_core::event_types::CUSTOMER_LIFECYCLE_CHANGED,
             &principal,
             json!({"from": before.lifecycle, "to": after.lifecycle}),
         )
@@ -760,7 +760,7 @@ async fn assign_owner(
     let entry = staff_entry(
         after.id,
         now,
-        "customer.assigned",
+        nhip_core::event_types::CUSTOMER_ASSIGNED,
         &principal,
         json!({"from": before.owner, "to": owner, "team": after.team}),
     );

@@ -115,7 +115,8 @@ async fn load_entry(
     let at = chrono::DateTime::<chrono::Utc>::from(ulid.datetime());
     let key = keys::timeline_entry(customer, at, &format!("nhip#{ulid}"));
     let item = deps.store.get(&key).await?.ok_or_else(no_submission)?;
-    let unverified = item.get("event_type").and_then(Value::as_str) == Some("lead.resubmitted")
+    let unverified = item.get("event_type").and_then(Value::as_str)
+        == Some(nhip_core::event_types::LEAD_RESUBMITTED)
         && item.get("data").and_then(|d| d.get("unverified")) == Some(&json!(true));
     if !unverified {
         return Err(no_submission());
@@ -242,7 +243,7 @@ async fn apply_submission(
     let applied = staff_entry(
         after.id,
         now,
-        "lead.resubmission_applied",
+        nhip_core::event_types::LEAD_RESUBMISSION_APPLIED,
         &principal,
         json!({"submission": submission, "fields": fields}),
     );

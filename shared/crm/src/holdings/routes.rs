@@ -367,7 +367,7 @@ pub(super) fn holding_writes(
     let mut entries = vec![entry(event_type, cause.clone(), data)];
     if after_customer.lifecycle != before_customer.lifecycle {
         entries.push(entry(
-            "customer.lifecycle_changed",
+            nhip_core::event_types::CUSTOMER_LIFECYCLE_CHANGED,
             format!("{cause}#lifecycle"),
             json!({
                 "from": before_customer.lifecycle,
@@ -631,7 +631,7 @@ pub(super) async fn add_holding(
             &after,
             &holding,
             None,
-            "holding.added",
+            nhip_core::event_types::HOLDING_ADDED,
             timeline_data(&holding, None),
             &principal,
             true,
@@ -749,7 +749,7 @@ pub(super) async fn update_holding(
             &after,
             &holding,
             Some(current.version),
-            "holding.updated",
+            nhip_core::event_types::HOLDING_UPDATED,
             timeline_data(&holding, Some(changed)),
             &principal,
             reason_changed,

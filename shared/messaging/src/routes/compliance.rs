@@ -189,7 +189,7 @@ pub async fn put_agreement(
         customer: before.id,
         at: now,
         cause: format!("agreement#{}", keys::instant(now)),
-        event_type: "consent.agreement_changed".into(),
+        event_type: nhip_core::event_types::CONSENT_AGREEMENT_CHANGED.into(),
         source: "staff_api".into(),
         actor: Some(principal.user.clone()),
         data: json!({ "agreement": body.agreement }),
