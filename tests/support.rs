@@ -4,10 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use nhip_core::{BuildInfo, Deps, Queues};
-use nhip_local::{
-    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
-};
+use nhip_core::Deps;
+use nhip_local::{Database, LocalEventBus, Outbox, SimulatedClock, SqliteStore};
 
 /// Set by the test command: a missing emulator is then a failure, not a skip.
 const REQUIRE_EMULATOR_VAR: &str = "NHIP_TEST_REQUIRE_EMULATOR";
@@ -95,35 +93,26 @@ pub struct LocalDeps {
 pub fn local_deps() -> LocalDeps {
     let (db, dir) = sqlite_db();
     let clock = Arc::new(SimulatedClock::frozen(test_epoch()));
-    let events = LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(5);
-    let sends = LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(5);
-    let steps = LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(5);
-    let tickets = LocalQueue::new(db.clone(), "tickets", clock.clone()).with_dead_letter_queue(5);
-    let bus = Arc::new(LocalEventBus::new(db.clone()));
     let outbox = Arc::new(Outbox::new(db.clone(), None, clock.clone()));
-    let deps = Arc::new(Deps {
+    let (deps, bus) = nhip_local_runner::embedded::Embedded {
+        db: db.clone(),
         store: Arc::new(SqliteStore::new(db)),
-        queues: Queues {
-            events: Arc::new(events),
-            sends: Arc::new(sends),
-            steps: Arc::new(steps),
-            tickets: Arc::new(tickets),
-        },
         clock: clock.clone(),
-        build: BuildInfo::current("test"),
-        auth: Arc::new(nhip_core::auth::Authenticator::hs256(
+        outbox: outbox.clone(),
+        blobs: dir.path().join("blobs"),
+        auth: nhip_core::auth::Authenticator::hs256(
             nhip_core::auth::JwtSecret::new(&b"nhip-tests-signing-secret-of-32-bytes"[..])
                 .expect("a long enough test secret"),
-        )),
+        ),
         settings: nhip_core::Settings::default(),
-        channels: nhip_core::Channels::uniform(outbox.clone()),
-        blobs: Arc::new(FolderBlobStore::new(dir.path().join("blobs"))),
         sns_certificates: Arc::new(
             nhip_sns_https::HttpsCertificates::new().expect("an HTTPS client"),
         ),
-        bus: bus.clone(),
-        versions: Default::default(),
-    });
+        max_receives: Some(5),
+        runtime: "test",
+    }
+    .deps();
+    let deps = Arc::new(deps);
     LocalDeps {
         deps,
         clock,

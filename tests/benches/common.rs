@@ -7,10 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use nhip_core::{BuildInfo, Channels, Deps, Queues};
-use nhip_local::{
-    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
-};
+use nhip_core::Deps;
+use nhip_local::{Database, Outbox, SimulatedClock, SqliteStore};
 use nhip_ports::store::{
     Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
 };
@@ -105,25 +103,20 @@ pub fn deps(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Bench> {
         queries: AtomicU64::new(0),
         items_read: AtomicU64::new(0),
     });
-    let deps = Deps {
+    let (deps, _) = nhip_local_runner::embedded::Embedded {
+        db: db.clone(),
         store: store.clone(),
-        queues: Queues {
-            events: Arc::new(LocalQueue::new(db.clone(), "events", clock.clone())),
-            sends: Arc::new(LocalQueue::new(db.clone(), "sends", clock.clone())),
-            steps: Arc::new(LocalQueue::new(db.clone(), "steps", clock.clone())),
-            tickets: Arc::new(LocalQueue::new(db.clone(), "tickets", clock.clone())),
-        },
         clock: clock.clone(),
-        build: BuildInfo::current("bench"),
-        auth: Arc::new(nhip_core::auth::Authenticator::hs256(
-            nhip_core::auth::JwtSecret::new(&b"nhip-bench-signing-secret-of-32-bytes"[..])?,
-        )),
+        outbox: Arc::new(Outbox::new(db.clone(), None, clock.clone())),
+        blobs: dir.join("blobs"),
+        auth: nhip_core::auth::Authenticator::hs256(nhip_core::auth::JwtSecret::new(
+            &b"nhip-bench-signing-secret-of-32-bytes"[..],
+        )?),
         settings: nhip_core::Settings::default(),
-        channels: Channels::uniform(Arc::new(Outbox::new(db.clone(), None, clock.clone()))),
-        blobs: Arc::new(FolderBlobStore::new(dir.join("blobs"))),
         sns_certificates: Arc::new(nhip_sns_https::HttpsCertificates::new()?),
-        bus: Arc::new(LocalEventBus::new(db.clone())),
-        versions: Default::default(),
-    };
+        max_receives: None,
+        runtime: "bench",
+    }
+    .deps();
     Ok(Bench { deps, store })
 }

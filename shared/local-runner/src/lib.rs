@@ -12,6 +12,7 @@
 //!   SNS invoking the engagement tracker.
 
 pub mod consumers;
+pub mod embedded;
 pub mod journeys_page;
 pub mod listener;
 pub mod outbox_page;
@@ -25,12 +26,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use nhip_core::Deps;
 use nhip_core::auth::{Authenticator, JwtSecret};
 use nhip_core::keys;
-use nhip_core::{BuildInfo, Channels, Deps, Queues};
-use nhip_local::{
-    Database, FolderBlobStore, LocalEventBus, LocalQueue, Outbox, SimulatedClock, SqliteStore,
-};
+use nhip_local::{Database, Outbox, SimulatedClock, SqliteStore};
 use nhip_ports::{Clock, Condition, ItemStore};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -121,14 +120,6 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         tracing::info!(resumed = %start_at, "simulated clock resumes where it stopped");
     }
     let clock = Arc::new(SimulatedClock::running(start_at, config.speed));
-    let events =
-        LocalQueue::new(db.clone(), "events", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
-    let sends =
-        LocalQueue::new(db.clone(), "sends", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
-    let steps =
-        LocalQueue::new(db.clone(), "steps", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
-    let tickets =
-        LocalQueue::new(db.clone(), "tickets", clock.clone()).with_dead_letter_queue(MAX_RECEIVES);
     let store = Arc::new(SqliteStore::new(db.clone()));
     let secret = jwt_secret(&config.data_dir)?;
     let outbox = Arc::new(Outbox::new(
@@ -147,27 +138,23 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     if std::env::var_os(nhip_core::messaging_settings::PUBLIC_URL_VAR).is_none() {
         settings.messaging.public_url = format!("http://{addr}");
     }
-    let deps = Arc::new(Deps {
+    let (deps, _) = embedded::Embedded {
+        db: db.clone(),
         store: store.clone(),
-        queues: Queues {
-            events: Arc::new(events),
-            sends: Arc::new(sends),
-            steps: Arc::new(steps),
-            tickets: Arc::new(tickets),
-        },
         clock: clock.clone(),
-        build: BuildInfo::current("local"),
-        auth: Arc::new(Authenticator::hs256(secret)),
+        outbox: outbox.clone(),
+        blobs: config.data_dir.join("blobs"),
+        auth: Authenticator::hs256(secret),
         settings,
-        channels: Channels::uniform(outbox.clone()),
-        blobs: Arc::new(FolderBlobStore::new(config.data_dir.join("blobs"))),
         sns_certificates: Arc::new(
             nhip_sns_https::HttpsCertificates::from_env(|var| std::env::var(var).ok())
                 .context(nhip_sns_https::CERTIFICATE_DIR_VAR)?,
         ),
-        bus: Arc::new(LocalEventBus::new(db.clone())),
-        versions: Default::default(),
-    });
+        max_receives: Some(MAX_RECEIVES),
+        runtime: "local",
+    }
+    .deps();
+    let deps = Arc::new(deps);
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
