@@ -11,7 +11,8 @@
 //! - [`http`]: the error answer and the extractors that answer it; [`form`]: field-by-field
 //!   reading with Vietnamese problems; [`openapi`]: the shared error responses and the
 //!   domain's enumerations as schemas; [`webhook`]: HMAC-signed webhooks.
-//! - [`consumer`]: partial-batch-response glue shared by every SQS consumer.
+//! - [`consumer`]: partial-batch-response glue shared by every SQS consumer; [`retry`]: the
+//!   one policy of optimistic-concurrency retries.
 //! - [`events`]: recording domain events on timelines and publishing Nhịp's own;
 //!   [`event_types`]: the types they carry, with their Vietnamese labels.
 //! - [`timeline`]: a customer's timeline and recent activities.
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod messaging_settings;
 pub mod openapi;
 pub mod records;
+pub mod retry;
 pub mod scheduler;
 pub mod stats;
 pub mod timeline;

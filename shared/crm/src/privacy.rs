@@ -49,9 +49,6 @@ pub const EXPORT_FORMAT: &str = "nhip.personal-data-export/1";
 /// Items read per page when walking a customer's partition.
 const PAGE: u32 = 500;
 
-/// Attempts when a concurrent change to the customer wins the race.
-const ATTEMPTS: usize = 3;
-
 /// Longest free text (erase reason, consent evidence) accepted.
 const MAX_TEXT_CHARS: usize = 2000;
 
@@ -267,7 +264,8 @@ async fn change<F>(
 where
     F: FnMut(&mut Customer, DateTime<Utc>) -> Result<(Value, Value), ApiError>,
 {
-    for _ in 0..ATTEMPTS {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let before = load_visible(deps, principal, id).await?;
         if before.erased_at.is_some() {
             return Err(already_erased());

@@ -937,7 +937,8 @@ async fn update_customer(
     changes: Changes<'_>,
 ) -> Result<(), StoreError> {
     let mut before = customer.clone();
-    for _ in 0..5 {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let mut after = before.clone();
         for (name, value) in changes.attributes {
             if value.is_null() {

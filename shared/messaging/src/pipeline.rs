@@ -1159,7 +1159,8 @@ async fn reserve_cap(
 ) -> Result<Option<DateTime<Utc>>, PipelineError> {
     let now = deps.clock.now();
     let key = keys::advertising_cap(cap_key, address);
-    for _ in 0..8 {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let current = deps.store.get(&key).await?;
         let version = current
             .as_ref()

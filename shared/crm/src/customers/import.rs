@@ -73,9 +73,6 @@ const LISTED_ERROR_BYTES: usize = 150 * 1024;
 /// How long an import's record and rows (which hold failed rows' personal data) are kept.
 const RETENTION_DAYS: i64 = 90;
 
-/// Attempts at one row that keeps losing races before it is reported as failed.
-const ATTEMPTS: usize = 5;
-
 /// Kind attribute of import records.
 pub const KIND: &str = "import";
 
@@ -984,10 +981,11 @@ impl Run<'_> {
         now: DateTime<Utc>,
     ) -> Result<RowRecord, ApiError> {
         let store = &*self.deps.store;
-        for attempt in 0..ATTEMPTS {
+        for attempt in nhip_core::retry::attempts() {
+            attempt.pause().await;
             // After a lost race the winner may have been this same row (a concurrent upload
             // of the same file): its outcome is the answer.
-            if attempt > 0
+            if attempt.is_retry()
                 && let Some(stored) = self.stored(row.number).await?
             {
                 return Ok(stored);

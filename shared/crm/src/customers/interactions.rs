@@ -22,9 +22,6 @@ use nhip_core::timeline;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Attempts when a concurrent change to the customer wins the race.
-const ATTEMPTS: usize = 3;
-
 /// The interaction routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
     OpenApiRouter::new().routes(routes!(log_interaction))
@@ -186,7 +183,8 @@ async fn log_interaction(
     let interaction_id = Ulid::from_datetime(now.into()).to_string();
     let kind = json!(request.kind);
     let event_type = format!("interaction.{}", kind.as_str().unwrap_or("note"));
-    for _ in 0..ATTEMPTS {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let before = load_visible(&deps, &principal, &id).await?;
         let mut after = before.clone();
         after.lifecycle = after_first_interaction(before.lifecycle);

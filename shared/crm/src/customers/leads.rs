@@ -27,17 +27,6 @@ use nhip_core::keys;
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 
-/// Attempts before a lead that keeps losing races is reported as a conflict.
-const ATTEMPTS: u32 = 10;
-
-/// A short, jittered pause before retrying a lost race, growing with the attempt, so racing
-/// duplicates spread out instead of colliding again in lockstep.
-async fn back_off(attempt: u32) {
-    let jitter = (Ulid::new().random() % 20) as u64;
-    let millis = u64::from(attempt.min(6)) * 10 + jitter;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}
-
 /// A validated lead.
 #[derive(Debug, Clone)]
 pub struct Lead {
@@ -157,10 +146,8 @@ pub async fn upsert(deps: &Deps, lead: &Lead) -> Result<Upserted, SaveError> {
     // Identifiers that turned out to belong to someone else: left off the merged record.
     let mut foreign_phone = false;
     let mut foreign_email = false;
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let existing = find(
             deps,
             lead.phone.as_ref().filter(|_| !foreign_phone),
@@ -454,7 +441,8 @@ pub async fn confirm_pending(
 ) -> Result<Option<Vec<String>>, SaveError> {
     let now = deps.clock.now();
     let key = keys::pending_consents(customer, request);
-    for _ in 0..ATTEMPTS {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let Some(item) = deps.store.get(&key).await? else {
             return Ok(None);
         };
@@ -520,7 +508,7 @@ pub async fn confirm_pending(
         .await
         {
             Ok(()) => return Ok(Some(granted)),
-            Err(SaveError::Conflict) => back_off(1).await,
+            Err(SaveError::Conflict) => {}
             Err(other) => return Err(other),
         }
     }

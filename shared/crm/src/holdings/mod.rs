@@ -45,8 +45,6 @@ pub const REASON_KIND: &str = "usage_reason";
 /// Kind attribute of holding items.
 pub const HOLDING_KIND: &str = "holding";
 
-/// Attempts when a concurrent change to the customer wins the race.
-const ATTEMPTS: usize = 3;
 /// Most attributes on one holding.
 const MAX_ATTRIBUTES: usize = 30;
 /// Largest amount accepted, in đồng: the largest integer a JavaScript client reads exactly.

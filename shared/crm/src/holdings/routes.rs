@@ -29,7 +29,7 @@ use super::fields::*;
 use super::model::*;
 use super::repo::*;
 use super::schemas::*;
-use super::{ATTEMPTS, HOLDING_KIND, MAX_AMOUNT, MAX_ATTRIBUTES};
+use super::{HOLDING_KIND, MAX_AMOUNT, MAX_ATTRIBUTES};
 
 /// Fields of a holding staff set on creation; all but `product` may change later.
 pub(super) const HOLDING_FIELDS: &[&str] = &[
@@ -555,7 +555,8 @@ pub(super) async fn add_holding(
     }
     let now = deps.clock.now();
     let holding_id = Ulid::from_datetime(now.into()).to_string();
-    for _ in 0..ATTEMPTS {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let before = load_customer(&deps, &principal, &id).await?;
         let mut errors = FieldErrors::default();
         reject_unknown(&body, HOLDING_FIELDS, &mut errors);
@@ -694,7 +695,8 @@ pub(super) async fn update_holding(
     }
     let holding_id = parse_holding_id(&holding_id)?;
     let now = deps.clock.now();
-    for _ in 0..ATTEMPTS {
+    for attempt in nhip_core::retry::attempts() {
+        attempt.pause().await;
         let before = load_customer(&deps, &principal, &id).await?;
         let current = holding(&*deps.store, before.id, &holding_id)
             .await?
