@@ -16,6 +16,7 @@
 //! - [`events`]: recording domain events on timelines and publishing Nhịp's own;
 //!   [`event_types`]: the types they carry, with their Vietnamese labels.
 //! - [`timeline`]: a customer's timeline and recent activities.
+//! - [`versioned`]: the one repository of versioned documents (templates, journeys).
 //! - [`scheduler`]: due work placed in hour buckets, and the step jobs it releases.
 //! - [`stats`]: journey counters and the journey-step cause of a message.
 
@@ -35,6 +36,7 @@ pub mod retry;
 pub mod scheduler;
 pub mod stats;
 pub mod timeline;
+pub mod versioned;
 pub mod webhook;
 
 pub use deps::{BuildInfo, Channels, Deps, Queues, Settings, SettingsError};

@@ -68,7 +68,10 @@ mod tests {
             assert!(attempt.is_retry());
             let delay = attempt.delay();
             let floor = Duration::from_millis(u64::from(attempt.number().min(6)) * 10);
-            assert!(delay >= floor && delay < floor + Duration::from_millis(20), "{delay:?}");
+            assert!(
+                delay >= floor && delay < floor + Duration::from_millis(20),
+                "{delay:?}"
+            );
             assert!(delay <= MAX_PAUSE);
         }
     }

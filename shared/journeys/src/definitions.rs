@@ -8,6 +8,8 @@
 //! journeys it starts without reading them all.
 //!
 //! Bodies are YAML (`application/yaml`, `text/yaml`) or JSON (`application/json`), one schema.
+//! Headers and versions are kept by the one repository of versioned documents
+//! ([`nhip_core::versioned`]), as templates are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,15 +21,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use nhip_domain::journey::{Journey, JourneyErrors, Trigger, parse_json, parse_yaml, validate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
-use nhip_core::records::to_item;
+use nhip_core::versioned::{CommitError, Family, Header};
 use nhip_messaging::templates;
-use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use nhip_ports::store::{Condition, StoreError, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,6 +36,16 @@ use utoipa_axum::routes;
 pub const KIND: &str = "journey";
 /// Kind attribute of journey version items.
 pub const VERSION_KIND: &str = "journey_version";
+/// Journeys as versioned documents.
+pub const JOURNEYS: Family = Family {
+    kind: KIND,
+    version_kind: VERSION_KIND,
+    list: keys::JOURNEYS,
+    partition: keys::journey_pk,
+    header_key: keys::journey,
+    version_key: keys::journey_version,
+};
+
 /// Largest definition accepted.
 pub const MAX_DEFINITION_BYTES: usize = 200 * 1024;
 
@@ -61,6 +72,15 @@ pub struct JourneyMeta {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version of the header.
     pub version: u64,
+}
+
+impl Header for JourneyMeta {
+    fn id(&self) -> &str {
+        &self.key
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 /// One frozen version.
@@ -119,11 +139,18 @@ fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn meta_item(meta: &JourneyMeta) -> Result<Item, StoreError> {
-    let mut item = to_item(keys::journey(&meta.key), KIND, meta)?;
-    item.insert("gsi2pk".into(), keys::JOURNEYS.into());
-    item.insert("gsi2sk".into(), meta.key.clone().into());
-    Ok(item)
+/// The answer to a write that did not commit.
+fn not_committed(error: CommitError) -> ApiError {
+    match error {
+        CommitError::Taken => ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate",
+            "A journey with this key already exists.",
+        )
+        .field("key", "Mã hành trình này đã được dùng."),
+        CommitError::Stale { current } => ApiError::stale_version(current),
+        CommitError::Store(error) => error.into(),
+    }
 }
 
 /// The header of `key`.
@@ -131,7 +158,7 @@ pub async fn meta(deps: &Deps, key: &str) -> Result<Option<JourneyMeta>, StoreEr
     if !valid_key(key) {
         return Ok(None);
     }
-    nhip_core::records::get(&*deps.store, &keys::journey(key), KIND).await
+    JOURNEYS.header(&*deps.store, key).await
 }
 
 /// One version of `key`.
@@ -143,7 +170,7 @@ pub async fn version(
     if !valid_key(key) {
         return Ok(None);
     }
-    nhip_core::records::get(&*deps.store, &keys::journey_version(key, number), KIND).await
+    JOURNEYS.version(&*deps.store, key, number).await
 }
 
 /// The kind journey versions are kept under in the process's version cache.
@@ -224,9 +251,22 @@ pub struct JourneyView {
     /// The header.
     #[serde(flatten)]
     pub meta: JourneyMeta,
-    /// Its versions, oldest first: number, name, created.
-    #[schema(value_type = Vec<Object>)]
-    pub versions: Vec<Value>,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionSummary>,
+}
+
+/// One version of a journey as its header lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionSummary {
+    /// Version number, from 1.
+    pub number: u32,
+    /// The journey's name in this version.
+    pub name: String,
+    /// Created (UTC).
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+    /// Who wrote it.
+    pub created_by: String,
 }
 
 /// Query of a create: publish at once.
@@ -280,32 +320,16 @@ async fn create(
         created_at: now,
         created_by: principal.user.clone(),
     };
-    let mut ops = vec![
-        WriteOp::Put {
-            item: meta_item(&meta)?,
-            condition: Condition::NotExists,
-        },
-        WriteOp::Put {
-            item: to_item(keys::journey_version(&meta.key, 1), VERSION_KIND, &first)?,
-            condition: Condition::NotExists,
-        },
-    ];
+    let mut ops = JOURNEYS.create_writes(&meta, &first)?;
     ops.extend(trigger_index(&meta, None));
     if publish {
         ops.extend(crate::entry::schedule_segment(&first, now, now));
     }
-    match deps.store.transact(ops).await {
-        Ok(()) => Ok(meta),
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-            Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "duplicate",
-                "A journey with this key already exists.",
-            )
-            .field("key", "Mã hành trình này đã được dùng."))
-        }
-        Err(other) => Err(other.into()),
-    }
+    JOURNEYS
+        .create(&*deps.store, ops)
+        .await
+        .map_err(not_committed)?;
+    Ok(meta)
 }
 
 /// The writes that move the trigger index from `before`'s published trigger to `after`'s.
@@ -451,16 +475,7 @@ pub async fn add_journey_version(
         created_at: now,
         created_by: principal.user.clone(),
     };
-    let mut ops = vec![
-        WriteOp::Put {
-            item: meta_item(&after)?,
-            condition: Condition::version_is(before.version),
-        },
-        WriteOp::Put {
-            item: to_item(keys::journey_version(&key, number), VERSION_KIND, &created)?,
-            condition: Condition::NotExists,
-        },
-    ];
+    let mut ops = JOURNEYS.change_writes(&before, &after, Some((number, &created)))?;
     ops.extend(trigger_index(&after, Some(&before)));
     if query.publish {
         ops.extend(crate::entry::schedule_segment(&created, now, now));
@@ -470,16 +485,10 @@ pub async fn add_journey_version(
 }
 
 async fn commit(deps: &Deps, before: &JourneyMeta, ops: Vec<WriteOp>) -> Result<(), ApiError> {
-    match deps.store.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-            let current = meta(deps, &before.key)
-                .await?
-                .map_or(before.version, |m| m.version);
-            Err(ApiError::stale_version(current))
-        }
-        Err(other) => Err(other.into()),
-    }
+    JOURNEYS
+        .change(&*deps.store, before, ops)
+        .await
+        .map_err(not_committed)
 }
 
 /// The header version a publish is based on.
@@ -534,10 +543,7 @@ pub async fn publish_journey_version(
     after.trigger_event = trigger_event(&found.definition);
     after.updated_at = deps.clock.now();
     after.version += 1;
-    let mut ops = vec![WriteOp::Put {
-        item: meta_item(&after)?,
-        condition: Condition::version_is(before.version),
-    }];
+    let mut ops = JOURNEYS.change_writes::<_, JourneyVersion>(&before, &after, None)?;
     ops.extend(trigger_index(&after, Some(&before)));
     ops.extend(crate::entry::schedule_segment(
         &found,
@@ -555,7 +561,7 @@ pub async fn publish_journey_version(
     tag = "journeys",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{items}`.", body = Object),
+        (status = 200, description = "Every journey's header.", body = JourneyList),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 503, response = nhip_core::openapi::Unavailable),
@@ -564,13 +570,16 @@ pub async fn publish_journey_version(
 pub async fn list_journeys(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
-) -> Result<Json<Value>, ApiError> {
-    let items = nhip_core::records::read_partition(&*deps.store, Index::Gsi2, keys::JOURNEYS, None)
-        .await?
-        .into_iter()
-        .map(|item| nhip_core::records::from_item::<JourneyMeta>(item, KIND))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<JourneyList>, ApiError> {
+    let items = JOURNEYS.headers(&*deps.store).await?;
+    Ok(Json(JourneyList { items }))
+}
+
+/// Every journey's header, by key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct JourneyList {
+    /// The headers.
+    pub items: Vec<JourneyMeta>,
 }
 
 /// `GET /v1/journeys/{key}`: the header and every version's number, name and date.
@@ -594,23 +603,17 @@ pub async fn get_journey(
     Path(key): Path<String>,
 ) -> Result<Json<JourneyView>, ApiError> {
     let meta = meta(&deps, &key).await?.ok_or_else(not_found)?;
-    let mut versions = Vec::new();
-    for item in nhip_core::records::read_partition(
-        &*deps.store,
-        Index::Primary,
-        &keys::journey_pk(&key),
-        Some("V#"),
-    )
-    .await?
-    {
-        let found: JourneyVersion = nhip_core::records::from_item(item, VERSION_KIND)?;
-        versions.push(json!({
-            "number": found.number,
-            "name": found.definition.name,
-            "created_at": found.created_at,
-            "created_by": found.created_by,
-        }));
-    }
+    let versions = JOURNEYS
+        .versions::<JourneyVersion>(&*deps.store, &key)
+        .await?
+        .into_iter()
+        .map(|found| VersionSummary {
+            number: found.number,
+            name: found.definition.name,
+            created_at: found.created_at,
+            created_by: found.created_by,
+        })
+        .collect();
     Ok(Json(JourneyView { meta, versions }))
 }
 
@@ -676,28 +679,57 @@ pub async fn get_journey_version(
     tag = "journeys",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{items: [{key, name, description, templates}]}`.", body = Object),
+        (status = 200, description = "The seed journeys.", body = SeedList),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
     )
 )]
-pub async fn list_seeds(_principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list_seeds(_principal: Principal) -> Result<Json<SeedList>, ApiError> {
     let mut items = Vec::new();
     for seed in nhip_domain::journey::SEEDS {
         let journey = seed.parse().map_err(invalid)?;
-        let templates: Vec<&str> = journey
+        let templates = journey
             .templates()
             .into_iter()
-            .map(|(_, target)| target.template.as_str())
+            .map(|(_, target)| target.template.clone())
             .collect();
-        items.push(json!({
-            "key": journey.key,
-            "name": journey.name,
-            "description": journey.description,
-            "templates": templates,
-        }));
+        items.push(Seed {
+            key: journey.key,
+            name: journey.name,
+            description: journey.description,
+            templates,
+        });
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(SeedList { items }))
+}
+
+/// The journeys the product ships with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeedList {
+    /// The seeds.
+    pub items: Vec<Seed>,
+}
+
+/// A journey the product ships with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Seed {
+    /// Its key, to install it by.
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// The templates its send steps use, one entry per use.
+    pub templates: Vec<String>,
+}
+
+/// A seed journey installed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstalledSeed {
+    /// The journey's header.
+    pub journey: JourneyMeta,
+    /// The seed templates created for it (those already there are kept as they are).
+    pub templates_created: Vec<String>,
 }
 
 /// `POST /v1/journeys/seeds/{key}/install` (admin): installs a seed journey, published, with
@@ -709,7 +741,7 @@ pub async fn list_seeds(_principal: Principal) -> Result<Json<Value>, ApiError> 
     security(("bearer" = [])),
     params(("key" = String, Path, description = "Seed journey key.")),
     responses(
-        (status = 201, description = "Installed: `{journey, templates_created}`.", body = Object),
+        (status = 201, description = "Installed.", body = InstalledSeed),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -726,7 +758,10 @@ pub async fn install_seed(
     let (meta, created) = install_seed_journey(&deps, &principal, &key).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "journey": meta, "templates_created": created })),
+        Json(InstalledSeed {
+            journey: meta,
+            templates_created: created,
+        }),
     )
         .into_response())
 }

@@ -6,7 +6,8 @@
 //! another.
 //!
 //! Items: `TPL#<code>` / `META` (name, channel, latest and published version; listed on gsi2
-//! under `TEMPLATES`) and `TPL#<code>` / `V#<000001>` (the content).
+//! under `TEMPLATES`) and `TPL#<code>` / `V#<000001>` (the content), kept by the one
+//! repository of versioned documents ([`nhip_core::versioned`]), as journeys are.
 
 use std::sync::Arc;
 
@@ -16,15 +17,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use nhip_domain::template::{Content, MergeData, Template, TemplateErrors, sms_segments};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::model::MessageChannel;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
-use nhip_core::records::to_item;
-use nhip_ports::store::{Condition, Index, Item, StoreError, WriteOp};
+use nhip_core::versioned::{CommitError, Family, Header};
+use nhip_ports::store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -32,6 +32,16 @@ use utoipa_axum::routes;
 pub const KIND: &str = "template";
 /// Kind attribute of template version items.
 pub const VERSION_KIND: &str = "template_version";
+
+/// Templates as versioned documents.
+pub const TEMPLATES: Family = Family {
+    kind: KIND,
+    version_kind: VERSION_KIND,
+    list: keys::TEMPLATES,
+    partition: keys::template_pk,
+    header_key: keys::template,
+    version_key: keys::template_version,
+};
 
 /// A template's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -57,6 +67,15 @@ pub struct TemplateMeta {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version of the header.
     pub version: u64,
+}
+
+impl Header for TemplateMeta {
+    fn id(&self) -> &str {
+        &self.code
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 /// One version's content.
@@ -134,7 +153,7 @@ pub struct UploadQuery {
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file (any type; sent with its own content-type)."),
     responses(
-        (status = 201, description = "Stored: the attachment reference.", body = Object),
+        (status = 201, description = "Stored: the attachment reference.", body = Attachment),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -228,14 +247,27 @@ pub async fn upload_attachment(
         })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "filename": filename,
-            "content_type": content_type,
-            "blob_key": key,
-            "size": body.len(),
-        })),
+        Json(Attachment {
+            filename,
+            content_type,
+            blob_key: key,
+            size: body.len(),
+        }),
     )
         .into_response())
+}
+
+/// A stored attachment: the reference a template's `attachments` list takes, and its size.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Attachment {
+    /// The file name recipients see.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Where it is kept in the blob store.
+    pub blob_key: String,
+    /// Bytes.
+    pub size: usize,
 }
 
 fn valid_code(code: &str) -> bool {
@@ -286,11 +318,23 @@ fn template_invalid(errors: TemplateErrors) -> ApiError {
     error
 }
 
-fn meta_item(meta: &TemplateMeta) -> Result<Item, StoreError> {
-    let mut item = to_item(keys::template(&meta.code), KIND, meta)?;
-    item.insert("gsi2pk".into(), keys::TEMPLATES.into());
-    item.insert("gsi2sk".into(), meta.code.clone().into());
-    Ok(item)
+/// A create refused because the code is taken.
+fn code_taken() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "duplicate",
+        "A template with this code already exists.",
+    )
+    .field("code", "Mã này đã được dùng.")
+}
+
+/// The answer to a change that did not commit.
+fn not_committed(error: CommitError) -> ApiError {
+    match error {
+        CommitError::Taken => code_taken(),
+        CommitError::Stale { current } => ApiError::stale_version(current),
+        CommitError::Store(error) => error.into(),
+    }
 }
 
 /// The header of `code`.
@@ -298,7 +342,7 @@ pub async fn meta(deps: &Deps, code: &str) -> Result<Option<TemplateMeta>, Store
     if !valid_code(code) {
         return Ok(None);
     }
-    nhip_core::records::get(&*deps.store, &keys::template(code), KIND).await
+    TEMPLATES.header(&*deps.store, code).await
 }
 
 /// One version of `code`.
@@ -310,7 +354,7 @@ pub async fn version(
     if !valid_code(code) {
         return Ok(None);
     }
-    nhip_core::records::get(&*deps.store, &keys::template_version(code, number), KIND).await
+    TEMPLATES.version(&*deps.store, code, number).await
 }
 
 /// The version a send uses: `number` when given, else the published one.
@@ -368,21 +412,12 @@ pub async fn install(
         created_at: now,
         created_by: principal.user.clone(),
     };
-    let ops = vec![
-        WriteOp::Put {
-            item: meta_item(&meta)?,
-            condition: Condition::NotExists,
-        },
-        WriteOp::Put {
-            item: to_item(keys::template_version(code, 1), VERSION_KIND, &first)?,
-            condition: Condition::NotExists,
-        },
-    ];
-    match deps.store.transact(ops).await {
+    let writes = TEMPLATES.create_writes(&meta, &first)?;
+    match TEMPLATES.create(&*deps.store, writes).await {
         Ok(()) => Ok(true),
         // Installed meanwhile by someone else: theirs stands.
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => Ok(false),
-        Err(other) => Err(other.into()),
+        Err(CommitError::Taken) => Ok(false),
+        Err(other) => Err(not_committed(other)),
     }
 }
 
@@ -486,28 +521,11 @@ pub async fn create_template(
         created_at: now,
         created_by: principal.user.clone(),
     };
-    let ops = vec![
-        WriteOp::Put {
-            item: meta_item(&meta)?,
-            condition: Condition::NotExists,
-        },
-        WriteOp::Put {
-            item: to_item(keys::template_version(&meta.code, 1), VERSION_KIND, &first)?,
-            condition: Condition::NotExists,
-        },
-    ];
-    match deps.store.transact(ops).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "duplicate",
-                "A template with this code already exists.",
-            )
-            .field("code", "Mã này đã được dùng."));
-        }
-        Err(other) => return Err(other.into()),
-    }
+    let writes = TEMPLATES.create_writes(&meta, &first)?;
+    TEMPLATES
+        .create(&*deps.store, writes)
+        .await
+        .map_err(not_committed)?;
     Ok((
         StatusCode::CREATED,
         Json(TemplateView {
@@ -525,7 +543,7 @@ pub async fn create_template(
     tag = "messaging",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The templates.", body = Object),
+        (status = 200, description = "The templates.", body = TemplateList),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 503, response = nhip_core::openapi::Unavailable),
@@ -534,14 +552,16 @@ pub async fn create_template(
 pub async fn list_templates(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
-) -> Result<Json<Value>, ApiError> {
-    let items =
-        nhip_core::records::read_partition(&*deps.store, Index::Gsi2, keys::TEMPLATES, None)
-            .await?
-            .into_iter()
-            .map(|item| nhip_core::records::from_item::<TemplateMeta>(item, KIND))
-            .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<TemplateList>, ApiError> {
+    let items = TEMPLATES.headers(&*deps.store).await?;
+    Ok(Json(TemplateList { items }))
+}
+
+/// Every template's header, by code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateList {
+    /// The headers.
+    pub items: Vec<TemplateMeta>,
 }
 
 /// `GET /v1/templates/{code}`: the header and every version.
@@ -565,16 +585,7 @@ pub async fn get_template(
     Path(code): Path<String>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let meta = meta(&deps, &code).await?.ok_or_else(not_found)?;
-    let versions = nhip_core::records::read_partition(
-        &*deps.store,
-        Index::Primary,
-        &keys::template_pk(&code),
-        Some("V#"),
-    )
-    .await?
-    .into_iter()
-    .map(|item| nhip_core::records::from_item::<TemplateVersion>(item, VERSION_KIND))
-    .collect::<Result<Vec<_>, _>>()?;
+    let versions = TEMPLATES.versions(&*deps.store, &code).await?;
     Ok(Json(TemplateView { meta, versions }))
 }
 
@@ -659,40 +670,12 @@ pub async fn add_version(
         created_at: now,
         created_by: principal.user.clone(),
     };
-    commit(&deps, &before, &after, Some(&created)).await?;
+    let writes = TEMPLATES.change_writes(&before, &after, Some((number, &created)))?;
+    TEMPLATES
+        .change(&*deps.store, &before, writes)
+        .await
+        .map_err(not_committed)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
-}
-
-async fn commit(
-    deps: &Deps,
-    before: &TemplateMeta,
-    after: &TemplateMeta,
-    created: Option<&TemplateVersion>,
-) -> Result<(), ApiError> {
-    let mut ops = vec![WriteOp::Put {
-        item: meta_item(after)?,
-        condition: Condition::version_is(before.version),
-    }];
-    if let Some(created) = created {
-        ops.push(WriteOp::Put {
-            item: to_item(
-                keys::template_version(&created.code, created.number),
-                VERSION_KIND,
-                created,
-            )?,
-            condition: Condition::NotExists,
-        });
-    }
-    match deps.store.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-            let current = meta(deps, &before.code)
-                .await?
-                .map_or(before.version, |m| m.version);
-            Err(ApiError::stale_version(current))
-        }
-        Err(other) => Err(other.into()),
-    }
 }
 
 /// `GET /v1/templates/{code}/versions/{number}`: one version.
@@ -776,7 +759,11 @@ pub async fn publish_version(
     after.published_version = Some(number);
     after.updated_at = deps.clock.now();
     after.version += 1;
-    commit(&deps, &before, &after, None).await?;
+    let writes = TEMPLATES.change_writes::<_, TemplateVersion>(&before, &after, None)?;
+    TEMPLATES
+        .change(&*deps.store, &before, writes)
+        .await
+        .map_err(not_committed)?;
     Ok(Json(after))
 }
 
@@ -806,7 +793,7 @@ pub struct PreviewRequest {
     ),
     request_body(content = PreviewRequest, description = "Whom to render for."),
     responses(
-        (status = 200, description = "The rendering.", body = Object),
+        (status = 200, description = "The rendering.", body = Preview),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -822,7 +809,7 @@ pub async fn preview_version(
     principal: Principal,
     Path((code, number)): Path<(String, u32)>,
     Json(body): Json<PreviewRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Preview>, ApiError> {
     let found = version(&deps, &code, number).await?.ok_or_else(not_found)?;
     let data = match &body.customer_id {
         Some(id) => {
@@ -840,13 +827,54 @@ pub async fn preview_version(
     let compiled = Template::compile(&found.content).map_err(template_invalid)?;
     let rendered = compiled.render(&data).map_err(template_invalid)?;
     let segments = match &rendered {
-        Content::Sms { text, .. } => Some(sms_segments(text)),
+        Content::Sms { text, .. } => Some(sms_segments(text).into()),
         _ => None,
     };
-    Ok(Json(json!({
-        "code": code,
-        "number": number,
-        "rendered": rendered,
-        "sms_segments": segments,
-    })))
+    Ok(Json(Preview {
+        code,
+        number,
+        rendered,
+        sms_segments: segments,
+    }))
+}
+
+/// A version rendered for one customer (or the sample customer).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// The template's code.
+    pub code: String,
+    /// The version rendered.
+    pub number: u32,
+    /// The content with every merge field filled, in the channel's shape.
+    #[schema(value_type = Object)]
+    pub rendered: Content,
+    /// For SMS, the text's encoding and how many segments it is billed as; `null` on other
+    /// channels.
+    pub sms_segments: Option<SegmentsView>,
+}
+
+/// How an SMS text is billed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentsView {
+    /// `gsm7` (the GSM 03.38 alphabet) or `ucs2` (anything else, accented Vietnamese included).
+    #[schema(example = "ucs2")]
+    pub encoding: String,
+    /// Septets for GSM-7, UTF-16 units for UCS-2.
+    pub characters: usize,
+    /// Segments billed; 0 for an empty text.
+    pub segments: usize,
+}
+
+impl From<nhip_domain::template::SmsSegments> for SegmentsView {
+    fn from(counted: nhip_domain::template::SmsSegments) -> Self {
+        let encoding = match counted.encoding {
+            nhip_domain::template::SmsEncoding::Gsm7 => "gsm7",
+            nhip_domain::template::SmsEncoding::Ucs2 => "ucs2",
+        };
+        Self {
+            encoding: encoding.to_owned(),
+            characters: counted.characters,
+            segments: counted.segments,
+        }
+    }
 }
