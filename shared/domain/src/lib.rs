@@ -13,11 +13,14 @@
 //!   sample data, strict rendering (HTML-escaped e-mail bodies, Vietnamese filters), SMS segment
 //!   counts and unaccented text, how to address a customer.
 //! - [`customer`]: the customer model: lifecycle, classification, source, consents.
+//! - [`channel`]: the one enumeration of message channels, mapped onto consent channels and
+//!   Decree 91's regulated channels.
 //! - [`card`]: payment card numbers: the Luhn check, and what looks like a full card number.
 //! - [`journey`]: journeys as versioned data (YAML or JSON): the model, save-time validation,
 //!   and the pure rules the engine calls (wait ends, conditions, A/B splits, goals).
 
 pub mod card;
+pub mod channel;
 pub mod compliance;
 pub mod customer;
 pub mod event;

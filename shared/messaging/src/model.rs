@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use nhip_domain::customer::Channel;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,60 +13,7 @@ use nhip_ports::store::{Item, StoreError};
 /// Kind attribute of message items.
 pub const KIND: &str = "message";
 
-/// A way a message can leave, each with its own template shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageChannel {
-    /// E-mail through SES.
-    Email,
-    /// SMS through SNS (brandname).
-    Sms,
-    /// Zalo ZNS.
-    Zns,
-    /// App push through SNS platform endpoints.
-    Push,
-    /// Another OTT bridge through a signed webhook.
-    Webhook,
-}
-
-impl MessageChannel {
-    /// Every channel.
-    pub const ALL: [MessageChannel; 5] = [
-        MessageChannel::Email,
-        MessageChannel::Sms,
-        MessageChannel::Zns,
-        MessageChannel::Push,
-        MessageChannel::Webhook,
-    ];
-
-    /// Wire form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageChannel::Email => "email",
-            MessageChannel::Sms => "sms",
-            MessageChannel::Zns => "zns",
-            MessageChannel::Push => "push",
-            MessageChannel::Webhook => "webhook",
-        }
-    }
-
-    /// The channel consents are recorded for.
-    pub fn consent_channel(self) -> Channel {
-        match self {
-            MessageChannel::Email => Channel::Email,
-            MessageChannel::Sms => Channel::Sms,
-            MessageChannel::Zns => Channel::Zns,
-            MessageChannel::Push => Channel::Push,
-            MessageChannel::Webhook => Channel::Ott,
-        }
-    }
-}
-
-impl std::fmt::Display for MessageChannel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use nhip_domain::channel::MessageChannel;
 
 /// Why a message is sent. Only `marketing` and `consent_request` are advertising under
 /// Decree 91; `care` (reminders, statements, service notices) is not.

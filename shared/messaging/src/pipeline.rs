@@ -388,12 +388,9 @@ fn effective_targets(request: &SendRequest) -> Vec<Target> {
 /// count is kept under. ZNS advertising follows the SMS rules (it reaches the same phone
 /// number) with its own count; push and webhook bridges are outside the decree.
 fn ad_channel(channel: MessageChannel) -> Option<(AdChannel, &'static str)> {
-    match channel {
-        MessageChannel::Email => Some((AdChannel::Email, "email")),
-        MessageChannel::Sms => Some((AdChannel::Sms, "sms")),
-        MessageChannel::Zns => Some((AdChannel::Sms, "zns")),
-        MessageChannel::Push | MessageChannel::Webhook => None,
-    }
+    channel
+        .advertising_channel()
+        .map(|regulated| (regulated, channel.as_str()))
 }
 
 /// Creates the message item, or takes over one whose deferral or lease has run out. `None`

@@ -51,7 +51,6 @@ mod wait;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,6 +65,7 @@ pub use split::split_branch;
 pub use validate::{MAX_WAIT, TemplateLookup, validate};
 pub use wait::WaitFor;
 
+pub use crate::channel::MessageChannel;
 use crate::customer::{Lifecycle, Purpose};
 
 /// One journey definition: how customers enter, the steps they go through and what counts as
@@ -190,47 +190,12 @@ pub struct StopRule {
     pub outcome: Option<String>,
 }
 
-/// A channel a send step targets: the channel of the template it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SendChannel {
-    /// E-mail.
-    Email,
-    /// SMS (brandname).
-    Sms,
-    /// Zalo ZNS.
-    Zns,
-    /// App push notification.
-    Push,
-    /// A webhook (OTT bridges).
-    Webhook,
-}
-
-impl SendChannel {
-    /// The wire name, as templates name their channel.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SendChannel::Email => "email",
-            SendChannel::Sms => "sms",
-            SendChannel::Zns => "zns",
-            SendChannel::Push => "push",
-            SendChannel::Webhook => "webhook",
-        }
-    }
-}
-
-impl fmt::Display for SendChannel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One channel of a send step and the template used on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendTarget {
     /// The channel.
-    pub channel: SendChannel,
+    pub channel: MessageChannel,
     /// The template's code; its channel must be `channel`.
     pub template: String,
 }

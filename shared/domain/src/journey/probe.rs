@@ -12,7 +12,7 @@ use super::segment::SegmentFilter;
 use super::span::{ClockTime, Span, Weekday};
 use super::wait::WaitFor;
 use super::{
-    EngagementSignal, Goal, NotifyTarget, Reentry, SendChannel, SendTarget, SplitBranch, Step,
+    EngagementSignal, Goal, MessageChannel, NotifyTarget, Reentry, SendTarget, SplitBranch, Step,
     StopRule, TicketPriority, TicketQueue, Trigger,
 };
 use crate::customer::{Classification, Lifecycle, Purpose, Source, UsageStatus};
@@ -66,7 +66,7 @@ fn kind_of_field(name: &str) -> Option<Kind> {
             Kind::Leaf(fails::<u32>)
         }
         "percent" => Kind::Leaf(fails::<u8>),
-        "channel" => Kind::Leaf(fails::<SendChannel>),
+        "channel" => Kind::Leaf(fails::<MessageChannel>),
         "since" => Kind::Leaf(fails::<Since>),
         "op" => Kind::Leaf(fails::<Op>),
         "is" => Kind::Leaf(fails::<Vec<Lifecycle>>),

@@ -152,7 +152,7 @@ fn the_installment_seed_follows_up_twice_then_hands_over_to_telesales() {
         panic!("no ZNS/SMS invitation");
     };
     let channels: Vec<_> = targets.iter().map(|t| t.channel).collect();
-    assert_eq!(channels, [SendChannel::Zns, SendChannel::Sms]);
+    assert_eq!(channels, [MessageChannel::Zns, MessageChannel::Sms]);
     assert_eq!(
         journey.listens_for("theo-doi-mo-email"),
         ["message.opened", "message.clicked"]
