@@ -11,9 +11,6 @@ use crate::deps::Deps;
 use crate::keys;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 
-/// Kind attribute of timeline items.
-pub const TIMELINE_KIND: &str = "timeline";
-
 /// What became of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -42,22 +39,18 @@ pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
         return Ok(Recorded::NoCustomer);
     };
     let now = deps.clock.now();
-    let key = keys::timeline_entry(
+    let entry = crate::timeline::Entry {
         customer,
-        event.occurred_at,
-        &format!("{}#{}", event.source, event.id),
-    );
-    let mut item = key.to_item();
-    item.insert("kind".into(), Value::from(TIMELINE_KIND));
-    item.insert("event_type".into(), Value::from(event.kind.clone()));
-    item.insert("source".into(), Value::from(event.source.clone()));
+        at: event.occurred_at,
+        cause: format!("{}#{}", event.source, event.id),
+        event_type: event.kind.clone(),
+        source: event.source.clone(),
+        actor: None,
+        data: json!(event.data),
+    };
+    let key = entry.key();
+    let mut item = entry.to_item(now);
     item.insert("event_id".into(), Value::from(event.id.clone()));
-    item.insert(
-        "occurred_at".into(),
-        Value::from(keys::instant(event.occurred_at)),
-    );
-    item.insert("recorded_at".into(), Value::from(keys::instant(now)));
-    item.insert("data".into(), json!(event.data));
     let written = if event.source == NHIP_SOURCE {
         deps.store.put(item, Condition::NotExists).await
     } else {

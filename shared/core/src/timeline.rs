@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::keys;
 use nhip_ports::ItemStore;
-use nhip_ports::store::{Condition, Cursor, Index, Item, Query, SortKey, StoreError, WriteOp};
+use nhip_ports::store::{Condition, Cursor, Index, Item, Key, Query, SortKey, StoreError, WriteOp};
 
 /// Kind attribute of timeline items.
 pub const KIND: &str = "timeline";
@@ -38,9 +38,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Where the entry is kept: the customer's partition, by instant and cause.
+    pub fn key(&self) -> Key {
+        keys::timeline_entry(self.customer, self.at, &self.cause)
+    }
+
     /// The stored item.
     pub fn to_item(&self, recorded_at: DateTime<Utc>) -> Item {
-        let mut item = keys::timeline_entry(self.customer, self.at, &self.cause).to_item();
+        let mut item = self.key().to_item();
         item.insert("kind".into(), KIND.into());
         item.insert("event_type".into(), self.event_type.clone().into());
         item.insert("source".into(), self.source.clone().into());
