@@ -109,6 +109,13 @@ macro_rules! domain_enum {
 }
 
 crate::domain_enum!(
+    /// [`MessageChannel`](nhip_domain::channel::MessageChannel)'s wire forms.
+    MessageChannelSchema,
+    "MessageChannel",
+    "A way a message leaves: `email`, `sms`, `zns` (Zalo), `push` or `webhook` (another OTT bridge).",
+    nhip_domain::channel::MessageChannel::ALL.iter().map(|v| v.as_str())
+);
+crate::domain_enum!(
     /// [`Lifecycle`]'s wire forms.
     LifecycleSchema,
     "Lifecycle",

@@ -29,7 +29,7 @@ use nhip_domain::person::salutation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::forms::record_lead;
+use crate::forms::{RecordError, record_lead};
 use nhip_core::deps::Deps;
 use nhip_core::http::ApiError;
 use nhip_core::keys;
@@ -176,7 +176,7 @@ async fn record_on_known(
     customer: &Customer,
     call: &IncomingCall,
     now: DateTime<Utc>,
-) -> Result<Vec<Activity>, ApiError> {
+) -> Result<Vec<Activity>, StoreError> {
     let (mut recent, _) = timeline::page(&*deps.store, customer.id, DEDUPE_WINDOW, None).await?;
     if recent.iter().any(|a| same_call(a, &call.call_id)) {
         // An earlier delivery already recorded this call (as the lead it created, or as the
@@ -187,7 +187,7 @@ async fn record_on_known(
             .await
         {
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
         recent.truncate(CARD_ACTIVITIES as usize);
         return Ok(recent);
@@ -234,7 +234,7 @@ async fn record_on_known(
                 timeline::page(&*deps.store, customer.id, CARD_ACTIVITIES, None).await?;
             recent = fresh;
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => return Err(other),
     }
     recent.truncate(CARD_ACTIVITIES as usize);
     Ok(recent)
@@ -324,60 +324,106 @@ async fn incoming(State(deps): State<Arc<Deps>>, request: Request) -> Result<Res
     }
     let (call, phone) = parse(&body)?;
     tracing::Span::current().record("call_id", call.call_id.as_str());
-
-    let known = match leads::find(&deps, Some(&phone), None).await? {
-        Some(id) => repo::get(&*deps.store, id).await?,
-        None => None,
+    let answered = answer(&deps, &call, phone, now).await?;
+    let status = if answered.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    let (status, customer, activities, created) = match known {
-        Some(customer) => {
-            let activities = record_on_known(&deps, &customer, &call, now).await?;
-            (StatusCode::OK, customer, activities, false)
-        }
-        None => {
-            let lead = Lead {
-                name: None,
-                gender: None,
-                birthday: None,
-                phone: Some(phone),
-                email: None,
-                source: Source::IncomingCall,
-                attribution: Default::default(),
-                consents: Vec::new(),
-                message: None,
-                via: "telephony",
-                details: json!({"call_id": call.call_id, "hotline": call.hotline}),
-                // The call centre signs the webhook; the caller's number is its caller id.
-                anonymous: false,
-            };
-            let recorded = record_lead(&deps, &lead).await?;
-            let (customer, outcome) = (recorded.customer, recorded.outcome);
-            // The lead's timeline entry carries the call id; the marker makes a retry cheap.
-            match deps
-                .store
-                .transact(vec![marker(customer.id, &call, now)])
-                .await
-            {
-                Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
-                Err(other) => return Err(other.into()),
-            }
-            let (activities, _) =
-                timeline::page(&*deps.store, customer.id, CARD_ACTIVITIES, None).await?;
-            let created = outcome == Outcome::Created;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            (status, customer, activities, created)
-        }
-    };
-    tracing::info!(customer = %customer.id, call_id = %call.call_id, created, "incoming call looked up");
-    let mut response = (status, axum::Json(card(&customer, &activities, created))).into_response();
+    let card = card(&answered.customer, &answered.activities, answered.created);
+    let mut response = (status, axum::Json(card)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Why a call could not be answered.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The unknown caller's lead was not recorded.
+    #[error(transparent)]
+    Lead(#[from] RecordError),
+}
+
+impl From<CallError> for ApiError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Store(error) => error.into(),
+            CallError::Lead(error) => error.into(),
+        }
+    }
+}
+
+/// A call answered: the caller's record, the card's activities, and whether the call made
+/// them a lead.
+struct Answered {
+    /// The caller.
+    pub customer: Customer,
+    /// Their most recent activities, newest first (this call included).
+    pub activities: Vec<Activity>,
+    /// The caller was unknown and is now a lead.
+    pub created: bool,
+}
+
+/// Finds the caller by number and records the call once: on a known customer's timeline, or
+/// as the lead (source `incoming_call`) an unknown number becomes.
+async fn answer(
+    deps: &Deps,
+    call: &IncomingCall,
+    phone: Phone,
+    now: DateTime<Utc>,
+) -> Result<Answered, CallError> {
+    let known = match leads::find(deps, Some(&phone), None).await? {
+        Some(id) => repo::get(&*deps.store, id).await?,
+        None => None,
+    };
+    if let Some(customer) = known {
+        let activities = record_on_known(deps, &customer, call, now).await?;
+        tracing::info!(customer = %customer.id, call_id = %call.call_id, "incoming call from a known customer");
+        return Ok(Answered {
+            customer,
+            activities,
+            created: false,
+        });
+    }
+    let lead = Lead {
+        name: None,
+        gender: None,
+        birthday: None,
+        phone: Some(phone),
+        email: None,
+        source: Source::IncomingCall,
+        attribution: Default::default(),
+        consents: Vec::new(),
+        message: None,
+        via: "telephony",
+        details: json!({"call_id": call.call_id, "hotline": call.hotline}),
+        // The call centre signs the webhook; the caller's number is its caller id.
+        anonymous: false,
+    };
+    let recorded = record_lead(deps, &lead).await?;
+    let customer = recorded.customer;
+    // The lead's timeline entry carries the call id; the marker makes a retry cheap.
+    match deps
+        .store
+        .transact(vec![marker(customer.id, call, now)])
+        .await
+    {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
+    let (activities, _) = timeline::page(&*deps.store, customer.id, CARD_ACTIVITIES, None).await?;
+    let created = recorded.outcome == Outcome::Created;
+    tracing::info!(customer = %customer.id, call_id = %call.call_id, created, "incoming call from an unknown number");
+    Ok(Answered {
+        customer,
+        activities,
+        created,
+    })
 }
 
 async fn read_limited(body: Body) -> Result<Bytes, ApiError> {

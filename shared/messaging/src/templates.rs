@@ -170,40 +170,115 @@ pub async fn upload_attachment(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let filename = nhip_domain::person::nfc(query.filename.trim());
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let stored = store_attachment(&deps, &query.filename, content_type, body.to_vec())
+        .await
+        .map_err(|error| match error {
+            AttachmentError::FileName => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "The file name is 1–200 characters without '/', '\\', quotes or control characters.",
+            )
+            .field(
+                "filename",
+                "Tên tệp 1–200 ký tự, không chứa / \\ \" hay ký tự điều khiển.",
+            ),
+            AttachmentError::Empty => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "The file is empty.",
+            )
+            .field("body", "Tệp rỗng."),
+            AttachmentError::Refused { reason } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", reason)
+            }
+            AttachmentError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The file store is unavailable; try again.",
+            ),
+        })?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// Why an attachment was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    /// The file name is empty, too long, or has a slash, quote or control character.
+    #[error("the file name is not acceptable")]
+    FileName,
+    /// The file is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The blob store refused it.
+    #[error("{reason}")]
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// The blob store is unavailable.
+    #[error("the file store is unavailable")]
+    Unavailable,
+}
+
+/// Stores a file a template will attach, under an ASCII key made of a time-ordered id and the
+/// name without diacritics; answers the reference a template's `attachments` list takes.
+pub async fn store_attachment(
+    deps: &Deps,
+    filename: &str,
+    content_type: Option<&str>,
+    bytes: Vec<u8>,
+) -> Result<Attachment, AttachmentError> {
+    let filename = nhip_domain::person::nfc(filename.trim());
     if filename.is_empty()
         || filename.chars().count() > 200
         || filename
             .chars()
             .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'))
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The file name is 1–200 characters without '/', '\\', quotes or control characters.",
-        )
-        .field(
-            "filename",
-            "Tên tệp 1–200 ký tự, không chứa / \\ \" hay ký tự điều khiển.",
-        ));
+        return Err(AttachmentError::FileName);
     }
-    if body.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The file is empty.",
-        )
-        .field("body", "Tệp rỗng."));
+    if bytes.is_empty() {
+        return Err(AttachmentError::Empty);
     }
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let content_type = content_type
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= 200)
         .unwrap_or("application/octet-stream")
         .to_owned();
-    // The key is ASCII whatever the name: a time-ordered id and the name without diacritics.
-    let slug: String = nhip_domain::person::fold(&filename)
+    let key = format!(
+        "attachments/{}/{}",
+        ulid::Ulid::from_datetime(deps.clock.now().into()),
+        attachment_slug(&filename)
+    );
+    let size = bytes.len();
+    deps.blobs
+        .put(
+            &key,
+            nhip_ports::Blob {
+                bytes,
+                content_type: content_type.clone(),
+            },
+        )
+        .await
+        .map_err(|error| match error {
+            nhip_ports::BlobError::Invalid { reason } => AttachmentError::Refused { reason },
+            nhip_ports::BlobError::Unavailable { .. } => AttachmentError::Unavailable,
+        })?;
+    Ok(Attachment {
+        filename,
+        content_type,
+        blob_key: key,
+        size,
+    })
+}
+
+/// A file name as an ASCII key part: without diacritics, runs of other characters as one
+/// `-`, at most 100 characters; `tep` ("file") when nothing is left.
+fn attachment_slug(filename: &str) -> String {
+    let slug: String = nhip_domain::person::fold(filename)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' {
@@ -219,42 +294,7 @@ pub async fn upload_attachment(
         .join("-");
     let slug = slug.trim_matches('.');
     let slug = if slug.is_empty() { "tep" } else { slug };
-    let key = format!(
-        "attachments/{}/{}",
-        ulid::Ulid::from_datetime(deps.clock.now().into()),
-        slug.chars().take(100).collect::<String>()
-    );
-    deps.blobs
-        .put(
-            &key,
-            nhip_ports::Blob {
-                bytes: body.to_vec(),
-                content_type: content_type.clone(),
-            },
-        )
-        .await
-        .map_err(|error| match error {
-            nhip_ports::BlobError::Invalid { reason } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                reason,
-            ),
-            nhip_ports::BlobError::Unavailable { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "The file store is unavailable; try again.",
-            ),
-        })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Attachment {
-            filename,
-            content_type,
-            blob_key: key,
-            size: body.len(),
-        }),
-    )
-        .into_response())
+    slug.chars().take(100).collect()
 }
 
 /// A stored attachment: the reference a template's `attachments` list takes, and its size.
