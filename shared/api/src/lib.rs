@@ -1,7 +1,8 @@
 //! # Layout
 //! The top floor: what calls into every feature. Nothing below imports from here.
-//! - [`router`]: the staff router and the whole router (staff, intake, public tracking),
-//!   with the fallbacks and the body limit.
+//! - [`routes`]: every feature's routes, declared once, in the staff list and the public list.
+//! - [`router`]: the served routers, the staff router and the whole router (staff, intake,
+//!   public tracking), with the fallbacks and the body limit.
 //! - [`system`]: `GET /health` and `GET /v1/version`.
 //! - [`openapi`]: the OpenAPI document, assembled from every feature's handlers and served at
 //!   `/v1/openapi.json`.
@@ -17,6 +18,7 @@
 pub mod events_consumer;
 pub mod openapi;
 pub mod router;
+pub mod routes;
 pub mod system;
 pub mod tick;
 

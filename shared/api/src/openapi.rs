@@ -91,9 +91,10 @@ impl Modify for Document {
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         let mut document = ApiDoc::openapi();
-        document.merge(crate::router::staff_routes().into_openapi());
+        document.merge(crate::routes::staff_routes().into_openapi());
+        document.merge(document_route().into_openapi());
         // The origins only decide CORS headers, which the document does not describe.
-        document.merge(crate::router::public_routes(&[]).into_openapi());
+        document.merge(crate::routes::public_routes(&[]).into_openapi());
         document
     });
     &DOCUMENT
@@ -107,6 +108,12 @@ fn document_json() -> &'static str {
             .expect("the OpenAPI document serialises")
     });
     &JSON
+}
+
+/// The document's own route, which the staff router serves.
+pub fn document_route() -> utoipa_axum::router::OpenApiRouter<std::sync::Arc<nhip_core::deps::Deps>>
+{
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(serve_document))
 }
 
 /// `GET /v1/openapi.json`: this document. Public: it describes the API, not its data.

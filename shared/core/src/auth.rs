@@ -19,7 +19,6 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -30,7 +29,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::deps::Deps;
 use crate::http::ApiError;
 
 /// The issuer HS256 tokens carry and are required to carry unless configured otherwise.
@@ -442,7 +440,7 @@ impl IntoResponse for AuthError {
 }
 
 /// Verifies staff credentials (and, in HS256 mode, issues tokens). One per process, held in
-/// [`Deps::auth`].
+/// `Deps::auth`.
 pub struct Authenticator {
     mode: Mode,
 }
@@ -637,22 +635,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// A state the [`Principal`] extractor can authenticate with: [`Arc<Deps>`] in the API.
+/// A state the [`Principal`] extractor can authenticate with: `Arc<Deps>` in the API (`crate::deps`).
 pub trait AuthState: Send + Sync {
     /// The process's authenticator.
     fn authenticator(&self) -> &Authenticator;
     /// The current instant (simulated locally).
     fn now(&self) -> DateTime<Utc>;
-}
-
-impl AuthState for Arc<Deps> {
-    fn authenticator(&self) -> &Authenticator {
-        &self.auth
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
 }
 
 impl<S: AuthState> FromRequestParts<S> for Principal {

@@ -9,6 +9,7 @@ use nhip_ports::certificates::CertificateSource;
 
 use crate::auth::Authenticator;
 use crate::cache::VersionCache;
+use crate::env::SettingsError;
 use nhip_ports::{BlobStore, Channel, Clock, EventBus, ItemStore, Queue};
 
 /// The queues functions hand work to each other on.
@@ -168,16 +169,6 @@ impl Default for Settings {
     }
 }
 
-/// A route setting from the environment is unusable. The message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {var} is invalid: {reason}")]
-pub struct SettingsError {
-    /// The variable's name.
-    pub var: &'static str,
-    /// What is wrong with its value.
-    pub reason: &'static str,
-}
-
 impl Settings {
     /// Variable: lead submissions accepted per source and form per minute.
     pub const INTAKE_RATE_VAR: &'static str = "NHIP_INTAKE_RATE_PER_MINUTE";
@@ -258,6 +249,17 @@ impl std::fmt::Debug for Settings {
             .field("messaging", &self.messaging)
             .field("intake_allowed_origins", &self.intake_allowed_origins)
             .finish()
+    }
+}
+
+/// The API's state authenticates with the process's authenticator and clock.
+impl crate::auth::AuthState for Arc<Deps> {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 }
 

@@ -6,7 +6,8 @@
 //! - [`records`]: typed records to stored items and back, for every plain repository.
 //! - [`cache`]: saved versions kept in memory (they never change once saved).
 //! - [`deps`]: the context value (`Deps`) holding the ports and the settings, shared by
-//!   functions, runner and tests; [`messaging_settings`]: the messaging part of the settings.
+//!   functions, runner and tests; [`messaging_settings`]: the messaging part of the settings;
+//!   [`env`]: the error naming an unusable environment variable.
 //! - [`auth`]: staff authentication (JWT) and the role scopes every staff route applies.
 //! - [`http`]: the error answer and the extractors that answer it; [`form`]: field-by-field
 //!   reading with Vietnamese problems; [`openapi`]: the shared error responses and the
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod cache;
 pub mod consumer;
 pub mod deps;
+pub mod env;
 pub mod event_types;
 pub mod events;
 pub mod form;
@@ -39,4 +41,5 @@ pub mod timeline;
 pub mod versioned;
 pub mod webhook;
 
-pub use deps::{BuildInfo, Channels, Deps, Queues, Settings, SettingsError};
+pub use deps::{BuildInfo, Channels, Deps, Queues, Settings};
+pub use env::SettingsError;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::deps::SettingsError;
+use crate::env::SettingsError;
 
 /// Variable: the e-mail sender, e.g. `Ngân hàng ABC <thongbao@abc.vn>`.
 pub const EMAIL_FROM_VAR: &str = "NHIP_EMAIL_FROM";

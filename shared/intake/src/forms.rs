@@ -27,13 +27,14 @@ use nhip_domain::person::{Gender, PersonName};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
+use crate::leads::{record_lead, unavailable};
 use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::ApiError;
 use nhip_core::keys;
-use nhip_crm::customers::leads::{self, Lead, PendingConsents, Upserted};
+use nhip_crm::customers::leads::{self, Lead, PendingConsents};
 use nhip_crm::customers::model::Customer;
-use nhip_crm::customers::repo::{SaveError, save_error};
+use nhip_crm::customers::repo::save_error;
 use nhip_messaging::links;
 use nhip_messaging::model::{
     Cause, CauseKind, MessageChannel, SendPurpose, SendRequest, SystemMessage,
@@ -493,49 +494,6 @@ async fn submit_lead(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-/// Why a lead was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// The customer record could not be saved.
-    #[error(transparent)]
-    Save(#[from] SaveError),
-    /// The customer and its timeline entry are stored; only the event is missing. The client
-    /// is told to retry, which arrives as a resubmission and publishes again.
-    #[error("the lead event was not published")]
-    Unpublished,
-}
-
-impl From<RecordError> for ApiError {
-    fn from(error: RecordError) -> Self {
-        match error {
-            RecordError::Save(error) => save_error(error),
-            RecordError::Unpublished => unavailable(),
-        }
-    }
-}
-
-/// Upserts the lead and publishes its event.
-pub async fn record_lead(deps: &Deps, lead: &Lead) -> Result<Upserted, RecordError> {
-    let recorded = leads::upsert(deps, lead).await?;
-    let customer = recorded.customer.id;
-    tracing::info!(%customer, outcome = ?recorded.outcome, via = lead.via, "lead recorded");
-    if let Err(error) =
-        nhip_core::events::publish(deps, std::slice::from_ref(&recorded.event)).await
-    {
-        tracing::error!(%error, %customer, "publishing the lead event failed");
-        return Err(RecordError::Unpublished);
-    }
-    Ok(recorded)
-}
-
-fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "The service is busy; try again in a moment.",
-    )
 }
 
 /// Queues the double opt-in message: to the customer's e-mail on record when the e-mail

@@ -29,7 +29,7 @@ use nhip_domain::person::salutation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::forms::{RecordError, record_lead};
+use crate::leads::{RecordError, record_lead};
 use nhip_core::deps::Deps;
 use nhip_core::http::ApiError;
 use nhip_core::keys;
