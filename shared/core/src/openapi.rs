@@ -79,6 +79,45 @@ error_responses! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Groups of those error responses, named once for the kinds of staff operation, so an
+// operation lists its own answers and one group: `responses((status = 200, …), ReadErrors)`.
+
+macro_rules! error_groups {
+    ($($(#[$doc:meta])* $name:ident: [$($status:literal => $response:ident),+];)+) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                    [$(($status.to_owned(), RefOr::Ref(Ref::from_response_name(stringify!($response))))),+]
+                        .into_iter()
+                        .collect()
+                }
+            }
+        )+
+    };
+}
+
+error_groups! {
+    /// Every staff operation: 401, 403, 503.
+    StaffErrors: ["401" => Unauthenticated, "403" => Forbidden, "503" => Unavailable];
+    /// Reading one record by its id: 401, 403, 404, 503.
+    ReadErrors: ["401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "503" => Unavailable];
+    /// A list or a read with query parameters: 400, 401, 403, 503.
+    QueryErrors: ["400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "503" => Unavailable];
+    /// A query on one record: 400, 401, 403, 404, 503.
+    QueryOneErrors: ["400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "503" => Unavailable];
+    /// Creating from a JSON body: 400, 401, 403, 413, 415, 422, 503.
+    CreateErrors: ["400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "413" => PayloadTooLarge, "415" => UnsupportedMediaType, "422" => ValidationFailed, "503" => Unavailable];
+    /// Acting on one record with a JSON body: 400, 401, 403, 404, 413, 415, 422, 503.
+    ActErrors: ["400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "413" => PayloadTooLarge, "415" => UnsupportedMediaType, "422" => ValidationFailed, "503" => Unavailable];
+    /// Changing one record conditioned on the version read: 400, 401, 403, 404, 409, 413, 415,
+    /// 422, 503.
+    ChangeErrors: ["400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "409" => Conflict, "413" => PayloadTooLarge, "415" => UnsupportedMediaType, "422" => ValidationFailed, "503" => Unavailable];
+}
+
+// ---------------------------------------------------------------------------------------------
 // The domain's enumerations, as string schemas listing the domain's own wire forms. Fields
 // name them with `#[schema(value_type = nhip_core::openapi::LifecycleSchema)]`.
 
