@@ -26,7 +26,7 @@ use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::{ApiError, Json, ListParams, ListQuery, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
-use nhip_ports::store::Cursor;
+use nhip_ports::store::{Cursor, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,10 +45,6 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such customer.")
 }
 
-fn parse_id(raw: &str) -> Result<CustomerId, ApiError> {
-    raw.parse().map_err(|_| not_found())
-}
-
 /// The customer, if it exists and the caller's scope covers it, or the caller is the assignee
 /// of an open ticket on it (telesales handed a warm lead work that customer).
 pub async fn load_visible(
@@ -56,15 +52,29 @@ pub async fn load_visible(
     principal: &Principal,
     id: &str,
 ) -> Result<Customer, ApiError> {
-    let id = parse_id(id)?;
+    find_visible(deps, principal, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// [`load_visible`] for use cases: `None` when the id is not a customer id, the customer does
+/// not exist, or the caller may not see it.
+pub async fn find_visible(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Customer>, StoreError> {
+    let Ok(id) = id.parse::<CustomerId>() else {
+        return Ok(None);
+    };
     match repo::get(&*deps.store, id).await? {
-        Some(customer) if list::visible(principal, &customer) => Ok(customer),
+        Some(customer) if list::visible(principal, &customer) => Ok(Some(customer)),
         Some(customer)
             if crate::tickets::is_assignee(deps, customer.id, &principal.user).await? =>
         {
-            Ok(customer)
+            Ok(Some(customer))
         }
-        _ => Err(not_found()),
+        _ => Ok(None),
     }
 }
 

@@ -1,11 +1,11 @@
-//! Schemas of the holding and catalogue bodies, for the OpenAPI document. The routes build
-//! their answers with `product_view`, `reason_view`, `holding_view`, `customer_brief` and
-//! `usage_view`, and read their bodies as JSON objects checked field by field; these structs
-//! document those shapes.
+//! Schemas of the catalogue answers and of the holding and catalogue bodies, for the OpenAPI
+//! document. The catalogue routes build their answers with `product_view` and `reason_view`,
+//! and the routes read their bodies as JSON objects checked field by field; these structs
+//! document those shapes. The holding answers are real types, in [`views`](super::views).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use nhip_domain::customer::UsageStatus;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -217,93 +217,6 @@ pub struct ReasonPatch {
     /// Whether it may be chosen.
     #[schema(nullable = false)]
     pub active: Option<bool>,
-}
-
-/// A holding as staff see it: [`Holding`] with Vietnamese labels.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingView {
-    /// Time-ordered id (a ULID).
-    pub id: String,
-    /// Whose: the customer's id.
-    pub customer_id: String,
-    /// Product code from the catalogue.
-    pub product: String,
-    /// The product's name; absent once the product left the catalogue.
-    pub product_name: Option<String>,
-    /// The product's kind.
-    pub product_kind: ProductKind,
-    /// The kind in Vietnamese.
-    pub product_kind_label: String,
-    /// Contract or subscription status.
-    pub status: HoldingStatus,
-    /// The status in Vietnamese.
-    pub status_label: String,
-    /// Contract or subscription number.
-    pub reference: Option<String>,
-    /// First day in force.
-    pub starts_on: Option<NaiveDate>,
-    /// Last day in force.
-    pub expires_on: Option<NaiveDate>,
-    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
-    pub amount: Option<i64>,
-    /// Whether it is used.
-    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
-    pub usage_status: Option<UsageStatus>,
-    /// The usage status in Vietnamese; absent without one.
-    pub usage_status_label: Option<String>,
-    /// Why it is not (yet) used: a reason code.
-    pub usage_reason: Option<String>,
-    /// The reason in Vietnamese; absent without one or once the reason left the list.
-    pub usage_reason_label: Option<String>,
-    /// Share of invoices left, 0–1 (software subscriptions).
-    pub remaining_invoice_ratio: Option<f64>,
-    /// Kind-specific data (card: `last4` only; investment: rate, term, …).
-    #[schema(value_type = Object)]
-    pub attributes: Map<String, Value>,
-    /// The Vietnamese date it became settled.
-    pub settled_on: Option<NaiveDate>,
-    /// Who added it.
-    pub created_by: String,
-    /// Who changed it last.
-    pub updated_by: String,
-    /// When it was added.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
-
-/// A customer's holdings.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingList {
-    /// Oldest first.
-    pub items: Vec<HoldingView>,
-}
-
-/// The customer after a holding changed: what the list filters and the lifecycle see.
-#[derive(utoipa::ToSchema)]
-pub struct CustomerBrief {
-    /// The customer's id.
-    pub id: String,
-    /// Where they now are in the relationship.
-    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
-    /// The lifecycle in Vietnamese.
-    pub lifecycle_label: String,
-    /// Products held, summarised.
-    pub holdings: Vec<crate::customers::routes::HoldingSummaryView>,
-    /// The customer's new version.
-    pub version: u64,
-}
-
-/// The answer to adding or changing a holding.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingChange {
-    /// The holding as it now is.
-    pub holding: HoldingView,
-    /// The customer's new holdings summary and lifecycle.
-    pub customer: CustomerBrief,
 }
 
 /// A new holding. Fields not listed are refused; `null` leaves an optional one empty.

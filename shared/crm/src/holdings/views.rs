@@ -1,0 +1,159 @@
+//! What the holding routes answer: a holding with its Vietnamese labels, and the customer's
+//! new summary and lifecycle after a change. The stored [`Holding`] is not the API: a field
+//! added to it appears in an answer only once it is added here.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nhip_domain::customer::{Lifecycle, UsageStatus};
+use nhip_domain::ids::CustomerId;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::model::*;
+use crate::customers::model::{Customer, HoldingSummary};
+
+/// The reasons of the catalogue, by code.
+pub type Reasons = BTreeMap<String, UsageReason>;
+
+/// A holding as staff see it: [`Holding`] with Vietnamese labels.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HoldingView {
+    /// Time-ordered id (a ULID).
+    pub id: String,
+    /// Whose: the customer's id.
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
+    /// Product code from the catalogue.
+    pub product: String,
+    /// The product's name; absent once the product left the catalogue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
+    /// The product's kind.
+    pub product_kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub product_kind_label: &'static str,
+    /// Contract or subscription status.
+    pub status: HoldingStatus,
+    /// The status in Vietnamese.
+    pub status_label: &'static str,
+    /// Contract or subscription number.
+    pub reference: Option<String>,
+    /// First day in force.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day in force.
+    pub expires_on: Option<NaiveDate>,
+    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
+    pub amount: Option<i64>,
+    /// Whether it is used.
+    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
+    pub usage_status: Option<UsageStatus>,
+    /// The usage status in Vietnamese; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_status_label: Option<&'static str>,
+    /// Why it is not (yet) used: a reason code.
+    pub usage_reason: Option<String>,
+    /// The reason in Vietnamese; absent without one or once the reason left the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_reason_label: Option<String>,
+    /// Share of invoices left, 0–1 (software subscriptions).
+    pub remaining_invoice_ratio: Option<f64>,
+    /// Kind-specific data (card: `last4` only; investment: rate, term, …).
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// The Vietnamese date it became settled.
+    pub settled_on: Option<NaiveDate>,
+    /// Who added it.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// A customer's holdings.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HoldingList {
+    /// Oldest first.
+    pub items: Vec<HoldingView>,
+}
+
+/// The customer after a holding changed: what the list filters and the lifecycle see.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CustomerBrief {
+    /// The customer's id.
+    #[schema(value_type = String)]
+    pub id: CustomerId,
+    /// Where they now are in the relationship.
+    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
+    pub lifecycle: Lifecycle,
+    /// The lifecycle in Vietnamese.
+    pub lifecycle_label: &'static str,
+    /// Products held, summarised.
+    #[schema(value_type = Vec<crate::customers::routes::HoldingSummaryView>)]
+    pub holdings: Vec<HoldingSummary>,
+    /// The customer's new version.
+    pub version: u64,
+}
+
+/// The answer to adding or changing a holding.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HoldingChange {
+    /// The holding as it now is.
+    pub holding: HoldingView,
+    /// The customer's new holdings summary and lifecycle.
+    pub customer: CustomerBrief,
+}
+
+impl HoldingView {
+    /// The holding with the labels of its status, kind, usage status, and of its product and
+    /// reason while they are in the catalogue.
+    pub fn new(holding: &Holding, products: &BTreeMap<String, Product>, reasons: &Reasons) -> Self {
+        Self {
+            id: holding.id.clone(),
+            customer_id: holding.customer_id,
+            product: holding.product.clone(),
+            product_name: products.get(&holding.product).map(|p| p.name.clone()),
+            product_kind: holding.product_kind,
+            product_kind_label: holding.product_kind.label(),
+            status: holding.status,
+            status_label: holding.status.label(),
+            reference: holding.reference.clone(),
+            starts_on: holding.starts_on,
+            expires_on: holding.expires_on,
+            amount: holding.amount,
+            usage_status: holding.usage_status,
+            usage_status_label: holding.usage_status.map(UsageStatus::label),
+            usage_reason: holding.usage_reason.clone(),
+            usage_reason_label: holding
+                .usage_reason
+                .as_ref()
+                .and_then(|r| reasons.get(r))
+                .map(|r| r.label.clone()),
+            remaining_invoice_ratio: holding.remaining_invoice_ratio,
+            attributes: holding.attributes.clone(),
+            settled_on: holding.settled_on,
+            created_by: holding.created_by.clone(),
+            updated_by: holding.updated_by.clone(),
+            created_at: holding.created_at,
+            updated_at: holding.updated_at,
+            version: holding.version,
+        }
+    }
+}
+
+impl From<&Customer> for CustomerBrief {
+    fn from(customer: &Customer) -> Self {
+        Self {
+            id: customer.id,
+            lifecycle: customer.lifecycle,
+            lifecycle_label: customer.lifecycle.label(),
+            holdings: customer.holdings.clone(),
+            version: customer.version,
+        }
+    }
+}
