@@ -235,7 +235,7 @@ async fn list_notifications(
         .items
         .into_iter()
         .map(|mut item| {
-            for attr in ["pk", "sk", "kind"] {
+            for attr in [Index::Primary.pk_attr(), Index::Primary.sk_attr(), "kind"] {
                 item.remove(attr);
             }
             let name = item

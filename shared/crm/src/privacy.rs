@@ -86,18 +86,9 @@ const PERSONAL_FIELDS: &[&str] = &[
 /// Campaign fields that may carry personal query strings (`?email=…`), cleared on erasure.
 const PERSONAL_PAGES: &[&str] = &["page", "referrer"];
 
-/// Attributes that place an item in the table or its indexes: internal, left out of exports.
-const KEY_ATTRIBUTES: &[&str] = &[
-    "pk",
-    "sk",
-    "gsi1pk",
-    "gsi1sk",
-    "gsi2pk",
-    "gsi2sk",
-    "gsi3pk",
-    "gsi3sk",
-    "name_folded",
-];
+/// Attributes that help find an item but are not data: the folded name the search reads.
+/// With the table's and the indexes' keys ([`Index`]), they are left out of exports.
+const LOOKUP_ATTRIBUTES: &[&str] = &["name_folded"];
 
 /// The personal-data routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
@@ -312,7 +303,11 @@ where
 
 /// An item as exported: without its table and index keys.
 fn exported(mut item: Item) -> Value {
-    for attr in KEY_ATTRIBUTES {
+    for index in Index::ALL {
+        item.remove(index.pk_attr());
+        item.remove(index.sk_attr());
+    }
+    for attr in LOOKUP_ATTRIBUTES {
         item.remove(*attr);
     }
     Value::Object(item)
@@ -380,7 +375,7 @@ async fn export(
         let (items, next) = partition_page(&deps, customer.id, None, PAGE, cursor).await?;
         for item in items {
             let sk = item
-                .get("sk")
+                .get(Index::Primary.sk_attr())
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();

@@ -81,8 +81,8 @@ impl RowRecord {
     pub(super) fn to_item(&self, import_id: &str, ttl: i64) -> Result<Item, StoreError> {
         let mut item = to_object(self)?;
         let key = keys::import_row(import_id, self.row);
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
+        item.insert(Index::Primary.pk_attr().into(), key.pk.into());
+        item.insert(Index::Primary.sk_attr().into(), key.sk.into());
         item.insert("kind".into(), ROW_KIND.into());
         item.insert("ttl".into(), ttl.into());
         Ok(item)
@@ -162,8 +162,8 @@ impl ImportRecord {
     pub(super) fn to_item(&self) -> Result<Item, StoreError> {
         let mut item = to_object(self)?;
         let key = keys::import(&self.import_id);
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
+        item.insert(Index::Primary.pk_attr().into(), key.pk.into());
+        item.insert(Index::Primary.sk_attr().into(), key.sk.into());
         item.insert("kind".into(), KIND.into());
         item.insert("ttl".into(), self.ttl().into());
         Ok(item)
