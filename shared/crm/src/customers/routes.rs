@@ -78,15 +78,9 @@ pub async fn find_visible(
     }
 }
 
-/// The customer as staff see it: the record plus Vietnamese labels.
+/// The customer as staff see it ([`CustomerView`]), as JSON for answers that embed it.
 pub fn view(customer: &Customer) -> Value {
-    let mut value = json!(customer);
-    value["lifecycle_label"] = json!(customer.lifecycle.label());
-    value["source_label"] = json!(customer.source.label());
-    if let Some(c) = customer.classification {
-        value["classification_label"] = json!(c.label());
-    }
-    value
+    json!(CustomerView::from(customer))
 }
 
 /// A list row: what the list screens show. The CCCD is masked; the full record is one click
@@ -520,7 +514,7 @@ async fn create_customer(
     if let Err(error) = repo::create(&*deps.store, &customer, vec![entry.write(now)]).await {
         return Err(save_error_for(&deps, &principal, error).await);
     }
-    Ok((StatusCode::CREATED, Json(view(&customer))).into_response())
+    Ok((StatusCode::CREATED, Json(CustomerView::from(&customer))).into_response())
 }
 
 /// `GET /v1/customers/{id}`: the full record. Every read is audited (who, when, which record).
@@ -542,10 +536,10 @@ async fn get_customer(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     audit(&deps, &principal, customer.id, "read", json!({})).await?;
-    Ok(Json(view(&customer)))
+    Ok(Json(CustomerView::from(&customer)))
 }
 
 /// The answer to a failed staff save. A phone, e-mail or CCCD held by another customer is
@@ -643,7 +637,7 @@ async fn update_customer(
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
     let before = load_visible(&deps, &principal, &id).await?;
@@ -691,7 +685,7 @@ async fn update_customer(
     let mut published = vec![entry];
     published.extend(lifecycle_change);
     timeline::publish(&deps, &published).await;
-    Ok(Json(view(&after)))
+    Ok(Json(CustomerView::from(&after)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -734,7 +728,7 @@ async fn assign_owner(
     principal: Principal,
     Path(id): Path<String>,
     Json(request): Json<AssignOwner>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let before = load_visible(&deps, &principal, &id).await?;
     let team = match principal.role {
         // An admin moving a customer within its team need not repeat the team.
@@ -775,7 +769,7 @@ async fn assign_owner(
         json!({"from": before.owner, "to": owner, "team": after.team}),
     );
     repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await?;
-    Ok(Json(view(&after)))
+    Ok(Json(CustomerView::from(&after)))
 }
 
 /// Paging of the timeline.
@@ -860,16 +854,18 @@ async fn recent_activities(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas of the bodies above, for the OpenAPI document. The routes build their answers with
-// `view` and `summary`; these structs document those shapes field by field.
+// The customer view, and schemas of the bodies above for the OpenAPI document. The routes
+// answer a customer as [`CustomerView`]; `summary` builds list rows, which the structs below
+// document field by field.
 
 /// A customer as staff see it: the full record ([`Customer`]) plus Vietnamese labels. The
-/// answer of `GET /v1/customers/{id}` and of every change.
-#[derive(utoipa::ToSchema)]
+/// answer of `GET /v1/customers/{id}` and of every change. Built field by field, so a field
+/// added to the stored record is not answered until it is added here.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Time-ordered id (a ULID).
-    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
-    pub id: String,
+    #[schema(value_type = String, example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
+    pub id: CustomerId,
     /// Full name, family name first.
     #[schema(example = "Nguyễn Văn Minh")]
     pub full_name: String,
@@ -878,20 +874,24 @@ pub struct CustomerView {
     pub given_name: String,
     /// Gender, when known.
     #[schema(value_type = Option<nhip_core::openapi::GenderSchema>)]
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     /// Date of birth, when known.
     pub birthday: Option<chrono::NaiveDate>,
     /// Mobile numbers, `+84…`; the first is the main one.
-    #[schema(example = json!(["+84912345678"]))]
-    pub phones: Vec<String>,
+    #[schema(value_type = Vec<String>, example = json!(["+84912345678"]))]
+    pub phones: Vec<Phone>,
     /// E-mail addresses, lower-cased; the first is the main one.
-    pub emails: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub emails: Vec<Email>,
     /// Citizen identity card number (12 digits).
-    pub cccd: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub cccd: Option<Cccd>,
     /// Old identity card number, history only.
-    pub cmnd: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub cmnd: Option<Cmnd>,
     /// Tax code (MST).
-    pub tax_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tax_code: Option<TaxCode>,
     /// Postal address.
     pub address: Option<String>,
     /// Tags, sorted and unique.
@@ -905,30 +905,34 @@ pub struct CustomerView {
     pub team: Option<String>,
     /// Where they came from.
     #[schema(value_type = nhip_core::openapi::SourceSchema)]
-    pub source: String,
+    pub source: Source,
     /// The source in Vietnamese.
-    pub source_label: String,
+    pub source_label: &'static str,
     /// Campaign fields captured with a web lead.
-    pub attribution: AttributionView,
+    #[schema(value_type = AttributionView)]
+    pub attribution: nhip_domain::customer::Attribution,
     /// Where they are in the relationship.
     #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
+    pub lifecycle: Lifecycle,
     /// The lifecycle in Vietnamese.
     #[schema(example = "KH mới chưa tư vấn")]
-    pub lifecycle_label: String,
+    pub lifecycle_label: &'static str,
     /// How promising, as staff judged.
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
     /// The classification in Vietnamese; absent without one.
-    pub classification_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification_label: Option<&'static str>,
     /// Consents in force, keyed `<channel>:<purpose>`.
-    pub consents: std::collections::BTreeMap<String, ConsentView>,
+    #[schema(value_type = std::collections::BTreeMap<String, ConsentView>)]
+    pub consents: nhip_domain::customer::Consents,
     /// The customer restricted processing of their data.
     pub processing_restricted: bool,
     /// The customer objected to marketing.
     pub marketing_objected: bool,
     /// Products held, summarised.
-    pub holdings: Vec<HoldingSummaryView>,
+    #[schema(value_type = Vec<HoldingSummaryView>)]
+    pub holdings: Vec<super::model::HoldingSummary>,
     /// How many times they submitted a form.
     pub submissions: u32,
     /// When the record was created.
@@ -941,8 +945,55 @@ pub struct CustomerView {
     pub last_activity_at: Option<DateTime<Utc>>,
     /// When the personal data was erased at the customer's request.
     pub erased_at: Option<DateTime<Utc>>,
+    /// Limits or hours for advertising the customer agreed to, replacing the Decree 91
+    /// defaults for them only; absent without an agreement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub advertising_agreement: Option<nhip_domain::compliance::Agreement>,
     /// Optimistic-concurrency version: send it back with a change.
     pub version: u64,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(customer: &Customer) -> Self {
+        let c = customer.clone();
+        Self {
+            id: c.id,
+            full_name: c.full_name,
+            given_name: c.given_name,
+            gender: c.gender,
+            birthday: c.birthday,
+            phones: c.phones,
+            emails: c.emails,
+            cccd: c.cccd,
+            cmnd: c.cmnd,
+            tax_code: c.tax_code,
+            address: c.address,
+            tags: c.tags,
+            attributes: c.attributes,
+            owner: c.owner,
+            team: c.team,
+            source: c.source,
+            source_label: c.source.label(),
+            attribution: c.attribution,
+            lifecycle: c.lifecycle,
+            lifecycle_label: c.lifecycle.label(),
+            classification: c.classification,
+            classification_label: c.classification.map(Classification::label),
+            consents: c.consents,
+            processing_restricted: c.processing_restricted,
+            marketing_objected: c.marketing_objected,
+            holdings: c.holdings,
+            submissions: c.submissions,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            first_interaction_at: c.first_interaction_at,
+            last_activity_at: c.last_activity_at,
+            erased_at: c.erased_at,
+            advertising_agreement: c.advertising_agreement,
+            version: c.version,
+        }
+    }
 }
 
 /// Campaign and page fields captured with a web lead (each only when captured).
