@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use nhip_domain::customer::UsageStatus;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
@@ -21,23 +21,8 @@ use super::fields::*;
 use super::model::*;
 use super::repo::*;
 use super::schemas::*;
+use super::views::{ProductList, ProductView, ReasonList, ReasonView};
 use super::{PRODUCT_KIND, REASON_KIND};
-
-pub(super) fn product_view(product: &Product) -> Value {
-    let mut value = json!(product);
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("product_kind");
-        fields.insert("kind".into(), json!(product.kind));
-        fields.insert("kind_label".into(), json!(product.kind.label()));
-    }
-    value
-}
-
-pub(super) fn reason_view(reason: &UsageReason) -> Value {
-    let mut value = json!(reason);
-    value["applies_to_label"] = json!(reason.applies_to.label());
-    value
-}
 
 /// Filters of the catalogue lists.
 #[derive(Debug, Default, Deserialize)]
@@ -81,21 +66,21 @@ pub(super) async fn list_products(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     QueryParams(params): QueryParams<CatalogueParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductList>, ApiError> {
     let kind = match &params.kind {
         None => None,
         Some(raw) => Some(ProductKind::parse(raw).ok_or_else(|| {
             invalid_filter("kind", format!("one of: {}", ProductKind::expected()))
         })?),
     };
-    let items: Vec<Value> = products(&*deps.store)
+    let items = products(&*deps.store)
         .await?
         .values()
         .filter(|p| params.active.is_none_or(|a| p.active == a))
         .filter(|p| kind.is_none_or(|k| p.kind == k))
-        .map(product_view)
+        .map(ProductView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ProductList { items }))
 }
 
 /// `GET /v1/catalogue/products/{code}`: one product.
@@ -118,13 +103,13 @@ pub(super) async fn get_product(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     let found = match normalise_code(&code) {
         Some(code) => product(&*deps.store, &code).await?,
         None => None,
     };
     let product = found.ok_or_else(no_product)?;
-    Ok(Json(product_view(&product)))
+    Ok(Json(ProductView::from(&product)))
 }
 
 pub(super) fn no_product() -> ApiError {
@@ -181,7 +166,7 @@ pub(super) async fn create_product(
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
     let product = new_product(&deps, &body).await?;
-    Ok((StatusCode::CREATED, Json(product_view(&product))).into_response())
+    Ok((StatusCode::CREATED, Json(ProductView::from(&product))).into_response())
 }
 
 pub(super) fn label_text_multiline(
@@ -225,12 +210,12 @@ pub(super) async fn update_product(
     principal: Principal,
     Path(code): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
     let product = change_product(&deps, &code, version, &body).await?;
-    Ok(Json(product_view(&product)))
+    Ok(Json(ProductView::from(&product)))
 }
 
 /// `GET /v1/catalogue/usage-reasons`: every reason, by code (`?active=true`,
@@ -256,7 +241,7 @@ pub(super) async fn list_reasons(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     QueryParams(params): QueryParams<CatalogueParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReasonList>, ApiError> {
     let status = match &params.usage_status {
         None => None,
         Some(raw) => Some(
@@ -264,14 +249,14 @@ pub(super) async fn list_reasons(
                 .map_err(|e| invalid_filter("usage_status", e.to_string()))?,
         ),
     };
-    let items: Vec<Value> = reasons(&*deps.store)
+    let items = reasons(&*deps.store)
         .await?
         .values()
         .filter(|r| params.active.is_none_or(|a| r.active == a))
         .filter(|r| status.is_none_or(|s| r.applies_to.covers(s)))
-        .map(reason_view)
+        .map(ReasonView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ReasonList { items }))
 }
 
 /// `POST /v1/catalogue/usage-reasons` (admin): `code`, `label`, `applies_to`
@@ -342,7 +327,7 @@ pub(super) async fn create_reason(
     };
     let item = to_item(keys::usage_reason(&reason.code), REASON_KIND, &reason)?;
     create_only(&deps, item, "usage reason").await?;
-    Ok((StatusCode::CREATED, Json(reason_view(&reason))).into_response())
+    Ok((StatusCode::CREATED, Json(ReasonView::from(&reason))).into_response())
 }
 
 /// `PATCH /v1/catalogue/usage-reasons/{code}` (admin): `version` plus any of `label`,
@@ -372,7 +357,7 @@ pub(super) async fn update_reason(
     principal: Principal,
     Path(code): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReasonView>, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
@@ -419,7 +404,7 @@ pub(super) async fn update_reason(
     deps.store
         .put(item, Condition::version_is(before.version))
         .await?;
-    Ok(Json(reason_view(&after)))
+    Ok(Json(ReasonView::from(&after)))
 }
 
 /// Why a catalogue entry could not be created or changed.

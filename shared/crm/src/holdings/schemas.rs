@@ -1,42 +1,15 @@
-//! Schemas of the catalogue answers and of the holding and catalogue bodies, for the OpenAPI
-//! document. The catalogue routes build their answers with `product_view` and `reason_view`,
-//! and the routes read their bodies as JSON objects checked field by field; these structs
-//! document those shapes. The holding answers are real types, in [`views`](super::views).
+//! Schemas of the holding and catalogue request bodies, for the OpenAPI document. The routes
+//! read their bodies as JSON objects checked field by field (a patch tells an absent field
+//! from a `null` one, and every problem is reported at once, by field); these structs document
+//! those shapes. The answers are real types, in [`views`](super::views).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use nhip_domain::customer::UsageStatus;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::model::*;
-
-/// A product as staff see it: [`Product`] with its kind's Vietnamese label.
-#[derive(utoipa::ToSchema)]
-pub struct ProductView {
-    /// Slug, unique: lower-case letters, digits and hyphens.
-    #[schema(example = "bcc-12-thang")]
-    pub code: String,
-    /// Name, in Vietnamese.
-    pub name: String,
-    /// What sort of product; fixed once created.
-    pub kind: ProductKind,
-    /// The kind in Vietnamese.
-    pub kind_label: String,
-    /// Whether new holdings may be added.
-    pub active: bool,
-    /// A longer description.
-    pub description: Option<String>,
-    /// Hints on the kind-specific attributes of its holdings, by attribute name.
-    pub attribute_schema: BTreeMap<String, AttributeHintView>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
 
 /// The attribute hints of a product as requests give them: at most 30, by name (1–64 of
 /// `A-Z`, `a-z`, `0-9`, `_`, `-`), the names stated as the schema's `propertyNames`.
@@ -71,13 +44,6 @@ pub struct AttributeHintView {
     /// Whether every holding of the product must carry it (default `false`).
     #[serde(default)]
     pub required: bool,
-}
-
-/// The product catalogue.
-#[derive(utoipa::ToSchema)]
-pub struct ProductList {
-    /// By code.
-    pub items: Vec<ProductView>,
 }
 
 /// A new product. Fields not listed are refused.
@@ -138,35 +104,6 @@ pub struct ProductPatch {
     /// Replaces the attribute hints; `null` clears them.
     #[schema(schema_with = attribute_hints_schema)]
     pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
-}
-
-/// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
-#[derive(utoipa::ToSchema)]
-pub struct ReasonView {
-    /// Slug, unique.
-    #[schema(example = "chua-co-nhu-cau")]
-    pub code: String,
-    /// What staff see and choose from, in Vietnamese.
-    pub label: String,
-    /// Which usage statuses it explains.
-    pub applies_to: AppliesTo,
-    /// The scope in Vietnamese.
-    pub applies_to_label: String,
-    /// Whether it may be chosen.
-    pub active: bool,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
-
-/// The usage reasons.
-#[derive(utoipa::ToSchema)]
-pub struct ReasonList {
-    /// By code.
-    pub items: Vec<ReasonView>,
 }
 
 /// A new usage reason. Fields not listed are refused.

@@ -1,5 +1,5 @@
-//! What the holding routes answer: a holding with its Vietnamese labels, and the customer's
-//! new summary and lifecycle after a change. The stored [`Holding`] is not the API: a field
+//! What the holding and catalogue routes answer: a holding with its Vietnamese labels, the
+//! customer's new summary and lifecycle after a change, products and usage reasons. The stored [`Holding`] is not the API: a field
 //! added to it appears in an answer only once it is added here.
 
 use std::collections::BTreeMap;
@@ -154,6 +154,101 @@ impl From<&Customer> for CustomerBrief {
             lifecycle_label: customer.lifecycle.label(),
             holdings: customer.holdings.clone(),
             version: customer.version,
+        }
+    }
+}
+
+/// A product as staff see it: [`Product`] with its kind's Vietnamese label.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ProductView {
+    /// Slug, unique: lower-case letters, digits and hyphens.
+    #[schema(example = "bcc-12-thang")]
+    pub code: String,
+    /// Name, in Vietnamese.
+    pub name: String,
+    /// What sort of product; fixed once created.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: &'static str,
+    /// Whether new holdings may be added.
+    pub active: bool,
+    /// A longer description.
+    pub description: Option<String>,
+    /// Hints on the kind-specific attributes of its holdings, by attribute name.
+    #[schema(value_type = BTreeMap<String, super::schemas::AttributeHintView>)]
+    pub attribute_schema: BTreeMap<String, AttributeHint>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// The product catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ProductList {
+    /// By code.
+    pub items: Vec<ProductView>,
+}
+
+/// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ReasonView {
+    /// Slug, unique.
+    #[schema(example = "chua-co-nhu-cau")]
+    pub code: String,
+    /// What staff see and choose from, in Vietnamese.
+    pub label: String,
+    /// Which usage statuses it explains.
+    pub applies_to: AppliesTo,
+    /// The scope in Vietnamese.
+    pub applies_to_label: &'static str,
+    /// Whether it may be chosen.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: send it back with a change.
+    pub version: u64,
+}
+
+/// The usage reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ReasonList {
+    /// By code.
+    pub items: Vec<ReasonView>,
+}
+
+impl From<&Product> for ProductView {
+    fn from(product: &Product) -> Self {
+        Self {
+            code: product.code.clone(),
+            name: product.name.clone(),
+            kind: product.kind,
+            kind_label: product.kind.label(),
+            active: product.active,
+            description: product.description.clone(),
+            attribute_schema: product.attribute_schema.clone(),
+            created_at: product.created_at,
+            updated_at: product.updated_at,
+            version: product.version,
+        }
+    }
+}
+
+impl From<&UsageReason> for ReasonView {
+    fn from(reason: &UsageReason) -> Self {
+        Self {
+            code: reason.code.clone(),
+            label: reason.label.clone(),
+            applies_to: reason.applies_to,
+            applies_to_label: reason.applies_to.label(),
+            active: reason.active,
+            created_at: reason.created_at,
+            updated_at: reason.updated_at,
+            version: reason.version,
         }
     }
 }
