@@ -252,3 +252,96 @@ impl From<&UsageReason> for ReasonView {
         }
     }
 }
+
+/// How a set of holdings is used ([`Usage`]). Cancelled holdings count nowhere.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct KindUsage {
+    /// The product kind.
+    pub kind: ProductKind,
+    /// The kind in Vietnamese.
+    pub kind_label: &'static str,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+}
+
+/// One customer's product usage: overall, and per product kind.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CustomerUsage {
+    /// The customer's id.
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
+    /// Full name.
+    pub full_name: String,
+    /// The responsible consultant or agent.
+    pub owner: Option<String>,
+    /// Where they are in the relationship.
+    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
+    pub lifecycle: Lifecycle,
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used.
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; 4 decimals.
+    #[schema(minimum = 0, maximum = 1)]
+    pub usage_rate: f64,
+    /// The same per product kind (a product no longer in the catalogue counts as `other`).
+    pub by_kind: Vec<KindUsage>,
+}
+
+/// One page of the product-usage report.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct UsageReport {
+    /// One row per customer, in the customer list's order.
+    pub items: Vec<CustomerUsage>,
+    /// Pass as `cursor` for the next page; absent or null on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl KindUsage {
+    fn new(kind: ProductKind, usage: &super::usage::Usage) -> Self {
+        Self {
+            kind,
+            kind_label: kind.label(),
+            bought: usage.bought,
+            using: usage.using,
+            pending: usage.pending,
+            stopped: usage.stopped,
+            usage_rate: usage.usage_rate,
+        }
+    }
+}
+
+impl CustomerUsage {
+    /// The usage of `customer`'s holdings, kinds from the catalogue's `products`.
+    pub fn new(customer: &Customer, products: &BTreeMap<String, Product>) -> Self {
+        let (total, by_kind) = super::usage::usage(&customer.holdings, products);
+        Self {
+            customer_id: customer.id,
+            full_name: customer.full_name.clone(),
+            owner: customer.owner.clone(),
+            lifecycle: customer.lifecycle,
+            bought: total.bought,
+            using: total.using,
+            pending: total.pending,
+            stopped: total.stopped,
+            usage_rate: total.usage_rate,
+            by_kind: by_kind
+                .iter()
+                .map(|(kind, usage)| KindUsage::new(*kind, usage))
+                .collect(),
+        }
+    }
+}
