@@ -83,30 +83,9 @@ pub fn view(customer: &Customer) -> Value {
     json!(CustomerView::from(customer))
 }
 
-/// A list row: what the list screens show. The CCCD is masked; the full record is one click
-/// (and one audit entry) away.
+/// A list row ([`CustomerSummary`]) as JSON, for answers that embed it.
 pub fn summary(customer: &Customer) -> Value {
-    json!({
-        "id": customer.id,
-        "full_name": customer.full_name,
-        "given_name": customer.given_name,
-        "gender": customer.gender,
-        "phone": customer.phone(),
-        "email": customer.email(),
-        "cccd": customer.cccd.as_ref().map(Cccd::masked),
-        "tax_code": customer.tax_code,
-        "lifecycle": customer.lifecycle,
-        "lifecycle_label": customer.lifecycle.label(),
-        "classification": customer.classification,
-        "source": customer.source,
-        "owner": customer.owner,
-        "team": customer.team,
-        "tags": customer.tags,
-        "holdings": customer.holdings,
-        "created_at": customer.created_at,
-        "last_activity_at": customer.last_activity_at,
-        "version": customer.version,
-    })
+    json!(CustomerSummary::from(customer))
 }
 
 fn list_error(error: ListError) -> ApiError {
@@ -140,14 +119,18 @@ async fn list_customers(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     ListQuery(filters): ListQuery<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerList>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
         .map_err(list_error)?;
-    let items: Vec<Value> = listing.customers.iter().map(summary).collect();
-    Ok(Json(
-        json!({"items": items, "next_cursor": listing.next_cursor}),
-    ))
+    Ok(Json(CustomerList {
+        items: listing
+            .customers
+            .iter()
+            .map(CustomerSummary::from)
+            .collect(),
+        next_cursor: listing.next_cursor,
+    }))
 }
 
 /// `GET /v1/customers/not-consulted`: the leads nobody has talked to yet ("KH mới chưa tư
@@ -170,19 +153,22 @@ async fn not_consulted(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     ListQuery(mut filters): ListQuery<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotConsultedList>, ApiError> {
     filters.lifecycle = Some(Lifecycle::New);
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
         .map_err(list_error)?;
     let count = list::count_new(&*deps.store, &principal).await?;
-    let items: Vec<Value> = listing.customers.iter().map(summary).collect();
-    Ok(Json(json!({
-        "label": Lifecycle::New.label(),
-        "count": count,
-        "items": items,
-        "next_cursor": listing.next_cursor,
-    })))
+    Ok(Json(NotConsultedList {
+        label: Lifecycle::New.label(),
+        count,
+        items: listing
+            .customers
+            .iter()
+            .map(CustomerSummary::from)
+            .collect(),
+        next_cursor: listing.next_cursor,
+    }))
 }
 
 /// Fields staff may set on create and change on update; everything else is rejected.
@@ -813,7 +799,7 @@ async fn customer_timeline(
     principal: Principal,
     Path(id): Path<String>,
     ListQuery(params): ListQuery<TimelineParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TimelinePage>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let limit = params.limit();
     let (items, next) = timeline::page(
@@ -823,9 +809,10 @@ async fn customer_timeline(
         params.cursor.map(Cursor::from_client),
     )
     .await?;
-    Ok(Json(
-        json!({"items": items, "next_cursor": next.as_ref().map(Cursor::as_str)}),
-    ))
+    Ok(Json(TimelinePage {
+        items,
+        next_cursor: next.as_ref().map(|c| c.as_str().to_owned()),
+    }))
 }
 
 /// `GET /v1/customers/{id}/activities`: the 10 most recent activities (time, action, screen).
@@ -847,16 +834,15 @@ async fn recent_activities(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecentActivities>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let (items, _) = timeline::page(&*deps.store, customer.id, timeline::RECENT, None).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(RecentActivities { items }))
 }
 
 // ---------------------------------------------------------------------------------------------
-// The customer view, and schemas of the bodies above for the OpenAPI document. The routes
-// answer a customer as [`CustomerView`]; `summary` builds list rows, which the structs below
-// document field by field.
+// What the customer routes answer ([`CustomerView`], [`CustomerSummary`] and the lists), and
+// schemas of the request bodies above for the OpenAPI document.
 
 /// A customer as staff see it: the full record ([`Customer`]) plus Vietnamese labels. The
 /// answer of `GET /v1/customers/{id}` and of every change. Built field by field, so a field
@@ -1057,36 +1043,40 @@ pub struct HoldingSummaryView {
 }
 
 /// A list row ([`summary`]): the CCCD is masked.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerSummary {
     /// Time-ordered id (a ULID).
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: CustomerId,
     /// Full name, family name first.
     pub full_name: String,
     /// The name used to address them.
     pub given_name: String,
     /// Gender, when known.
     #[schema(value_type = Option<nhip_core::openapi::GenderSchema>)]
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     /// The main mobile number.
-    pub phone: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Phone>,
     /// The main e-mail address.
-    pub email: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Email>,
     /// The CCCD, masked (`001******345`).
     pub cccd: Option<String>,
     /// Tax code (MST).
-    pub tax_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tax_code: Option<TaxCode>,
     /// Where they are in the relationship.
     #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
+    pub lifecycle: Lifecycle,
     /// The lifecycle in Vietnamese.
-    pub lifecycle_label: String,
+    pub lifecycle_label: &'static str,
     /// How promising, as staff judged.
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
     /// Where they came from.
     #[schema(value_type = nhip_core::openapi::SourceSchema)]
-    pub source: String,
+    pub source: Source,
     /// The responsible consultant or agent.
     pub owner: Option<String>,
     /// The owner's team.
@@ -1094,7 +1084,8 @@ pub struct CustomerSummary {
     /// Tags.
     pub tags: Vec<String>,
     /// Products held, summarised.
-    pub holdings: Vec<HoldingSummaryView>,
+    #[schema(value_type = Vec<HoldingSummaryView>)]
+    pub holdings: Vec<super::model::HoldingSummary>,
     /// When the record was created.
     pub created_at: DateTime<Utc>,
     /// The latest activity of any kind.
@@ -1104,7 +1095,7 @@ pub struct CustomerSummary {
 }
 
 /// One page of customers.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerList {
     /// Newest first (exact-accent name matches first).
     pub items: Vec<CustomerSummary>,
@@ -1113,11 +1104,11 @@ pub struct CustomerList {
 }
 
 /// The leads nobody has consulted yet ("KH mới chưa tư vấn").
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct NotConsultedList {
     /// The list's Vietnamese name.
     #[schema(example = "KH mới chưa tư vấn")]
-    pub label: String,
+    pub label: &'static str,
     /// How many there are in the caller's scope.
     pub count: u64,
     /// One page of them, newest first.
@@ -1127,7 +1118,7 @@ pub struct NotConsultedList {
 }
 
 /// One page of a customer's timeline.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TimelinePage {
     /// Newest first.
     pub items: Vec<timeline::Activity>,
@@ -1136,10 +1127,36 @@ pub struct TimelinePage {
 }
 
 /// A customer's most recent activities.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecentActivities {
     /// Up to 10, newest first.
     pub items: Vec<timeline::Activity>,
+}
+
+impl From<&Customer> for CustomerSummary {
+    fn from(customer: &Customer) -> Self {
+        Self {
+            id: customer.id,
+            full_name: customer.full_name.clone(),
+            given_name: customer.given_name.clone(),
+            gender: customer.gender,
+            phone: customer.phone().cloned(),
+            email: customer.email().cloned(),
+            cccd: customer.cccd.as_ref().map(Cccd::masked),
+            tax_code: customer.tax_code.clone(),
+            lifecycle: customer.lifecycle,
+            lifecycle_label: customer.lifecycle.label(),
+            classification: customer.classification,
+            source: customer.source,
+            owner: customer.owner.clone(),
+            team: customer.team.clone(),
+            tags: customer.tags.clone(),
+            holdings: customer.holdings.clone(),
+            created_at: customer.created_at,
+            last_activity_at: customer.last_activity_at,
+            version: customer.version,
+        }
+    }
 }
 
 /// The fields staff enter for a new customer. `null` leaves an optional field empty; fields
