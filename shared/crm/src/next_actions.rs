@@ -96,10 +96,11 @@ pub struct NextAction {
 }
 
 /// A customer's next actions.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NextActionList {
-    /// Soonest first.
-    pub items: Vec<NextAction>,
+    /// Soonest first: each action as stored (it may carry when it fell due), without its keys.
+    #[schema(value_type = Vec<NextAction>)]
+    pub items: Vec<Value>,
 }
 
 /// `POST /v1/customers/{id}/next-actions`: 201 with the scheduled action.
@@ -252,7 +253,7 @@ async fn list_next_actions(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NextActionList>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let page = deps
         .store
@@ -273,7 +274,7 @@ async fn list_next_actions(
         })
         .collect();
     items.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
-    Ok(Json(json!({"items": items})))
+    Ok(Json(NextActionList { items }))
 }
 
 /// Fires a due next action: marks it due and notifies the customer's owner (or, with no
