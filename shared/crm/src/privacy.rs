@@ -507,6 +507,32 @@ pub struct EraseRequest {
     pub version: u64,
 }
 
+/// An erasure request, checked: why (trimmed, NFC, 1–2,000 characters) and the version read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureOrder {
+    /// Why, for the audit trail.
+    pub reason: String,
+    /// The customer's version read.
+    pub version: u64,
+}
+
+impl TryFrom<&EraseRequest> for ErasureOrder {
+    type Error = PrivacyError;
+
+    fn try_from(request: &EraseRequest) -> Result<Self, PrivacyError> {
+        let reason = checked_text(Some(&request.reason), true)
+            .map_err(|problem| PrivacyError::Invalid {
+                field: "reason",
+                problem,
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            reason,
+            version: request.version,
+        })
+    }
+}
+
 /// Whether the customer holds, or held, a product or contract. Contract and accounting
 /// records must be retained (vouchers used in the books at least 10 years: Law on Accounting
 /// 88/2015/QH13, Decree 174/2016), and the right to erasure under Law 91/2025/QH15 yields
@@ -750,8 +776,9 @@ async fn erase(
         ));
     }
     let request: EraseRequest = parse_body(body)?;
+    let order = ErasureOrder::try_from(&request)?;
     Ok(Json(
-        erase_personal_data(&deps, &principal, &id, &request).await?,
+        erase_personal_data(&deps, &principal, &id, &order).await?,
     ))
 }
 
@@ -762,14 +789,9 @@ pub async fn erase_personal_data(
     deps: &Deps,
     principal: &Principal,
     id: &str,
-    request: &EraseRequest,
+    request: &ErasureOrder,
 ) -> Result<Erasure, PrivacyError> {
-    let reason = checked_text(Some(&request.reason), true)
-        .map_err(|problem| PrivacyError::Invalid {
-            field: "reason",
-            problem,
-        })?
-        .unwrap_or_default();
+    let reason = &request.reason;
     let before = visible(deps, principal, id).await?;
 
     if before.erased_at.is_some() {
