@@ -17,14 +17,15 @@ use chrono::{DateTime, Utc};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::identifiers::{Cccd, Email, Phone};
 use nhip_domain::ids::CustomerId;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::customers::repo;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use nhip_ports::{QueueError, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -96,7 +97,7 @@ pub struct EventBatch {
     security(("bearer" = [])),
     request_body(content = EventBatch, description = "Up to 100 events from one source."),
     responses(
-        (status = 202, description = "Queued: `{accepted, events: [{id, customer_id}]}`.", body = Object),
+        (status = 202, description = "Queued: how many, and each event's id with its customer.", body = AcceptedEvents),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -112,6 +113,86 @@ pub async fn post_events(
     Json(batch): Json<EventBatch>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
+    let events = accept(&deps, &batch).await?;
+    Ok((StatusCode::ACCEPTED, Json(AcceptedEvents::of(&events))).into_response())
+}
+
+/// Why a batch was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    /// Problems with the batch, by field (`source`, `events`, `events.<i>.<field>`), in
+    /// Vietnamese: nothing was queued.
+    #[error("the batch is not valid: {0:?}")]
+    Invalid(BTreeMap<String, String>),
+    /// The events queue refused the batch: send it again whole.
+    #[error("the events queue is unavailable")]
+    QueueUnavailable(#[source] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<EventsError> for ApiError {
+    fn from(error: EventsError) -> Self {
+        match error {
+            EventsError::Invalid(problems) => {
+                let mut error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Lô sự kiện có lỗi; không sự kiện nào được nhận. Xem từng trường.",
+                );
+                for (field, message) in problems {
+                    error = error.field(field, message);
+                }
+                error
+            }
+            EventsError::QueueUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Hàng đợi sự kiện đang bận; gửi lại cả lô, sự kiện trùng id được giữ một lần.",
+            ),
+            EventsError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// What `POST /v1/events` answers: how many events were queued, and each one's id with the
+/// customer it was found to be about.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AcceptedEvents {
+    /// How many events were queued: the whole batch.
+    pub accepted: usize,
+    /// The events, in the batch's order.
+    pub events: Vec<AcceptedEvent>,
+}
+
+/// One queued event.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AcceptedEvent {
+    /// The system's own id for the event.
+    pub id: String,
+    /// The customer it is about; `null` for an event about no customer.
+    #[schema(value_type = Option<String>)]
+    pub customer_id: Option<CustomerId>,
+}
+
+impl AcceptedEvents {
+    fn of(events: &[DomainEvent]) -> Self {
+        Self {
+            accepted: events.len(),
+            events: events
+                .iter()
+                .map(|e| AcceptedEvent {
+                    id: e.id.clone(),
+                    customer_id: e.customer_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Checks a batch whole (the customers it names must be known) and queues it: the events
+/// queued, or every problem of the batch and nothing queued.
+pub async fn accept(deps: &Deps, batch: &EventBatch) -> Result<Vec<DomainEvent>, EventsError> {
     let mut problems: BTreeMap<String, String> = BTreeMap::new();
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         problems.insert(
@@ -130,7 +211,7 @@ pub async fn post_events(
     for (i, incoming) in batch.events.iter().enumerate() {
         let customer_id = match &incoming.customer {
             None => None,
-            Some(reference) => match resolve(&deps, reference).await {
+            Some(reference) => match resolve(deps, reference).await {
                 Ok(Some(id)) => Some(id),
                 Ok(None) => {
                     problems.insert(
@@ -170,39 +251,19 @@ pub async fn post_events(
         events.push(event);
     }
     if !problems.is_empty() {
-        let mut error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Lô sự kiện có lỗi; không sự kiện nào được nhận. Xem từng trường.",
-        );
-        for (field, message) in problems {
-            error = error.field(field, message);
-        }
-        return Err(error);
+        return Err(EventsError::Invalid(problems));
     }
-    nhip_core::events::publish(&deps, &events)
+    nhip_core::events::publish(deps, &events)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Hàng đợi sự kiện đang bận; gửi lại cả lô, sự kiện trùng id được giữ một lần.",
-            )
-        })?;
-    let accepted: Vec<Value> = events
-        .iter()
-        .map(|e| json!({ "id": e.id, "customer_id": e.customer_id }))
-        .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "accepted": accepted.len(), "events": accepted })),
-    )
-        .into_response())
+        .map_err(EventsError::QueueUnavailable)?;
+    Ok(events)
 }
 
+/// Why a customer reference names no customer: a malformed identifier (the field and the
+/// problem, in Vietnamese), or the store failed.
 pub enum Resolve {
     Invalid(&'static str, String),
-    Store(nhip_ports::StoreError),
+    Store(StoreError),
 }
 
 /// The customer a reference names: by id (must exist and not be erased), else by the first

@@ -71,19 +71,21 @@ pub struct NewNextAction {
     pub note: Option<String>,
 }
 
-/// A scheduled next action, as answered and listed.
-#[derive(utoipa::ToSchema)]
+/// A scheduled next action, as answered and listed (and stored, with its keys).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NextAction {
     /// The action's id (a ULID).
     pub id: String,
     /// Call, SMS, e-mail or meeting.
+    #[serde(rename = "type")]
     #[schema(rename = "type")]
     pub kind: ActionKind,
     /// The kind in Vietnamese.
     #[schema(example = "Gọi điện")]
-    pub label: String,
-    /// When it is due, UTC.
-    pub at: DateTime<Utc>,
+    pub label: &'static str,
+    /// When it is due, UTC (the key scheme's instant: milliseconds, `Z`).
+    #[schema(value_type = DateTime<Utc>)]
+    pub at: String,
     /// What to do.
     pub note: Option<String>,
     /// Who scheduled it.
@@ -94,10 +96,11 @@ pub struct NextAction {
 }
 
 /// A customer's next actions.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NextActionList {
-    /// Soonest first.
-    pub items: Vec<NextAction>,
+    /// Soonest first: each action as stored (it may carry when it fell due), without its keys.
+    #[schema(value_type = Vec<NextAction>)]
+    pub items: Vec<Value>,
 }
 
 /// `POST /v1/customers/{id}/next-actions`: 201 with the scheduled action.
@@ -128,54 +131,94 @@ async fn schedule_next_action(
     Json(request): Json<NewNextAction>,
 ) -> Result<Response, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
+    let action = schedule(&deps, &principal, customer.id, &request).await?;
+    Ok((StatusCode::CREATED, Json(action)).into_response())
+}
+
+/// Why a next action could not be scheduled.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// `at` is in the past (a minute of clock skew is forgiven).
+    #[error("a next action is scheduled in the future")]
+    InPast,
+    /// The note is longer than 1,000 characters.
+    #[error("the note is too long")]
+    NoteTooLong,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(error: ScheduleError) -> Self {
+        let invalid = |message: &'static str, field: &str, problem: &str| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
+            .field(field, problem)
+        };
+        match error {
+            ScheduleError::InPast => invalid(
+                "A next action is scheduled in the future.",
+                "at",
+                "Thời điểm phải ở tương lai.",
+            ),
+            ScheduleError::NoteTooLong => {
+                invalid("The note is too long.", "note", "Tối đa 1000 ký tự.")
+            }
+            ScheduleError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Schedules a next action with `customer` for `principal`: the action item, its due work
+/// and its timeline entry in one transaction.
+pub async fn schedule(
+    deps: &Deps,
+    principal: &Principal,
+    customer: CustomerId,
+    request: &NewNextAction,
+) -> Result<NextAction, ScheduleError> {
     let now = deps.clock.now();
     if request.at < now - chrono::Duration::minutes(1) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "A next action is scheduled in the future.",
-        )
-        .field("at", "Thời điểm phải ở tương lai."));
+        return Err(ScheduleError::InPast);
     }
     if request
         .note
         .as_ref()
         .is_some_and(|n| n.chars().count() > 1000)
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The note is too long.",
-        )
-        .field("note", "Tối đa 1000 ký tự."));
+        return Err(ScheduleError::NoteTooLong);
     }
     let due_id = DueWorkId::new_at(now);
     let action_id = due_id.to_string();
-    let action = json!({
-        "id": action_id,
-        "type": request.kind,
-        "label": request.kind.label(),
-        "at": keys::instant(request.at),
-        "note": request.note,
-        "scheduled_by": principal.user,
-        "status": "scheduled",
-    });
-    let mut item = keys::next_action(customer.id, &action_id).to_item();
+    let action = NextAction {
+        id: action_id.clone(),
+        kind: request.kind,
+        label: request.kind.label(),
+        at: keys::instant(request.at),
+        note: request.note.clone(),
+        scheduled_by: principal.user.clone(),
+        status: "scheduled".into(),
+    };
+    let data = json!(action);
+    let mut item = keys::next_action(customer, &action_id).to_item();
     item.insert("kind".into(), "next_action".into());
-    if let Value::Object(fields) = &action {
+    if let Value::Object(fields) = &data {
         item.extend(fields.clone());
     }
     let entry = timeline::Entry {
-        customer: customer.id,
+        customer,
         at: now,
         cause: format!("next#{action_id}"),
         event_type: nhip_core::event_types::NEXT_ACTION_SCHEDULED.into(),
         source: "staff_api".into(),
         actor: Some(principal.user.clone()),
-        data: action.clone(),
+        data,
     };
     let work = Work::NextAction {
-        customer_id: customer.id.to_string(),
+        customer_id: customer.to_string(),
         action_id: action_id.clone(),
     };
     deps.store
@@ -188,7 +231,7 @@ async fn schedule_next_action(
             entry.write(now),
         ])
         .await?;
-    Ok((StatusCode::CREATED, Json(action)).into_response())
+    Ok(action)
 }
 
 /// `GET /v1/customers/{id}/next-actions`: scheduled and done, soonest first.
@@ -210,7 +253,7 @@ async fn list_next_actions(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NextActionList>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let page = deps
         .store
@@ -224,14 +267,14 @@ async fn list_next_actions(
         .items
         .into_iter()
         .map(|mut item| {
-            for attr in ["pk", "sk", "kind"] {
+            for attr in [Index::Primary.pk_attr(), Index::Primary.sk_attr(), "kind"] {
                 item.remove(attr);
             }
             Value::Object(item)
         })
         .collect();
     items.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
-    Ok(Json(json!({"items": items})))
+    Ok(Json(NextActionList { items }))
 }
 
 /// Fires a due next action: marks it due and notifies the customer's owner (or, with no

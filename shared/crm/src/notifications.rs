@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use nhip_domain::ids::CustomerId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ulid::Ulid;
 
@@ -147,27 +147,28 @@ pub struct Notification {
 }
 
 /// One page of the caller's notifications.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NotificationPage {
     /// Unread notifications.
     pub unread: i64,
     /// Leads in the caller's scope nobody has consulted yet.
     pub not_consulted: u64,
-    /// Newest first.
-    pub items: Vec<Notification>,
+    /// Newest first: each notification as stored, without its keys.
+    #[schema(value_type = Vec<Notification>)]
+    pub items: Vec<Value>,
     /// Pass as `cursor` for the next page; absent or null on the last.
     pub next_cursor: Option<String>,
 }
 
 /// The unread count after marking one read.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Unread {
     /// Unread notifications.
     pub unread: i64,
 }
 
 /// The answer to marking everything read.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MarkedRead {
     /// How many were marked now.
     pub marked: u64,
@@ -195,8 +196,20 @@ async fn list_notifications(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     nhip_core::http::ListQuery(params): nhip_core::http::ListQuery<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotificationPage>, ApiError> {
     let limit = nhip_core::http::ListParams::limit(&params);
+    let cursor = params.cursor.map(Cursor::from_client);
+    Ok(Json(page(&deps, &principal, limit, cursor).await?))
+}
+
+/// One page of `principal`'s notifications, newest first, each titled with its customer's
+/// name while the customer exists, with the unread count and the leads nobody consulted yet.
+pub async fn page(
+    deps: &Deps,
+    principal: &Principal,
+    limit: u32,
+    cursor: Option<Cursor>,
+) -> Result<NotificationPage, StoreError> {
     let page = deps
         .store
         .query(
@@ -204,7 +217,7 @@ async fn list_notifications(
                 .sk(SortKey::BeginsWith(keys::NOTIFICATION_PREFIX.into()))
                 .descending()
                 .limit(limit)
-                .after(params.cursor.map(Cursor::from_client)),
+                .after(cursor),
         )
         .await?;
     let customers: Vec<nhip_ports::Key> = page
@@ -235,7 +248,7 @@ async fn list_notifications(
         .items
         .into_iter()
         .map(|mut item| {
-            for attr in ["pk", "sk", "kind"] {
+            for attr in [Index::Primary.pk_attr(), Index::Primary.sk_attr(), "kind"] {
                 item.remove(attr);
             }
             let name = item
@@ -254,12 +267,12 @@ async fn list_notifications(
             Value::Object(item)
         })
         .collect();
-    Ok(Json(json!({
-        "unread": unread(&deps, &principal.user).await?,
-        "not_consulted": count_new(&*deps.store, &principal).await?,
-        "items": items,
-        "next_cursor": page.next.as_ref().map(Cursor::as_str),
-    })))
+    Ok(NotificationPage {
+        unread: unread(deps, &principal.user).await?,
+        not_consulted: count_new(&*deps.store, principal).await?,
+        items,
+        next_cursor: page.next.as_ref().map(|c| c.as_str().to_owned()),
+    })
 }
 
 async fn read_one(deps: &Deps, user: &str, id: &str) -> Result<bool, StoreError> {
@@ -308,7 +321,7 @@ async fn mark_read(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Unread>, ApiError> {
     if id.parse::<Ulid>().is_err()
         || deps
             .store
@@ -323,9 +336,9 @@ async fn mark_read(
         ));
     }
     read_one(&deps, &principal.user, &id).await?;
-    Ok(Json(
-        json!({"unread": unread(&deps, &principal.user).await?}),
-    ))
+    Ok(Json(Unread {
+        unread: unread(&deps, &principal.user).await?,
+    }))
 }
 
 /// `POST /v1/me/notifications/read-all`: marks every notification of the caller read.
@@ -345,7 +358,7 @@ async fn mark_read(
 async fn mark_all_read(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MarkedRead>, ApiError> {
     let mut cursor = None;
     let mut marked = 0;
     loop {
@@ -371,8 +384,8 @@ async fn mark_all_read(
             None => break,
         }
     }
-    Ok(Json(json!({
-        "marked": marked,
-        "unread": unread(&deps, &principal.user).await?,
-    })))
+    Ok(Json(MarkedRead {
+        marked,
+        unread: unread(&deps, &principal.user).await?,
+    }))
 }

@@ -27,7 +27,7 @@ use ulid::Ulid;
 
 use crate::customers::model::Customer;
 use crate::customers::repo::{self, SaveError};
-use crate::customers::routes::{audit, audit_item, load_visible, view};
+use crate::customers::routes::{CustomerView, audit_item, find_visible, load_visible};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, MAX_BODY_BYTES, Path};
@@ -45,6 +45,9 @@ pub const ERASED_NAME: &str = "Đã xoá";
 
 /// Format tag of the export document.
 pub const EXPORT_FORMAT: &str = "nhip.personal-data-export/1";
+
+/// The law an export answers, as the document names it.
+const LEGAL_BASIS: &str = "Luật Bảo vệ dữ liệu cá nhân 91/2025/QH15; Nghị định 356/2025/NĐ-CP";
 
 /// Items read per page when walking a customer's partition.
 const PAGE: u32 = 500;
@@ -86,18 +89,9 @@ const PERSONAL_FIELDS: &[&str] = &[
 /// Campaign fields that may carry personal query strings (`?email=…`), cleared on erasure.
 const PERSONAL_PAGES: &[&str] = &["page", "referrer"];
 
-/// Attributes that place an item in the table or its indexes: internal, left out of exports.
-const KEY_ATTRIBUTES: &[&str] = &[
-    "pk",
-    "sk",
-    "gsi1pk",
-    "gsi1sk",
-    "gsi2pk",
-    "gsi2sk",
-    "gsi3pk",
-    "gsi3sk",
-    "name_folded",
-];
+/// Attributes that help find an item but are not data: the folded name the search reads.
+/// With the table's and the indexes' keys ([`Index`]), they are left out of exports.
+const LOOKUP_ATTRIBUTES: &[&str] = &["name_folded"];
 
 /// The personal-data routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
@@ -166,14 +160,62 @@ fn invalid(field: &str, problem: &str) -> ApiError {
     .field(field, problem)
 }
 
-/// Free text: trimmed, NFC, non-empty when `required`, at most [`MAX_TEXT_CHARS`].
-fn free_text(value: Option<&str>, field: &str, required: bool) -> Result<Option<String>, ApiError> {
+/// Free text: trimmed, NFC, non-empty when `required`, at most [`MAX_TEXT_CHARS`]; or the
+/// problem, in Vietnamese.
+fn checked_text(value: Option<&str>, required: bool) -> Result<Option<String>, &'static str> {
     let text = value.map(|v| nfc(v.trim())).filter(|v| !v.is_empty());
     match text {
-        None if required => Err(invalid(field, "Không được để trống.")),
-        Some(t) if t.chars().count() > MAX_TEXT_CHARS => Err(invalid(field, "Tối đa 2000 ký tự.")),
+        None if required => Err("Không được để trống."),
+        Some(t) if t.chars().count() > MAX_TEXT_CHARS => Err("Tối đa 2000 ký tự."),
         other => Ok(other),
     }
+}
+
+/// [`checked_text`] for a route: a problem is a 422 on `field`.
+fn free_text(value: Option<&str>, field: &str, required: bool) -> Result<Option<String>, ApiError> {
+    checked_text(value, required).map_err(|problem| invalid(field, problem))
+}
+
+/// Why a personal-data request could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// No such customer, or not in the caller's scope.
+    #[error("no such customer")]
+    NotFound,
+    /// A field of the request is not valid: the problem, in Vietnamese.
+    #[error("{field} is not valid: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: &'static str,
+    },
+    /// The record changed since the caller read it.
+    #[error("the customer is at version {current}")]
+    StaleVersion { current: u64 },
+    #[error(transparent)]
+    Save(#[from] SaveError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PrivacyError> for ApiError {
+    fn from(error: PrivacyError) -> Self {
+        match error {
+            PrivacyError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such customer.")
+            }
+            PrivacyError::Invalid { field, problem } => invalid(field, problem),
+            PrivacyError::StaleVersion { current } => ApiError::stale_version(current),
+            PrivacyError::Save(error) => error.into(),
+            PrivacyError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// The customer, if the caller may see it.
+async fn visible(deps: &Deps, principal: &Principal, id: &str) -> Result<Customer, PrivacyError> {
+    find_visible(deps, principal, id)
+        .await?
+        .ok_or(PrivacyError::NotFound)
 }
 
 fn already_erased() -> ApiError {
@@ -312,7 +354,11 @@ where
 
 /// An item as exported: without its table and index keys.
 fn exported(mut item: Item) -> Value {
-    for attr in KEY_ATTRIBUTES {
+    for index in Index::ALL {
+        item.remove(index.pk_attr());
+        item.remove(index.sk_attr());
+    }
+    for attr in LOOKUP_ATTRIBUTES {
         item.remove(*attr);
     }
     Value::Object(item)
@@ -346,7 +392,21 @@ async fn export(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let customer = load_visible(&deps, &principal, &id).await?;
+    let document = export_personal_data(&deps, &principal, &id).await?;
+    let mut response = Json(document).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Everything held on customer `id`, audited and put on the timeline before anything is read.
+pub async fn export_personal_data(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+) -> Result<PersonalDataExport, PrivacyError> {
+    let customer = visible(deps, principal, id).await?;
     let now = deps.clock.now();
     deps.store
         .transact(vec![
@@ -354,14 +414,14 @@ async fn export(
                 customer.id,
                 now,
                 nhip_core::event_types::PRIVACY_EXPORTED,
-                &principal,
+                principal,
                 json!({}),
             )
             .write(now),
             WriteOp::Put {
                 item: audit_item(
-                    &deps,
-                    &principal,
+                    deps,
+                    principal,
                     customer.id,
                     nhip_core::event_types::PRIVACY_EXPORTED,
                     json!({"format": EXPORT_FORMAT}),
@@ -377,10 +437,10 @@ async fn export(
     let mut other = Vec::new();
     let mut cursor = None;
     loop {
-        let (items, next) = partition_page(&deps, customer.id, None, PAGE, cursor).await?;
+        let (items, next) = partition_page(deps, customer.id, None, PAGE, cursor).await?;
         for item in items {
             let sk = item
-                .get("sk")
+                .get(Index::Primary.sk_attr())
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
@@ -408,29 +468,23 @@ async fn export(
             None => break,
         }
     }
-    let consents: Vec<&ConsentRecord> = customer.consents.0.values().collect();
     tracing::info!(
         timeline = timeline_items.len(),
         audit = audit_items.len(),
         "personal data exported"
     );
-    let document = json!({
-        "format": EXPORT_FORMAT,
-        "legal_basis": "Luật Bảo vệ dữ liệu cá nhân 91/2025/QH15; Nghị định 356/2025/NĐ-CP",
-        "exported_at": keys::instant(now),
-        "exported_by": principal.user,
-        "customer": view(&customer),
-        "consents": consents,
-        "timeline": timeline_items,
-        "holdings": holdings,
-        "audit": audit_items,
-        "other": other,
-    });
-    let mut response = Json(document).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(PersonalDataExport {
+        format: EXPORT_FORMAT,
+        legal_basis: LEGAL_BASIS,
+        exported_at: keys::instant(now),
+        exported_by: principal.user.clone(),
+        customer: CustomerView::from(&customer),
+        consents: customer.consents.0.values().cloned().collect(),
+        timeline: timeline_items,
+        holdings,
+        audit: audit_items,
+        other,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,7 +494,7 @@ async fn export(
 /// An erasure request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EraseRequest {
+pub struct EraseRequest {
     /// Why: the customer's request and how it reached us, at most 2,000 characters. Kept in
     /// the audit trail only.
     #[schema(
@@ -448,9 +502,35 @@ struct EraseRequest {
         min_length = 1,
         max_length = 2000
     )]
-    reason: String,
+    pub reason: String,
     /// The version read.
-    version: u64,
+    pub version: u64,
+}
+
+/// An erasure request, checked: why (trimmed, NFC, 1–2,000 characters) and the version read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureOrder {
+    /// Why, for the audit trail.
+    pub reason: String,
+    /// The customer's version read.
+    pub version: u64,
+}
+
+impl TryFrom<&EraseRequest> for ErasureOrder {
+    type Error = PrivacyError;
+
+    fn try_from(request: &EraseRequest) -> Result<Self, PrivacyError> {
+        let reason = checked_text(Some(&request.reason), true)
+            .map_err(|problem| PrivacyError::Invalid {
+                field: "reason",
+                problem,
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            reason,
+            version: request.version,
+        })
+    }
 }
 
 /// Whether the customer holds, or held, a product or contract. Contract and accounting
@@ -687,7 +767,7 @@ async fn erase(
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Erasure>, ApiError> {
     if !matches!(principal.role, Role::Admin | Role::Manager) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -696,33 +776,54 @@ async fn erase(
         ));
     }
     let request: EraseRequest = parse_body(body)?;
-    let reason = free_text(Some(&request.reason), "reason", true)?.unwrap_or_default();
-    let before = load_visible(&deps, &principal, &id).await?;
+    let order = ErasureOrder::try_from(&request)?;
+    Ok(Json(
+        erase_personal_data(&deps, &principal, &id, &order).await?,
+    ))
+}
+
+/// Erases customer `id`'s personal data on `request` (see [`erase`]): the anonymised record,
+/// or, for a customer already erased, the end of an interrupted erasure. The caller's role is
+/// the route's to check.
+pub async fn erase_personal_data(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    request: &ErasureOrder,
+) -> Result<Erasure, PrivacyError> {
+    let reason = &request.reason;
+    let before = visible(deps, principal, id).await?;
 
     if before.erased_at.is_some() {
-        audit(
-            &deps,
-            &principal,
-            before.id,
-            nhip_core::event_types::PRIVACY_ERASED,
-            json!({"reason": reason, "resumed": true}),
-        )
-        .await?;
-        let redacted = scrub_partition(&deps, before.id).await?;
+        deps.store
+            .put(
+                audit_item(
+                    deps,
+                    principal,
+                    before.id,
+                    nhip_core::event_types::PRIVACY_ERASED,
+                    json!({"reason": reason, "resumed": true}),
+                ),
+                Condition::NotExists,
+            )
+            .await?;
+        let redacted = scrub_partition(deps, before.id).await?;
         tracing::info!(redacted, "erasure resumed");
-        return Ok(Json(json!({
-            "customer": view(&before),
-            "redacted_items": redacted,
-            "tax_code_kept": before.tax_code.is_some(),
-        })));
+        return Ok(Erasure {
+            customer: CustomerView::from(&before),
+            redacted_items: redacted,
+            tax_code_kept: before.tax_code.is_some(),
+        });
     }
     if before.version != request.version {
-        return Err(ApiError::stale_version(before.version));
+        return Err(PrivacyError::StaleVersion {
+            current: before.version,
+        });
     }
 
     let now = deps.clock.now();
-    let keep_tax_code = before.tax_code.is_some() && holds_anything(&deps, &before).await?;
-    let target = anonymise(&before, now, keep_tax_code, &principal);
+    let keep_tax_code = before.tax_code.is_some() && holds_anything(deps, &before).await?;
+    let target = anonymise(&before, now, keep_tax_code, principal);
     let mut after = target.clone();
     defer_identifiers(&before, &mut after, FIRST_REMOVALS);
     let extra = vec![
@@ -730,14 +831,14 @@ async fn erase(
             before.id,
             now,
             nhip_core::event_types::PRIVACY_ERASED,
-            &principal,
+            principal,
             json!({"tax_code_kept": keep_tax_code}),
         )
         .write(now),
         WriteOp::Put {
             item: audit_item(
-                &deps,
-                &principal,
+                deps,
+                principal,
                 before.id,
                 nhip_core::event_types::PRIVACY_ERASED,
                 json!({"reason": reason, "tax_code_kept": keep_tax_code}),
@@ -751,7 +852,7 @@ async fn erase(
             let current = repo::get(&*deps.store, before.id)
                 .await?
                 .map_or(before.version, |c| c.version);
-            return Err(ApiError::stale_version(current));
+            return Err(PrivacyError::StaleVersion { current });
         }
         Err(other) => return Err(other.into()),
     }
@@ -761,13 +862,13 @@ async fn erase(
         defer_identifiers(&current, &mut after, LATER_REMOVALS);
         repo::save(&*deps.store, &current, &mut after, Vec::new()).await?;
     }
-    let redacted = scrub_partition(&deps, before.id).await?;
+    let redacted = scrub_partition(deps, before.id).await?;
     tracing::info!(redacted, keep_tax_code, "personal data erased");
-    Ok(Json(json!({
-        "customer": view(&after),
-        "redacted_items": redacted,
-        "tax_code_kept": keep_tax_code,
-    })))
+    Ok(Erasure {
+        customer: CustomerView::from(&after),
+        redacted_items: redacted,
+        tax_code_kept: keep_tax_code,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -818,7 +919,7 @@ async fn restrict(
     principal: Principal,
     Path(id): Path<String>,
     Json(request): Json<RestrictRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let note = free_text(request.evidence.as_deref(), "evidence", false)?;
     let customer = change(
         &deps,
@@ -836,7 +937,7 @@ async fn restrict(
         },
     )
     .await?;
-    Ok(Json(view(&customer)))
+    Ok(Json(CustomerView::from(&customer)))
 }
 
 /// An objection to marketing; every field is optional, and so is the body.
@@ -886,7 +987,7 @@ async fn object_marketing(
     principal: Principal,
     Path(id): Path<String>,
     OptionalJson(request): OptionalJson<ObjectRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let note = free_text(request.evidence.as_deref(), "evidence", false)?;
     let objected = request.objected.unwrap_or(true);
     let customer = change(
@@ -920,7 +1021,7 @@ async fn object_marketing(
         },
     )
     .await?;
-    Ok(Json(view(&customer)))
+    Ok(Json(CustomerView::from(&customer)))
 }
 
 /// A consent decision.
@@ -977,7 +1078,7 @@ async fn change_consent(
     principal: Principal,
     Path(id): Path<String>,
     Json(request): Json<ConsentRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let channel = request
         .channel
         .parse::<Channel>()
@@ -1018,30 +1119,31 @@ async fn change_consent(
         },
     )
     .await?;
-    Ok(Json(view(&customer)))
+    Ok(Json(CustomerView::from(&customer)))
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas of the answers above, for the OpenAPI document.
+// The answers of the export and the erasure.
 // ---------------------------------------------------------------------------------------------
 
 /// Everything held on one customer (`GET /v1/customers/{id}/export`).
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PersonalDataExport {
     /// The document's format.
     #[schema(example = "nhip.personal-data-export/1")]
-    pub format: String,
+    pub format: &'static str,
     /// The law the export answers.
-    pub legal_basis: String,
+    pub legal_basis: &'static str,
     /// When it was made, UTC.
     #[schema(format = DateTime)]
     pub exported_at: String,
     /// Who made it.
     pub exported_by: String,
     /// The record, with its labels.
-    pub customer: crate::customers::routes::CustomerView,
+    pub customer: CustomerView,
     /// Every consent decision in force, with its evidence.
-    pub consents: Vec<crate::customers::routes::ConsentView>,
+    #[schema(value_type = Vec<crate::customers::routes::ConsentView>)]
+    pub consents: Vec<ConsentRecord>,
     /// Every timeline entry as stored (without its table keys), each with `action`, its
     /// Vietnamese label.
     #[schema(value_type = Vec<Object>)]
@@ -1058,12 +1160,13 @@ pub struct PersonalDataExport {
 }
 
 /// The answer to an erasure.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Erasure {
     /// The anonymised record.
-    pub customer: crate::customers::routes::CustomerView,
+    pub customer: CustomerView,
     /// Items of the customer's partition that lost their personal text now.
-    pub redacted_items: u64,
+    #[schema(value_type = u64)]
+    pub redacted_items: usize,
     /// Whether the tax code (MST) was kept, for contract records under retention.
     pub tax_code_kept: bool,
 }

@@ -158,11 +158,11 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
     };
     let mut item = nhip_core::records::to_item(keys::ticket(&id), KIND, &ticket)?;
     item.insert(
-        "gsi1pk".into(),
+        Index::Gsi1.pk_attr().into(),
         keys::ticket_queue(new.queue.as_str()).into(),
     );
     item.insert(
-        "gsi1sk".into(),
+        Index::Gsi1.sk_attr().into(),
         format!("{}#{id}", keys::instant(now)).into(),
     );
     let mut pointer = keys::customer_ticket(new.customer_id, &id).to_item();

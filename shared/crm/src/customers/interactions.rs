@@ -14,7 +14,7 @@ use serde_json::json;
 use ulid::Ulid;
 
 use super::repo::{self, SaveError};
-use super::routes::{load_visible, view};
+use super::routes::load_visible;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
@@ -141,7 +141,7 @@ impl NewInteraction {
 }
 
 /// The answer to a logged interaction.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct InteractionLogged {
     /// The interaction's id (a ULID), also on the timeline entry.
     pub interaction_id: String,
@@ -216,7 +216,10 @@ async fn log_interaction(
             Ok(()) => {
                 return Ok((
                     StatusCode::CREATED,
-                    Json(json!({"interaction_id": interaction_id, "customer": view(&after)})),
+                    Json(InteractionLogged {
+                        interaction_id,
+                        customer: super::routes::CustomerView::from(&after),
+                    }),
                 )
                     .into_response());
             }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use nhip_core::keys;
-use nhip_ports::store::{Item, StoreError};
+use nhip_ports::store::{Index, Item, StoreError};
 
 /// Kind attribute of customer profile items.
 pub const KIND: &str = "customer";
@@ -150,28 +150,34 @@ impl Customer {
             return Err(StoreError::invalid("customer is not an object"));
         };
         let key = keys::customer(self.id);
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
+        item.insert(Index::Primary.pk_attr().into(), key.pk.into());
+        item.insert(Index::Primary.sk_attr().into(), key.sk.into());
         item.insert("kind".into(), KIND.into());
         item.insert("name_folded".into(), fold(&self.full_name).into());
         let lifecycle = self.lifecycle.as_str();
         item.insert(
-            "gsi1pk".into(),
+            Index::Gsi1.pk_attr().into(),
             keys::customers_by_lifecycle(lifecycle).into(),
         );
         item.insert(
-            "gsi1sk".into(),
+            Index::Gsi1.sk_attr().into(),
             keys::customer_created_sort(self.created_at, self.id).into(),
         );
         let scoped = keys::customer_scoped_sort(lifecycle, self.created_at, self.id);
         // Sparse: a customer without an owner (or team) is only in the organisation's lists.
         if let Some(owner) = &self.owner {
-            item.insert("gsi2pk".into(), keys::customers_by_owner(owner).into());
-            item.insert("gsi2sk".into(), scoped.clone().into());
+            item.insert(
+                Index::Gsi2.pk_attr().into(),
+                keys::customers_by_owner(owner).into(),
+            );
+            item.insert(Index::Gsi2.sk_attr().into(), scoped.clone().into());
         }
         if let Some(team) = &self.team {
-            item.insert("gsi3pk".into(), keys::customers_by_team(team).into());
-            item.insert("gsi3sk".into(), scoped.into());
+            item.insert(
+                Index::Gsi3.pk_attr().into(),
+                keys::customers_by_team(team).into(),
+            );
+            item.insert(Index::Gsi3.sk_attr().into(), scoped.into());
         }
         Ok(item)
     }

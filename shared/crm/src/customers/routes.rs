@@ -26,7 +26,7 @@ use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::{ApiError, Json, ListParams, ListQuery, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
-use nhip_ports::store::Cursor;
+use nhip_ports::store::{Cursor, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,10 +45,6 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such customer.")
 }
 
-fn parse_id(raw: &str) -> Result<CustomerId, ApiError> {
-    raw.parse().map_err(|_| not_found())
-}
-
 /// The customer, if it exists and the caller's scope covers it, or the caller is the assignee
 /// of an open ticket on it (telesales handed a warm lead work that customer).
 pub async fn load_visible(
@@ -56,53 +52,40 @@ pub async fn load_visible(
     principal: &Principal,
     id: &str,
 ) -> Result<Customer, ApiError> {
-    let id = parse_id(id)?;
+    find_visible(deps, principal, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// [`load_visible`] for use cases: `None` when the id is not a customer id, the customer does
+/// not exist, or the caller may not see it.
+pub async fn find_visible(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Customer>, StoreError> {
+    let Ok(id) = id.parse::<CustomerId>() else {
+        return Ok(None);
+    };
     match repo::get(&*deps.store, id).await? {
-        Some(customer) if list::visible(principal, &customer) => Ok(customer),
+        Some(customer) if list::visible(principal, &customer) => Ok(Some(customer)),
         Some(customer)
             if crate::tickets::is_assignee(deps, customer.id, &principal.user).await? =>
         {
-            Ok(customer)
+            Ok(Some(customer))
         }
-        _ => Err(not_found()),
+        _ => Ok(None),
     }
 }
 
-/// The customer as staff see it: the record plus Vietnamese labels.
+/// The customer as staff see it ([`CustomerView`]), as JSON for answers that embed it.
 pub fn view(customer: &Customer) -> Value {
-    let mut value = json!(customer);
-    value["lifecycle_label"] = json!(customer.lifecycle.label());
-    value["source_label"] = json!(customer.source.label());
-    if let Some(c) = customer.classification {
-        value["classification_label"] = json!(c.label());
-    }
-    value
+    json!(CustomerView::from(customer))
 }
 
-/// A list row: what the list screens show. The CCCD is masked; the full record is one click
-/// (and one audit entry) away.
+/// A list row ([`CustomerSummary`]) as JSON, for answers that embed it.
 pub fn summary(customer: &Customer) -> Value {
-    json!({
-        "id": customer.id,
-        "full_name": customer.full_name,
-        "given_name": customer.given_name,
-        "gender": customer.gender,
-        "phone": customer.phone(),
-        "email": customer.email(),
-        "cccd": customer.cccd.as_ref().map(Cccd::masked),
-        "tax_code": customer.tax_code,
-        "lifecycle": customer.lifecycle,
-        "lifecycle_label": customer.lifecycle.label(),
-        "classification": customer.classification,
-        "source": customer.source,
-        "owner": customer.owner,
-        "team": customer.team,
-        "tags": customer.tags,
-        "holdings": customer.holdings,
-        "created_at": customer.created_at,
-        "last_activity_at": customer.last_activity_at,
-        "version": customer.version,
-    })
+    json!(CustomerSummary::from(customer))
 }
 
 fn list_error(error: ListError) -> ApiError {
@@ -136,14 +119,18 @@ async fn list_customers(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     ListQuery(filters): ListQuery<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerList>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
         .map_err(list_error)?;
-    let items: Vec<Value> = listing.customers.iter().map(summary).collect();
-    Ok(Json(
-        json!({"items": items, "next_cursor": listing.next_cursor}),
-    ))
+    Ok(Json(CustomerList {
+        items: listing
+            .customers
+            .iter()
+            .map(CustomerSummary::from)
+            .collect(),
+        next_cursor: listing.next_cursor,
+    }))
 }
 
 /// `GET /v1/customers/not-consulted`: the leads nobody has talked to yet ("KH mới chưa tư
@@ -166,19 +153,22 @@ async fn not_consulted(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     ListQuery(mut filters): ListQuery<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotConsultedList>, ApiError> {
     filters.lifecycle = Some(Lifecycle::New);
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
         .map_err(list_error)?;
     let count = list::count_new(&*deps.store, &principal).await?;
-    let items: Vec<Value> = listing.customers.iter().map(summary).collect();
-    Ok(Json(json!({
-        "label": Lifecycle::New.label(),
-        "count": count,
-        "items": items,
-        "next_cursor": listing.next_cursor,
-    })))
+    Ok(Json(NotConsultedList {
+        label: Lifecycle::New.label(),
+        count,
+        items: listing
+            .customers
+            .iter()
+            .map(CustomerSummary::from)
+            .collect(),
+        next_cursor: listing.next_cursor,
+    }))
 }
 
 /// Fields staff may set on create and change on update; everything else is rejected.
@@ -510,7 +500,7 @@ async fn create_customer(
     if let Err(error) = repo::create(&*deps.store, &customer, vec![entry.write(now)]).await {
         return Err(save_error_for(&deps, &principal, error).await);
     }
-    Ok((StatusCode::CREATED, Json(view(&customer))).into_response())
+    Ok((StatusCode::CREATED, Json(CustomerView::from(&customer))).into_response())
 }
 
 /// `GET /v1/customers/{id}`: the full record. Every read is audited (who, when, which record).
@@ -532,10 +522,10 @@ async fn get_customer(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     audit(&deps, &principal, customer.id, "read", json!({})).await?;
-    Ok(Json(view(&customer)))
+    Ok(Json(CustomerView::from(&customer)))
 }
 
 /// The answer to a failed staff save. A phone, e-mail or CCCD held by another customer is
@@ -633,7 +623,7 @@ async fn update_customer(
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
     let before = load_visible(&deps, &principal, &id).await?;
@@ -681,7 +671,7 @@ async fn update_customer(
     let mut published = vec![entry];
     published.extend(lifecycle_change);
     timeline::publish(&deps, &published).await;
-    Ok(Json(view(&after)))
+    Ok(Json(CustomerView::from(&after)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -724,7 +714,7 @@ async fn assign_owner(
     principal: Principal,
     Path(id): Path<String>,
     Json(request): Json<AssignOwner>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerView>, ApiError> {
     let before = load_visible(&deps, &principal, &id).await?;
     let team = match principal.role {
         // An admin moving a customer within its team need not repeat the team.
@@ -765,7 +755,7 @@ async fn assign_owner(
         json!({"from": before.owner, "to": owner, "team": after.team}),
     );
     repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await?;
-    Ok(Json(view(&after)))
+    Ok(Json(CustomerView::from(&after)))
 }
 
 /// Paging of the timeline.
@@ -809,7 +799,7 @@ async fn customer_timeline(
     principal: Principal,
     Path(id): Path<String>,
     ListQuery(params): ListQuery<TimelineParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TimelinePage>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let limit = params.limit();
     let (items, next) = timeline::page(
@@ -819,9 +809,10 @@ async fn customer_timeline(
         params.cursor.map(Cursor::from_client),
     )
     .await?;
-    Ok(Json(
-        json!({"items": items, "next_cursor": next.as_ref().map(Cursor::as_str)}),
-    ))
+    Ok(Json(TimelinePage {
+        items,
+        next_cursor: next.as_ref().map(|c| c.as_str().to_owned()),
+    }))
 }
 
 /// `GET /v1/customers/{id}/activities`: the 10 most recent activities (time, action, screen).
@@ -843,23 +834,24 @@ async fn recent_activities(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecentActivities>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let (items, _) = timeline::page(&*deps.store, customer.id, timeline::RECENT, None).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(RecentActivities { items }))
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas of the bodies above, for the OpenAPI document. The routes build their answers with
-// `view` and `summary`; these structs document those shapes field by field.
+// What the customer routes answer ([`CustomerView`], [`CustomerSummary`] and the lists), and
+// schemas of the request bodies above for the OpenAPI document.
 
 /// A customer as staff see it: the full record ([`Customer`]) plus Vietnamese labels. The
-/// answer of `GET /v1/customers/{id}` and of every change.
-#[derive(utoipa::ToSchema)]
+/// answer of `GET /v1/customers/{id}` and of every change. Built field by field, so a field
+/// added to the stored record is not answered until it is added here.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Time-ordered id (a ULID).
-    #[schema(example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
-    pub id: String,
+    #[schema(value_type = String, example = "01KAQ3V2J5N8W6Y4X0Z9B7C1D3")]
+    pub id: CustomerId,
     /// Full name, family name first.
     #[schema(example = "Nguyễn Văn Minh")]
     pub full_name: String,
@@ -868,20 +860,24 @@ pub struct CustomerView {
     pub given_name: String,
     /// Gender, when known.
     #[schema(value_type = Option<nhip_core::openapi::GenderSchema>)]
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     /// Date of birth, when known.
     pub birthday: Option<chrono::NaiveDate>,
     /// Mobile numbers, `+84…`; the first is the main one.
-    #[schema(example = json!(["+84912345678"]))]
-    pub phones: Vec<String>,
+    #[schema(value_type = Vec<String>, example = json!(["+84912345678"]))]
+    pub phones: Vec<Phone>,
     /// E-mail addresses, lower-cased; the first is the main one.
-    pub emails: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub emails: Vec<Email>,
     /// Citizen identity card number (12 digits).
-    pub cccd: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub cccd: Option<Cccd>,
     /// Old identity card number, history only.
-    pub cmnd: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub cmnd: Option<Cmnd>,
     /// Tax code (MST).
-    pub tax_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tax_code: Option<TaxCode>,
     /// Postal address.
     pub address: Option<String>,
     /// Tags, sorted and unique.
@@ -895,30 +891,34 @@ pub struct CustomerView {
     pub team: Option<String>,
     /// Where they came from.
     #[schema(value_type = nhip_core::openapi::SourceSchema)]
-    pub source: String,
+    pub source: Source,
     /// The source in Vietnamese.
-    pub source_label: String,
+    pub source_label: &'static str,
     /// Campaign fields captured with a web lead.
-    pub attribution: AttributionView,
+    #[schema(value_type = AttributionView)]
+    pub attribution: nhip_domain::customer::Attribution,
     /// Where they are in the relationship.
     #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
+    pub lifecycle: Lifecycle,
     /// The lifecycle in Vietnamese.
     #[schema(example = "KH mới chưa tư vấn")]
-    pub lifecycle_label: String,
+    pub lifecycle_label: &'static str,
     /// How promising, as staff judged.
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
     /// The classification in Vietnamese; absent without one.
-    pub classification_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification_label: Option<&'static str>,
     /// Consents in force, keyed `<channel>:<purpose>`.
-    pub consents: std::collections::BTreeMap<String, ConsentView>,
+    #[schema(value_type = std::collections::BTreeMap<String, ConsentView>)]
+    pub consents: nhip_domain::customer::Consents,
     /// The customer restricted processing of their data.
     pub processing_restricted: bool,
     /// The customer objected to marketing.
     pub marketing_objected: bool,
     /// Products held, summarised.
-    pub holdings: Vec<HoldingSummaryView>,
+    #[schema(value_type = Vec<HoldingSummaryView>)]
+    pub holdings: Vec<super::model::HoldingSummary>,
     /// How many times they submitted a form.
     pub submissions: u32,
     /// When the record was created.
@@ -931,8 +931,55 @@ pub struct CustomerView {
     pub last_activity_at: Option<DateTime<Utc>>,
     /// When the personal data was erased at the customer's request.
     pub erased_at: Option<DateTime<Utc>>,
+    /// Limits or hours for advertising the customer agreed to, replacing the Decree 91
+    /// defaults for them only; absent without an agreement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub advertising_agreement: Option<nhip_domain::compliance::Agreement>,
     /// Optimistic-concurrency version: send it back with a change.
     pub version: u64,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(customer: &Customer) -> Self {
+        let c = customer.clone();
+        Self {
+            id: c.id,
+            full_name: c.full_name,
+            given_name: c.given_name,
+            gender: c.gender,
+            birthday: c.birthday,
+            phones: c.phones,
+            emails: c.emails,
+            cccd: c.cccd,
+            cmnd: c.cmnd,
+            tax_code: c.tax_code,
+            address: c.address,
+            tags: c.tags,
+            attributes: c.attributes,
+            owner: c.owner,
+            team: c.team,
+            source: c.source,
+            source_label: c.source.label(),
+            attribution: c.attribution,
+            lifecycle: c.lifecycle,
+            lifecycle_label: c.lifecycle.label(),
+            classification: c.classification,
+            classification_label: c.classification.map(Classification::label),
+            consents: c.consents,
+            processing_restricted: c.processing_restricted,
+            marketing_objected: c.marketing_objected,
+            holdings: c.holdings,
+            submissions: c.submissions,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            first_interaction_at: c.first_interaction_at,
+            last_activity_at: c.last_activity_at,
+            erased_at: c.erased_at,
+            advertising_agreement: c.advertising_agreement,
+            version: c.version,
+        }
+    }
 }
 
 /// Campaign and page fields captured with a web lead (each only when captured).
@@ -996,36 +1043,40 @@ pub struct HoldingSummaryView {
 }
 
 /// A list row ([`summary`]): the CCCD is masked.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerSummary {
     /// Time-ordered id (a ULID).
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: CustomerId,
     /// Full name, family name first.
     pub full_name: String,
     /// The name used to address them.
     pub given_name: String,
     /// Gender, when known.
     #[schema(value_type = Option<nhip_core::openapi::GenderSchema>)]
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     /// The main mobile number.
-    pub phone: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Phone>,
     /// The main e-mail address.
-    pub email: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Email>,
     /// The CCCD, masked (`001******345`).
     pub cccd: Option<String>,
     /// Tax code (MST).
-    pub tax_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tax_code: Option<TaxCode>,
     /// Where they are in the relationship.
     #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
+    pub lifecycle: Lifecycle,
     /// The lifecycle in Vietnamese.
-    pub lifecycle_label: String,
+    pub lifecycle_label: &'static str,
     /// How promising, as staff judged.
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
     /// Where they came from.
     #[schema(value_type = nhip_core::openapi::SourceSchema)]
-    pub source: String,
+    pub source: Source,
     /// The responsible consultant or agent.
     pub owner: Option<String>,
     /// The owner's team.
@@ -1033,7 +1084,8 @@ pub struct CustomerSummary {
     /// Tags.
     pub tags: Vec<String>,
     /// Products held, summarised.
-    pub holdings: Vec<HoldingSummaryView>,
+    #[schema(value_type = Vec<HoldingSummaryView>)]
+    pub holdings: Vec<super::model::HoldingSummary>,
     /// When the record was created.
     pub created_at: DateTime<Utc>,
     /// The latest activity of any kind.
@@ -1043,7 +1095,7 @@ pub struct CustomerSummary {
 }
 
 /// One page of customers.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerList {
     /// Newest first (exact-accent name matches first).
     pub items: Vec<CustomerSummary>,
@@ -1052,11 +1104,11 @@ pub struct CustomerList {
 }
 
 /// The leads nobody has consulted yet ("KH mới chưa tư vấn").
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct NotConsultedList {
     /// The list's Vietnamese name.
     #[schema(example = "KH mới chưa tư vấn")]
-    pub label: String,
+    pub label: &'static str,
     /// How many there are in the caller's scope.
     pub count: u64,
     /// One page of them, newest first.
@@ -1066,7 +1118,7 @@ pub struct NotConsultedList {
 }
 
 /// One page of a customer's timeline.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TimelinePage {
     /// Newest first.
     pub items: Vec<timeline::Activity>,
@@ -1075,10 +1127,36 @@ pub struct TimelinePage {
 }
 
 /// A customer's most recent activities.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecentActivities {
     /// Up to 10, newest first.
     pub items: Vec<timeline::Activity>,
+}
+
+impl From<&Customer> for CustomerSummary {
+    fn from(customer: &Customer) -> Self {
+        Self {
+            id: customer.id,
+            full_name: customer.full_name.clone(),
+            given_name: customer.given_name.clone(),
+            gender: customer.gender,
+            phone: customer.phone().cloned(),
+            email: customer.email().cloned(),
+            cccd: customer.cccd.as_ref().map(Cccd::masked),
+            tax_code: customer.tax_code.clone(),
+            lifecycle: customer.lifecycle,
+            lifecycle_label: customer.lifecycle.label(),
+            classification: customer.classification,
+            source: customer.source,
+            owner: customer.owner.clone(),
+            team: customer.team.clone(),
+            tags: customer.tags.clone(),
+            holdings: customer.holdings.clone(),
+            created_at: customer.created_at,
+            last_activity_at: customer.last_activity_at,
+            version: customer.version,
+        }
+    }
 }
 
 /// The fields staff enter for a new customer. `null` leaves an optional field empty; fields

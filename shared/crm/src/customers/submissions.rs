@@ -17,15 +17,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use ulid::Ulid;
 
+use super::model::Customer;
 use super::repo;
-use super::routes::{CustomerView, apply_fields, load_visible, save_error_for, staff_entry, view};
+use super::repo::SaveError;
+use super::routes::{CustomerView, apply_fields, load_visible, save_error_for, staff_entry};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::form::FieldErrors;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
-use nhip_ports::store::{Condition, Item, Key, Update, WriteOp};
+use nhip_ports::store::{Condition, Item, Key, StoreError, Update, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -74,18 +76,18 @@ impl SubmittedField {
 /// What to apply.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ApplyRequest {
+pub struct ApplyRequest {
     /// The customer's version read.
-    version: u64,
+    pub version: u64,
     /// The submitted fields to apply (at least one, each given by the submission); default:
     /// every field the submission gave.
     #[serde(default)]
     #[schema(min_items = 1)]
-    fields: Option<Vec<SubmittedField>>,
+    pub fields: Option<Vec<SubmittedField>>,
 }
 
 /// The answer: the record as it now is and the fields applied.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AppliedSubmission {
     /// The record as it now is.
     pub customer: CustomerView,
@@ -95,12 +97,49 @@ pub struct AppliedSubmission {
     pub submission: String,
 }
 
-fn no_submission() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "No such unverified submission for this customer.",
-    )
+/// Why a submission could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmissionError {
+    /// No such unverified submission on this customer (or an erasure removed what it said).
+    #[error("no such unverified submission for this customer")]
+    NoSubmission,
+    /// Applied already: when (the key scheme's instant) and by whom.
+    #[error("the submission was applied at {at} by {by}")]
+    AlreadyApplied { at: String, by: String },
+    /// The customer changed since the caller read it.
+    #[error("the customer is at version {current}")]
+    StaleVersion { current: u64 },
+    /// Problems with the fields asked for or with the record they make, by field.
+    #[error("the submission cannot be applied: {0:?}")]
+    Invalid(FieldErrors),
+    /// The record could not be saved: a lost race, or an identifier another customer's.
+    #[error(transparent)]
+    Save(#[from] SaveError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SubmissionError> for ApiError {
+    /// The answer to every error but a taken identifier, which [`save_error_for`] answers by
+    /// whether the caller may see its holder.
+    fn from(error: SubmissionError) -> Self {
+        match error {
+            SubmissionError::NoSubmission => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No such unverified submission for this customer.",
+            ),
+            SubmissionError::AlreadyApplied { at, by } => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_applied",
+                format!("This submission was applied at {at} by {by}."),
+            ),
+            SubmissionError::StaleVersion { current } => ApiError::stale_version(current),
+            SubmissionError::Invalid(errors) => crate::validation_failed(errors),
+            SubmissionError::Save(error) => super::repo::save_error(error),
+            SubmissionError::Store(error) => error.into(),
+        }
+    }
 }
 
 /// The `lead.resubmitted` timeline entry of `submission`, if it is an unverified one of this
@@ -110,16 +149,22 @@ async fn load_entry(
     deps: &Deps,
     customer: CustomerId,
     submission: &str,
-) -> Result<(Key, Item), ApiError> {
-    let ulid: Ulid = submission.parse().map_err(|_| no_submission())?;
+) -> Result<(Key, Item), SubmissionError> {
+    let ulid: Ulid = submission
+        .parse()
+        .map_err(|_| SubmissionError::NoSubmission)?;
     let at = chrono::DateTime::<chrono::Utc>::from(ulid.datetime());
     let key = keys::timeline_entry(customer, at, &format!("nhip#{ulid}"));
-    let item = deps.store.get(&key).await?.ok_or_else(no_submission)?;
+    let item = deps
+        .store
+        .get(&key)
+        .await?
+        .ok_or(SubmissionError::NoSubmission)?;
     let unverified = item.get("event_type").and_then(Value::as_str)
         == Some(nhip_core::event_types::LEAD_RESUBMITTED)
         && item.get("data").and_then(|d| d.get("unverified")) == Some(&json!(true));
     if !unverified {
-        return Err(no_submission());
+        return Err(SubmissionError::NoSubmission);
     }
     Ok((key, item))
 }
@@ -158,19 +203,35 @@ async fn apply_submission(
     principal: Principal,
     Path((id, submission)): Path<(String, String)>,
     Json(request): Json<ApplyRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AppliedSubmission>, ApiError> {
     let before = load_visible(&deps, &principal, &id).await?;
-    let (entry_key, entry) = load_entry(&deps, before.id, &submission).await?;
+    match apply(&deps, &principal, before, &submission, &request).await {
+        Ok(applied) => Ok(Json(applied)),
+        Err(SubmissionError::Save(error)) => Err(save_error_for(&deps, &principal, error).await),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Applies the fields of unverified `submission` that `request` names (default: all it gave)
+/// to `before`, checked as a staff change, marking the submission applied in the same
+/// transaction.
+pub async fn apply(
+    deps: &Deps,
+    principal: &Principal,
+    before: Customer,
+    submission: &str,
+    request: &ApplyRequest,
+) -> Result<AppliedSubmission, SubmissionError> {
+    let (entry_key, entry) = load_entry(deps, before.id, submission).await?;
     if let Some(at) = entry.get("applied_at").and_then(Value::as_str) {
         let by = entry
             .get("applied_by")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_applied",
-            format!("This submission was applied at {at} by {by}."),
-        ));
+        return Err(SubmissionError::AlreadyApplied {
+            at: at.to_owned(),
+            by: by.to_owned(),
+        });
     }
     let submitted = entry
         .get("data")
@@ -178,9 +239,11 @@ async fn apply_submission(
         .and_then(Value::as_object)
         .cloned()
         // An erasure removed what the form said: nothing is left to apply.
-        .ok_or_else(no_submission)?;
+        .ok_or(SubmissionError::NoSubmission)?;
     if before.version != request.version {
-        return Err(ApiError::stale_version(before.version));
+        return Err(SubmissionError::StaleVersion {
+            current: before.version,
+        });
     }
     let given = |field: SubmittedField| submitted.get(field.key()).filter(|v| !v.is_null());
     let mut errors = FieldErrors::default();
@@ -207,7 +270,9 @@ async fn apply_submission(
     if fields.is_empty() {
         errors.add("fields", "Không có trường nào để áp dụng.");
     }
-    errors.into_result()?;
+    if !errors.0.is_empty() {
+        return Err(SubmissionError::Invalid(errors));
+    }
 
     // The submission as a staff change, checked as PATCH checks it.
     let mut patch = Map::new();
@@ -236,15 +301,17 @@ async fn apply_submission(
     let now = deps.clock.now();
     let mut after = before.clone();
     let mut errors = FieldErrors::default();
-    apply_fields(&mut after, &patch, &principal, now, "staff", &mut errors);
-    errors.into_result()?;
+    apply_fields(&mut after, &patch, principal, now, "staff", &mut errors);
+    if !errors.0.is_empty() {
+        return Err(SubmissionError::Invalid(errors));
+    }
     after.updated_at = now;
 
     let applied = staff_entry(
         after.id,
         now,
         nhip_core::event_types::LEAD_RESUBMISSION_APPLIED,
-        &principal,
+        principal,
         json!({"submission": submission, "fields": fields}),
     );
     let mark = WriteOp::Update {
@@ -257,21 +324,18 @@ async fn apply_submission(
             Condition::LacksAttr("applied_at".into()),
         ]),
     };
-    if let Err(error) = repo::save(
+    repo::save(
         &*deps.store,
         &before,
         &mut after,
         vec![applied.write(now), mark],
     )
-    .await
-    {
-        return Err(save_error_for(&deps, &principal, error).await);
-    }
+    .await?;
     // Journeys hear it as they hear any staff change.
-    timeline::publish(&deps, &[applied]).await;
-    Ok(Json(json!({
-        "customer": view(&after),
-        "applied": fields,
-        "submission": submission,
-    })))
+    timeline::publish(deps, &[applied]).await;
+    Ok(AppliedSubmission {
+        customer: CustomerView::from(&after),
+        applied: fields,
+        submission: submission.to_owned(),
+    })
 }

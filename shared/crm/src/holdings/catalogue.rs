@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use nhip_domain::customer::UsageStatus;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
@@ -21,23 +21,8 @@ use super::fields::*;
 use super::model::*;
 use super::repo::*;
 use super::schemas::*;
+use super::views::{ProductList, ProductView, ReasonList, ReasonView};
 use super::{PRODUCT_KIND, REASON_KIND};
-
-pub(super) fn product_view(product: &Product) -> Value {
-    let mut value = json!(product);
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("product_kind");
-        fields.insert("kind".into(), json!(product.kind));
-        fields.insert("kind_label".into(), json!(product.kind.label()));
-    }
-    value
-}
-
-pub(super) fn reason_view(reason: &UsageReason) -> Value {
-    let mut value = json!(reason);
-    value["applies_to_label"] = json!(reason.applies_to.label());
-    value
-}
 
 /// Filters of the catalogue lists.
 #[derive(Debug, Default, Deserialize)]
@@ -81,21 +66,21 @@ pub(super) async fn list_products(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     QueryParams(params): QueryParams<CatalogueParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductList>, ApiError> {
     let kind = match &params.kind {
         None => None,
         Some(raw) => Some(ProductKind::parse(raw).ok_or_else(|| {
             invalid_filter("kind", format!("one of: {}", ProductKind::expected()))
         })?),
     };
-    let items: Vec<Value> = products(&*deps.store)
+    let items = products(&*deps.store)
         .await?
         .values()
         .filter(|p| params.active.is_none_or(|a| p.active == a))
         .filter(|p| kind.is_none_or(|k| p.kind == k))
-        .map(product_view)
+        .map(ProductView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ProductList { items }))
 }
 
 /// `GET /v1/catalogue/products/{code}`: one product.
@@ -118,13 +103,13 @@ pub(super) async fn get_product(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     let found = match normalise_code(&code) {
         Some(code) => product(&*deps.store, &code).await?,
         None => None,
     };
     let product = found.ok_or_else(no_product)?;
-    Ok(Json(product_view(&product)))
+    Ok(Json(ProductView::from(&product)))
 }
 
 pub(super) fn no_product() -> ApiError {
@@ -180,60 +165,8 @@ pub(super) async fn create_product(
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
-    let mut errors = FieldErrors::default();
-    reject_unknown(
-        &body,
-        &[
-            "code",
-            "name",
-            "kind",
-            "active",
-            "description",
-            "attribute_schema",
-        ],
-        &mut errors,
-    );
-    let code = required_code(&body, &mut errors);
-    let name = label_text(&body, "name", 200, &mut errors);
-    if name.is_none() {
-        errors.add("name", "Vui lòng nhập tên sản phẩm.");
-    }
-    let kind = enumerated(
-        &body,
-        "kind",
-        &mut errors,
-        ProductKind::parse,
-        ProductKind::expected(),
-    );
-    if kind.is_none() {
-        errors.add("kind", "Vui lòng chọn loại sản phẩm.");
-    }
-    let active = boolean(&body, "active", &mut errors).unwrap_or(true);
-    let description = label_text_multiline(&body, "description", 2000, &mut errors);
-    let schema = attribute_schema(&body, &mut errors).unwrap_or_default();
-    errors.into_result()?;
-    let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
-        unreachable!("missing fields are field errors");
-    };
-    let now = deps.clock.now();
-    let product = Product {
-        code,
-        name,
-        kind,
-        active,
-        description,
-        attribute_schema: schema,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    let item = to_item(
-        keys::catalogue_product(&product.code),
-        PRODUCT_KIND,
-        &product,
-    )?;
-    create_only(&deps, item, "product").await?;
-    Ok((StatusCode::CREATED, Json(product_view(&product))).into_response())
+    let product = new_product(&deps, &body).await?;
+    Ok((StatusCode::CREATED, Json(ProductView::from(&product))).into_response())
 }
 
 pub(super) fn label_text_multiline(
@@ -277,64 +210,12 @@ pub(super) async fn update_product(
     principal: Principal,
     Path(code): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
-    let code = normalise_code(&code).ok_or_else(no_product)?;
-    let before = product(&*deps.store, &code).await?.ok_or_else(no_product)?;
-    if before.version != version {
-        return Err(ApiError::stale_version(before.version));
-    }
-    let mut errors = FieldErrors::default();
-    reject_unknown(
-        &body,
-        &[
-            "version",
-            "name",
-            "active",
-            "description",
-            "attribute_schema",
-            "kind",
-            "code",
-        ],
-        &mut errors,
-    );
-    let mut after = before.clone();
-    if body
-        .get("code")
-        .is_some_and(|c| c.as_str() != Some(code.as_str()))
-    {
-        errors.add("code", "Không thể đổi mã sản phẩm.");
-    }
-    if let Some(kind) = body.get("kind")
-        && kind.as_str() != Some(before.kind.as_str())
-    {
-        errors.add("kind", "Không thể đổi loại sản phẩm; hãy tạo sản phẩm mới.");
-    }
-    if body.contains_key("name") {
-        match label_text(&body, "name", 200, &mut errors) {
-            Some(name) => after.name = name,
-            None => errors.add("name", "Vui lòng nhập tên sản phẩm."),
-        }
-    }
-    if let Some(active) = boolean(&body, "active", &mut errors) {
-        after.active = active;
-    }
-    if body.contains_key("description") {
-        after.description = label_text_multiline(&body, "description", 2000, &mut errors);
-    }
-    if let Some(schema) = attribute_schema(&body, &mut errors) {
-        after.attribute_schema = schema;
-    }
-    errors.into_result()?;
-    after.updated_at = deps.clock.now();
-    after.version = before.version + 1;
-    let item = to_item(keys::catalogue_product(&after.code), PRODUCT_KIND, &after)?;
-    deps.store
-        .put(item, Condition::version_is(before.version))
-        .await?;
-    Ok(Json(product_view(&after)))
+    let product = change_product(&deps, &code, version, &body).await?;
+    Ok(Json(ProductView::from(&product)))
 }
 
 /// `GET /v1/catalogue/usage-reasons`: every reason, by code (`?active=true`,
@@ -360,7 +241,7 @@ pub(super) async fn list_reasons(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     QueryParams(params): QueryParams<CatalogueParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReasonList>, ApiError> {
     let status = match &params.usage_status {
         None => None,
         Some(raw) => Some(
@@ -368,14 +249,14 @@ pub(super) async fn list_reasons(
                 .map_err(|e| invalid_filter("usage_status", e.to_string()))?,
         ),
     };
-    let items: Vec<Value> = reasons(&*deps.store)
+    let items = reasons(&*deps.store)
         .await?
         .values()
         .filter(|r| params.active.is_none_or(|a| r.active == a))
         .filter(|r| status.is_none_or(|s| r.applies_to.covers(s)))
-        .map(reason_view)
+        .map(ReasonView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ReasonList { items }))
 }
 
 /// `POST /v1/catalogue/usage-reasons` (admin): `code`, `label`, `applies_to`
@@ -446,7 +327,7 @@ pub(super) async fn create_reason(
     };
     let item = to_item(keys::usage_reason(&reason.code), REASON_KIND, &reason)?;
     create_only(&deps, item, "usage reason").await?;
-    Ok((StatusCode::CREATED, Json(reason_view(&reason))).into_response())
+    Ok((StatusCode::CREATED, Json(ReasonView::from(&reason))).into_response())
 }
 
 /// `PATCH /v1/catalogue/usage-reasons/{code}` (admin): `version` plus any of `label`,
@@ -476,7 +357,7 @@ pub(super) async fn update_reason(
     principal: Principal,
     Path(code): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReasonView>, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
@@ -523,5 +404,174 @@ pub(super) async fn update_reason(
     deps.store
         .put(item, Condition::version_is(before.version))
         .await?;
-    Ok(Json(reason_view(&after)))
+    Ok(Json(ReasonView::from(&after)))
+}
+
+/// Why a catalogue entry could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// No product with that code.
+    #[error("no such product")]
+    NoProduct,
+    /// An entry (`product`, `usage reason`) with that code already exists.
+    #[error("a {0} with this code already exists")]
+    Duplicate(&'static str),
+    /// The entry changed since the caller read it.
+    #[error("the entry is at version {current}")]
+    StaleVersion { current: u64 },
+    /// Problems with the fields, in Vietnamese, by field.
+    #[error("the entry is not valid: {0:?}")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CatalogueError> for ApiError {
+    fn from(error: CatalogueError) -> Self {
+        match error {
+            CatalogueError::NoProduct => no_product(),
+            CatalogueError::Duplicate(what) => duplicate_code(what),
+            CatalogueError::StaleVersion { current } => ApiError::stale_version(current),
+            CatalogueError::Invalid(errors) => crate::validation_failed(errors),
+            CatalogueError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Adds a product to the catalogue from `body` (`code`, `name`, `kind`; optional `active`,
+/// `description`, `attribute_schema`), create-only.
+pub async fn new_product(
+    deps: &Deps,
+    body: &Map<String, Value>,
+) -> Result<Product, CatalogueError> {
+    let mut errors = FieldErrors::default();
+    reject_unknown(
+        body,
+        &[
+            "code",
+            "name",
+            "kind",
+            "active",
+            "description",
+            "attribute_schema",
+        ],
+        &mut errors,
+    );
+    let code = required_code(body, &mut errors);
+    let name = label_text(body, "name", 200, &mut errors);
+    if name.is_none() {
+        errors.add("name", "Vui lòng nhập tên sản phẩm.");
+    }
+    let kind = enumerated(
+        body,
+        "kind",
+        &mut errors,
+        ProductKind::parse,
+        ProductKind::expected(),
+    );
+    if kind.is_none() {
+        errors.add("kind", "Vui lòng chọn loại sản phẩm.");
+    }
+    let active = boolean(body, "active", &mut errors).unwrap_or(true);
+    let description = label_text_multiline(body, "description", 2000, &mut errors);
+    let schema = attribute_schema(body, &mut errors).unwrap_or_default();
+    if !errors.0.is_empty() {
+        return Err(CatalogueError::Invalid(errors));
+    }
+    let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
+        unreachable!("missing fields are field errors");
+    };
+    let now = deps.clock.now();
+    let product = Product {
+        code,
+        name,
+        kind,
+        active,
+        description,
+        attribute_schema: schema,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let item = to_item(
+        keys::catalogue_product(&product.code),
+        PRODUCT_KIND,
+        &product,
+    )?;
+    match deps.store.put(item, Condition::NotExists).await {
+        Ok(()) => Ok(product),
+        Err(StoreError::ConditionFailed { .. }) => Err(CatalogueError::Duplicate("product")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Changes product `code` with the fields present in `body` (any of `name`, `active`,
+/// `description`, `attribute_schema`; the code and the kind are fixed), if it is still at
+/// `version`.
+pub async fn change_product(
+    deps: &Deps,
+    code: &str,
+    version: u64,
+    body: &Map<String, Value>,
+) -> Result<Product, CatalogueError> {
+    let code = normalise_code(code).ok_or(CatalogueError::NoProduct)?;
+    let before = product(&*deps.store, &code)
+        .await?
+        .ok_or(CatalogueError::NoProduct)?;
+    if before.version != version {
+        return Err(CatalogueError::StaleVersion {
+            current: before.version,
+        });
+    }
+    let mut errors = FieldErrors::default();
+    reject_unknown(
+        body,
+        &[
+            "version",
+            "name",
+            "active",
+            "description",
+            "attribute_schema",
+            "kind",
+            "code",
+        ],
+        &mut errors,
+    );
+    let mut after = before.clone();
+    if body
+        .get("code")
+        .is_some_and(|c| c.as_str() != Some(code.as_str()))
+    {
+        errors.add("code", "Không thể đổi mã sản phẩm.");
+    }
+    if let Some(kind) = body.get("kind")
+        && kind.as_str() != Some(before.kind.as_str())
+    {
+        errors.add("kind", "Không thể đổi loại sản phẩm; hãy tạo sản phẩm mới.");
+    }
+    if body.contains_key("name") {
+        match label_text(body, "name", 200, &mut errors) {
+            Some(name) => after.name = name,
+            None => errors.add("name", "Vui lòng nhập tên sản phẩm."),
+        }
+    }
+    if let Some(active) = boolean(body, "active", &mut errors) {
+        after.active = active;
+    }
+    if body.contains_key("description") {
+        after.description = label_text_multiline(body, "description", 2000, &mut errors);
+    }
+    if let Some(schema) = attribute_schema(body, &mut errors) {
+        after.attribute_schema = schema;
+    }
+    if !errors.0.is_empty() {
+        return Err(CatalogueError::Invalid(errors));
+    }
+    after.updated_at = deps.clock.now();
+    after.version = before.version + 1;
+    let item = to_item(keys::catalogue_product(&after.code), PRODUCT_KIND, &after)?;
+    deps.store
+        .put(item, Condition::version_is(before.version))
+        .await?;
+    Ok(after)
 }

@@ -17,8 +17,10 @@
 //! that looks like a full card number is refused), and attributes are never logged.
 //!
 //! Modules: [`model`] (records, enums, lifecycle rules), [`repo`] (reads), [`fields`] (body
-//! reading, card numbers), [`catalogue`], [`routes`] (holdings), [`usage`], [`schemas`] (the
-//! document's shapes).
+//! reading, card numbers), [`changes`] (the use cases adding and changing a holding, with
+//! [`HoldingError`](changes::HoldingError)), [`views`] (what the holding routes answer),
+//! [`catalogue`], [`routes`] (holding handlers and the rules of a holding's fields), [`usage`],
+//! [`schemas`] (the request bodies' shapes for the document).
 
 use std::sync::Arc;
 
@@ -27,12 +29,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod catalogue;
+pub mod changes;
 pub mod fields;
 pub mod model;
 pub mod repo;
 pub mod routes;
 pub mod schemas;
 pub mod usage;
+pub mod views;
 
 pub use model::*;
 pub use repo::{holdings_of, products, reasons};

@@ -1,7 +1,6 @@
 //! The holding routes: a customer's holdings, added and changed with the profile's summary and
 //! lifecycle in the same transaction.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -14,7 +13,7 @@ use serde_json::{Map, Value, json};
 use ulid::Ulid;
 
 use crate::customers::model::{Customer, HoldingSummary};
-use crate::customers::repo::{self, SaveError};
+
 use crate::customers::routes::{audit, load_visible};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
@@ -25,10 +24,12 @@ use nhip_core::records::to_item;
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 
+use super::changes::{self, HoldingError};
 use super::fields::*;
 use super::model::*;
 use super::repo::*;
 use super::schemas::*;
+use super::views::{HoldingChange, HoldingList, HoldingView, Reasons};
 use super::{HOLDING_KIND, MAX_AMOUNT, MAX_ATTRIBUTES};
 
 /// Fields of a holding staff set on creation; all but `product` may change later.
@@ -44,28 +45,6 @@ pub(super) const HOLDING_FIELDS: &[&str] = &[
     "remaining_invoice_ratio",
     "attributes",
 ];
-
-pub(super) fn holding_view(
-    holding: &Holding,
-    products: &BTreeMap<String, Product>,
-    reasons: &Reasons,
-) -> Value {
-    let mut value = json!(holding);
-    value["status_label"] = json!(holding.status.label());
-    value["product_kind_label"] = json!(holding.product_kind.label());
-    if let Some(product) = products.get(&holding.product) {
-        value["product_name"] = json!(product.name);
-    }
-    if let Some(status) = holding.usage_status {
-        value["usage_status_label"] = json!(status.label());
-    }
-    if let Some(reason) = holding.usage_reason.as_ref().and_then(|r| reasons.get(r)) {
-        value["usage_reason_label"] = json!(reason.label);
-    }
-    value
-}
-
-pub(super) type Reasons = BTreeMap<String, UsageReason>;
 
 pub(super) fn optional_date(
     body: &Map<String, Value>,
@@ -409,16 +388,6 @@ pub(super) fn timeline_data(holding: &Holding, changed: Option<Vec<&String>>) ->
     data
 }
 
-pub(super) fn customer_brief(customer: &Customer) -> Value {
-    json!({
-        "id": customer.id,
-        "lifecycle": customer.lifecycle,
-        "lifecycle_label": customer.lifecycle.label(),
-        "holdings": customer.holdings,
-        "version": customer.version,
-    })
-}
-
 pub(super) fn no_holding() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such holding.")
 }
@@ -462,16 +431,16 @@ pub(super) async fn list_holdings(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HoldingList>, ApiError> {
     let customer = load_customer(&deps, &principal, &id).await?;
     let holdings = holdings_of(&*deps.store, customer.id).await?;
     let (products, reasons) = (products(&*deps.store).await?, reasons(&*deps.store).await?);
     audit(&deps, &principal, customer.id, "holdings.read", json!({})).await?;
-    let items: Vec<Value> = holdings
+    let items = holdings
         .iter()
-        .map(|h| holding_view(h, &products, &reasons))
+        .map(|h| HoldingView::new(h, &products, &reasons))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(HoldingList { items }))
 }
 
 /// `GET /v1/customers/{id}/holdings/{holding_id}`: one holding. Audited.
@@ -495,7 +464,7 @@ pub(super) async fn get_holding(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path((id, holding_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HoldingView>, ApiError> {
     let customer = load_customer(&deps, &principal, &id).await?;
     let holding_id = parse_holding_id(&holding_id)?;
     let holding = holding(&*deps.store, customer.id, &holding_id)
@@ -510,7 +479,7 @@ pub(super) async fn get_holding(
         json!({"holding_id": holding.id}),
     )
     .await?;
-    Ok(Json(holding_view(&holding, &products, &reasons)))
+    Ok(Json(HoldingView::new(&holding, &products, &reasons)))
 }
 
 pub(super) fn parse_holding_id(raw: &str) -> Result<String, ApiError> {
@@ -550,113 +519,8 @@ pub(super) async fn add_holding(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let body = nhip_core::http::json_object(body)?;
-    if let Some(field) = card_number_field(&body) {
-        return Err(card_number_rejected(&field));
-    }
-    let now = deps.clock.now();
-    let holding_id = Ulid::from_datetime(now.into()).to_string();
-    for attempt in nhip_core::retry::attempts() {
-        attempt.pause().await;
-        let before = load_customer(&deps, &principal, &id).await?;
-        let mut errors = FieldErrors::default();
-        reject_unknown(&body, HOLDING_FIELDS, &mut errors);
-        if !body.contains_key("status") {
-            errors.add("status", "Vui lòng chọn trạng thái.");
-        }
-        let product = match text(&body, "product", &mut errors).map(|raw| normalise_code(&raw)) {
-            None => {
-                errors.add("product", "Vui lòng chọn sản phẩm.");
-                None
-            }
-            Some(None) => {
-                errors.add("product", "Không có sản phẩm này trong danh mục.");
-                None
-            }
-            Some(Some(code)) => match self::product(&*deps.store, &code).await? {
-                None => {
-                    errors.add("product", "Không có sản phẩm này trong danh mục.");
-                    None
-                }
-                Some(p) if !p.active => {
-                    errors.add("product", "Sản phẩm này đã ngưng kinh doanh.");
-                    None
-                }
-                Some(p) => Some(p),
-            },
-        };
-        let Some(product) = product else {
-            return Err(errors
-                .into_result()
-                .expect_err("a missing product is a field error"));
-        };
-        let reasons = reasons(&*deps.store).await?;
-        let mut holding = Holding {
-            id: holding_id.clone(),
-            customer_id: before.id,
-            product: product.code.clone(),
-            product_kind: product.kind,
-            status: HoldingStatus::Pending,
-            reference: None,
-            starts_on: None,
-            expires_on: None,
-            amount: None,
-            usage_status: None,
-            usage_reason: None,
-            remaining_invoice_ratio: None,
-            attributes: Map::new(),
-            settled_on: None,
-            created_by: principal.user.clone(),
-            updated_by: principal.user.clone(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        let mut fields = body.clone();
-        fields.remove("product");
-        // A new holding may start in any status (a contract entered after it was settled).
-        apply_holding_fields(
-            &mut holding,
-            &fields,
-            &product,
-            &reasons,
-            false,
-            &mut errors,
-        );
-        errors.into_result()?;
-        if holding.status == HoldingStatus::Settled {
-            holding.settled_on = Some(nhip_domain::time::vn_date(now));
-        }
-        let mut after = profile_with(&before, &holding, now);
-        let (ops, entries) = holding_writes(
-            &before,
-            &after,
-            &holding,
-            None,
-            nhip_core::event_types::HOLDING_ADDED,
-            timeline_data(&holding, None),
-            &principal,
-            true,
-            now,
-        )?;
-        match repo::save(&*deps.store, &before, &mut after, ops).await {
-            Ok(()) => {
-                timeline::publish(&deps, &entries).await;
-                let view = holding_view(
-                    &holding,
-                    &BTreeMap::from([(product.code.clone(), product)]),
-                    &reasons,
-                );
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(json!({"holding": view, "customer": customer_brief(&after)})),
-                )
-                    .into_response());
-            }
-            Err(SaveError::Conflict) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(SaveError::Conflict.into())
+    let change = changes::add(&deps, &principal, &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(change)).into_response())
 }
 
 /// `PATCH /v1/customers/{id}/holdings/{holding_id}`: the holding's `version` plus any field
@@ -687,87 +551,25 @@ pub(super) async fn update_holding(
     principal: Principal,
     Path((id, holding_id)): Path<(String, String)>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HoldingChange>, ApiError> {
     let body = nhip_core::http::json_object(body)?;
     let version = nhip_core::http::required_version(&body)?;
-    if let Some(field) = card_number_field(&body) {
-        return Err(card_number_rejected(&field));
-    }
-    let holding_id = parse_holding_id(&holding_id)?;
-    let now = deps.clock.now();
-    for attempt in nhip_core::retry::attempts() {
-        attempt.pause().await;
-        let before = load_customer(&deps, &principal, &id).await?;
-        let current = holding(&*deps.store, before.id, &holding_id)
-            .await?
-            .ok_or_else(no_holding)?;
-        if current.version != version {
-            return Err(ApiError::stale_version(current.version));
-        }
-        let mut errors = FieldErrors::default();
-        let mut allowed = HOLDING_FIELDS.to_vec();
-        allowed.push("version");
-        reject_unknown(&body, &allowed, &mut errors);
-        if body.contains_key("product") {
-            errors.add("product", "Không thể đổi sản phẩm; hãy thêm sản phẩm mới.");
-        }
-        let products = products(&*deps.store).await?;
-        let reasons = reasons(&*deps.store).await?;
-        // A product removed from the catalogue keeps its holdings editable, without hints.
-        let product = products.get(&current.product).cloned().unwrap_or(Product {
-            code: current.product.clone(),
-            name: current.product.clone(),
-            kind: current.product_kind,
-            active: false,
-            description: None,
-            attribute_schema: BTreeMap::new(),
-            created_at: current.created_at,
-            updated_at: current.created_at,
-            version: 0,
-        });
-        let mut holding = current.clone();
-        // Admins may correct any status; others follow the contract's course.
-        apply_holding_fields(
-            &mut holding,
-            &body,
-            &product,
-            &reasons,
-            !principal.is_admin(),
-            &mut errors,
-        );
-        errors.into_result()?;
-        if holding.status != current.status {
-            holding.settled_on =
-                (holding.status == HoldingStatus::Settled).then(|| nhip_domain::time::vn_date(now));
-        }
-        holding.version = current.version + 1;
-        holding.updated_at = now;
-        holding.updated_by = principal.user.clone();
-        let changed: Vec<&String> = body.keys().filter(|k| *k != "version").collect();
-        let mut after = profile_with(&before, &holding, now);
-        let reason_changed = holding.usage_reason != current.usage_reason;
-        let (ops, entries) = holding_writes(
-            &before,
-            &after,
-            &holding,
-            Some(current.version),
-            nhip_core::event_types::HOLDING_UPDATED,
-            timeline_data(&holding, Some(changed)),
-            &principal,
-            reason_changed,
-            now,
-        )?;
-        match repo::save(&*deps.store, &before, &mut after, ops).await {
-            Ok(()) => {
-                timeline::publish(&deps, &entries).await;
-                return Ok(Json(json!({
-                    "holding": holding_view(&holding, &products, &reasons),
-                    "customer": customer_brief(&after),
-                })));
+    let change = changes::update(&deps, &principal, &id, &holding_id, version, &body).await?;
+    Ok(Json(change))
+}
+
+impl From<HoldingError> for ApiError {
+    fn from(error: HoldingError) -> Self {
+        match error {
+            HoldingError::CustomerNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such customer.")
             }
-            Err(SaveError::Conflict) => continue,
-            Err(other) => return Err(other.into()),
+            HoldingError::HoldingNotFound => no_holding(),
+            HoldingError::CardNumber(field) => card_number_rejected(&field),
+            HoldingError::Invalid(errors) => crate::validation_failed(errors),
+            HoldingError::StaleVersion { current } => ApiError::stale_version(current),
+            HoldingError::Save(error) => error.into(),
+            HoldingError::Store(error) => error.into(),
         }
     }
-    Err(SaveError::Conflict.into())
 }

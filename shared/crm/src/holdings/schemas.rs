@@ -1,42 +1,15 @@
-//! Schemas of the holding and catalogue bodies, for the OpenAPI document. The routes build
-//! their answers with `product_view`, `reason_view`, `holding_view`, `customer_brief` and
-//! `usage_view`, and read their bodies as JSON objects checked field by field; these structs
-//! document those shapes.
+//! Schemas of the holding and catalogue request bodies, for the OpenAPI document. The routes
+//! read their bodies as JSON objects checked field by field (a patch tells an absent field
+//! from a `null` one, and every problem is reported at once, by field); these structs document
+//! those shapes. The answers are real types, in [`views`](super::views).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use nhip_domain::customer::UsageStatus;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::model::*;
-
-/// A product as staff see it: [`Product`] with its kind's Vietnamese label.
-#[derive(utoipa::ToSchema)]
-pub struct ProductView {
-    /// Slug, unique: lower-case letters, digits and hyphens.
-    #[schema(example = "bcc-12-thang")]
-    pub code: String,
-    /// Name, in Vietnamese.
-    pub name: String,
-    /// What sort of product; fixed once created.
-    pub kind: ProductKind,
-    /// The kind in Vietnamese.
-    pub kind_label: String,
-    /// Whether new holdings may be added.
-    pub active: bool,
-    /// A longer description.
-    pub description: Option<String>,
-    /// Hints on the kind-specific attributes of its holdings, by attribute name.
-    pub attribute_schema: BTreeMap<String, AttributeHintView>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
 
 /// The attribute hints of a product as requests give them: at most 30, by name (1–64 of
 /// `A-Z`, `a-z`, `0-9`, `_`, `-`), the names stated as the schema's `propertyNames`.
@@ -71,13 +44,6 @@ pub struct AttributeHintView {
     /// Whether every holding of the product must carry it (default `false`).
     #[serde(default)]
     pub required: bool,
-}
-
-/// The product catalogue.
-#[derive(utoipa::ToSchema)]
-pub struct ProductList {
-    /// By code.
-    pub items: Vec<ProductView>,
 }
 
 /// A new product. Fields not listed are refused.
@@ -140,35 +106,6 @@ pub struct ProductPatch {
     pub attribute_schema: Option<BTreeMap<String, AttributeHintView>>,
 }
 
-/// A usage reason as staff see it: [`UsageReason`] with its scope's Vietnamese label.
-#[derive(utoipa::ToSchema)]
-pub struct ReasonView {
-    /// Slug, unique.
-    #[schema(example = "chua-co-nhu-cau")]
-    pub code: String,
-    /// What staff see and choose from, in Vietnamese.
-    pub label: String,
-    /// Which usage statuses it explains.
-    pub applies_to: AppliesTo,
-    /// The scope in Vietnamese.
-    pub applies_to_label: String,
-    /// Whether it may be chosen.
-    pub active: bool,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
-
-/// The usage reasons.
-#[derive(utoipa::ToSchema)]
-pub struct ReasonList {
-    /// By code.
-    pub items: Vec<ReasonView>,
-}
-
 /// A new usage reason. Fields not listed are refused.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -217,93 +154,6 @@ pub struct ReasonPatch {
     /// Whether it may be chosen.
     #[schema(nullable = false)]
     pub active: Option<bool>,
-}
-
-/// A holding as staff see it: [`Holding`] with Vietnamese labels.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingView {
-    /// Time-ordered id (a ULID).
-    pub id: String,
-    /// Whose: the customer's id.
-    pub customer_id: String,
-    /// Product code from the catalogue.
-    pub product: String,
-    /// The product's name; absent once the product left the catalogue.
-    pub product_name: Option<String>,
-    /// The product's kind.
-    pub product_kind: ProductKind,
-    /// The kind in Vietnamese.
-    pub product_kind_label: String,
-    /// Contract or subscription status.
-    pub status: HoldingStatus,
-    /// The status in Vietnamese.
-    pub status_label: String,
-    /// Contract or subscription number.
-    pub reference: Option<String>,
-    /// First day in force.
-    pub starts_on: Option<NaiveDate>,
-    /// Last day in force.
-    pub expires_on: Option<NaiveDate>,
-    /// Amount in đồng (principal of an investment, limit of a card, price of a plan).
-    pub amount: Option<i64>,
-    /// Whether it is used.
-    #[schema(value_type = Option<nhip_core::openapi::UsageStatusSchema>)]
-    pub usage_status: Option<UsageStatus>,
-    /// The usage status in Vietnamese; absent without one.
-    pub usage_status_label: Option<String>,
-    /// Why it is not (yet) used: a reason code.
-    pub usage_reason: Option<String>,
-    /// The reason in Vietnamese; absent without one or once the reason left the list.
-    pub usage_reason_label: Option<String>,
-    /// Share of invoices left, 0–1 (software subscriptions).
-    pub remaining_invoice_ratio: Option<f64>,
-    /// Kind-specific data (card: `last4` only; investment: rate, term, …).
-    #[schema(value_type = Object)]
-    pub attributes: Map<String, Value>,
-    /// The Vietnamese date it became settled.
-    pub settled_on: Option<NaiveDate>,
-    /// Who added it.
-    pub created_by: String,
-    /// Who changed it last.
-    pub updated_by: String,
-    /// When it was added.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version: send it back with a change.
-    pub version: u64,
-}
-
-/// A customer's holdings.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingList {
-    /// Oldest first.
-    pub items: Vec<HoldingView>,
-}
-
-/// The customer after a holding changed: what the list filters and the lifecycle see.
-#[derive(utoipa::ToSchema)]
-pub struct CustomerBrief {
-    /// The customer's id.
-    pub id: String,
-    /// Where they now are in the relationship.
-    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
-    /// The lifecycle in Vietnamese.
-    pub lifecycle_label: String,
-    /// Products held, summarised.
-    pub holdings: Vec<crate::customers::routes::HoldingSummaryView>,
-    /// The customer's new version.
-    pub version: u64,
-}
-
-/// The answer to adding or changing a holding.
-#[derive(utoipa::ToSchema)]
-pub struct HoldingChange {
-    /// The holding as it now is.
-    pub holding: HoldingView,
-    /// The customer's new holdings summary and lifecycle.
-    pub customer: CustomerBrief,
 }
 
 /// A new holding. Fields not listed are refused; `null` leaves an optional one empty.
@@ -374,60 +224,4 @@ pub struct HoldingPatch {
     /// Attribute changes, merged into the holding's; a key set to `null` is removed.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
-}
-
-/// How a set of holdings is used ([`Usage`]). Cancelled holdings count nowhere.
-#[derive(utoipa::ToSchema)]
-pub struct KindUsage {
-    /// The product kind.
-    pub kind: ProductKind,
-    /// The kind in Vietnamese.
-    pub kind_label: String,
-    /// Holdings bought (every holding but cancelled ones).
-    pub bought: u32,
-    /// In use.
-    pub using: u32,
-    /// Bought, not yet used.
-    pub pending: u32,
-    /// Stopped.
-    pub stopped: u32,
-    /// `using / bought`, 0 when nothing was bought; 4 decimals.
-    #[schema(minimum = 0, maximum = 1)]
-    pub usage_rate: f64,
-}
-
-/// One customer's product usage: overall, and per product kind.
-#[derive(utoipa::ToSchema)]
-pub struct CustomerUsage {
-    /// The customer's id.
-    pub customer_id: String,
-    /// Full name.
-    pub full_name: String,
-    /// The responsible consultant or agent.
-    pub owner: Option<String>,
-    /// Where they are in the relationship.
-    #[schema(value_type = nhip_core::openapi::LifecycleSchema)]
-    pub lifecycle: String,
-    /// Holdings bought (every holding but cancelled ones).
-    pub bought: u32,
-    /// In use.
-    pub using: u32,
-    /// Bought, not yet used.
-    pub pending: u32,
-    /// Stopped.
-    pub stopped: u32,
-    /// `using / bought`, 0 when nothing was bought; 4 decimals.
-    #[schema(minimum = 0, maximum = 1)]
-    pub usage_rate: f64,
-    /// The same per product kind (a product no longer in the catalogue counts as `other`).
-    pub by_kind: Vec<KindUsage>,
-}
-
-/// One page of the product-usage report.
-#[derive(utoipa::ToSchema)]
-pub struct UsageReport {
-    /// One row per customer, in the customer list's order.
-    pub items: Vec<CustomerUsage>,
-    /// Pass as `cursor` for the next page; absent or null on the last.
-    pub next_cursor: Option<String>,
 }

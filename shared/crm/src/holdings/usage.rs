@@ -6,10 +6,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use nhip_domain::customer::UsageStatus;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::customers::list::{self, Filters, ListError};
-use crate::customers::model::{Customer, HoldingSummary};
+use crate::customers::model::HoldingSummary;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
@@ -18,7 +17,7 @@ use super::catalogue::invalid_filter;
 use super::model::*;
 use super::repo::*;
 use super::routes::load_customer;
-use super::schemas::*;
+use super::views::{CustomerUsage, UsageReport};
 
 /// How a set of holdings is used. Cancelled holdings count nowhere.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -73,26 +72,6 @@ pub fn usage(
     (total, by_kind)
 }
 
-pub(super) fn usage_view(customer: &Customer, products: &BTreeMap<String, Product>) -> Value {
-    let (total, by_kind) = usage(&customer.holdings, products);
-    let kinds: Vec<Value> = by_kind
-        .iter()
-        .map(|(kind, usage)| {
-            let mut row = json!(usage);
-            row["kind"] = json!(kind);
-            row["kind_label"] = json!(kind.label());
-            row
-        })
-        .collect();
-    let mut value = json!(total);
-    value["customer_id"] = json!(customer.id);
-    value["full_name"] = json!(customer.full_name);
-    value["owner"] = json!(customer.owner);
-    value["lifecycle"] = json!(customer.lifecycle);
-    value["by_kind"] = json!(kinds);
-    value
-}
-
 /// `GET /v1/customers/{id}/usage`: the customer's product usage (bought, using, pending,
 /// stopped, usage rate), overall and per product kind. Read from the profile's summary.
 #[utoipa::path(
@@ -114,10 +93,10 @@ pub(super) async fn customer_usage(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerUsage>, ApiError> {
     let customer = load_customer(&deps, &principal, &id).await?;
     let products = products(&*deps.store).await?;
-    Ok(Json(usage_view(&customer, &products)))
+    Ok(Json(CustomerUsage::new(&customer, &products)))
 }
 
 /// `GET /v1/reports/product-usage`: one row per customer of the caller's list (same scope,
@@ -141,7 +120,7 @@ pub(super) async fn product_usage_report(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     nhip_core::http::ListQuery(filters): nhip_core::http::ListQuery<Filters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsageReport>, ApiError> {
     let listing = list::list(&*deps.store, &principal, &filters)
         .await
         .map_err(|error| match error {
@@ -149,12 +128,13 @@ pub(super) async fn product_usage_report(
             ListError::Store(e) => e.into(),
         })?;
     let products = products(&*deps.store).await?;
-    let items: Vec<Value> = listing
+    let items = listing
         .customers
         .iter()
-        .map(|c| usage_view(c, &products))
+        .map(|c| CustomerUsage::new(c, &products))
         .collect();
-    Ok(Json(
-        json!({"items": items, "next_cursor": listing.next_cursor}),
-    ))
+    Ok(Json(UsageReport {
+        items,
+        next_cursor: listing.next_cursor,
+    }))
 }
