@@ -486,3 +486,449 @@ pub async fn events_since(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{Duration, TimeZone};
+    use nhip_domain::journey::parse_yaml;
+    use serde_json::json;
+
+    use super::super::enrollment::{Start, new_enrollment};
+    use super::*;
+    use crate::definitions::JourneyVersion;
+
+    /// A journey with one step of each deciding kind; its steps need not form one path.
+    const JOURNEY: &str = r#"
+key: thu-nghiem
+name: Thử nghiệm
+trigger: { type: manual }
+goals:
+  - { name: Đã kích hoạt, event: card.activated }
+stops:
+  - { name: Từ chối nhận tin, event: consent.refused, outcome: tu-choi }
+start: cho-3-ngay
+steps:
+  cho-3-ngay: { type: wait, wait: { kind: duration, duration: 3d }, next: hang-khach }
+  hang-khach:
+    type: branch_condition
+    condition: { attribute: { path: customer.attributes.hang, op: eq, value: vang } }
+    yes: chia-nhom
+    no: ket-thuc
+  doi-giao-dich:
+    type: wait_for_event
+    event: card.transaction
+    when: { attribute: { path: event.amount, op: gte, value: 1000000 } }
+    timeout: 2d
+    on_event: cam-on
+    on_timeout: nhac-lai
+  chia-nhom:
+    type: split
+    branches:
+      - { percent: 50, next: nhom-a, label: Nhóm A }
+      - { percent: 50, next: doi-chung }
+  gui-loi-chao:
+    type: send
+    purpose: care
+    targets: [{ channel: email, template: loi-chao }]
+    next: da-mo
+  da-mo:
+    type: branch_engagement
+    message_step: gui-loi-chao
+    signal: opened
+    within: 1d
+    yes: cam-on
+    no: nhac-lai
+  cam-on: { type: exit, outcome: da-giao-dich }
+  nhac-lai: { type: exit }
+  ket-thuc: { type: exit, outcome: khong-phu-hop }
+"#;
+
+    /// The customer, their timeline and their messages' engagement, from memory.
+    #[derive(Default)]
+    struct Fake {
+        customer: Value,
+        events: Vec<SeenEvent>,
+        engagement: BTreeMap<String, BTreeSet<String>>,
+    }
+
+    impl Lookups for &Fake {
+        async fn customer(&self) -> Result<Value, StoreError> {
+            Ok(self.customer.clone())
+        }
+
+        async fn events_since(
+            &self,
+            from: DateTime<Utc>,
+            limit: u32,
+        ) -> Result<Vec<SeenEvent>, StoreError> {
+            let mut found: Vec<SeenEvent> = self
+                .events
+                .iter()
+                .filter(|e| e.at >= from)
+                .cloned()
+                .collect();
+            found.sort_by_key(|e| std::cmp::Reverse(e.at));
+            found.truncate(limit as usize);
+            Ok(found)
+        }
+
+        async fn engagement(&self, id: &str) -> Result<BTreeSet<String>, StoreError> {
+            Ok(self.engagement.get(id).cloned().unwrap_or_default())
+        }
+    }
+
+    fn entered_at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap()
+    }
+
+    fn journey() -> Journey {
+        parse_yaml(JOURNEY).expect("the test journey parses")
+    }
+
+    /// An enrollment entered at [`entered_at`] with id `id`, moved to `step` at `moved`.
+    fn enrollment_at(id: &str, step: &str, moved: DateTime<Utc>) -> Enrollment {
+        let version = JourneyVersion {
+            key: "thu-nghiem".into(),
+            number: 1,
+            definition: journey(),
+            created_at: entered_at(),
+            created_by: "admin".into(),
+        };
+        let customer = CustomerId::new_at(entered_at());
+        let start = Start {
+            id: id.into(),
+            source: "api".into(),
+            trigger: Value::Null,
+            holding: Value::Null,
+            since: entered_at(),
+        };
+        let mut enrollment = new_enrollment(&version, customer, start, entered_at());
+        if step != enrollment.step || moved != entered_at() {
+            enrollment.enter(step, moved);
+        }
+        enrollment
+    }
+
+    /// The same enrollment waiting at its step until `until`.
+    fn waiting(mut enrollment: Enrollment, until: DateTime<Utc>) -> Enrollment {
+        enrollment.phase = Phase::Waiting;
+        enrollment.wake_at = Some(until);
+        enrollment
+    }
+
+    async fn decide(
+        fake: &Fake,
+        enrollment: &Enrollment,
+        now: DateTime<Utc>,
+        event: Option<&JobEvent>,
+    ) -> Decision {
+        let journey = journey();
+        Context::new(fake, enrollment, &journey, now)
+            .decide(event)
+            .await
+            .expect("memory answers")
+    }
+
+    fn event(kind: &str, at: DateTime<Utc>, data: Value) -> JobEvent {
+        JobEvent {
+            id: format!("test#{kind}#{}", at.timestamp()),
+            kind: kind.into(),
+            at,
+            data,
+        }
+    }
+
+    fn seen(kind: &str, at: DateTime<Utc>, data: Value) -> SeenEvent {
+        SeenEvent {
+            kind: kind.into(),
+            at,
+            data,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_waits_its_duration_then_goes_on_and_an_early_wake_up_is_ignored() {
+        let fake = Fake::default();
+        let start = entered_at();
+        let entered = enrollment_at("enr-1", "cho-3-ngay", start);
+        assert_eq!(
+            decide(&fake, &entered, start, None).await,
+            Decision::Wait {
+                until: start + Duration::days(3)
+            }
+        );
+        let asleep = waiting(entered, start + Duration::days(3));
+        assert_eq!(
+            decide(&fake, &asleep, start + Duration::days(2), None).await,
+            Decision::Ignore
+        );
+        assert_eq!(
+            decide(&fake, &asleep, start + Duration::days(3), None).await,
+            go("hang-khach", "next")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_condition_branch_goes_yes_when_it_holds_and_no_when_it_does_not() {
+        let at = entered_at() + Duration::days(3);
+        let enrollment = enrollment_at("enr-2", "hang-khach", at);
+        let gold = Fake {
+            customer: json!({"attributes": {"hang": "vang"}}),
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&gold, &enrollment, at, None).await,
+            go("chia-nhom", "yes")
+        );
+        let silver = Fake {
+            customer: json!({"attributes": {"hang": "bac"}}),
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&silver, &enrollment, at, None).await,
+            go("ket-thuc", "no")
+        );
+        // A customer who is gone is seen as `null`: the condition does not hold.
+        assert_eq!(
+            decide(&Fake::default(), &enrollment, at, None).await,
+            go("ket-thuc", "no")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_split_sends_each_enrollment_to_one_arm_by_its_label_or_index() {
+        let fake = Fake::default();
+        let at = entered_at();
+        let mut arms = BTreeMap::new();
+        for n in 0..40 {
+            let enrollment = enrollment_at(&format!("enr-split-{n}"), "chia-nhom", at);
+            let decision = decide(&fake, &enrollment, at, None).await;
+            let expected = match split_branch(&enrollment.id, "chia-nhom", &split_arms()) {
+                0 => go("nhom-a", "Nhóm A"),
+                _ => go("doi-chung", "branches[1]"),
+            };
+            assert_eq!(decision, expected, "{}", enrollment.id);
+            // A redelivery takes the same arm.
+            assert_eq!(decide(&fake, &enrollment, at, None).await, decision);
+            let Decision::Go { to, .. } = decision else {
+                unreachable!()
+            };
+            *arms.entry(to).or_insert(0) += 1;
+        }
+        assert_eq!(arms.len(), 2, "both arms are used: {arms:?}");
+    }
+
+    fn split_arms() -> Vec<nhip_domain::journey::SplitBranch> {
+        match journey().step("chia-nhom") {
+            Some(Step::Split { branches }) => branches.clone(),
+            other => panic!("not a split: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_an_event_takes_a_matching_event_and_times_out_without_one() {
+        let at = entered_at() + Duration::hours(1);
+        let entered = enrollment_at("enr-3", "doi-giao-dich", at);
+        let small = seen(
+            "card.transaction",
+            at + Duration::minutes(1),
+            json!({"amount": 50_000}),
+        );
+        let large = seen(
+            "card.transaction",
+            at + Duration::minutes(2),
+            json!({"amount": 2_000_000}),
+        );
+        // On entry, a matching event that came while the step was queued counts; one that does
+        // not pass `when` does not.
+        let with_large = Fake {
+            events: vec![small.clone(), large.clone()],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&with_large, &entered, at + Duration::minutes(3), None).await,
+            go_after("cam-on", "on_event", large.at)
+        );
+        let only_small = Fake {
+            events: vec![small],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&only_small, &entered, at + Duration::minutes(3), None).await,
+            Decision::Wait {
+                until: at + Duration::minutes(3) + Duration::days(2)
+            }
+        );
+        // Waiting: the event moves it on, another type is ignored, the timeout takes
+        // `on_timeout`.
+        let asleep = waiting(entered, at + Duration::days(2));
+        let now = at + Duration::hours(5);
+        let paid = event(
+            "card.transaction",
+            at + Duration::hours(4),
+            json!({"amount": 1_000_000}),
+        );
+        assert_eq!(
+            decide(&Fake::default(), &asleep, now, Some(&paid)).await,
+            go_after("cam-on", "on_event", paid.at)
+        );
+        let other = event("card.statement", at + Duration::hours(4), Value::Null);
+        assert_eq!(
+            decide(&Fake::default(), &asleep, now, Some(&other)).await,
+            Decision::Ignore
+        );
+        assert_eq!(
+            decide(&Fake::default(), &asleep, at + Duration::days(2), None).await,
+            go("nhac-lai", "on_timeout")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_engagement_branch_follows_the_message_it_watches() {
+        let sent_at = entered_at();
+        let mut enrollment = enrollment_at("enr-4", "gui-loi-chao", sent_at);
+        enrollment
+            .messages
+            .insert("gui-loi-chao".into(), "msg-1".into());
+        enrollment.enter("da-mo", sent_at + Duration::minutes(1));
+        let now = sent_at + Duration::hours(2);
+        let clicked = Fake {
+            engagement: BTreeMap::from([(
+                "msg-1".to_owned(),
+                BTreeSet::from(["delivered".to_owned(), "clicked".to_owned()]),
+            )]),
+            ..Fake::default()
+        };
+        // A click counts as an open.
+        assert_eq!(
+            decide(&clicked, &enrollment, now, None).await,
+            go("cam-on", "yes")
+        );
+        let delivered = Fake {
+            engagement: BTreeMap::from([(
+                "msg-1".to_owned(),
+                BTreeSet::from(["delivered".to_owned()]),
+            )]),
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&delivered, &enrollment, now, None).await,
+            Decision::Wait {
+                until: sent_at + Duration::days(1)
+            }
+        );
+        let asleep = waiting(enrollment, sent_at + Duration::days(1));
+        let opened = event(
+            "message.opened",
+            now + Duration::hours(1),
+            json!({"message_id": "msg-1"}),
+        );
+        let someone_elses = event(
+            "message.opened",
+            now + Duration::hours(1),
+            json!({"message_id": "msg-2"}),
+        );
+        assert_eq!(
+            decide(&delivered, &asleep, now + Duration::hours(2), Some(&opened)).await,
+            go_after("cam-on", "yes", opened.at)
+        );
+        assert_eq!(
+            decide(
+                &delivered,
+                &asleep,
+                now + Duration::hours(2),
+                Some(&someone_elses)
+            )
+            .await,
+            Decision::Ignore
+        );
+        assert_eq!(
+            decide(&delivered, &asleep, sent_at + Duration::days(1), None).await,
+            go("nhac-lai", "no")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_goal_converts_a_stop_stops_and_an_event_from_before_the_enrollment_is_ignored() {
+        let fake = Fake::default();
+        let at = entered_at();
+        // Anywhere in the journey, waiting or not.
+        let entered = enrollment_at("enr-5", "hang-khach", at);
+        let asleep = waiting(
+            enrollment_at("enr-6", "cho-3-ngay", at),
+            at + Duration::days(3),
+        );
+        let activated = event("card.activated", at + Duration::hours(1), json!({}));
+        let refused = event("consent.refused", at + Duration::hours(1), json!({}));
+        for enrollment in [&entered, &asleep] {
+            assert_eq!(
+                decide(&fake, enrollment, at + Duration::hours(2), Some(&activated)).await,
+                Decision::End {
+                    status: EnrollmentStatus::Converted,
+                    outcome: "converted".into(),
+                    goal: Some("Đã kích hoạt".into()),
+                }
+            );
+            assert_eq!(
+                decide(&fake, enrollment, at + Duration::hours(2), Some(&refused)).await,
+                Decision::End {
+                    status: EnrollmentStatus::Stopped,
+                    outcome: "tu-choi".into(),
+                    goal: None,
+                }
+            );
+        }
+        let before = event("card.activated", at - Duration::hours(1), json!({}));
+        assert_eq!(
+            decide(&fake, &asleep, at + Duration::hours(2), Some(&before)).await,
+            Decision::Ignore
+        );
+    }
+
+    #[tokio::test]
+    async fn an_exit_ends_the_journey_with_its_outcome_and_a_missing_step_stops_it() {
+        let fake = Fake::default();
+        let at = entered_at();
+        assert_eq!(
+            decide(&fake, &enrollment_at("enr-7", "ket-thuc", at), at, None).await,
+            Decision::End {
+                status: EnrollmentStatus::Exited,
+                outcome: "khong-phu-hop".into(),
+                goal: None,
+            }
+        );
+        assert_eq!(
+            decide(&fake, &enrollment_at("enr-8", "nhac-lai", at), at, None).await,
+            Decision::End {
+                status: EnrollmentStatus::Exited,
+                outcome: "completed".into(),
+                goal: None,
+            }
+        );
+        assert_eq!(
+            decide(&fake, &enrollment_at("enr-9", "da-xoa", at), at, None).await,
+            Decision::End {
+                status: EnrollmentStatus::Stopped,
+                outcome: "buoc-khong-ton-tai".into(),
+                goal: None,
+            }
+        );
+        // An ended enrollment does nothing more.
+        let mut done = enrollment_at("enr-10", "ket-thuc", at);
+        done.phase = Phase::Done;
+        assert_eq!(decide(&fake, &done, at, None).await, Decision::Ignore);
+    }
+
+    #[test]
+    fn history_is_read_only_for_conditions_that_look_at_events() {
+        let seen: Condition =
+            serde_json::from_value(json!({"not": {"event_seen": {"event": "card.transaction"}}}))
+                .unwrap();
+        let tag: Condition =
+            serde_json::from_value(json!({"any": [{"tag": {"has": "vip"}}]})).unwrap();
+        assert!(needs_history(&seen));
+        assert!(!needs_history(&tag));
+    }
+}
