@@ -1,6 +1,8 @@
 //! The enrollment model: where one customer is in one journey ([`Enrollment`], its
 //! [`EnrollmentStatus`] and [`Phase`]), how it starts ([`Start`], [`new_enrollment`],
-//! [`enrollment_id`]), its stored item and the read of a customer's enrollments.
+//! [`enrollment_id`]), its stored item and the reads of enrollments: a customer's
+//! ([`of_customer`]) and a journey's active ones as a staff member sees them
+//! ([`active_of_journey`]).
 
 use std::collections::BTreeMap;
 
@@ -11,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::definitions::JourneyVersion;
+use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_core::scheduler::StepJob;
-use nhip_ports::store::{Index, Item, StoreError};
+use nhip_ports::store::{Index, Item, Query, StoreError};
 
 /// Kind attribute of enrollment items.
 pub const KIND: &str = "enrollment";
@@ -279,4 +282,75 @@ pub async fn of_customer(
     )
     .await?;
     items.into_iter().map(Enrollment::from_item).collect()
+}
+
+/// Pages of one shard of a journey's active list read for one answer.
+const MAX_PAGES_PER_SHARD: usize = 10;
+
+/// The newest `limit` active enrollments of `journey` that `principal` may see: an admin sees
+/// all, anyone else those of the customers in their scope. The list is sharded
+/// ([`keys::JOURNEY_ACTIVE_SHARDS`]); each shard is read newest first, on (a bounded number of
+/// pages) until it has `limit` visible ones or ends, and the pages are merged.
+pub async fn active_of_journey(
+    deps: &Deps,
+    principal: &Principal,
+    journey: &str,
+    limit: u32,
+) -> Result<Vec<Enrollment>, StoreError> {
+    let mut items = Vec::new();
+    for shard in 0..keys::JOURNEY_ACTIVE_SHARDS {
+        let mut cursor = None;
+        let mut kept = 0;
+        for _ in 0..MAX_PAGES_PER_SHARD {
+            let found = deps
+                .store
+                .query(
+                    Query::partition(Index::Gsi3, keys::journey_active(journey, shard))
+                        .descending()
+                        .limit(limit)
+                        .after(cursor.take()),
+                )
+                .await?;
+            let page = found
+                .items
+                .into_iter()
+                .map(Enrollment::from_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            let page = visible(deps, principal, page).await?;
+            kept += page.len();
+            items.extend(page);
+            match found.next {
+                Some(next) if kept < limit as usize => cursor = Some(next),
+                _ => break,
+            }
+        }
+    }
+    items.sort_by_key(|e| std::cmp::Reverse((e.entered_at, e.id.clone())));
+    items.truncate(limit as usize);
+    Ok(items)
+}
+
+/// The enrollments of `page` whose customers `principal` may see.
+async fn visible(
+    deps: &Deps,
+    principal: &Principal,
+    page: Vec<Enrollment>,
+) -> Result<Vec<Enrollment>, StoreError> {
+    if principal.is_admin() {
+        return Ok(page);
+    }
+    let seen = nhip_crm::customers::list::visible_ids(
+        &*deps.store,
+        principal,
+        page.iter().filter_map(|e| e.customer_id.parse().ok()),
+    )
+    .await?;
+    Ok(page
+        .into_iter()
+        .filter(|e| {
+            e.customer_id
+                .parse::<CustomerId>()
+                .is_ok_and(|id| seen.contains(&id))
+        })
+        .collect())
 }

@@ -31,7 +31,8 @@
 //! # Layout
 //! - `enrollment`: the enrollment model ([`Enrollment`], [`EnrollmentStatus`], [`Phase`]), how
 //!   one starts ([`Start`], [`new_enrollment`], [`enrollment_id`]), its item (with the sparse
-//!   `gsi3` entry of the journey's active list) and [`of_customer`].
+//!   `gsi3` entry of the journey's active list) and its reads ([`of_customer`],
+//!   [`active_of_journey`]).
 //! - `decision`: what a job makes the enrollment do ([`Decision`]): the rules of each step on
 //!   entry, on timeout and on an event, goals and stops, over what [`events_since`] and the
 //!   customer's record answer (read through a `Lookups` trait, so the rules are unit-tested
@@ -50,6 +51,7 @@ mod worker;
 pub(crate) use decision::needs_history;
 pub use decision::{Decision, events_since};
 pub use enrollment::{
-    Enrollment, EnrollmentStatus, KIND, Phase, Start, enrollment_id, new_enrollment, of_customer,
+    Enrollment, EnrollmentStatus, KIND, Phase, Start, active_of_journey, enrollment_id,
+    new_enrollment, of_customer,
 };
 pub use worker::{JobOutcome, STEP_KIND, enqueue, hand_on, handle_batch, run};
