@@ -4,10 +4,14 @@
 //!   re-entry rule, never twice at once (the `ENRON#<journey>` marker is created with the
 //!   enrollment in one transaction). The enrollment id comes from what enrolled the customer
 //!   (the event, the segment run, the API request), so a repeated trigger finds the same one.
+//! - [`enroll_many`]: customers staff enroll by hand (a list or a CSV file, [`HandEntry`]), all
+//!   recognised before anyone is enrolled; [`EnrollError`] says why nobody was.
 //! - [`route_event`]: called by the events consumer for every event about a customer. Events
 //!   the customer's active enrollments react to (goals, stops, what a waiting step waits for)
 //!   become step jobs at once; then the published journeys the event type starts (`JTRIG#`)
 //!   enroll the customer.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use nhip_domain::event::DomainEvent;
@@ -22,6 +26,7 @@ use crate::stats;
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_core::scheduler::{JobEvent, StepJob};
+use nhip_crm::events_api::{CustomerRef, Resolve, resolve};
 use nhip_ports::store::{Condition, Index, Key, Query, SortKey, StoreError, WriteOp};
 
 /// What became of an attempt to enroll a customer.
@@ -55,6 +60,21 @@ pub enum EnrollOutcome {
     NoCustomer,
 }
 
+impl EnrollOutcome {
+    /// The wire name of the result (its `result` field).
+    pub fn result(&self) -> &'static str {
+        match self {
+            EnrollOutcome::Enrolled { .. } => "enrolled",
+            EnrollOutcome::Duplicate { .. } => "duplicate",
+            EnrollOutcome::AlreadyActive => "already_active",
+            EnrollOutcome::Queued { .. } => "queued",
+            EnrollOutcome::ReentryNotAllowed => "reentry_not_allowed",
+            EnrollOutcome::ConditionNotMet => "condition_not_met",
+            EnrollOutcome::NoCustomer => "no_customer",
+        }
+    }
+}
+
 /// What enrolls a customer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry<'a> {
@@ -82,6 +102,146 @@ pub async fn enroll(
     entry: Entry<'_>,
 ) -> Result<EnrollOutcome, StoreError> {
     enroll_or_queue(deps, version, customer, entry, true).await
+}
+
+/// Most customers enrolled by hand at once.
+pub const MAX_ENROLL: usize = 1000;
+
+/// How staff enrolled customers by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandSource {
+    /// A list through the API.
+    Api,
+    /// A CSV file.
+    Csv,
+}
+
+impl HandSource {
+    /// The enrollments' `source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandSource::Api => "api",
+            HandSource::Csv => "csv",
+        }
+    }
+}
+
+/// Customers staff enroll by hand: 1 to [`MAX_ENROLL`] of them.
+#[derive(Debug)]
+pub struct HandEntry {
+    customers: Vec<CustomerRef>,
+    request_key: String,
+    holding: Value,
+    source: HandSource,
+}
+
+impl HandEntry {
+    /// `customers` (each by id, phone, e-mail or CCCD) sent as `source` under `request_key`
+    /// (the same key enrolls nobody twice), about `holding` (`null` when none).
+    pub fn new(
+        customers: Vec<CustomerRef>,
+        request_key: String,
+        holding: Value,
+        source: HandSource,
+    ) -> Result<Self, EnrollError> {
+        if customers.is_empty() || customers.len() > MAX_ENROLL {
+            return Err(EnrollError::CustomerCount(customers.len()));
+        }
+        Ok(HandEntry {
+            customers,
+            request_key,
+            holding,
+            source,
+        })
+    }
+}
+
+/// Why customers enrolled by hand were not: nobody was.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// Fewer than one customer, or more than [`MAX_ENROLL`].
+    #[error("1 to {MAX_ENROLL} customers are enrolled at a time, not {0}")]
+    CustomerCount(usize),
+    /// No such journey (or its published version is gone).
+    #[error("no journey {0:?}")]
+    JourneyNotFound(String),
+    /// The journey has no published version yet.
+    #[error("journey {0:?} is not published")]
+    NotPublished(String),
+    /// Customers not recognised, by field (`customers.<i>`, `customers.<i>.<field>`), in
+    /// Vietnamese.
+    #[error("customers not recognised: {0:?}")]
+    Unrecognised(BTreeMap<String, String>),
+    /// The store failed.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+/// Enrolls the customers of `entry` in the published version of `journey` for staff member
+/// `user`. Every customer is recognised first: when one is not, nobody is enrolled. Each
+/// customer's outcome, in request order; the enrollments' cause is
+/// `<source>:<user>:<request key>`, so the same request enrolls nobody twice.
+pub async fn enroll_many(
+    deps: &Deps,
+    journey: &str,
+    user: &str,
+    entry: HandEntry,
+) -> Result<Vec<(CustomerId, EnrollOutcome)>, EnrollError> {
+    let version = published(deps, journey).await?;
+    let mut problems = BTreeMap::new();
+    let mut customers = Vec::with_capacity(entry.customers.len());
+    for (i, reference) in entry.customers.iter().enumerate() {
+        match resolve(deps, reference).await {
+            Ok(Some(id)) => customers.push(id),
+            Ok(None) => {
+                problems.insert(
+                    format!("customers.{i}"),
+                    "Không tìm thấy khách hàng này.".to_owned(),
+                );
+            }
+            Err(Resolve::Invalid(field, message)) => {
+                problems.insert(format!("customers.{i}.{field}"), message);
+            }
+            Err(Resolve::Store(error)) => return Err(error.into()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(EnrollError::Unrecognised(problems));
+    }
+    let source = entry.source.as_str();
+    let cause = format!("{source}:{user}:{}", entry.request_key);
+    let mut outcomes = Vec::with_capacity(customers.len());
+    for customer in customers {
+        let outcome = enroll(
+            deps,
+            &version,
+            customer,
+            Entry {
+                cause: &cause,
+                source,
+                trigger: Value::Null,
+                holding: entry.holding.clone(),
+                since: None,
+            },
+        )
+        .await?;
+        outcomes.push((customer, outcome));
+    }
+    Ok(outcomes)
+}
+
+/// The published version of `journey`.
+async fn published(deps: &Deps, journey: &str) -> Result<JourneyVersion, EnrollError> {
+    let not_found = || EnrollError::JourneyNotFound(journey.to_owned());
+    let meta = definitions::meta(deps, journey)
+        .await?
+        .ok_or_else(not_found)?;
+    let number = meta
+        .published_version
+        .ok_or_else(|| EnrollError::NotPublished(journey.to_owned()))?;
+    definitions::version(deps, journey, number)
+        .await?
+        .ok_or_else(not_found)
 }
 
 async fn enroll_or_queue(
@@ -602,4 +762,45 @@ pub async fn run_segment(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_names_its_result_as_it_is_written() {
+        let id = || "01J0000000000000000000000".to_owned();
+        for outcome in [
+            EnrollOutcome::Enrolled {
+                enrollment_id: id(),
+            },
+            EnrollOutcome::Duplicate {
+                enrollment_id: id(),
+            },
+            EnrollOutcome::AlreadyActive,
+            EnrollOutcome::Queued {
+                enrollment_id: id(),
+            },
+            EnrollOutcome::ReentryNotAllowed,
+            EnrollOutcome::ConditionNotMet,
+            EnrollOutcome::NoCustomer,
+        ] {
+            let written = serde_json::to_value(&outcome).unwrap();
+            assert_eq!(written["result"], outcome.result(), "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_hand_entry_takes_one_to_a_thousand_customers() {
+        let refs = |n: usize| (0..n).map(|_| CustomerRef::default()).collect::<Vec<_>>();
+        let entry = |n| HandEntry::new(refs(n), "k".into(), Value::Null, HandSource::Api);
+        assert!(matches!(entry(0), Err(EnrollError::CustomerCount(0))));
+        assert!(entry(1).is_ok());
+        assert!(entry(MAX_ENROLL).is_ok());
+        assert!(matches!(
+            entry(MAX_ENROLL + 1),
+            Err(EnrollError::CustomerCount(1001))
+        ));
+    }
 }

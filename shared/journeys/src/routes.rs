@@ -12,21 +12,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::definitions::{self, JourneyVersion};
+use crate::definitions;
 use crate::engine::{self, Enrollment};
-use crate::entry::{self, EnrollOutcome};
+use crate::entry::{self, EnrollError, EnrollOutcome, HandEntry, HandSource};
 use crate::stats::{self, JourneyStats};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path, Query as QueryParams};
-use nhip_core::keys;
-use nhip_crm::events_api::{CustomerRef, Resolve, resolve};
-use nhip_ports::store::{Index, Query};
+use nhip_crm::events_api::CustomerRef;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Most customers enrolled by one request.
-pub const MAX_ENROLL: usize = 1000;
+pub use crate::entry::MAX_ENROLL;
 
 /// The routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
@@ -44,19 +41,35 @@ fn not_found() -> ApiError {
     )
 }
 
-/// The published version of `key`, or 404 / 409.
-async fn published(deps: &Deps, key: &str) -> Result<JourneyVersion, ApiError> {
-    let meta = definitions::meta(deps, key).await?.ok_or_else(not_found)?;
-    let Some(number) = meta.published_version else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_published",
-            "Hành trình chưa được xuất bản; xuất bản một phiên bản trước khi đưa khách hàng vào.",
-        ));
-    };
-    definitions::version(deps, key, number)
-        .await?
-        .ok_or_else(not_found)
+impl From<EnrollError> for ApiError {
+    fn from(error: EnrollError) -> Self {
+        match error {
+            EnrollError::CustomerCount(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!("Đưa từ 1 đến {MAX_ENROLL} khách hàng vào mỗi lần."),
+            )
+            .field("customers", format!("1 đến {MAX_ENROLL} khách hàng")),
+            EnrollError::JourneyNotFound(_) => not_found(),
+            EnrollError::NotPublished(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_published",
+                "Hành trình chưa được xuất bản; xuất bản một phiên bản trước khi đưa khách hàng vào.",
+            ),
+            EnrollError::Unrecognised(problems) => {
+                let mut error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Có khách hàng không nhận ra được; chưa ai được đưa vào hành trình. Xem từng dòng.",
+                );
+                for (field, message) in problems {
+                    error = error.field(field, message);
+                }
+                error
+            }
+            EnrollError::Store(error) => error.into(),
+        }
+    }
 }
 
 /// Customers to enroll.
@@ -76,6 +89,75 @@ pub struct EnrollRequest {
     pub holding: Option<Value>,
 }
 
+/// An enroll request as it arrived: the request (a CSV file's rows make one without a key or a
+/// holding), how it was sent, and the key of the body itself.
+#[derive(Debug)]
+pub struct ReceivedEnrollment {
+    request: EnrollRequest,
+    source: HandSource,
+    body_key: String,
+}
+
+impl ReceivedEnrollment {
+    /// Reads the body by its media type: JSON (400 `invalid_json` when it is not an
+    /// [`EnrollRequest`]) or a CSV file ([`csv_refs`]); anything else is 415.
+    fn read(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        let (request, source) = match nhip_core::http::media_type(headers).as_str() {
+            "application/json" => {
+                let request = serde_json::from_slice(body).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_json",
+                        format!("Nội dung không đúng dạng: {e}"),
+                    )
+                })?;
+                (request, HandSource::Api)
+            }
+            "text/csv" => {
+                let request = EnrollRequest {
+                    customers: csv_refs(body)?,
+                    request_id: None,
+                    holding: None,
+                };
+                (request, HandSource::Csv)
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Gửi application/json hoặc text/csv.",
+                ));
+            }
+        };
+        // 128 bits of the body's SHA-256, the request's key when the caller gave none.
+        let digest = Sha256::digest(body);
+        let body_key = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Ok(ReceivedEnrollment {
+            request,
+            source,
+            body_key,
+        })
+    }
+}
+
+impl TryFrom<ReceivedEnrollment> for HandEntry {
+    type Error = EnrollError;
+
+    fn try_from(received: ReceivedEnrollment) -> Result<Self, EnrollError> {
+        let ReceivedEnrollment {
+            request,
+            source,
+            body_key,
+        } = received;
+        HandEntry::new(
+            request.customers,
+            request.request_id.unwrap_or(body_key),
+            request.holding.unwrap_or(Value::Null),
+            source,
+        )
+    }
+}
+
 /// What enrolling did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrollReport {
@@ -84,6 +166,23 @@ pub struct EnrollReport {
     pub counts: BTreeMap<String, usize>,
     /// Each customer's result, in request order.
     pub results: Vec<EnrollResult>,
+}
+
+impl From<Vec<(CustomerId, EnrollOutcome)>> for EnrollReport {
+    fn from(outcomes: Vec<(CustomerId, EnrollOutcome)>) -> Self {
+        let mut counts = BTreeMap::new();
+        for (_, outcome) in &outcomes {
+            *counts.entry(outcome.result().to_owned()).or_insert(0) += 1;
+        }
+        let results = outcomes
+            .into_iter()
+            .map(|(customer, outcome)| EnrollResult {
+                customer_id: customer.to_string(),
+                outcome,
+            })
+            .collect();
+        EnrollReport { counts, results }
+    }
 }
 
 /// One customer's result.
@@ -181,100 +280,9 @@ pub async fn enroll_customers(
     body: Bytes,
 ) -> Result<Json<EnrollReport>, ApiError> {
     principal.require_admin()?;
-    let content_type = nhip_core::http::media_type(&headers);
-    let (refs, request_id, holding, source) = match content_type.as_str() {
-        "application/json" => {
-            let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("Nội dung không đúng dạng: {e}"),
-                )
-            })?;
-            (
-                request.customers,
-                request.request_id,
-                request.holding,
-                "api",
-            )
-        }
-        "text/csv" => (csv_refs(&body)?, None, None, "csv"),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Gửi application/json hoặc text/csv.",
-            ));
-        }
-    };
-    if refs.is_empty() || refs.len() > MAX_ENROLL {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            format!("Đưa từ 1 đến {MAX_ENROLL} khách hàng vào mỗi lần."),
-        )
-        .field("customers", format!("1 đến {MAX_ENROLL} khách hàng")));
-    }
-    let version = published(&deps, &key).await?;
-    let mut problems = BTreeMap::new();
-    let mut customers: Vec<CustomerId> = Vec::new();
-    for (i, reference) in refs.iter().enumerate() {
-        match resolve(&deps, reference).await {
-            Ok(Some(id)) => customers.push(id),
-            Ok(None) => {
-                problems.insert(
-                    format!("customers.{i}"),
-                    "Không tìm thấy khách hàng này.".to_owned(),
-                );
-            }
-            Err(Resolve::Invalid(field, message)) => {
-                problems.insert(format!("customers.{i}.{field}"), message);
-            }
-            Err(Resolve::Store(error)) => return Err(error.into()),
-        }
-    }
-    if !problems.is_empty() {
-        let mut error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Có khách hàng không nhận ra được; chưa ai được đưa vào hành trình. Xem từng dòng.",
-        );
-        for (field, message) in problems {
-            error = error.field(field, message);
-        }
-        return Err(error);
-    }
-    let request_key = request_id.unwrap_or_else(|| {
-        let digest = Sha256::digest(&body);
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-    });
-    let mut counts = BTreeMap::new();
-    let mut results = Vec::new();
-    for customer in customers {
-        let outcome = entry::enroll(
-            &deps,
-            &version,
-            customer,
-            entry::Entry {
-                cause: &format!("{source}:{}:{request_key}", principal.user),
-                source,
-                trigger: Value::Null,
-                holding: holding.clone().unwrap_or(Value::Null),
-                since: None,
-            },
-        )
-        .await?;
-        let name = serde_json::to_value(&outcome)
-            .ok()
-            .and_then(|v| v.get("result").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_default();
-        *counts.entry(name).or_insert(0) += 1;
-        results.push(EnrollResult {
-            customer_id: customer.to_string(),
-            outcome,
-        });
-    }
-    Ok(Json(EnrollReport { counts, results }))
+    let entry = HandEntry::try_from(ReceivedEnrollment::read(&headers, &body)?)?;
+    let outcomes = entry::enroll_many(&deps, &key, &principal.user, entry).await?;
+    Ok(Json(EnrollReport::from(outcomes)))
 }
 
 /// A page of enrollments.
@@ -327,61 +335,10 @@ pub async fn list_enrollments(
     definitions::meta(&deps, &key)
         .await?
         .ok_or_else(not_found)?;
-    // The list is sharded; each shard is read newest first and the pages merged. A caller
-    // who is not an admin sees the enrollments of the customers in their scope: a shard is
-    // read on (a bounded number of pages) until it has `limit` of those or ends.
     let limit = nhip_core::http::ListParams::limit(&page);
-    let mut items = Vec::new();
-    for shard in 0..keys::JOURNEY_ACTIVE_SHARDS {
-        let mut cursor = None;
-        let mut kept = 0;
-        for _ in 0..MAX_PAGES_PER_SHARD {
-            let found = deps
-                .store
-                .query(
-                    Query::partition(Index::Gsi3, keys::journey_active(&key, shard))
-                        .descending()
-                        .limit(limit)
-                        .after(cursor.take()),
-                )
-                .await?;
-            let page = found
-                .items
-                .into_iter()
-                .map(Enrollment::from_item)
-                .collect::<Result<Vec<_>, _>>()?;
-            let page = if principal.is_admin() {
-                page
-            } else {
-                let seen = nhip_crm::customers::list::visible_ids(
-                    &*deps.store,
-                    &principal,
-                    page.iter().filter_map(|e| e.customer_id.parse().ok()),
-                )
-                .await?;
-                page.into_iter()
-                    .filter(|e| {
-                        e.customer_id
-                            .parse::<CustomerId>()
-                            .is_ok_and(|id| seen.contains(&id))
-                    })
-                    .collect()
-            };
-            kept += page.len();
-            items.extend(page);
-            match found.next {
-                Some(next) if kept < limit as usize => cursor = Some(next),
-                _ => break,
-            }
-        }
-    }
-    items.sort_by_key(|e| std::cmp::Reverse((e.entered_at, e.id.clone())));
-    items.truncate(limit as usize);
+    let items = engine::active_of_journey(&deps, &principal, &key, limit).await?;
     Ok(Json(EnrollmentList { items }))
 }
-
-/// Pages of one shard of a journey's active list read for one answer.
-const MAX_PAGES_PER_SHARD: usize = 10;
 
 /// `GET /v1/customers/{id}/journeys`: every enrollment of a customer, active and ended.
 #[utoipa::path(

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::engine::{Enrollment, EnrollmentStatus, Phase};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
-use nhip_ports::store::{Index, StoreError};
+use nhip_ports::store::{Index, Key, StoreError};
 
 /// The counters, in display order.
 pub const COUNTERS: [&str; 12] = [
@@ -103,12 +103,14 @@ pub struct StatsRow {
     /// The step's type in Vietnamese.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    /// Counters by name (every counter, zero when none).
-    #[schema(value_type = Object)]
+    /// Counters by name: every counter (`entered`, `waiting`, `sent`, … `errors`), zero when
+    /// none.
+    #[schema(value_type = BTreeMap<String, i64>)]
     pub counts: Map<String, Value>,
     /// Rates: `conversion` (converted / entered), `delivery` (delivered / sent), `open` and
-    /// `click` (over delivered, or sent when nothing reported delivery), `ticket`, `error`.
-    #[schema(value_type = Object)]
+    /// `click` (over delivered, or sent when nothing reported delivery), `ticket`, `error`;
+    /// `null` when the whole is zero.
+    #[schema(value_type = BTreeMap<String, Option<f64>>)]
     pub rates: Map<String, Value>,
 }
 
@@ -176,13 +178,12 @@ pub async fn read(
         None,
     )
     .await?;
-    let mut by_sk: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    for item in items {
-        if let Some(sk) = item.get("sk").and_then(Value::as_str) {
-            by_sk.insert(sk.to_owned(), item.clone());
-        }
-    }
-    let (counts, rates) = row(by_sk.get("ALL"));
+    let by_sk: BTreeMap<String, Map<String, Value>> = items
+        .into_iter()
+        .filter_map(|item| Some((Key::of(&item)?.sk, item)))
+        .collect();
+    let counted = |step: Option<&str>| by_sk.get(&keys::journey_stats(key, version, step).sk);
+    let (counts, rates) = row(counted(None));
     let totals = StatsRow {
         step: None,
         kind: None,
@@ -194,7 +195,7 @@ pub async fn read(
         .steps
         .iter()
         .map(|(id, step)| {
-            let (counts, rates) = row(by_sk.get(&format!("STEP#{id}")));
+            let (counts, rates) = row(counted(Some(id)));
             StatsRow {
                 step: Some(id.clone()),
                 kind: Some(step.kind().to_owned()),
@@ -210,4 +211,40 @@ pub async fn read(
         totals,
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_counts_every_counter_and_rates_what_has_a_whole() {
+        let mut item = Map::new();
+        item.insert("entered".into(), 7.into());
+        item.insert("converted".into(), 3.into());
+        item.insert("sent".into(), 4.into());
+        let (counts, rates) = row(Some(&item));
+        assert_eq!(counts.len(), COUNTERS.len());
+        assert_eq!(counts["entered"], 7);
+        assert_eq!(counts["clicked"], 0);
+        assert_eq!(rates["conversion"], 0.4286);
+        assert_eq!(rates["open"], 0.0);
+        assert_eq!(rates["delivery"], 0.0);
+        let (_, none) = row(None);
+        assert!(none["conversion"].is_null());
+    }
+
+    #[test]
+    fn a_row_documents_counts_as_integers_and_rates_as_nullable_numbers() {
+        let schema = serde_json::to_value(<StatsRow as utoipa::PartialSchema>::schema()).unwrap();
+        let counts = &schema["properties"]["counts"];
+        assert_eq!(counts["type"], "object");
+        assert_eq!(counts["additionalProperties"]["type"], "integer");
+        let rates = &schema["properties"]["rates"];
+        assert_eq!(rates["type"], "object");
+        assert_eq!(
+            rates["additionalProperties"]["type"],
+            serde_json::json!(["number", "null"])
+        );
+    }
 }
