@@ -2,8 +2,8 @@
 # Nhịp's one test command (README.md; .ci/run calls exactly this). On a fresh clone it
 # installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli, schemathesis),
 # starts moto on a free loopback port for the AWS adapter contract tests, and runs:
-# cargo fmt --check, cargo clippy -D warnings, every cargo test, schemathesis against the
-# local runner (nhip-local on a fresh data folder) and its own /v1/openapi.json, cfn-lint and
+# cargo fmt --check, the crate-layer and handler-length checks, cargo clippy -D warnings,
+# every cargo test, schemathesis against the local runner (nhip-local on a fresh data folder) and its own /v1/openapi.json, cfn-lint and
 # sam validate --lint, and README.md's walk-throughs run command by command on a fresh runner.
 # moto and the runners are stopped however the run ends.
 set -euo pipefail
@@ -70,6 +70,9 @@ cargo fmt --all -- --check
 
 step "crate layers: every dependency points down"
 cargo metadata --format-version 1 --no-deps --locked | "$venv/bin/python" tools/crate_layers.py
+
+step "handlers: thin over their use cases (at most 60 lines each)"
+"$venv/bin/python" tools/handler_lengths.py
 
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
