@@ -3,8 +3,9 @@
 # installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli, schemathesis),
 # starts moto on a free loopback port for the AWS adapter contract tests, and runs:
 # cargo fmt --check, the crate-layer and handler-length checks, cargo clippy -D warnings,
-# every cargo test, schemathesis against the local runner (nhip-local on a fresh data folder) and its own /v1/openapi.json, cfn-lint and
-# sam validate --lint, and README.md's walk-throughs run command by command on a fresh runner.
+# every cargo test, schemathesis against the local runner (nhip-local on a fresh data folder)
+# and its own /v1/openapi.json, cfn-lint and sam validate --lint, and README.md's walk-throughs
+# run command by command on a fresh runner.
 # moto and the runners are stopped however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
