@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use nhip_domain::customer::Channel;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use nhip_core::keys;
 use nhip_ports::store::{Item, StoreError};
@@ -15,7 +16,9 @@ use nhip_ports::store::{Item, StoreError};
 pub const KIND: &str = "message";
 
 /// A way a message can leave, each with its own template shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageChannel {
     /// E-mail through SES.
@@ -71,7 +74,7 @@ impl std::fmt::Display for MessageChannel {
 
 /// Why a message is sent. Only `marketing` and `consent_request` are advertising under
 /// Decree 91; `care` (reminders, statements, service notices) is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SendPurpose {
     /// Service and care.
@@ -99,7 +102,7 @@ impl SendPurpose {
 }
 
 /// What asked for the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
     /// A journey step.
@@ -116,7 +119,7 @@ pub enum CauseKind {
 
 /// The cause of a send: its kind, an id within it (journey step, reminder, user) and the staff
 /// member when one acted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cause {
     /// Kind.
     pub kind: CauseKind,
@@ -127,20 +130,23 @@ pub struct Cause {
     pub actor: Option<String>,
 }
 
-/// One way to reach the customer: a channel and the template for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One way to reach the customer: a channel and the code of a published template of that
+/// channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Target {
     /// The channel.
     pub channel: MessageChannel,
     /// The template's code; its channel must be this channel.
+    #[schema(example = "tra-gop-moi-email", min_length = 1)]
     pub template: String,
     /// A fixed version; the published one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub version: Option<u32>,
 }
 
 /// Data merged into the template beside the customer's own.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RequestData {
     /// The holding (product, amount, due date…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,7 +160,7 @@ pub struct RequestData {
 }
 
 /// A request to send one message, as it travels on the `sends` queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SendRequest {
     /// The cause's own key (e.g. `journey#<enrollment>#<step>#<attempt>`): the same key never
     /// sends twice.
@@ -182,7 +188,7 @@ pub struct SendRequest {
 }
 
 /// Messages Nhịp writes itself, with no advertising in them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "system", rename_all = "snake_case")]
 pub enum SystemMessage {
     /// Confirms a refusal of advertising: when it was received and that sending stopped.
@@ -204,6 +210,56 @@ pub enum SystemMessage {
     },
 }
 
+/// How a refusal of advertising reached staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalVia {
+    /// On a call.
+    Call,
+    /// In a reply to an e-mail.
+    EmailReply,
+    /// In a reply SMS.
+    SmsReply,
+    /// In person.
+    InPerson,
+}
+
+impl RefusalVia {
+    /// Every way, in the order staff pick them.
+    pub const ALL: [RefusalVia; 4] = [
+        RefusalVia::Call,
+        RefusalVia::EmailReply,
+        RefusalVia::SmsReply,
+        RefusalVia::InPerson,
+    ];
+
+    /// Wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalVia::Call => "call",
+            RefusalVia::EmailReply => "email_reply",
+            RefusalVia::SmsReply => "sms_reply",
+            RefusalVia::InPerson => "in_person",
+        }
+    }
+}
+
+/// A way of refusal staff do not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Chọn call, email_reply, sms_reply hoặc in_person.")]
+pub struct UnknownRefusalVia;
+
+impl std::str::FromStr for RefusalVia {
+    type Err = UnknownRefusalVia;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RefusalVia::ALL
+            .into_iter()
+            .find(|via| via.as_str() == text)
+            .ok_or(UnknownRefusalVia)
+    }
+}
+
 /// Longest idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
@@ -222,7 +278,7 @@ pub fn message_id_for(idempotency_key: &str) -> String {
 }
 
 /// Where a message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Claimed by a consumer, being decided.
@@ -412,6 +468,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn message_ids_follow_the_idempotency_key() {
@@ -419,6 +476,16 @@ mod tests {
         assert_eq!(a, message_id_for("journey#e1#s2#1"));
         assert_ne!(a, message_id_for("journey#e1#s2#2"));
         assert_eq!(a.len(), 26);
+    }
+
+    #[test]
+    fn refusal_ways_read_their_wire_forms_only() {
+        for via in RefusalVia::ALL {
+            assert_eq!(via.as_str().parse::<RefusalVia>(), Ok(via));
+            assert_eq!(json!(via), json!(via.as_str()));
+        }
+        assert_eq!("phone".parse::<RefusalVia>(), Err(UnknownRefusalVia));
+        assert_eq!("Call".parse::<RefusalVia>(), Err(UnknownRefusalVia));
     }
 
     #[test]

@@ -26,8 +26,8 @@ use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Duration, Utc};
-use nhip_domain::compliance::{AdChannel, AdvertisingRules, decree_91, prune};
-use nhip_domain::customer::Purpose;
+use nhip_domain::compliance::{AdChannel, AdvertisingRules, Agreement, decree_91, prune};
+use nhip_domain::customer::{Consents, Purpose};
 use nhip_domain::event::DomainEvent;
 use nhip_domain::ids::{CustomerId, DueWorkId};
 use nhip_domain::template::{Content, MergeData, Template, customer_salutation, customer_title};
@@ -172,6 +172,12 @@ impl Decision {
             until: None,
         }
     }
+
+    /// The same decision, held until `until` (a deferral's release, a cap's freeing).
+    fn until(mut self, until: DateTime<Utc>) -> Self {
+        self.until = Some(until);
+        self
+    }
 }
 
 /// Decides and, when allowed, sends one request. Safe to call any number of times.
@@ -222,33 +228,17 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
         }
     }
     let Some((target, address)) = chosen else {
-        let decision = first_refusal.unwrap_or_else(|| {
-            Decision::new(Status::NoAddress, "no_target", "Không có kênh nào để gửi.")
-        });
-        return finish(deps, &mut message, None, decision).await;
+        return finish(deps, &mut message, None, unreachable(first_refusal)).await;
     };
     message.channel = Some(target.channel);
     message.template = Some(target.template.clone()).filter(|t| !t.is_empty());
 
     // 3a. The advertising window.
-    let ad = ad_channel(target.channel).filter(|_| request.purpose.is_advertising());
+    let ad = advertising_scope(request.purpose, target.channel);
     let agreement = customer.advertising_agreement.as_ref();
     if let Some((ad_channel, _)) = ad
-        && let Some(window) = rules.window(agreement, ad_channel)
-        && !window.contains(now)
+        && let Some(decision) = outside_window(&rules, agreement, ad_channel, now)
     {
-        let until = window.next_open(now);
-        let mut decision = Decision::new(
-            Status::Deferred,
-            "quiet_hours",
-            format!(
-                "Ngoài khung giờ quảng cáo {}–{}; hoãn đến {}.",
-                window.start.format("%H:%M"),
-                window.end.format("%H:%M"),
-                nhip_domain::time::to_vn(until).format("%H:%M %d/%m/%Y")
-            ),
-        );
-        decision.until = Some(until);
         return finish(deps, &mut message, Some(&target), decision).await;
     }
 
@@ -260,14 +250,7 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
 
     // 3b. The channel's send rate.
     if !within_rate(deps, target.channel, now).await? {
-        let until = minute_floor(now) + Duration::minutes(1);
-        let mut decision = Decision::new(
-            Status::Deferred,
-            "rate_limited",
-            "Vượt tốc độ gửi của kênh; gửi lại phút sau.",
-        );
-        decision.until = Some(until);
-        return finish(deps, &mut message, Some(&target), decision).await;
+        return finish(deps, &mut message, Some(&target), rate_limited(now)).await;
     }
 
     // 3c. The 24-hour advertising limit for the address, reserved atomically.
@@ -283,16 +266,7 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
         )
         .await?
     {
-        let limit = rules.limit(agreement, ad_channel).unwrap_or_default();
-        let mut decision = Decision::new(
-            Status::Capped,
-            "daily_limit",
-            format!(
-                "Đã đủ {limit} tin quảng cáo qua {} trong 24 giờ tới địa chỉ này.",
-                ad_channel.label()
-            ),
-        );
-        decision.until = Some(frees_at);
+        let decision = capped(&rules, agreement, ad_channel, frees_at);
         return finish(deps, &mut message, Some(&target), decision).await;
     }
 
@@ -393,6 +367,87 @@ fn ad_channel(channel: MessageChannel) -> Option<(AdChannel, &'static str)> {
         MessageChannel::Sms => Some((AdChannel::Sms, "sms")),
         MessageChannel::Zns => Some((AdChannel::Sms, "zns")),
         MessageChannel::Push | MessageChannel::Webhook => None,
+    }
+}
+
+/// The Decree 91 channel and count key a send falls under: none for `care` (not
+/// advertising) or for a channel outside the decree.
+fn advertising_scope(
+    purpose: SendPurpose,
+    channel: MessageChannel,
+) -> Option<(AdChannel, &'static str)> {
+    ad_channel(channel).filter(|_| purpose.is_advertising())
+}
+
+/// Outside the channel's advertising window (the customer's agreed one, else the rules'):
+/// deferred to its next opening, never dropped. `None` inside it, or with no window.
+fn outside_window(
+    rules: &AdvertisingRules,
+    agreement: Option<&Agreement>,
+    ad_channel: AdChannel,
+    now: DateTime<Utc>,
+) -> Option<Decision> {
+    let window = rules.window(agreement, ad_channel)?;
+    if window.contains(now) {
+        return None;
+    }
+    let until = window.next_open(now);
+    let decision = Decision::new(
+        Status::Deferred,
+        "quiet_hours",
+        format!(
+            "Ngoài khung giờ quảng cáo {}–{}; hoãn đến {}.",
+            window.start.format("%H:%M"),
+            window.end.format("%H:%M"),
+            nhip_domain::time::to_vn(until).format("%H:%M %d/%m/%Y")
+        ),
+    );
+    Some(decision.until(until))
+}
+
+/// Over the channel's send rate this minute: deferred to the next minute.
+fn rate_limited(now: DateTime<Utc>) -> Decision {
+    Decision::new(
+        Status::Deferred,
+        "rate_limited",
+        "Vượt tốc độ gửi của kênh; gửi lại phút sau.",
+    )
+    .until(minute_floor(now) + Duration::minutes(1))
+}
+
+/// The 24-hour advertising limit for the address is reached until `frees_at`.
+fn capped(
+    rules: &AdvertisingRules,
+    agreement: Option<&Agreement>,
+    ad_channel: AdChannel,
+    frees_at: DateTime<Utc>,
+) -> Decision {
+    let limit = rules.limit(agreement, ad_channel).unwrap_or_default();
+    Decision::new(
+        Status::Capped,
+        "daily_limit",
+        format!(
+            "Đã đủ {limit} tin quảng cáo qua {} trong 24 giờ tới địa chỉ này.",
+            ad_channel.label()
+        ),
+    )
+    .until(frees_at)
+}
+
+/// No target passed: the first target's refusal explains it, or there was no target.
+fn unreachable(first_refusal: Option<Decision>) -> Decision {
+    first_refusal.unwrap_or_else(|| {
+        Decision::new(Status::NoAddress, "no_target", "Không có kênh nào để gửi.")
+    })
+}
+
+/// The counter a decision adds to: a deferral counts once (its first time), and a message
+/// still on its way counts nothing yet.
+fn counter(status: Status, first_deferral: bool) -> Option<&'static str> {
+    match status {
+        Status::Deferred if first_deferral => Some("deferred"),
+        Status::Deferred | Status::Processing | Status::Sending => None,
+        other => Some(other.as_str()),
     }
 }
 
@@ -540,12 +595,7 @@ async fn finish(
         deps.store.put(item, condition).await?;
     }
     save(deps, message).await?;
-    let counter = match decision.status {
-        Status::Deferred if first_deferral => Some("deferred"),
-        Status::Deferred | Status::Processing | Status::Sending => None,
-        other => Some(other.as_str()),
-    };
-    if let Some(counter) = counter {
+    if let Some(counter) = counter(decision.status, first_deferral) {
         stats::count(deps, message, counter).await?;
     }
     let event = DomainEvent {
@@ -619,6 +669,95 @@ fn address_of(customer: &Customer, channel: MessageChannel) -> Option<String> {
     }
 }
 
+/// What a customer's record says about contacting them.
+struct Contact<'a> {
+    consents: &'a Consents,
+    processing_restricted: bool,
+    marketing_objected: bool,
+    erased: bool,
+}
+
+impl<'a> From<&'a Customer> for Contact<'a> {
+    fn from(customer: &'a Customer) -> Self {
+        Self {
+            consents: &customer.consents,
+            processing_restricted: customer.processing_restricted,
+            marketing_objected: customer.marketing_objected,
+            erased: customer.erased_at.is_some(),
+        }
+    }
+}
+
+/// The consent rule for a purpose on a channel: `None` when it may go, else the refusal.
+/// Marketing and consent requests are judged as marketing, care as care; a consent request
+/// goes only to someone who has never decided: not to an opt-in (pointless) and never to a
+/// refusal.
+fn consent_decision(
+    contact: &Contact,
+    purpose: SendPurpose,
+    channel: MessageChannel,
+) -> Option<Decision> {
+    let consent_channel = channel.consent_channel();
+    let may_contact = |purpose| {
+        nhip_domain::customer::may_contact(
+            contact.consents,
+            contact.processing_restricted,
+            contact.marketing_objected,
+            contact.erased,
+            consent_channel,
+            purpose,
+        )
+        .map_err(|refusal| refusal.code())
+    };
+    let check = match purpose {
+        SendPurpose::ConsentRequest => may_contact(Purpose::Care).and_then(|()| {
+            match contact.consents.get(consent_channel, Purpose::Marketing) {
+                None => Ok(()),
+                Some(record) if record.granted => Err("already_consented"),
+                Some(_) => Err("refused"),
+            }
+        }),
+        SendPurpose::Marketing => may_contact(Purpose::Marketing),
+        SendPurpose::Care => may_contact(Purpose::Care),
+    };
+    check.err().map(|code| {
+        Decision::new(
+            Status::NoConsent,
+            consent_reason(code),
+            format!("Không được gửi qua {channel}: {}.", consent_text(code)),
+        )
+    })
+}
+
+/// An entry of the suppression list for the address: `scope` `all` stops every message,
+/// `advertising` only advertising.
+fn suppression_decision(suppression: &Item, purpose: SendPurpose) -> Option<Decision> {
+    let scope = suppression
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("all");
+    if scope != "all" && !purpose.is_advertising() {
+        return None;
+    }
+    let reason = suppression
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("suppressed");
+    Some(Decision::new(
+        Status::Suppressed,
+        suppression_reason(reason),
+        format!(
+            "Địa chỉ nằm trong danh sách chặn ({}).",
+            suppression_text(reason)
+        ),
+    ))
+}
+
+/// Whether the do-not-advertise list (phone numbers) applies: advertising by SMS or ZNS.
+fn do_not_advertise_applies(purpose: SendPurpose, channel: MessageChannel) -> bool {
+    purpose.is_advertising() && matches!(channel, MessageChannel::Sms | MessageChannel::Zns)
+}
+
 /// Whether the customer may get this purpose on this target's channel now; the address when so.
 async fn reachable(
     deps: &Deps,
@@ -635,71 +774,18 @@ async fn reachable(
             format!("Khách hàng chưa có địa chỉ nhận qua {channel}."),
         )));
     };
-    let consent_channel = channel.consent_channel();
-    let consent_purpose = match purpose {
-        SendPurpose::Care => Purpose::Care,
-        SendPurpose::Marketing | SendPurpose::ConsentRequest => Purpose::Marketing,
-    };
-    let erased = customer.erased_at.is_some();
-    let check = match purpose {
-        // A consent request goes only to someone who has never decided: not to an opt-in
-        // (pointless) and never to a refusal.
-        SendPurpose::ConsentRequest => nhip_domain::customer::may_contact(
-            &customer.consents,
-            customer.processing_restricted,
-            customer.marketing_objected,
-            erased,
-            consent_channel,
-            Purpose::Care,
-        )
-        .map_err(|refusal| refusal.code())
-        .and_then(
-            |()| match customer.consents.get(consent_channel, Purpose::Marketing) {
-                None => Ok(()),
-                Some(record) if record.granted => Err("already_consented"),
-                Some(_) => Err("refused"),
-            },
-        ),
-        _ => nhip_domain::customer::may_contact(
-            &customer.consents,
-            customer.processing_restricted,
-            customer.marketing_objected,
-            erased,
-            consent_channel,
-            consent_purpose,
-        )
-        .map_err(|refusal| refusal.code()),
-    };
-    if let Err(code) = check {
-        return Ok(Err(Decision::new(
-            Status::NoConsent,
-            consent_reason(code),
-            format!("Không được gửi qua {channel}: {}.", consent_text(code)),
-        )));
+    if let Some(decision) = consent_decision(&Contact::from(customer), purpose, channel) {
+        return Ok(Err(decision));
     }
     if let Some(item) = deps
         .store
         .get(&keys::suppression(channel_family(channel), &address))
         .await?
+        && let Some(decision) = suppression_decision(&item, purpose)
     {
-        let scope = item.get("scope").and_then(Value::as_str).unwrap_or("all");
-        if scope == "all" || purpose.is_advertising() {
-            let reason = item
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("suppressed");
-            return Ok(Err(Decision::new(
-                Status::Suppressed,
-                suppression_reason(reason),
-                format!(
-                    "Địa chỉ nằm trong danh sách chặn ({}).",
-                    suppression_text(reason)
-                ),
-            )));
-        }
+        return Ok(Err(decision));
     }
-    if purpose.is_advertising()
-        && matches!(channel, MessageChannel::Sms | MessageChannel::Zns)
+    if do_not_advertise_applies(purpose, channel)
         && deps
             .store
             .get(&keys::do_not_advertise(&address))
@@ -1151,7 +1237,7 @@ async fn within_rate(
 async fn reserve_cap(
     deps: &Deps,
     rules: &AdvertisingRules,
-    agreement: Option<&nhip_domain::compliance::Agreement>,
+    agreement: Option<&Agreement>,
     ad_channel: AdChannel,
     cap_key: &str,
     address: &str,
