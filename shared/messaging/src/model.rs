@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use nhip_core::keys;
 use nhip_ports::store::{Item, StoreError};
@@ -17,7 +18,7 @@ pub use nhip_domain::channel::MessageChannel;
 
 /// Why a message is sent. Only `marketing` and `consent_request` are advertising under
 /// Decree 91; `care` (reminders, statements, service notices) is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SendPurpose {
     /// Service and care.
@@ -45,7 +46,7 @@ impl SendPurpose {
 }
 
 /// What asked for the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
     /// A journey step.
@@ -62,7 +63,7 @@ pub enum CauseKind {
 
 /// The cause of a send: its kind, an id within it (journey step, reminder, user) and the staff
 /// member when one acted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cause {
     /// Kind.
     pub kind: CauseKind,
@@ -73,20 +74,24 @@ pub struct Cause {
     pub actor: Option<String>,
 }
 
-/// One way to reach the customer: a channel and the template for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One way to reach the customer: a channel and the code of a published template of that
+/// channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Target {
     /// The channel.
+    #[schema(value_type = nhip_core::openapi::MessageChannelSchema)]
     pub channel: MessageChannel,
     /// The template's code; its channel must be this channel.
+    #[schema(example = "tra-gop-moi-email", min_length = 1)]
     pub template: String,
     /// A fixed version; the published one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub version: Option<u32>,
 }
 
 /// Data merged into the template beside the customer's own.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RequestData {
     /// The holding (product, amount, due date…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,7 +105,7 @@ pub struct RequestData {
 }
 
 /// A request to send one message, as it travels on the `sends` queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SendRequest {
     /// The cause's own key (e.g. `journey#<enrollment>#<step>#<attempt>`): the same key never
     /// sends twice.
@@ -128,7 +133,7 @@ pub struct SendRequest {
 }
 
 /// Messages Nhịp writes itself, with no advertising in them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "system", rename_all = "snake_case")]
 pub enum SystemMessage {
     /// Confirms a refusal of advertising: when it was received and that sending stopped.
@@ -136,18 +141,70 @@ pub enum SystemMessage {
         /// When the refusal was received.
         received_at: DateTime<Utc>,
         /// The channel advertising stopped on.
+        #[schema(value_type = nhip_core::openapi::MessageChannelSchema)]
         channel: MessageChannel,
     },
     /// Asks a known customer to confirm consents that an anonymous form asked for in their
     /// name (double opt-in): nothing is granted until they open `url` and confirm.
     ConsentConfirmation {
         /// The channel it goes on (e-mail or SMS, to the address already on record).
+        #[schema(value_type = nhip_core::openapi::MessageChannelSchema)]
         channel: MessageChannel,
         /// The signed confirmation page.
         url: String,
         /// What would be granted, `channel:purpose`.
         consents: Vec<String>,
     },
+}
+
+/// How a refusal of advertising reached staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalVia {
+    /// On a call.
+    Call,
+    /// In a reply to an e-mail.
+    EmailReply,
+    /// In a reply SMS.
+    SmsReply,
+    /// In person.
+    InPerson,
+}
+
+impl RefusalVia {
+    /// Every way, in the order staff pick them.
+    pub const ALL: [RefusalVia; 4] = [
+        RefusalVia::Call,
+        RefusalVia::EmailReply,
+        RefusalVia::SmsReply,
+        RefusalVia::InPerson,
+    ];
+
+    /// Wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalVia::Call => "call",
+            RefusalVia::EmailReply => "email_reply",
+            RefusalVia::SmsReply => "sms_reply",
+            RefusalVia::InPerson => "in_person",
+        }
+    }
+}
+
+/// A way of refusal staff do not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Chọn call, email_reply, sms_reply hoặc in_person.")]
+pub struct UnknownRefusalVia;
+
+impl std::str::FromStr for RefusalVia {
+    type Err = UnknownRefusalVia;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RefusalVia::ALL
+            .into_iter()
+            .find(|via| via.as_str() == text)
+            .ok_or(UnknownRefusalVia)
+    }
 }
 
 /// Longest idempotency key.
@@ -168,7 +225,7 @@ pub fn message_id_for(idempotency_key: &str) -> String {
 }
 
 /// Where a message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Claimed by a consumer, being decided.
@@ -358,6 +415,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn message_ids_follow_the_idempotency_key() {
@@ -365,6 +423,16 @@ mod tests {
         assert_eq!(a, message_id_for("journey#e1#s2#1"));
         assert_ne!(a, message_id_for("journey#e1#s2#2"));
         assert_eq!(a.len(), 26);
+    }
+
+    #[test]
+    fn refusal_ways_read_their_wire_forms_only() {
+        for via in RefusalVia::ALL {
+            assert_eq!(via.as_str().parse::<RefusalVia>(), Ok(via));
+            assert_eq!(json!(via), json!(via.as_str()));
+        }
+        assert_eq!("phone".parse::<RefusalVia>(), Err(UnknownRefusalVia));
+        assert_eq!("Call".parse::<RefusalVia>(), Err(UnknownRefusalVia));
     }
 
     #[test]

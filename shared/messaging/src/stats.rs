@@ -3,7 +3,10 @@
 //! once per message, when the message first reaches that state (the pipeline and the tracker
 //! guard the "first"), with an atomic ADD on `STAT#TPL#<code>` / `STAT#CMP#<id>`.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::model::Message;
 use nhip_core::deps::Deps;
@@ -86,37 +89,47 @@ async fn count_for_journey(deps: &Deps, cause_id: &str, counter: &str) -> Result
     .await
 }
 
+/// Message counters with their rates.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// Each counter of [`COUNTERS`] (0 when nothing was counted).
+    #[schema(example = json!({"sent": 12, "delivered": 11, "opened": 5}))]
+    pub counts: BTreeMap<String, u64>,
+    /// Delivered, opened, clicked, bounced, complained and unsubscribed over `sent` (4 decimal
+    /// places); `null` while nothing was sent.
+    #[schema(example = json!({"delivered": 0.9167, "opened": 0.4167}))]
+    pub rates: BTreeMap<String, Option<f64>>,
+}
+
 /// The counters of a template (`TPL`) or campaign (`CMP`), with rates over `sent`.
-pub async fn read(deps: &Deps, scope: &str, id: &str) -> Result<Value, StoreError> {
+pub async fn read(deps: &Deps, scope: &str, id: &str) -> Result<Stats, StoreError> {
     let item = deps
         .store
         .get(&keys::message_stats(scope, id))
         .await?
         .unwrap_or_default();
     let value = |name: &str| item.get(name).and_then(Value::as_u64).unwrap_or(0);
-    let mut counts = Map::new();
-    for name in COUNTERS {
-        counts.insert(name.into(), value(name).into());
-    }
+    let counts = COUNTERS
+        .iter()
+        .map(|name| ((*name).to_owned(), value(name)))
+        .collect();
     let sent = value("sent");
     let rate = |name: &str| {
-        if sent == 0 {
-            Value::Null
-        } else {
+        (sent != 0).then(|| {
             let ratio = value(name) as f64 / sent as f64;
-            Value::from((ratio * 10_000.0).round() / 10_000.0)
-        }
+            (ratio * 10_000.0).round() / 10_000.0
+        })
     };
-    let mut rates = Map::new();
-    for name in [
+    let rates = [
         "delivered",
         "opened",
         "clicked",
         "bounced",
         "complained",
         "unsubscribed",
-    ] {
-        rates.insert(name.into(), rate(name));
-    }
-    Ok(serde_json::json!({ "counts": counts, "rates": rates }))
+    ]
+    .into_iter()
+    .map(|name| (name.to_owned(), rate(name)))
+    .collect();
+    Ok(Stats { counts, rates })
 }

@@ -2,25 +2,25 @@
 //! pipeline with a dry run first; their statistics, and those of templates and of the whole
 //! organisation.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::model::{Cause, CauseKind, Message, RequestData, SendPurpose, SendRequest, Target};
-use crate::{pipeline, stats, templates};
+use crate::campaigns::{self, Campaign, CampaignError, Created, NewCampaign, Report};
+use crate::model::{Message, MessageChannel, SendPurpose, Status, Target};
+use crate::stats::{self, Stats};
+use crate::templates;
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
-use nhip_core::keys;
-use nhip_crm::customers::list::{self, Filters};
-use nhip_ports::store::{Condition, Index, Query, StoreError};
 
-use super::sends::{TargetInput, check_targets};
-use super::{MAX_CAMPAIGN_AUDIENCE, not_found, unprocessable};
+use super::{not_found, unprocessable};
 
 /// A bulk send to a filter of customers.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -30,10 +30,10 @@ pub struct CampaignInput {
     #[schema(example = "Ưu đãi trả góp tháng 12")]
     pub name: String,
     /// Channels with their template, in order of preference (1–5, one per channel).
-    #[schema(value_type = Vec<TargetInput>, min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "the-moi-chao-mung-email"}]))]
+    #[schema(min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "the-moi-chao-mung-email"}]))]
     pub targets: Vec<Target>,
     /// `care`, `marketing` or `consent_request`.
-    #[schema(value_type = crate::schemas::SendPurposeSchema, example = "marketing")]
+    #[schema(example = "marketing")]
     pub purpose: SendPurpose,
     /// Who: the customer-list filters (lifecycle, classification, source, tag, owner, team…).
     #[serde(default)]
@@ -46,7 +46,7 @@ pub struct CampaignInput {
     /// `all`: every customer in your scope. Required when `filters` is empty (an empty or
     /// forgotten filter never sends to everyone by accident), refused together with filters.
     #[serde(default)]
-    #[schema(value_type = Option<crate::schemas::CampaignAudienceSchema>, example = "all")]
+    #[schema(example = "all")]
     pub audience: Option<CampaignAudience>,
     /// Only count: answer 200 with how many customers the campaign would go to; nothing is
     /// stored or queued.
@@ -54,12 +54,115 @@ pub struct CampaignInput {
     pub dry_run: bool,
 }
 
-/// A campaign's explicit audience.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A campaign's explicit audience: `all`, every customer in the caller's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignAudience {
     /// Every customer in the caller's scope.
     All,
+}
+
+impl TryFrom<CampaignInput> for NewCampaign {
+    type Error = CampaignError;
+
+    fn try_from(input: CampaignInput) -> Result<Self, Self::Error> {
+        NewCampaign::new(
+            &input.name,
+            input.targets,
+            input.purpose,
+            input.filters,
+            input.audience == Some(CampaignAudience::All),
+            input.idempotency_key,
+            input.dry_run,
+        )
+    }
+}
+
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        match error {
+            CampaignError::MayNotSend | CampaignError::MayNotRead => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string())
+            }
+            CampaignError::NotFound => not_found("chiến dịch"),
+            CampaignError::QueueUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                error.to_string(),
+            ),
+            CampaignError::Store(error)
+            | CampaignError::Targets(crate::targets::TargetError::Store(error)) => error.into(),
+            other => {
+                let field = other.field().unwrap_or_else(|| "filters".into());
+                unprocessable(&field, &other.to_string())
+            }
+        }
+    }
+}
+
+/// A dry run's answer: how many customers the campaign would go to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignPreview {
+    /// How many customers in your scope it would go to.
+    pub audience: usize,
+    /// Always `true`.
+    pub dry_run: bool,
+    /// The filters as sent.
+    #[schema(value_type = Object)]
+    pub filters: Value,
+    /// The name, trimmed.
+    pub name: String,
+    /// Why it would be sent.
+    pub purpose: SendPurpose,
+    /// Always 0: nothing is queued.
+    pub queued: usize,
+}
+
+/// A campaign as staff read it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignView {
+    /// How many customers it went to.
+    pub audience: usize,
+    /// Created (UTC).
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// The customer-list filters as sent (`null` for everyone).
+    #[schema(value_type = Object)]
+    pub filters: Value,
+    /// Id.
+    pub id: String,
+    /// Name staff see.
+    pub name: String,
+    /// Why it is sent.
+    pub purpose: SendPurpose,
+    /// Channels with their template, in order of preference.
+    pub targets: Vec<Target>,
+}
+
+impl From<Campaign> for CampaignView {
+    fn from(campaign: Campaign) -> Self {
+        Self {
+            audience: campaign.audience,
+            created_at: campaign.created_at,
+            created_by: campaign.created_by,
+            filters: campaign.filters,
+            id: campaign.id,
+            name: campaign.name,
+            purpose: campaign.purpose,
+            targets: campaign.targets,
+        }
+    }
+}
+
+/// A queued campaign: the campaign and how many sends were queued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueuedCampaign {
+    /// The campaign.
+    #[serde(flatten)]
+    pub campaign: CampaignView,
+    /// How many send requests were queued.
+    pub queued: usize,
 }
 
 /// `POST /v1/campaigns` (admin or manager): queues the message for every customer in your
@@ -73,8 +176,8 @@ pub enum CampaignAudience {
     security(("bearer" = [])),
     request_body(content = CampaignInput, description = "The campaign."),
     responses(
-        (status = 200, description = "A dry run: `audience`, how many customers it would go to; nothing stored or queued.", body = Object),
-        (status = 202, description = "Queued: the campaign with `queued`.", body = Object),
+        (status = 200, description = "A dry run: `audience`, how many customers it would go to; nothing stored or queued.", body = CampaignPreview),
+        (status = 202, description = "Queued: the campaign with `queued`.", body = QueuedCampaign),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -89,165 +192,94 @@ pub async fn create_campaign(
     principal: Principal,
     Json(body): Json<CampaignInput>,
 ) -> Result<Response, ApiError> {
-    if !matches!(principal.role, Role::Admin | Role::Manager) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Chỉ quản trị viên và quản lý được gửi hàng loạt.",
-        ));
-    }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(unprocessable("name", "Tên chiến dịch từ 1 đến 200 ký tự."));
-    }
-    check_targets(&deps, &body.targets).await?;
-    let mut filters = campaign_filters(&body.filters)?;
-    match (filters == Filters::default(), body.audience) {
-        (true, None) => {
-            return Err(unprocessable(
-                "audience",
-                "Bộ lọc trống: chiến dịch sẽ gửi cho mọi khách hàng trong phạm vi của bạn. \
-                 Ghi \"audience\": \"all\" để xác nhận, hoặc thêm bộ lọc.",
-            ));
-        }
-        (false, Some(CampaignAudience::All)) => {
-            return Err(unprocessable(
-                "audience",
-                "\"audience\": \"all\" gửi cho mọi khách hàng; bỏ nó đi khi đã có bộ lọc.",
-            ));
-        }
-        _ => {}
-    }
-    filters.limit = Some(list::MAX_LIMIT);
-    let now = deps.clock.now();
-    let id = match &body.idempotency_key {
-        Some(key) if key.is_empty() || key.len() > 200 => {
-            return Err(unprocessable("idempotency_key", "Khoá từ 1 đến 200 ký tự."));
-        }
-        Some(key) => crate::model::message_id_for(&format!("campaign#{}#{key}", principal.user)),
-        None => ulid::Ulid::from_datetime(now.into()).to_string(),
-    };
-    let mut audience = Vec::new();
-    loop {
-        let page = list::list(&*deps.store, &principal, &filters)
-            .await
-            .map_err(|e| match e {
-                list::ListError::Store(error) => ApiError::from(error),
-                other => unprocessable("filters", &other.to_string()),
-            })?;
-        audience.extend(page.customers.into_iter().map(|c| c.id));
-        if audience.len() > MAX_CAMPAIGN_AUDIENCE {
-            return Err(unprocessable(
-                "filters",
-                "Quá 5.000 khách hàng; chia nhỏ chiến dịch bằng bộ lọc.",
-            ));
-        }
-        match page.next_cursor {
-            Some(cursor) => filters.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    if body.dry_run {
-        return Ok((
-            StatusCode::OK,
-            Json(json!({
-                "dry_run": true,
-                "name": nhip_domain::person::nfc(name),
-                "purpose": body.purpose,
-                "filters": body.filters,
-                "audience": audience.len(),
-                "queued": 0,
-            })),
-        )
-            .into_response());
-    }
-    let campaign = json!({
-        "id": id,
-        "name": nhip_domain::person::nfc(name),
-        "targets": body.targets,
-        "purpose": body.purpose,
-        "filters": body.filters,
-        "created_by": principal.user,
-        "created_at": keys::instant(now),
-        "audience": audience.len(),
-    });
-    let mut item = keys::campaign(&id).to_item();
-    if let Value::Object(fields) = &campaign {
-        item.extend(fields.clone());
-    }
-    item.insert("kind".into(), "campaign".into());
-    item.insert("gsi2pk".into(), keys::CAMPAIGNS.into());
-    item.insert(
-        "gsi2sk".into(),
-        format!("{}#{id}", keys::instant(now)).into(),
-    );
-    // A replayed request finds its campaign and queues again: each send's key is the
-    // campaign and the customer, so nobody gets it twice.
-    match deps.store.put(item, Condition::NotExists).await {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
-        Err(other) => return Err(other.into()),
-    }
-    let requests: Vec<SendRequest> = audience
-        .iter()
-        .map(|customer| SendRequest {
-            idempotency_key: format!("campaign#{id}#{customer}"),
-            customer_id: customer.to_string(),
-            targets: body.targets.clone(),
-            purpose: body.purpose,
-            cause: Cause {
-                kind: CauseKind::Campaign,
-                id: id.clone(),
-                actor: Some(principal.user.clone()),
-            },
-            campaign: Some(id.clone()),
-            data: RequestData::default(),
-            system: None,
-            requested_at: now,
-        })
-        .collect();
-    pipeline::enqueue(&deps, &requests).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Hàng đợi gửi tin đang bận; gửi lại cùng yêu cầu sẽ không gửi trùng.",
-        )
-    })?;
-    let mut view = campaign;
-    view["queued"] = json!(requests.len());
-    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+    campaigns::may_send(&principal)?;
+    let campaign = NewCampaign::try_from(body)?;
+    Ok(
+        match campaigns::create(&deps, &principal, campaign).await? {
+            Created::Preview {
+                name,
+                purpose,
+                filters,
+                audience,
+            } => {
+                let preview = CampaignPreview {
+                    audience,
+                    dry_run: true,
+                    filters,
+                    name,
+                    purpose,
+                    queued: 0,
+                };
+                (StatusCode::OK, Json(preview)).into_response()
+            }
+            Created::Queued { campaign, queued } => {
+                let view = QueuedCampaign {
+                    campaign: campaign.into(),
+                    queued,
+                };
+                (StatusCode::ACCEPTED, Json(view)).into_response()
+            }
+        },
+    )
 }
 
-/// A campaign's filters: the customer-list filters as a JSON object. A key the list does not
-/// know (a misspelling such as `lifecyle`) is refused naming it, never ignored: ignoring it
-/// would widen the audience. `limit` and `cursor` are the list's paging, not filters.
-fn campaign_filters(raw: &Value) -> Result<Filters, ApiError> {
-    if raw.is_null() {
-        return Ok(Filters::default());
+/// One message of a campaign, as its report lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignMessage {
+    /// The channel chosen, once one was.
+    #[schema(value_type = Option<nhip_core::openapi::MessageChannelSchema>)]
+    pub channel: Option<MessageChannel>,
+    /// The customer.
+    pub customer_id: String,
+    /// Engagement so far: signal → first time seen.
+    pub engagement: BTreeMap<String, DateTime<Utc>>,
+    /// The message.
+    pub message_id: String,
+    /// Machine-readable reason for the status.
+    pub reason: Option<String>,
+    /// The reason in Vietnamese.
+    pub reason_text: Option<String>,
+    /// Where it is.
+    pub status: Status,
+    /// The status as staff read it.
+    pub status_label: String,
+}
+
+impl From<&Message> for CampaignMessage {
+    fn from(message: &Message) -> Self {
+        Self {
+            channel: message.channel,
+            customer_id: message.customer_id.clone(),
+            engagement: message.engagement.clone(),
+            message_id: message.id.clone(),
+            reason: message.reason.clone(),
+            reason_text: message.reason_text.clone(),
+            status: message.status,
+            status_label: message.status.label().to_owned(),
+        }
     }
-    if !raw.is_object() {
-        return Err(unprocessable(
-            "filters",
-            "Bộ lọc phải là một đối tượng JSON.",
-        ));
+}
+
+/// A campaign with its counters and its messages' results.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignReport {
+    /// The campaign.
+    #[serde(flatten)]
+    pub campaign: CampaignView,
+    /// Its messages (the first 1,000).
+    pub messages: Vec<CampaignMessage>,
+    /// Its counters and rates.
+    pub stats: Stats,
+}
+
+impl From<Report> for CampaignReport {
+    fn from(report: Report) -> Self {
+        Self {
+            messages: report.messages.iter().map(CampaignMessage::from).collect(),
+            campaign: report.campaign.into(),
+            stats: report.stats,
+        }
     }
-    let mut unknown = Vec::new();
-    let filters: Filters = serde_ignored::deserialize(raw.clone(), |path| {
-        unknown.push(path.to_string());
-    })
-    .map_err(|e| unprocessable("filters", &format!("Bộ lọc không hợp lệ: {e}")))?;
-    if let Some(key) = unknown.first() {
-        return Err(unprocessable(
-            &format!("filters.{key}"),
-            &format!("Bộ lọc không có trường «{key}»."),
-        ));
-    }
-    if filters.limit.is_some() || filters.cursor.is_some() {
-        return Err(unprocessable(
-            "filters",
-            "Bộ lọc không nhận limit hay cursor.",
-        ));
-    }
-    Ok(filters)
 }
 
 /// `GET /v1/campaigns/{id}`: the campaign, its counters and its messages' results.
@@ -258,7 +290,7 @@ fn campaign_filters(raw: &Value) -> Result<Filters, ApiError> {
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Campaign id.")),
     responses(
-        (status = 200, description = "The campaign with `stats` and `messages`.", body = Object),
+        (status = 200, description = "The campaign with `stats` and `messages`.", body = CampaignReport),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -269,57 +301,9 @@ pub async fn get_campaign(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    if !matches!(principal.role, Role::Admin | Role::Manager) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Chỉ quản trị viên và quản lý xem chiến dịch.",
-        ));
-    }
-    if id.len() != 26 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(not_found("chiến dịch"));
-    }
-    let mut item = deps
-        .store
-        .get(&keys::campaign(&id))
-        .await?
-        .ok_or_else(|| not_found("chiến dịch"))?;
-    if principal.role == Role::Manager
-        && item.get("created_by").and_then(Value::as_str) != Some(principal.user.as_str())
-    {
-        return Err(not_found("chiến dịch"));
-    }
-    for attr in ["pk", "sk", "kind", "gsi2pk", "gsi2sk"] {
-        item.remove(attr);
-    }
-    let page = deps
-        .store
-        .query(Query::partition(Index::Gsi3, keys::messages_of_campaign(&id)).limit(1000))
-        .await?;
-    let messages: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(Message::from_item)
-        .collect::<Result<Vec<_>, _>>()?
-        .iter()
-        .map(|m| {
-            json!({
-                "message_id": m.id,
-                "customer_id": m.customer_id,
-                "channel": m.channel,
-                "status": m.status,
-                "status_label": m.status.label(),
-                "reason": m.reason,
-                "reason_text": m.reason_text,
-                "engagement": m.engagement,
-            })
-        })
-        .collect();
-    let mut view = Value::Object(item);
-    view["stats"] = stats::read(&deps, "CMP", &id).await?;
-    view["messages"] = json!(messages);
-    Ok(Json(view))
+) -> Result<Json<CampaignReport>, ApiError> {
+    let report = campaigns::report(&deps, &principal, &id).await?;
+    Ok(Json(report.into()))
 }
 
 /// `GET /v1/templates/{code}/stats`: the template's counters and rates.
@@ -330,7 +314,7 @@ pub async fn get_campaign(
     security(("bearer" = [])),
     params(("code" = String, Path, description = "Template code.")),
     responses(
-        (status = 200, description = "`{counts, rates}`.", body = Object),
+        (status = 200, description = "`{counts, rates}`.", body = Stats),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -341,7 +325,7 @@ pub async fn template_stats(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Stats>, ApiError> {
     templates::meta(&deps, &code)
         .await?
         .ok_or_else(|| not_found("mẫu tin"))?;
@@ -356,7 +340,7 @@ pub async fn template_stats(
     tag = "messaging",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{counts, rates}`.", body = Object),
+        (status = 200, description = "`{counts, rates}`.", body = Stats),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 503, response = nhip_core::openapi::Unavailable),
@@ -365,7 +349,7 @@ pub async fn template_stats(
 pub async fn organisation_stats(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Stats>, ApiError> {
     if !matches!(principal.role, Role::Admin | Role::Manager) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

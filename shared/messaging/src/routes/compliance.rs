@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use nhip_domain::compliance::{AdvertisingRules, Agreement};
 use nhip_domain::identifiers::Phone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::model::MessageChannel;
+use crate::model::{MessageChannel, RefusalVia};
 use crate::{pipeline, tracking};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
@@ -23,8 +23,74 @@ use nhip_ports::store::{Condition, StoreError};
 
 use super::{MAX_DNC_BATCH, not_found, unprocessable};
 
-/// How a refusal may reach staff.
-pub const REFUSAL_VIA: [&str; 4] = ["call", "email_reply", "sms_reply", "in_person"];
+/// How a refusal may reach staff: [`RefusalVia`]'s wire forms.
+pub const REFUSAL_VIA: [&str; 4] = [
+    RefusalVia::ALL[0].as_str(),
+    RefusalVia::ALL[1].as_str(),
+    RefusalVia::ALL[2].as_str(),
+    RefusalVia::ALL[3].as_str(),
+];
+
+/// The advertising rules in force and their stored version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RulesView {
+    /// The rules: windows, limits, labels and refusal keywords per channel.
+    #[schema(value_type = Object)]
+    pub rules: AdvertisingRules,
+    /// The stored version (0 while the Decree 91 preset is in force).
+    pub version: u64,
+}
+
+/// What became of a refusal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefusalOutcome {
+    /// `stopped` or `already_stopped`.
+    #[schema(example = "stopped")]
+    pub outcome: &'static str,
+}
+
+/// What an upload to the do-not-advertise list did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DncAdded {
+    /// How many numbers were added (or were there already).
+    pub added: usize,
+    /// The invalid numbers' positions (from 0) with the problem.
+    #[schema(example = json!({"2": "Số điện thoại không hợp lệ."}))]
+    pub invalid: BTreeMap<String, String>,
+}
+
+/// A number on the do-not-advertise list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DncEntry {
+    /// When it was added (UTC).
+    pub added_at: Option<String>,
+    /// The number, masked.
+    pub phone: String,
+    /// Where the list came from (`staff`, `sms_reply`, `national_dnc_2026-11`…).
+    pub source: Option<String>,
+}
+
+/// A removal from a list; removing what is not there is not an error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    /// Always `true`.
+    pub removed: bool,
+}
+
+/// Why an address is suppressed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SuppressionView {
+    /// Since when (UTC).
+    pub at: Option<String>,
+    /// `hard_bounce`, `complaint`, `unsubscribe` or `refusal`.
+    pub reason: Option<String>,
+    /// `all` (nothing is sent) or `advertising` (care still goes).
+    pub scope: Option<String>,
+}
+
+fn text(item: &nhip_ports::store::Item, name: &str) -> Option<String> {
+    item.get(name).and_then(Value::as_str).map(str::to_owned)
+}
 
 /// `GET /v1/compliance/advertising-rules`: the rules in force (the "VN Decree 91" preset
 /// unless an admin changed them), with the stored `version`.
@@ -34,7 +100,7 @@ pub const REFUSAL_VIA: [&str; 4] = ["call", "email_reply", "sms_reply", "in_pers
     tag = "messaging",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{rules, version}`.", body = Object),
+        (status = 200, description = "`{rules, version}`.", body = RulesView),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 503, response = nhip_core::openapi::Unavailable),
@@ -43,7 +109,7 @@ pub const REFUSAL_VIA: [&str; 4] = ["call", "email_reply", "sms_reply", "in_pers
 pub async fn get_rules(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RulesView>, ApiError> {
     let stored = deps.store.get(&keys::advertising_rules()).await?;
     let version = stored
         .as_ref()
@@ -51,7 +117,7 @@ pub async fn get_rules(
         .and_then(Value::as_u64)
         .unwrap_or(0);
     let rules = pipeline::advertising_rules(&deps).await?;
-    Ok(Json(json!({ "rules": rules, "version": version })))
+    Ok(Json(RulesView { rules, version }))
 }
 
 /// New advertising rules.
@@ -76,7 +142,7 @@ pub struct RulesInput {
     security(("bearer" = [])),
     request_body(content = RulesInput, description = "The rules and the version you read."),
     responses(
-        (status = 200, description = "`{rules, version}`.", body = Object),
+        (status = 200, description = "`{rules, version}`.", body = RulesView),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -91,7 +157,7 @@ pub async fn put_rules(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Json(body): Json<RulesInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RulesView>, ApiError> {
     principal.require_admin()?;
     body.rules
         .validate()
@@ -107,9 +173,10 @@ pub async fn put_rules(
         Condition::version_is(body.version)
     };
     match deps.store.put(item, condition).await {
-        Ok(()) => Ok(Json(
-            json!({ "rules": body.rules, "version": body.version + 1 }),
-        )),
+        Ok(()) => Ok(Json(RulesView {
+            rules: body.rules,
+            version: body.version + 1,
+        })),
         Err(StoreError::ConditionFailed { .. }) => {
             let current = deps
                 .store
@@ -144,7 +211,7 @@ pub struct AgreementInput {
     params(("id" = String, Path, description = "Customer id.")),
     request_body(content = AgreementInput, description = "The agreement and the version you read."),
     responses(
-        (status = 200, description = "The customer.", body = Object),
+        (status = 200, description = "The customer.", body = nhip_crm::customers::routes::CustomerView),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -211,10 +278,11 @@ pub async fn put_agreement(
 #[serde(deny_unknown_fields)]
 pub struct RefusalInput {
     /// The channel advertising stops on.
-    #[schema(value_type = crate::schemas::MessageChannelSchema, example = "sms")]
+    #[schema(example = "sms")]
+    #[schema(value_type = nhip_core::openapi::MessageChannelSchema)]
     pub channel: MessageChannel,
     /// How it came: `call`, `email_reply`, `sms_reply`, `in_person`.
-    #[schema(value_type = crate::schemas::RefusalViaSchema, example = "call")]
+    #[schema(value_type = RefusalVia, example = "call")]
     pub via: String,
 }
 
@@ -228,7 +296,7 @@ pub struct RefusalInput {
     params(("id" = String, Path, description = "Customer id.")),
     request_body(content = RefusalInput, description = "Channel and how it came."),
     responses(
-        (status = 200, description = "`{outcome}`: `stopped` or `already_stopped`.", body = Object),
+        (status = 200, description = "`{outcome}`: `stopped` or `already_stopped`.", body = RefusalOutcome),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -244,24 +312,24 @@ pub async fn staff_refusal(
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<RefusalInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RefusalOutcome>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
-    if !REFUSAL_VIA.contains(&body.via.as_str()) {
-        return Err(unprocessable(
-            "via",
-            "Chọn call, email_reply, sms_reply hoặc in_person.",
-        ));
-    }
+    let via: RefusalVia = body
+        .via
+        .parse()
+        .map_err(|e: crate::model::UnknownRefusalVia| unprocessable("via", &e.to_string()))?;
     let outcome = tracking::refuse(
         &deps,
         customer.id,
         body.channel,
-        &body.via,
+        via.as_str(),
         Some(&principal.user),
         None,
     )
     .await?;
-    Ok(Json(json!({ "outcome": refused_code(outcome) })))
+    Ok(Json(RefusalOutcome {
+        outcome: refused_code(outcome),
+    }))
 }
 
 pub(super) fn refused_code(outcome: tracking::Refused) -> &'static str {
@@ -293,7 +361,7 @@ pub struct DncInput {
     security(("bearer" = [])),
     request_body(content = DncInput, description = "The numbers."),
     responses(
-        (status = 200, description = "`{added, invalid}`.", body = Object),
+        (status = 200, description = "`{added, invalid}`.", body = DncAdded),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -307,7 +375,7 @@ pub async fn add_do_not_advertise(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Json(body): Json<DncInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DncAdded>, ApiError> {
     principal.require_admin()?;
     if body.numbers.len() > MAX_DNC_BATCH {
         return Err(unprocessable("numbers", "Tối đa 10.000 số mỗi lần."));
@@ -334,7 +402,10 @@ pub async fn add_do_not_advertise(
         item.insert("added_at".into(), keys::instant(now).into());
         deps.store.put(item, Condition::Always).await?;
     }
-    Ok(Json(json!({ "added": phones.len(), "invalid": invalid })))
+    Ok(Json(DncAdded {
+        added: phones.len(),
+        invalid,
+    }))
 }
 
 fn dnc_phone(raw: &str) -> Result<Phone, ApiError> {
@@ -349,7 +420,7 @@ fn dnc_phone(raw: &str) -> Result<Phone, ApiError> {
     security(("bearer" = [])),
     params(("phone" = String, Path, description = "Mobile number.")),
     responses(
-        (status = 200, description = "On the list.", body = Object),
+        (status = 200, description = "On the list.", body = DncEntry),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -360,18 +431,18 @@ pub async fn get_do_not_advertise(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path(phone): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DncEntry>, ApiError> {
     let phone = dnc_phone(&phone)?;
     let item = deps
         .store
         .get(&keys::do_not_advertise(phone.as_str()))
         .await?
         .ok_or_else(|| not_found("số điện thoại trong danh sách"))?;
-    Ok(Json(json!({
-        "phone": phone.masked(),
-        "source": item.get("source"),
-        "added_at": item.get("added_at"),
-    })))
+    Ok(Json(DncEntry {
+        added_at: text(&item, "added_at"),
+        phone: phone.masked(),
+        source: text(&item, "source"),
+    }))
 }
 
 /// `DELETE /v1/do-not-advertise/{phone}` (admin): takes a number off the list.
@@ -382,7 +453,7 @@ pub async fn get_do_not_advertise(
     security(("bearer" = [])),
     params(("phone" = String, Path, description = "Mobile number.")),
     responses(
-        (status = 200, description = "Removed (or was not there): `{removed: true}`.", body = Object),
+        (status = 200, description = "Removed (or was not there): `{removed: true}`.", body = Removed),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -393,13 +464,13 @@ pub async fn delete_do_not_advertise(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(phone): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Removed>, ApiError> {
     principal.require_admin()?;
     let phone = dnc_phone(&phone)?;
     deps.store
         .delete(&keys::do_not_advertise(phone.as_str()), Condition::Always)
         .await?;
-    Ok(Json(json!({ "removed": true })))
+    Ok(Json(Removed { removed: true }))
 }
 
 fn suppression_key(family: &str, address: &str) -> Result<nhip_ports::Key, ApiError> {
@@ -427,7 +498,7 @@ fn suppression_key(family: &str, address: &str) -> Result<nhip_ports::Key, ApiEr
         ("address" = String, Path, description = "The address or number."),
     ),
     responses(
-        (status = 200, description = "`{reason, scope, at}`.", body = Object),
+        (status = 200, description = "`{reason, scope, at}`.", body = SuppressionView),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -438,18 +509,18 @@ pub async fn get_suppression(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path((family, address)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SuppressionView>, ApiError> {
     let key = suppression_key(&family, &address)?;
     let item = deps
         .store
         .get(&key)
         .await?
         .ok_or_else(|| not_found("địa chỉ bị chặn"))?;
-    Ok(Json(json!({
-        "reason": item.get("reason"),
-        "scope": item.get("scope"),
-        "at": item.get("at"),
-    })))
+    Ok(Json(SuppressionView {
+        at: text(&item, "at"),
+        reason: text(&item, "reason"),
+        scope: text(&item, "scope"),
+    }))
 }
 
 /// `DELETE /v1/suppressions/{family}/{address}` (admin): lifts a suppression (e.g. after the
@@ -464,7 +535,7 @@ pub async fn get_suppression(
         ("address" = String, Path, description = "The address or number."),
     ),
     responses(
-        (status = 200, description = "Lifted (or was not there): `{removed: true}`.", body = Object),
+        (status = 200, description = "Lifted (or was not there): `{removed: true}`.", body = Removed),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -475,9 +546,9 @@ pub async fn delete_suppression(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path((family, address)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Removed>, ApiError> {
     principal.require_admin()?;
     let key = suppression_key(&family, &address)?;
     deps.store.delete(&key, Condition::Always).await?;
-    Ok(Json(json!({ "removed": true })))
+    Ok(Json(Removed { removed: true }))
 }

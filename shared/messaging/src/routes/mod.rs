@@ -89,3 +89,12 @@ fn unprocessable(field: &str, message: &str) -> ApiError {
     )
     .field(field, message)
 }
+
+impl From<crate::targets::TargetError> for ApiError {
+    fn from(error: crate::targets::TargetError) -> Self {
+        match error {
+            crate::targets::TargetError::Store(error) => error.into(),
+            other => unprocessable(&other.field(), &other.to_string()),
+        }
+    }
+}

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use nhip_domain::identifiers::Phone;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
+use crate::callbacks::{self, CallbackError, SesOutcome};
 use crate::model::MessageChannel;
 use crate::{pipeline, tracking};
 use nhip_core::deps::Deps;
@@ -139,6 +139,52 @@ fn forbidden(message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message.to_owned())
 }
 
+fn invalid_body(message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message.to_owned())
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(error: CallbackError) -> Self {
+        match error {
+            CallbackError::SesNotConfigured
+            | CallbackError::ZaloNotConfigured
+            | CallbackError::OtherTopic
+            | CallbackError::SnsSignature(_)
+            | CallbackError::ZaloSignature(_) => forbidden(&error.to_string()),
+            CallbackError::NotUtf8
+            | CallbackError::NotSns(_)
+            | CallbackError::NotSesEvent(_)
+            | CallbackError::NotZnsDelivery(_) => invalid_body(&error.to_string()),
+            CallbackError::Confirmation(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                error.to_string(),
+            ),
+            CallbackError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// What a provider callback did.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct CallbackAnswer {
+    /// A subscription confirmation was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// The event was about a Nhịp message and is recorded on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<bool>,
+}
+
+impl CallbackAnswer {
+    fn recorded(recorded: bool) -> Self {
+        Self {
+            recorded: Some(recorded),
+            ..Self::default()
+        }
+    }
+}
+
 /// `POST /v1/tracking/ses`: SES events delivered by an SNS HTTPS subscription. The SNS
 /// signature is verified first (forged, unsigned or stale → 403, nothing recorded); a
 /// subscription confirmation is confirmed.
@@ -148,7 +194,7 @@ fn forbidden(message: &str) -> ApiError {
     tag = "tracking",
     request_body(content = crate::sns::SnsMessage, description = "An SNS message (JSON sent as text/plain by SNS), signed with the certificate at `SigningCertURL`."),
     responses(
-        (status = 200, description = "Recorded (or ignored: not a Nhịp message).", body = Object),
+        (status = 200, description = "Recorded (or ignored: not a Nhịp message): `{recorded}`; a subscription confirmation: `{confirmed}`.", body = CallbackAnswer),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
@@ -158,65 +204,15 @@ fn forbidden(message: &str) -> ApiError {
 pub async fn ses_over_http(
     State(deps): State<Arc<Deps>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let Some(topic) = deps.settings.messaging.ses_events_topic_arn.as_deref() else {
-        return Err(forbidden(
-            "SES events over HTTPS are not configured (NHIP_SES_EVENTS_TOPIC_ARN).",
-        ));
-    };
-    let text = std::str::from_utf8(&body).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body is not UTF-8.",
-        )
-    })?;
-    let message: crate::sns::SnsMessage = serde_json::from_str(text).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body is not an SNS message.",
-        )
-    })?;
-    if message.topic_arn != topic {
-        return Err(forbidden(
-            "The SNS message is not from Nhịp's SES events topic.",
-        ));
-    }
-    let now = deps.clock.now();
-    crate::sns::verify(&message, &*deps.sns_certificates, now)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "SNS message rejected");
-            forbidden("The SNS signature does not verify.")
-        })?;
-    match message.kind {
-        crate::sns::SnsKind::Notification => {
-            let event = crate::ses_events::parse(&message.message).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    "The notification is not an SES event.",
-                )
-            })?;
-            let outcome = tracking::record_ses(&deps, &event).await?;
-            Ok(Json(
-                json!({ "recorded": !matches!(outcome, tracking::Recorded::UnknownMessage) }),
-            ))
-        }
-        crate::sns::SnsKind::SubscriptionConfirmation => {
-            let url = message.subscribe_url.clone().unwrap_or_default();
-            deps.sns_certificates.confirm(&url).await.map_err(|_| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Could not confirm the subscription.",
-                )
-            })?;
-            Ok(Json(json!({ "confirmed": true })))
-        }
-        crate::sns::SnsKind::UnsubscribeConfirmation => Ok(Json(json!({ "recorded": false }))),
-    }
+) -> Result<Json<CallbackAnswer>, ApiError> {
+    Ok(Json(match callbacks::ses_over_http(&deps, &body).await? {
+        SesOutcome::Event { recorded } => CallbackAnswer::recorded(recorded),
+        SesOutcome::Ignored => CallbackAnswer::recorded(false),
+        SesOutcome::Confirmed => CallbackAnswer {
+            confirmed: Some(true),
+            ..CallbackAnswer::default()
+        },
+    }))
 }
 
 /// `POST /v1/tracking/zns`: Zalo's delivery callback (`user_received_message`), verified
@@ -227,7 +223,7 @@ pub async fn ses_over_http(
     tag = "tracking",
     request_body(content = crate::zalo::ZaloEvent, description = "Zalo's event, signed byte for byte (`X-ZEvent-Signature`)."),
     responses(
-        (status = 200, description = "Recorded.", body = Object),
+        (status = 200, description = "Recorded: `{recorded}` (`false`: not a Nhịp message).", body = CallbackAnswer),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
@@ -238,62 +234,13 @@ pub async fn zns_callback(
     State(deps): State<Arc<Deps>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let settings = &deps.settings.messaging;
-    let (Some(app_id), Some(secret)) = (&settings.zalo_app_id, &settings.zalo_secret) else {
-        return Err(forbidden("Zalo callbacks are not configured."));
-    };
-    let text = std::str::from_utf8(&body).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body is not UTF-8.",
-        )
-    })?;
+) -> Result<Json<CallbackAnswer>, ApiError> {
     let signature = headers
         .get("x-zevent-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let timestamp = serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| {
-            v.get("timestamp").and_then(|t| {
-                t.as_str()
-                    .map(str::to_owned)
-                    .or_else(|| t.as_u64().map(|n| n.to_string()))
-            })
-        })
-        .unwrap_or_default();
-    crate::zalo::verify_zalo_signature(app_id, secret, text, &timestamp, signature)
-        .map_err(|_| forbidden("The Zalo signature does not verify."))?;
-    let delivery = crate::zalo::parse_zns_delivery(text).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "Not a ZNS delivery event.",
-        )
-    })?;
-    let message = match &delivery.tracking_id {
-        Some(id) => pipeline::load(&deps, id).await?,
-        None => None,
-    };
-    let message = match message {
-        Some(message) => Some(message),
-        None => tracking::by_provider_id(&deps, &delivery.msg_id).await?,
-    };
-    let Some(message) = message else {
-        return Ok(Json(json!({ "recorded": false })));
-    };
-    tracking::record(
-        &deps,
-        message,
-        tracking::Signal::Delivered,
-        delivery.delivered_at,
-        &format!("zns-{}", delivery.msg_id),
-        json!({}),
-    )
-    .await?;
-    Ok(Json(json!({ "recorded": true })))
+    let recorded = callbacks::zns_delivery(&deps, signature, &body).await?;
+    Ok(Json(CallbackAnswer::recorded(recorded)))
 }
 
 /// An inbound SMS from the provider's webhook.
@@ -307,6 +254,27 @@ pub struct InboundSms {
     pub text: String,
 }
 
+/// What an inbound SMS did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InboundAnswer {
+    /// What became of the refusal: `stopped`, `already_stopped`, `listed` (no customer has the
+    /// number; it went on the do-not-advertise list) or `unknown_customer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "stopped")]
+    pub outcome: Option<&'static str>,
+    /// Whether the text is a refusal keyword.
+    pub refusal: bool,
+}
+
+impl InboundAnswer {
+    fn refusal(outcome: &'static str) -> Self {
+        Self {
+            outcome: Some(outcome),
+            refusal: true,
+        }
+    }
+}
+
 /// `POST /v1/tracking/sms-inbound`: a reply SMS, signed like the telephony webhook
 /// (`X-Nhip-Timestamp`, `X-Nhip-Signature: sha256=<hex>` over `<ts>.<body>` with
 /// `NHIP_SMS_INBOUND_SECRET`). A refusal keyword stops advertising by SMS at once.
@@ -316,7 +284,7 @@ pub struct InboundSms {
     tag = "tracking",
     request_body(content = InboundSms, description = "The reply."),
     responses(
-        (status = 200, description = "`{refusal, outcome}`.", body = Object),
+        (status = 200, description = "`{refusal, outcome}`.", body = InboundAnswer),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
@@ -327,28 +295,24 @@ pub async fn sms_inbound(
     State(deps): State<Arc<Deps>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InboundAnswer>, ApiError> {
     let Some(secret) = deps.settings.messaging.sms_inbound_secret.as_deref() else {
         return Err(forbidden("Inbound SMS is not configured."));
     };
     let now = deps.clock.now();
     nhip_core::webhook::verify(secret, &headers, &body, now)
         .map_err(|_| forbidden("The signature does not verify."))?;
-    let sms: InboundSms = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body is not an inbound SMS.",
-        )
-    })?;
+    let sms: InboundSms = serde_json::from_slice(&body)
+        .map_err(|_| invalid_body("The body is not an inbound SMS."))?;
     let rules = pipeline::advertising_rules(&deps).await?;
     if !rules.is_refusal(&sms.text) {
-        return Ok(Json(json!({ "refusal": false })));
+        return Ok(Json(InboundAnswer {
+            refusal: false,
+            outcome: None,
+        }));
     }
     let Ok(phone) = Phone::parse(&sms.from) else {
-        return Ok(Json(
-            json!({ "refusal": true, "outcome": "unknown_customer" }),
-        ));
+        return Ok(Json(InboundAnswer::refusal("unknown_customer")));
     };
     let owner = repo::guard_owner(&*deps.store, &keys::phone_guard(phone.as_str())).await?;
     let Some(customer) = owner else {
@@ -358,7 +322,7 @@ pub async fn sms_inbound(
         item.insert("source".into(), "sms_reply".into());
         item.insert("added_at".into(), keys::instant(now).into());
         deps.store.put(item, Condition::Always).await?;
-        return Ok(Json(json!({ "refusal": true, "outcome": "listed" })));
+        return Ok(Json(InboundAnswer::refusal("listed")));
     };
     let outcome = tracking::refuse(
         &deps,
@@ -369,7 +333,5 @@ pub async fn sms_inbound(
         None,
     )
     .await?;
-    Ok(Json(
-        json!({ "refusal": true, "outcome": refused_code(outcome) }),
-    ))
+    Ok(Json(InboundAnswer::refusal(refused_code(outcome))))
 }

@@ -1,51 +1,39 @@
 //! Sending one message to a customer through the pipeline, and reading a customer's
 //! messages and one message with its history.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::model::{
-    Cause, CauseKind, Message, MessageChannel, RequestData, SendPurpose, SendRequest, Target,
+    Cause, CauseKind, Message, MessageChannel, RequestData, SendPurpose, SendRequest, Status,
+    Target,
 };
-use crate::{pipeline, templates};
+use crate::{pipeline, targets};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_crm::customers::routes::load_visible;
-use nhip_ports::store::{Index, Query, SortKey};
+use nhip_ports::store::{Index, Item, Query, SortKey};
 
 use super::{not_found, unprocessable};
-
-/// One way to reach the customer, as a request names it: a channel and the code of a
-/// published template of that channel (the schema of [`Target`]).
-#[derive(utoipa::ToSchema)]
-pub struct TargetInput {
-    /// The channel.
-    #[schema(value_type = crate::schemas::MessageChannelSchema)]
-    pub channel: String,
-    /// The template's code; its channel must be this channel.
-    #[schema(example = "tra-gop-moi-email", min_length = 1)]
-    pub template: String,
-    /// A fixed version; the published one when absent.
-    #[schema(minimum = 1, nullable = false)]
-    pub version: Option<u32>,
-}
 
 /// A one-off send to a customer.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendInput {
     /// Channels with their template, in order of preference (1–5, one per channel).
-    #[schema(value_type = Vec<TargetInput>, min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "tra-gop-moi-email"}]))]
+    #[schema(min_items = 1, max_items = 5, example = json!([{"channel": "email", "template": "tra-gop-moi-email"}]))]
     pub targets: Vec<Target>,
     /// `care`, `marketing` or `consent_request`.
-    #[schema(value_type = crate::schemas::SendPurposeSchema, example = "marketing")]
+    #[schema(example = "marketing")]
     pub purpose: SendPurpose,
     /// Your key for this send; the same key never sends twice. Generated when absent.
     #[serde(default)]
@@ -56,48 +44,142 @@ pub struct SendInput {
     pub data: RequestData,
 }
 
-pub(super) async fn check_targets(deps: &Deps, targets: &[Target]) -> Result<(), ApiError> {
-    if targets.is_empty() || targets.len() > MessageChannel::ALL.len() {
-        return Err(unprocessable(
-            "targets",
-            "Chọn 1 đến 5 kênh, mỗi kênh một mẫu.",
-        ));
-    }
-    for (i, target) in targets.iter().enumerate() {
-        if targets[..i].iter().any(|t| t.channel == target.channel) {
-            return Err(unprocessable("targets", "Mỗi kênh chỉ một lần."));
-        }
-        let field = format!("targets.{i}.template");
-        let meta = templates::meta(deps, &target.template)
-            .await?
-            .ok_or_else(|| unprocessable(&field, "Không có mẫu tin này."))?;
-        if meta.channel != target.channel {
-            return Err(unprocessable(&field, "Mẫu tin thuộc kênh khác."));
-        }
-        match target.version {
-            Some(number)
-                if templates::version(deps, &target.template, number)
-                    .await?
-                    .is_none() =>
-            {
-                return Err(unprocessable(&field, "Không có phiên bản này."));
-            }
-            None if meta.published_version.is_none() => {
-                return Err(unprocessable(&field, "Mẫu tin chưa được phát hành."));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+/// A message as staff read it: the stored message without the consumer's lease, with the
+/// status's label.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    /// The channel chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<nhip_core::openapi::MessageChannelSchema>)]
+    pub channel: Option<MessageChannel>,
+    /// What was sent, as the channel took it (attachments without their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub content: Option<Value>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The customer.
+    pub customer_id: String,
+    /// When a deferred message may go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<DateTime<Utc>>,
+    /// Engagement so far: signal name → first time seen.
+    pub engagement: BTreeMap<String, DateTime<Utc>>,
+    /// Id.
+    pub id: String,
+    /// Original URLs of the tracked links, by index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// The provider's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// Machine-readable reason for the status (`quiet_hours`, `hard_bounce`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The reason in Vietnamese.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_text: Option<String>,
+    /// The request it came from.
+    pub request: SendRequest,
+    /// When it was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// SMS segments, for SMS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub sms_segments: Option<Value>,
+    /// Where it is.
+    pub status: Status,
+    /// The status as staff read it.
+    pub status_label: String,
+    /// The template rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The version rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_version: Option<u32>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version.
+    pub version: u64,
 }
 
-fn message_view(message: &Message) -> Value {
-    let mut view = json!(message);
-    if let Some(object) = view.as_object_mut() {
-        object.insert("status_label".into(), message.status.label().into());
-        object.remove("lease_until");
+impl From<&Message> for MessageView {
+    fn from(message: &Message) -> Self {
+        let message = message.clone();
+        Self {
+            channel: message.channel,
+            content: message.content,
+            created_at: message.created_at,
+            customer_id: message.customer_id,
+            defer_until: message.defer_until,
+            engagement: message.engagement,
+            id: message.id,
+            links: message.links,
+            provider_id: message.provider_id,
+            reason: message.reason,
+            reason_text: message.reason_text,
+            request: message.request,
+            sent_at: message.sent_at,
+            sms_segments: message.sms_segments,
+            status: message.status,
+            status_label: message.status.label().to_owned(),
+            template: message.template,
+            template_version: message.template_version,
+            updated_at: message.updated_at,
+            version: message.version,
+        }
     }
-    view
+}
+
+/// A queued send.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    /// The message it becomes.
+    pub message_id: String,
+    /// Always `queued`: the decision follows on the message.
+    #[schema(example = "queued")]
+    pub status: &'static str,
+}
+
+/// A customer's messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageList {
+    /// Newest first.
+    pub items: Vec<MessageView>,
+}
+
+/// One signal in a message's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignalView {
+    /// When it happened.
+    pub at: Option<String>,
+    /// What the provider said about it.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    /// `delivered`, `opened`, `clicked`, `bounced`, `complained` or `unsubscribed`.
+    pub signal: Option<String>,
+}
+
+impl From<&Item> for SignalView {
+    fn from(item: &Item) -> Self {
+        let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            at: text("at"),
+            details: item.get("details").cloned(),
+            signal: text("signal"),
+        }
+    }
+}
+
+/// A message with its history of signals.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageDetail {
+    /// The message.
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// Its signals, oldest first (at most 200).
+    pub history: Vec<SignalView>,
 }
 
 /// `POST /v1/customers/{id}/messages`: queues one message to a customer you can see.
@@ -109,7 +191,7 @@ fn message_view(message: &Message) -> Value {
     params(("id" = String, Path, description = "Customer id.")),
     request_body(content = SendInput, description = "Channels, templates, purpose."),
     responses(
-        (status = 202, description = "Queued: `{message_id}`; the decision follows on the message and the timeline.", body = Object),
+        (status = 202, description = "Queued: `{message_id}`; the decision follows on the message and the timeline.", body = Queued),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -127,7 +209,7 @@ pub async fn send_to_customer(
     Json(body): Json<SendInput>,
 ) -> Result<Response, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
-    check_targets(&deps, &body.targets).await?;
+    targets::check(&deps, &body.targets).await?;
     let now = deps.clock.now();
     // Scoped to the customer, so a key can never land on another cause's message.
     let key = match body.idempotency_key {
@@ -164,11 +246,11 @@ pub async fn send_to_customer(
                 "Hàng đợi gửi tin đang bận; thử lại sau.",
             )
         })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "message_id": request.message_id(), "status": "queued" })),
-    )
-        .into_response())
+    let queued = Queued {
+        message_id: request.message_id(),
+        status: "queued",
+    };
+    Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }
 
 /// How many of a customer's messages to list.
@@ -197,7 +279,7 @@ impl nhip_core::http::ListParams for MessagePage {
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Customer id."), MessagePage),
     responses(
-        (status = 200, description = "`{items}`.", body = Object),
+        (status = 200, description = "`{items}`.", body = MessageList),
         (status = 400, response = nhip_core::openapi::BadRequest),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
@@ -210,7 +292,7 @@ pub async fn customer_messages(
     principal: Principal,
     Path(id): Path<String>,
     nhip_core::http::ListQuery(paging): nhip_core::http::ListQuery<MessagePage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageList>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
     let page = deps
         .store
@@ -223,15 +305,15 @@ pub async fn customer_messages(
             .limit(nhip_core::http::ListParams::limit(&paging)),
         )
         .await?;
-    let items: Vec<Value> = page
+    let items = page
         .items
         .into_iter()
         .map(Message::from_item)
         .collect::<Result<Vec<_>, _>>()?
         .iter()
-        .map(message_view)
+        .map(MessageView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(MessageList { items }))
 }
 
 /// `GET /v1/messages/{id}`: a message, its decision and its history of signals.
@@ -242,7 +324,7 @@ pub async fn customer_messages(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Message id.")),
     responses(
-        (status = 200, description = "The message with `history`.", body = Object),
+        (status = 200, description = "The message with `history`.", body = MessageDetail),
         (status = 401, response = nhip_core::openapi::Unauthenticated),
         (status = 403, response = nhip_core::openapi::Forbidden),
         (status = 404, response = nhip_core::openapi::NotFound),
@@ -253,7 +335,7 @@ pub async fn get_message(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageDetail>, ApiError> {
     if id.len() != 26 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found("tin"));
     }
@@ -271,18 +353,8 @@ pub async fn get_message(
                 .limit(200),
         )
         .await?;
-    let history: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|item| {
-            json!({
-                "signal": item.get("signal"),
-                "at": item.get("at"),
-                "details": item.get("details"),
-            })
-        })
-        .collect();
-    let mut view = message_view(&message);
-    view["history"] = json!(history);
-    Ok(Json(view))
+    Ok(Json(MessageDetail {
+        message: MessageView::from(&message),
+        history: page.items.iter().map(SignalView::from).collect(),
+    }))
 }

@@ -1,0 +1,429 @@
+//! Campaigns: one template to a filtered audience (or everyone in the caller's scope, when
+//! said so), previewed by a dry run or queued through the pipeline, and the report of one
+//! campaign with its counters and its messages' results.
+//!
+//! The stored campaign is `CMP#<id>` / `CAMPAIGN`, listed newest first on gsi2 under
+//! `CAMPAIGNS`. A campaign request's `idempotency_key` fixes the campaign id, and each send's
+//! key is the campaign and the customer, so a replayed request queues only what is missing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Cause, CauseKind, Message, RequestData, SendPurpose, SendRequest, Target};
+use crate::stats::{self, Stats};
+use crate::targets::{self, TargetError};
+use crate::{pipeline, routes::MAX_CAMPAIGN_AUDIENCE};
+use nhip_core::auth::{Principal, Role};
+use nhip_core::deps::Deps;
+use nhip_core::keys;
+use nhip_crm::customers::list::{self, Filters};
+use nhip_ports::QueueError;
+use nhip_ports::store::{Condition, Index, Item, Query, StoreError};
+
+/// Kind attribute of campaign items.
+pub const KIND: &str = "campaign";
+/// Longest campaign name, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// Why a campaign cannot be previewed, queued or shown. The texts are the ones staff read.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    /// Only admins and managers send in bulk.
+    #[error("Chỉ quản trị viên và quản lý được gửi hàng loạt.")]
+    MayNotSend,
+    /// Only admins and managers read campaigns.
+    #[error("Chỉ quản trị viên và quản lý xem chiến dịch.")]
+    MayNotRead,
+    /// No such campaign, or not one of the caller's (a manager sees their own).
+    #[error("Không tìm thấy chiến dịch.")]
+    NotFound,
+    /// The name is empty or too long.
+    #[error("Tên chiến dịch từ 1 đến 200 ký tự.")]
+    Name,
+    /// The targets do not match the catalogue.
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+    /// `filters` is not a JSON object.
+    #[error("Bộ lọc phải là một đối tượng JSON.")]
+    FiltersNotObject,
+    /// `filters` does not read as the customer list's filters.
+    #[error("Bộ lọc không hợp lệ: {0}")]
+    FiltersMalformed(String),
+    /// A filter key the customer list does not know (it would widen the audience).
+    #[error("Bộ lọc không có trường «{0}».")]
+    UnknownFilter(String),
+    /// `limit` or `cursor` given as a filter.
+    #[error("Bộ lọc không nhận limit hay cursor.")]
+    FilterPaging,
+    /// The customer list refused a filter value.
+    #[error("{0}")]
+    FilterRejected(String),
+    /// No filter and no `"audience": "all"`.
+    #[error(
+        "Bộ lọc trống: chiến dịch sẽ gửi cho mọi khách hàng trong phạm vi của bạn. \
+         Ghi \"audience\": \"all\" để xác nhận, hoặc thêm bộ lọc."
+    )]
+    EveryoneUnconfirmed,
+    /// A filter together with `"audience": "all"`.
+    #[error("\"audience\": \"all\" gửi cho mọi khách hàng; bỏ nó đi khi đã có bộ lọc.")]
+    EveryoneAndFilters,
+    /// The idempotency key is empty or too long.
+    #[error("Khoá từ 1 đến 200 ký tự.")]
+    IdempotencyKey,
+    /// More customers than one campaign may queue.
+    #[error("Quá 5.000 khách hàng; chia nhỏ chiến dịch bằng bộ lọc.")]
+    AudienceTooLarge,
+    /// The `sends` queue did not take the requests; the same request again sends nobody twice.
+    #[error("Hàng đợi gửi tin đang bận; gửi lại cùng yêu cầu sẽ không gửi trùng.")]
+    QueueUnavailable(#[source] QueueError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CampaignError {
+    /// The request field a validation error is about, if it is one.
+    pub fn field(&self) -> Option<String> {
+        Some(match self {
+            CampaignError::Name => "name".into(),
+            CampaignError::Targets(TargetError::Store(_)) => return None,
+            CampaignError::Targets(error) => error.field(),
+            CampaignError::FiltersNotObject
+            | CampaignError::FiltersMalformed(_)
+            | CampaignError::FilterPaging
+            | CampaignError::FilterRejected(_)
+            | CampaignError::AudienceTooLarge => "filters".into(),
+            CampaignError::UnknownFilter(key) => format!("filters.{key}"),
+            CampaignError::EveryoneUnconfirmed | CampaignError::EveryoneAndFilters => {
+                "audience".into()
+            }
+            CampaignError::IdempotencyKey => "idempotency_key".into(),
+            CampaignError::MayNotSend
+            | CampaignError::MayNotRead
+            | CampaignError::NotFound
+            | CampaignError::QueueUnavailable(_)
+            | CampaignError::Store(_) => return None,
+        })
+    }
+}
+
+/// Who a campaign goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Audience {
+    /// Everyone in the caller's scope, said explicitly.
+    Everyone,
+    /// The customers the list's filters select.
+    Filtered(Box<Filters>),
+}
+
+/// A campaign request that passed its own checks (the targets are checked against the
+/// catalogue by [`create`]).
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    /// The name, trimmed and NFC-normalised.
+    pub name: String,
+    /// Channels with their template, in order of preference.
+    pub targets: Vec<Target>,
+    /// Care, marketing or consent request.
+    pub purpose: SendPurpose,
+    /// Who.
+    pub audience: Audience,
+    /// The filters as sent, kept on the campaign and echoed.
+    pub filters: Value,
+    /// The caller's key for the campaign (1–200 bytes).
+    pub idempotency_key: Option<String>,
+    /// Only count.
+    pub dry_run: bool,
+}
+
+impl NewCampaign {
+    /// Checks the parts of a campaign request that need nothing stored, in the order they are
+    /// reported: the name, the filters, the audience, the idempotency key.
+    pub fn new(
+        name: &str,
+        targets: Vec<Target>,
+        purpose: SendPurpose,
+        filters: Value,
+        everyone: bool,
+        idempotency_key: Option<String>,
+        dry_run: bool,
+    ) -> Result<Self, CampaignError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(CampaignError::Name);
+        }
+        let parsed = campaign_filters(&filters)?;
+        let audience = match (parsed == Filters::default(), everyone) {
+            (true, false) => return Err(CampaignError::EveryoneUnconfirmed),
+            (false, true) => return Err(CampaignError::EveryoneAndFilters),
+            (true, true) => Audience::Everyone,
+            (false, false) => Audience::Filtered(Box::new(parsed)),
+        };
+        if idempotency_key
+            .as_ref()
+            .is_some_and(|key| key.is_empty() || key.len() > 200)
+        {
+            return Err(CampaignError::IdempotencyKey);
+        }
+        Ok(Self {
+            name: nhip_domain::person::nfc(name),
+            targets,
+            purpose,
+            audience,
+            filters,
+            idempotency_key,
+            dry_run,
+        })
+    }
+}
+
+/// A campaign as stored (without its keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Id (a ULID, or derived from the caller's idempotency key).
+    pub id: String,
+    /// Name staff see.
+    pub name: String,
+    /// Channels with their template, in order of preference.
+    pub targets: Vec<Target>,
+    /// Care, marketing or consent request.
+    pub purpose: SendPurpose,
+    /// The customer-list filters as sent (`null` for everyone).
+    pub filters: Value,
+    /// Who created it.
+    pub created_by: String,
+    /// Created (RFC 3339, milliseconds, UTC).
+    pub created_at: String,
+    /// How many customers it went to.
+    pub audience: usize,
+}
+
+impl Campaign {
+    /// The stored item, listed on gsi2 under `CAMPAIGNS`, newest first.
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        let Value::Object(fields) = serde_json::to_value(self)
+            .map_err(|e| StoreError::invalid(format!("campaign does not serialise: {e}")))?
+        else {
+            return Err(StoreError::invalid("campaign is not an object"));
+        };
+        let mut item = keys::campaign(&self.id).to_item();
+        item.extend(fields);
+        item.insert("kind".into(), KIND.into());
+        item.insert("gsi2pk".into(), keys::CAMPAIGNS.into());
+        item.insert(
+            "gsi2sk".into(),
+            format!("{}#{}", self.created_at, self.id).into(),
+        );
+        Ok(item)
+    }
+
+    /// The campaign in a stored item.
+    pub fn from_item(mut item: Item) -> Result<Self, StoreError> {
+        for attr in ["pk", "sk", "kind", "gsi2pk", "gsi2sk"] {
+            item.remove(attr);
+        }
+        serde_json::from_value(Value::Object(item))
+            .map_err(|e| StoreError::invalid(format!("stored campaign is malformed: {e}")))
+    }
+}
+
+/// What a campaign request did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A dry run: nothing stored or queued.
+    Preview {
+        /// The name, trimmed and NFC-normalised.
+        name: String,
+        /// Care, marketing or consent request.
+        purpose: SendPurpose,
+        /// The filters as sent.
+        filters: Value,
+        /// How many customers it would go to.
+        audience: usize,
+    },
+    /// Stored (or found, for a replay) and queued.
+    Queued {
+        /// The campaign.
+        campaign: Campaign,
+        /// How many send requests were queued.
+        queued: usize,
+    },
+}
+
+/// Whether `principal` may send in bulk.
+pub fn may_send(principal: &Principal) -> Result<(), CampaignError> {
+    if matches!(principal.role, Role::Admin | Role::Manager) {
+        Ok(())
+    } else {
+        Err(CampaignError::MayNotSend)
+    }
+}
+
+/// Previews or queues a campaign: every customer in the caller's scope the audience selects
+/// (at most [`MAX_CAMPAIGN_AUDIENCE`]) gets one send request.
+pub async fn create(
+    deps: &Deps,
+    principal: &Principal,
+    campaign: NewCampaign,
+) -> Result<Created, CampaignError> {
+    may_send(principal)?;
+    targets::check(deps, &campaign.targets).await?;
+    let now = deps.clock.now();
+    let id = match &campaign.idempotency_key {
+        Some(key) => crate::model::message_id_for(&format!("campaign#{}#{key}", principal.user)),
+        None => ulid::Ulid::from_datetime(now.into()).to_string(),
+    };
+    let audience = audience(deps, principal, &campaign.audience).await?;
+    if campaign.dry_run {
+        return Ok(Created::Preview {
+            name: campaign.name,
+            purpose: campaign.purpose,
+            filters: campaign.filters,
+            audience: audience.len(),
+        });
+    }
+    let stored = Campaign {
+        id: id.clone(),
+        name: campaign.name,
+        targets: campaign.targets,
+        purpose: campaign.purpose,
+        filters: campaign.filters,
+        created_by: principal.user.clone(),
+        created_at: keys::instant(now),
+        audience: audience.len(),
+    };
+    // A replayed request finds its campaign and queues again: each send's key is the
+    // campaign and the customer, so nobody gets it twice.
+    match deps
+        .store
+        .put(stored.to_item()?, Condition::NotExists)
+        .await
+    {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
+    let requests: Vec<SendRequest> = audience
+        .iter()
+        .map(|customer| SendRequest {
+            idempotency_key: format!("campaign#{id}#{customer}"),
+            customer_id: customer.to_string(),
+            targets: stored.targets.clone(),
+            purpose: stored.purpose,
+            cause: Cause {
+                kind: CauseKind::Campaign,
+                id: id.clone(),
+                actor: Some(principal.user.clone()),
+            },
+            campaign: Some(id.clone()),
+            data: RequestData::default(),
+            system: None,
+            requested_at: now,
+        })
+        .collect();
+    pipeline::enqueue(deps, &requests)
+        .await
+        .map_err(CampaignError::QueueUnavailable)?;
+    Ok(Created::Queued {
+        campaign: stored,
+        queued: requests.len(),
+    })
+}
+
+/// The customers an audience selects in the caller's scope, page after page.
+async fn audience(
+    deps: &Deps,
+    principal: &Principal,
+    audience: &Audience,
+) -> Result<Vec<nhip_domain::ids::CustomerId>, CampaignError> {
+    let mut filters = match audience {
+        Audience::Everyone => Filters::default(),
+        Audience::Filtered(filters) => (**filters).clone(),
+    };
+    filters.limit = Some(list::MAX_LIMIT);
+    let mut customers = Vec::new();
+    loop {
+        let page = list::list(&*deps.store, principal, &filters)
+            .await
+            .map_err(|e| match e {
+                list::ListError::Store(error) => CampaignError::Store(error),
+                other => CampaignError::FilterRejected(other.to_string()),
+            })?;
+        customers.extend(page.customers.into_iter().map(|c| c.id));
+        if customers.len() > MAX_CAMPAIGN_AUDIENCE {
+            return Err(CampaignError::AudienceTooLarge);
+        }
+        match page.next_cursor {
+            Some(cursor) => filters.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(customers)
+}
+
+/// A campaign's filters: the customer-list filters as a JSON object. A key the list does not
+/// know (a misspelling such as `lifecyle`) is refused naming it, never ignored: ignoring it
+/// would widen the audience. `limit` and `cursor` are the list's paging, not filters.
+fn campaign_filters(raw: &Value) -> Result<Filters, CampaignError> {
+    if raw.is_null() {
+        return Ok(Filters::default());
+    }
+    if !raw.is_object() {
+        return Err(CampaignError::FiltersNotObject);
+    }
+    let mut unknown = Vec::new();
+    let filters: Filters = serde_ignored::deserialize(raw.clone(), |path| {
+        unknown.push(path.to_string());
+    })
+    .map_err(|e| CampaignError::FiltersMalformed(e.to_string()))?;
+    if let Some(key) = unknown.into_iter().next() {
+        return Err(CampaignError::UnknownFilter(key));
+    }
+    if filters.limit.is_some() || filters.cursor.is_some() {
+        return Err(CampaignError::FilterPaging);
+    }
+    Ok(filters)
+}
+
+/// A campaign with its counters and its messages.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its counters and rates.
+    pub stats: Stats,
+    /// Its messages (the first 1,000).
+    pub messages: Vec<Message>,
+}
+
+/// The campaign `id` with its counters and messages, for an admin or its manager.
+pub async fn report(deps: &Deps, principal: &Principal, id: &str) -> Result<Report, CampaignError> {
+    if !matches!(principal.role, Role::Admin | Role::Manager) {
+        return Err(CampaignError::MayNotRead);
+    }
+    if id.len() != 26 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(CampaignError::NotFound);
+    }
+    let item = deps
+        .store
+        .get(&keys::campaign(id))
+        .await?
+        .ok_or(CampaignError::NotFound)?;
+    let campaign = Campaign::from_item(item)?;
+    if principal.role == Role::Manager && campaign.created_by != principal.user {
+        return Err(CampaignError::NotFound);
+    }
+    let page = deps
+        .store
+        .query(Query::partition(Index::Gsi3, keys::messages_of_campaign(id)).limit(1000))
+        .await?;
+    let messages = page
+        .items
+        .into_iter()
+        .map(Message::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Report {
+        stats: stats::read(deps, "CMP", id).await?,
+        campaign,
+        messages,
+    })
+}
