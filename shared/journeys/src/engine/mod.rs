@@ -27,6 +27,7 @@
 //!    drops the spare.
 //!
 //! A step costs one read, two conditional writes and one queue send (or one due-work put), plus
+//! the side effect; the counters add one update each.
 //!
 //! # Layout
 //! - `enrollment`: the enrollment model ([`Enrollment`], [`EnrollmentStatus`], [`Phase`]), how
