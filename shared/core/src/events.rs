@@ -107,3 +107,21 @@ pub async fn publish(deps: &Deps, events: &[DomainEvent]) -> Result<(), nhip_por
         }
     }
 }
+
+/// Publishes entries a route has just committed (in its own transaction) on the events queue,
+/// so journeys hear what staff do exactly as they hear events posted to `/v1/events`: a lead
+/// made a customer by a holding, a settlement, a consent recorded. The events consumer maps
+/// each back to its entry ([`crate::timeline::Entry::as_event`]) and records nothing twice.
+/// The write is committed already, so a queue outage is logged, not reported to the caller.
+pub async fn publish_entries(deps: &Deps, entries: &[crate::timeline::Entry]) {
+    let events: Vec<_> = entries
+        .iter()
+        .filter_map(crate::timeline::Entry::as_event)
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    if let Err(error) = publish(deps, &events).await {
+        tracing::warn!(%error, count = events.len(), "staff events not published; journeys miss them");
+    }
+}

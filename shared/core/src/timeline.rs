@@ -82,21 +82,6 @@ impl Entry {
     }
 }
 
-/// Publishes entries a route has just committed (in its own transaction) on the events queue,
-/// so journeys hear what staff do exactly as they hear events posted to `/v1/events`: a lead
-/// made a customer by a holding, a settlement, a consent recorded. The events consumer maps
-/// each back to its entry ([`Entry::as_event`]) and records nothing twice. The write is
-/// committed already, so a queue outage is logged, not reported to the caller.
-pub async fn publish(deps: &crate::deps::Deps, entries: &[Entry]) {
-    let events: Vec<_> = entries.iter().filter_map(Entry::as_event).collect();
-    if events.is_empty() {
-        return;
-    }
-    if let Err(error) = crate::events::publish(deps, &events).await {
-        tracing::warn!(%error, count = events.len(), "staff events not published; journeys miss them");
-    }
-}
-
 /// One entry as staff see it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Activity {

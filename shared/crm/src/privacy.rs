@@ -332,7 +332,7 @@ where
         match repo::save(&*deps.store, &before, &mut after, extra).await {
             Ok(()) => {
                 tracing::info!(customer = %after.id, user = %principal.user, action = event_type, "personal-data request applied");
-                timeline::publish(deps, &[recorded]).await;
+                nhip_core::events::publish_entries(deps, &[recorded]).await;
                 return Ok(after);
             }
             Err(SaveError::Conflict) if version.is_none() => continue,

@@ -670,7 +670,7 @@ async fn update_customer(
     // Journeys hear the change ("became a customer") as they hear a core system's event.
     let mut published = vec![entry];
     published.extend(lifecycle_change);
-    timeline::publish(&deps, &published).await;
+    nhip_core::events::publish_entries(&deps, &published).await;
     Ok(Json(CustomerView::from(&after)))
 }
 

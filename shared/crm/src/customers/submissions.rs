@@ -26,7 +26,6 @@ use nhip_core::deps::Deps;
 use nhip_core::form::FieldErrors;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
-use nhip_core::timeline;
 use nhip_ports::store::{Condition, Item, Key, StoreError, Update, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -332,7 +331,7 @@ pub async fn apply(
     )
     .await?;
     // Journeys hear it as they hear any staff change.
-    timeline::publish(deps, &[applied]).await;
+    nhip_core::events::publish_entries(deps, &[applied]).await;
     Ok(AppliedSubmission {
         customer: CustomerView::from(&after),
         applied: fields,

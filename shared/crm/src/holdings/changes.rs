@@ -13,7 +13,6 @@ use crate::customers::routes::find_visible;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, text};
-use nhip_core::timeline;
 use nhip_ports::store::StoreError;
 
 use super::fields::*;
@@ -155,7 +154,7 @@ pub async fn add(
         )?;
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
-                timeline::publish(deps, &entries).await;
+                nhip_core::events::publish_entries(deps, &entries).await;
                 let products = BTreeMap::from([(product.code.clone(), product)]);
                 return Ok(HoldingChange {
                     holding: HoldingView::new(&holding, &products, &reasons),
@@ -256,7 +255,7 @@ pub async fn update(
         )?;
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
-                timeline::publish(deps, &entries).await;
+                nhip_core::events::publish_entries(deps, &entries).await;
                 return Ok(HoldingChange {
                     holding: HoldingView::new(&holding, &products, &reasons),
                     customer: CustomerBrief::from(&after),
