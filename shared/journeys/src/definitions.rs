@@ -323,7 +323,7 @@ async fn create(
     let mut ops = JOURNEYS.create_writes(&meta, &first)?;
     ops.extend(trigger_index(&meta, None));
     if publish {
-        ops.extend(crate::entry::schedule_segment(&first, now, now));
+        ops.extend(schedule_segment(&first, now, now));
     }
     JOURNEYS
         .create(&*deps.store, ops)
@@ -478,7 +478,7 @@ pub async fn add_journey_version(
     let mut ops = JOURNEYS.change_writes(&before, &after, Some((number, &created)))?;
     ops.extend(trigger_index(&after, Some(&before)));
     if query.publish {
-        ops.extend(crate::entry::schedule_segment(&created, now, now));
+        ops.extend(schedule_segment(&created, now, now));
     }
     commit(&deps, &before, ops).await?;
     Ok((StatusCode::CREATED, Json(after)).into_response())
@@ -545,11 +545,7 @@ pub async fn publish_journey_version(
     after.version += 1;
     let mut ops = JOURNEYS.change_writes::<_, JourneyVersion>(&before, &after, None)?;
     ops.extend(trigger_index(&after, Some(&before)));
-    ops.extend(crate::entry::schedule_segment(
-        &found,
-        after.updated_at,
-        after.updated_at,
-    ));
+    ops.extend(schedule_segment(&found, after.updated_at, after.updated_at));
     commit(&deps, &before, ops).await?;
     Ok(Json(after))
 }
@@ -821,3 +817,59 @@ nhip_core::domain_enum!(
     "`json` (default) or `yaml` (the definition as YAML text).",
     ["json", "yaml"]
 );
+
+// ---------------------------------------------------------------------------------------------
+// A segment journey's evaluations, scheduled as due work when a version is published and run
+// by `crate::entry::run_segment`.
+
+/// Where a segment evaluation is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SegmentProgress {
+    /// The customer list's cursor to go on from.
+    pub cursor: Option<String>,
+    /// Customers offered so far.
+    pub seen: u32,
+}
+
+/// The due-work write of the evaluation of `version` at `at` (none unless the journey starts
+/// on a segment), due at `due`, going on from `progress`. The id comes from the journey,
+/// version, instant and progress, so scheduling it twice writes one item.
+pub fn schedule_segment_part(
+    version: &JourneyVersion,
+    at: DateTime<Utc>,
+    progress: SegmentProgress,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<WriteOp> {
+    if !matches!(version.definition.trigger, Trigger::Segment { .. }) {
+        return None;
+    }
+    let id = nhip_core::scheduler::derived_id(
+        due,
+        &format!(
+            "segment#{}#{}#{}#{}#{}",
+            version.key,
+            version.number,
+            keys::instant(at),
+            progress.seen,
+            progress.cursor.as_deref().unwrap_or_default()
+        ),
+    );
+    let work = nhip_core::scheduler::Work::JourneySegment {
+        journey: version.key.clone(),
+        version: version.number,
+        at,
+        cursor: progress.cursor,
+        seen: progress.seen,
+    };
+    Some(nhip_core::scheduler::schedule(id, due, now, &work))
+}
+
+/// The due-work write of a new evaluation of `version` at `at`.
+pub fn schedule_segment(
+    version: &JourneyVersion,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<WriteOp> {
+    schedule_segment_part(version, at, SegmentProgress::default(), at, now)
+}

@@ -614,57 +614,7 @@ pub const SEGMENT_RUN_LIMIT: u32 = 10_000;
 /// a follow-up item, so a tick never spends long on one segment.
 pub const SEGMENT_PAGES_PER_ITEM: usize = 3;
 
-/// Where a segment evaluation is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SegmentProgress {
-    /// The customer list's cursor to go on from.
-    pub cursor: Option<String>,
-    /// Customers offered so far.
-    pub seen: u32,
-}
-
-/// The due-work write of the evaluation of `version` at `at` (none unless the journey starts
-/// on a segment), due at `due`, going on from `progress`. The id comes from the journey,
-/// version, instant and progress, so scheduling it twice writes one item.
-pub fn schedule_segment_part(
-    version: &JourneyVersion,
-    at: DateTime<Utc>,
-    progress: SegmentProgress,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<WriteOp> {
-    if !matches!(version.definition.trigger, Trigger::Segment { .. }) {
-        return None;
-    }
-    let id = nhip_core::scheduler::derived_id(
-        due,
-        &format!(
-            "segment#{}#{}#{}#{}#{}",
-            version.key,
-            version.number,
-            keys::instant(at),
-            progress.seen,
-            progress.cursor.as_deref().unwrap_or_default()
-        ),
-    );
-    let work = nhip_core::scheduler::Work::JourneySegment {
-        journey: version.key.clone(),
-        version: version.number,
-        at,
-        cursor: progress.cursor,
-        seen: progress.seen,
-    };
-    Some(nhip_core::scheduler::schedule(id, due, now, &work))
-}
-
-/// The due-work write of a new evaluation of `version` at `at`.
-pub fn schedule_segment(
-    version: &JourneyVersion,
-    at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<WriteOp> {
-    schedule_segment_part(version, at, SegmentProgress::default(), at, now)
-}
+pub use crate::definitions::{SegmentProgress, schedule_segment, schedule_segment_part};
 
 /// Part of one evaluation of a segment trigger: while `number` is still the published version,
 /// the customers the filter (resolved at `at`) finds are offered to [`enroll`] (the re-entry

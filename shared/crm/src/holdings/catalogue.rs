@@ -17,6 +17,7 @@ use nhip_core::keys;
 use nhip_core::records::to_item;
 use nhip_ports::store::{Condition, Item, StoreError};
 
+use super::access::invalid_filter;
 use super::fields::*;
 use super::model::*;
 use super::repo::*;
@@ -33,15 +34,6 @@ pub(super) struct CatalogueParams {
     kind: Option<String>,
     /// Reasons: only those that may explain this usage status (`not_yet_using`, `stopped`).
     usage_status: Option<String>,
-}
-
-pub(super) fn invalid_filter(field: &str, message: String) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_filter",
-        format!("The filter '{field}' is not valid."),
-    )
-    .field(field, message)
 }
 
 /// `GET /v1/catalogue/products`: every product, by code (`?active=true`, `?kind=card`).

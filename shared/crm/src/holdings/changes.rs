@@ -15,12 +15,12 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, text};
 use nhip_ports::store::StoreError;
 
+use super::apply::{
+    HOLDING_FIELDS, apply_holding_fields, holding_writes, profile_with, timeline_data,
+};
 use super::fields::*;
 use super::model::*;
 use super::repo::*;
-use super::routes::{
-    HOLDING_FIELDS, apply_holding_fields, holding_writes, profile_with, timeline_data,
-};
 use super::views::{CustomerBrief, HoldingChange, HoldingView};
 
 /// Why a holding could not be added or changed.

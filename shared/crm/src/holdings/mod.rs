@@ -19,8 +19,11 @@
 //! Modules: [`model`] (records, enums, lifecycle rules), [`repo`] (reads), [`fields`] (body
 //! reading, card numbers), [`changes`] (the use cases adding and changing a holding, with
 //! [`HoldingError`](changes::HoldingError)), [`views`] (what the holding routes answer),
-//! [`catalogue`], [`routes`] (holding handlers and the rules of a holding's fields), [`usage`],
-//! [`schemas`] (the request bodies' shapes for the document).
+//! [`apply`] (what a change does: fields read onto the holding, the customer's lifecycle and
+//! profile after it, the writes), [`access`] (the customer visible to the caller, the answers
+//! when something is not there), [`catalogue`], [`routes`] (holding handlers), [`usage`] (its
+//! routes; the counting is in [`model`]), [`schemas`] (the request bodies' shapes for the
+//! document).
 
 use std::sync::Arc;
 
@@ -28,6 +31,8 @@ use nhip_core::deps::Deps;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod access;
+pub mod apply;
 pub mod catalogue;
 pub mod changes;
 pub mod fields;
@@ -40,7 +45,6 @@ pub mod views;
 
 pub use model::*;
 pub use repo::{holdings_of, products, reasons};
-pub use usage::{Usage, usage};
 
 /// Kind attribute of catalogue product items.
 pub const PRODUCT_KIND: &str = "catalogue_product";
@@ -72,7 +76,7 @@ mod tests {
     use nhip_domain::customer::{Lifecycle, UsageStatus};
     use ulid::Ulid;
 
-    use super::routes::lifecycle_after;
+    use super::apply::lifecycle_after;
     use super::*;
     use crate::customers::model::HoldingSummary;
 

@@ -260,3 +260,56 @@ impl Holding {
         }
     }
 }
+
+/// How a set of holdings is used. Cancelled holdings count nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Usage {
+    /// Holdings bought (every holding but cancelled ones).
+    pub bought: u32,
+    /// In use.
+    pub using: u32,
+    /// Bought, not yet used ("chờ sử dụng").
+    pub pending: u32,
+    /// Stopped.
+    pub stopped: u32,
+    /// `using / bought`, 0 when nothing was bought; rounded to 4 decimals.
+    pub usage_rate: f64,
+}
+
+impl Usage {
+    fn count(&mut self, holding: &HoldingSummary) {
+        self.bought += 1;
+        match holding.usage_status {
+            Some(UsageStatus::Using) => self.using += 1,
+            Some(UsageStatus::NotYetUsing) => self.pending += 1,
+            Some(UsageStatus::Stopped) => self.stopped += 1,
+            None => {}
+        }
+        self.usage_rate = if self.bought == 0 {
+            0.0
+        } else {
+            (f64::from(self.using) / f64::from(self.bought) * 10_000.0).round() / 10_000.0
+        };
+    }
+}
+
+/// The usage of one customer's holdings: overall and per product kind (kinds from the
+/// catalogue; a product no longer in it counts as `other`).
+pub fn usage(
+    holdings: &[HoldingSummary],
+    products: &BTreeMap<String, Product>,
+) -> (Usage, BTreeMap<ProductKind, Usage>) {
+    let mut total = Usage::default();
+    let mut by_kind: BTreeMap<ProductKind, Usage> = BTreeMap::new();
+    for holding in holdings
+        .iter()
+        .filter(|h| h.status != HoldingStatus::Cancelled.as_str())
+    {
+        let kind = products
+            .get(&holding.product)
+            .map_or(ProductKind::Other, |p| p.kind);
+        total.count(holding);
+        by_kind.entry(kind).or_default().count(holding);
+    }
+    (total, by_kind)
+}

@@ -311,7 +311,7 @@ pub struct UsageReport {
 }
 
 impl KindUsage {
-    fn new(kind: ProductKind, usage: &super::usage::Usage) -> Self {
+    fn new(kind: ProductKind, usage: &super::model::Usage) -> Self {
         Self {
             kind,
             kind_label: kind.label(),
@@ -327,7 +327,7 @@ impl KindUsage {
 impl CustomerUsage {
     /// The usage of `customer`'s holdings, kinds from the catalogue's `products`.
     pub fn new(customer: &Customer, products: &BTreeMap<String, Product>) -> Self {
-        let (total, by_kind) = super::usage::usage(&customer.holdings, products);
+        let (total, by_kind) = super::model::usage(&customer.holdings, products);
         Self {
             customer_id: customer.id,
             full_name: customer.full_name.clone(),
