@@ -69,20 +69,7 @@ async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
             .contains("dang-ky-tra-gop")
     );
 
-    let (_, timeline) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{id}/timeline"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    let types: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let types = api.timeline_types(id).await;
     assert_eq!(types, ["lead.resubmitted", "lead.created"]);
 
     // Both events are on the queue for journeys; recording them again adds no timeline entry.

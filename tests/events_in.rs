@@ -37,20 +37,7 @@ async fn a_batch_is_checked_whole_queued_and_kept_once() {
         assert_eq!(body["events"][0]["customer_id"], customer.as_str());
     }
     api.drain("events").await;
-    let (_, timeline) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{customer}/timeline"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    let types: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let types = api.timeline_types(&customer).await;
     assert_eq!(
         types.iter().filter(|t| **t == "card.issued").count(),
         1,

@@ -10,7 +10,7 @@ use axum::http::{Request, header};
 use nhip_core::auth::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Api, json_request, request};
+use crate::support::{Answer, Api, json_request, request, wraps_api};
 
 const LINK_SECRET: &[u8] = b"intake-tests-link-secret-of-32-bytes!!";
 const PUBLIC_URL: &str = "https://nhip.example";
@@ -20,13 +20,7 @@ struct Ctx {
     api: Api,
 }
 
-impl std::ops::Deref for Ctx {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+wraps_api!(Ctx);
 
 impl Ctx {
     fn new(rate_per_minute: u32) -> Self {

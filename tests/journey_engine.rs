@@ -15,7 +15,7 @@ use nhip_messaging::tracking::{self, Signal};
 use nhip_ports::ReceivedMessage;
 use serde_json::{Value, json};
 
-use crate::support::{Api, test_epoch};
+use crate::support::{Api, test_epoch, wraps_api};
 
 /// How queue messages are delivered.
 #[derive(Clone, Copy, Debug)]
@@ -73,13 +73,7 @@ struct Sim {
     delivery: Delivery,
 }
 
-impl std::ops::Deref for Sim {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+wraps_api!(Sim);
 
 impl Sim {
     async fn new(delivery: Delivery) -> Self {

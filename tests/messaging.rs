@@ -13,7 +13,7 @@ use nhip_messaging::model::{Cause, CauseKind, SendPurpose, SendRequest, Status, 
 use nhip_messaging::pipeline;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Api, drain, fixture_path, json_request, send_to};
+use crate::support::{Answer, Api, drain, fixture_path, json_request, send_to, wraps_api};
 
 const LINK_SECRET: &[u8] = b"messaging-tests-link-secret-of-32-bytes";
 const SES_TOPIC: &str = "arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events";
@@ -24,13 +24,7 @@ struct Ctx {
     api: Api,
 }
 
-impl std::ops::Deref for Ctx {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+wraps_api!(Ctx);
 
 impl Ctx {
     fn new() -> Self {

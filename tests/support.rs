@@ -8,7 +8,8 @@
 //!   `events/`: [`fixture`], [`fixture_path`].
 //! - Requests and answers: [`token_for`] (a token for any principal), [`request`] and
 //!   [`json_request`] (a bearer, a JSON body), [`read`] (any router's response whole, as an
-//!   [`Answer`]: status, headers, text, JSON).
+//!   [`Answer`]: status, headers, bytes, text, JSON), [`send_to`] (the API router over other
+//!   deps).
 //! - Queues and store: [`drain`] (one queue's consumer until the queue is empty), [`settle`]
 //!   (every consumer until every queue is), [`stored_customers`].
 //! - [`Api`]: `nhip_api::router` over local deps (or DynamoDB: [`Api::dynamo`]), with tokens
@@ -17,7 +18,7 @@
 //!   [`Api::admin_call`], [`Api::admin_ok`], [`Api::post_as`]) and the steps most scenarios
 //!   share (create, assign, intake, find by phone, profile, timeline, drain, settle). Suites
 //!   with helpers of their own (the journey simulator, the intake, messaging and telephony
-//!   tests) wrap an `Api` and add only those.
+//!   tests) hold an `Api` in a wrapper that [`wraps_api!`] derefs to it, and add only those.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -321,6 +322,21 @@ pub async fn dynamo_store(prefix: &str) -> nhip_aws::dynamo::DynamoStore {
         .expect("creating the table on the emulator");
     nhip_aws::dynamo::DynamoStore::new(client, table)
 }
+
+/// Makes a suite's wrapper of the harness (a struct with an `api: Api` field and its own
+/// steps) usable as the [`Api`] it holds.
+macro_rules! wraps_api {
+    ($wrapper:ty) => {
+        impl std::ops::Deref for $wrapper {
+            type Target = $crate::support::Api;
+
+            fn deref(&self) -> &Self::Target {
+                &self.api
+            }
+        }
+    };
+}
+pub(crate) use wraps_api;
 
 /// The API router (`nhip_api::router`) over embedded deps with a simulated clock, called as
 /// any principal.

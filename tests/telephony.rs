@@ -7,7 +7,7 @@ use nhip_core::Settings;
 use nhip_core::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use serde_json::{Value, json};
 
-use crate::support::{Api, request, stored_customers};
+use crate::support::{Api, request, stored_customers, wraps_api};
 
 const SECRET: &[u8] = b"call-centre-shared-secret-for-tests";
 
@@ -16,13 +16,7 @@ struct Harness {
     api: Api,
 }
 
-impl std::ops::Deref for Harness {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+wraps_api!(Harness);
 
 impl Harness {
     fn with_secret() -> Self {
@@ -156,18 +150,13 @@ async fn an_unknown_caller_becomes_a_lead_once() {
     assert_eq!(h.customers().await, 1);
     assert_eq!(h.timeline_types(&id).await, ["lead.created"]);
 
-    let (status, customer) = h
-        .admin_call("GET", &format!("/v1/customers/{id}"), None)
-        .await;
-    assert_eq!(status, 200, "{customer}");
+    let customer = h.profile(&id).await;
     assert_eq!(customer["source"], "incoming_call");
     assert_eq!(customer["source_label"], "Gọi đến tổng đài");
     assert_eq!(customer["phones"], json!(["+84987654321"]));
-    let (_, timeline) = h
-        .admin_call("GET", &format!("/v1/customers/{id}/timeline"), None)
-        .await;
-    assert_eq!(timeline["items"][0]["source"], "telephony");
-    assert_eq!(timeline["items"][0]["data"]["call_id"], "c-42");
+    let timeline = h.timeline(&id).await;
+    assert_eq!(timeline[0]["source"], "telephony");
+    assert_eq!(timeline[0]["data"]["call_id"], "c-42");
 
     // Another call from the same number is recorded on the lead.
     let (status, card) = h
