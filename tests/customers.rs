@@ -3,151 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt as _;
-use nhip_core::Deps;
-use nhip_core::auth::{Principal, Role};
-use nhip_ports::store::{Index, Query};
+use nhip_core::auth::Role;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::support::{LocalDeps, local_deps};
-
-/// The API router over some deps, with tokens for any principal.
-pub struct Api {
-    pub deps: Arc<Deps>,
-    _local: Option<LocalDeps>,
-}
-
-impl Api {
-    pub fn local() -> Self {
-        let local = local_deps();
-        Self {
-            deps: local.deps.clone(),
-            _local: Some(local),
-        }
-    }
-
-    /// The same API over DynamoDB (the emulator the test command starts), with the events
-    /// queue and clock of a local run.
-    pub async fn dynamo() -> Self {
-        let local = local_deps();
-        let config = crate::support::aws_sdk_config().await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        let table = crate::support::unique_name("nhip-customers");
-        nhip_aws::dynamo::create_table(&client, &table)
-            .await
-            .expect("creating the table on the emulator");
-        let mut deps = (*local.deps).clone();
-        deps.store = Arc::new(nhip_aws::dynamo::DynamoStore::new(client, table));
-        Self {
-            deps: Arc::new(deps),
-            _local: Some(local),
-        }
-    }
-
-    pub fn token(&self, user: &str, role: Role, team: Option<&str>) -> String {
-        self.deps.auth.issue(
-            &Principal::new(user, role, team.map(str::to_owned)),
-            self.deps.clock.now(),
-            chrono::Duration::hours(24),
-        )
-    }
-
-    /// Moves simulated time on.
-    pub fn advance(&self, seconds: i64) {
-        if let Some(local) = &self._local {
-            local.clock.advance(chrono::Duration::seconds(seconds));
-        }
-    }
-
-    pub fn admin(&self) -> String {
-        self.token("root", Role::Admin, None)
-    }
-
-    /// Creates a customer (as an admin) and assigns it to `owner` of `team`; returns its id.
-    pub async fn create_assigned(&self, body: Value, owner: &str, team: &str) -> String {
-        let admin = self.admin();
-        let created = self.create(&admin, body).await;
-        let id = created["id"].as_str().unwrap().to_owned();
-        let (status, assigned) = self
-            .call(
-                "POST",
-                &format!("/v1/customers/{id}/owner"),
-                Some(&admin),
-                Some(json!({"owner": owner, "team": team, "version": created["version"]})),
-            )
-            .await;
-        assert_eq!(status, 200, "{assigned}");
-        id
-    }
-
-    pub async fn raw(&self, request: Request<Body>) -> (u16, Value) {
-        let response = nhip_api::router(self.deps.clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
-    }
-
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.raw(request.body(body).unwrap()).await
-    }
-
-    pub async fn intake(&self, body: Value) -> (u16, Value) {
-        self.call("POST", "/v1/intake/leads", None, Some(body))
-            .await
-    }
-
-    /// The id of the customer holding `phone`, as an admin finds it (the public intake
-    /// never answers with one).
-    pub async fn id_of_phone(&self, phone: &str) -> String {
-        let phone = nhip_domain::identifiers::Phone::parse(phone).unwrap();
-        let (status, list) = self
-            .call(
-                "GET",
-                &format!("/v1/customers?phone=%2B{}", &phone.as_str()[1..]),
-                Some(&self.admin()),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{list}");
-        list["items"][0]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no customer holds {phone:?}: {list}"))
-            .to_owned()
-    }
-
-    pub async fn create(&self, token: &str, body: Value) -> Value {
-        let (status, created) = self
-            .call("POST", "/v1/customers", Some(token), Some(body))
-            .await;
-        assert_eq!(status, 201, "{created}");
-        created
-    }
-}
+use crate::support::{Api, stored_customers};
 
 fn lead(phone: &str) -> Value {
     json!({
@@ -163,19 +22,6 @@ fn lead(phone: &str) -> Value {
     })
 }
 
-async fn customers_in_store(deps: &Deps) -> usize {
-    let mut total = 0;
-    for lifecycle in ["new", "consulting", "customer", "former"] {
-        let page = deps
-            .store
-            .query(Query::partition(Index::Gsi1, format!("CUSLC#{lifecycle}")).limit(1000))
-            .await
-            .unwrap();
-        total += page.items.len();
-    }
-    total
-}
-
 #[tokio::test]
 async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
     let api = Api::local();
@@ -187,16 +33,17 @@ async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
     // The same person posts a plain HTML form, number written the international way.
     let form = "full_name=Nguy%E1%BB%85n+V%C4%83n+Minh&phone=%2B84+912+345+678&source=website_form\
                 &consents=zns%3Amarketing&form=dang-ky-nhan-tin";
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/intake/leads")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap();
-    let (status, second) = api.raw(request).await;
+    let (status, second) = api
+        .post_as(
+            "/v1/intake/leads",
+            None,
+            "application/x-www-form-urlencoded",
+            form,
+        )
+        .await;
     assert_eq!(status, 202, "{second}");
     assert_eq!(second, first, "the same answer for a known phone");
-    assert_eq!(customers_in_store(&api.deps).await, 1);
+    assert_eq!(stored_customers(&api.deps).await.len(), 1);
 
     let id = &api.id_of_phone("0912345678").await;
     let admin = api.admin();
@@ -222,20 +69,7 @@ async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
             .contains("dang-ky-tra-gop")
     );
 
-    let (_, timeline) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{id}/timeline"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    let types: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let types = api.timeline_types(id).await;
     assert_eq!(types, ["lead.resubmitted", "lead.created"]);
 
     // Both events are on the queue for journeys; recording them again adds no timeline entry.
@@ -285,7 +119,7 @@ async fn repeat_submissions_in_every_format_leave_one_customer_on_dynamodb() {
         statuses.push(status);
     }
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
-    assert_eq!(customers_in_store(&api.deps).await, 1);
+    assert_eq!(stored_customers(&api.deps).await.len(), 1);
     let ids = std::collections::BTreeSet::from([api.id_of_phone("0912345678").await]);
     let (_, list) = api
         .call(
@@ -324,7 +158,7 @@ async fn concurrent_duplicates(api: Api) {
         let (status, body) = result.unwrap();
         assert_eq!(status, 202, "{body}");
     }
-    assert_eq!(customers_in_store(&api.deps).await, 1);
+    assert_eq!(stored_customers(&api.deps).await.len(), 1);
     let id = api.id_of_phone("0912345678").await;
     let (_, customer) = api
         .call(
@@ -399,21 +233,19 @@ async fn rejected_submissions_answer_field_errors_and_store_nothing() {
     let big = json!({"full_name": "Lan", "phone": "0912345678", "message": "x".repeat(20_000)});
     let (status, answer) = api.intake(big).await;
     assert_eq!(status, 413, "{answer}");
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/intake/leads")
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from("hello"))
-        .unwrap();
-    assert_eq!(api.raw(request).await.0, 415);
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/intake/leads")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from("{not json"))
-        .unwrap();
-    assert_eq!(api.raw(request).await.0, 400);
-    assert_eq!(customers_in_store(&api.deps).await, 0);
+    assert_eq!(
+        api.post_as("/v1/intake/leads", None, "text/plain", "hello")
+            .await
+            .0,
+        415
+    );
+    assert_eq!(
+        api.post_as("/v1/intake/leads", None, "application/json", "{not json")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(stored_customers(&api.deps).await.len(), 0);
     let depth = api.deps.queues.events.depth().await.unwrap();
     assert_eq!(depth.visible, 0, "no event published");
 }
@@ -819,28 +651,31 @@ async fn a_form_that_is_not_utf8_is_refused_and_stores_nothing() {
         b"full_name=L\xe1n&phone=0912345678",
     ];
     for form in forms {
-        let request = Request::builder()
-            .method("POST")
-            .uri("/v1/intake/leads")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form.to_vec()))
-            .unwrap();
-        let (status, body) = api.raw(request).await;
+        let (status, body) = api
+            .post_as(
+                "/v1/intake/leads",
+                None,
+                "application/x-www-form-urlencoded",
+                form.to_vec(),
+            )
+            .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "invalid_form_encoding", "{body}");
         assert!(body["error"]["fields"].is_object(), "{body}");
     }
     // The same bytes as JSON are refused too.
-    let request = Request::builder()
-        .method("POST")
-        .uri("/v1/intake/leads")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
+    assert_eq!(
+        api.post_as(
+            "/v1/intake/leads",
+            None,
+            "application/json",
             b"{\"full_name\":\"L\xe1n\",\"phone\":\"0912345678\"}".to_vec(),
-        ))
-        .unwrap();
-    assert_eq!(api.raw(request).await.0, 400);
-    assert_eq!(customers_in_store(&api.deps).await, 0);
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(stored_customers(&api.deps).await.len(), 0);
     assert_eq!(api.deps.queues.events.depth().await.unwrap().visible, 0);
 
     let (status, body) = api

@@ -1,33 +1,10 @@
 //! Events in from core systems: `POST /v1/events` checks a batch whole, queues it, and the
 //! events consumer keeps each `(source, id)` once on the customer's timeline.
 
-use std::time::Duration;
-
 use nhip_core::auth::Role;
 use serde_json::json;
 
-use crate::customers::Api;
-
-async fn drain_events(api: &Api) {
-    let consumers = nhip_local_runner::consumers::all(&api.deps);
-    let consumer = consumers
-        .iter()
-        .find(|c| c.function == "events-consumer")
-        .unwrap();
-    loop {
-        let messages = api
-            .deps
-            .queues
-            .events
-            .receive(10, Duration::from_secs(30), Duration::ZERO)
-            .await
-            .unwrap();
-        if messages.is_empty() {
-            return;
-        }
-        consumer.deliver(messages).await;
-    }
-}
+use crate::support::Api;
 
 #[tokio::test]
 async fn a_batch_is_checked_whole_queued_and_kept_once() {
@@ -59,21 +36,8 @@ async fn a_batch_is_checked_whole_queued_and_kept_once() {
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["events"][0]["customer_id"], customer.as_str());
     }
-    drain_events(&api).await;
-    let (_, timeline) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{customer}/timeline"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    let types: Vec<&str> = timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    api.drain("events").await;
+    let types = api.timeline_types(&customer).await;
     assert_eq!(
         types.iter().filter(|t| **t == "card.issued").count(),
         1,

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use http_body_util::BodyExt;
 use nhip_ports::store::{Index, Query, SortKey};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -21,18 +20,16 @@ use crate::support;
 async fn invoke_api(deps: Arc<nhip_core::Deps>, fixture: &str) -> (u16, Value) {
     let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
     let request = nhip_core::auth::with_gateway_claims(request.into());
-    let response = nhip_api::router(deps).oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let answer = support::read(nhip_api::router(deps).oneshot(request).await.unwrap()).await;
+    let content_type = answer.header("content-type").unwrap();
     assert!(
         content_type.starts_with("application/json"),
         "{content_type}"
     );
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    (
+        answer.status,
+        serde_json::from_slice(&answer.bytes).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -206,10 +203,9 @@ async fn lead_intake_form_fixture_creates_then_dedupes() {
             .oneshot(request)
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let answer: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(status, expected, "{answer}");
+        let answer = support::read(response).await;
+        let body: Value = serde_json::from_slice(&answer.bytes).unwrap();
+        assert_eq!(answer.status, expected, "{body}");
     }
 }
 
@@ -269,24 +265,13 @@ async fn as_admin(
     path: &str,
     body: Value,
 ) -> Value {
-    let token = deps.auth.issue(
-        &nhip_core::auth::Principal::new("root", nhip_core::auth::Role::Admin, None),
-        deps.clock.now(),
-        chrono::Duration::hours(1),
-    );
-    let request = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
+    let token = support::token_for(deps, "root", nhip_core::auth::Role::Admin, None);
+    let request = support::json_request(method, path, Some(&token), Some(body));
     let response = nhip_api::staff_router(deps.clone())
         .oneshot(request)
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let support::Answer { status, bytes, .. } = support::read(response).await;
     let answer: Value = serde_json::from_slice(&bytes).unwrap();
     assert!(
         (200..300).contains(&status),
@@ -589,17 +574,11 @@ async fn invoke_tracking(
         .oneshot(request)
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let answer = support::read(response).await;
     (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).unwrap(),
+        answer.status,
+        answer.header("content-type").unwrap_or_default().to_owned(),
+        String::from_utf8(answer.bytes).unwrap(),
     )
 }
 

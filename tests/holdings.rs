@@ -5,7 +5,7 @@
 use nhip_core::auth::Role;
 use serde_json::{Value, json};
 
-use crate::customers::Api;
+use crate::support::Api;
 
 const BCC: &str = "bcc-12-thang";
 const INVOICE: &str = "hoa-don-dien-tu";
@@ -79,47 +79,11 @@ async fn added(api: &Api, token: &str, customer: &str, body: Value) -> Value {
     answer
 }
 
-async fn profile(api: &Api, customer: &str) -> Value {
-    let (status, body) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{customer}"),
-            Some(&api.admin()),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 async fn holdings(api: &Api, customer: &str) -> Vec<Value> {
-    let (status, body) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{customer}/holdings"),
-            Some(&api.admin()),
-            None,
-        )
+    let body = api
+        .admin_get(&format!("/v1/customers/{customer}/holdings"))
         .await;
-    assert_eq!(status, 200, "{body}");
     body["items"].as_array().unwrap().clone()
-}
-
-async fn timeline_types(api: &Api, customer: &str) -> Vec<String> {
-    let (_, body) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{customer}/timeline"),
-            Some(&api.admin()),
-            None,
-        )
-        .await;
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 async fn listed_names(api: &Api, token: &str, query: &str) -> Vec<String> {
@@ -322,7 +286,7 @@ async fn holdings_feed_the_profile_summary_and_the_list_filters() {
     )
     .await;
 
-    let lan_profile = profile(&api, &lan).await;
+    let lan_profile = api.profile(&lan).await;
     let summary = &lan_profile["holdings"][0];
     assert_eq!(summary["id"], lan_holding["holding"]["id"]);
     assert_eq!(summary["product"], INVOICE);
@@ -337,7 +301,7 @@ async fn holdings_feed_the_profile_summary_and_the_list_filters() {
     assert_eq!(stored[0]["amount"], 3_500_000);
     assert_eq!(stored[0]["product_name"], "Hoá đơn điện tử");
     assert!(
-        timeline_types(&api, &lan)
+        api.timeline_types(&lan)
             .await
             .contains(&"holding.added".to_owned())
     );
@@ -394,7 +358,7 @@ async fn holdings_feed_the_profile_summary_and_the_list_filters() {
         listed_names(&api, &agent, &format!("reason={NOT_INSTALLED}")).await,
         ["Lê Văn Bình"]
     );
-    assert_eq!(timeline_types(&api, &binh).await[0], "holding.updated");
+    assert_eq!(api.timeline_types(&binh).await[0], "holding.updated");
 
     // Lan starts again: the reason goes with the old status, and she leaves the filter.
     let path = format!(
@@ -499,7 +463,7 @@ async fn inactive_products_and_reasons_and_misplaced_reasons_are_rejected() {
         );
     }
     assert!(holdings(&api, &id).await.is_empty());
-    let after = profile(&api, &id).await;
+    let after = api.profile(&id).await;
     assert_eq!(after["holdings"], json!([]));
     assert_eq!(after["version"], 1);
 
@@ -579,7 +543,7 @@ async fn a_full_card_number_is_refused_and_only_last_digits_are_kept() {
     assert_eq!(status, 422, "{answer}");
     assert!(holdings(&api, &id).await.is_empty());
     assert!(
-        !timeline_types(&api, &id)
+        !api.timeline_types(&id)
             .await
             .contains(&"holding.added".to_owned())
     );
@@ -621,7 +585,7 @@ async fn an_active_holding_makes_a_customer_and_settling_everything_a_former_one
     catalogue(&api).await;
     let consultant = api.token("an", Role::Consultant, Some("hn"));
     let id = customer(&api, &consultant, "Hoàng Văn Nam", "0904000001").await;
-    assert_eq!(profile(&api, &id).await["lifecycle"], "new");
+    assert_eq!(api.profile(&id).await["lifecycle"], "new");
 
     let first = added(
         &api,
@@ -652,7 +616,7 @@ async fn an_active_holding_makes_a_customer_and_settling_everything_a_former_one
     assert_eq!(status, 200, "{active}");
     assert_eq!(active["customer"]["lifecycle"], "customer");
     assert_eq!(active["customer"]["lifecycle_label"], "Khách hàng");
-    let types = timeline_types(&api, &id).await;
+    let types = api.timeline_types(&id).await;
     assert!(
         types.contains(&"customer.lifecycle_changed".to_owned()),
         "{types:?}"
@@ -709,7 +673,7 @@ async fn an_active_holding_makes_a_customer_and_settling_everything_a_former_one
         cancelled["customer"]["lifecycle_label"],
         "KH cũ đã tất toán"
     );
-    let former = profile(&api, &id).await;
+    let former = api.profile(&id).await;
     assert_eq!(former["lifecycle"], "former");
     let admin = api.admin();
     let (_, list) = api
@@ -877,8 +841,8 @@ async fn an_agent_cannot_read_or_change_another_agents_holdings() {
         "/v1/customers/{id}/holdings/{}",
         holding["holding"]["id"].as_str().unwrap()
     );
-    let before = profile(&api, &id).await;
-    let timeline_before = timeline_types(&api, &id).await;
+    let before = api.profile(&id).await;
+    let timeline_before = api.timeline_types(&id).await;
 
     for path in [
         format!("/v1/customers/{id}/holdings"),
@@ -906,8 +870,8 @@ async fn an_agent_cannot_read_or_change_another_agents_holdings() {
         .await;
     assert_eq!(status, 404, "{body}");
 
-    assert_eq!(profile(&api, &id).await, before, "nothing changed");
-    assert_eq!(timeline_types(&api, &id).await, timeline_before);
+    assert_eq!(api.profile(&id).await, before, "nothing changed");
+    assert_eq!(api.timeline_types(&id).await, timeline_before);
     let stored = holdings(&api, &id).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["version"], 1);
@@ -957,7 +921,7 @@ async fn a_stale_holding_version_is_a_conflict_and_changes_nothing() {
         )
         .await;
     assert_eq!(status, 200, "{renewed}");
-    let profile_version = profile(&api, &id).await["version"].clone();
+    let profile_version = api.profile(&id).await["version"].clone();
     let (status, conflict) = api
         .call(
             "PATCH",
@@ -981,7 +945,7 @@ async fn a_stale_holding_version_is_a_conflict_and_changes_nothing() {
     assert_eq!(stored[0]["version"], 2);
     assert_eq!(stored[0]["usage_status"], "not_yet_using");
     assert_eq!(stored[0]["expires_on"], "2028-01-31");
-    let after = profile(&api, &id).await;
+    let after = api.profile(&id).await;
     assert_eq!(after["version"], profile_version);
     assert_eq!(after["holdings"][0]["expires_on"], "2028-01-31");
     assert_eq!(after["holdings"][0]["usage_status"], "not_yet_using");
@@ -1011,7 +975,7 @@ async fn concurrent_holdings_on_one_customer_all_reach_its_summary() {
     }
     let stored = holdings(&api, &id).await;
     assert_eq!(stored.len(), 3);
-    let after = profile(&api, &id).await;
+    let after = api.profile(&id).await;
     let mut summarised: Vec<&str> = after["holdings"]
         .as_array()
         .unwrap()

@@ -2,16 +2,11 @@
 //! with a downloadable error report, dedupe on phone and e-mail, the importer's scope, and
 //! idempotent re-uploads.
 
-use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt as _;
-use nhip_core::Deps;
+use axum::http::header;
 use nhip_core::auth::Role;
-use nhip_ports::store::{Index, Query};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::customers::Api;
+use crate::support::{Api, stored_customers};
 
 const PATH: &str = "/v1/imports/customers";
 
@@ -31,105 +26,43 @@ STT,Họ và tên,Số điện thoại,Email,Giới tính,Ngày sinh,CCCD,Mã s�
 ";
 
 async fn upload(api: &Api, token: &str, csv: impl Into<Vec<u8>>) -> (u16, Value) {
-    upload_as(api, token, "text/csv", csv.into()).await
-}
-
-async fn upload_as(api: &Api, token: &str, content_type: &str, csv: Vec<u8>) -> (u16, Value) {
-    let request = Request::builder()
-        .method("POST")
-        .uri(PATH)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(csv))
-        .unwrap();
-    api.raw(request).await
+    api.post_as(PATH, Some(token), "text/csv", csv.into()).await
 }
 
 /// A GET answered as text, with its content type.
 async fn get_text(api: &Api, token: &str, path: &str) -> (u16, String, String) {
-    let request = Request::builder()
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = nhip_api::router(api.deps.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let answer = api.answer("GET", path, Some(token), None).await;
+    let content_type = answer.header(header::CONTENT_TYPE).unwrap_or_default();
     (
-        status,
-        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-        content_type,
+        answer.status,
+        String::from_utf8(answer.bytes.clone()).expect("UTF-8"),
+        content_type.to_owned(),
     )
 }
 
 /// Every customer profile in the store: (id, full name, version), sorted by id.
-async fn customers(deps: &Deps) -> Vec<(String, String, u64)> {
-    let mut all = Vec::new();
-    for lifecycle in ["new", "consulting", "customer", "former"] {
-        let page = deps
-            .store
-            .query(Query::partition(Index::Gsi1, format!("CUSLC#{lifecycle}")).limit(1000))
-            .await
-            .unwrap();
-        for item in page.items {
-            all.push((
+async fn customers(api: &Api) -> Vec<(String, String, u64)> {
+    let mut all: Vec<_> = stored_customers(&api.deps)
+        .await
+        .into_iter()
+        .map(|item| {
+            (
                 item["id"].as_str().unwrap().to_owned(),
                 item["full_name"].as_str().unwrap().to_owned(),
                 item["version"].as_u64().unwrap(),
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     all.sort();
     all
 }
 
 /// The customer holding a phone number, as an admin reads it.
 async fn by_phone(api: &Api, phone: &str) -> Value {
-    let admin = api.admin();
-    let (status, list) = api
-        .call(
-            "GET",
-            &format!("/v1/customers?phone={phone}"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{list}");
+    let list = api.admin_get(&format!("/v1/customers?phone={phone}")).await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "one customer holds {phone}: {list}");
-    let id = items[0]["id"].as_str().unwrap();
-    let (status, customer) = api
-        .call("GET", &format!("/v1/customers/{id}"), Some(&admin), None)
-        .await;
-    assert_eq!(status, 200, "{customer}");
-    customer
-}
-
-async fn timeline_types(api: &Api, id: &str) -> Vec<String> {
-    let (status, timeline) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{id}/timeline"),
-            Some(&api.admin()),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{timeline}");
-    timeline["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_owned())
-        .collect()
+    api.profile(items[0]["id"].as_str().unwrap()).await
 }
 
 fn errors(summary: &Value) -> Vec<(u64, String)> {
@@ -195,7 +128,7 @@ async fn vietnamese_headers_import_the_good_rows_and_report_the_rest() {
     );
 
     // Two customers, not three: row 9 repeats row 2's phone and updated its customer.
-    let stored = customers(&api.deps).await;
+    let stored = customers(&api).await;
     let names: Vec<&str> = stored.iter().map(|c| c.1.as_str()).collect();
     assert_eq!(stored.len(), 2, "{names:?}");
     let an = by_phone(&api, "0912345678").await;
@@ -219,7 +152,7 @@ async fn vietnamese_headers_import_the_good_rows_and_report_the_rest() {
     assert_eq!(an["consents"]["sms:care"]["granted"], true);
     let an_id = an["id"].as_str().unwrap();
     assert_eq!(
-        timeline_types(&api, an_id).await,
+        api.timeline_types(an_id).await,
         ["customer.imported", "customer.imported"]
     );
     let (_, activities) = api
@@ -289,10 +222,10 @@ async fn uploading_the_same_file_again_changes_nothing_and_an_edited_file_makes_
     let (status, first) = upload(&api, &lan, MIXED).await;
     assert_eq!(status, 201, "{first}");
     let id = first["import_id"].as_str().unwrap().to_owned();
-    let before = customers(&api.deps).await;
+    let before = customers(&api).await;
     let an = by_phone(&api, "0912345678").await;
     let an_id = an["id"].as_str().unwrap().to_owned();
-    let timeline_before = timeline_types(&api, &an_id).await;
+    let timeline_before = api.timeline_types(&an_id).await;
     let report_path = format!("{PATH}/{id}/errors.csv");
     let (_, report_before, _) = get_text(&api, &lan, &report_path).await;
     api.advance(3600);
@@ -301,11 +234,11 @@ async fn uploading_the_same_file_again_changes_nothing_and_an_edited_file_makes_
     assert_eq!(status, 200, "the stored report, not a new import: {second}");
     assert_eq!(second, first);
     assert_eq!(
-        customers(&api.deps).await,
+        customers(&api).await,
         before,
         "same customers, same versions"
     );
-    assert_eq!(timeline_types(&api, &an_id).await, timeline_before);
+    assert_eq!(api.timeline_types(&an_id).await, timeline_before);
     let (_, report_after, _) = get_text(&api, &lan, &report_path).await;
     assert_eq!(report_after, report_before);
 
@@ -316,7 +249,7 @@ async fn uploading_the_same_file_again_changes_nothing_and_an_edited_file_makes_
     assert_ne!(by_manager["import_id"], first["import_id"]);
     assert_eq!(by_manager["created"], 0, "{by_manager}");
     assert_eq!(by_manager["updated"], 3, "{by_manager}");
-    assert_eq!(customers(&api.deps).await.len(), before.len());
+    assert_eq!(customers(&api).await.len(), before.len());
 
     // The file fixed and edited: row 3 now has a good phone, row 2 a new tag and a different
     // address (which does not overwrite the one on record).
@@ -330,7 +263,7 @@ async fn uploading_the_same_file_again_changes_nothing_and_an_edited_file_makes_
     assert_eq!(third["created"], 1, "only the fixed row is new: {third}");
     assert_eq!(third["updated"], 3, "{third}");
     assert_eq!(third["failed"], 5, "{third}");
-    assert_eq!(customers(&api.deps).await.len(), before.len() + 1);
+    assert_eq!(customers(&api).await.len(), before.len() + 1);
     let an = by_phone(&api, "0912345678").await;
     assert_eq!(an["id"], an_id.as_str(), "no twin");
     assert_eq!(an["address"], "12 Lý Thường Kiệt, Hoàn Kiếm, Hà Nội");
@@ -354,11 +287,11 @@ async fn concurrent_uploads_of_one_file_apply_each_row_once() {
             "{summary}"
         );
     }
-    assert_eq!(customers(&api.deps).await.len(), 2);
+    assert_eq!(customers(&api).await.len(), 2);
     let an = by_phone(&api, "0912345678").await;
     assert_eq!(an["version"], 2, "row 9 applied once");
     let an_id = an["id"].as_str().unwrap();
-    assert_eq!(timeline_types(&api, an_id).await.len(), 2);
+    assert_eq!(api.timeline_types(an_id).await.len(), 2);
 }
 
 #[tokio::test]
@@ -589,17 +522,16 @@ async fn rejected_files_answer_400s_and_store_nothing() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "body_too_large");
 
-    let (status, body) = upload_as(&api, &lan, "application/json", b"{}".to_vec()).await;
+    let (status, body) = api
+        .post_as(PATH, Some(&lan), "application/json", b"{}".to_vec())
+        .await;
     assert_eq!(status, 415, "{body}");
-    let request = Request::builder()
-        .method("POST")
-        .uri(PATH)
-        .header(header::CONTENT_TYPE, "text/csv")
-        .body(Body::from("Họ tên,SĐT\nAn,0912345678\n"))
-        .unwrap();
-    assert_eq!(api.raw(request).await.0, 401);
+    let anonymous = api
+        .post_as(PATH, None, "text/csv", "Họ tên,SĐT\nAn,0912345678\n")
+        .await;
+    assert_eq!(anonymous.0, 401);
 
-    assert_eq!(customers(&api.deps).await, []);
+    assert_eq!(customers(&api).await, []);
 }
 
 #[tokio::test]

@@ -3,32 +3,24 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use http_body_util::BodyExt as _;
-use nhip_core::auth::{Principal, Role};
+use nhip_core::auth::Role;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::support::{LocalDeps, local_deps_with_settings};
+use crate::support::{Answer, Api, json_request, request, wraps_api};
 
 const LINK_SECRET: &[u8] = b"intake-tests-link-secret-of-32-bytes!!";
 const PUBLIC_URL: &str = "https://nhip.example";
 
+/// The API harness with a rate limit on the intake, and the intake's own calls.
 struct Ctx {
-    local: LocalDeps,
-    admin: String,
+    api: Api,
 }
 
-struct Answer {
-    status: u16,
-    headers: axum::http::HeaderMap,
-    text: String,
-    json: Value,
-}
+wraps_api!(Ctx);
 
 impl Ctx {
     fn new(rate_per_minute: u32) -> Self {
@@ -36,59 +28,9 @@ impl Ctx {
         settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
         settings.messaging.public_url = PUBLIC_URL.into();
         settings.intake_rate_per_minute = rate_per_minute;
-        let mut ctx = Self {
-            local: local_deps_with_settings(settings),
-            admin: String::new(),
-        };
-        ctx.admin = ctx.token("root", Role::Admin, None);
-        ctx
-    }
-
-    fn deps(&self) -> &Arc<nhip_core::Deps> {
-        &self.local.deps
-    }
-
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = nhip_api::router(self.deps().clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            text,
-            json,
+        Self {
+            api: Api::with_settings(settings),
         }
-    }
-
-    /// A staff token.
-    fn token(&self, user: &str, role: Role, team: Option<&str>) -> String {
-        self.deps().auth.issue(
-            &Principal::new(user, role, team.map(str::to_owned)),
-            self.deps().clock.now(),
-            chrono::Duration::hours(24),
-        )
-    }
-
-    /// A staff call with `token`, whatever it answers.
-    async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).unwrap()).await
     }
 
     /// `token` applies `fields` of an unverified `submission` to `customer`, with the customer
@@ -103,66 +45,15 @@ impl Ctx {
     ) -> Answer {
         let path = format!("/v1/customers/{customer}/submissions/{submission}/apply");
         let body = json!({"fields": fields, "version": version});
-        self.call(token, "POST", &path, Some(body)).await
-    }
-
-    /// A staff call as the admin, which must succeed.
-    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let answer = self.call(&self.admin, method, path, body).await;
-        assert!(
-            (200..300).contains(&answer.status),
-            "{method} {path}: {} {}",
-            answer.status,
-            answer.text
-        );
-        answer.json
+        self.answer("POST", &path, Some(token), Some(body)).await
     }
 
     /// Posts a lead as a browser at `from` would (the socket's peer address).
     async fn submit(&self, body: &Value, from: &str) -> Answer {
-        let mut request = Request::builder()
-            .method("POST")
-            .uri("/v1/intake/leads")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
+        let mut request = json_request("POST", "/v1/intake/leads", None, Some(body.clone()));
         let peer: SocketAddr = format!("{from}:52000").parse().unwrap();
         request.extensions_mut().insert(ConnectInfo(peer));
         self.send(request).await
-    }
-
-    async fn customer(&self, id: &str) -> Value {
-        self.staff("GET", &format!("/v1/customers/{id}"), None)
-            .await
-    }
-
-    async fn timeline(&self, id: &str) -> Vec<Value> {
-        let page = self
-            .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
-            .await;
-        page["items"].as_array().unwrap().clone()
-    }
-
-    /// Runs the `message-sender` consumer until the sends queue is empty.
-    async fn drain_sends(&self) {
-        let consumers = nhip_local_runner::consumers::all(self.deps());
-        let sender = consumers
-            .iter()
-            .find(|c| c.function == "message-sender")
-            .expect("the message-sender consumer");
-        loop {
-            let messages = self
-                .deps()
-                .queues
-                .sends
-                .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
-                .await
-                .unwrap();
-            if messages.is_empty() {
-                return;
-            }
-            sender.deliver(messages).await;
-        }
     }
 }
 
@@ -222,10 +113,10 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
         // Em has only an e-mail, undecided.
         json!({"full_name": "Vũ Thị Em", "emails": ["em@example.vn"], "source": "website"}),
     ] {
-        let created = ctx.staff("POST", "/v1/customers", Some(body)).await;
+        let created = ctx.admin_ok("POST", "/v1/customers", Some(body)).await;
         known.push(created["id"].as_str().unwrap().to_owned());
     }
-    ctx.staff(
+    ctx.admin_ok(
         "POST",
         &format!("/v1/customers/{}/object-marketing", known[1]),
         None,
@@ -233,9 +124,9 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     .await;
     let mut before = Vec::new();
     for id in &known {
-        before.push(ctx.customer(id).await);
+        before.push(ctx.profile(id).await);
     }
-    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    ctx.clock().advance(chrono::Duration::minutes(5));
 
     let forged = |i: usize, phone: Option<&str>, email: &str| {
         let mut body = json!({
@@ -279,7 +170,7 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     }
 
     for (i, id) in known.iter().enumerate() {
-        let after = ctx.customer(id).await;
+        let after = ctx.profile(id).await;
         assert_eq!(identity(&after), identity(&before[i]), "customer {i}");
         assert_eq!(
             after["submissions"],
@@ -304,18 +195,9 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
         assert_eq!(submitted["email"], email.as_str(), "{entry}");
     }
     // Em's e-mail matched: the unknown phone went to no one, and no twin was created for it.
-    let (status, list) = {
-        let answer = ctx
-            .send(
-                Request::builder()
-                    .uri("/v1/customers?phone=0909999005")
-                    .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-        (answer.status, answer.json)
-    };
+    let (status, list) = ctx
+        .admin_call("GET", "/v1/customers?phone=0909999005", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["items"], json!([]), "{list}");
 
@@ -334,8 +216,8 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     // The messages: only double opt-ins, only to addresses on record, only on a channel the
     // customer has not decided (Lan by SMS since she refused e-mail; Cường by SMS; Em by
     // e-mail; Bình and Dung none).
-    ctx.drain_sends().await;
-    let sent = ctx.local.outbox.list(100, None).await.unwrap();
+    ctx.drain("sends").await;
+    let sent = ctx.outbox().list(100, None).await.unwrap();
     let mut recipients: Vec<&str> = sent.iter().map(|e| e.recipient()).collect();
     recipients.sort();
     assert_eq!(
@@ -357,9 +239,7 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     let mut link = link_in(lan_sms);
     if link.contains("/t/") {
         let path = link.trim_start_matches(PUBLIC_URL).to_owned();
-        let answer = ctx
-            .send(Request::builder().uri(&path).body(Body::empty()).unwrap())
-            .await;
+        let answer = ctx.answer("GET", &path, None, None).await;
         assert!((300..400).contains(&answer.status), "{}", answer.text);
         link = answer.headers[header::LOCATION]
             .to_str()
@@ -368,26 +248,18 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
     }
     let path = link.trim_start_matches(PUBLIC_URL).to_owned();
     assert!(path.starts_with("/v1/intake/confirm/"), "{path}");
-    let page = ctx
-        .send(Request::builder().uri(&path).body(Body::empty()).unwrap())
-        .await;
+    let page = ctx.answer("GET", &path, None, None).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("<form method=\"post\""), "{}", page.text);
     assert_eq!(
-        identity(&ctx.customer(&known[0]).await),
+        identity(&ctx.profile(&known[0]).await),
         identity(&before[0])
     );
 
-    let confirm = || {
-        Request::builder()
-            .method("POST")
-            .uri(&path)
-            .body(Body::empty())
-            .unwrap()
-    };
-    let done = ctx.send(confirm()).await;
+    let confirm = || ctx.answer("POST", &path, None, None);
+    let done = confirm().await;
     assert_eq!(done.status, 200, "{}", done.text);
-    let lan = ctx.customer(&known[0]).await;
+    let lan = ctx.profile(&known[0]).await;
     assert_eq!(lan["consents"]["sms:marketing"]["granted"], true, "{lan}");
     assert_eq!(lan["consents"]["sms:marketing"]["source"], "double_opt_in");
     assert_eq!(lan["consents"]["zns:marketing"]["granted"], true, "{lan}");
@@ -402,34 +274,26 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
         "consent.confirmed"
     );
     // A link is used once; a forged one does nothing.
-    assert_eq!(ctx.send(confirm()).await.status, 404);
+    assert_eq!(confirm().await.status, 404);
     let mut forged_path = path.clone();
     forged_path.pop();
     forged_path.push(if path.ends_with('A') { 'B' } else { 'A' });
     for method in ["GET", "POST"] {
-        let answer = ctx
-            .send(
-                Request::builder()
-                    .method(method)
-                    .uri(&forged_path)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
+        let answer = ctx.answer(method, &forged_path, None, None).await;
         assert_eq!(answer.status, 404, "{method}: {}", answer.text);
     }
     // Cường never confirmed: nothing granted.
-    let cuong = ctx.customer(&known[2]).await;
+    let cuong = ctx.profile(&known[2]).await;
     assert_eq!(identity(&cuong), identity(&before[2]));
     // Erasing him erases what was submitted in his name too.
-    ctx.staff(
+    ctx.admin_ok(
         "POST",
         &format!("/v1/customers/{}/erase", known[2]),
         Some(json!({"reason": "Yêu cầu xoá dữ liệu", "version": cuong["version"]})),
     )
     .await;
     let items = ctx
-        .deps()
+        .deps
         .store
         .query(nhip_ports::store::Query::partition(
             nhip_ports::store::Index::Primary,
@@ -451,7 +315,7 @@ async fn a_form_naming_existing_customers_changes_nothing_and_answers_like_any_o
 async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
     let ctx = Ctx::new(60);
     let lan = ctx
-        .staff(
+        .admin_ok(
             "POST",
             "/v1/customers",
             Some(
@@ -461,14 +325,14 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         )
         .await;
     let lan = lan["id"].as_str().unwrap().to_owned();
-    ctx.staff(
+    ctx.admin_ok(
         "POST",
         &format!("/v1/customers/{lan}/owner"),
         Some(json!({"owner": "an", "team": "hn", "version": 1})),
     )
     .await;
     // Another customer, outside the consultant's scope, holding an e-mail a form will quote.
-    ctx.staff(
+    ctx.admin_ok(
         "POST",
         "/v1/customers",
         Some(
@@ -485,7 +349,7 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         json!({"full_name": "Trần Thị Lan Anh", "phone": "0901 111 001", "email": email,
                "gender": gender, "birthday": "1990-01-02", "consents": ["email:marketing"]})
     };
-    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    ctx.clock().advance(chrono::Duration::minutes(5));
     assert_eq!(
         ctx.submit(&form("lan.moi@example.vn", "female"), "203.0.113.5")
             .await
@@ -495,7 +359,7 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
     let entry = ctx.timeline(&lan).await[0].clone();
     assert_eq!(entry["event_type"], "lead.resubmitted", "{entry}");
     let submission = entry["data"]["submission"].as_str().unwrap().to_owned();
-    let before = ctx.customer(&lan).await;
+    let before = ctx.profile(&lan).await;
 
     // Callers outside the scope: as if there were no such customer; nothing changes.
     for token in [&colleague, &other_manager] {
@@ -526,9 +390,9 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         .apply(&owner, &lan, &unknown, json!(null), &before["version"])
         .await;
     assert_eq!(answer.status, 404, "{}", answer.text);
-    assert_eq!(identity(&ctx.customer(&lan).await), identity(&before));
+    assert_eq!(identity(&ctx.profile(&lan).await), identity(&before));
 
-    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    ctx.clock().advance(chrono::Duration::minutes(5));
     // The owner applies the new e-mail and the name; the gender stays, the consent waits.
     let answer = ctx
         .apply(
@@ -541,7 +405,7 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json["applied"], json!(["full_name", "email"]));
-    let after = ctx.customer(&lan).await;
+    let after = ctx.profile(&lan).await;
     assert_eq!(after["full_name"], "Trần Thị Lan Anh");
     assert_eq!(after["given_name"], "Anh");
     assert_eq!(
@@ -576,7 +440,7 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
 
     // A form quoting another customer's e-mail: refused without naming whose it is, nothing
     // changes, and the submission can still be applied without the e-mail.
-    ctx.local.clock.advance(chrono::Duration::minutes(5));
+    ctx.clock().advance(chrono::Duration::minutes(5));
     assert_eq!(
         ctx.submit(&form("khac@example.vn", "male"), "203.0.113.6")
             .await
@@ -587,19 +451,19 @@ async fn staff_apply_an_unverified_submission_once_and_only_in_scope() {
         .as_str()
         .unwrap()
         .to_owned();
-    let after = ctx.customer(&lan).await;
+    let after = ctx.profile(&lan).await;
     let answer = ctx
         .apply(&owner, &lan, &second, json!(null), &after["version"])
         .await;
     assert_eq!(answer.status, 409, "{}", answer.text);
     assert_eq!(answer.json["error"]["code"], "identifier_unavailable");
     assert!(!answer.text.contains("Khác"), "{}", answer.text);
-    assert_eq!(identity(&ctx.customer(&lan).await), identity(&after));
+    assert_eq!(identity(&ctx.profile(&lan).await), identity(&after));
     let answer = ctx
         .apply(&owner, &lan, &second, json!(["gender"]), &after["version"])
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert_eq!(ctx.customer(&lan).await["gender"], "male");
+    assert_eq!(ctx.profile(&lan).await["gender"], "male");
 }
 
 /// The limit follows the source address and the phone, which the client cannot choose: a new
@@ -638,7 +502,7 @@ async fn the_intake_rate_limit_follows_the_address_and_the_phone_not_the_form() 
     }
     let answer = ctx.submit(&lead(7), "192.0.2.200").await;
     assert_eq!(answer.status, 429, "{}", answer.text);
-    ctx.local.clock.advance(chrono::Duration::hours(1));
+    ctx.clock().advance(chrono::Duration::hours(1));
     assert_eq!(ctx.submit(&lead(7), "192.0.2.200").await.status, 202);
 }
 
@@ -699,13 +563,13 @@ async fn a_base64_encoded_form_from_api_gateway_is_read_as_the_form_it_carries()
             .await;
         assert_eq!(answer.status, 202, "{fixture}: {}", answer.text);
         let list = ctx
-            .staff("GET", "/v1/customers?phone=0987654321", None)
+            .admin_ok("GET", "/v1/customers?phone=0987654321", None)
             .await;
         let id = list["items"][0]["id"]
             .as_str()
             .expect("the lead")
             .to_owned();
-        let customer = ctx.customer(&id).await;
+        let customer = ctx.profile(&id).await;
         assert_eq!(customer["full_name"], "Nguyễn Thị Mai", "{fixture}");
         leads.push((raw["isBase64Encoded"].clone(), identity(&customer)));
     }
@@ -719,9 +583,9 @@ async fn a_base64_encoded_form_from_api_gateway_is_read_as_the_form_it_carries()
 #[tokio::test]
 async fn the_lead_form_may_be_posted_from_a_configured_web_origin_only() {
     let mut ctx = Ctx::new(60);
-    let mut deps = (**ctx.deps()).clone();
+    let mut deps = (*ctx.deps).clone();
     deps.settings.intake_allowed_origins = vec!["https://www.example-bank.vn".into()];
-    ctx.local.deps = Arc::new(deps);
+    ctx.api.deps = Arc::new(deps);
     let preflight = |origin: &str| {
         Request::builder()
             .method("OPTIONS")
@@ -780,11 +644,8 @@ async fn the_lead_form_may_be_posted_from_a_configured_web_origin_only() {
     // The staff API is not opened to the website.
     let staff = ctx
         .send(
-            Request::builder()
-                .method("GET")
-                .uri("/v1/customers")
+            request("GET", "/v1/customers", Some(&ctx.admin()))
                 .header(header::ORIGIN, "https://www.example-bank.vn")
-                .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
                 .body(Body::empty())
                 .unwrap(),
         )

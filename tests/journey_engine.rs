@@ -8,18 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use axum::body::Body;
-use axum::http::{Request, header};
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
-use nhip_core::auth::{Principal, Role};
+use nhip_core::auth::Role;
 use nhip_messaging::pipeline;
 use nhip_messaging::tracking::{self, Signal};
 use nhip_ports::ReceivedMessage;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{LocalDeps, local_deps_with_settings, test_epoch};
+use crate::support::{Api, test_epoch, wraps_api};
 
 /// How queue messages are delivered.
 #[derive(Clone, Copy, Debug)]
@@ -44,11 +40,6 @@ enum Backend {
 /// clock, channels (the outbox) and settings stay.
 async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
     let config = crate::support::aws_sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let table = crate::support::unique_name("nhip-journeys");
-    nhip_aws::dynamo::create_table(&dynamo, &table)
-        .await
-        .expect("creating the table on the emulator");
     let sqs = aws_sdk_sqs::Client::new(&config);
     let mut queues = Vec::new();
     for name in ["events", "sends", "steps", "tickets"] {
@@ -64,7 +55,7 @@ async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
         queues.push(queue);
     }
     let mut deps = deps.clone();
-    deps.store = Arc::new(nhip_aws::dynamo::DynamoStore::new(dynamo, table));
+    deps.store = Arc::new(crate::support::dynamo_store("nhip-journeys").await);
     deps.queues = nhip_core::Queues {
         events: queues[0].clone(),
         sends: queues[1].clone(),
@@ -74,12 +65,15 @@ async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
     deps
 }
 
+/// The API harness as a simulation: queue messages delivered as `delivery` says, and the
+/// journey scenarios' own steps.
 struct Sim {
-    local: LocalDeps,
-    admin: String,
+    api: Api,
     rng: u64,
     delivery: Delivery,
 }
+
+wraps_api!(Sim);
 
 impl Sim {
     async fn new(delivery: Delivery) -> Self {
@@ -94,18 +88,12 @@ impl Sim {
         let mut settings = nhip_core::Settings::default();
         settings.messaging.link_secret = Some(b"journey-tests-link-secret-of-32-bytes".to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
-        let mut local = local_deps_with_settings(settings);
+        let mut api = Api::with_settings(settings);
         if backend == Backend::Aws {
-            local.deps = Arc::new(on_aws(&local.deps).await);
+            api.deps = Arc::new(on_aws(&api.deps).await);
         }
-        let admin = local.deps.auth.issue(
-            &Principal::new("root", Role::Admin, None),
-            local.deps.clock.now(),
-            Duration::days(400),
-        );
         let sim = Sim {
-            local,
-            admin,
+            api,
             rng: match delivery {
                 Delivery::Once => 1,
                 Delivery::Shuffled(seed) => seed.max(1),
@@ -114,95 +102,49 @@ impl Sim {
         };
         for seed in seeds {
             let (status, body) = sim
-                .call("POST", &format!("/v1/journeys/seeds/{seed}/install"), None)
+                .admin_call("POST", &format!("/v1/journeys/seeds/{seed}/install"), None)
                 .await;
             assert!(status == 200 || status == 201, "{status} {body}");
         }
         sim
     }
 
-    fn deps(&self) -> &Arc<nhip_core::Deps> {
-        &self.local.deps
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.local.deps.clock.now()
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = nhip_api::router(self.deps().clone())
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
     /// A customer reachable on every channel, with every marketing consent.
     async fn customer(&self, phone: &str, email: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/v1/customers",
-                Some(json!({
-                    "full_name": "Trần Thị Mai",
-                    "given_name": "Mai",
-                    "gender": "female",
-                    "phones": [phone],
-                    "emails": [email],
-                    "source": "assigned",
-                    "owner": "rm.lan",
-                    "attributes": {"push_endpoint": format!("arn:aws:sns:ap-southeast-1:123456789012:endpoint/GCM/nhip/{phone}")},
-                    "consents": ["email:marketing", "sms:marketing", "zns:marketing", "push:marketing"],
-                })),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
+        self.create_id(json!({
+            "full_name": "Trần Thị Mai",
+            "given_name": "Mai",
+            "gender": "female",
+            "phones": [phone],
+            "emails": [email],
+            "source": "assigned",
+            "owner": "rm.lan",
+            "attributes": {"push_endpoint": format!("arn:aws:sns:ap-southeast-1:123456789012:endpoint/GCM/nhip/{phone}")},
+            "consents": ["email:marketing", "sms:marketing", "zns:marketing", "push:marketing"],
+        }))
+        .await
     }
 
     /// A lead still being consulted, owned by consultant `tv.hoa`, with e-mail marketing
     /// consent.
     async fn lead(&self, name: &str, phone: &str, email: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/v1/customers",
-                Some(json!({
-                    "full_name": name,
-                    "phones": [phone],
-                    "emails": [email],
-                    "source": "assigned",
-                    "lifecycle": "consulting",
-                    "owner": "tv.hoa",
-                    "consents": ["email:marketing"],
-                })),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
+        self.create_id(json!({
+            "full_name": name,
+            "phones": [phone],
+            "emails": [email],
+            "source": "assigned",
+            "lifecycle": "consulting",
+            "owner": "tv.hoa",
+            "consents": ["email:marketing"],
+        }))
+        .await
     }
 
     /// Posts one event from the core system, as it happens now, and lets it play out.
     async fn event(&mut self, kind: &str, customer: &str, data: Value) {
         let id = format!("{kind}-{customer}-{}", self.now().timestamp());
         let (status, body) = self
-            .call(
+            .admin_call(
                 "POST",
                 "/v1/events",
                 Some(json!({
@@ -213,6 +155,12 @@ impl Sim {
             .await;
         assert_eq!(status, 202, "{body}");
         self.settle().await;
+    }
+
+    /// A POST of `body` as `content_type` (a journey in YAML, a CSV of customers) as the admin.
+    async fn post_as_admin(&self, path: &str, body: &str, content_type: &str) -> (u16, Value) {
+        self.post_as(path, Some(&self.admin()), content_type, body.to_owned())
+            .await
     }
 
     fn next_random(&mut self) -> u64 {
@@ -231,9 +179,9 @@ impl Sim {
 
     /// Runs the consumers of these queues until they are empty.
     async fn settle_only(&mut self, names: &[&str]) {
-        let consumers = nhip_local_runner::consumers::all(self.deps());
+        let consumers = nhip_local_runner::consumers::all(&self.deps);
         let queues: Vec<_> = self
-            .deps()
+            .deps
             .queues
             .all()
             .into_iter()
@@ -288,8 +236,8 @@ impl Sim {
         self.settle().await;
         while self.now() < to {
             let next = (self.now() + Duration::hours(1)).min(to);
-            self.local.clock.advance_to(next);
-            nhip_api::tick::tick(self.deps()).await.unwrap();
+            self.clock().advance_to(next);
+            nhip_api::tick::tick(&self.deps).await.unwrap();
             self.settle().await;
         }
     }
@@ -302,11 +250,11 @@ impl Sim {
     /// What the outbox holds for the customer, in send order: `"dd/mm HH:MM channel template"`
     /// in Viet Nam time.
     async fn sent(&self, customer: &str) -> Vec<String> {
-        let mut entries = self.local.outbox.list(1000, None).await.unwrap();
+        let mut entries = self.outbox().list(1000, None).await.unwrap();
         entries.reverse();
         let mut lines = Vec::new();
         for entry in entries {
-            let message = pipeline::load(self.deps(), &entry.envelope.message_id)
+            let message = pipeline::load(&self.deps, &entry.envelope.message_id)
                 .await
                 .unwrap()
                 .expect("the message of an outbox entry");
@@ -325,9 +273,9 @@ impl Sim {
 
     /// The customer's message ids by template.
     async fn message_of(&self, customer: &str, template: &str) -> nhip_messaging::model::Message {
-        let entries = self.local.outbox.list(1000, None).await.unwrap();
+        let entries = self.outbox().list(1000, None).await.unwrap();
         for entry in entries.into_iter().rev() {
-            let message = pipeline::load(self.deps(), &entry.envelope.message_id)
+            let message = pipeline::load(&self.deps, &entry.envelope.message_id)
                 .await
                 .unwrap()
                 .unwrap();
@@ -342,7 +290,7 @@ impl Sim {
     async fn engage(&mut self, customer: &str, template: &str, signal: Signal) {
         let message = self.message_of(customer, template).await;
         tracking::record(
-            self.deps(),
+            &self.deps,
             message,
             signal,
             self.now(),
@@ -359,7 +307,7 @@ impl Sim {
         let mut found = Vec::new();
         for queue in ["telesales", "rm", "cskh"] {
             let (status, body) = self
-                .call("GET", &format!("/v1/tickets?queue={queue}"), None)
+                .admin_call("GET", &format!("/v1/tickets?queue={queue}"), None)
                 .await;
             assert_eq!(status, 200, "{body}");
             for ticket in body["items"].as_array().unwrap() {
@@ -385,7 +333,7 @@ impl Sim {
     /// The customer's enrollment in `journey`: `"status outcome step"`.
     async fn enrollment(&self, customer: &str, journey: &str) -> String {
         let (status, body) = self
-            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
             .await;
         assert_eq!(status, 200, "{body}");
         let found: Vec<&Value> = body["items"]
@@ -480,7 +428,9 @@ async fn card_never_activated_in(mut sim: Sim) -> Vec<String> {
         sim.enrollment(&mai, "the-moi-kich-hoat").await,
         "exited chua-kich-hoat ket-thuc-chua-kich-hoat"
     );
-    let (_, customer) = sim.call("GET", &format!("/v1/customers/{mai}"), None).await;
+    let (_, customer) = sim
+        .admin_call("GET", &format!("/v1/customers/{mai}"), None)
+        .await;
     assert!(
         customer["tags"]
             .as_array()
@@ -554,17 +504,17 @@ async fn card_activated_with_its_issue(delivery: Delivery) -> Vec<String> {
                "customer": {"id": mai.clone()}, "data": {}}]})
     };
     let (status, _) = sim
-        .call("POST", "/v1/events", Some(post("card.issued")))
+        .admin_call("POST", "/v1/events", Some(post("card.issued")))
         .await;
     assert_eq!(status, 202);
     sim.settle_only(&["events"]).await;
-    sim.local.clock.advance(Duration::seconds(30));
+    sim.clock().advance(Duration::seconds(30));
     let (status, _) = sim
-        .call("POST", "/v1/events", Some(post("card.activated")))
+        .admin_call("POST", "/v1/events", Some(post("card.activated")))
         .await;
     assert_eq!(status, 202);
     sim.settle_only(&["events"]).await;
-    sim.local.clock.advance(Duration::seconds(30));
+    sim.clock().advance(Duration::seconds(30));
     sim.settle().await;
     sim.advance(Duration::days(5)).await;
     let sent = sim.sent(&mai).await;
@@ -657,7 +607,7 @@ async fn installment_clicked_then_registered_before_the_ticket(delivery: Deliver
         "converted converted cho-dang-ky"
     );
     let (status, stats) = sim
-        .call("GET", "/v1/journeys/tra-gop-moi/stats", None)
+        .admin_call("GET", "/v1/journeys/tra-gop-moi/stats", None)
         .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["totals"]["counts"]["entered"], 1, "{stats}");
@@ -707,7 +657,7 @@ async fn installment_not_opened_gets_one_reminder_and_ends() {
 async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<String> {
     let mut sim = Sim::with_seeds(delivery, &["nuoi-duong-lead"]).await;
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/customers",
             Some(json!({
@@ -732,7 +682,9 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
         .await;
     sim.advance_to(test_epoch() + Duration::days(30) + Duration::hours(1))
         .await; // 23/12 10:00
-    let (_, customer) = sim.call("GET", &format!("/v1/customers/{an}"), None).await;
+    let (_, customer) = sim
+        .admin_call("GET", &format!("/v1/customers/{an}"), None)
+        .await;
     assert!(
         customer["tags"]
             .as_array()
@@ -741,7 +693,7 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
         "{customer}"
     );
     let (status, updated) = sim
-        .call(
+        .admin_call(
             "PATCH",
             &format!("/v1/customers/{an}"),
             Some(json!({"version": customer["version"], "lifecycle": "customer"})),
@@ -763,23 +715,11 @@ async fn lead_nurtured_until_it_becomes_a_customer(delivery: Delivery) -> Vec<St
         sim.enrollment(&an, "nuoi-duong-lead").await,
         "converted converted theo-doi-click"
     );
-    let owner = sim.local.deps.auth.issue(
-        &Principal::new("tv.hoa", Role::Consultant, None),
-        sim.now(),
-        Duration::days(1),
-    );
-    let response = nhip_api::router(sim.deps().clone())
-        .oneshot(
-            Request::builder()
-                .uri("/v1/me/notifications")
-                .header(header::AUTHORIZATION, format!("Bearer {owner}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let bell: Value =
-        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let owner = sim.token("tv.hoa", Role::Consultant, None);
+    let (status, bell) = sim
+        .call("GET", "/v1/me/notifications", Some(&owner), None)
+        .await;
+    assert_eq!(status, 200, "{bell}");
     let titles: Vec<&str> = bell["items"]
         .as_array()
         .unwrap()
@@ -839,39 +779,14 @@ steps:
   doi-chung: { type: exit, outcome: holdout }
 "#;
 
-async fn post_yaml(sim: &Sim, path: &str, body: &str, content_type: &str) -> (u16, Value) {
-    let response = nhip_api::router(sim.deps().clone())
-        .oneshot(
-            Request::builder()
-                .method("POST")
-                .uri(path)
-                .header(header::AUTHORIZATION, format!("Bearer {}", sim.admin))
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body.to_owned()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     let mut sim = Sim::with_seeds(delivery, &[]).await;
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys?publish=true",
-        WELCOME_APP,
-        "application/yaml",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin("/v1/journeys?publish=true", WELCOME_APP, "application/yaml")
+        .await;
     assert_eq!(status, 201, "{body}");
     let split = {
-        let version = nhip_journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+        let version = nhip_journeys::definitions::version(&sim.deps, "chao-mung-ung-dung", 1)
             .await
             .unwrap()
             .unwrap();
@@ -913,7 +828,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         .await;
     for customer in &customers {
         let (status, body) = sim
-            .call(
+            .admin_call(
                 "POST",
                 "/v1/events",
                 Some(
@@ -931,7 +846,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
     let mut arms = (0, 0);
     for customer in &customers {
         let (_, body) = sim
-            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
             .await;
         let enrollment = &body["items"][0];
         let id = enrollment["id"].as_str().unwrap();
@@ -939,7 +854,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         let arm = nhip_domain::journey::split_branch(id, "chia-nhom", &split);
         assert_eq!(arm, predicted(customer), "{enrollment}");
         let (_, profile) = sim
-            .call("GET", &format!("/v1/customers/{customer}"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}"), None)
             .await;
         let tagged = profile["tags"]
             .as_array()
@@ -968,7 +883,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         "both arms used, as predicted"
     );
     // The RM ticket goes to the customer's owner; the queue's notice to its shared inbox.
-    let (_, rm) = sim.call("GET", "/v1/tickets?queue=rm", None).await;
+    let (_, rm) = sim.admin_call("GET", "/v1/tickets?queue=rm", None).await;
     assert!(
         rm["items"]
             .as_array()
@@ -978,7 +893,7 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         "{rm}"
     );
     let (_, stats) = sim
-        .call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
+        .admin_call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
         .await;
     let n = customers.len();
     assert_eq!(stats["totals"]["counts"]["entered"], n, "{stats}");
@@ -1003,13 +918,13 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
     let hoa = sim.customer("0912000010", "hoa10@example.com").await;
 
     // A CSV naming someone unknown enrolls nobody.
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys/tra-gop-moi/enrollments",
-        "phone,ghi_chu\n0912000009,a\n0999999999,b\n",
-        "text/csv",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin(
+            "/v1/journeys/tra-gop-moi/enrollments",
+            "phone,ghi_chu\n0912000009,a\n0999999999,b\n",
+            "text/csv",
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["fields"]["customers.1"].is_string(), "{body}");
     sim.settle().await;
@@ -1017,26 +932,18 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
 
     // By phone in a CSV, and by id in JSON; sending the same request again is harmless.
     let csv = "phone\n0912000009\n";
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys/tra-gop-moi/enrollments",
-        csv,
-        "text/csv",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin("/v1/journeys/tra-gop-moi/enrollments", csv, "text/csv")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"]["enrolled"], 1, "{body}");
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys/tra-gop-moi/enrollments",
-        csv,
-        "text/csv",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin("/v1/journeys/tra-gop-moi/enrollments", csv, "text/csv")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"]["duplicate"], 1, "{body}");
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/journeys/tra-gop-moi/enrollments",
             Some(json!({"customers": [{"id": hoa}, {"id": lan}], "request_id": "dot-1"})),
@@ -1059,14 +966,14 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
     sim.advance(Duration::days(20)).await;
     sim.event("installment.invited", &lan, json!({})).await;
     let (_, journeys) = sim
-        .call("GET", &format!("/v1/customers/{lan}/journeys"), None)
+        .admin_call("GET", &format!("/v1/customers/{lan}/journeys"), None)
         .await;
     assert_eq!(journeys["items"].as_array().unwrap().len(), 1, "{journeys}");
     // 91 days after the first, it does.
     sim.advance_to(test_epoch() + Duration::days(91)).await;
     sim.event("installment.invited", &lan, json!({})).await;
     let (_, journeys) = sim
-        .call("GET", &format!("/v1/customers/{lan}/journeys"), None)
+        .admin_call("GET", &format!("/v1/customers/{lan}/journeys"), None)
         .await;
     assert_eq!(journeys["items"].as_array().unwrap().len(), 2, "{journeys}");
     assert_eq!(journeys["items"][0]["status"], "active", "{journeys}");
@@ -1075,7 +982,7 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
     sim.event("card.issued", &hoa, json!({})).await;
     sim.event("card.issued", &hoa, json!({})).await;
     let (_, journeys) = sim
-        .call("GET", &format!("/v1/customers/{hoa}/journeys"), None)
+        .admin_call("GET", &format!("/v1/customers/{hoa}/journeys"), None)
         .await;
     let cards = journeys["items"]
         .as_array()
@@ -1087,7 +994,7 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
 
     // A journey not published (or unknown) enrolls nobody.
     let (status, _) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/journeys/khong-co/enrollments",
             Some(json!({"customers": [{"id": hoa}]})),
@@ -1097,8 +1004,7 @@ async fn customers_enter_by_api_or_csv_all_or_nothing_and_re_entry_rules_hold() 
 
     // Nhịp's own events went out on the bus: entries, steps, sends.
     let out: Vec<String> = sim
-        .local
-        .bus
+        .bus()
         .recent(1000)
         .await
         .unwrap()
@@ -1126,11 +1032,10 @@ async fn a_scheduler_down_for_hours_catches_up_and_runs_each_wake_up_once() {
     // The first reminder is due 26/11 09:00. The scheduler is down from 08:00 to 11:30.
     sim.advance_to(test_epoch() + Duration::days(3) - Duration::hours(1))
         .await;
-    sim.local
-        .clock
+    sim.clock()
         .advance_to(test_epoch() + Duration::days(3) + Duration::minutes(150));
-    let first = nhip_api::tick::tick(sim.deps()).await.unwrap();
-    let again = nhip_api::tick::tick(sim.deps()).await.unwrap();
+    let first = nhip_api::tick::tick(&sim.deps).await.unwrap();
+    let again = nhip_api::tick::tick(&sim.deps).await.unwrap();
     sim.settle().await;
     assert_eq!((first.ran, first.failed), (1, 0), "{first:?}");
     assert_eq!(again.ran, 0, "{again:?}");
@@ -1167,7 +1072,7 @@ async fn enrollment_ids(sim: &Sim, customers: &[String], journey: &str) -> Vec<S
     let mut ids = Vec::new();
     for customer in customers {
         let (status, body) = sim
-            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
             .await;
         assert_eq!(status, 200, "{body}");
         for item in body["items"].as_array().unwrap() {
@@ -1185,7 +1090,7 @@ async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
     let listed = many_customers(&sim, "14", 3).await;
     let refs: Vec<Value> = listed.iter().map(|id| json!({"id": id})).collect();
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/journeys/tra-gop-moi/enrollments",
             Some(json!({"customers": refs, "request_id": "danh-sach-1"})),
@@ -1198,23 +1103,15 @@ async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
     for i in 0..20 {
         csv.push_str(&format!("0915000{i:03}\n"));
     }
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys/tra-gop-moi/enrollments",
-        &csv,
-        "text/csv",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin("/v1/journeys/tra-gop-moi/enrollments", &csv, "text/csv")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"], json!({"enrolled": 20}), "{body}");
     // The same file again enrolls nobody twice.
-    let (_, again) = post_yaml(
-        &sim,
-        "/v1/journeys/tra-gop-moi/enrollments",
-        &csv,
-        "text/csv",
-    )
-    .await;
+    let (_, again) = sim
+        .post_as_admin("/v1/journeys/tra-gop-moi/enrollments", &csv, "text/csv")
+        .await;
     assert_eq!(again["counts"], json!({"duplicate": 20}), "{again}");
     sim.settle().await;
 
@@ -1234,7 +1131,7 @@ async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
         );
     }
     let (_, stats) = sim
-        .call("GET", "/v1/journeys/tra-gop-moi/stats", None)
+        .admin_call("GET", "/v1/journeys/tra-gop-moi/stats", None)
         .await;
     assert_eq!(stats["totals"]["counts"]["entered"], 23, "{stats}");
     assert_eq!(stats["totals"]["counts"]["sent"], 69, "{stats}");
@@ -1264,7 +1161,7 @@ async fn a_list_a_csv_and_a_segment(delivery: Delivery) -> Vec<String> {
         );
     }
     let (_, stats) = sim
-        .call("GET", "/v1/journeys/nuoi-duong-lead/stats", None)
+        .admin_call("GET", "/v1/journeys/nuoi-duong-lead/stats", None)
         .await;
     assert_eq!(stats["totals"]["counts"]["entered"], 20, "{stats}");
     assert_eq!(stats["totals"]["counts"]["waiting"], 20, "{stats}");
@@ -1281,30 +1178,26 @@ async fn every_customer_of_a_list_a_csv_or_a_segment_gets_an_enrollment_and_mess
 #[tokio::test]
 async fn a_split_over_a_csv_of_twenty_four_spreads_the_customers_by_their_own_hash() {
     let mut sim = Sim::with_seeds(Delivery::Once, &[]).await;
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys?publish=true",
-        WELCOME_APP,
-        "application/yaml",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin("/v1/journeys?publish=true", WELCOME_APP, "application/yaml")
+        .await;
     assert_eq!(status, 201, "{body}");
     let customers = many_customers(&sim, "17", 24).await;
     let mut csv = String::from("id\n");
     for customer in &customers {
         csv.push_str(&format!("{customer}\n"));
     }
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys/chao-mung-ung-dung/enrollments",
-        &csv,
-        "text/csv",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin(
+            "/v1/journeys/chao-mung-ung-dung/enrollments",
+            &csv,
+            "text/csv",
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"], json!({"enrolled": 24}), "{body}");
     sim.advance(Duration::days(4)).await;
-    let version = nhip_journeys::definitions::version(sim.deps(), "chao-mung-ung-dung", 1)
+    let version = nhip_journeys::definitions::version(&sim.deps, "chao-mung-ung-dung", 1)
         .await
         .unwrap()
         .unwrap();
@@ -1315,7 +1208,7 @@ async fn a_split_over_a_csv_of_twenty_four_spreads_the_customers_by_their_own_ha
     let mut arms = [0, 0];
     for customer in &customers {
         let (_, body) = sim
-            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
             .await;
         let enrollment = &body["items"][0];
         let arm = nhip_domain::journey::split_branch(
@@ -1331,7 +1224,7 @@ async fn a_split_over_a_csv_of_twenty_four_spreads_the_customers_by_their_own_ha
     // one arm has a chance of 2^-23.
     assert!(arms[0] > 0 && arms[1] > 0, "{arms:?}");
     let (_, stats) = sim
-        .call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
+        .admin_call("GET", "/v1/journeys/chao-mung-ung-dung/stats", None)
         .await;
     assert_eq!(stats["totals"]["counts"]["entered"], 24, "{stats}");
     assert_eq!(stats["totals"]["counts"]["ticketed"], arms[0], "{stats}");
@@ -1356,7 +1249,7 @@ steps:
 async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
     let mut sim = Sim::with_seeds(delivery, &[]).await;
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/templates",
             Some(json!({
@@ -1373,13 +1266,13 @@ async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = post_yaml(
-        &sim,
-        "/v1/journeys?publish=true",
-        INSTALLMENT_DUE,
-        "application/yaml",
-    )
-    .await;
+    let (status, body) = sim
+        .post_as_admin(
+            "/v1/journeys?publish=true",
+            INSTALLMENT_DUE,
+            "application/yaml",
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let customers = many_customers(&sim, "18", 20).await;
     // One request, three due installments for each of twenty customers.
@@ -1393,7 +1286,7 @@ async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
         })
         .collect();
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/events",
             Some(json!({"source": "core-banking", "events": events})),
@@ -1414,7 +1307,7 @@ async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
             "{customer}"
         );
         let (_, journeys) = sim
-            .call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
             .await;
         let outcomes: Vec<&str> = journeys["items"]
             .as_array()
@@ -1425,7 +1318,7 @@ async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
         assert_eq!(outcomes, ["da-nhac", "da-nhac", "da-nhac"], "{journeys}");
     }
     let (_, stats) = sim
-        .call("GET", "/v1/journeys/nhac-ky-tra-gop/stats", None)
+        .admin_call("GET", "/v1/journeys/nhac-ky-tra-gop/stats", None)
         .await;
     assert_eq!(stats["totals"]["counts"]["entered"], 60, "{stats}");
     assert_eq!(stats["totals"]["counts"]["sent"], 60, "{stats}");
@@ -1443,7 +1336,7 @@ async fn several_events_for_one_customer_in_one_batch_queue_behind_each_other_an
 async fn a_lead_made_a_customer_by_a_staff_holding_leaves_the_lead_nurture_series() {
     let mut sim = Sim::with_seeds(Delivery::Once, &["nuoi-duong-lead"]).await;
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             "/v1/catalogue/products",
             Some(json!({"code": "bcc-12-thang", "name": "Hợp đồng BCC 12 tháng", "kind": "investment"})),
@@ -1465,7 +1358,7 @@ async fn a_lead_made_a_customer_by_a_staff_holding_leaves_the_lead_nurture_serie
         .await; // 08/12 11:00, after the first e-mail
     // The consultant records the first lead's signed contract as an active holding.
     let (status, body) = sim
-        .call(
+        .admin_call(
             "POST",
             &format!("/v1/customers/{}/holdings", leads[0]),
             Some(json!({"product": "bcc-12-thang", "status": "active", "starts_on": "2026-12-08"})),

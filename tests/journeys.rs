@@ -2,41 +2,10 @@
 //! named, versions frozen, publishing indexed by trigger, the seed journeys installed with
 //! their Vietnamese templates.
 
-use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt;
 use nhip_core::auth::Role;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::customers::Api;
-
-async fn post_text(
-    api: &Api,
-    token: &str,
-    uri: &str,
-    content_type: &str,
-    body: &str,
-) -> (u16, Value) {
-    let response = nhip_api::router(api.deps.clone())
-        .oneshot(
-            Request::builder()
-                .method("POST")
-                .uri(uri)
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body.to_owned()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use crate::support::Api;
 
 const WELCOME: &str = r#"
 key: chao-mung-the
@@ -55,7 +24,9 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
     let api = Api::local();
     let admin = api.admin();
     // The template does not exist yet: 422 naming the step.
-    let (status, body) = post_text(&api, &admin, "/v1/journeys", "application/yaml", WELCOME).await;
+    let (status, body) = api
+        .post_as("/v1/journeys", Some(&admin), "application/yaml", WELCOME)
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "journey_invalid");
     let fields = body["error"]["fields"].as_object().unwrap();
@@ -67,7 +38,14 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
     assert_eq!(status, 201);
     // A step that leads nowhere.
     let broken = WELCOME.replace("on_timeout: het", "on_timeout: khong-co");
-    let (status, body) = post_text(&api, &admin, "/v1/journeys", "application/yaml", &broken).await;
+    let (status, body) = api
+        .post_as(
+            "/v1/journeys",
+            Some(&admin),
+            "application/yaml",
+            broken.clone(),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["fields"]["steps.cho.on_timeout"]
@@ -77,7 +55,9 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
         "{body}"
     );
 
-    let (status, meta) = post_text(&api, &admin, "/v1/journeys", "application/yaml", WELCOME).await;
+    let (status, meta) = api
+        .post_as("/v1/journeys", Some(&admin), "application/yaml", WELCOME)
+        .await;
     assert_eq!(status, 201, "{meta}");
     assert_eq!(
         (
@@ -86,29 +66,31 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
         ),
         (Some(1), None)
     );
-    let (status, _) = post_text(&api, &admin, "/v1/journeys", "application/yaml", WELCOME).await;
+    let (status, _) = api
+        .post_as("/v1/journeys", Some(&admin), "application/yaml", WELCOME)
+        .await;
     assert_eq!(status, 409, "the key is taken");
     // Version 2 in JSON, based on the header read.
     let mut second: Value =
         serde_json::to_value(nhip_domain::journey::parse_yaml(WELCOME).unwrap()).unwrap();
     second["name"] = json!("Chào mừng chủ thẻ (2)");
-    let (status, body) = post_text(
-        &api,
-        &admin,
-        "/v1/journeys/chao-mung-the/versions?based_on=9",
-        "application/json",
-        &second.to_string(),
-    )
-    .await;
+    let (status, body) = api
+        .post_as(
+            "/v1/journeys/chao-mung-the/versions?based_on=9",
+            Some(&admin),
+            "application/json",
+            second.to_string(),
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
-    let (status, meta) = post_text(
-        &api,
-        &admin,
-        "/v1/journeys/chao-mung-the/versions?based_on=1&publish=true",
-        "application/json",
-        &second.to_string(),
-    )
-    .await;
+    let (status, meta) = api
+        .post_as(
+            "/v1/journeys/chao-mung-the/versions?based_on=1&publish=true",
+            Some(&admin),
+            "application/json",
+            second.to_string(),
+        )
+        .await;
     assert_eq!(status, 201, "{meta}");
     assert_eq!(
         (
@@ -142,34 +124,25 @@ async fn journeys_are_checked_on_save_versioned_and_published() {
         (200, Some(1)),
         "{meta}"
     );
-    let response = nhip_api::router(api.deps.clone())
-        .oneshot(
-            Request::builder()
-                .uri("/v1/journeys/chao-mung-the/versions/1?format=yaml")
-                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
-                .body(Body::empty())
-                .unwrap(),
+    let answer = api
+        .answer(
+            "GET",
+            "/v1/journeys/chao-mung-the/versions/1?format=yaml",
+            Some(&admin),
+            None,
         )
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let yaml = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+        .await;
+    assert_eq!(answer.status, 200);
+    let yaml = String::from_utf8(answer.bytes).unwrap();
     assert_eq!(
         nhip_domain::journey::parse_yaml(&yaml).unwrap().name,
         "Chào mừng chủ thẻ"
     );
     // Only admins write journeys.
     let manager = api.token("m", Role::Manager, Some("hn"));
-    let (status, _) = post_text(&api, &manager, "/v1/journeys", "application/yaml", WELCOME).await;
+    let (status, _) = api
+        .post_as("/v1/journeys", Some(&manager), "application/yaml", WELCOME)
+        .await;
     assert_eq!(status, 403);
 }
 

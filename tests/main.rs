@@ -9,6 +9,9 @@
 //!   opt-in, the rate limit.
 //! - `openapi`: the served OpenAPI document walked against the router it describes.
 //! - `runner`: the local runner started as `nhip-local` starts it.
+//! - `support`: what every suite shares: fresh adapters, the emulator, fixtures, and the one
+//!   HTTP harness (`support::Api`) the suites call the API through; suites with steps of
+//!   their own (intake, messaging, journey_engine, telephony) wrap it.
 
 mod contract;
 mod customers;

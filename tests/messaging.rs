@@ -4,28 +4,27 @@
 //! tracking routes. Each test proves one promise of the pipeline.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use axum::body::Body;
 use axum::http::{Request, header};
 use chrono::{Duration, TimeZone, Utc};
-use http_body_util::BodyExt;
-use nhip_core::auth::{Principal, Role};
+use nhip_core::auth::Role;
 use nhip_messaging::model::{Cause, CauseKind, SendPurpose, SendRequest, Status, Target};
 use nhip_messaging::pipeline;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{LocalDeps, fixture_path, local_deps_with_settings};
+use crate::support::{Answer, Api, drain, fixture_path, json_request, send_to, wraps_api};
 
 const LINK_SECRET: &[u8] = b"messaging-tests-link-secret-of-32-bytes";
 const SES_TOPIC: &str = "arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events";
 const INBOUND_SECRET: &[u8] = b"messaging-tests-inbound-sms-secret-32b";
 
+/// The API harness with messaging's secrets and topic set, and messaging's own steps.
 struct Ctx {
-    local: LocalDeps,
-    admin: String,
+    api: Api,
 }
+
+wraps_api!(Ctx);
 
 impl Ctx {
     fn new() -> Self {
@@ -34,72 +33,27 @@ impl Ctx {
         settings.messaging.sms_inbound_secret = Some(INBOUND_SECRET.to_vec());
         settings.messaging.public_url = "https://nhip.example".into();
         settings.messaging.ses_events_topic_arn = Some(SES_TOPIC.into());
-        let local = local_deps_with_settings(settings);
-        let admin = local.deps.auth.issue(
-            &Principal::new("root", Role::Admin, None),
-            local.deps.clock.now(),
-            chrono::Duration::hours(24 * 30),
-        );
-        Self { local, admin }
-    }
-
-    fn deps(&self) -> &Arc<nhip_core::Deps> {
-        &self.local.deps
-    }
-
-    async fn raw(&self, request: Request<Body>) -> (u16, Vec<u8>, axum::http::HeaderMap) {
-        let response = nhip_api::router(self.deps().clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, bytes.to_vec(), headers)
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let (status, bytes, _) = self.raw(request.body(body).unwrap()).await;
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        Self {
+            api: Api::with_settings(settings),
+        }
     }
 
     /// A customer with a phone, an e-mail and the given consents (`"sms:marketing"`, …).
     async fn customer(&self, phone: &str, email: &str, consents: &[&str]) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/v1/customers",
-                Some(json!({
-                    "full_name": "Nguyễn <b>Văn</b> Minh",
-                    "gender": "male",
-                    "phones": [phone],
-                    "emails": [email],
-                    "source": "assigned",
-                    "consents": consents,
-                })),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
+        self.create_id(json!({
+            "full_name": "Nguyễn <b>Văn</b> Minh",
+            "gender": "male",
+            "phones": [phone],
+            "emails": [email],
+            "source": "assigned",
+            "consents": consents,
+        }))
+        .await
     }
 
     async fn template(&self, code: &str, content: Value) {
         let (status, body) = self
-            .call(
+            .admin_call(
                 "POST",
                 "/v1/templates",
                 Some(json!({"code": code, "name": code, "content": content, "publish": true})),
@@ -108,53 +62,15 @@ impl Ctx {
         assert_eq!(status, 201, "{body}");
     }
 
-    /// Runs the `message-sender` consumer until the sends queue is empty, as Lambda's SQS
-    /// trigger would, and returns how many records were delivered.
-    async fn drain(&self) -> usize {
-        let consumers = nhip_local_runner::consumers::all(self.deps());
-        let sender = consumers
-            .iter()
-            .find(|c| c.function == "message-sender")
-            .expect("the message-sender consumer");
-        let mut delivered = 0;
-        loop {
-            let messages = self
-                .deps()
-                .queues
-                .sends
-                .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
-                .await
-                .unwrap();
-            if messages.is_empty() {
-                return delivered;
-            }
-            delivered += messages.len();
-            sender.deliver(messages).await;
-        }
-    }
-
     async fn message(&self, id: &str) -> nhip_messaging::model::Message {
-        pipeline::load(self.deps(), id)
+        pipeline::load(&self.deps, id)
             .await
             .unwrap()
             .expect("the message")
     }
 
     async fn sent_for(&self, id: &str) -> Vec<nhip_local::OutboxEntry> {
-        self.local.outbox.for_message(id).await.unwrap()
-    }
-
-    async fn timeline_types(&self, customer: &str) -> Vec<String> {
-        let (status, body) = self
-            .call("GET", &format!("/v1/customers/{customer}/timeline"), None)
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["event_type"].as_str().unwrap().to_owned())
-            .collect()
+        self.outbox().for_message(id).await.unwrap()
     }
 }
 
@@ -224,16 +140,15 @@ async fn a_send_request_delivered_once_twice_or_three_times_sends_exactly_once()
         // The same request on the queue `deliveries` times, drained together (as SQS at-least-
         // once delivery and a retried producer would do).
         for _ in 0..deliveries {
-            pipeline::enqueue(ctx.deps(), std::slice::from_ref(&send))
+            pipeline::enqueue(&ctx.deps, std::slice::from_ref(&send))
                 .await
                 .unwrap();
         }
-        assert_eq!(ctx.drain().await, deliveries);
+        assert_eq!(ctx.drain("sends").await, deliveries);
         // And once more straight through the pipeline, concurrently.
-        let again = futures::future::join_all(
-            (0..deliveries).map(|_| pipeline::process(ctx.deps(), &send)),
-        )
-        .await;
+        let again =
+            futures::future::join_all((0..deliveries).map(|_| pipeline::process(&ctx.deps, &send)))
+                .await;
         assert!(
             again.iter().all(|o| o.as_ref().is_ok_and(|o| o.duplicate)),
             "{again:?}"
@@ -258,7 +173,7 @@ async fn racing_consumers_of_one_request_send_it_once() {
         .await;
     let send = request("statement#1", &customer, "sms", "sao-ke", SendPurpose::Care);
     let outcomes =
-        futures::future::join_all((0..3).map(|_| pipeline::process(ctx.deps(), &send))).await;
+        futures::future::join_all((0..3).map(|_| pipeline::process(&ctx.deps, &send))).await;
     let winners = outcomes
         .iter()
         .filter(|o| o.as_ref().is_ok_and(|o| !o.duplicate))
@@ -266,7 +181,7 @@ async fn racing_consumers_of_one_request_send_it_once() {
     assert!(winners <= 1, "{outcomes:?}");
     // Losers that saw the claim mid-flight retry later; whatever happens, one copy left.
     for _ in 0..3 {
-        let _ = pipeline::process(ctx.deps(), &send).await;
+        let _ = pipeline::process(&ctx.deps, &send).await;
     }
     assert_eq!(ctx.sent_for(&send.message_id()).await.len(), 1);
 }
@@ -274,7 +189,7 @@ async fn racing_consumers_of_one_request_send_it_once() {
 #[tokio::test]
 async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() {
     let ctx = Ctx::new();
-    ctx.local.clock.advance_to(at_2230_vn());
+    ctx.clock().advance_to(at_2230_vn());
     let customer = ctx
         .customer("0987654321", "hoa@example.vn", &["sms:marketing"])
         .await;
@@ -297,10 +212,10 @@ async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() 
         SendPurpose::Marketing,
     );
     let care = request("due#1", &customer, "sms", "nhac-han", SendPurpose::Care);
-    pipeline::enqueue(ctx.deps(), &[marketing.clone(), care.clone()])
+    pipeline::enqueue(&ctx.deps, &[marketing.clone(), care.clone()])
         .await
         .unwrap();
-    ctx.drain().await;
+    ctx.drain("sends").await;
 
     let held = ctx.message(&marketing.message_id()).await;
     assert_eq!(held.status, Status::Deferred);
@@ -313,13 +228,13 @@ async fn a_marketing_sms_at_2230_goes_at_0700_and_a_care_reminder_is_not_held() 
     assert_eq!(reminder[0].sent_at, at_2230_vn());
 
     // 06:59: still held. 07:00: the scheduler releases it and it goes.
-    ctx.local.clock.advance_to(seven_am - Duration::minutes(1));
-    nhip_api::tick::tick(ctx.deps()).await.unwrap();
-    ctx.drain().await;
+    ctx.clock().advance_to(seven_am - Duration::minutes(1));
+    nhip_api::tick::tick(&ctx.deps).await.unwrap();
+    ctx.drain("sends").await;
     assert!(ctx.sent_for(&marketing.message_id()).await.is_empty());
-    ctx.local.clock.advance_to(seven_am);
-    nhip_api::tick::tick(ctx.deps()).await.unwrap();
-    ctx.drain().await;
+    ctx.clock().advance_to(seven_am);
+    nhip_api::tick::tick(&ctx.deps).await.unwrap();
+    ctx.drain("sends").await;
     let sent = ctx.sent_for(&marketing.message_id()).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].sent_at, seven_am, "07:00 in Viet Nam");
@@ -371,8 +286,8 @@ async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_what
         );
         send.cause.kind = kind;
         send.cause.id = format!("cause-{i}");
-        statuses.push(pipeline::process(ctx.deps(), &send).await.unwrap().status);
-        ctx.local.clock.advance(Duration::hours(2));
+        statuses.push(pipeline::process(&ctx.deps, &send).await.unwrap().status);
+        ctx.clock().advance(Duration::hours(2));
     }
     assert_eq!(
         statuses,
@@ -390,13 +305,12 @@ async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_what
         SendPurpose::Care,
     );
     assert_eq!(
-        pipeline::process(ctx.deps(), &care).await.unwrap().status,
+        pipeline::process(&ctx.deps, &care).await.unwrap().status,
         Status::Sent
     );
     // 24 hours after the first, a place frees.
-    ctx.local
-        .clock
-        .advance_to(ctx.deps().clock.now() + Duration::hours(17));
+    ctx.clock()
+        .advance_to(ctx.deps.clock.now() + Duration::hours(17));
     let later = request(
         "ad#later",
         &customer,
@@ -405,7 +319,7 @@ async fn the_fourth_marketing_email_to_an_address_within_24_hours_is_capped_what
         SendPurpose::Marketing,
     );
     assert_eq!(
-        pipeline::process(ctx.deps(), &later).await.unwrap().status,
+        pipeline::process(&ctx.deps, &later).await.unwrap().status,
         Status::Sent
     );
     // Advertising e-mail carries the label, the opt-out and one-click unsubscribe headers.
@@ -443,7 +357,7 @@ async fn a_number_on_the_do_not_advertise_list_gets_no_advertising_but_still_get
         .customer("0933444555", "an@example.vn", &["sms:marketing"])
         .await;
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/do-not-advertise",
             Some(json!({"numbers": ["+84 933 444 555", "12345"], "source": "national_dnc"})),
@@ -455,7 +369,7 @@ async fn a_number_on_the_do_not_advertise_list_gets_no_advertising_but_still_get
     ctx.template("qc", sms("Ưu đãi mới")).await;
     ctx.template("cskh", sms("Cảm ơn Quý khách")).await;
     let ad = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("dnc#ad", &customer, "sms", "qc", SendPurpose::Marketing),
     )
     .await
@@ -465,7 +379,7 @@ async fn a_number_on_the_do_not_advertise_list_gets_no_advertising_but_still_get
         (Status::Suppressed, Some("do_not_advertise"))
     );
     let care = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("dnc#care", &customer, "sms", "cskh", SendPurpose::Care),
     )
     .await
@@ -482,7 +396,7 @@ async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
         .await;
     ctx.template("qc-sms", sms("Ưu đãi")).await;
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("nc#1", &customer, "sms", "qc-sms", SendPurpose::Marketing),
     )
     .await
@@ -495,7 +409,9 @@ async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
             .await
             .contains(&"message.no_consent".to_owned())
     );
-    let (_, stats) = ctx.call("GET", "/v1/templates/qc-sms/stats", None).await;
+    let (_, stats) = ctx
+        .admin_call("GET", "/v1/templates/qc-sms/stats", None)
+        .await;
     assert_eq!(stats["counts"]["no_consent"], 1);
     // Preference order: the e-mail has consent, so ZNS-then-e-mail falls through to e-mail.
     ctx.template("qc-email", email()).await;
@@ -505,7 +421,7 @@ async fn without_consent_nothing_is_sent_and_the_reason_is_recorded() {
         template: "qc-email".into(),
         version: None,
     });
-    let outcome = pipeline::process(ctx.deps(), &fallback).await.unwrap();
+    let outcome = pipeline::process(&ctx.deps, &fallback).await.unwrap();
     assert_eq!(outcome.status, Status::Sent);
     assert_eq!(
         ctx.message(&outcome.message_id).await.channel,
@@ -542,7 +458,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         "sao-ke-email",
         SendPurpose::Care,
     );
-    pipeline::process(ctx.deps(), &first).await.unwrap();
+    pipeline::process(&ctx.deps, &first).await.unwrap();
     let provider_id = ctx.sent_for(&first.message_id()).await[0]
         .provider_id
         .clone();
@@ -553,7 +469,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         "ses-click",
         "ses-open",
     ] {
-        nhip_messaging::tracker::handle_sns(ctx.deps(), ses_fixture(name, &provider_id))
+        nhip_messaging::tracker::handle_sns(&ctx.deps, ses_fixture(name, &provider_id))
             .await
             .unwrap();
     }
@@ -575,7 +491,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         "a redelivered notification is kept once"
     );
     let (_, stats) = ctx
-        .call("GET", "/v1/templates/sao-ke-email/stats", None)
+        .admin_call("GET", "/v1/templates/sao-ke-email/stats", None)
         .await;
     assert_eq!(
         (
@@ -586,14 +502,14 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
     );
 
     let report = nhip_messaging::tracker::handle_sns(
-        ctx.deps(),
+        &ctx.deps,
         ses_fixture("ses-bounce-permanent", &provider_id),
     )
     .await
     .unwrap();
     assert_eq!(report.recorded, 1);
     let later = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "stmt#2",
             &customer,
@@ -609,7 +525,7 @@ async fn ses_events_reach_the_timeline_and_a_hard_bounce_suppresses_later_sends(
         (Status::Suppressed, Some("hard_bounce"))
     );
     let (status, _) = ctx
-        .call("GET", "/v1/suppressions/email/khachhang@example.com", None)
+        .admin_call("GET", "/v1/suppressions/email/khachhang@example.com", None)
         .await;
     assert_eq!(status, 200);
 }
@@ -626,7 +542,7 @@ async fn a_forged_or_unsigned_sns_callback_is_refused_and_records_nothing() {
     )
     .await;
     let send = request("forged#1", &customer, "email", "tb", SendPurpose::Care);
-    pipeline::process(ctx.deps(), &send).await.unwrap();
+    pipeline::process(&ctx.deps, &send).await.unwrap();
     let provider_id = ctx.sent_for(&send.message_id()).await[0]
         .provider_id
         .clone();
@@ -650,26 +566,26 @@ async fn a_forged_or_unsigned_sns_callback_is_refused_and_records_nothing() {
             .body(Body::from(body.to_string()))
             .unwrap()
     };
-    let (status, _, _) = ctx.raw(post(&body)).await;
+    let Answer { status, .. } = ctx.send(post(&body)).await;
     assert_eq!(status, 403, "forged signature");
     // Signed by SNS for somebody else's topic is still not ours.
     let mut elsewhere = body.clone();
     elsewhere["TopicArn"] = json!("arn:aws:sns:ap-southeast-1:999999999999:not-nhip");
-    let (status, _, _) = ctx.raw(post(&elsewhere)).await;
+    let Answer { status, .. } = ctx.send(post(&elsewhere)).await;
     assert_eq!(status, 403, "another account's topic");
     body.as_object_mut().unwrap().remove("Signature");
-    let (status, _, _) = ctx.raw(post(&body)).await;
+    let Answer { status, .. } = ctx.send(post(&body)).await;
     assert_eq!(status, 403, "unsigned");
     body["Signature"] = json!("Zm9yZ2Vk");
     body["SigningCertURL"] =
         json!("https://evil.example/sns.ap-southeast-1.amazonaws.com/cert.pem");
-    let (status, _, _) = ctx.raw(post(&body)).await;
+    let Answer { status, .. } = ctx.send(post(&body)).await;
     assert_eq!(status, 403, "certificate from elsewhere");
     // Nothing recorded: the address is not suppressed and the message has no history.
     let message = ctx.message(&send.message_id()).await;
     assert!(message.engagement.is_empty());
     let (status, _) = ctx
-        .call("GET", "/v1/suppressions/email/khachhang@example.com", None)
+        .admin_call("GET", "/v1/suppressions/email/khachhang@example.com", None)
         .await;
     assert_eq!(status, 404);
 }
@@ -684,7 +600,7 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
     )
     .await;
     let send = request("link#1", &customer, "sms", "link-sms", SendPurpose::Care);
-    pipeline::process(ctx.deps(), &send).await.unwrap();
+    pipeline::process(&ctx.deps, &send).await.unwrap();
     let sent = ctx.sent_for(&send.message_id()).await;
     let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
         panic!("an SMS");
@@ -694,9 +610,11 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
         .chars()
         .take_while(|c| !c.is_whitespace())
         .collect();
-    let get = |path: String| Request::builder().uri(path).body(Body::empty()).unwrap();
+    let get = |path: String| json_request("GET", &path, None, None);
     for _ in 0..3 {
-        let (status, _, headers) = ctx.raw(get(format!("/t/{token}"))).await;
+        let Answer {
+            status, headers, ..
+        } = ctx.send(get(format!("/t/{token}"))).await;
         assert_eq!(status, 303, "a redirect");
         assert_eq!(headers[header::LOCATION], "https://abc.vn/lich?ky=3");
     }
@@ -709,19 +627,23 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
         .filter(|t| t == "message.clicked")
         .count();
     assert_eq!(clicks, 1, "three clicks, one record");
-    let (_, stats) = ctx.call("GET", "/v1/templates/link-sms/stats", None).await;
+    let (_, stats) = ctx
+        .admin_call("GET", "/v1/templates/link-sms/stats", None)
+        .await;
     assert_eq!(stats["counts"]["clicked"], 1);
     // A tampered token, or one pointing at another link index, leads nowhere.
     let mut forged = token.clone().into_bytes();
     let last = forged.len() - 1;
     forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-    let (status, _, headers) = ctx
-        .raw(get(format!("/t/{}", String::from_utf8(forged).unwrap())))
+    let Answer {
+        status, headers, ..
+    } = ctx
+        .send(get(format!("/t/{}", String::from_utf8(forged).unwrap())))
         .await;
     assert_eq!(status, 404);
     assert!(headers.get(header::LOCATION).is_none());
     let other = nhip_messaging::links::link_token(LINK_SECRET, &send.message_id(), 7);
-    let (status, _, _) = ctx.raw(get(format!("/t/{other}"))).await;
+    let Answer { status, .. } = ctx.send(get(format!("/t/{other}"))).await;
     assert_eq!(status, 404, "no such link in the message");
 }
 
@@ -740,7 +662,7 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
         SendPurpose::Marketing,
     );
     assert_eq!(
-        pipeline::process(ctx.deps(), &first).await.unwrap().status,
+        pipeline::process(&ctx.deps, &first).await.unwrap().status,
         Status::Sent
     );
     let sent = ctx.sent_for(&first.message_id()).await;
@@ -757,9 +679,11 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
         .trim_start_matches("https://nhip.example")
         .to_owned();
     // Opening the page changes nothing; the one-click POST (twice) refuses once.
-    let (status, page, _) = ctx
-        .raw(Request::builder().uri(&path).body(Body::empty()).unwrap())
-        .await;
+    let Answer {
+        status,
+        bytes: page,
+        ..
+    } = ctx.send(json_request("GET", &path, None, None)).await;
     assert_eq!(status, 200);
     assert!(
         String::from_utf8(page)
@@ -767,8 +691,8 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
             .contains("Từ chối nhận quảng cáo")
     );
     for _ in 0..2 {
-        let (status, _, _) = ctx
-            .raw(
+        let Answer { status, .. } = ctx
+            .send(
                 Request::builder()
                     .method("POST")
                     .uri(&path)
@@ -779,10 +703,8 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
             .await;
         assert_eq!(status, 200);
     }
-    ctx.drain().await;
-    let confirmations: Vec<_> = ctx
-        .local
-        .outbox
+    ctx.drain("sends").await;
+    let confirmations: Vec<_> = ctx.outbox()
         .list(100, None)
         .await
         .unwrap()
@@ -801,7 +723,7 @@ async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
         confirmation.text
     );
     let next = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "news#2",
             &customer,
@@ -822,14 +744,14 @@ async fn a_refusal_reply_by_sms_stops_sms_advertising() {
         .customer("0901234567", "em@example.vn", &["sms:marketing"])
         .await;
     let body = json!({"id": "in-1", "from": "0901234567", "text": " Tu chối "}).to_string();
-    let now = ctx.deps().clock.now();
+    let now = ctx.deps.clock.now();
     let signature = nhip_core::webhook::sign(
         INBOUND_SECRET,
         &now.timestamp().to_string(),
         body.as_bytes(),
     );
-    let (status, bytes, _) = ctx
-        .raw(
+    let Answer { status, bytes, .. } = ctx
+        .send(
             Request::builder()
                 .method("POST")
                 .uri("/v1/tracking/sms-inbound")
@@ -848,7 +770,7 @@ async fn a_refusal_reply_by_sms_stops_sms_advertising() {
     );
     ctx.template("qc-x", sms("Ưu đãi")).await;
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "after-refusal",
             &customer,
@@ -871,7 +793,7 @@ async fn a_refusal_reply_by_sms_stops_sms_advertising() {
 async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
     let ctx = Ctx::new();
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/templates",
             Some(json!({"code": "loi", "name": "Lỗi", "content": sms("Chào {{ khach.ten }}")})),
@@ -887,7 +809,7 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
         "{body}"
     );
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/templates",
             Some(json!({"code": "hong", "name": "Hỏng", "content": sms("Chào {% if %}")})),
@@ -898,7 +820,7 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
     let customer = ctx.customer("0912888777", "giang@example.vn", &[]).await;
     ctx.template("nhac", sms("{{ customer.salutation }} ơi, kỳ {{ holding.ky }} là {{ holding.so_tien | vnd }}, hạn {{ holding.han | date_vn }}.")).await;
     let (status, preview) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/templates/nhac/versions/1/preview",
             Some(json!({"customer_id": customer, "data": {"holding": {"ky": 3, "so_tien": 2500000, "han": "2026-12-05"}}})),
@@ -912,7 +834,7 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
     assert_eq!(preview["sms_segments"]["encoding"], "ucs2");
     // A send whose data lacks a field the template needs fails clearly, and sends nothing.
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("nhac#1", &customer, "sms", "nhac", SendPurpose::Care),
     )
     .await
@@ -923,9 +845,9 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
     );
     assert!(ctx.sent_for(&outcome.message_id).await.is_empty());
     // Versions: a new one is published and used; only admins write.
-    let (_, current) = ctx.call("GET", "/v1/templates/nhac", None).await;
+    let (_, current) = ctx.admin_call("GET", "/v1/templates/nhac", None).await;
     let (status, created) = ctx
-        .call("POST", "/v1/templates/nhac/versions", Some(json!({"version": current["version"], "content": sms("Nhắc kỳ trả góp."), "publish": true})))
+        .admin_call("POST", "/v1/templates/nhac/versions", Some(json!({"version": current["version"], "content": sms("Nhắc kỳ trả góp."), "publish": true})))
         .await;
     assert_eq!(
         (status, created["number"].as_u64()),
@@ -933,7 +855,7 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
         "{created}"
     );
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("nhac#2", &customer, "sms", "nhac", SendPurpose::Care),
     )
     .await
@@ -943,26 +865,16 @@ async fn templates_are_checked_at_save_and_previewed_for_a_customer() {
         ctx.message(&outcome.message_id).await.template_version,
         Some(2)
     );
-    let consultant = ctx.deps().auth.issue(
-        &Principal::new("c1", Role::Consultant, None),
-        ctx.deps().clock.now(),
-        Duration::hours(1),
-    );
-    let response = nhip_api::router(ctx.deps().clone())
-        .oneshot(
-            Request::builder()
-                .method("POST")
-                .uri("/v1/templates")
-                .header(header::AUTHORIZATION, format!("Bearer {consultant}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    json!({"code": "x1", "name": "x", "content": sms("x")}).to_string(),
-                ))
-                .unwrap(),
+    let consultant = ctx.token("c1", Role::Consultant, None);
+    let (status, _) = ctx
+        .call(
+            "POST",
+            "/v1/templates",
+            Some(&consultant),
+            Some(json!({"code": "x1", "name": "x", "content": sms("x")})),
         )
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
+        .await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]
@@ -974,7 +886,7 @@ async fn a_campaign_sends_through_the_pipeline_and_reports_per_message() {
     let without = ctx.customer("0912111333", "b@example.vn", &[]).await;
     ctx.template("cmp-email", email()).await;
     let (status, campaign) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/campaigns",
             Some(json!({"name": "Ưu đãi tháng 12", "targets": [{"channel": "email", "template": "cmp-email"}], "purpose": "marketing", "filters": {"source": "assigned"}})),
@@ -982,9 +894,9 @@ async fn a_campaign_sends_through_the_pipeline_and_reports_per_message() {
         .await;
     assert_eq!(status, 202, "{campaign}");
     assert_eq!(campaign["queued"], 2);
-    ctx.drain().await;
+    ctx.drain("sends").await;
     let (_, report) = ctx
-        .call(
+        .admin_call(
             "GET",
             &format!("/v1/campaigns/{}", campaign["id"].as_str().unwrap()),
             None,
@@ -1030,12 +942,12 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
         body
     };
     let nothing_queued = || async {
-        assert_eq!(ctx.deps().queues.sends.depth().await.unwrap().visible, 0);
+        assert_eq!(ctx.deps.queues.sends.depth().await.unwrap().visible, 0);
     };
 
     // A misspelt key would have widened the audience to everyone: 422 naming it.
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/campaigns",
             Some(campaign(json!({"filters": {"lifecyle": "new"}}))),
@@ -1050,13 +962,13 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
     // No filter, or an empty one, is not "everyone" unless said so.
     for extra in [json!({}), json!({"filters": {}}), json!({"filters": null})] {
         let (status, body) = ctx
-            .call("POST", "/v1/campaigns", Some(campaign(extra.clone())))
+            .admin_call("POST", "/v1/campaigns", Some(campaign(extra.clone())))
             .await;
         assert_eq!(status, 422, "{extra}: {body}");
         assert!(body["error"]["fields"]["audience"].is_string(), "{body}");
     }
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/campaigns",
             Some(campaign(
@@ -1069,7 +981,7 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
 
     // The preview counts who would receive it, and queues nothing.
     let (status, preview) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/campaigns",
             Some(campaign(json!({"audience": "all", "dry_run": true}))),
@@ -1083,7 +995,7 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
     );
     nothing_queued().await;
     let stored = ctx
-        .deps()
+        .deps
         .store
         .query(nhip_ports::store::Query::partition(
             nhip_ports::store::Index::Gsi2,
@@ -1095,7 +1007,7 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
 
     // Sent for real: each of the 22 gets it once.
     let (status, sent) = ctx
-        .call(
+        .admin_call(
             "POST",
             "/v1/campaigns",
             Some(campaign(json!({"audience": "all"}))),
@@ -1103,10 +1015,10 @@ async fn a_campaign_refuses_unknown_filter_keys_and_an_implicit_everyone_and_pre
         .await;
     assert_eq!(status, 202, "{sent}");
     assert_eq!(sent["queued"], 22);
-    ctx.drain().await;
+    ctx.drain("sends").await;
     for customer in &customers {
         let (_, messages) = ctx
-            .call("GET", &format!("/v1/customers/{customer}/messages"), None)
+            .admin_call("GET", &format!("/v1/customers/{customer}/messages"), None)
             .await;
         let statuses: Vec<_> = messages["items"]
             .as_array()
@@ -1166,7 +1078,7 @@ async fn a_provider_that_did_not_take_a_message_is_retried_and_a_lost_answer_is_
         failures: std::sync::Mutex::new(vec!["not_sent", "throttled"]),
         taken: Default::default(),
     });
-    let mut deps = (**ctx.deps()).clone();
+    let mut deps = (*ctx.deps).clone();
     deps.channels = nhip_core::Channels::uniform(flaky.clone());
     let deps = Arc::new(deps);
 
@@ -1210,15 +1122,16 @@ async fn attachments_are_uploaded_once_and_sent_with_the_e_mail() {
     let ctx = Ctx::new();
     let customer = ctx.customer("0917333444", "hanh@example.vn", &[]).await;
     let pdf = b"%PDF-1.4 bieu phi the tin dung 2026".to_vec();
-    let (status, bytes, _) = ctx
-        .raw(
-            Request::builder()
-                .method("POST")
-                .uri("/v1/attachments?filename=Bi%E1%BB%83u%20ph%C3%AD%20th%E1%BA%BB%202026.pdf")
-                .header(header::AUTHORIZATION, format!("Bearer {}", ctx.admin))
-                .header(header::CONTENT_TYPE, "application/pdf")
-                .body(Body::from(pdf.clone()))
-                .unwrap(),
+    let Answer { status, bytes, .. } = ctx
+        .send(
+            crate::support::request(
+                "POST",
+                "/v1/attachments?filename=Bi%E1%BB%83u%20ph%C3%AD%20th%E1%BA%BB%202026.pdf",
+                Some(&ctx.admin()),
+            )
+            .header(header::CONTENT_TYPE, "application/pdf")
+            .body(Body::from(pdf.clone()))
+            .unwrap(),
         )
         .await;
     let attachment: Value = serde_json::from_slice(&bytes).unwrap();
@@ -1239,7 +1152,7 @@ async fn attachments_are_uploaded_once_and_sent_with_the_e_mail() {
     .await;
     let send = request("fees#1", &customer, "email", "bieu-phi", SendPurpose::Care);
     assert_eq!(
-        pipeline::process(ctx.deps(), &send).await.unwrap().status,
+        pipeline::process(&ctx.deps, &send).await.unwrap().status,
         Status::Sent
     );
     let sent = ctx.sent_for(&send.message_id()).await;
@@ -1270,7 +1183,7 @@ async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_r
     )
     .await;
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "zns#ad",
             &customer,
@@ -1286,7 +1199,7 @@ async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_r
         (Status::Failed, Some("zns_tag_not_promotion"))
     );
     let outcome = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request("zns#care", &customer, "zns", "zns-cskh", SendPurpose::Care),
     )
     .await
@@ -1294,9 +1207,9 @@ async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_r
     assert_eq!(outcome.status, Status::Sent);
 
     // One SMS a minute: the second waits for the next minute, then goes.
-    let mut settings = ctx.deps().settings.clone();
+    let mut settings = ctx.deps.settings.clone();
     settings.messaging.send_rates.insert("sms".into(), 1);
-    let mut deps = (**ctx.deps()).clone();
+    let mut deps = (*ctx.deps).clone();
     deps.settings = settings;
     let deps = Arc::new(deps);
     ctx.template("cskh-sms", sms("Cảm ơn Quý khách.")).await;
@@ -1317,21 +1230,9 @@ async fn zns_advertising_needs_a_promotion_template_and_each_channel_keeps_its_r
         (second.status, second.reason.as_deref()),
         (Status::Deferred, Some("rate_limited"))
     );
-    ctx.local.clock.advance(Duration::seconds(61));
+    ctx.clock().advance(Duration::seconds(61));
     nhip_api::tick::tick(&deps).await.unwrap();
-    let consumers = nhip_local_runner::consumers::all(&deps);
-    let sender = consumers
-        .iter()
-        .find(|c| c.function == "message-sender")
-        .unwrap();
-    let released = deps
-        .queues
-        .sends
-        .receive(10, StdDuration::from_secs(30), StdDuration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(released.len(), 1);
-    sender.deliver(released).await;
+    assert_eq!(drain(&deps, "sends").await, 1, "one send released");
     assert_eq!(ctx.message(&second.message_id).await.status, Status::Sent);
 }
 
@@ -1342,10 +1243,10 @@ async fn a_customers_agreement_replaces_the_limits_for_them_only() {
         .customer("0919555666", "quang@example.vn", &["email:marketing"])
         .await;
     let (_, current) = ctx
-        .call("GET", &format!("/v1/customers/{agreed}"), None)
+        .admin_call("GET", &format!("/v1/customers/{agreed}"), None)
         .await;
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "PUT",
             &format!("/v1/customers/{agreed}/advertising-agreement"),
             Some(json!({"version": current["version"], "agreement": {
@@ -1364,7 +1265,7 @@ async fn a_customers_agreement_replaces_the_limits_for_them_only() {
             "ban-tin-ngay",
             SendPurpose::Marketing,
         );
-        statuses.push(pipeline::process(ctx.deps(), &send).await.unwrap().status);
+        statuses.push(pipeline::process(&ctx.deps, &send).await.unwrap().status);
     }
     assert_eq!(
         statuses,
@@ -1389,7 +1290,7 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
     )
     .await;
     let first = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "ask#1",
             &customer,
@@ -1407,7 +1308,7 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
     };
     assert!(text.text.starts_with("[QC] "), "{}", text.text);
     let again = pipeline::process(
-        ctx.deps(),
+        &ctx.deps,
         &request(
             "ask#2",
             &customer,
@@ -1425,7 +1326,7 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
     // The same request delivered again is the same message, not a second request.
     assert!(
         pipeline::process(
-            ctx.deps(),
+            &ctx.deps,
             &request(
                 "ask#1",
                 &customer,
@@ -1444,7 +1345,7 @@ async fn a_consent_request_goes_once_ever_and_never_to_a_refusal() {
 #[tokio::test]
 async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
     let ctx = Ctx::new();
-    let mut deps = (**ctx.deps()).clone();
+    let mut deps = (*ctx.deps).clone();
     deps.settings.messaging.zalo_app_id = Some("4321".into());
     deps.settings.messaging.zalo_secret = Some("oa-secret-key".into());
     let deps = Arc::new(deps);
@@ -1475,13 +1376,12 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
             .body(Body::from(body.clone()))
             .unwrap()
     };
-    let router = nhip_api::router(deps.clone());
-    let forged = router.clone().oneshot(post("mac=00".into())).await.unwrap();
-    assert_eq!(forged.status().as_u16(), 403);
+    let forged = send_to(deps.clone(), post("mac=00".into())).await;
+    assert_eq!(forged.status, 403);
     assert!(ctx.message(&send.message_id()).await.engagement.is_empty());
     let signature = nhip_messaging::zalo::sign("4321", "oa-secret-key", &body, "1795411200000");
-    let genuine = router.clone().oneshot(post(signature)).await.unwrap();
-    assert_eq!(genuine.status().as_u16(), 200);
+    let genuine = send_to(deps.clone(), post(signature)).await;
+    assert_eq!(genuine.status, 200);
     assert!(
         ctx.message(&send.message_id())
             .await
@@ -1491,7 +1391,7 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
 
     // On a call the customer asks to stop advertising by SMS: staff enter it.
     let (status, body) = ctx
-        .call(
+        .admin_call(
             "POST",
             &format!("/v1/customers/{customer}/refusals"),
             Some(json!({"channel": "sms", "via": "call"})),
@@ -1503,17 +1403,15 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
         "{body}"
     );
     let (_, again) = ctx
-        .call(
+        .admin_call(
             "POST",
             &format!("/v1/customers/{customer}/refusals"),
             Some(json!({"channel": "sms", "via": "call"})),
         )
         .await;
     assert_eq!(again["outcome"], "already_stopped");
-    ctx.drain().await;
-    let confirmations = ctx
-        .local
-        .outbox
+    ctx.drain("sends").await;
+    let confirmations = ctx.outbox()
         .list(100, None)
         .await
         .unwrap()
@@ -1521,7 +1419,7 @@ async fn zalo_delivery_callbacks_are_verified_and_staff_can_enter_a_refusal() {
         .filter(|e| matches!(&e.envelope.outgoing, nhip_ports::channel::Outgoing::Sms(m) if m.text.contains("từ chối nhận quảng cáo qua SMS")))
         .count();
     assert_eq!(confirmations, 1);
-    let (_, totals) = ctx.call("GET", "/v1/messaging/stats", None).await;
+    let (_, totals) = ctx.admin_call("GET", "/v1/messaging/stats", None).await;
     assert_eq!(totals["counts"]["sent"], 2, "{totals}");
     assert_eq!(totals["counts"]["delivered"], 1, "{totals}");
 }
@@ -1536,20 +1434,11 @@ async fn templates_refuse_script_and_data_links_at_save_and_at_render() {
     settings.messaging.link_secret = Some(LINK_SECRET.to_vec());
     settings.messaging.app_link_schemes = vec!["nhipbank".into()];
     let ctx = Ctx {
-        local: local_deps_with_settings(settings),
-        admin: String::new(),
-    };
-    let ctx = Ctx {
-        admin: ctx.local.deps.auth.issue(
-            &Principal::new("root", Role::Admin, None),
-            ctx.local.deps.clock.now(),
-            chrono::Duration::hours(1),
-        ),
-        ..ctx
+        api: Api::with_settings(settings),
     };
     let save = |code: &str, content: Value| {
         let body = json!({"code": code, "name": code, "content": content, "publish": true});
-        ctx.call("POST", "/v1/templates", Some(body))
+        ctx.admin_call("POST", "/v1/templates", Some(body))
     };
     let html = |href: &str| {
         json!({"channel": "email", "subject": "Ưu đãi", "text": "Ưu đãi",
@@ -1619,7 +1508,7 @@ async fn templates_refuse_script_and_data_links_at_save_and_at_render() {
         ("0912000003", "https://abc.vn/kh/3"),
     ] {
         let (status, body) = ctx
-            .call(
+            .admin_call(
                 "POST",
                 "/v1/customers",
                 Some(json!({"full_name": "Phạm Văn Long", "phones": [phone],
@@ -1633,7 +1522,7 @@ async fn templates_refuse_script_and_data_links_at_save_and_at_render() {
     }
     for (i, customer) in customers.iter().enumerate() {
         let outcome = pipeline::process(
-            ctx.deps(),
+            &ctx.deps,
             &request(
                 &format!("tcn#{i}"),
                 customer,

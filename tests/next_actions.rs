@@ -3,7 +3,7 @@
 use nhip_core::auth::Role;
 use serde_json::json;
 
-use crate::customers::Api;
+use crate::support::Api;
 
 #[tokio::test]
 async fn a_due_next_action_notifies_the_owner_once() {

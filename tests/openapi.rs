@@ -7,13 +7,11 @@
 use std::collections::BTreeSet;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use axum::http::header;
 use nhip_core::auth::Role;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::customers::Api;
+use crate::support::{Api, request, send_to};
 
 /// The operations this walk gives a fitting request (its fixtures make their ids), as
 /// `METHOD path`: each must succeed. The others need only be routed and answer as documented;
@@ -86,59 +84,15 @@ const TELEPHONY_SECRET: &[u8] = b"call-centre-secret-for-the-openapi-walk";
 /// A customer file to import: one row imported, one failed (so the error report has a row).
 const IMPORT_CSV: &str = "Họ và tên,Số điện thoại\r\nTrương Văn Nam,0977123456\r\nKhông số,\r\n";
 
-struct Answer {
-    status: StatusCode,
-    content_type: Option<String>,
-    challenge: Option<String>,
-    body: Value,
-}
-
-async fn send(api: &Api, request: Request<Body>) -> Answer {
-    send_to(api.deps.clone(), request).await
-}
-
-async fn send_to(deps: std::sync::Arc<nhip_core::Deps>, request: Request<Body>) -> Answer {
-    let response = nhip_api::router(deps).oneshot(request).await.unwrap();
-    let status = response.status();
-    let text = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v: &header::HeaderValue| v.to_str().unwrap().to_owned())
-    };
-    let content_type = text(header::CONTENT_TYPE);
-    let challenge = text(header::WWW_AUTHENTICATE);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer {
-        status,
-        content_type,
-        challenge,
-        body,
-    }
-}
-
-fn request(method: &str, uri: &str, token: Option<&str>) -> axum::http::request::Builder {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    builder
-}
-
 async fn served_document(api: &Api) -> Value {
-    let answer = send(
-        api,
-        request("GET", "/v1/openapi.json", None)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
-    assert!(answer.body.is_object(), "{}", answer.body);
-    answer.body
+    let answer = api.answer("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    assert!(answer.json.is_object(), "{}", answer.json);
+    answer.json
 }
 
 /// `(METHOD path, operation)` for every operation in the document.
@@ -328,12 +282,7 @@ async fn fixtures(api: &Api, admin: &str) -> Fixtures {
         .unwrap()
         .to_owned();
     let (status, summary) = api
-        .raw(
-            request("POST", "/v1/imports/customers", Some(admin))
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::from(IMPORT_CSV))
-                .unwrap(),
-        )
+        .post_as("/v1/imports/customers", Some(admin), "text/csv", IMPORT_CSV)
         .await;
     assert_eq!(status, 201, "{summary}");
     assert_eq!(summary["failed"], 1, "{summary}");
@@ -478,27 +427,26 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
         let answer = if path == "/v1/telephony/incoming" {
             send_to(signed.clone(), request).await
         } else {
-            send(&api, request).await
+            api.send(request).await
         };
-        let fallback = answer.body["error"]["message"]
+        let fallback = answer.json["error"]["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("No route for"));
         assert!(
-            answer.status != StatusCode::METHOD_NOT_ALLOWED
-                && !(answer.status == StatusCode::NOT_FOUND && fallback),
+            answer.status != 405 && !(answer.status == 404 && fallback),
             "{operation} is documented but not routed: {} {}",
             answer.status,
-            answer.body
+            answer.json
         );
         // The operations listed here get fitting requests; others need only be routed.
         assert!(
-            answer.status.is_success() || !FITTING.contains(&operation.as_str()),
+            (200..300).contains(&answer.status) || !FITTING.contains(&operation.as_str()),
             "{operation} with a fitting request: {} {}",
             answer.status,
-            answer.body
+            answer.json
         );
-        let status = answer.status.as_str();
-        let response = &spec["responses"][status];
+        let status = answer.status.to_string();
+        let response = &spec["responses"][&status];
         assert!(
             response.is_object(),
             "{operation} answered {status}, which it does not document"
@@ -510,15 +458,14 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
             None => response,
         };
         let media_type = answer
-            .content_type
-            .as_deref()
+            .header(header::CONTENT_TYPE)
             .and_then(|c| c.split(';').next())
             .map(str::trim)
             .unwrap_or_default();
         assert!(
             response["content"][media_type].is_object(),
             "{operation} answered {status} as {:?}, which it does not document",
-            answer.content_type
+            answer.header(header::CONTENT_TYPE)
         );
     }
 }
@@ -540,15 +487,17 @@ async fn security_requirements_match_what_the_routes_enforce() {
             None => builder.body(Body::empty()),
         }
         .unwrap();
-        let answer = send(&api, request).await;
+        let answer = api.send(request).await;
         if spec["security"] == bearer {
-            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{operation}");
+            assert_eq!(answer.status, 401, "{operation}");
             assert_eq!(
-                answer.body["error"]["code"], "unauthenticated",
+                answer.json["error"]["code"], "unauthenticated",
                 "{operation}"
             );
             assert!(
-                answer.challenge.is_some_and(|c| c.starts_with("Bearer")),
+                answer
+                    .header(header::WWW_AUTHENTICATE)
+                    .is_some_and(|c| c.starts_with("Bearer")),
                 "{operation}"
             );
             assert!(spec["responses"]["401"].is_object(), "{operation}");
@@ -556,7 +505,8 @@ async fn security_requirements_match_what_the_routes_enforce() {
         } else {
             assert!(spec.get("security").is_none(), "{operation}: {spec}");
             assert!(
-                answer.challenge.is_none() && answer.body["error"]["code"] != "unauthenticated",
+                answer.header(header::WWW_AUTHENTICATE).is_none()
+                    && answer.json["error"]["code"] != "unauthenticated",
                 "{operation} asks for a staff token but documents none"
             );
             public.insert(operation);
@@ -635,19 +585,19 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
     ];
     for (request, status, code) in cases {
         let what = format!("{} {}", request.method(), request.uri());
-        let answer = send(&api, request).await;
-        assert_eq!(answer.status.as_u16(), status, "{what}: {}", answer.body);
+        let answer = api.send(request).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.json);
         assert_eq!(
-            answer.content_type.as_deref(),
+            answer.header(header::CONTENT_TYPE),
             Some("application/json"),
             "{what}"
         );
         assert_eq!(
-            answer.body["error"]["code"], code,
+            answer.json["error"]["code"], code,
             "{what}: {}",
-            answer.body
+            answer.json
         );
-        assert!(answer.body["error"]["message"].is_string(), "{what}");
+        assert!(answer.json["error"]["message"].is_string(), "{what}");
     }
 }
 

@@ -9,7 +9,7 @@ use nhip_domain::ids::CustomerId;
 use nhip_ports::store::{Index, Item, Key, Query, SortKey};
 use serde_json::{Value, json};
 
-use crate::customers::Api;
+use crate::support::Api;
 
 const PHONE: &str = "0912345678";
 
@@ -48,19 +48,6 @@ async fn audit_actions(api: &Api, id: &str) -> Vec<String> {
         .iter()
         .map(|i| i["action"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn timeline(api: &Api, id: &str) -> Vec<Value> {
-    let (status, page) = api
-        .call(
-            "GET",
-            &format!("/v1/customers/{id}/timeline?limit=100"),
-            Some(&api.admin()),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().unwrap().clone()
 }
 
 fn types(entries: &[Value]) -> Vec<&str> {
@@ -364,7 +351,7 @@ async fn erasure_anonymises_frees_the_identifiers_and_keeps_audit_and_statistics
     assert_eq!(list["items"], json!([]), "{list}");
 
     // The timeline keeps types, times and actors, without the personal text.
-    let entries = timeline(&api, &id).await;
+    let entries = api.timeline(&id).await;
     let kinds = types(&entries);
     for expected in [
         "lead.created",
@@ -646,7 +633,7 @@ async fn restriction_objection_and_withdrawal_take_effect_at_once() {
     assert_eq!(contact(&customer, Channel::Sms, Purpose::Care), Ok(()));
 
     // Each change is on the timeline and in the audit trail.
-    let entries = timeline(&api, &id).await;
+    let entries = api.timeline(&id).await;
     let kinds = types(&entries);
     assert_eq!(
         kinds[..4],

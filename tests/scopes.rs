@@ -4,39 +4,13 @@
 //! to them, that ticket and its customer; everything else answers 404 or is absent from lists,
 //! and the admin-only routes answer 403 to every other role.
 
-use std::time::Duration;
-
 use nhip_core::auth::Role;
 use nhip_domain::journey::{TicketPriority, TicketQueue};
 use serde_json::{Value, json};
 
-use crate::customers::Api;
+use crate::support::Api;
 
 const CARD_JOURNEY: &str = "the-moi-kich-hoat";
-
-/// Runs every consumer until the queues are empty.
-async fn settle(api: &Api) {
-    let consumers = nhip_local_runner::consumers::all(&api.deps);
-    for _ in 0..1000 {
-        let mut idle = true;
-        for (name, queue) in api.deps.queues.all() {
-            let received = queue
-                .receive(10, Duration::from_secs(30), Duration::ZERO)
-                .await
-                .unwrap();
-            if received.is_empty() {
-                continue;
-            }
-            idle = false;
-            let consumer = consumers.iter().find(|c| c.queue_name() == name).unwrap();
-            consumer.deliver(received).await;
-        }
-        if idle {
-            return;
-        }
-    }
-    panic!("queues never settled");
-}
 
 struct World {
     api: Api,
@@ -99,7 +73,7 @@ async fn world() -> World {
         )
         .await;
     assert_eq!(status, 202, "{body}");
-    settle(&api).await;
+    api.settle().await;
     let mut messages = Vec::new();
     for id in &ids {
         let (status, list) = api
@@ -299,7 +273,7 @@ async fn admin_only_routes_answer_403_to_every_other_role_and_change_nothing() {
     assert_eq!(answer["audience"], 1, "only a1 is in team hn: {answer}");
     let (status, _) = preview(api.token("an", Role::Consultant, Some("hn"))).await;
     assert_eq!(status, 403);
-    settle(api).await;
+    api.settle().await;
     let (_, list) = api
         .call("GET", "/v1/journeys", Some(&api.admin()), None)
         .await;

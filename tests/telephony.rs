@@ -1,57 +1,35 @@
 //! The call centre's incoming-call webhook: HMAC-signed, idempotent per call, answering the
 //! caller's card or creating a lead for an unknown number.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt as _;
-use nhip_core::auth::{Principal, Role};
+use axum::http::header;
+use nhip_core::Settings;
 use nhip_core::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use nhip_core::{Deps, Settings};
-use nhip_ports::store::{Index, Query};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::support::{LocalDeps, local_deps, local_deps_with_settings};
+use crate::support::{Api, request, stored_customers, wraps_api};
 
 const SECRET: &[u8] = b"call-centre-shared-secret-for-tests";
 
+/// The API harness with the webhook's own calls.
 struct Harness {
-    deps: Arc<Deps>,
-    _local: LocalDeps,
+    api: Api,
 }
+
+wraps_api!(Harness);
 
 impl Harness {
     fn with_secret() -> Self {
-        let local = local_deps_with_settings(Settings {
-            telephony_secret: Some(SECRET.to_vec()),
-            ..Settings::default()
-        });
         Self {
-            deps: local.deps.clone(),
-            _local: local,
+            api: Api::with_settings(Settings {
+                telephony_secret: Some(SECRET.to_vec()),
+                ..Settings::default()
+            }),
         }
     }
 
     fn without_secret() -> Self {
-        let local = local_deps();
-        Self {
-            deps: local.deps.clone(),
-            _local: local,
-        }
-    }
-
-    async fn send(&self, request: Request<Body>) -> (u16, Value) {
-        let response = nhip_api::router(self.deps.clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
+        Self { api: Api::local() }
     }
 
     /// A webhook call with the given headers (`None` leaves a header out).
@@ -61,9 +39,7 @@ impl Harness {
         timestamp: Option<String>,
         signature: Option<String>,
     ) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method("POST")
-            .uri("/v1/telephony/incoming")
+        let mut request = request("POST", "/v1/telephony/incoming", None)
             .header(header::CONTENT_TYPE, "application/json");
         if let Some(timestamp) = timestamp {
             request = request.header(TIMESTAMP_HEADER, timestamp);
@@ -71,66 +47,20 @@ impl Harness {
         if let Some(signature) = signature {
             request = request.header(SIGNATURE_HEADER, signature);
         }
-        self.send(request.body(Body::from(body.to_owned())).unwrap())
+        self.raw(request.body(Body::from(body.to_owned())).unwrap())
             .await
     }
 
     /// A correctly signed call, signed now.
-    async fn call(&self, body: &Value) -> (u16, Value) {
+    async fn signed(&self, body: &Value) -> (u16, Value) {
         let body = body.to_string();
-        let timestamp = self.deps.clock.now().timestamp().to_string();
+        let timestamp = self.now().timestamp().to_string();
         let signature = sign(SECRET, &timestamp, body.as_bytes());
         self.post(&body, Some(timestamp), Some(signature)).await
     }
 
-    fn admin(&self) -> String {
-        self.deps.auth.issue(
-            &Principal::new("root", Role::Admin, None),
-            self.deps.clock.now(),
-            chrono::Duration::hours(1),
-        )
-    }
-
-    async fn staff(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin()));
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).unwrap()).await
-    }
-
     async fn customers(&self) -> usize {
-        let mut total = 0;
-        for lifecycle in ["new", "consulting", "customer", "former"] {
-            let page = self
-                .deps
-                .store
-                .query(Query::partition(Index::Gsi1, format!("CUSLC#{lifecycle}")).limit(1000))
-                .await
-                .unwrap();
-            total += page.items.len();
-        }
-        total
-    }
-
-    async fn timeline_types(&self, id: &str) -> Vec<String> {
-        let (status, page) = self
-            .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
-            .await;
-        assert_eq!(status, 200, "{page}");
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["event_type"].as_str().unwrap().to_owned())
-            .collect()
+        stored_customers(&self.deps).await.len()
     }
 }
 
@@ -138,7 +68,7 @@ impl Harness {
 async fn a_known_caller_gets_their_card_and_the_call_is_recorded_once() {
     let h = Harness::with_secret();
     let (status, created) = h
-        .staff(
+        .admin_call(
             "POST",
             "/v1/customers",
             Some(json!({
@@ -152,7 +82,7 @@ async fn a_known_caller_gets_their_card_and_the_call_is_recorded_once() {
 
     // The caller's number as the switchboard writes it.
     let call = json!({"call_id": "CALL-0001", "caller": "+84 901 000 001", "hotline": "1900 1234"});
-    let (status, card) = h.call(&call).await;
+    let (status, card) = h.signed(&call).await;
     assert_eq!(status, 200, "{card}");
     assert_eq!(card["id"], json!(id));
     assert_eq!(card["created"], false);
@@ -170,7 +100,7 @@ async fn a_known_caller_gets_their_card_and_the_call_is_recorded_once() {
     assert_eq!(activities[0]["data"]["call_id"], "CALL-0001");
 
     // The call centre retries the same call: same card, nothing new on the timeline.
-    let (status, again) = h.call(&call).await;
+    let (status, again) = h.signed(&call).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["id"], json!(id));
     assert_eq!(
@@ -180,9 +110,9 @@ async fn a_known_caller_gets_their_card_and_the_call_is_recorded_once() {
 
     // A later call is a new entry; the card shows the last five activities at most.
     for i in 2..=7 {
-        h._local.clock.advance(chrono::Duration::minutes(1));
+        h.clock().advance(chrono::Duration::minutes(1));
         let (status, card) = h
-            .call(&json!({"call_id": format!("CALL-000{i}"), "caller": "0901000001"}))
+            .signed(&json!({"call_id": format!("CALL-000{i}"), "caller": "0901000001"}))
             .await;
         assert_eq!(status, 200, "{card}");
         assert!(card["recent_activities"].as_array().unwrap().len() <= 5);
@@ -200,7 +130,7 @@ async fn an_unknown_caller_becomes_a_lead_once() {
     let h = Harness::with_secret();
     let call =
         json!({"call_id": "c-42", "caller": "0987654321", "started_at": "2026-11-23T01:59:30Z"});
-    let (status, card) = h.call(&call).await;
+    let (status, card) = h.signed(&call).await;
     assert_eq!(status, 201, "{card}");
     assert_eq!(card["created"], true);
     assert_eq!(card["salutation"], "Quý khách");
@@ -211,8 +141,8 @@ async fn an_unknown_caller_becomes_a_lead_once() {
 
     // Retried webhook deliveries of the same call.
     for _ in 0..2 {
-        h._local.clock.advance(chrono::Duration::seconds(20));
-        let (status, again) = h.call(&call).await;
+        h.clock().advance(chrono::Duration::seconds(20));
+        let (status, again) = h.signed(&call).await;
         assert_eq!(status, 200, "{again}");
         assert_eq!(again["id"], json!(id));
         assert_eq!(again["created"], false);
@@ -220,20 +150,17 @@ async fn an_unknown_caller_becomes_a_lead_once() {
     assert_eq!(h.customers().await, 1);
     assert_eq!(h.timeline_types(&id).await, ["lead.created"]);
 
-    let (status, customer) = h.staff("GET", &format!("/v1/customers/{id}"), None).await;
-    assert_eq!(status, 200, "{customer}");
+    let customer = h.profile(&id).await;
     assert_eq!(customer["source"], "incoming_call");
     assert_eq!(customer["source_label"], "Gọi đến tổng đài");
     assert_eq!(customer["phones"], json!(["+84987654321"]));
-    let (_, timeline) = h
-        .staff("GET", &format!("/v1/customers/{id}/timeline"), None)
-        .await;
-    assert_eq!(timeline["items"][0]["source"], "telephony");
-    assert_eq!(timeline["items"][0]["data"]["call_id"], "c-42");
+    let timeline = h.timeline(&id).await;
+    assert_eq!(timeline[0]["source"], "telephony");
+    assert_eq!(timeline[0]["data"]["call_id"], "c-42");
 
     // Another call from the same number is recorded on the lead.
     let (status, card) = h
-        .call(&json!({"call_id": "c-43", "caller": "0987654321"}))
+        .signed(&json!({"call_id": "c-43", "caller": "0987654321"}))
         .await;
     assert_eq!(status, 200, "{card}");
     assert_eq!(
@@ -339,7 +266,7 @@ async fn malformed_calls_and_non_mobile_callers_are_rejected() {
         ),
         (json!({"caller": "0987654321"}), 422, None),
     ] {
-        let (got, answer) = h.call(&body).await;
+        let (got, answer) = h.signed(&body).await;
         assert_eq!(got, status, "{body} → {answer}");
         if let Some(field) = field {
             assert!(answer["error"]["fields"][field].is_string(), "{answer}");
