@@ -427,3 +427,145 @@ pub async fn report(deps: &Deps, principal: &Principal, id: &str) -> Result<Repo
         messages,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::MessageChannel;
+
+    fn new(filters: Value, everyone: bool) -> Result<NewCampaign, CampaignError> {
+        NewCampaign::new(
+            "  Ưu đãi tháng 12 ",
+            vec![Target {
+                channel: MessageChannel::Email,
+                template: "cmp-email".into(),
+                version: None,
+            }],
+            SendPurpose::Marketing,
+            filters,
+            everyone,
+            None,
+            false,
+        )
+    }
+
+    fn refused(filters: Value, everyone: bool) -> (Option<String>, String) {
+        let error = new(filters, everyone).expect_err("refused");
+        (error.field(), error.to_string())
+    }
+
+    #[test]
+    fn everyone_must_be_said_and_never_together_with_a_filter() {
+        for empty in [Value::Null, json!({})] {
+            assert_eq!(refused(empty.clone(), false).0.as_deref(), Some("audience"));
+            let campaign = new(empty, true).unwrap();
+            assert_eq!(campaign.audience, Audience::Everyone);
+        }
+        let (field, message) = refused(json!({"source": "assigned"}), true);
+        assert_eq!(field.as_deref(), Some("audience"));
+        assert!(message.starts_with("\"audience\": \"all\""), "{message}");
+        let campaign = new(json!({"source": "assigned"}), false).unwrap();
+        assert!(matches!(campaign.audience, Audience::Filtered(_)));
+        // The filters are kept as sent, to be stored and echoed.
+        assert_eq!(campaign.filters, json!({"source": "assigned"}));
+    }
+
+    #[test]
+    fn a_filter_the_list_does_not_know_is_named_never_ignored() {
+        assert_eq!(
+            refused(json!({"lifecyle": "new"}), false),
+            (
+                Some("filters.lifecyle".into()),
+                "Bộ lọc không có trường «lifecyle».".into()
+            )
+        );
+        assert_eq!(
+            refused(json!({"source": "assigned", "limit": 5}), false).1,
+            "Bộ lọc không nhận limit hay cursor."
+        );
+        assert_eq!(
+            refused(json!(["source"]), false),
+            (
+                Some("filters".into()),
+                "Bộ lọc phải là một đối tượng JSON.".into()
+            )
+        );
+        let (field, message) = refused(json!({"lifecycle": "sometimes"}), false);
+        assert_eq!(field.as_deref(), Some("filters"));
+        assert!(message.starts_with("Bộ lọc không hợp lệ: "), "{message}");
+    }
+
+    #[test]
+    fn the_name_is_trimmed_and_bounded_and_checked_first() {
+        let campaign = new(Value::Null, true).unwrap();
+        assert_eq!(campaign.name, "Ưu đãi tháng 12");
+        let long = "a".repeat(MAX_NAME + 1);
+        let error = NewCampaign::new(
+            &long,
+            Vec::new(),
+            SendPurpose::Care,
+            json!({"lifecyle": "new"}),
+            false,
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(error.field().as_deref(), Some("name"));
+        assert!(matches!(
+            NewCampaign::new(
+                " ",
+                Vec::new(),
+                SendPurpose::Care,
+                Value::Null,
+                true,
+                None,
+                false
+            ),
+            Err(CampaignError::Name)
+        ));
+    }
+
+    #[test]
+    fn the_idempotency_key_is_one_to_two_hundred_bytes() {
+        let with_key = |key: &str| {
+            NewCampaign::new(
+                "x",
+                Vec::new(),
+                SendPurpose::Care,
+                Value::Null,
+                true,
+                Some(key.to_owned()),
+                false,
+            )
+        };
+        assert!(matches!(with_key(""), Err(CampaignError::IdempotencyKey)));
+        assert!(matches!(
+            with_key(&"k".repeat(201)),
+            Err(CampaignError::IdempotencyKey)
+        ));
+        assert!(with_key(&"k".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn stored_campaigns_read_back_without_their_keys() {
+        let campaign = Campaign {
+            id: "01JEXAMPLE0000000000000000".into(),
+            name: "Ưu đãi".into(),
+            targets: Vec::new(),
+            purpose: SendPurpose::Marketing,
+            filters: Value::Null,
+            created_by: "u1".into(),
+            created_at: "2026-12-06T02:00:00.000Z".into(),
+            audience: 2,
+        };
+        let item = campaign.to_item().unwrap();
+        assert_eq!(item["kind"], KIND);
+        assert_eq!(
+            item["gsi2sk"],
+            "2026-12-06T02:00:00.000Z#01JEXAMPLE0000000000000000"
+        );
+        assert_eq!(Campaign::from_item(item).unwrap(), campaign);
+    }
+}

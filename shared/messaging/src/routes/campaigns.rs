@@ -358,3 +358,58 @@ pub async fn organisation_stats(
     }
     Ok(Json(stats::read(&deps, stats::ALL.0, stats::ALL.1).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::TargetError;
+
+    fn answer(error: CampaignError) -> (u16, &'static str, String, Vec<(String, String)>) {
+        let error = ApiError::from(error);
+        (
+            error.status.as_u16(),
+            error.code,
+            error.message,
+            error.fields.into_iter().collect(),
+        )
+    }
+
+    #[test]
+    fn campaign_errors_answer_as_they_always_did() {
+        let forbidden = answer(CampaignError::MayNotSend);
+        assert_eq!(
+            (forbidden.0, forbidden.1, forbidden.2.as_str()),
+            (
+                403,
+                "forbidden",
+                "Chỉ quản trị viên và quản lý được gửi hàng loạt."
+            )
+        );
+        let missing = answer(CampaignError::NotFound);
+        assert_eq!(
+            (missing.0, missing.1, missing.2.as_str()),
+            (404, "not_found", "Không tìm thấy chiến dịch.")
+        );
+        let message = "Bộ lọc không có trường «lifecyle».".to_owned();
+        assert_eq!(
+            answer(CampaignError::UnknownFilter("lifecyle".into())),
+            (
+                422,
+                "validation_failed",
+                message.clone(),
+                vec![("filters.lifecyle".into(), message)]
+            )
+        );
+        let template = answer(CampaignError::Targets(TargetError::Unpublished {
+            index: 1,
+        }));
+        assert_eq!(
+            template.3,
+            [(
+                "targets.1.template".to_owned(),
+                "Mẫu tin chưa được phát hành.".to_owned()
+            )]
+        );
+        assert_eq!(answer(CampaignError::AudienceTooLarge).3[0].0, "filters");
+    }
+}
