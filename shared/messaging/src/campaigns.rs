@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{Cause, CauseKind, Message, RequestData, SendPurpose, SendRequest, Target};
+use crate::pipeline;
 use crate::stats::{self, Stats};
 use crate::targets::{self, TargetError};
-use crate::{pipeline, routes::MAX_CAMPAIGN_AUDIENCE};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
@@ -22,6 +22,8 @@ use nhip_ports::store::{Condition, Index, Item, Query, StoreError};
 
 /// Kind attribute of campaign items.
 pub const KIND: &str = "campaign";
+/// Most customers one campaign request queues.
+pub const MAX_CAMPAIGN_AUDIENCE: usize = 5_000;
 /// Longest campaign name, in characters.
 pub const MAX_NAME: usize = 200;
 
