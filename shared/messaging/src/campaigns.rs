@@ -118,6 +118,25 @@ pub enum Audience {
     Filtered(Box<Filters>),
 }
 
+/// A campaign request as staff sent it, before its checks.
+#[derive(Debug, Clone)]
+pub struct CampaignRequest {
+    /// Name staff see.
+    pub name: String,
+    /// Channels with their template, in order of preference.
+    pub targets: Vec<Target>,
+    /// Care, marketing or consent request.
+    pub purpose: SendPurpose,
+    /// The customer-list filters, as sent.
+    pub filters: Value,
+    /// `"audience": "all"` was said: everyone in the caller's scope.
+    pub everyone: bool,
+    /// The caller's key for the campaign.
+    pub idempotency_key: Option<String>,
+    /// Only count.
+    pub dry_run: bool,
+}
+
 /// A campaign request that passed its own checks (the targets are checked against the
 /// catalogue by [`create`]).
 #[derive(Debug, Clone)]
@@ -150,10 +169,7 @@ impl NewCampaign {
         idempotency_key: Option<String>,
         dry_run: bool,
     ) -> Result<Self, CampaignError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(CampaignError::Name);
-        }
+        let name = checked_name(name)?;
         let parsed = campaign_filters(&filters)?;
         let audience = match (parsed == Filters::default(), everyone) {
             (true, false) => return Err(CampaignError::EveryoneUnconfirmed),
@@ -177,6 +193,31 @@ impl NewCampaign {
             dry_run,
         })
     }
+}
+
+impl TryFrom<CampaignRequest> for NewCampaign {
+    type Error = CampaignError;
+
+    fn try_from(request: CampaignRequest) -> Result<Self, Self::Error> {
+        NewCampaign::new(
+            &request.name,
+            request.targets,
+            request.purpose,
+            request.filters,
+            request.everyone,
+            request.idempotency_key,
+            request.dry_run,
+        )
+    }
+}
+
+/// The name, trimmed: 1–200 characters.
+fn checked_name(name: &str) -> Result<&str, CampaignError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(CampaignError::Name);
+    }
+    Ok(name)
 }
 
 /// A campaign as stored (without its keys).
@@ -262,14 +303,18 @@ pub fn may_send(principal: &Principal) -> Result<(), CampaignError> {
 }
 
 /// Previews or queues a campaign: every customer in the caller's scope the audience selects
-/// (at most [`MAX_CAMPAIGN_AUDIENCE`]) gets one send request.
+/// (at most [`MAX_CAMPAIGN_AUDIENCE`]) gets one send request. The request's problems are
+/// reported in this order: the caller's role, the name, the targets against the catalogue,
+/// the filters, the audience, the idempotency key.
 pub async fn create(
     deps: &Deps,
     principal: &Principal,
-    campaign: NewCampaign,
+    request: CampaignRequest,
 ) -> Result<Created, CampaignError> {
     may_send(principal)?;
-    targets::check(deps, &campaign.targets).await?;
+    checked_name(&request.name)?;
+    targets::check(deps, &request.targets).await?;
+    let campaign = NewCampaign::try_from(request)?;
     let now = deps.clock.now();
     let id = match &campaign.idempotency_key {
         Some(key) => crate::model::message_id_for(&format!("campaign#{}#{key}", principal.user)),

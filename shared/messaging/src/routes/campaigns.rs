@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::campaigns::{self, Campaign, CampaignError, Created, NewCampaign, Report};
+use crate::campaigns::{self, Campaign, CampaignError, CampaignRequest, Created, Report};
 use crate::model::{Message, MessageChannel, SendPurpose, Status, Target};
 use crate::stats::{self, Stats};
 use crate::templates;
@@ -62,19 +62,17 @@ pub enum CampaignAudience {
     All,
 }
 
-impl TryFrom<CampaignInput> for NewCampaign {
-    type Error = CampaignError;
-
-    fn try_from(input: CampaignInput) -> Result<Self, Self::Error> {
-        NewCampaign::new(
-            &input.name,
-            input.targets,
-            input.purpose,
-            input.filters,
-            input.audience == Some(CampaignAudience::All),
-            input.idempotency_key,
-            input.dry_run,
-        )
+impl From<CampaignInput> for CampaignRequest {
+    fn from(input: CampaignInput) -> Self {
+        Self {
+            name: input.name,
+            targets: input.targets,
+            purpose: input.purpose,
+            filters: input.filters,
+            everyone: input.audience == Some(CampaignAudience::All),
+            idempotency_key: input.idempotency_key,
+            dry_run: input.dry_run,
+        }
     }
 }
 
@@ -192,10 +190,8 @@ pub async fn create_campaign(
     principal: Principal,
     Json(body): Json<CampaignInput>,
 ) -> Result<Response, ApiError> {
-    campaigns::may_send(&principal)?;
-    let campaign = NewCampaign::try_from(body)?;
     Ok(
-        match campaigns::create(&deps, &principal, campaign).await? {
+        match campaigns::create(&deps, &principal, body.into()).await? {
             Created::Preview {
                 name,
                 purpose,
