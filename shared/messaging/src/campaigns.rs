@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{Cause, CauseKind, Message, RequestData, SendPurpose, SendRequest, Target};
+use crate::pipeline;
 use crate::stats::{self, Stats};
 use crate::targets::{self, TargetError};
-use crate::{pipeline, routes::MAX_CAMPAIGN_AUDIENCE};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
@@ -22,6 +22,8 @@ use nhip_ports::store::{Condition, Index, Item, Query, StoreError};
 
 /// Kind attribute of campaign items.
 pub const KIND: &str = "campaign";
+/// Most customers one campaign request queues.
+pub const MAX_CAMPAIGN_AUDIENCE: usize = 5_000;
 /// Longest campaign name, in characters.
 pub const MAX_NAME: usize = 200;
 
@@ -116,6 +118,25 @@ pub enum Audience {
     Filtered(Box<Filters>),
 }
 
+/// A campaign request as staff sent it, before its checks.
+#[derive(Debug, Clone)]
+pub struct CampaignRequest {
+    /// Name staff see.
+    pub name: String,
+    /// Channels with their template, in order of preference.
+    pub targets: Vec<Target>,
+    /// Care, marketing or consent request.
+    pub purpose: SendPurpose,
+    /// The customer-list filters, as sent.
+    pub filters: Value,
+    /// `"audience": "all"` was said: everyone in the caller's scope.
+    pub everyone: bool,
+    /// The caller's key for the campaign.
+    pub idempotency_key: Option<String>,
+    /// Only count.
+    pub dry_run: bool,
+}
+
 /// A campaign request that passed its own checks (the targets are checked against the
 /// catalogue by [`create`]).
 #[derive(Debug, Clone)]
@@ -148,10 +169,7 @@ impl NewCampaign {
         idempotency_key: Option<String>,
         dry_run: bool,
     ) -> Result<Self, CampaignError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(CampaignError::Name);
-        }
+        let name = checked_name(name)?;
         let parsed = campaign_filters(&filters)?;
         let audience = match (parsed == Filters::default(), everyone) {
             (true, false) => return Err(CampaignError::EveryoneUnconfirmed),
@@ -175,6 +193,31 @@ impl NewCampaign {
             dry_run,
         })
     }
+}
+
+impl TryFrom<CampaignRequest> for NewCampaign {
+    type Error = CampaignError;
+
+    fn try_from(request: CampaignRequest) -> Result<Self, Self::Error> {
+        NewCampaign::new(
+            &request.name,
+            request.targets,
+            request.purpose,
+            request.filters,
+            request.everyone,
+            request.idempotency_key,
+            request.dry_run,
+        )
+    }
+}
+
+/// The name, trimmed: 1–200 characters.
+fn checked_name(name: &str) -> Result<&str, CampaignError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(CampaignError::Name);
+    }
+    Ok(name)
 }
 
 /// A campaign as stored (without its keys).
@@ -260,14 +303,18 @@ pub fn may_send(principal: &Principal) -> Result<(), CampaignError> {
 }
 
 /// Previews or queues a campaign: every customer in the caller's scope the audience selects
-/// (at most [`MAX_CAMPAIGN_AUDIENCE`]) gets one send request.
+/// (at most [`MAX_CAMPAIGN_AUDIENCE`]) gets one send request. The request's problems are
+/// reported in this order: the caller's role, the name, the targets against the catalogue,
+/// the filters, the audience, the idempotency key.
 pub async fn create(
     deps: &Deps,
     principal: &Principal,
-    campaign: NewCampaign,
+    request: CampaignRequest,
 ) -> Result<Created, CampaignError> {
     may_send(principal)?;
-    targets::check(deps, &campaign.targets).await?;
+    checked_name(&request.name)?;
+    targets::check(deps, &request.targets).await?;
+    let campaign = NewCampaign::try_from(request)?;
     let now = deps.clock.now();
     let id = match &campaign.idempotency_key {
         Some(key) => crate::model::message_id_for(&format!("campaign#{}#{key}", principal.user)),
@@ -426,4 +473,146 @@ pub async fn report(deps: &Deps, principal: &Principal, id: &str) -> Result<Repo
         campaign,
         messages,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::MessageChannel;
+
+    fn new(filters: Value, everyone: bool) -> Result<NewCampaign, CampaignError> {
+        NewCampaign::new(
+            "  Ưu đãi tháng 12 ",
+            vec![Target {
+                channel: MessageChannel::Email,
+                template: "cmp-email".into(),
+                version: None,
+            }],
+            SendPurpose::Marketing,
+            filters,
+            everyone,
+            None,
+            false,
+        )
+    }
+
+    fn refused(filters: Value, everyone: bool) -> (Option<String>, String) {
+        let error = new(filters, everyone).expect_err("refused");
+        (error.field(), error.to_string())
+    }
+
+    #[test]
+    fn everyone_must_be_said_and_never_together_with_a_filter() {
+        for empty in [Value::Null, json!({})] {
+            assert_eq!(refused(empty.clone(), false).0.as_deref(), Some("audience"));
+            let campaign = new(empty, true).unwrap();
+            assert_eq!(campaign.audience, Audience::Everyone);
+        }
+        let (field, message) = refused(json!({"source": "assigned"}), true);
+        assert_eq!(field.as_deref(), Some("audience"));
+        assert!(message.starts_with("\"audience\": \"all\""), "{message}");
+        let campaign = new(json!({"source": "assigned"}), false).unwrap();
+        assert!(matches!(campaign.audience, Audience::Filtered(_)));
+        // The filters are kept as sent, to be stored and echoed.
+        assert_eq!(campaign.filters, json!({"source": "assigned"}));
+    }
+
+    #[test]
+    fn a_filter_the_list_does_not_know_is_named_never_ignored() {
+        assert_eq!(
+            refused(json!({"lifecyle": "new"}), false),
+            (
+                Some("filters.lifecyle".into()),
+                "Bộ lọc không có trường «lifecyle».".into()
+            )
+        );
+        assert_eq!(
+            refused(json!({"source": "assigned", "limit": 5}), false).1,
+            "Bộ lọc không nhận limit hay cursor."
+        );
+        assert_eq!(
+            refused(json!(["source"]), false),
+            (
+                Some("filters".into()),
+                "Bộ lọc phải là một đối tượng JSON.".into()
+            )
+        );
+        let (field, message) = refused(json!({"lifecycle": "sometimes"}), false);
+        assert_eq!(field.as_deref(), Some("filters"));
+        assert!(message.starts_with("Bộ lọc không hợp lệ: "), "{message}");
+    }
+
+    #[test]
+    fn the_name_is_trimmed_and_bounded_and_checked_first() {
+        let campaign = new(Value::Null, true).unwrap();
+        assert_eq!(campaign.name, "Ưu đãi tháng 12");
+        let long = "a".repeat(MAX_NAME + 1);
+        let error = NewCampaign::new(
+            &long,
+            Vec::new(),
+            SendPurpose::Care,
+            json!({"lifecyle": "new"}),
+            false,
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(error.field().as_deref(), Some("name"));
+        assert!(matches!(
+            NewCampaign::new(
+                " ",
+                Vec::new(),
+                SendPurpose::Care,
+                Value::Null,
+                true,
+                None,
+                false
+            ),
+            Err(CampaignError::Name)
+        ));
+    }
+
+    #[test]
+    fn the_idempotency_key_is_one_to_two_hundred_bytes() {
+        let with_key = |key: &str| {
+            NewCampaign::new(
+                "x",
+                Vec::new(),
+                SendPurpose::Care,
+                Value::Null,
+                true,
+                Some(key.to_owned()),
+                false,
+            )
+        };
+        assert!(matches!(with_key(""), Err(CampaignError::IdempotencyKey)));
+        assert!(matches!(
+            with_key(&"k".repeat(201)),
+            Err(CampaignError::IdempotencyKey)
+        ));
+        assert!(with_key(&"k".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn stored_campaigns_read_back_without_their_keys() {
+        let campaign = Campaign {
+            id: "01JEXAMPLE0000000000000000".into(),
+            name: "Ưu đãi".into(),
+            targets: Vec::new(),
+            purpose: SendPurpose::Marketing,
+            filters: Value::Null,
+            created_by: "u1".into(),
+            created_at: "2026-12-06T02:00:00.000Z".into(),
+            audience: 2,
+        };
+        let item = campaign.to_item().unwrap();
+        assert_eq!(item["kind"], KIND);
+        assert_eq!(
+            item["gsi2sk"],
+            "2026-12-06T02:00:00.000Z#01JEXAMPLE0000000000000000"
+        );
+        assert_eq!(Campaign::from_item(item).unwrap(), campaign);
+    }
 }

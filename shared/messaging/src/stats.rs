@@ -92,7 +92,8 @@ async fn count_for_journey(deps: &Deps, cause_id: &str, counter: &str) -> Result
 /// Message counters with their rates.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
-    /// Each counter of [`COUNTERS`] (0 when nothing was counted).
+    /// Each counter, 0 when nothing was counted: sent, delivered, opened, clicked, bounced,
+    /// complained, unsubscribed, deferred, suppressed, no_consent, capped, no_address, failed.
     #[schema(example = json!({"sent": 12, "delivered": 11, "opened": 5}))]
     pub counts: BTreeMap<String, u64>,
     /// Delivered, opened, clicked, bounced, complained and unsubscribed over `sent` (4 decimal

@@ -2,15 +2,16 @@
 //! channel and whether they may be reached there (consent, suppression, do-not-advertise, the
 //! once-ever consent request), the channel's send rate and the address's 24-hour count.
 
-use crate::model::{MessageChannel, SendPurpose, Status, Target};
 use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::model::{MessageChannel, SendPurpose, Status, Target};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_crm::customers::model::Customer;
 use nhip_domain::compliance::{AdChannel, AdvertisingRules, Agreement, decree_91, prune};
 use nhip_domain::time::minute_bucket;
 use nhip_ports::store::{Condition, Item, StoreError, Update};
-use serde_json::{Value, json};
 
 use super::PipelineError;
 use super::decide::*;

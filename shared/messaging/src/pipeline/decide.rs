@@ -2,14 +2,15 @@
 //! fall under, and the decision (status, machine reason, Vietnamese text, until when) each
 //! refusal or hold becomes. The rules themselves are nhip-domain's.
 
-use crate::model::{MessageChannel, SendPurpose, SendRequest, Status, SystemMessage, Target};
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::model::{MessageChannel, SendPurpose, SendRequest, Status, SystemMessage, Target};
 use nhip_crm::customers::model::Customer;
 use nhip_domain::compliance::{AdChannel, AdvertisingRules, Agreement};
 use nhip_domain::customer::{Consents, Purpose};
 use nhip_domain::time::minute_floor;
 use nhip_ports::store::Item;
-use serde_json::Value;
 
 /// A decision short of sending.
 pub(super) struct Decision {

@@ -30,8 +30,12 @@
 //! - `record`: the message item: claim, save, and a decision recorded everywhere it shows.
 //! - `render`: templates and system messages rendered into what each channel sends.
 
-use crate::model::{MessageChannel, SendRequest, Status};
+use std::str::FromStr;
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use tracing::instrument;
+
+use crate::model::{MessageChannel, SendRequest, Status};
 use nhip_core::consumer::{Failure, process_batch};
 use nhip_core::deps::Deps;
 use nhip_crm::customers::repo;
@@ -39,8 +43,6 @@ use nhip_domain::ids::CustomerId;
 use nhip_ports::channel::Envelope;
 use nhip_ports::store::StoreError;
 use nhip_ports::{ChannelError, QueueError};
-use std::str::FromStr;
-use tracing::instrument;
 
 mod checks;
 mod decide;

@@ -2,15 +2,16 @@
 //! out), saved under optimistic concurrency, and a decision recorded on the message, the
 //! counters, the timeline and as an event.
 
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
 use crate::model::{Message, SendRequest, Status, Target};
 use crate::stats;
-use chrono::{DateTime, Duration, Utc};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_domain::event::DomainEvent;
 use nhip_domain::ids::DueWorkId;
 use nhip_ports::store::{Condition, StoreError};
-use serde_json::json;
 
 use super::decide::*;
 use super::{Outcome, PipelineError};

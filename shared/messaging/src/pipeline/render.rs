@@ -2,12 +2,14 @@
 //! into what the channel port sends, with the advertising labels, opt-out, tracked links and
 //! unsubscribe headers; and what of it is kept on the message.
 
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
 use crate::links;
 use crate::model::{
     Message, MessageChannel, RequestData, SendRequest, Status, SystemMessage, Target,
 };
 use crate::templates;
-use chrono::{DateTime, Utc};
 use nhip_core::deps::Deps;
 use nhip_crm::customers::model::Customer;
 use nhip_domain::template::escape_html;
@@ -16,7 +18,6 @@ use nhip_domain::time::vn_date;
 use nhip_ports::channel::{
     Outgoing, OutgoingEmail, OutgoingPush, OutgoingSms, OutgoingWebhook, OutgoingZns, SmsKind,
 };
-use serde_json::{Value, json};
 
 use super::checks::*;
 use super::decide::*;

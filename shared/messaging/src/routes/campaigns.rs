@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::campaigns::{self, Campaign, CampaignError, Created, NewCampaign, Report};
+use crate::campaigns::{self, Campaign, CampaignError, CampaignRequest, Created, Report};
 use crate::model::{Message, MessageChannel, SendPurpose, Status, Target};
 use crate::stats::{self, Stats};
 use crate::templates;
@@ -62,19 +62,17 @@ pub enum CampaignAudience {
     All,
 }
 
-impl TryFrom<CampaignInput> for NewCampaign {
-    type Error = CampaignError;
-
-    fn try_from(input: CampaignInput) -> Result<Self, Self::Error> {
-        NewCampaign::new(
-            &input.name,
-            input.targets,
-            input.purpose,
-            input.filters,
-            input.audience == Some(CampaignAudience::All),
-            input.idempotency_key,
-            input.dry_run,
-        )
+impl From<CampaignInput> for CampaignRequest {
+    fn from(input: CampaignInput) -> Self {
+        Self {
+            name: input.name,
+            targets: input.targets,
+            purpose: input.purpose,
+            filters: input.filters,
+            everyone: input.audience == Some(CampaignAudience::All),
+            idempotency_key: input.idempotency_key,
+            dry_run: input.dry_run,
+        }
     }
 }
 
@@ -192,10 +190,8 @@ pub async fn create_campaign(
     principal: Principal,
     Json(body): Json<CampaignInput>,
 ) -> Result<Response, ApiError> {
-    campaigns::may_send(&principal)?;
-    let campaign = NewCampaign::try_from(body)?;
     Ok(
-        match campaigns::create(&deps, &principal, campaign).await? {
+        match campaigns::create(&deps, &principal, body.into()).await? {
             Created::Preview {
                 name,
                 purpose,
@@ -358,4 +354,59 @@ pub async fn organisation_stats(
         ));
     }
     Ok(Json(stats::read(&deps, stats::ALL.0, stats::ALL.1).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::TargetError;
+
+    fn answer(error: CampaignError) -> (u16, &'static str, String, Vec<(String, String)>) {
+        let error = ApiError::from(error);
+        (
+            error.status.as_u16(),
+            error.code,
+            error.message,
+            error.fields.into_iter().collect(),
+        )
+    }
+
+    #[test]
+    fn campaign_errors_answer_as_they_always_did() {
+        let forbidden = answer(CampaignError::MayNotSend);
+        assert_eq!(
+            (forbidden.0, forbidden.1, forbidden.2.as_str()),
+            (
+                403,
+                "forbidden",
+                "Chỉ quản trị viên và quản lý được gửi hàng loạt."
+            )
+        );
+        let missing = answer(CampaignError::NotFound);
+        assert_eq!(
+            (missing.0, missing.1, missing.2.as_str()),
+            (404, "not_found", "Không tìm thấy chiến dịch.")
+        );
+        let message = "Bộ lọc không có trường «lifecyle».".to_owned();
+        assert_eq!(
+            answer(CampaignError::UnknownFilter("lifecyle".into())),
+            (
+                422,
+                "validation_failed",
+                message.clone(),
+                vec![("filters.lifecyle".into(), message)]
+            )
+        );
+        let template = answer(CampaignError::Targets(TargetError::Unpublished {
+            index: 1,
+        }));
+        assert_eq!(
+            template.3,
+            [(
+                "targets.1.template".to_owned(),
+                "Mẫu tin chưa được phát hành.".to_owned()
+            )]
+        );
+        assert_eq!(answer(CampaignError::AudienceTooLarge).3[0].0, "filters");
+    }
 }

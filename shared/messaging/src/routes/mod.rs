@@ -24,10 +24,9 @@ pub mod compliance;
 pub mod public;
 pub mod sends;
 
+pub use crate::campaigns::MAX_CAMPAIGN_AUDIENCE;
 pub use compliance::REFUSAL_VIA;
 
-/// Most customers one campaign request queues.
-pub const MAX_CAMPAIGN_AUDIENCE: usize = 5_000;
 /// Most numbers in one do-not-advertise upload.
 pub const MAX_DNC_BATCH: usize = 10_000;
 
