@@ -98,13 +98,7 @@ pub struct EventBatch {
     request_body(content = EventBatch, description = "Up to 100 events from one source."),
     responses(
         (status = 202, description = "Queued: how many, and each event's id with its customer.", body = AcceptedEvents),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::CreateErrors,
     )
 )]
 pub async fn post_events(

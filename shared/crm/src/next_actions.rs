@@ -113,15 +113,7 @@ pub struct NextActionList {
     request_body(content = NewNextAction),
     responses(
         (status = 201, description = "Scheduled.", body = NextAction),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 async fn schedule_next_action(
@@ -243,10 +235,7 @@ pub async fn schedule(
     params(("id" = String, Path, description = "The customer's id (a ULID).")),
     responses(
         (status = 200, description = "Scheduled and done, soonest first.", body = NextActionList),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 async fn list_next_actions(

@@ -186,10 +186,7 @@ pub struct MarkedRead {
     params(ListParams),
     responses(
         (status = 200, description = "One page of the caller's notifications, newest first.", body = NotificationPage),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 async fn list_notifications(
@@ -310,11 +307,8 @@ async fn read_one(deps: &Deps, user: &str, id: &str) -> Result<bool, StoreError>
     params(("id" = String, Path, description = "The notification's id (a ULID).")),
     responses(
         (status = 200, description = "Read; the unread count.", body = Unread),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ReadErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 async fn mark_read(
@@ -349,10 +343,8 @@ async fn mark_read(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Marked; how many, and the unread count.", body = MarkedRead),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::StaffErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 async fn mark_all_read(

@@ -378,12 +378,8 @@ fn exported(mut item: Item) -> Value {
     responses(
         (status = 200, description = "Everything held on the customer, as one JSON document; the export is audited first. Never cached.", body = PersonalDataExport,
             headers(("Cache-Control" = String, description = "`no-store`: the document is personal data."))),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::QueryOneErrors,
         (status = 409, description = "A concurrent write to the customer's audit trail (`conflict`); retrying is safe.", body = nhip_core::openapi::ErrorBody),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
@@ -750,15 +746,8 @@ async fn scrub_partition(deps: &Deps, customer: CustomerId) -> Result<usize, Sto
     request_body(content = EraseRequest, description = "Why, and the `version` read. Admins, and managers for their team's customers, only."),
     responses(
         (status = 200, description = "Erased (or an interrupted erasure finished): the anonymised record, how many items lost their personal text, and whether the tax code was kept for retained contracts.", body = Erasure),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The record changed since it was read (`conflict`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
@@ -902,15 +891,8 @@ struct RestrictRequest {
     request_body(content = RestrictRequest, description = "Restrict or lift, and the `version` read."),
     responses(
         (status = 200, description = "Recorded: the record as it now is.", body = crate::customers::routes::CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The record changed since it was read (`conflict`), or its personal data was erased (`erased`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
@@ -970,15 +952,8 @@ struct ObjectRequest {
     request_body(content = Option<ObjectRequest>, description = "Optional: an empty body objects to marketing."),
     responses(
         (status = 200, description = "Recorded: the record as it now is, every marketing consent withdrawn.", body = crate::customers::routes::CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The record changed since the `version` sent was read (`conflict`), or its personal data was erased (`erased`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]
@@ -1061,15 +1036,8 @@ struct ConsentRequest {
     request_body(content = ConsentRequest, description = "One consent decision with its evidence."),
     responses(
         (status = 200, description = "Recorded: the record as it now is.", body = crate::customers::routes::CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The record changed since the `version` sent was read (`conflict`), its personal data was erased (`erased`), or a marketing grant while the customer objects to marketing (`marketing_objected`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]

@@ -278,10 +278,7 @@ pub struct TicketPage {
     params(TicketFilter),
     responses(
         (status = 200, description = "The queue's tickets.", body = TicketPage),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 pub async fn list_tickets(

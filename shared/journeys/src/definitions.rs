@@ -377,14 +377,8 @@ fn trigger_index(after: &JourneyMeta, before: Option<&JourneyMeta>) -> Vec<Write
         })),
     responses(
         (status = 201, description = "Created: the header.", body = JourneyMeta),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, description = "The key is taken (`duplicate`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn create_journey(
@@ -423,15 +417,7 @@ pub async fn create_journey(
         })),
     responses(
         (status = 201, description = "Created: the header.", body = JourneyMeta),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub async fn add_journey_version(
@@ -513,15 +499,7 @@ pub struct PublishJourney {
     request_body(content = PublishJourney, description = "The header version you read."),
     responses(
         (status = 200, description = "Published: the header.", body = JourneyMeta),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub async fn publish_journey_version(
@@ -558,9 +536,7 @@ pub async fn publish_journey_version(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every journey's header.", body = JourneyList),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::StaffErrors,
     )
 )]
 pub async fn list_journeys(
@@ -587,10 +563,7 @@ pub struct JourneyList {
     params(("key" = String, Path, description = "Journey key.")),
     responses(
         (status = 200, description = "The journey.", body = JourneyView),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_journey(
@@ -637,13 +610,9 @@ pub struct VersionFormat {
     responses(
         (status = 200, description = "The version (JSON), or its definition (`application/yaml`).", content(
             (JourneyVersion = "application/json"),
-            (Object = "application/yaml"),
+            (String = "application/yaml"),
         )),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub async fn get_journey_version(
@@ -738,11 +707,8 @@ pub struct InstalledSeed {
     params(("key" = String, Path, description = "Seed journey key.")),
     responses(
         (status = 201, description = "Installed.", body = InstalledSeed),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ReadErrors,
         (status = 409, description = "A journey with this key exists (`duplicate`).", body = nhip_core::openapi::ErrorBody),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn install_seed(

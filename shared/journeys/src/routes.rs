@@ -261,15 +261,8 @@ fn csv_refs(body: &[u8]) -> Result<Vec<CustomerRef>, ApiError> {
     request_body(content = EnrollRequest, description = "The customers (application/json), or a CSV file with an id, phone, email or cccd column (text/csv)."),
     responses(
         (status = 200, description = "Each customer's result.", body = EnrollReport),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The journey is not published (`not_published`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn enroll_customers(
@@ -319,11 +312,7 @@ impl nhip_core::http::ListParams for EnrollmentPage {
     params(("key" = String, Path, description = "The journey's key."), EnrollmentPage),
     responses(
         (status = 200, description = "Active enrollments.", body = EnrollmentList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub async fn list_enrollments(
@@ -349,10 +338,7 @@ pub async fn list_enrollments(
     params(("id" = String, Path, description = "The customer's id.")),
     responses(
         (status = 200, description = "The customer's enrollments.", body = EnrollmentList),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn customer_journeys(
@@ -391,11 +377,7 @@ pub struct StatsQuery {
     params(("key" = String, Path, description = "The journey's key."), StatsQuery),
     responses(
         (status = 200, description = "Counters and rates.", body = JourneyStats),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub async fn journey_stats(

@@ -154,12 +154,9 @@ pub struct UploadQuery {
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file (any type; sent with its own content-type)."),
     responses(
         (status = 201, description = "Stored: the attachment reference.", body = Attachment),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::QueryErrors,
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
         (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn upload_attachment(
@@ -508,14 +505,8 @@ pub struct TemplateView {
     request_body(content = NewTemplate, description = "The template; admins only."),
     responses(
         (status = 201, description = "Created.", body = TemplateView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, description = "The code is taken (`duplicate`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn create_template(
@@ -584,9 +575,7 @@ pub async fn create_template(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The templates.", body = TemplateList),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::StaffErrors,
     )
 )]
 pub async fn list_templates(
@@ -613,10 +602,7 @@ pub struct TemplateList {
     params(("code" = String, Path, description = "Template code.")),
     responses(
         (status = 200, description = "The template.", body = TemplateView),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_template(
@@ -663,15 +649,7 @@ pub struct NewVersion {
     request_body(content = NewVersion, description = "The content; admins only."),
     responses(
         (status = 201, description = "Created: the version.", body = TemplateVersion),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub async fn add_version(
@@ -730,11 +708,7 @@ pub async fn add_version(
     ),
     responses(
         (status = 200, description = "The version.", body = TemplateVersion),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub async fn get_version(
@@ -770,15 +744,7 @@ pub struct PublishRequest {
     request_body(content = PublishRequest, description = "The header version you read."),
     responses(
         (status = 200, description = "Published: the header.", body = TemplateMeta),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub async fn publish_version(
@@ -834,14 +800,7 @@ pub struct PreviewRequest {
     request_body(content = PreviewRequest, description = "Whom to render for."),
     responses(
         (status = 200, description = "The rendering.", body = Preview),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ActErrors,
     )
 )]
 pub async fn preview_version(

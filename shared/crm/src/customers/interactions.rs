@@ -160,15 +160,7 @@ pub struct InteractionLogged {
     request_body(content = NewInteraction),
     responses(
         (status = 201, description = "Logged.", body = InteractionLogged),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 async fn log_interaction(

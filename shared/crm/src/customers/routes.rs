@@ -109,10 +109,7 @@ fn list_error(error: ListError) -> ApiError {
     params(Filters),
     responses(
         (status = 200, description = "One page of the customers in the caller's scope passing the filters.", body = CustomerList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 async fn list_customers(
@@ -143,10 +140,7 @@ async fn list_customers(
     params(Filters),
     responses(
         (status = 200, description = "The `new` customers in the caller's scope passing the other filters, with their count.", body = NotConsultedList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 async fn not_consulted(
@@ -467,14 +461,8 @@ pub(super) fn new_customer(
     request_body(content = CustomerInput, description = "The fields staff entered; `full_name` and `source` are required."),
     responses(
         (status = 201, description = "Created: the record.", body = CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 async fn create_customer(
@@ -512,10 +500,7 @@ async fn create_customer(
     params(("id" = String, Path, description = "The customer's id (a ULID).")),
     responses(
         (status = 200, description = "The full record; the read is audited.", body = CustomerView),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 async fn get_customer(
@@ -607,15 +592,7 @@ pub fn audit_item(
     request_body(content = CustomerPatch, description = "The fields to change and the `version` read."),
     responses(
         (status = 200, description = "Changed: the record as it now is.", body = CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 async fn update_customer(
@@ -698,15 +675,7 @@ struct AssignOwner {
     request_body(content = AssignOwner),
     responses(
         (status = 200, description = "Assigned: the record as it now is.", body = CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 async fn assign_owner(
@@ -787,11 +756,7 @@ impl ListParams for TimelineParams {
     params(("id" = String, Path, description = "The customer's id (a ULID)."), TimelineParams),
     responses(
         (status = 200, description = "One page of the timeline, newest first.", body = TimelinePage),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 async fn customer_timeline(
@@ -824,10 +789,7 @@ async fn customer_timeline(
     params(("id" = String, Path, description = "The customer's id (a ULID).")),
     responses(
         (status = 200, description = "The 10 most recent activities, newest first.", body = RecentActivities),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 async fn recent_activities(

@@ -185,15 +185,8 @@ async fn load_entry(
     request_body(content = ApplyRequest, description = "The customer's `version` read and, optionally, which submitted fields to apply."),
     responses(
         (status = 200, description = "Applied: the record as it now is and the fields applied.", body = AppliedSubmission),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::ActErrors,
         (status = 409, description = "The record changed since it was read (`conflict`), the submission was applied already (`already_applied`), or a submitted phone or e-mail is another customer's (`duplicate`, `identifier_unavailable`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 #[tracing::instrument(skip_all, fields(customer = %id, user = %principal.user))]

@@ -48,10 +48,7 @@ pub(super) struct CatalogueParams {
     ),
     responses(
         (status = 200, description = "Every product in the catalogue passing the filters, by code.", body = ProductList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 pub(super) async fn list_products(
@@ -84,11 +81,7 @@ pub(super) async fn list_products(
     params(("code" = String, Path, description = "The product's code (a slug; matched case-insensitively).")),
     responses(
         (status = 200, description = "The product.", body = ProductView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub(super) async fn get_product(
@@ -140,14 +133,8 @@ pub(super) async fn create_only(deps: &Deps, item: Item, what: &str) -> Result<(
     request_body(content = ProductInput, description = "The new product; admins only."),
     responses(
         (status = 201, description = "Created: the product.", body = ProductView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, description = "A product with this code already exists (`duplicate`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn create_product(
@@ -186,15 +173,7 @@ pub(super) fn label_text_multiline(
     request_body(content = ProductPatch, description = "The fields to change and the `version` read; admins only."),
     responses(
         (status = 200, description = "Changed: the product as it now is.", body = ProductView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub(super) async fn update_product(
@@ -223,10 +202,7 @@ pub(super) async fn update_product(
     ),
     responses(
         (status = 200, description = "Every usage reason passing the filters, by code.", body = ReasonList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 pub(super) async fn list_reasons(
@@ -261,14 +237,8 @@ pub(super) async fn list_reasons(
     request_body(content = ReasonInput, description = "The new reason; admins only."),
     responses(
         (status = 201, description = "Created: the reason.", body = ReasonView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, description = "A reason with this code already exists (`duplicate`).", body = nhip_core::openapi::ErrorBody),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn create_reason(
@@ -333,15 +303,7 @@ pub(super) async fn create_reason(
     request_body(content = ReasonPatch, description = "The fields to change and the `version` read; admins only."),
     responses(
         (status = 200, description = "Changed: the reason as it now is.", body = ReasonView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub(super) async fn update_reason(

@@ -29,12 +29,8 @@ use super::views::{HoldingChange, HoldingList, HoldingView};
     params(("id" = String, Path, description = "The customer's id (a ULID).")),
     responses(
         (status = 200, description = "The customer's holdings, oldest first, with labels; the read is audited.", body = HoldingList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::QueryOneErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn list_holdings(
@@ -62,12 +58,8 @@ pub(super) async fn list_holdings(
     params(("id" = String, Path, description = "The customer's id (a ULID)."), ("holding_id" = String, Path, description = "The holding's id (a ULID).")),
     responses(
         (status = 200, description = "The holding, with labels; the read is audited.", body = HoldingView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::QueryOneErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn get_holding(
@@ -105,15 +97,11 @@ pub(super) async fn get_holding(
     request_body(content = HoldingInput, description = "The product held and its contract; `product` and `status` are required."),
     responses(
         (status = 201, description = "Added: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::QueryOneErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
         (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
         (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = nhip_core::openapi::ErrorBody),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn add_holding(
@@ -139,15 +127,11 @@ pub(super) async fn add_holding(
     request_body(content = HoldingPatch, description = "The fields to change and the holding's `version` read."),
     responses(
         (status = 200, description = "Changed: the holding, and the customer's new holdings summary and lifecycle.", body = HoldingChange),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
+        nhip_core::openapi::QueryOneErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
         (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
         (status = 422, description = "Well-formed but invalid (`validation_failed`, with `fields`), or it holds what looks like a full card number (`card_number_not_allowed`): only the last four digits may be kept.", body = nhip_core::openapi::ErrorBody),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub(super) async fn update_holding(

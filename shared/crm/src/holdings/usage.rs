@@ -23,11 +23,7 @@ use super::views::{CustomerUsage, UsageReport};
     params(("id" = String, Path, description = "The customer's id (a ULID).")),
     responses(
         (status = 200, description = "The customer's product usage, overall and per product kind.", body = CustomerUsage),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub(super) async fn customer_usage(
@@ -51,10 +47,7 @@ pub(super) async fn customer_usage(
     params(Filters),
     responses(
         (status = 200, description = "One page of the customers in the caller's scope passing the filters, each with their product usage.", body = UsageReport),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryErrors,
     )
 )]
 pub(super) async fn product_usage_report(

@@ -176,13 +176,7 @@ pub struct QueuedCampaign {
     responses(
         (status = 200, description = "A dry run: `audience`, how many customers it would go to; nothing stored or queued.", body = CampaignPreview),
         (status = 202, description = "Queued: the campaign with `queued`.", body = QueuedCampaign),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::CreateErrors,
     )
 )]
 pub async fn create_campaign(
@@ -287,10 +281,7 @@ impl From<Report> for CampaignReport {
     params(("id" = String, Path, description = "Campaign id.")),
     responses(
         (status = 200, description = "The campaign with `stats` and `messages`.", body = CampaignReport),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_campaign(
@@ -311,10 +302,7 @@ pub async fn get_campaign(
     params(("code" = String, Path, description = "Template code.")),
     responses(
         (status = 200, description = "`{counts, rates}`.", body = Stats),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn template_stats(
@@ -337,9 +325,7 @@ pub async fn template_stats(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`{counts, rates}`.", body = Stats),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::StaffErrors,
     )
 )]
 pub async fn organisation_stats(

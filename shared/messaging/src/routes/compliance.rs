@@ -101,9 +101,7 @@ fn text(item: &nhip_ports::store::Item, name: &str) -> Option<String> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`{rules, version}`.", body = RulesView),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::StaffErrors,
     )
 )]
 pub async fn get_rules(
@@ -143,14 +141,8 @@ pub struct RulesInput {
     request_body(content = RulesInput, description = "The rules and the version you read."),
     responses(
         (status = 200, description = "`{rules, version}`.", body = RulesView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::CreateErrors,
         (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 pub async fn put_rules(
@@ -212,15 +204,7 @@ pub struct AgreementInput {
     request_body(content = AgreementInput, description = "The agreement and the version you read."),
     responses(
         (status = 200, description = "The customer.", body = nhip_crm::customers::routes::CustomerView),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 409, response = nhip_core::openapi::Conflict),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ChangeErrors,
     )
 )]
 pub async fn put_agreement(
@@ -297,14 +281,7 @@ pub struct RefusalInput {
     request_body(content = RefusalInput, description = "Channel and how it came."),
     responses(
         (status = 200, description = "`{outcome}`: `stopped` or `already_stopped`.", body = RefusalOutcome),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ActErrors,
     )
 )]
 pub async fn staff_refusal(
@@ -362,13 +339,7 @@ pub struct DncInput {
     request_body(content = DncInput, description = "The numbers."),
     responses(
         (status = 200, description = "`{added, invalid}`.", body = DncAdded),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::CreateErrors,
     )
 )]
 pub async fn add_do_not_advertise(
@@ -421,10 +392,7 @@ fn dnc_phone(raw: &str) -> Result<Phone, ApiError> {
     params(("phone" = String, Path, description = "Mobile number.")),
     responses(
         (status = 200, description = "On the list.", body = DncEntry),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_do_not_advertise(
@@ -454,10 +422,7 @@ pub async fn get_do_not_advertise(
     params(("phone" = String, Path, description = "Mobile number.")),
     responses(
         (status = 200, description = "Removed (or was not there): `{removed: true}`.", body = Removed),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn delete_do_not_advertise(
@@ -499,10 +464,7 @@ fn suppression_key(family: &str, address: &str) -> Result<nhip_ports::Key, ApiEr
     ),
     responses(
         (status = 200, description = "`{reason, scope, at}`.", body = SuppressionView),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_suppression(
@@ -536,10 +498,7 @@ pub async fn get_suppression(
     ),
     responses(
         (status = 200, description = "Lifted (or was not there): `{removed: true}`.", body = Removed),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn delete_suppression(

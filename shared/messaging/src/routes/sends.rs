@@ -192,14 +192,7 @@ pub struct MessageDetail {
     request_body(content = SendInput, description = "Channels, templates, purpose."),
     responses(
         (status = 202, description = "Queued: `{message_id}`; the decision follows on the message and the timeline.", body = Queued),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 413, response = nhip_core::openapi::PayloadTooLarge),
-        (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 422, response = nhip_core::openapi::ValidationFailed),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ActErrors,
     )
 )]
 pub async fn send_to_customer(
@@ -280,11 +273,7 @@ impl nhip_core::http::ListParams for MessagePage {
     params(("id" = String, Path, description = "Customer id."), MessagePage),
     responses(
         (status = 200, description = "`{items}`.", body = MessageList),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::QueryOneErrors,
     )
 )]
 pub async fn customer_messages(
@@ -325,10 +314,7 @@ pub async fn customer_messages(
     params(("id" = String, Path, description = "Message id.")),
     responses(
         (status = 200, description = "The message with `history`.", body = MessageDetail),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 pub async fn get_message(

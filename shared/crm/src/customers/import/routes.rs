@@ -49,12 +49,9 @@ const CSV_TYPES: &[&str] = &[
     responses(
         (status = 201, description = "Imported, row by row: the summary.", body = ImportSummary),
         (status = 200, description = "This user already imported these bytes: the stored summary; nothing is re-run.", body = ImportSummary),
-        (status = 400, response = nhip_core::openapi::BadRequest),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
+        nhip_core::openapi::QueryErrors,
         (status = 413, response = nhip_core::openapi::PayloadTooLarge),
         (status = 415, response = nhip_core::openapi::UnsupportedMediaType),
-        (status = 503, response = nhip_core::openapi::Unavailable),
     )
 )]
 async fn import_customers(
@@ -104,10 +101,7 @@ async fn import_customers(
     params(("id" = String, Path, description = "The import's id.")),
     responses(
         (status = 200, description = "The summary; only the importer and admins may read it.", body = ImportSummary),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 async fn import_summary(
@@ -129,10 +123,7 @@ async fn import_summary(
     params(("id" = String, Path, description = "The import's id.")),
     responses(
         (status = 200, description = "The failed rows: UTF-8 with a BOM, the file's columns plus \"Dòng\" and \"Lỗi\".", content_type = "text/csv", body = String),
-        (status = 401, response = nhip_core::openapi::Unauthenticated),
-        (status = 403, response = nhip_core::openapi::Forbidden),
-        (status = 404, response = nhip_core::openapi::NotFound),
-        (status = 503, response = nhip_core::openapi::Unavailable),
+        nhip_core::openapi::ReadErrors,
     )
 )]
 async fn error_report(
