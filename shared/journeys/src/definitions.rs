@@ -610,7 +610,7 @@ pub struct VersionFormat {
     responses(
         (status = 200, description = "The version (JSON), or its definition (`application/yaml`).", content(
             (JourneyVersion = "application/json"),
-            (String = "application/yaml"),
+            (Object = "application/yaml"),
         )),
         nhip_core::openapi::QueryOneErrors,
     )

@@ -212,7 +212,7 @@ pub async fn put_agreement(
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<AgreementInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<nhip_crm::customers::routes::CustomerView>, ApiError> {
     let before = load_visible(&deps, &principal, &id).await?;
     if !matches!(principal.role, Role::Admin | Role::Manager) {
         return Err(ApiError::new(
@@ -246,7 +246,9 @@ pub async fn put_agreement(
         data: json!({ "agreement": body.agreement }),
     };
     match repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await {
-        Ok(()) => Ok(Json(nhip_crm::customers::routes::view(&after))),
+        Ok(()) => Ok(Json(nhip_crm::customers::routes::CustomerView::from(
+            &after,
+        ))),
         Err(SaveError::Conflict) => Err(ApiError::stale_version(before.version + 1)),
         Err(SaveError::Store(error)) => Err(error.into()),
         Err(SaveError::Taken { .. }) => Err(ApiError::new(
