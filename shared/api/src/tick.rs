@@ -240,8 +240,8 @@ async fn park(deps: &Deps, item: &Item, now: DateTime<Utc>) -> Result<(), StoreE
         .update(
             &key,
             Update::new()
-                .remove("gsi1pk")
-                .remove("gsi1sk")
+                .remove(Index::Gsi1.pk_attr())
+                .remove(Index::Gsi1.sk_attr())
                 .set("parked_at", keys::instant(now)),
             Condition::Always,
         )

@@ -252,9 +252,9 @@ impl Campaign {
         let mut item = keys::campaign(&self.id).to_item();
         item.extend(fields);
         item.insert("kind".into(), KIND.into());
-        item.insert("gsi2pk".into(), keys::CAMPAIGNS.into());
+        item.insert(Index::Gsi2.pk_attr().into(), keys::CAMPAIGNS.into());
         item.insert(
-            "gsi2sk".into(),
+            Index::Gsi2.sk_attr().into(),
             format!("{}#{}", self.created_at, self.id).into(),
         );
         Ok(item)
@@ -262,8 +262,10 @@ impl Campaign {
 
     /// The campaign in a stored item.
     pub fn from_item(mut item: Item) -> Result<Self, StoreError> {
-        for attr in ["pk", "sk", "kind", "gsi2pk", "gsi2sk"] {
-            item.remove(attr);
+        item.remove("kind");
+        for index in [Index::Primary, Index::Gsi2] {
+            item.remove(index.pk_attr());
+            item.remove(index.sk_attr());
         }
         serde_json::from_value(Value::Object(item))
             .map_err(|e| StoreError::invalid(format!("stored campaign is malformed: {e}")))
@@ -610,7 +612,7 @@ mod tests {
         let item = campaign.to_item().unwrap();
         assert_eq!(item["kind"], KIND);
         assert_eq!(
-            item["gsi2sk"],
+            item[Index::Gsi2.sk_attr()],
             "2026-12-06T02:00:00.000Z#01JEXAMPLE0000000000000000"
         );
         assert_eq!(Campaign::from_item(item).unwrap(), campaign);

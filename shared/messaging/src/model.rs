@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use nhip_core::keys;
-use nhip_ports::store::{Item, StoreError};
+use nhip_ports::store::{Index, Item, StoreError};
 
 /// Kind attribute of message items.
 pub const KIND: &str = "message";
@@ -382,30 +382,33 @@ impl Message {
         item.insert("kind".into(), KIND.into());
         if let Some(provider_id) = &self.provider_id {
             item.insert(
-                "gsi1pk".into(),
+                Index::Gsi1.pk_attr().into(),
                 keys::message_by_provider_id(provider_id).into(),
             );
-            item.insert("gsi1sk".into(), "MSG".into());
+            item.insert(Index::Gsi1.sk_attr().into(), "MSG".into());
         }
         item.insert(
-            "gsi2pk".into(),
+            Index::Gsi2.pk_attr().into(),
             keys::messages_of_customer(&self.customer_id).into(),
         );
         let sort = format!("{}#{}", keys::instant(self.created_at), self.id);
-        item.insert("gsi2sk".into(), sort.clone().into());
+        item.insert(Index::Gsi2.sk_attr().into(), sort.clone().into());
         if let Some(campaign) = &self.request.campaign {
-            item.insert("gsi3pk".into(), keys::messages_of_campaign(campaign).into());
-            item.insert("gsi3sk".into(), sort.into());
+            item.insert(
+                Index::Gsi3.pk_attr().into(),
+                keys::messages_of_campaign(campaign).into(),
+            );
+            item.insert(Index::Gsi3.sk_attr().into(), sort.into());
         }
         Ok(item)
     }
 
     /// The message in a stored item.
     pub fn from_item(mut item: Item) -> Result<Self, StoreError> {
-        for attr in [
-            "pk", "sk", "kind", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk",
-        ] {
-            item.remove(attr);
+        item.remove("kind");
+        for index in Index::ALL {
+            item.remove(index.pk_attr());
+            item.remove(index.sk_attr());
         }
         serde_json::from_value(Value::Object(item))
             .map_err(|e| StoreError::invalid(format!("stored message is malformed: {e}")))

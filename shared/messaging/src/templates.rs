@@ -15,8 +15,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use nhip_domain::template::{Content, MergeData, Template, TemplateErrors, sms_segments};
+use nhip_domain::template::{
+    Content, MergeData, Template, TemplateErrors, customer_salutation, customer_title, sms_segments,
+};
+use nhip_domain::time::vn_date;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::model::MessageChannel;
 use nhip_core::auth::Principal;
@@ -24,6 +28,7 @@ use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
 use nhip_core::versioned::{CommitError, Family, Header};
+use nhip_crm::customers::model::Customer;
 use nhip_ports::store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -813,7 +818,7 @@ pub async fn preview_version(
     let data = match &body.customer_id {
         Some(id) => {
             let customer = nhip_crm::customers::routes::load_visible(&deps, &principal, id).await?;
-            crate::pipeline::merge_data(&deps, &customer, &body.data, None)
+            merge_data(&deps, &customer, &body.data, None)
         }
         None => {
             let mut sample = MergeData::sample();
@@ -875,5 +880,48 @@ impl From<nhip_domain::template::SmsSegments> for SegmentsView {
             characters: counted.characters,
             segments: counted.segments,
         }
+    }
+}
+
+/// The data a template sees for this customer.
+pub fn merge_data(
+    deps: &Deps,
+    customer: &Customer,
+    data: &crate::model::RequestData,
+    message: Option<(&str, Option<String>)>,
+) -> MergeData {
+    let today = vn_date(deps.clock.now());
+    let title = customer_title(customer.gender, customer.birthday, today);
+    let given = (!customer.given_name.trim().is_empty()).then_some(customer.given_name.as_str());
+    let salutation = customer_salutation(title, given);
+    let organisation = &deps.settings.messaging.organisation;
+    MergeData {
+        customer: json!({
+            "id": customer.id.to_string(),
+            "full_name": customer.full_name,
+            "given_name": customer.given_name,
+            "title": title,
+            "salutation": salutation,
+            "gender": customer.gender,
+            "birthday": customer.birthday.map(|d| d.to_string()),
+            "phone": customer.phone().map(|p| p.national()),
+            "email": customer.email().map(|e| e.as_str().to_owned()),
+            "lifecycle": customer.lifecycle.as_str(),
+            "tags": customer.tags,
+            "attributes": customer.attributes,
+            "owner": customer.owner,
+        }),
+        holding: data.holding.clone(),
+        journey: data.journey.clone(),
+        event: data.event.clone(),
+        message: json!({
+            "id": message.as_ref().map(|(id, _)| *id),
+            "unsubscribe_url": message.and_then(|(_, url)| url),
+        }),
+        organisation: json!({
+            "name": organisation.name,
+            "hotline": organisation.hotline,
+            "website": organisation.website,
+        }),
     }
 }

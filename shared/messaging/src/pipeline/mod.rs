@@ -49,9 +49,9 @@ mod decide;
 mod record;
 mod render;
 
+pub use crate::templates::merge_data;
 pub use checks::{advertising_rules, channel_family};
 pub use record::load;
-pub use render::merge_data;
 
 use checks::*;
 use decide::*;

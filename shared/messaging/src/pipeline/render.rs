@@ -6,15 +6,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::links;
-use crate::model::{
-    Message, MessageChannel, RequestData, SendRequest, Status, SystemMessage, Target,
-};
+use crate::model::{Message, MessageChannel, SendRequest, Status, SystemMessage, Target};
 use crate::templates;
 use nhip_core::deps::Deps;
 use nhip_crm::customers::model::Customer;
 use nhip_domain::template::escape_html;
-use nhip_domain::template::{Content, MergeData, Template, customer_salutation, customer_title};
-use nhip_domain::time::vn_date;
+use nhip_domain::template::{Content, Template};
 use nhip_ports::channel::{
     Outgoing, OutgoingEmail, OutgoingPush, OutgoingSms, OutgoingWebhook, OutgoingZns, SmsKind,
 };
@@ -41,49 +38,6 @@ pub(super) fn stored_content(outgoing: &Outgoing) -> Value {
         }
     }
     value
-}
-
-/// The data a template sees for this customer.
-pub fn merge_data(
-    deps: &Deps,
-    customer: &Customer,
-    data: &RequestData,
-    message: Option<(&str, Option<String>)>,
-) -> MergeData {
-    let today = vn_date(deps.clock.now());
-    let title = customer_title(customer.gender, customer.birthday, today);
-    let given = (!customer.given_name.trim().is_empty()).then_some(customer.given_name.as_str());
-    let salutation = customer_salutation(title, given);
-    let organisation = &deps.settings.messaging.organisation;
-    MergeData {
-        customer: json!({
-            "id": customer.id.to_string(),
-            "full_name": customer.full_name,
-            "given_name": customer.given_name,
-            "title": title,
-            "salutation": salutation,
-            "gender": customer.gender,
-            "birthday": customer.birthday.map(|d| d.to_string()),
-            "phone": customer.phone().map(|p| p.national()),
-            "email": customer.email().map(|e| e.as_str().to_owned()),
-            "lifecycle": customer.lifecycle.as_str(),
-            "tags": customer.tags,
-            "attributes": customer.attributes,
-            "owner": customer.owner,
-        }),
-        holding: data.holding.clone(),
-        journey: data.journey.clone(),
-        event: data.event.clone(),
-        message: json!({
-            "id": message.as_ref().map(|(id, _)| *id),
-            "unsubscribe_url": message.and_then(|(_, url)| url),
-        }),
-        organisation: json!({
-            "name": organisation.name,
-            "hotline": organisation.hotline,
-            "website": organisation.website,
-        }),
-    }
 }
 
 /// Renders the chosen target into what the channel sends, with labels, opt-out, tracked
@@ -147,7 +101,7 @@ pub(super) async fn render(
             }
             let compiled = Template::compile(&version.content)
                 .map_err(|e| failed("template_invalid", format!("Mẫu tin lỗi: {e}")))?;
-            let data = merge_data(
+            let data = templates::merge_data(
                 deps,
                 customer,
                 &request.data,
