@@ -1,14 +1,21 @@
 //! One policy for optimistic-concurrency retries: a write conditioned on the version it read
-//! lost a race, so read again and try again, up to [`ATTEMPTS`] times, pausing a short,
-//! jittered and growing time before each retry so that racing writers (twenty submissions of
-//! the same lead at once) spread out instead of colliding again in lockstep. Every retry loop
-//! of the use cases is `for attempt in retry::attempts() { attempt.pause().await; … }`.
+//! lost a race, so read again and try again, pausing a short, jittered and growing time before
+//! each retry so that racing writers (twenty submissions of the same lead at once) spread out
+//! instead of colliding again in lockstep. How many times depends on who waits: a staff
+//! request ([`IN_REQUEST`]) answers a conflict soon rather than keep a person waiting; a row of
+//! an import or a queue message ([`IN_BATCH`]) tries a little longer; writes that many callers
+//! race for by design, the same lead submitted at once or a shared advertising cap
+//! ([`CONTENDED`]), longest. Every retry loop of the use cases is
+//! `for attempt in retry::attempts(retry::IN_REQUEST) { attempt.pause().await; … }`.
 
 use std::time::Duration;
 
-/// Attempts before a write that keeps losing races gives up (and the caller answers a
-/// conflict or lets the queue redeliver).
-pub const ATTEMPTS: u32 = 10;
+/// Attempts of a staff request before it answers a conflict (under 70 ms of pauses in all).
+pub const IN_REQUEST: u32 = 3;
+/// Attempts of an import row or a queue message before it is reported failed or redelivered.
+pub const IN_BATCH: u32 = 5;
+/// Attempts of a write many callers race for by design before it gives up.
+pub const CONTENDED: u32 = 10;
 
 /// Longest pause before one retry, jitter included.
 pub const MAX_PAUSE: Duration = Duration::from_millis(80);
@@ -49,9 +56,10 @@ impl Attempt {
     }
 }
 
-/// The attempts of one retry loop, [`ATTEMPTS`] of them.
-pub fn attempts() -> impl Iterator<Item = Attempt> {
-    (0..ATTEMPTS).map(|number| Attempt { number })
+/// The attempts of one retry loop, `limit` of them (one of [`IN_REQUEST`], [`IN_BATCH`],
+/// [`CONTENDED`]).
+pub fn attempts(limit: u32) -> impl Iterator<Item = Attempt> {
+    (0..limit).map(|number| Attempt { number })
 }
 
 #[cfg(test)]
@@ -60,8 +68,9 @@ mod tests {
 
     #[test]
     fn the_first_attempt_waits_nothing_and_retries_wait_a_bounded_growing_time() {
-        let all: Vec<Attempt> = attempts().collect();
-        assert_eq!(all.len(), ATTEMPTS as usize);
+        assert_eq!(attempts(IN_REQUEST).count(), 3);
+        let all: Vec<Attempt> = attempts(CONTENDED).collect();
+        assert_eq!(all.len(), CONTENDED as usize);
         assert!(!all[0].is_retry());
         assert_eq!(all[0].delay(), Duration::ZERO);
         for attempt in &all[1..] {

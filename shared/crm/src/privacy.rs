@@ -306,7 +306,7 @@ async fn change<F>(
 where
     F: FnMut(&mut Customer, DateTime<Utc>) -> Result<(Value, Value), ApiError>,
 {
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
         attempt.pause().await;
         let before = load_visible(deps, principal, id).await?;
         if before.erased_at.is_some() {

@@ -291,7 +291,7 @@ pub async fn record(
     // The first signal of its kind moves the counters.
     let mut first = false;
     if let Some(counter) = signal.counter() {
-        for attempt in nhip_core::retry::attempts() {
+        for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_BATCH) {
             attempt.pause().await;
             if message.engagement.contains_key(counter) {
                 break;
@@ -470,7 +470,7 @@ pub async fn refuse(
 ) -> Result<Refused, StoreError> {
     let now = deps.clock.now();
     let consent_channel = channel.consent_channel();
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_BATCH) {
         attempt.pause().await;
         let Some(before) = repo::get(&*deps.store, customer_id).await? else {
             return Ok(Refused::UnknownCustomer);

@@ -175,7 +175,7 @@ async fn log_interaction(
     let interaction_id = Ulid::from_datetime(now.into()).to_string();
     let kind = json!(request.kind);
     let event_type = format!("interaction.{}", kind.as_str().unwrap_or("note"));
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
         attempt.pause().await;
         let before = load_visible(&deps, &principal, &id).await?;
         let mut after = before.clone();

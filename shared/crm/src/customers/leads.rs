@@ -146,7 +146,7 @@ pub async fn upsert(deps: &Deps, lead: &Lead) -> Result<Upserted, SaveError> {
     // Identifiers that turned out to belong to someone else: left off the merged record.
     let mut foreign_phone = false;
     let mut foreign_email = false;
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::CONTENDED) {
         attempt.pause().await;
         let existing = find(
             deps,
@@ -441,7 +441,7 @@ pub async fn confirm_pending(
 ) -> Result<Option<Vec<String>>, SaveError> {
     let now = deps.clock.now();
     let key = keys::pending_consents(customer, request);
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::CONTENDED) {
         attempt.pause().await;
         let Some(item) = deps.store.get(&key).await? else {
             return Ok(None);

@@ -69,7 +69,7 @@ pub async fn add(
     }
     let now = deps.clock.now();
     let holding_id = Ulid::from_datetime(now.into()).to_string();
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
         attempt.pause().await;
         let before = customer(deps, principal, customer_id).await?;
         let mut errors = FieldErrors::default();
@@ -187,7 +187,7 @@ pub async fn update(
         .map_err(|_| HoldingError::HoldingNotFound)?
         .to_string();
     let now = deps.clock.now();
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
         attempt.pause().await;
         let before = customer(deps, principal, customer_id).await?;
         let current = holding(&*deps.store, before.id, &holding_id)

@@ -190,7 +190,7 @@ async fn update_customer(
     changes: Changes<'_>,
 ) -> Result<(), StoreError> {
     let mut before = customer.clone();
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_BATCH) {
         attempt.pause().await;
         let mut after = before.clone();
         for (name, value) in changes.attributes {

@@ -161,7 +161,7 @@ pub(super) async fn reserve_cap(
 ) -> Result<Option<DateTime<Utc>>, PipelineError> {
     let now = deps.clock.now();
     let key = keys::advertising_cap(cap_key, address);
-    for attempt in nhip_core::retry::attempts() {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::CONTENDED) {
         attempt.pause().await;
         let current = deps.store.get(&key).await?;
         let version = current

@@ -162,14 +162,14 @@ impl Run<'_> {
         now: DateTime<Utc>,
     ) -> Result<RowRecord, StoreError> {
         let store = &*self.deps.store;
-        for attempt in nhip_core::retry::attempts() {
-            attempt.pause().await;
+        for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_BATCH) {
             // After a lost race the winner may have been this same row (a concurrent upload
-            // of the same file): its outcome is the answer.
-            if attempt.is_retry()
-                && let Some(stored) = self.stored(row.number).await?
-            {
-                return Ok(stored);
+            // of the same file): its outcome is the answer, without waiting.
+            if attempt.is_retry() {
+                if let Some(stored) = self.stored(row.number).await? {
+                    return Ok(stored);
+                }
+                attempt.pause().await;
             }
             let matches = matches(store, &candidate).await?;
             let first = matches.first().copied();
