@@ -49,9 +49,33 @@ pub const JOURNEYS: Family = Family {
 /// Largest definition accepted.
 pub const MAX_DEFINITION_BYTES: usize = 200 * 1024;
 
-/// A journey's header.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A journey's header, as stored (answered through [`JourneyHeaderView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyMeta {
+    /// The journey's key.
+    pub key: String,
+    /// Its name (of the latest version).
+    pub name: String,
+    /// The newest version.
+    pub latest_version: u32,
+    /// The version new enrollments start on; none until one is published.
+    pub published_version: Option<u32>,
+    /// The published version's trigger event, when it starts on an event.
+    pub trigger_event: Option<String>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: String,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version of the header.
+    pub version: u64,
+}
+
+/// A journey's header as staff see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = JourneyMeta)]
+pub struct JourneyHeaderView {
     /// The journey's key.
     pub key: String,
     /// Its name (of the latest version).
@@ -70,8 +94,24 @@ pub struct JourneyMeta {
     /// Last changed (UTC).
     #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version of the header.
+    /// The header's version, which a new version (`based_on`) or a publish names.
     pub version: u64,
+}
+
+impl From<&JourneyMeta> for JourneyHeaderView {
+    fn from(meta: &JourneyMeta) -> Self {
+        Self {
+            key: meta.key.clone(),
+            name: meta.name.clone(),
+            latest_version: meta.latest_version,
+            published_version: meta.published_version,
+            trigger_event: meta.trigger_event.clone(),
+            created_at: meta.created_at,
+            created_by: meta.created_by.clone(),
+            updated_at: meta.updated_at,
+            version: meta.version,
+        }
+    }
 }
 
 impl Header for JourneyMeta {
@@ -83,14 +123,30 @@ impl Header for JourneyMeta {
     }
 }
 
-/// One frozen version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One frozen version, as stored (answered through [`JourneyVersionView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyVersion {
     /// The journey's key.
     pub key: String,
     /// Version number, from 1.
     pub number: u32,
     /// The definition.
+    pub definition: Journey,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Who wrote it.
+    pub created_by: String,
+}
+
+/// One version of a journey as staff see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = JourneyVersion)]
+pub struct JourneyVersionView {
+    /// The journey's key.
+    pub key: String,
+    /// Version number, from 1.
+    pub number: u32,
+    /// The definition (docs/journeys.md describes its fields).
     #[schema(value_type = Object)]
     pub definition: Journey,
     /// Created (UTC).
@@ -98,6 +154,18 @@ pub struct JourneyVersion {
     pub created_at: DateTime<Utc>,
     /// Who wrote it.
     pub created_by: String,
+}
+
+impl From<JourneyVersion> for JourneyVersionView {
+    fn from(version: JourneyVersion) -> Self {
+        Self {
+            key: version.key,
+            number: version.number,
+            definition: version.definition,
+            created_at: version.created_at,
+            created_by: version.created_by,
+        }
+    }
 }
 
 /// The routes.
@@ -250,7 +318,7 @@ fn trigger_event(journey: &Journey) -> Option<String> {
 pub struct JourneyView {
     /// The header.
     #[serde(flatten)]
-    pub meta: JourneyMeta,
+    pub meta: JourneyHeaderView,
     /// Its versions, oldest first.
     pub versions: Vec<VersionSummary>,
 }
@@ -376,7 +444,7 @@ fn trigger_index(after: &JourneyMeta, before: Option<&JourneyMeta>) -> Vec<Write
             }
         })),
     responses(
-        (status = 201, description = "Created: the header.", body = JourneyMeta),
+        (status = 201, description = "Created: the header.", body = JourneyHeaderView),
         nhip_core::openapi::CreateErrors,
         (status = 409, description = "The key is taken (`duplicate`).", body = nhip_core::openapi::ErrorBody),
     )
@@ -391,7 +459,7 @@ pub async fn create_journey(
     principal.require_admin()?;
     let journey = parse_body(&headers, &body)?;
     let meta = create(&deps, &principal, journey, query.publish).await?;
-    Ok((StatusCode::CREATED, Json(meta)).into_response())
+    Ok((StatusCode::CREATED, Json(JourneyHeaderView::from(&meta))).into_response())
 }
 
 /// `POST /v1/journeys/{key}/versions?based_on=&publish=` (admin): a new version; its `key`
@@ -416,7 +484,7 @@ pub async fn create_journey(
             }
         })),
     responses(
-        (status = 201, description = "Created: the header.", body = JourneyMeta),
+        (status = 201, description = "Created: the header.", body = JourneyHeaderView),
         nhip_core::openapi::ChangeErrors,
     )
 )]
@@ -467,7 +535,7 @@ pub async fn add_journey_version(
         ops.extend(schedule_segment(&created, now, now));
     }
     commit(&deps, &before, ops).await?;
-    Ok((StatusCode::CREATED, Json(after)).into_response())
+    Ok((StatusCode::CREATED, Json(JourneyHeaderView::from(&after))).into_response())
 }
 
 async fn commit(deps: &Deps, before: &JourneyMeta, ops: Vec<WriteOp>) -> Result<(), ApiError> {
@@ -498,7 +566,7 @@ pub struct PublishJourney {
     ),
     request_body(content = PublishJourney, description = "The header version you read."),
     responses(
-        (status = 200, description = "Published: the header.", body = JourneyMeta),
+        (status = 200, description = "Published: the header.", body = JourneyHeaderView),
         nhip_core::openapi::ChangeErrors,
     )
 )]
@@ -507,7 +575,7 @@ pub async fn publish_journey_version(
     principal: Principal,
     Path((key, number)): Path<(String, u32)>,
     Json(body): Json<PublishJourney>,
-) -> Result<Json<JourneyMeta>, ApiError> {
+) -> Result<Json<JourneyHeaderView>, ApiError> {
     principal.require_admin()?;
     let before = meta(&deps, &key).await?.ok_or_else(not_found)?;
     let found = version(&deps, &key, number).await?.ok_or_else(not_found)?;
@@ -525,7 +593,7 @@ pub async fn publish_journey_version(
     ops.extend(trigger_index(&after, Some(&before)));
     ops.extend(schedule_segment(&found, after.updated_at, after.updated_at));
     commit(&deps, &before, ops).await?;
-    Ok(Json(after))
+    Ok(Json((&after).into()))
 }
 
 /// `GET /v1/journeys`: every journey's header.
@@ -543,7 +611,12 @@ pub async fn list_journeys(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
 ) -> Result<Json<JourneyList>, ApiError> {
-    let items = JOURNEYS.headers(&*deps.store).await?;
+    let items = JOURNEYS
+        .headers::<JourneyMeta>(&*deps.store)
+        .await?
+        .iter()
+        .map(JourneyHeaderView::from)
+        .collect();
     Ok(Json(JourneyList { items }))
 }
 
@@ -551,7 +624,7 @@ pub async fn list_journeys(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JourneyList {
     /// The headers.
-    pub items: Vec<JourneyMeta>,
+    pub items: Vec<JourneyHeaderView>,
 }
 
 /// `GET /v1/journeys/{key}`: the header and every version's number, name and date.
@@ -583,7 +656,10 @@ pub async fn get_journey(
             created_by: found.created_by,
         })
         .collect();
-    Ok(Json(JourneyView { meta, versions }))
+    Ok(Json(JourneyView {
+        meta: (&meta).into(),
+        versions,
+    }))
 }
 
 /// How to answer a version.
@@ -609,7 +685,7 @@ pub struct VersionFormat {
     ),
     responses(
         (status = 200, description = "The version (JSON), or its definition (`application/yaml`).", content(
-            (JourneyVersion = "application/json"),
+            (JourneyVersionView = "application/json"),
             (Object = "application/yaml"),
         )),
         nhip_core::openapi::QueryOneErrors,
@@ -623,7 +699,7 @@ pub async fn get_journey_version(
 ) -> Result<Response, ApiError> {
     let found = version(&deps, &key, number).await?.ok_or_else(not_found)?;
     match format.format.as_deref() {
-        None | Some("json") => Ok(Json(found).into_response()),
+        None | Some("json") => Ok(Json(JourneyVersionView::from(found)).into_response()),
         Some("yaml") => Ok((
             [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
             found.definition.to_yaml(),
@@ -692,7 +768,7 @@ pub struct Seed {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstalledSeed {
     /// The journey's header.
-    pub journey: JourneyMeta,
+    pub journey: JourneyHeaderView,
     /// The seed templates created for it (those already there are kept as they are).
     pub templates_created: Vec<String>,
 }
@@ -721,7 +797,7 @@ pub async fn install_seed(
     Ok((
         StatusCode::CREATED,
         Json(InstalledSeed {
-            journey: meta,
+            journey: (&meta).into(),
             templates_created: created,
         }),
     )

@@ -48,15 +48,39 @@ pub const TEMPLATES: Family = Family {
     version_key: keys::template_version,
 };
 
-/// A template's header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A template's header, as stored (answered through [`TemplateHeaderView`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateMeta {
     /// Code: 2–64 of `a-z`, `0-9`, `-` (e.g. `tra-gop-moi-email`). Journeys name templates by it.
     pub code: String,
     /// Name staff see.
     pub name: String,
-    /// Channel: `email`, `sms`, `zns`, `push` or `webhook`.
-    #[schema(value_type = String, example = "email")]
+    /// Channel.
+    pub channel: MessageChannel,
+    /// The newest version.
+    pub latest_version: u32,
+    /// The version sends use by default; none until one is published.
+    pub published_version: Option<u32>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: String,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version of the header.
+    pub version: u64,
+}
+
+/// A template's header as staff see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TemplateMeta)]
+pub struct TemplateHeaderView {
+    /// Code: 2–64 of `a-z`, `0-9`, `-` (e.g. `tra-gop-moi-email`). Journeys name templates by it.
+    pub code: String,
+    /// Name staff see.
+    pub name: String,
+    /// Channel.
+    #[schema(value_type = nhip_core::openapi::MessageChannelSchema)]
     pub channel: MessageChannel,
     /// The newest version.
     pub latest_version: u32,
@@ -70,8 +94,24 @@ pub struct TemplateMeta {
     /// Last changed (UTC).
     #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
-    /// Optimistic-concurrency version of the header.
+    /// The header's version, which a new version or a publish names.
     pub version: u64,
+}
+
+impl From<&TemplateMeta> for TemplateHeaderView {
+    fn from(meta: &TemplateMeta) -> Self {
+        Self {
+            code: meta.code.clone(),
+            name: meta.name.clone(),
+            channel: meta.channel,
+            latest_version: meta.latest_version,
+            published_version: meta.published_version,
+            created_at: meta.created_at,
+            created_by: meta.created_by.clone(),
+            updated_at: meta.updated_at,
+            version: meta.version,
+        }
+    }
 }
 
 impl Header for TemplateMeta {
@@ -83,9 +123,25 @@ impl Header for TemplateMeta {
     }
 }
 
-/// One version's content.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One version's content, as stored (answered through [`TemplateVersionView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateVersion {
+    /// The template's code.
+    pub code: String,
+    /// Version number, from 1.
+    pub number: u32,
+    /// The Liquid content for the channel.
+    pub content: Content,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Who wrote it.
+    pub created_by: String,
+}
+
+/// One version of a template as staff see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TemplateVersion)]
+pub struct TemplateVersionView {
     /// The template's code.
     pub code: String,
     /// Version number, from 1.
@@ -98,6 +154,18 @@ pub struct TemplateVersion {
     pub created_at: DateTime<Utc>,
     /// Who wrote it.
     pub created_by: String,
+}
+
+impl From<TemplateVersion> for TemplateVersionView {
+    fn from(version: TemplateVersion) -> Self {
+        Self {
+            code: version.code,
+            number: version.number,
+            content: version.content,
+            created_at: version.created_at,
+            created_by: version.created_by,
+        }
+    }
 }
 
 /// Why loading a template for a send failed.
@@ -496,9 +564,9 @@ pub struct NewTemplate {
 pub struct TemplateView {
     /// The header.
     #[serde(flatten)]
-    pub meta: TemplateMeta,
+    pub meta: TemplateHeaderView,
     /// Its versions, oldest first.
-    pub versions: Vec<TemplateVersion>,
+    pub versions: Vec<TemplateVersionView>,
 }
 
 /// `POST /v1/templates` (admin): a new template and its version 1, checked.
@@ -565,8 +633,8 @@ pub async fn create_template(
     Ok((
         StatusCode::CREATED,
         Json(TemplateView {
-            meta,
-            versions: vec![first],
+            meta: (&meta).into(),
+            versions: vec![first.into()],
         }),
     )
         .into_response())
@@ -587,7 +655,12 @@ pub async fn list_templates(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
 ) -> Result<Json<TemplateList>, ApiError> {
-    let items = TEMPLATES.headers(&*deps.store).await?;
+    let items = TEMPLATES
+        .headers::<TemplateMeta>(&*deps.store)
+        .await?
+        .iter()
+        .map(TemplateHeaderView::from)
+        .collect();
     Ok(Json(TemplateList { items }))
 }
 
@@ -595,7 +668,7 @@ pub async fn list_templates(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateList {
     /// The headers.
-    pub items: Vec<TemplateMeta>,
+    pub items: Vec<TemplateHeaderView>,
 }
 
 /// `GET /v1/templates/{code}`: the header and every version.
@@ -616,8 +689,16 @@ pub async fn get_template(
     Path(code): Path<String>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let meta = meta(&deps, &code).await?.ok_or_else(not_found)?;
-    let versions = TEMPLATES.versions(&*deps.store, &code).await?;
-    Ok(Json(TemplateView { meta, versions }))
+    let versions = TEMPLATES
+        .versions::<TemplateVersion>(&*deps.store, &code)
+        .await?
+        .into_iter()
+        .map(TemplateVersionView::from)
+        .collect();
+    Ok(Json(TemplateView {
+        meta: (&meta).into(),
+        versions,
+    }))
 }
 
 /// A new version of a template.
@@ -653,7 +734,7 @@ pub struct NewVersion {
     params(("code" = String, Path, description = "Template code.")),
     request_body(content = NewVersion, description = "The content; admins only."),
     responses(
-        (status = 201, description = "Created: the version.", body = TemplateVersion),
+        (status = 201, description = "Created: the version.", body = TemplateVersionView),
         nhip_core::openapi::ChangeErrors,
     )
 )]
@@ -698,7 +779,11 @@ pub async fn add_version(
         .change(&*deps.store, &before, writes)
         .await
         .map_err(not_committed)?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(TemplateVersionView::from(created)),
+    )
+        .into_response())
 }
 
 /// `GET /v1/templates/{code}/versions/{number}`: one version.
@@ -712,7 +797,7 @@ pub async fn add_version(
         ("number" = u32, Path, description = "Version number."),
     ),
     responses(
-        (status = 200, description = "The version.", body = TemplateVersion),
+        (status = 200, description = "The version.", body = TemplateVersionView),
         nhip_core::openapi::QueryOneErrors,
     )
 )]
@@ -720,10 +805,10 @@ pub async fn get_version(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
     Path((code, number)): Path<(String, u32)>,
-) -> Result<Json<TemplateVersion>, ApiError> {
+) -> Result<Json<TemplateVersionView>, ApiError> {
     version(&deps, &code, number)
         .await?
-        .map(Json)
+        .map(|found| Json(found.into()))
         .ok_or_else(not_found)
 }
 
@@ -748,7 +833,7 @@ pub struct PublishRequest {
     ),
     request_body(content = PublishRequest, description = "The header version you read."),
     responses(
-        (status = 200, description = "Published: the header.", body = TemplateMeta),
+        (status = 200, description = "Published: the header.", body = TemplateHeaderView),
         nhip_core::openapi::ChangeErrors,
     )
 )]
@@ -757,7 +842,7 @@ pub async fn publish_version(
     principal: Principal,
     Path((code, number)): Path<(String, u32)>,
     Json(body): Json<PublishRequest>,
-) -> Result<Json<TemplateMeta>, ApiError> {
+) -> Result<Json<TemplateHeaderView>, ApiError> {
     principal.require_admin()?;
     let before = meta(&deps, &code).await?.ok_or_else(not_found)?;
     if version(&deps, &code, number).await?.is_none() {
@@ -775,7 +860,7 @@ pub async fn publish_version(
         .change(&*deps.store, &before, writes)
         .await
         .map_err(not_committed)?;
-    Ok(Json(after))
+    Ok(Json((&after).into()))
 }
 
 /// Whom to preview for.
