@@ -272,24 +272,12 @@ pub(super) fn refusal_confirmation(
         "{organisation} đã nhận yêu cầu từ chối nhận quảng cáo qua {via} của Quý khách lúc \
          {when}. Chúng tôi đã ngừng gửi quảng cáo qua kênh này."
     );
-    match channel {
-        MessageChannel::Email => Content::Email {
-            subject: "Xác nhận từ chối nhận thư quảng cáo".into(),
-            html: format!("<p>{}</p>", escape_html(&sentence)),
-            text: sentence,
-            attachments: Vec::new(),
-        },
-        MessageChannel::Push => Content::Push {
-            title: "Xác nhận từ chối quảng cáo".into(),
-            body: sentence,
-            deep_link: None,
-        },
-        MessageChannel::Webhook => Content::Webhook { text: sentence },
-        MessageChannel::Sms | MessageChannel::Zns => Content::Sms {
-            text: sentence,
-            unaccented: false,
-        },
-    }
+    system_content(
+        channel,
+        "Xác nhận từ chối nhận thư quảng cáo",
+        "Xác nhận từ chối quảng cáo",
+        sentence,
+    )
 }
 
 /// The double opt-in request: what was asked for in the customer's name and the link that
@@ -307,15 +295,32 @@ pub(super) fn consent_confirmation(
          bỏ qua tin này: chúng tôi không thay đổi gì.",
         consents.join(", ")
     );
+    system_content(
+        channel,
+        "Xác nhận đăng ký nhận tin",
+        "Xác nhận đăng ký nhận tin",
+        sentence,
+    )
+}
+
+/// A message Nhịp writes itself, one sentence, in the channel's shape: an e-mail with
+/// `subject` (the sentence as text and as escaped HTML), a push with `title`, a text message
+/// on SMS and ZNS, plain text to a webhook.
+fn system_content(
+    channel: MessageChannel,
+    subject: &str,
+    title: &str,
+    sentence: String,
+) -> Content {
     match channel {
         MessageChannel::Email => Content::Email {
-            subject: "Xác nhận đăng ký nhận tin".into(),
+            subject: subject.into(),
             html: format!("<p>{}</p>", escape_html(&sentence)),
             text: sentence,
             attachments: Vec::new(),
         },
         MessageChannel::Push => Content::Push {
-            title: "Xác nhận đăng ký nhận tin".into(),
+            title: title.into(),
             body: sentence,
             deep_link: None,
         },
