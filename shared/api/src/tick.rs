@@ -165,7 +165,7 @@ async fn run_page(
                 cursor,
                 seen,
             } => {
-                let progress = nhip_journeys::entry::SegmentProgress { cursor, seen };
+                let progress = nhip_journeys::definitions::SegmentProgress { cursor, seen };
                 nhip_journeys::entry::run_segment(deps, &journey, version, at, progress).await
             }
         };

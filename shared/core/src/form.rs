@@ -29,14 +29,26 @@ impl FieldErrors {
         if self.0.is_empty() {
             return Ok(());
         }
+        Err(self.into_error())
+    }
+
+    /// The 422 answer naming these problems (`validation_failed`).
+    pub fn into_error(self) -> ApiError {
         let mut error = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
             "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
         );
         error.fields = self.0;
-        Err(error)
+        error
     }
+}
+
+/// The 422 answer for one field's problem.
+pub fn invalid(field: &str, problem: impl Into<String>) -> ApiError {
+    let mut errors = FieldErrors::default();
+    errors.add(field, problem);
+    errors.into_error()
 }
 
 /// A text field: trimmed, NFC, `None` when absent or blank; a non-string is a field error.

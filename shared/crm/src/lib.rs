@@ -17,16 +17,3 @@ pub mod next_actions;
 pub mod notifications;
 pub mod privacy;
 pub mod tickets;
-
-/// The 422 `validation_failed` answer of field problems a use case returned. `FieldErrors`
-/// builds it only when it holds a problem; a use case returns it only then.
-pub(crate) fn validation_failed(errors: nhip_core::form::FieldErrors) -> nhip_core::http::ApiError {
-    match errors.into_result() {
-        Err(error) => error,
-        Ok(()) => nhip_core::http::ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
-        ),
-    }
-}

@@ -30,6 +30,7 @@ use crate::customers::repo::{self, SaveError};
 use crate::customers::routes::{CustomerView, audit_item, find_visible, load_visible};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
+use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, MAX_BODY_BYTES, Path};
 use nhip_core::keys;
 use nhip_core::timeline;
@@ -149,15 +150,6 @@ where
         let Json(value) = Json::<Option<T>>::from_request(request, state).await?;
         Ok(OptionalJson(value.unwrap_or_default()))
     }
-}
-
-fn invalid(field: &str, problem: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
-    )
-    .field(field, problem)
 }
 
 /// Free text: trimmed, NFC, non-empty when `required`, at most [`MAX_TEXT_CHARS`]; or the
@@ -1050,11 +1042,11 @@ async fn change_consent(
     let channel = request
         .channel
         .parse::<Channel>()
-        .map_err(|e| invalid("channel", &e.to_string()))?;
+        .map_err(|e| invalid("channel", e.to_string()))?;
     let purpose = request
         .purpose
         .parse::<Purpose>()
-        .map_err(|e| invalid("purpose", &e.to_string()))?;
+        .map_err(|e| invalid("purpose", e.to_string()))?;
     let note = free_text(Some(&request.evidence), "evidence", true)?;
     let granted = request.granted;
     let customer = change(

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::leads::{RecordError, record_lead};
 use nhip_core::deps::Deps;
+use nhip_core::form::invalid;
 use nhip_core::http::ApiError;
 use nhip_core::keys;
 use nhip_core::timeline::{self, Activity};
@@ -72,15 +73,6 @@ struct IncomingCall {
     /// When the call started (a future instant counts as now).
     #[serde(default)]
     started_at: Option<DateTime<Utc>>,
-}
-
-fn invalid(field: &str, problem: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
-    )
-    .field(field, problem)
 }
 
 /// A call id: 1–128 visible ASCII characters (it becomes part of a key).

@@ -586,7 +586,7 @@ async fn trigger_holds(
         return Ok(false);
     };
     let view =
-        nhip_messaging::pipeline::merge_data(deps, &found, &Default::default(), None).customer;
+        nhip_messaging::templates::merge_data(deps, &found, &Default::default(), None).customer;
     let now = deps.clock.now();
     let facts = Facts {
         customer: view,
@@ -614,7 +614,7 @@ pub const SEGMENT_RUN_LIMIT: u32 = 10_000;
 /// a follow-up item, so a tick never spends long on one segment.
 pub const SEGMENT_PAGES_PER_ITEM: usize = 3;
 
-pub use crate::definitions::{SegmentProgress, schedule_segment, schedule_segment_part};
+use crate::definitions::{SegmentProgress, schedule_segment, schedule_segment_part};
 
 /// Part of one evaluation of a segment trigger: while `number` is still the published version,
 /// the customers the filter (resolved at `at`) finds are offered to [`enroll`] (the re-entry

@@ -23,7 +23,7 @@ use nhip_crm::events_api::CustomerRef;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use crate::entry::MAX_ENROLL;
+use crate::entry::MAX_ENROLL;
 
 /// The routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

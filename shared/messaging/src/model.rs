@@ -404,14 +404,8 @@ impl Message {
     }
 
     /// The message in a stored item.
-    pub fn from_item(mut item: Item) -> Result<Self, StoreError> {
-        item.remove("kind");
-        for index in Index::ALL {
-            item.remove(index.pk_attr());
-            item.remove(index.sk_attr());
-        }
-        serde_json::from_value(Value::Object(item))
-            .map_err(|e| StoreError::invalid(format!("stored message is malformed: {e}")))
+    pub fn from_item(item: Item) -> Result<Self, StoreError> {
+        nhip_core::records::from_item(item, KIND)
     }
 }
 

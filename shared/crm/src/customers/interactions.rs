@@ -17,6 +17,7 @@ use super::repo::{self, SaveError};
 use super::routes::load_visible;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
+use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::timeline;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,15 +95,6 @@ pub struct NewInteraction {
     #[serde(default)]
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
     pub classification: Option<Classification>,
-}
-
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        "Thông tin chưa hợp lệ; xem chi tiết từng trường.",
-    )
-    .field(field, message)
 }
 
 impl NewInteraction {

@@ -134,7 +134,7 @@ impl From<SubmissionError> for ApiError {
                 format!("This submission was applied at {at} by {by}."),
             ),
             SubmissionError::StaleVersion { current } => ApiError::stale_version(current),
-            SubmissionError::Invalid(errors) => crate::validation_failed(errors),
+            SubmissionError::Invalid(errors) => errors.into_error(),
             SubmissionError::Save(error) => super::repo::save_error(error),
             SubmissionError::Store(error) => error.into(),
         }

@@ -386,7 +386,7 @@ impl From<CatalogueError> for ApiError {
             CatalogueError::NoProduct => no_product(),
             CatalogueError::Duplicate(what) => duplicate_code(what),
             CatalogueError::StaleVersion { current } => ApiError::stale_version(current),
-            CatalogueError::Invalid(errors) => crate::validation_failed(errors),
+            CatalogueError::Invalid(errors) => errors.into_error(),
             CatalogueError::Store(error) => error.into(),
         }
     }

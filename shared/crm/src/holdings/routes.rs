@@ -154,7 +154,7 @@ impl From<HoldingError> for ApiError {
             }
             HoldingError::HoldingNotFound => no_holding(),
             HoldingError::CardNumber(field) => card_number_rejected(&field),
-            HoldingError::Invalid(errors) => crate::validation_failed(errors),
+            HoldingError::Invalid(errors) => errors.into_error(),
             HoldingError::StaleVersion { current } => ApiError::stale_version(current),
             HoldingError::Save(error) => error.into(),
             HoldingError::Store(error) => error.into(),

@@ -99,7 +99,10 @@ impl Lookups for StoreLookups<'_> {
     async fn customer(&self) -> Result<Value, StoreError> {
         let customer = repo::get(&*self.deps.store, self.customer_id).await?;
         Ok(customer
-            .map(|c| pipeline::merge_data(self.deps, &c, &RequestData::default(), None).customer)
+            .map(|c| {
+                nhip_messaging::templates::merge_data(self.deps, &c, &RequestData::default(), None)
+                    .customer
+            })
             .unwrap_or(Value::Null))
     }
 

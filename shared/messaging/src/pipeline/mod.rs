@@ -49,7 +49,6 @@ mod decide;
 mod record;
 mod render;
 
-pub use crate::templates::merge_data;
 pub use checks::{advertising_rules, channel_family};
 pub use record::load;
 

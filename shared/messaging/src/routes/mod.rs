@@ -24,7 +24,6 @@ pub mod compliance;
 pub mod public;
 pub mod sends;
 
-pub use crate::campaigns::MAX_CAMPAIGN_AUDIENCE;
 pub use compliance::REFUSAL_VIA;
 
 /// Most numbers in one do-not-advertise upload.
