@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Nhịp's one test command (README.md; .ci/run calls exactly this). On a fresh clone it
-# installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli, schemathesis),
+# installs what it needs into .venv (moto[server], cfn-lint, aws-sam-cli, schemathesis, pytest,
+# Playwright and axe-core) and Debian's chromium (apt, when it is missing),
 # starts moto on a free loopback port for the AWS adapter contract tests, and runs:
 # cargo fmt --check, the crate-layer and handler-length checks, cargo clippy -D warnings,
 # every cargo test, schemathesis against the local runner (nhip-local on a fresh data folder)
-# and its own /v1/openapi.json, cfn-lint and sam validate --lint, and README.md's walk-throughs
-# run command by command on a fresh runner.
+# and its own /v1/openapi.json, cfn-lint and sam validate --lint, README.md's walk-throughs
+# run command by command on a fresh runner, and the staff console's browser suite
+# (tests/browser: pytest + Playwright driving chromium against a fresh runner).
 # moto and the runners are stopped however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +20,22 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python tools (.venv)"
 # Reuse .venv only if it was made from these requirements and still imports them.
 if ! cmp -s tools/requirements.txt "$venv/.installed-requirements" 2>/dev/null \
-  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli, schemathesis' 2>/dev/null; then
+  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli, schemathesis, pytest, playwright, axe_playwright_python' 2>/dev/null; then
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
   cp tools/requirements.txt "$venv/.installed-requirements"
 fi
 echo "moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)'), $("$venv/bin/cfn-lint" --version), $("$venv/bin/sam" --version), $("$venv/bin/schemathesis" --version)"
+
+step "Browser for the console's suite (Debian's chromium)"
+# Playwright drives the distribution's chromium; it never downloads a browser of its own.
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+chromium --version
 
 free_port() {
   "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -172,6 +184,12 @@ step "README walk-through: every command, in order, on a fresh runner"
 "$venv/bin/python" tests/readme_walkthrough.py --bin "$nhip_local" 2>&1 | tee .cache/readme.log
 readme_summary=$(tail -1 .cache/readme.log)
 
+step "Staff console in a real browser (tests/browser)"
+# A fresh runner of its own (the suite starts it), Debian's chromium, axe-core on every screen;
+# the screenshots in docs/console/ are made here.
+NHIP_LOCAL_BIN="$nhip_local" "$venv/bin/pytest" tests/browser -q -p no:cacheprovider 2>&1 | tee .cache/browser.log
+browser_summary=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' .cache/browser.log | tail -1 | tr -d '=' | sed 's/^ *//; s/ *$//')
+
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
@@ -181,5 +199,6 @@ SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region ap-southeast-1 --te
 step "all checks passed"
 echo "schemathesis: ${st_summary%; }"
 echo "$readme_summary"
+echo "browser suite: $browser_summary"
 # The closing line: totals over every cargo test binary.
 echo "tests: $summary"

@@ -27,6 +27,8 @@ FLOORS = {
     "nhip-journeys": 5,
     "nhip-intake": 5,
     "nhip-api": 6,
+    # The staff console: beside the API, over the same use cases.
+    "nhip-console": 6,
     # Assembly: the AWS wiring and the local runner.
     "nhip-wiring": 7,
     "nhip-local-runner": 7,

@@ -1,6 +1,7 @@
-//! The `api` Lambda: Nhịp's HTTP API (the axum router in `nhip_core::http`), served by
-//! lambda_http behind the API Gateway HTTP API. Every request first has the claims the JWT
-//! authorizer verified copied from its request context (`nhip_core::auth::with_gateway_claims`).
+//! The `api` Lambda: Nhịp's HTTP API (the axum router in `nhip_core::http`) and the staff
+//! console (`nhip_console`, signed in by its own session cookie), served by lambda_http behind
+//! the API Gateway HTTP API. Every request first has the claims the JWT authorizer verified
+//! copied from its request context (`nhip_core::auth::with_gateway_claims`).
 
 use std::sync::Arc;
 
@@ -13,6 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
     let app = ServiceBuilder::new()
         .map_request(nhip_core::auth::with_gateway_claims)
-        .service(nhip_api::router(deps));
+        .service(nhip_api::router(deps.clone()).merge(nhip_console::router(deps)));
     run(app).await
 }

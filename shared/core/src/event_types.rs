@@ -35,6 +35,8 @@ event_types! {
     INTERACTION_CALL = "interaction.call", "Gọi điện";
     INTERACTION_NOTE = "interaction.note", "Ghi chú";
     INTERACTION_MEETING = "interaction.meeting", "Gặp mặt";
+    INTERACTION_SMS = "interaction.sms", "Nhắn tin SMS";
+    INTERACTION_EMAIL = "interaction.email", "Gửi email";
     CALL_INCOMING = "call.incoming", "Cuộc gọi đến";
     NEXT_ACTION_SCHEDULED = "next_action.scheduled", "Đặt lịch";
     HOLDING_ADDED = "holding.added", "Thêm sản phẩm";

@@ -16,4 +16,5 @@ pub mod holdings;
 pub mod next_actions;
 pub mod notifications;
 pub mod privacy;
+pub mod staff;
 pub mod tickets;

@@ -244,10 +244,18 @@ async fn list_next_actions(
     Path(id): Path<String>,
 ) -> Result<Json<NextActionList>, ApiError> {
     let customer = load_visible(&deps, &principal, &id).await?;
+    Ok(Json(NextActionList {
+        items: of_customer(&deps, customer.id).await?,
+    }))
+}
+
+/// A customer's next actions, scheduled and done, soonest first, each as stored without its
+/// keys.
+pub async fn of_customer(deps: &Deps, customer: CustomerId) -> Result<Vec<Value>, StoreError> {
     let page = deps
         .store
         .query(
-            Query::partition(Index::Primary, keys::customer_pk(customer.id))
+            Query::partition(Index::Primary, keys::customer_pk(customer))
                 .sk(SortKey::BeginsWith(keys::NEXT_ACTION_PREFIX.into()))
                 .limit(200),
         )
@@ -263,7 +271,7 @@ async fn list_next_actions(
         })
         .collect();
     items.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
-    Ok(Json(NextActionList { items }))
+    Ok(items)
 }
 
 /// Fires a due next action: marks it due and notifies the customer's owner (or, with no

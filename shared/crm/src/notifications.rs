@@ -351,13 +351,18 @@ async fn mark_all_read(
     State(deps): State<Arc<Deps>>,
     principal: Principal,
 ) -> Result<Json<MarkedRead>, ApiError> {
+    Ok(Json(mark_all(&deps, &principal.user).await?))
+}
+
+/// Marks every notification of `user` read: the use case behind the route and the console.
+pub async fn mark_all(deps: &Deps, user: &str) -> Result<MarkedRead, StoreError> {
     let mut cursor = None;
     let mut marked = 0;
     loop {
         let page = deps
             .store
             .query(
-                Query::partition(Index::Primary, keys::user_pk(&principal.user))
+                Query::partition(Index::Primary, keys::user_pk(user))
                     .sk(SortKey::BeginsWith(keys::NOTIFICATION_PREFIX.into()))
                     .limit(200)
                     .after(cursor),
@@ -366,7 +371,7 @@ async fn mark_all_read(
         for item in &page.items {
             if item.get("read") == Some(&Value::Bool(false))
                 && let Some(id) = item.get("id").and_then(Value::as_str)
-                && read_one(&deps, &principal.user, id).await?
+                && read_one(deps, user, id).await?
             {
                 marked += 1;
             }
@@ -376,8 +381,8 @@ async fn mark_all_read(
             None => break,
         }
     }
-    Ok(Json(MarkedRead {
+    Ok(MarkedRead {
         marked,
-        unread: unread(&deps, &principal.user).await?,
-    }))
+        unread: unread(deps, user).await?,
+    })
 }

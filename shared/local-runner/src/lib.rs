@@ -99,6 +99,9 @@ pub struct Runner {
     pub clock: Arc<SimulatedClock>,
     /// Where the API listens.
     pub addr: SocketAddr,
+    /// The first admin's one-time password, when this start created the directory's first
+    /// user (`admin`); shown once.
+    pub first_admin_password: Option<String>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
 }
@@ -159,7 +162,11 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
+    let first_admin_password = nhip_crm::staff::bootstrap_admin(&*deps.store, clock.now())
+        .await
+        .context("creating the first admin")?;
     let app = nhip_api::router(deps.clone())
+        .merge(nhip_console::router(deps.clone()))
         .merge(routes::router(clock.clone()))
         .merge(outbox_page::router(outbox.clone(), deps.clone()))
         .merge(journeys_page::router(deps.clone()));
@@ -195,6 +202,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         deps,
         clock,
         addr,
+        first_admin_password,
         stop,
         tasks,
     })

@@ -1,5 +1,6 @@
 //! `nhip-local`: the whole platform in one process on the embedded default.
-//! `nhip-local token …` prints a staff token the platform on the same data folder accepts.
+//! `nhip-local token …` prints a staff token the platform on the same data folder accepts;
+//! `nhip-local user add …` and `nhip-local team add …` fill the staff directory.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +30,65 @@ enum Command {
     /// Print a staff token (HS256) for the platform on this data folder, and nothing else,
     /// so `TOKEN=$(nhip-local token --user lan --role manager --team hn-1)` works.
     Token(TokenArgs),
+    /// The staff directory's users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The staff directory's teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a member of staff; prints their one-time password (changed at first sign-in).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Add a team.
+    Add(TeamAddArgs),
+}
+
+#[derive(Debug, Args)]
+struct UserAddArgs {
+    /// Sign-in name: lower-case letters, digits, `.`, `_`, `-`.
+    #[arg(long)]
+    username: String,
+    /// Display name, e.g. "Trần Thị Lan".
+    #[arg(long)]
+    name: String,
+    /// admin, manager, consultant, agent, telesales or rm.
+    #[arg(long)]
+    role: Role,
+    /// Team key (the team must exist: `nhip-local team add`).
+    #[arg(long, default_value = "")]
+    team: String,
+    /// The user name of their manager.
+    #[arg(long, default_value = "")]
+    manager: String,
+    /// Phone extension in the call centre.
+    #[arg(long, default_value = "")]
+    extension: String,
+    /// The platform's data folder.
+    #[arg(long, default_value = ".nhip", env = "NHIP_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct TeamAddArgs {
+    /// Short key, e.g. `hn`.
+    #[arg(long)]
+    key: String,
+    /// Name, e.g. "Phòng tư vấn Hà Nội".
+    #[arg(long)]
+    name: String,
+    /// The user name of its manager.
+    #[arg(long, default_value = "")]
+    manager: String,
+    /// The platform's data folder.
+    #[arg(long, default_value = ".nhip", env = "NHIP_DATA_DIR")]
+    data_dir: PathBuf,
 }
 
 /// Running the platform (no subcommand).
@@ -76,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Token(args)) => token(args).await,
+        Some(Command::User(UserCommand::Add(args))) => add_user(args).await,
+        Some(Command::Team(TeamCommand::Add(args))) => add_team(args).await,
         None => run(cli.run).await,
     }
 }
@@ -99,6 +161,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     })
     .await?;
     println!("Nhịp is listening on http://{}", runner.addr);
+    println!("Staff console: http://{}/", runner.addr);
+    if let Some(password) = &runner.first_admin_password {
+        println!(
+            "First sign-in: user admin, one-time password {password} (shown only now; the console asks for a new one)"
+        );
+    }
     tokio::select! {
         failed = runner.wait_for_failure() => {
             failed?;
@@ -133,6 +201,57 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let ttl = chrono::Duration::hours(i64::from(args.ttl_hours));
     println!("{}", auth.issue(&principal, now, ttl));
     Ok(())
+}
+
+/// The store of the platform on `data_dir`, which a runner must have used.
+fn directory_store(data_dir: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    let db_path = data_dir.join("nhip.db");
+    anyhow::ensure!(
+        db_path.exists(),
+        "no Nhịp runner has run on the data folder {}: start the runner first, or pass its --data-dir",
+        data_dir.display()
+    );
+    let db = Database::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
+    Ok(SqliteStore::new(db))
+}
+
+/// Adds a member of staff and prints their one-time password, and nothing else.
+async fn add_user(args: UserAddArgs) -> anyhow::Result<()> {
+    let store = directory_store(&args.data_dir)?;
+    let now = simulated_now(&args.data_dir).await?;
+    let password = nhip_crm::staff::generate_password();
+    let input = nhip_crm::staff::UserInput {
+        username: args.username,
+        display_name: args.name,
+        role: Some(args.role),
+        team: args.team,
+        manager: args.manager,
+        extension: args.extension,
+        active: true,
+    };
+    nhip_crm::staff::create_user(&store, &input, &password, now)
+        .await
+        .map_err(directory_error)?;
+    println!("{password}");
+    Ok(())
+}
+
+/// Adds a team.
+async fn add_team(args: TeamAddArgs) -> anyhow::Result<()> {
+    let store = directory_store(&args.data_dir)?;
+    nhip_crm::staff::create_team(&store, &args.key, &args.name, &args.manager)
+        .await
+        .map_err(directory_error)?;
+    Ok(())
+}
+
+fn directory_error(error: nhip_crm::staff::DirectoryError) -> anyhow::Error {
+    use nhip_crm::staff::DirectoryError;
+    match error {
+        DirectoryError::Invalid { field, message } => anyhow::anyhow!("--{field}: {message}"),
+        DirectoryError::Exists => anyhow::anyhow!("that name is taken"),
+        other => anyhow::Error::new(other),
+    }
 }
 
 /// Where the platform's clock is (or will resume): the time it saved when it last ran if that

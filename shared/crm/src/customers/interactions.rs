@@ -38,6 +38,43 @@ pub enum Kind {
     Note,
     /// A meeting.
     Meeting,
+    /// An SMS exchanged outside Nhịp's messaging (from the consultant's phone).
+    Sms,
+    /// An e-mail exchanged outside Nhịp's messaging.
+    Email,
+}
+
+impl Kind {
+    /// Every kind, in the order the console offers them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Call,
+        Kind::Sms,
+        Kind::Email,
+        Kind::Meeting,
+        Kind::Note,
+    ];
+
+    /// The wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Call => "call",
+            Kind::Note => "note",
+            Kind::Meeting => "meeting",
+            Kind::Sms => "sms",
+            Kind::Email => "email",
+        }
+    }
+
+    /// The Vietnamese label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Call => "Cuộc gọi",
+            Kind::Note => "Ghi chú",
+            Kind::Meeting => "Gặp mặt",
+            Kind::Sms => "SMS",
+            Kind::Email => "Email",
+        }
+    }
 }
 
 /// Which way a call went.
@@ -161,15 +198,26 @@ async fn log_interaction(
     Path(id): Path<String>,
     Json(request): Json<NewInteraction>,
 ) -> Result<Response, ApiError> {
+    let logged = log(&deps, &principal, &id, &request).await?;
+    Ok((StatusCode::CREATED, Json(logged)).into_response())
+}
+
+/// Logs an interaction with the customer `id` (in the caller's scope) and moves a `new` lead
+/// to `consulting`: the use case behind the route and the console's quick form.
+pub async fn log(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    request: &NewInteraction,
+) -> Result<InteractionLogged, ApiError> {
     let now = deps.clock.now();
     request.validate(now)?;
     let at = request.at.unwrap_or(now);
     let interaction_id = Ulid::from_datetime(now.into()).to_string();
-    let kind = json!(request.kind);
-    let event_type = format!("interaction.{}", kind.as_str().unwrap_or("note"));
+    let event_type = format!("interaction.{}", request.kind.as_str());
     for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
         attempt.pause().await;
-        let before = load_visible(&deps, &principal, &id).await?;
+        let before = load_visible(deps, principal, id).await?;
         let mut after = before.clone();
         after.lifecycle = after_first_interaction(before.lifecycle);
         after.first_interaction_at = before.first_interaction_at.or(Some(at));
@@ -198,14 +246,10 @@ async fn log_interaction(
         };
         match repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await {
             Ok(()) => {
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(InteractionLogged {
-                        interaction_id,
-                        customer: super::routes::CustomerView::from(&after),
-                    }),
-                )
-                    .into_response());
+                return Ok(InteractionLogged {
+                    interaction_id,
+                    customer: super::routes::CustomerView::from(&after),
+                });
             }
             Err(SaveError::Conflict) => continue,
             Err(other) => return Err(other.into()),

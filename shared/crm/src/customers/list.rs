@@ -75,6 +75,9 @@ pub struct Filters {
     /// Holds a product with at most this share of invoices left (0–1, at least the minimum).
     #[param(minimum = 0, maximum = 1)]
     pub remaining_ratio_max: Option<f64>,
+    /// `true`: only customers holding at least one product (the care list, "Khách hàng chăm
+    /// sóc"); `false`: only those holding none.
+    pub has_holdings: Option<bool>,
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -193,6 +196,9 @@ pub fn matches(customer: &Customer, filters: &Filters, name_query: Option<&str>)
             .tag
             .as_ref()
             .is_some_and(|t| !customer.tags.contains(t))
+        || filters
+            .has_holdings
+            .is_some_and(|wanted| wanted == customer.holdings.is_empty())
         || filters
             .created_from
             .is_some_and(|f| customer.created_at < f)

@@ -602,8 +602,21 @@ async fn update_customer(
     Json(body): Json<Value>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let body = nhip_core::http::json_object(body)?;
-    let version = nhip_core::http::required_version(&body)?;
-    let before = load_visible(&deps, &principal, &id).await?;
+    let after = update(&deps, &principal, &id, &body).await?;
+    Ok(Json(CustomerView::from(&after)))
+}
+
+/// Changes the fields `body` names on the customer `id`, if it is still at the `version` the
+/// body names: the use case behind the route and the console's profile form. Answers the
+/// customer as saved.
+pub async fn update(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Customer, ApiError> {
+    let version = nhip_core::http::required_version(body)?;
+    let before = load_visible(deps, principal, id).await?;
     if before.version != version {
         return Err(ApiError::stale_version(before.version));
     }
@@ -613,7 +626,7 @@ async fn update_customer(
         errors.add("owner", "Dùng POST /v1/customers/{id}/owner để giao khách.");
     }
     let mut after = before.clone();
-    apply_fields(&mut after, &body, &principal, now, "staff", &mut errors);
+    apply_fields(&mut after, body, principal, now, "staff", &mut errors);
     errors.into_result()?;
     after.updated_at = now;
     let changed: Vec<&String> = body
@@ -624,7 +637,7 @@ async fn update_customer(
         after.id,
         now,
         nhip_core::event_types::CUSTOMER_UPDATED,
-        &principal,
+        principal,
         json!({"fields": changed}),
     );
     let mut writes = vec![entry.write(now)];
@@ -634,7 +647,7 @@ async fn update_customer(
             after.id,
             now,
             nhip_core::event_types::CUSTOMER_LIFECYCLE_CHANGED,
-            &principal,
+            principal,
             json!({"from": before.lifecycle, "to": after.lifecycle}),
         )
     });
@@ -642,26 +655,26 @@ async fn update_customer(
         writes.push(change.write(now));
     }
     if let Err(error) = repo::save(&*deps.store, &before, &mut after, writes).await {
-        return Err(save_error_for(&deps, &principal, error).await);
+        return Err(save_error_for(deps, principal, error).await);
     }
     // Journeys hear the change ("became a customer") as they hear a core system's event.
     let mut published = vec![entry];
     published.extend(lifecycle_change);
-    nhip_core::events::publish_entries(&deps, &published).await;
-    Ok(Json(CustomerView::from(&after)))
+    nhip_core::events::publish_entries(deps, &published).await;
+    Ok(after)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AssignOwner {
+pub struct AssignOwner {
     /// The new owner's user name (1–128 characters, not blank).
     #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
-    owner: String,
+    pub owner: String,
     /// The owner's team (admins only; a manager assigns within their own team).
     #[serde(default)]
-    team: Option<String>,
+    pub team: Option<String>,
     /// The version read.
-    version: u64,
+    pub version: u64,
 }
 
 /// `POST /v1/customers/{id}/owner`: assign or reassign the responsible consultant. Admins
@@ -684,7 +697,19 @@ async fn assign_owner(
     Path(id): Path<String>,
     Json(request): Json<AssignOwner>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let before = load_visible(&deps, &principal, &id).await?;
+    let after = assign(&deps, &principal, &id, &request).await?;
+    Ok(Json(CustomerView::from(&after)))
+}
+
+/// Hands the customer `id` to an owner (managers within their team, admins anywhere): the use
+/// case behind the route and the console's lead inbox. Answers the customer as saved.
+pub async fn assign(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    request: &AssignOwner,
+) -> Result<Customer, ApiError> {
+    let before = load_visible(deps, principal, id).await?;
     let team = match principal.role {
         // An admin moving a customer within its team need not repeat the team.
         Role::Admin => request.team.clone().or_else(|| before.team.clone()),
@@ -720,11 +745,11 @@ async fn assign_owner(
         after.id,
         now,
         nhip_core::event_types::CUSTOMER_ASSIGNED,
-        &principal,
+        principal,
         json!({"from": before.owner, "to": owner, "team": after.team}),
     );
     repo::save(&*deps.store, &before, &mut after, vec![entry.write(now)]).await?;
-    Ok(Json(CustomerView::from(&after)))
+    Ok(after)
 }
 
 /// Paging of the timeline.

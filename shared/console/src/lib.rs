@@ -1,0 +1,79 @@
+//! Nhịp's staff console: the pages consultants, agents, managers and admins work in all day,
+//! served from the same axum router as the API (by the `api` function in AWS and by
+//! `nhip-local` at `http://127.0.0.1:3000/`). Pages are rendered on the server with askama
+//! (compile-checked templates) and made faster with htmx (vendored, pinned); every form also
+//! works as a plain form without JavaScript. Pages call the CRM's use cases with the signed-in
+//! staff member's principal, so the console applies exactly the API's scopes.
+
+// A page that cannot go on answers the page that says why (not found, sign in, the store is
+// busy): `Result<_, Response>` is the natural shape, once per request, and boxing the 128-byte
+// response would buy nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod assets;
+pub mod format;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+use nhip_core::deps::Deps;
+
+use pages::{admin, care, customer, home, leads, search, sign_in};
+
+/// The console's routes over `deps`: `/` opens onto the console, everything else lives under
+/// `/app`.
+pub fn router(deps: Arc<Deps>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/app") }))
+        .route("/app", get(home::page))
+        .route("/app/assets/{file}", get(assets::serve))
+        .route("/app/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/app/sign-out", post(sign_in::sign_out))
+        .route(
+            session::PASSWORD_PATH,
+            get(sign_in::password_page).post(sign_in::change_password),
+        )
+        .route("/app/bell", get(pages::bell))
+        .route("/app/notifications", get(home::notifications))
+        .route("/app/notifications/read", post(home::mark_all_read))
+        .route("/app/search", get(search::page))
+        .route("/app/leads", get(leads::page))
+        .route("/app/leads/{id}/assign", post(leads::assign_owner))
+        .route("/app/care", get(care::page))
+        .route("/app/customers/{id}", get(customer::page))
+        .route("/app/customers/{id}/profile", post(customer::save_profile))
+        .route(
+            "/app/customers/{id}/interactions",
+            post(customer::log_interaction),
+        )
+        .route("/app/customers/{id}/activities", get(care::activities))
+        .route(
+            "/app/customers/{id}/reason",
+            get(care::reason_form).post(care::save_reason),
+        )
+        .route(
+            "/app/admin/users",
+            get(admin::users).post(admin::create_user),
+        )
+        .route(
+            "/app/admin/users/{username}",
+            get(admin::edit_user).post(admin::update_user),
+        )
+        .route(
+            "/app/admin/teams",
+            get(admin::teams).post(admin::create_team),
+        )
+        .route("/app/{*rest}", get(pages::fallback).post(pages::fallback))
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            session::guard,
+        ))
+        .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
+        .with_state(deps)
+}

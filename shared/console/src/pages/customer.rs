@@ -1,0 +1,664 @@
+//! The customer 360: profile and identifiers, consents with their evidence, holdings, next
+//! actions, the timeline filterable by kind, and the quick form that logs an interaction and
+//! schedules the next action in one step (seed 002 II). The profile is edited with optimistic
+//! concurrency: an edit made on a stale copy is told, with what changed, and the typed values
+//! are kept in the form, not lost.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use nhip_core::deps::Deps;
+use nhip_core::timeline;
+use nhip_crm::customers::interactions::{self, Kind, NewInteraction};
+use nhip_crm::customers::model::Customer;
+use nhip_crm::customers::routes::{find_visible, update};
+use nhip_crm::holdings;
+use nhip_crm::next_actions::{self, NewNextAction};
+use nhip_domain::customer::Classification;
+
+use crate::format;
+use crate::pages::care::{ActivityRow, Choice, activity_rows};
+use crate::pages::{Shell, api_error_page, form_problem, not_found, render};
+use crate::session::{Staff, store_failure};
+
+/// A labelled value of the profile.
+pub struct Field {
+    /// Label.
+    pub label: &'static str,
+    /// Value as shown.
+    pub value: String,
+}
+
+/// A consent as shown.
+pub struct ConsentRow {
+    /// `Email · Tiếp thị`.
+    pub what: String,
+    /// Given or withdrawn.
+    pub granted: bool,
+    /// Where.
+    pub source: String,
+    /// When.
+    pub at: String,
+    /// What proves it.
+    pub evidence: String,
+}
+
+/// A holding as shown.
+pub struct HoldingRow {
+    /// Product.
+    pub product: String,
+    /// Status.
+    pub status: &'static str,
+    /// Contract number.
+    pub reference: String,
+    /// Term.
+    pub term: String,
+    /// Amount.
+    pub amount: String,
+    /// Usage and reason.
+    pub usage: String,
+}
+
+/// A next action as shown.
+pub struct ActionRow {
+    /// Kind.
+    pub label: String,
+    /// When.
+    pub at: String,
+    /// Note.
+    pub note: String,
+    /// Scheduled, or due.
+    pub status: &'static str,
+}
+
+/// The profile form's values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProfileForm {
+    full_name: String,
+    birthday: String,
+    address: String,
+    classification: String,
+    version: u64,
+}
+
+/// The quick form's values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QuickForm {
+    kind: String,
+    direction: String,
+    duration_minutes: String,
+    outcome: String,
+    notes: String,
+    feedback: String,
+    classification: String,
+    next_kind: String,
+    next_date: String,
+    next_time: String,
+    next_note: String,
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    shell: Shell,
+    id: String,
+    name: String,
+    lifecycle: &'static str,
+    classification: &'static str,
+    owner: String,
+    fields: Vec<Field>,
+    consents: Vec<ConsentRow>,
+    holdings: Vec<HoldingRow>,
+    actions: Vec<ActionRow>,
+    timeline: Vec<ActivityRow>,
+    timeline_kinds: Vec<Choice>,
+    profile: ProfileForm,
+    profile_problem: Option<String>,
+    classifications: Vec<Choice>,
+    kinds: Vec<Choice>,
+    outcomes: Vec<Choice>,
+    next_kinds: Vec<Choice>,
+    quick: QuickForm,
+    quick_problem: Option<String>,
+}
+
+/// The timeline's kinds: a name for the filter, its label, and the event types it covers.
+const TIMELINE_KINDS: [(&str, &str, &[&str]); 4] = [
+    ("calls", "Cuộc gọi và tương tác", &["interaction.", "call."]),
+    (
+        "messages",
+        "Tin nhắn, mở và nhấp",
+        &["message.", "email.", "sms.", "zns."],
+    ),
+    ("journeys", "Hành trình", &["journey."]),
+    (
+        "staff",
+        "Thay đổi của nhân viên",
+        &["customer.", "holding.", "consent.", "privacy."],
+    ),
+];
+
+const OUTCOMES: [(&str, &str); 5] = [
+    ("answered", "Nghe máy"),
+    ("no_answer", "Không nghe máy"),
+    ("busy", "Máy bận"),
+    ("callback_requested", "Hẹn gọi lại"),
+    ("wrong_number", "Nhầm số"),
+];
+
+const NEXT_KINDS: [(&str, &str); 4] = [
+    ("call", "Gọi điện"),
+    ("sms", "Nhắn tin SMS"),
+    ("email", "Gửi email"),
+    ("meeting", "Gặp mặt"),
+];
+
+fn choices(options: &[(&str, &str)], current: &str) -> Vec<Choice> {
+    options
+        .iter()
+        .map(|(value, label)| Choice {
+            value: (*value).to_owned(),
+            label: (*label).to_owned(),
+            selected: *value == current,
+        })
+        .collect()
+}
+
+fn profile_fields(customer: &Customer) -> Vec<Field> {
+    let join = |items: Vec<String>| items.join(", ");
+    vec![
+        Field {
+            label: "Điện thoại",
+            value: join(
+                customer
+                    .phones
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
+            ),
+        },
+        Field {
+            label: "Email",
+            value: join(
+                customer
+                    .emails
+                    .iter()
+                    .map(|e| e.as_str().to_owned())
+                    .collect(),
+            ),
+        },
+        Field {
+            label: "CCCD",
+            value: customer
+                .cccd
+                .as_ref()
+                .map(|c| c.masked())
+                .unwrap_or_default(),
+        },
+        Field {
+            label: "CMT (cũ)",
+            value: customer
+                .cmnd
+                .as_ref()
+                .map(|c| c.masked())
+                .unwrap_or_default(),
+        },
+        Field {
+            label: "MST",
+            value: customer
+                .tax_code
+                .as_ref()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+        },
+        Field {
+            label: "Ngày sinh",
+            value: customer.birthday.map(format::date).unwrap_or_default(),
+        },
+        Field {
+            label: "Địa chỉ",
+            value: customer.address.clone().unwrap_or_default(),
+        },
+        Field {
+            label: "Nguồn",
+            value: customer.source.label().to_owned(),
+        },
+        Field {
+            label: "Ngày tạo",
+            value: format::date_time(customer.created_at),
+        },
+    ]
+}
+
+fn consent_rows(customer: &Customer) -> Vec<ConsentRow> {
+    customer
+        .consents
+        .0
+        .values()
+        .map(|record| ConsentRow {
+            what: format!("{} · {}", record.channel.label(), record.purpose.label()),
+            granted: record.granted,
+            source: record.source.clone(),
+            at: format::date_time(record.at),
+            evidence: record.evidence.clone(),
+        })
+        .collect()
+}
+
+async fn holding_rows(deps: &Deps, customer: &Customer) -> Result<Vec<HoldingRow>, Response> {
+    let products = holdings::products(&*deps.store)
+        .await
+        .map_err(store_failure)?;
+    let reasons = holdings::reasons(&*deps.store)
+        .await
+        .map_err(store_failure)?;
+    let held = holdings::holdings_of(&*deps.store, customer.id)
+        .await
+        .map_err(store_failure)?;
+    Ok(held
+        .into_iter()
+        .map(|holding| {
+            let term = match (holding.starts_on, holding.expires_on) {
+                (Some(start), Some(end)) => {
+                    format!("{} – {}", format::date(start), format::date(end))
+                }
+                (None, Some(end)) => format!("đến {}", format::date(end)),
+                (Some(start), None) => format!("từ {}", format::date(start)),
+                (None, None) => String::new(),
+            };
+            let mut usage = holding
+                .usage_status
+                .map(|u| u.label().to_owned())
+                .unwrap_or_default();
+            if let Some(code) = &holding.usage_reason {
+                let reason = reasons
+                    .get(code)
+                    .map_or(code.as_str(), |r| r.label.as_str());
+                usage = format!("{usage} ({reason})");
+            }
+            HoldingRow {
+                product: products
+                    .get(&holding.product)
+                    .map_or(holding.product.clone(), |p| p.name.clone()),
+                status: holding.status.label(),
+                reference: holding.reference.clone().unwrap_or_default(),
+                term,
+                amount: holding.amount.map(format::money).unwrap_or_default(),
+                usage,
+            }
+        })
+        .collect())
+}
+
+fn action_rows(items: &[Value]) -> Vec<ActionRow> {
+    items
+        .iter()
+        .map(|item| {
+            let text = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default();
+            ActionRow {
+                label: text("label").to_owned(),
+                at: chrono::DateTime::parse_from_rfc3339(text("at"))
+                    .map(|at| format::date_time(at.to_utc()))
+                    .unwrap_or_default(),
+                note: text("note").to_owned(),
+                status: if text("status") == "due" {
+                    "Đến hạn"
+                } else {
+                    "Đã lên lịch"
+                },
+            }
+        })
+        .collect()
+}
+
+/// What a page render needs besides the customer.
+#[derive(Default)]
+struct Forms {
+    profile: Option<ProfileForm>,
+    profile_problem: Option<String>,
+    quick: Option<QuickForm>,
+    quick_problem: Option<String>,
+    timeline_kind: String,
+    flash: Option<String>,
+}
+
+async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> Response {
+    let mut shell = match Shell::load(deps, staff, "").await {
+        Ok(shell) => shell,
+        Err(response) => return response,
+    };
+    if let Some(flash) = forms.flash {
+        shell = shell.flash(flash);
+    }
+    let holdings = match holding_rows(deps, customer).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
+    };
+    let actions = match next_actions::of_customer(deps, customer.id).await {
+        Ok(items) => action_rows(&items),
+        Err(error) => return store_failure(error),
+    };
+    let (entries, _) = match timeline::page(&*deps.store, customer.id, 100, None).await {
+        Ok(page) => page,
+        Err(error) => return store_failure(error),
+    };
+    let prefixes: &[&str] = TIMELINE_KINDS
+        .iter()
+        .find(|(name, _, _)| *name == forms.timeline_kind)
+        .map_or(&[], |(_, _, prefixes)| *prefixes);
+    let entries: Vec<_> = entries
+        .into_iter()
+        .filter(|entry| {
+            prefixes.is_empty() || prefixes.iter().any(|p| entry.event_type.starts_with(p))
+        })
+        .take(50)
+        .collect();
+    let profile = forms.profile.unwrap_or_else(|| ProfileForm {
+        full_name: customer.full_name.clone(),
+        birthday: customer.birthday.map(format::date).unwrap_or_default(),
+        address: customer.address.clone().unwrap_or_default(),
+        classification: customer
+            .classification
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        version: customer.version,
+    });
+    let quick = forms.quick.unwrap_or_else(|| QuickForm {
+        kind: "call".into(),
+        direction: "outbound".into(),
+        outcome: "answered".into(),
+        next_kind: "call".into(),
+        ..QuickForm::default()
+    });
+    let classification_options: Vec<(&str, &str)> = Classification::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.label()))
+        .collect();
+    let kind_options: Vec<(&str, &str)> =
+        Kind::ALL.iter().map(|k| (k.as_str(), k.label())).collect();
+    let timeline_options: Vec<(&str, &str)> = TIMELINE_KINDS
+        .iter()
+        .map(|(name, label, _)| (*name, *label))
+        .collect();
+    render(&CustomerPage {
+        shell,
+        id: customer.id.to_string(),
+        name: customer.full_name.clone(),
+        lifecycle: customer.lifecycle.label(),
+        classification: customer.classification.map_or("", |c| c.label()),
+        owner: customer.owner.clone().unwrap_or_default(),
+        fields: profile_fields(customer),
+        consents: consent_rows(customer),
+        holdings,
+        actions,
+        timeline: activity_rows(&entries),
+        timeline_kinds: choices(&timeline_options, &forms.timeline_kind),
+        classifications: choices(&classification_options, &profile.classification),
+        kinds: choices(&kind_options, &quick.kind),
+        outcomes: choices(&OUTCOMES, &quick.outcome),
+        next_kinds: choices(&NEXT_KINDS, &quick.next_kind),
+        profile,
+        profile_problem: forms.profile_problem,
+        quick,
+        quick_problem: forms.quick_problem,
+    })
+}
+
+async fn visible(deps: &Deps, staff: &Staff, id: &str) -> Result<Customer, Response> {
+    match find_visible(deps, &staff.principal, id).await {
+        Ok(Some(customer)) if customer.erased_at.is_none() => Ok(customer),
+        Ok(_) => Err(not_found()),
+        Err(error) => Err(store_failure(error)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    kind: Option<String>,
+    saved: Option<String>,
+}
+
+/// `GET /app/customers/{id}`.
+pub async fn page(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Response {
+    let customer = match visible(&deps, &staff, &id).await {
+        Ok(customer) => customer,
+        Err(response) => return response,
+    };
+    let flash = query.saved.as_deref().map(|what| match what {
+        "profile" => "Đã lưu hồ sơ.".to_owned(),
+        _ => "Đã ghi nhận.".to_owned(),
+    });
+    let forms = Forms {
+        timeline_kind: query.kind.unwrap_or_default(),
+        flash,
+        ..Forms::default()
+    };
+    show(&deps, &staff, &customer, forms).await
+}
+
+fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    NaiveDate::parse_from_str(raw, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y-%m-%d"))
+        .ok()
+}
+
+/// `POST /app/customers/{id}/profile`: saves the profile if nobody changed it meanwhile.
+pub async fn save_profile(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<ProfileForm>,
+) -> Response {
+    let mut body = Map::new();
+    body.insert("version".into(), json!(form.version));
+    body.insert("full_name".into(), json!(form.full_name.trim()));
+    let birthday = form.birthday.trim();
+    if birthday.is_empty() {
+        body.insert("birthday".into(), Value::Null);
+    } else {
+        match parse_date(birthday) {
+            Some(date) => body.insert(
+                "birthday".into(),
+                json!(date.format("%Y-%m-%d").to_string()),
+            ),
+            None => body.insert("birthday".into(), json!(birthday)),
+        };
+    }
+    let address = form.address.trim();
+    body.insert(
+        "address".into(),
+        if address.is_empty() {
+            Value::Null
+        } else {
+            json!(address)
+        },
+    );
+    body.insert(
+        "classification".into(),
+        if form.classification.is_empty() {
+            Value::Null
+        } else {
+            json!(form.classification)
+        },
+    );
+    match update(&deps, &staff.principal, &id, &body).await {
+        Ok(_) => Redirect::to(&format!("/app/customers/{id}?saved=profile")).into_response(),
+        Err(error) if error.status == StatusCode::CONFLICT => {
+            let current = match visible(&deps, &staff, &id).await {
+                Ok(customer) => customer,
+                Err(response) => return response,
+            };
+            let problem = format!(
+                "Hồ sơ vừa được người khác cập nhật (tên hiện tại: {}). Nội dung bạn nhập vẫn được giữ bên dưới; kiểm tra rồi bấm Lưu lần nữa để ghi đè.",
+                current.full_name
+            );
+            let forms = Forms {
+                profile: Some(ProfileForm {
+                    version: current.version,
+                    ..form
+                }),
+                profile_problem: Some(problem),
+                ..Forms::default()
+            };
+            let mut response = show(&deps, &staff, &current, forms).await;
+            *response.status_mut() = StatusCode::CONFLICT;
+            response
+        }
+        Err(error)
+            if error.status == StatusCode::UNPROCESSABLE_ENTITY
+                || error.status == StatusCode::BAD_REQUEST =>
+        {
+            let current = match visible(&deps, &staff, &id).await {
+                Ok(customer) => customer,
+                Err(response) => return response,
+            };
+            let forms = Forms {
+                profile_problem: Some(form_problem(&error)),
+                profile: Some(form),
+                ..Forms::default()
+            };
+            let mut response = show(&deps, &staff, &current, forms).await;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            response
+        }
+        Err(error) => api_error_page(error),
+    }
+}
+
+/// The interaction the quick form describes, or the problem with it.
+fn interaction_of(form: &QuickForm) -> Result<NewInteraction, String> {
+    let optional = |text: &str| {
+        let text = text.trim();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            json!(text)
+        }
+    };
+    let is_call = form.kind == "call";
+    let duration = match form.duration_minutes.trim() {
+        "" => Value::Null,
+        raw => match raw.replace(',', ".").parse::<f64>() {
+            Ok(minutes) if minutes >= 0.0 => json!((minutes * 60.0).round() as u64),
+            _ => return Err("Thời lượng: nhập số phút.".into()),
+        },
+    };
+    let request = json!({
+        "type": form.kind,
+        "direction": if is_call { optional(&form.direction) } else { Value::Null },
+        "outcome": if is_call { optional(&form.outcome) } else { Value::Null },
+        "duration_seconds": duration,
+        "notes": optional(&form.notes),
+        "feedback": optional(&form.feedback),
+        "classification": optional(&form.classification),
+    });
+    serde_json::from_value(request).map_err(|_| "Loại tương tác hoặc kết quả không hợp lệ.".into())
+}
+
+/// The next action the quick form asks for, if any, or the problem with it.
+fn next_action_of(form: &QuickForm) -> Result<Option<NewNextAction>, String> {
+    if form.next_date.trim().is_empty() {
+        return Ok(None);
+    }
+    let date = parse_date(&form.next_date).ok_or("Ngày hẹn không hợp lệ (dd/mm/yyyy).")?;
+    let time = match form.next_time.trim() {
+        "" => NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time"),
+        raw => {
+            NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| "Giờ hẹn không hợp lệ (hh:mm).")?
+        }
+    };
+    let at = nhip_domain::time::vn_offset()
+        .from_local_datetime(&date.and_time(time))
+        .single()
+        .ok_or("Giờ hẹn không hợp lệ.")?
+        .to_utc();
+    let note = form.next_note.trim();
+    let request = json!({
+        "type": form.next_kind,
+        "at": at,
+        "note": if note.is_empty() { Value::Null } else { json!(note) },
+    });
+    serde_json::from_value(request)
+        .map(Some)
+        .map_err(|_| "Loại hẹn không hợp lệ.".into())
+}
+
+/// `POST /app/customers/{id}/interactions`: logs the interaction and, when a date is given,
+/// schedules the next action; the first interaction moves a new lead to "KH đang tư vấn".
+pub async fn log_interaction(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<QuickForm>,
+) -> Response {
+    let customer = match visible(&deps, &staff, &id).await {
+        Ok(customer) => customer,
+        Err(response) => return response,
+    };
+    let checked = interaction_of(&form).and_then(|i| next_action_of(&form).map(|n| (i, n)));
+    let (interaction, next) = match checked {
+        Ok(checked) => checked,
+        Err(problem) => return refused_quick(&deps, &staff, &customer, form, problem).await,
+    };
+    if let Some(next) = &next
+        && next.at < deps.clock.now()
+    {
+        return refused_quick(
+            &deps,
+            &staff,
+            &customer,
+            form,
+            "Lịch hẹn phải ở tương lai.".into(),
+        )
+        .await;
+    }
+    if let Err(error) = interactions::log(&deps, &staff.principal, &id, &interaction).await {
+        if error.status.is_client_error() && error.status != StatusCode::NOT_FOUND {
+            return refused_quick(&deps, &staff, &customer, form, form_problem(&error)).await;
+        }
+        return api_error_page(error);
+    }
+    if let Some(next) = &next
+        && let Err(error) = next_actions::schedule(&deps, &staff.principal, customer.id, next).await
+    {
+        let error = nhip_core::http::ApiError::from(error);
+        let problem = format!(
+            "Đã ghi nhận tương tác, nhưng chưa đặt được lịch hẹn: {}",
+            form_problem(&error)
+        );
+        return refused_quick(&deps, &staff, &customer, form, problem).await;
+    }
+    Redirect::to(&format!("/app/customers/{id}?saved=interaction")).into_response()
+}
+
+async fn refused_quick(
+    deps: &Deps,
+    staff: &Staff,
+    customer: &Customer,
+    form: QuickForm,
+    problem: String,
+) -> Response {
+    let forms = Forms {
+        quick: Some(form),
+        quick_problem: Some(problem),
+        ..Forms::default()
+    };
+    let mut response = show(deps, staff, customer, forms).await;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    response
+}

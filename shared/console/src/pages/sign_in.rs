@@ -1,0 +1,244 @@
+//! Signing in and out. Locally staff sign in with the password of their directory record;
+//! after five failed attempts a user name is locked for the rest of a 15-minute window.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use nhip_core::deps::Deps;
+use nhip_crm::staff::{self, SignInError};
+
+use crate::assets;
+use crate::pages::render;
+use crate::session::{self, COOKIE, SESSION_HOURS, SIGN_IN_COOKIE, Staff, store_failure};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    css: String,
+    csrf: String,
+    next: String,
+    username: String,
+    error: Option<String>,
+}
+
+/// Where to go after signing in: a console path, never another site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        // The home page after a sign-in shows the notice of leads waiting.
+        Some(next)
+            if next.starts_with("/app")
+                && next != "/app"
+                && !next.contains("//")
+                && !next.contains('\\') =>
+        {
+            next.to_owned()
+        }
+        _ => "/app?welcome=1".into(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn form(deps: &Deps, next: String, username: String, error: Option<String>) -> Response {
+    let csrf = session::random_token();
+    let page = SignInPage {
+        css: assets::url("app.css"),
+        csrf: csrf.clone(),
+        next,
+        username,
+        error,
+    };
+    let mut response = render(&page);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(deps, SIGN_IN_COOKIE, &csrf, 3600),
+    );
+    response
+}
+
+/// `GET /app/sign-in`: the form; a signed-in visitor goes straight on.
+pub async fn page(
+    State(deps): State<Arc<Deps>>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref());
+    if let Some(token) = session::cookie_value(&headers, COOKIE)
+        && let Ok(Some(_)) = session::load(&deps, &token).await
+    {
+        return Redirect::to(&next).into_response();
+    }
+    form(&deps, next, String::new(), None)
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /app/sign-in`: checks the password and starts a session.
+pub async fn submit(
+    State(deps): State<Arc<Deps>>,
+    axum::Form(request): axum::Form<SignInForm>,
+) -> Response {
+    let next = safe_next(request.next.as_deref());
+    let now = deps.clock.now();
+    match staff::sign_in(&*deps.store, &request.username, &request.password, now).await {
+        Ok(signed_in) => {
+            match session::start(&deps, &signed_in.user, signed_in.must_change).await {
+                Ok(token) => {
+                    tracing::info!(user = %signed_in.user.username, "console: signed in");
+                    let target = if signed_in.must_change {
+                        session::PASSWORD_PATH.to_owned()
+                    } else {
+                        next
+                    };
+                    let mut response = Redirect::to(&target).into_response();
+                    let headers = response.headers_mut();
+                    headers.append(
+                        header::SET_COOKIE,
+                        session::set_cookie(&deps, COOKIE, &token, SESSION_HOURS * 3600),
+                    );
+                    headers.append(
+                        header::SET_COOKIE,
+                        session::set_cookie(&deps, SIGN_IN_COOKIE, "", 0),
+                    );
+                    response
+                }
+                Err(error) => store_failure(error),
+            }
+        }
+        Err(SignInError::Refused) => {
+            let mut response = form(
+                &deps,
+                next,
+                request.username,
+                Some("Sai tên đăng nhập hoặc mật khẩu.".into()),
+            );
+            *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            response
+        }
+        Err(SignInError::Locked(seconds)) => {
+            let minutes = (seconds + 59) / 60;
+            let mut response = form(
+                &deps,
+                next,
+                request.username,
+                Some(format!(
+                    "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
+                )),
+            );
+            *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            response
+        }
+        Err(SignInError::Store(error)) => store_failure(error),
+    }
+}
+
+/// `POST /app/sign-out`: ends the session and clears the cookie.
+pub async fn sign_out(State(deps): State<Arc<Deps>>, headers: HeaderMap) -> Response {
+    if let Some(token) = session::cookie_value(&headers, COOKIE)
+        && let Err(error) = session::end(&deps, &token).await
+    {
+        return store_failure(error);
+    }
+    let mut response = Redirect::to("/app/sign-in").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&deps, COOKIE, "", 0),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_console_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/app/care?name=a")), "/app/care?name=a");
+        assert_eq!(safe_next(Some("https://evil.example")), "/app?welcome=1");
+        assert_eq!(safe_next(Some("/app//evil.example")), "/app?welcome=1");
+        assert_eq!(safe_next(None), "/app?welcome=1");
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    css: String,
+    csrf: String,
+    display_name: String,
+    error: Option<String>,
+}
+
+/// `GET /app/password`: choose a new password (asked at the first sign-in with a password an
+/// admin set or the runner generated).
+pub async fn password_page(staff: Staff) -> Response {
+    render(&PasswordPage {
+        css: assets::url("app.css"),
+        csrf: staff.csrf.clone(),
+        display_name: staff.user.display_name.clone(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /app/password`: sets the new password and lets the session go on.
+pub async fn change_password(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    axum::Form(form): axum::Form<PasswordForm>,
+) -> Response {
+    let refuse = |message: String| {
+        let mut response = render(&PasswordPage {
+            css: assets::url("app.css"),
+            csrf: staff.csrf.clone(),
+            display_name: staff.user.display_name.clone(),
+            error: Some(message),
+        });
+        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        response
+    };
+    if form.password != form.confirm {
+        return refuse("Hai lần nhập mật khẩu không khớp.".into());
+    }
+    let now = deps.clock.now();
+    match staff::set_password(
+        &*deps.store,
+        &staff.user.username,
+        &form.password,
+        false,
+        now,
+    )
+    .await
+    {
+        Ok(()) => match session::password_changed(&deps, &staff.session).await {
+            Ok(()) => Redirect::to("/app?welcome=1").into_response(),
+            Err(error) => store_failure(error),
+        },
+        Err(staff::DirectoryError::Invalid { message, .. }) => refuse(message),
+        Err(staff::DirectoryError::Store(error)) => store_failure(error),
+        Err(other) => refuse(other.to_string()),
+    }
+}
