@@ -3,6 +3,7 @@ seed 002 and the care flow of seed 003, scopes, CSRF, escaping, and accessibilit
 Screenshots of each screen are written to docs/console/."""
 
 import datetime as dt
+import json
 import re
 import time
 
@@ -98,8 +99,11 @@ def test_a_web_lead_appears_in_the_inbox_and_its_count(runner, page):
     sign_in(page, runner, "admin")
     page.goto(runner.url + "/app/leads")
     before = int(page.locator('nav a[href="/app/leads"] .badge').inner_text())
+    unread = int(page.locator("#bell .badge").inner_text())
     runner.lead("Nguyễn Thị Mai", "0912 345 678", email="mai.nguyen@example.vn", utm_source="facebook")
     page.goto(runner.url + "/app/leads")
+    # The lead has no team yet: the intake owner's bell rings (unset here: the admins').
+    assert int(page.locator("#bell .badge").inner_text()) == unread + 1
     row = page.locator("#leads tr", has_text="Nguyễn Thị Mai")
     expect(row).to_contain_text("Đăng ký qua website · facebook")
     expect(row).to_contain_text("+84912345678")
@@ -144,6 +148,7 @@ def test_assigning_a_lead_and_logging_a_call_moves_it_to_consulting(runner, page
     page.click("#quick button[type=submit]")
     expect(page.locator("#lifecycle")).to_have_text("KH đang tư vấn")
     expect(page.locator("#timeline")).to_contain_text("Gọi điện")
+    expect(page.locator("#timeline")).to_contain_text("5 phút · Giới thiệu BCC lãi 6%/năm · Khách: Quan tâm, hẹn gặp thứ Sáu")
     shot(page, "04-khach-hang-360")
     page.goto(runner.url + "/app/leads")
     expect(page.locator("body")).not_to_contain_text("Phạm Minh Tuấn")
@@ -389,13 +394,15 @@ def test_search_finds_by_name_without_diacritics_phone_email_cccd_and_mst(runner
 
 
 SCREENS = ["/app", "/app/leads", "/app/care", "/app/notifications", "/app/admin/users", "/app/admin/teams",
-           "/app/search?q=cong+ty"]
+           "/app/admin/catalogue", "/app/tickets", "/app/search?q=cong+ty"]
 
 
 def test_no_screen_has_serious_or_critical_accessibility_violations(runner, page, care_customers):
     axe = Axe()
     sign_in(page, runner, "admin")
-    screens = SCREENS + [f"/app/customers/{care_customers['Công ty CP Bình Minh']}"]
+    bm = care_customers["Công ty CP Bình Minh"]
+    screens = SCREENS + [f"/app/customers/{bm}", f"/app/customers/{bm}/activities", f"/app/customers/{bm}/reason",
+                         f"/app/customers/{bm}/privacy/restrict", "/app/admin/users/lan"]
     problems = []
     for path in screens:
         page.goto(runner.url + path)
@@ -410,3 +417,109 @@ def test_no_screen_has_serious_or_critical_accessibility_violations(runner, page
         if violation["impact"] in ("serious", "critical"):
             problems.append(f"sign-in: {violation['id']}: {violation['help']}")
     assert problems == []
+
+
+def test_tickets_a_journey_opens_are_listed_by_queue_in_scope(runner, page):
+    status, body = runner.call("POST", "/v1/journeys?publish=true", {
+        "key": "goi-kh-moi", "name": "Gọi tư vấn khách hàng mới",
+        "trigger": {"type": "event", "event": "lead.created"},
+        "start": "phieu",
+        "steps": {
+            "phieu": {"type": "ticket", "queue": "telesales", "sla": "4h", "title": "Gọi tư vấn KH mới",
+                      "next": "het"},
+            "het": {"type": "exit"},
+        },
+    })
+    assert status == 201, body
+    runner.lead("Lý Thị Ngọc", "0935 222 333")
+    sign_in(page, runner, "admin")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        page.goto(runner.url + "/app/tickets?queue=telesales")
+        if page.locator("#tickets", has_text="Lý Thị Ngọc").count():
+            break
+        time.sleep(0.5)
+    row = page.locator("#tickets tr", has_text="Lý Thị Ngọc")
+    expect(row).to_contain_text("Gọi tư vấn KH mới")
+    shot(page, "07b-phieu")
+    # The customer 360 shows the journey the lead is in.
+    row.locator("a").click()
+    expect(page.locator("#journeys")).to_contain_text("goi-kh-moi")
+    page.goto(runner.url + "/app/tickets?queue=telesales")
+    page.click(".tabs >> text=RM")
+    expect(page.locator("main")).not_to_contain_text("Lý Thị Ngọc")
+    page.click("text=Đăng xuất")
+    # An agent sees no ticket of a customer outside their scope.
+    sign_in(page, runner, "an")
+    page.goto(runner.url + "/app/tickets?queue=telesales")
+    expect(page.locator("main")).not_to_contain_text("Lý Thị Ngọc")
+
+
+def test_personal_data_actions_need_the_customers_name_typed_back(runner, page, care_customers):
+    customer_id = care_customers["Hộ kinh doanh Cẩm Tú"]
+    sign_in(page, runner, "binh")
+    page.goto(runner.url + f"/app/customers/{customer_id}")
+    # An agent may restrict, object and export, not erase.
+    expect(page.locator("#privacy")).not_to_contain_text("Xoá dữ liệu cá nhân")
+    response = page.goto(runner.url + f"/app/customers/{customer_id}/privacy/erase")
+    assert response.status == 403
+    page.goto(runner.url + f"/app/customers/{customer_id}")
+    page.click("#privacy >> text=Phản đối nhận tiếp thị")
+    expect(page.locator("h1")).to_contain_text("Phản đối nhận tiếp thị: Hộ kinh doanh Cẩm Tú")
+    page.fill("#typed-name", "Cẩm Tú")
+    page.click("#privacy-form button[type=submit]")
+    expect(page.locator("#privacy-problem")).to_contain_text("Gõ đúng họ tên")
+    assert runner.call("GET", f"/v1/customers/{customer_id}")[1]["marketing_objected"] is False
+    shot(page, "08-quyen-du-lieu")
+    page.fill("#typed-name", "Hộ kinh doanh Cẩm Tú")
+    page.click("#privacy-form button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("Đã ghi nhận yêu cầu về dữ liệu cá nhân")
+    expect(page.locator("#privacy")).to_contain_text("Đã phản đối nhận tiếp thị")
+    assert runner.call("GET", f"/v1/customers/{customer_id}")[1]["marketing_objected"] is True
+    # The export downloads everything held, as JSON.
+    page.click("#privacy >> text=Xuất dữ liệu cá nhân")
+    page.fill("#typed-name", "Hộ kinh doanh Cẩm Tú")
+    with page.expect_download() as download:
+        page.click("#privacy-form button[type=submit]")
+    path = download.value.path()
+    exported = json.loads(open(path, encoding="utf-8").read())
+    assert exported["customer"]["full_name"] == "Hộ kinh doanh Cẩm Tú"
+
+
+def test_an_admin_erases_a_customer_after_confirming(runner, page):
+    customer = runner.customer(full_name="Trịnh Văn Xoá", phones=["0944 888 777"])
+    sign_in(page, runner, "admin")
+    page.goto(runner.url + f"/app/customers/{customer['id']}/privacy/erase")
+    page.fill("#reason", "Khách yêu cầu xoá qua tổng đài ngày 01/12/2026")
+    page.fill("#typed-name", "Trịnh Văn Xoá")
+    page.click("#privacy-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/app/care"))
+    response = page.goto(runner.url + f"/app/customers/{customer['id']}")
+    assert response.status == 404
+    assert runner.call("GET", f"/v1/customers/{customer['id']}")[1]["full_name"] != "Trịnh Văn Xoá"
+
+
+def test_an_admin_adds_products_and_usage_reasons(runner, page):
+    sign_in(page, runner, "admin")
+    page.click("nav >> text=Sản phẩm")
+    page.fill("#p-code", "bcc-12-thang")
+    page.fill("#p-name", "Hợp đồng BCC 12 tháng")
+    page.select_option("#p-kind", "investment")
+    page.click("#product-form button[type=submit]")
+    expect(page.locator("#products")).to_contain_text("Hợp đồng BCC 12 tháng")
+    page.fill("#r-code", "gia-cao")
+    page.fill("#r-label", "Giá cao so với nhu cầu")
+    page.select_option("#r-scope", "stopped")
+    page.click("#reason-form button[type=submit]")
+    expect(page.locator("#reasons")).to_contain_text("Giá cao so với nhu cầu")
+    # A code taken is told, with what was typed kept.
+    page.fill("#r-code", "gia-cao")
+    page.fill("#r-label", "Trùng mã")
+    page.click("#reason-form button[type=submit]")
+    expect(page.locator(".error")).to_be_visible()
+    expect(page.locator("#r-label")).to_have_value("Trùng mã")
+    shot(page, "09b-san-pham")
+    page.click("text=Đăng xuất")
+    sign_in(page, runner, "lan")
+    response = page.goto(runner.url + "/app/admin/catalogue")
+    assert response.status == 404

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 
 use nhip_core::deps::Deps;
 
-use pages::{admin, care, customer, home, leads, search, sign_in};
+use pages::{admin, care, catalogue, customer, home, leads, privacy, search, sign_in, tickets};
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
 /// `/app`.
@@ -57,6 +57,17 @@ pub fn router(deps: Arc<Deps>) -> Router {
             "/app/customers/{id}/reason",
             get(care::reason_form).post(care::save_reason),
         )
+        .route(
+            "/app/customers/{id}/privacy/{action}",
+            get(privacy::confirm).post(privacy::carry_out),
+        )
+        .route("/app/tickets", get(tickets::page))
+        .route("/app/admin/catalogue", get(catalogue::page))
+        .route(
+            "/app/admin/catalogue/products",
+            post(catalogue::add_product),
+        )
+        .route("/app/admin/catalogue/reasons", post(catalogue::add_reason))
         .route(
             "/app/admin/users",
             get(admin::users).post(admin::create_user),

@@ -156,6 +156,10 @@ pub struct Settings {
     /// Web origins (`https://www.example-bank.vn`) whose pages may post the lead form from a
     /// browser (`NHIP_INTAKE_ALLOWED_ORIGINS`, comma-separated). Empty: no cross-origin calls.
     pub intake_allowed_origins: Vec<String>,
+    /// The member of staff whose bell rings for a new lead that has no team yet (a web form,
+    /// a call to the hotline) (`NHIP_INTAKE_OWNER`, a user name of the staff directory); when
+    /// unset, every active admin's does. A lead with a team rings its team's manager.
+    pub intake_owner: Option<String>,
 }
 
 impl Default for Settings {
@@ -165,6 +169,7 @@ impl Default for Settings {
             telephony_secret: None,
             messaging: Default::default(),
             intake_allowed_origins: Vec::new(),
+            intake_owner: None,
         }
     }
 }
@@ -176,6 +181,8 @@ impl Settings {
     pub const TELEPHONY_SECRET_VAR: &'static str = "NHIP_TELEPHONY_SECRET";
     /// Variable: the web origins allowed to post the lead form from a browser.
     pub const INTAKE_ORIGINS_VAR: &'static str = "NHIP_INTAKE_ALLOWED_ORIGINS";
+    /// Variable: whose bell rings for a new lead without a team.
+    pub const INTAKE_OWNER_VAR: &'static str = "NHIP_INTAKE_OWNER";
 
     /// The settings from `get` (the environment, in Lambda and in the local runner alike):
     /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
@@ -198,6 +205,7 @@ impl Settings {
                     reason: "a whole number of submissions a minute, 1 to 100000",
                 })?;
         }
+        settings.intake_owner = get(Self::INTAKE_OWNER_VAR).map(|owner| owner.trim().to_owned());
         if let Some(secret) = get(Self::TELEPHONY_SECRET_VAR) {
             if secret.len() < 32 {
                 return Err(SettingsError {
@@ -248,6 +256,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("messaging", &self.messaging)
             .field("intake_allowed_origins", &self.intake_allowed_origins)
+            .field("intake_owner", &self.intake_owner)
             .finish()
     }
 }

@@ -513,6 +513,41 @@ pub fn customer_ticket(customer: CustomerId, ticket: &str) -> Key {
     Key::new(customer_pk(customer), format!("TCK#{ticket}"))
 }
 
+/// The staff directory's partition: users and teams, small enough to read whole.
+pub const STAFF_PK: &str = "STAFF";
+/// Sort-key prefix of the directory's users.
+pub const STAFF_USER_PREFIX: &str = "USER#";
+/// Sort-key prefix of the directory's teams.
+pub const STAFF_TEAM_PREFIX: &str = "TEAM#";
+
+/// A member of staff: `STAFF` / `USER#<username>`.
+pub fn staff_user(username: &str) -> Key {
+    Key::new(STAFF_PK, format!("{STAFF_USER_PREFIX}{username}"))
+}
+
+/// A team: `STAFF` / `TEAM#<key>`.
+pub fn staff_team(key: &str) -> Key {
+    Key::new(STAFF_PK, format!("{STAFF_TEAM_PREFIX}{key}"))
+}
+
+/// A staff member's password hash, apart from their directory record: `USER#<username>` /
+/// `PASSWORD`.
+pub fn staff_password(username: &str) -> Key {
+    Key::new(user_pk(username), "PASSWORD")
+}
+
+/// Failed sign-ins of one user name in one window: `USER#<username>` / `SIGNIN#<window>`
+/// (`ttl` a day after the window).
+pub fn sign_in_attempts(username: &str, window: i64) -> Key {
+    Key::new(user_pk(username), format!("SIGNIN#{window}"))
+}
+
+/// A console session, by the SHA-256 of its cookie (the cookie itself is never stored):
+/// `SESSION#<hex>` / `SESSION` (`ttl` at its expiry).
+pub fn console_session(token_hash: &str) -> Key {
+    Key::new(format!("SESSION#{token_hash}"), "SESSION")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,39 +584,4 @@ mod tests {
         assert_eq!(phone_guard("+84912345678").pk, "PHONE#+84912345678");
         assert_eq!(email_guard("lan@example.vn").sk, GUARD);
     }
-}
-
-/// The staff directory's partition: users and teams, small enough to read whole.
-pub const STAFF_PK: &str = "STAFF";
-/// Sort-key prefix of the directory's users.
-pub const STAFF_USER_PREFIX: &str = "USER#";
-/// Sort-key prefix of the directory's teams.
-pub const STAFF_TEAM_PREFIX: &str = "TEAM#";
-
-/// A member of staff: `STAFF` / `USER#<username>`.
-pub fn staff_user(username: &str) -> Key {
-    Key::new(STAFF_PK, format!("{STAFF_USER_PREFIX}{username}"))
-}
-
-/// A team: `STAFF` / `TEAM#<key>`.
-pub fn staff_team(key: &str) -> Key {
-    Key::new(STAFF_PK, format!("{STAFF_TEAM_PREFIX}{key}"))
-}
-
-/// A staff member's password hash, apart from their directory record: `USER#<username>` /
-/// `PASSWORD`.
-pub fn staff_password(username: &str) -> Key {
-    Key::new(user_pk(username), "PASSWORD")
-}
-
-/// Failed sign-ins of one user name in one window: `USER#<username>` / `SIGNIN#<window>`
-/// (`ttl` a day after the window).
-pub fn sign_in_attempts(username: &str, window: i64) -> Key {
-    Key::new(user_pk(username), format!("SIGNIN#{window}"))
-}
-
-/// A console session, by the SHA-256 of its cookie (the cookie itself is never stored):
-/// `SESSION#<hex>` / `SESSION` (`ttl` at its expiry).
-pub fn console_session(token_hash: &str) -> Key {
-    Key::new(format!("SESSION#{token_hash}"), "SESSION")
 }

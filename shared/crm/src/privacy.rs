@@ -894,24 +894,45 @@ async fn restrict(
     Path(id): Path<String>,
     Json(request): Json<RestrictRequest>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let note = free_text(request.evidence.as_deref(), "evidence", false)?;
-    let customer = change(
+    let customer = restrict_processing(
         &deps,
         &principal,
         &id,
-        Some(request.version),
-        nhip_core::event_types::PRIVACY_RESTRICTED,
-        |customer, _| {
-            let from = customer.processing_restricted;
-            customer.processing_restricted = request.restricted;
-            Ok((
-                json!({"restricted": request.restricted, "was": from}),
-                json!({"restricted": request.restricted, "was": from, "evidence": note}),
-            ))
-        },
+        request.version,
+        request.restricted,
+        request.evidence.as_deref(),
     )
     .await?;
     Ok(Json(CustomerView::from(&customer)))
+}
+
+/// Restricts (or lifts the restriction of) the processing of customer `id`'s data, if the
+/// record is still at `version`: the use case behind the route and the console.
+pub async fn restrict_processing(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    version: u64,
+    restricted: bool,
+    evidence: Option<&str>,
+) -> Result<Customer, ApiError> {
+    let note = free_text(evidence, "evidence", false)?;
+    change(
+        deps,
+        principal,
+        id,
+        Some(version),
+        nhip_core::event_types::PRIVACY_RESTRICTED,
+        |customer, _| {
+            let from = customer.processing_restricted;
+            customer.processing_restricted = restricted;
+            Ok((
+                json!({"restricted": restricted, "was": from}),
+                json!({"restricted": restricted, "was": from, "evidence": note}),
+            ))
+        },
+    )
+    .await
 }
 
 /// An objection to marketing; every field is optional, and so is the body.
@@ -955,13 +976,34 @@ async fn object_marketing(
     Path(id): Path<String>,
     OptionalJson(request): OptionalJson<ObjectRequest>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let note = free_text(request.evidence.as_deref(), "evidence", false)?;
-    let objected = request.objected.unwrap_or(true);
-    let customer = change(
+    let customer = object_to_marketing(
         &deps,
         &principal,
         &id,
         request.version,
+        request.objected.unwrap_or(true),
+        request.evidence.as_deref(),
+    )
+    .await?;
+    Ok(Json(CustomerView::from(&customer)))
+}
+
+/// Records customer `id`'s objection to marketing (withdrawing every marketing consent at
+/// once), or lifts it: the use case behind the route and the console.
+pub async fn object_to_marketing(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    version: Option<u64>,
+    objected: bool,
+    evidence: Option<&str>,
+) -> Result<Customer, ApiError> {
+    let note = free_text(evidence, "evidence", false)?;
+    change(
+        deps,
+        principal,
+        id,
+        version,
         nhip_core::event_types::PRIVACY_OBJECTED,
         |customer, now| {
             customer.marketing_objected = objected;
@@ -975,7 +1017,7 @@ async fn object_marketing(
                             Purpose::Marketing,
                             false,
                             now,
-                            staff_evidence(&principal, "object-marketing", note.as_deref()),
+                            staff_evidence(principal, "object-marketing", note.as_deref()),
                         );
                         withdrawn.push(*channel);
                     }
@@ -987,8 +1029,7 @@ async fn object_marketing(
             ))
         },
     )
-    .await?;
-    Ok(Json(CustomerView::from(&customer)))
+    .await
 }
 
 /// A consent decision.

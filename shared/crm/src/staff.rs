@@ -533,6 +533,32 @@ pub async fn sign_in(
     }
 }
 
+/// Who hears of a new lead: the manager of its team when it has one, else the configured
+/// intake owner, else every active admin; only active users of the directory.
+pub async fn lead_watchers(
+    store: &dyn ItemStore,
+    team_key: Option<&str>,
+    intake_owner: Option<&str>,
+) -> Result<Vec<String>, StoreError> {
+    if let Some(key) = team_key
+        && let Some(manager) = team(store, key).await?.and_then(|t| t.manager)
+        && user(store, &manager).await?.is_some_and(|u| u.active)
+    {
+        return Ok(vec![manager]);
+    }
+    if let Some(owner) = intake_owner
+        && user(store, owner).await?.is_some_and(|u| u.active)
+    {
+        return Ok(vec![owner.to_owned()]);
+    }
+    Ok(users(store)
+        .await?
+        .into_iter()
+        .filter(|u| u.active && u.role == Role::Admin)
+        .map(|u| u.username)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -295,6 +295,20 @@ pub async fn list_tickets(
         .field("queue", "telesales, rm hoặc cskh")
     })?;
     let limit = nhip_core::http::ListParams::limit(&filter) as usize;
+    Ok(Json(TicketPage {
+        items: queue_tickets(&deps, &principal, queue, limit).await?,
+    }))
+}
+
+/// Up to `limit` tickets of `queue` that `principal` may see (those of the customers in their
+/// scope, and those assigned to them), newest first: the use case behind the route and the
+/// console.
+pub async fn queue_tickets(
+    deps: &Deps,
+    principal: &Principal,
+    queue: TicketQueue,
+    limit: usize,
+) -> Result<Vec<Ticket>, StoreError> {
     let mut items = Vec::new();
     let mut cursor = None;
     // A caller sees the tickets of the customers in their scope and those assigned to them;
@@ -314,14 +328,14 @@ pub async fn list_tickets(
             .into_iter()
             .map(|item| nhip_core::records::from_item(item, KIND))
             .collect::<Result<Vec<Ticket>, _>>()?;
-        let visible = visible_tickets(&deps, &principal, tickets).await?;
+        let visible = visible_tickets(deps, principal, tickets).await?;
         items.extend(visible.into_iter().take(limit - items.len()));
         match page.next {
             Some(next) if items.len() < limit => cursor = Some(next),
             _ => break,
         }
     }
-    Ok(Json(TicketPage { items }))
+    Ok(items)
 }
 
 /// Pages of a queue read for one list answer (each up to the requested limit).

@@ -39,7 +39,43 @@ pub async fn record_lead(deps: &Deps, lead: &Lead) -> Result<Upserted, RecordErr
         tracing::error!(%error, %customer, "publishing the lead event failed");
         return Err(RecordError::Unpublished);
     }
+    if recorded.outcome == leads::Outcome::Created {
+        ring_for_new_lead(deps, &recorded.customer).await;
+    }
     Ok(recorded)
+}
+
+/// Rings the bell of whoever hears of a new lead (its team's manager, the intake owner, or
+/// the admins), once per lead. A failure is logged, never fails the submission: the lead is
+/// stored and waits in "KH mới chưa tư vấn" either way.
+async fn ring_for_new_lead(deps: &Deps, customer: &nhip_crm::customers::model::Customer) {
+    let watchers = match nhip_crm::staff::lead_watchers(
+        &*deps.store,
+        customer.team.as_deref(),
+        deps.settings.intake_owner.as_deref(),
+    )
+    .await
+    {
+        Ok(watchers) => watchers,
+        Err(error) => {
+            tracing::warn!(%error, customer = %customer.id, "finding whom to tell of a new lead failed");
+            return;
+        }
+    };
+    let notice = nhip_crm::notifications::Notice {
+        title: "KH mới chưa tư vấn".into(),
+        body: customer.source.label().into(),
+        customer_id: Some(customer.id),
+        link: format!("/app/customers/{}", customer.id),
+    };
+    for watcher in watchers {
+        let cause = format!("lead#{}", customer.id);
+        if let Err(error) =
+            nhip_crm::notifications::notify(deps, &watcher, &cause, notice.clone()).await
+        {
+            tracing::warn!(%error, customer = %customer.id, "ringing the bell for a new lead failed");
+        }
+    }
 }
 
 /// The answer while the service is busy.

@@ -331,6 +331,31 @@ pub struct ActivityRow {
     pub source: String,
     /// Who did it.
     pub actor: String,
+    /// What was said or noted (interactions: notes and the customer's feedback).
+    pub detail: String,
+}
+
+/// The details worth a line: an interaction's notes, feedback and length.
+fn detail(data: &serde_json::Value) -> String {
+    let text = |name: &str| {
+        data.get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    let mut parts = Vec::new();
+    if let Some(seconds) = data
+        .get("duration_seconds")
+        .and_then(serde_json::Value::as_u64)
+    {
+        parts.push(format!("{} phút", seconds.div_ceil(60)));
+    }
+    for (label, name) in [("", "notes"), ("Khách: ", "feedback"), ("", "note")] {
+        let value = text(name);
+        if !value.is_empty() {
+            parts.push(format!("{label}{value}"));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// Activities as rows.
@@ -344,6 +369,7 @@ pub fn activity_rows(items: &[timeline::Activity]) -> Vec<ActivityRow> {
             action: activity.action.clone(),
             source: screen_label(&activity.source),
             actor: activity.actor.clone().unwrap_or_default(),
+            detail: detail(&activity.data),
         })
         .collect()
 }

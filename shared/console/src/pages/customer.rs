@@ -78,6 +78,28 @@ pub struct ActionRow {
     pub status: &'static str,
 }
 
+/// A journey the customer is (or was) in.
+pub struct JourneyRow {
+    /// The journey's key.
+    pub journey: String,
+    /// Where they are, in Vietnamese.
+    pub status: &'static str,
+    /// The current (or last) step.
+    pub step: String,
+    /// When they entered.
+    pub entered: String,
+}
+
+fn enrollment_status(status: nhip_journeys::engine::EnrollmentStatus) -> &'static str {
+    use nhip_journeys::engine::EnrollmentStatus;
+    match status {
+        EnrollmentStatus::Active => "Đang tham gia",
+        EnrollmentStatus::Converted => "Đạt mục tiêu",
+        EnrollmentStatus::Exited => "Đã kết thúc",
+        EnrollmentStatus::Stopped => "Đã dừng",
+    }
+}
+
 /// The profile form's values.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -129,6 +151,10 @@ struct CustomerPage {
     next_kinds: Vec<Choice>,
     quick: QuickForm,
     quick_problem: Option<String>,
+    restricted: bool,
+    objected: bool,
+    may_erase: bool,
+    journeys: Vec<JourneyRow>,
 }
 
 /// The timeline's kinds: a name for the filter, its label, and the event types it covers.
@@ -347,6 +373,20 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         Ok(items) => action_rows(&items),
         Err(error) => return store_failure(error),
     };
+    let mut enrollments = match nhip_journeys::engine::of_customer(deps, customer.id, None).await {
+        Ok(enrollments) => enrollments,
+        Err(error) => return store_failure(error),
+    };
+    enrollments.sort_by_key(|e| std::cmp::Reverse(e.entered_at));
+    let journeys = enrollments
+        .iter()
+        .map(|e| JourneyRow {
+            journey: e.journey.clone(),
+            status: enrollment_status(e.status),
+            step: e.step.clone(),
+            entered: format::date_time(e.entered_at),
+        })
+        .collect();
     let (entries, _) = match timeline::page(&*deps.store, customer.id, 100, None).await {
         Ok(page) => page,
         Err(error) => return store_failure(error),
@@ -410,6 +450,13 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         profile_problem: forms.profile_problem,
         quick,
         quick_problem: forms.quick_problem,
+        restricted: customer.processing_restricted,
+        objected: customer.marketing_objected,
+        journeys,
+        may_erase: matches!(
+            staff.principal.role,
+            nhip_core::auth::Role::Admin | nhip_core::auth::Role::Manager
+        ),
     })
 }
 
@@ -440,6 +487,7 @@ pub async fn page(
     };
     let flash = query.saved.as_deref().map(|what| match what {
         "profile" => "Đã lưu hồ sơ.".to_owned(),
+        "privacy" => "Đã ghi nhận yêu cầu về dữ liệu cá nhân.".to_owned(),
         _ => "Đã ghi nhận.".to_owned(),
     });
     let forms = Forms {

@@ -4,11 +4,14 @@
 
 pub mod admin;
 pub mod care;
+pub mod catalogue;
 pub mod customer;
 pub mod home;
 pub mod leads;
+pub mod privacy;
 pub mod search;
 pub mod sign_in;
+pub mod tickets;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -73,11 +76,13 @@ impl Shell {
             ("/app", "Trang chủ", None),
             ("/app/leads", "KH mới chưa tư vấn", Some(new_leads)),
             ("/app/care", "Khách hàng chăm sóc", None),
+            ("/app/tickets", "Phiếu", None),
             ("/app/notifications", "Thông báo", None),
         ];
         if staff.principal.role == Role::Admin {
             menu.push(("/app/admin/users", "Nhân sự", None));
             menu.push(("/app/admin/teams", "Nhóm", None));
+            menu.push(("/app/admin/catalogue", "Sản phẩm", None));
         }
         Ok(Self {
             css: assets::url("app.css"),

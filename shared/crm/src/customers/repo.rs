@@ -262,3 +262,25 @@ impl From<SaveError> for ApiError {
         save_error(error)
     }
 }
+
+/// The names of the customers `ids` that exist and are not erased, by id, in batches: for
+/// lists of other records (tickets) that name their customer.
+pub async fn names(
+    store: &dyn ItemStore,
+    ids: impl IntoIterator<Item = CustomerId>,
+) -> Result<std::collections::HashMap<CustomerId, String>, StoreError> {
+    let mut ids: Vec<CustomerId> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    let mut names = std::collections::HashMap::new();
+    for chunk in ids.chunks(nhip_ports::store::MAX_BATCH_GET_KEYS) {
+        let keys: Vec<_> = chunk.iter().map(|id| keys::customer(*id)).collect();
+        for item in store.batch_get(&keys).await? {
+            let customer = Customer::from_item(item)?;
+            if customer.erased_at.is_none() {
+                names.insert(customer.id, customer.full_name);
+            }
+        }
+    }
+    Ok(names)
+}

@@ -248,19 +248,26 @@ pub(super) async fn create_reason(
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let body = nhip_core::http::json_object(body)?;
+    let reason = new_reason(&deps, &body).await?;
+    Ok((StatusCode::CREATED, Json(ReasonView::from(&reason))).into_response())
+}
+
+/// Adds a usage reason from `body` (`code`, `label`, `applies_to`, optional `active`): the use
+/// case behind the route and the console. The caller's role is the route's to check.
+pub async fn new_reason(deps: &Deps, body: &Map<String, Value>) -> Result<UsageReason, ApiError> {
     let mut errors = FieldErrors::default();
     reject_unknown(
-        &body,
+        body,
         &["code", "label", "applies_to", "active"],
         &mut errors,
     );
-    let code = required_code(&body, &mut errors);
-    let label = label_text(&body, "label", 200, &mut errors);
+    let code = required_code(body, &mut errors);
+    let label = label_text(body, "label", 200, &mut errors);
     if label.is_none() {
         errors.add("label", "Vui lòng nhập nội dung lý do.");
     }
     let applies_to = enumerated(
-        &body,
+        body,
         "applies_to",
         &mut errors,
         AppliesTo::parse,
@@ -272,7 +279,7 @@ pub(super) async fn create_reason(
             "Vui lòng chọn: not_yet_using, stopped hoặc both.",
         );
     }
-    let active = boolean(&body, "active", &mut errors).unwrap_or(true);
+    let active = boolean(body, "active", &mut errors).unwrap_or(true);
     errors.into_result()?;
     let (Some(code), Some(label), Some(applies_to)) = (code, label, applies_to) else {
         unreachable!("missing fields are field errors");
@@ -288,8 +295,8 @@ pub(super) async fn create_reason(
         version: 1,
     };
     let item = to_item(keys::usage_reason(&reason.code), REASON_KIND, &reason)?;
-    create_only(&deps, item, "usage reason").await?;
-    Ok((StatusCode::CREATED, Json(ReasonView::from(&reason))).into_response())
+    create_only(deps, item, "usage reason").await?;
+    Ok(reason)
 }
 
 /// `PATCH /v1/catalogue/usage-reasons/{code}` (admin): `version` plus any of `label`,
