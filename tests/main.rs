@@ -1,4 +1,5 @@
 //! Nhịp's one integration-test binary.
+//! - `console`: the staff console over HTTP: sign-in through an identity provider, sessions.
 //! - `contract`: one suite per port, each case run once per adapter (sqlite and dynamodb for
 //!   the item store; local and sqs for queues). The AWS adapters run against moto's server,
 //!   whose address the test command passes in `NHIP_TEST_AWS_ENDPOINT`.
@@ -13,6 +14,7 @@
 //!   HTTP harness (`support::Api`) the suites call the API through; suites with steps of
 //!   their own (intake, messaging, journey_engine, telephony) wrap it.
 
+mod console;
 mod contract;
 mod customers;
 mod events_in;

@@ -22,6 +22,7 @@
 //! the provider and maps its errors to the ports' errors, keeping the SDK or HTTP error whole
 //! as the source (a channel's `Rejected` carries the provider's reason, without recipients).
 
+pub mod cognito;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod s3;

@@ -24,7 +24,9 @@ use axum::routing::{get, post};
 
 use nhip_core::deps::Deps;
 
-use pages::{admin, care, catalogue, customer, home, leads, privacy, search, sign_in, tickets};
+use pages::{
+    admin, care, catalogue, customer, home, hosted, leads, privacy, search, sign_in, tickets,
+};
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
 /// `/app`.
@@ -35,6 +37,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/app/assets/{file}", get(assets::serve))
         .route("/app/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/app/sign-out", post(sign_in::sign_out))
+        .route("/app/auth/callback", get(hosted::callback))
         .route(
             session::PASSWORD_PATH,
             get(sign_in::password_page).post(sign_in::change_password),

@@ -10,7 +10,7 @@ use nhip_ports::certificates::CertificateSource;
 use crate::auth::Authenticator;
 use crate::cache::VersionCache;
 use crate::env::SettingsError;
-use nhip_ports::{BlobStore, Channel, Clock, EventBus, ItemStore, Queue};
+use nhip_ports::{BlobStore, Channel, Clock, EventBus, IdentityProvider, ItemStore, Queue};
 
 /// The queues functions hand work to each other on.
 #[derive(Clone)]
@@ -137,6 +137,9 @@ pub struct Deps {
     /// Saved versions read so far (they never change once saved), so a journey step reads
     /// its definition once per process.
     pub versions: Arc<VersionCache>,
+    /// Where the console signs staff in, when not with a password of its own (Cognito's hosted
+    /// UI in AWS); `None` locally, where staff sign in with the directory's passwords.
+    pub identity: Option<Arc<dyn IdentityProvider>>,
 }
 
 /// Lead submissions accepted per source address per minute, unless configured otherwise.
@@ -160,6 +163,9 @@ pub struct Settings {
     /// a call to the hotline) (`NHIP_INTAKE_OWNER`, a user name of the staff directory); when
     /// unset, every active admin's does. A lead with a team rings its team's manager.
     pub intake_owner: Option<String>,
+    /// With sign-in through an identity provider: the one user name whose first sign-in, while
+    /// the staff directory is still empty, makes them its first admin (`NHIP_FIRST_ADMIN`).
+    pub first_admin: Option<String>,
 }
 
 impl Default for Settings {
@@ -170,6 +176,7 @@ impl Default for Settings {
             messaging: Default::default(),
             intake_allowed_origins: Vec::new(),
             intake_owner: None,
+            first_admin: None,
         }
     }
 }
@@ -183,6 +190,8 @@ impl Settings {
     pub const INTAKE_ORIGINS_VAR: &'static str = "NHIP_INTAKE_ALLOWED_ORIGINS";
     /// Variable: whose bell rings for a new lead without a team.
     pub const INTAKE_OWNER_VAR: &'static str = "NHIP_INTAKE_OWNER";
+    /// Variable: the identity provider's user who becomes the first admin.
+    pub const FIRST_ADMIN_VAR: &'static str = "NHIP_FIRST_ADMIN";
 
     /// The settings from `get` (the environment, in Lambda and in the local runner alike):
     /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
@@ -206,6 +215,7 @@ impl Settings {
                 })?;
         }
         settings.intake_owner = get(Self::INTAKE_OWNER_VAR).map(|owner| owner.trim().to_owned());
+        settings.first_admin = get(Self::FIRST_ADMIN_VAR).map(|name| name.trim().to_lowercase());
         if let Some(secret) = get(Self::TELEPHONY_SECRET_VAR) {
             if secret.len() < 32 {
                 return Err(SettingsError {
@@ -257,6 +267,7 @@ impl std::fmt::Debug for Settings {
             .field("messaging", &self.messaging)
             .field("intake_allowed_origins", &self.intake_allowed_origins)
             .field("intake_owner", &self.intake_owner)
+            .field("first_admin", &self.first_admin)
             .finish()
     }
 }

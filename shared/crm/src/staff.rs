@@ -245,22 +245,23 @@ async fn checked_user(
     })
 }
 
-/// Adds a user to the directory with a first password (checked as [`set_password`] does),
-/// which they must change at their first sign-in, in one write.
+/// Adds a user to the directory, with a first password (checked as [`set_password`] does)
+/// which they must change at their first sign-in, in one write. Without a password the user
+/// signs in through the identity provider (Cognito in AWS) under the same user name.
 pub async fn create_user(
     store: &dyn ItemStore,
     input: &UserInput,
-    password: &str,
+    password: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<StaffUser, DirectoryError> {
     let user = checked_user(store, input, now).await?;
-    let writes = vec![
-        WriteOp::Put {
-            item: records::to_item(keys::staff_user(&user.username), USER_KIND, &user)?,
-            condition: Condition::NotExists,
-        },
-        password_write(&user.username, password, true, now)?,
-    ];
+    let mut writes = vec![WriteOp::Put {
+        item: records::to_item(keys::staff_user(&user.username), USER_KIND, &user)?,
+        condition: Condition::NotExists,
+    }];
+    if let Some(password) = password {
+        writes.push(password_write(&user.username, password, true, now)?);
+    }
     match store.transact(writes).await {
         Ok(()) => Ok(user),
         Err(StoreError::ConditionFailed { op: Some(0) }) => Err(DirectoryError::Exists),
@@ -439,7 +440,7 @@ pub async fn bootstrap_admin(
         active: true,
         ..UserInput::default()
     };
-    match create_user(store, &input, &password, now).await {
+    match create_user(store, &input, Some(&password), now).await {
         Ok(_) => Ok(Some(password)),
         // Another process made it first.
         Err(DirectoryError::Exists) => Ok(None),
@@ -530,6 +531,31 @@ pub async fn sign_in(
                 .await?;
             Err(SignInError::Refused)
         }
+    }
+}
+
+/// The first admin of an empty directory, signing in through the identity provider as
+/// `username` (the configured first admin): added, and answered; `None` when the directory
+/// already has users.
+pub async fn bootstrap_first_admin(
+    store: &dyn ItemStore,
+    username: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StaffUser>, DirectoryError> {
+    if !users(store).await?.is_empty() {
+        return Ok(None);
+    }
+    let input = UserInput {
+        username: username.to_owned(),
+        display_name: username.to_owned(),
+        role: Some(Role::Admin),
+        active: true,
+        ..UserInput::default()
+    };
+    match create_user(store, &input, None, now).await {
+        Ok(user) => Ok(Some(user)),
+        Err(DirectoryError::Exists) => Ok(user(store, username).await?),
+        Err(other) => Err(other),
     }
 }
 

@@ -64,6 +64,7 @@ impl Embedded {
             sns_certificates: self.sns_certificates,
             bus: bus.clone(),
             versions: Default::default(),
+            identity: None,
         };
         (deps, bus)
     }

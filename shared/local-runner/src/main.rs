@@ -229,7 +229,7 @@ async fn add_user(args: UserAddArgs) -> anyhow::Result<()> {
         extension: args.extension,
         active: true,
     };
-    nhip_crm::staff::create_user(&store, &input, &password, now)
+    nhip_crm::staff::create_user(&store, &input, Some(&password), now)
         .await
         .map_err(directory_error)?;
     println!("{password}");

@@ -17,6 +17,7 @@ pub mod bus;
 pub mod certificates;
 pub mod channel;
 pub mod clock;
+pub mod identity;
 pub mod queue;
 pub mod store;
 
@@ -24,6 +25,7 @@ pub use blob::{Blob, BlobError, BlobStore};
 pub use bus::{BusError, EventBus};
 pub use channel::{Accepted, Channel, ChannelError, Envelope, Outgoing};
 pub use clock::{Clock, SystemClock};
+pub use identity::{IdentityError, IdentityProvider};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
 pub use store::{
     Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Update,

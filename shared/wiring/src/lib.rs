@@ -101,6 +101,52 @@ pub struct Config {
     /// SNS signing certificates provisioned beforehand (`NHIP_SNS_CERTIFICATE_DIR`), for a
     /// network with no route to SNS; `None` downloads them.
     pub sns_certificate_dir: Option<std::path::PathBuf>,
+    /// The console's sign-in through Cognito's hosted UI (`NHIP_COGNITO_DOMAIN`,
+    /// `NHIP_COGNITO_CLIENT_ID`, `NHIP_COGNITO_ISSUER`, with `NHIP_PUBLIC_URL`): all or none.
+    pub cognito: Option<nhip_aws::cognito::CognitoConfig>,
+}
+
+/// Variable: the hosted UI's base URL.
+pub const COGNITO_DOMAIN_VAR: &str = "NHIP_COGNITO_DOMAIN";
+/// Variable: the console's app client id.
+pub const COGNITO_CLIENT_ID_VAR: &str = "NHIP_COGNITO_CLIENT_ID";
+/// Variable: the staff user pool's issuer URL.
+pub const COGNITO_ISSUER_VAR: &str = "NHIP_COGNITO_ISSUER";
+
+/// The console's Cognito sign-in: every variable or none.
+fn cognito(
+    get: &impl Fn(&str) -> Option<String>,
+    public_url: &str,
+) -> Result<Option<nhip_aws::cognito::CognitoConfig>, ConfigError> {
+    let values = [
+        COGNITO_DOMAIN_VAR,
+        COGNITO_CLIENT_ID_VAR,
+        COGNITO_ISSUER_VAR,
+    ]
+    .map(|var| (var, get(var)));
+    if values.iter().all(|(_, value)| value.is_none()) {
+        return Ok(None);
+    }
+    if let Some((var, _)) = values.iter().find(|(_, value)| value.is_none()) {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!(
+                "the console's Cognito sign-in needs {COGNITO_DOMAIN_VAR}, {COGNITO_CLIENT_ID_VAR} and {COGNITO_ISSUER_VAR} together"
+            ),
+        });
+    }
+    let [(_, domain), (_, client_id), (_, issuer)] = values;
+    let config = nhip_aws::cognito::CognitoConfig {
+        domain: domain.unwrap_or_default(),
+        client_id: client_id.unwrap_or_default(),
+        issuer: issuer.unwrap_or_default(),
+        public_url: public_url.to_owned(),
+    };
+    nhip_aws::cognito::CognitoHostedUi::new(&config).map_err(|error| ConfigError::Invalid {
+        var: COGNITO_DOMAIN_VAR,
+        reason: error.to_string(),
+    })?;
+    Ok(Some(config))
 }
 
 /// A secret read from the environment; its `Debug` is redacted.
@@ -232,6 +278,7 @@ impl Config {
         let auth = auth_mode(&get)?;
         let settings = settings(&get)?;
         let sns_certificate_dir = nhip_sns_https::provisioned_dir(get);
+        let cognito = cognito(&get, &settings.messaging.public_url)?;
 
         Ok(Self {
             table,
@@ -249,6 +296,7 @@ impl Config {
             auth,
             settings,
             sns_certificate_dir,
+            cognito,
         })
     }
 }
@@ -541,6 +589,11 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             config.event_bus_name.clone(),
         )),
         versions: Default::default(),
+        identity: config.cognito.as_ref().map(|cognito| {
+            let provider = nhip_aws::cognito::CognitoHostedUi::new(cognito)
+                .expect("checked when the configuration was read");
+            Arc::new(provider) as Arc<dyn nhip_ports::IdentityProvider>
+        }),
     }
 }
 
@@ -603,6 +656,29 @@ mod tests {
         assert_eq!(config.endpoint, None);
         let emulated = read(&with(&[("NHIP_AWS_ENDPOINT", "http://127.0.0.1:5000")])).unwrap();
         assert_eq!(emulated.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn the_consoles_cognito_sign_in_is_configured_whole_or_not_at_all() {
+        assert_eq!(read(GOOD).unwrap().cognito, None);
+        let cognito = [
+            ("NHIP_COGNITO_DOMAIN", "https://nhip-prod-123.auth.ap-southeast-1.amazoncognito.com"),
+            ("NHIP_COGNITO_CLIENT_ID", "3abc"),
+            ("NHIP_COGNITO_ISSUER", "https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_X"),
+            ("NHIP_PUBLIC_URL", "https://crm.example-bank.vn"),
+        ];
+        let config = read(&with(&cognito)).unwrap().cognito.unwrap();
+        assert_eq!(config.client_id, "3abc");
+        assert_eq!(config.public_url, "https://crm.example-bank.vn");
+        let partial = read(&with(&cognito[1..])).unwrap_err();
+        assert!(partial.to_string().contains("NHIP_COGNITO_DOMAIN"), "{partial}");
+        let plain = read(&with(&[
+            ("NHIP_COGNITO_DOMAIN", "http://nhip.auth.example"),
+            ("NHIP_COGNITO_CLIENT_ID", "3abc"),
+            ("NHIP_COGNITO_ISSUER", "https://cognito-idp.ap-southeast-1.amazonaws.com/p"),
+            ("NHIP_PUBLIC_URL", "https://crm.example-bank.vn"),
+        ]));
+        assert!(plain.is_err());
     }
 
     #[test]

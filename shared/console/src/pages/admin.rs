@@ -89,6 +89,8 @@ struct UsersPage {
     teams: Vec<Choice>,
     managers: Vec<Choice>,
     problem: Option<String>,
+    /// Passwords are the console's own (locally), not an identity provider's.
+    passwords: bool,
 }
 
 fn problem_text(error: &DirectoryError) -> String {
@@ -175,6 +177,7 @@ async fn users_page(
         form,
         editing,
         problem,
+        passwords: deps.identity.is_none(),
     };
     let status = if page.problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -217,7 +220,9 @@ pub async fn create_user(
         return response;
     }
     let now = deps.clock.now();
-    match staff::create_user(&*deps.store, &form.input(), &form.password, now).await {
+    // With an identity provider, passwords are its own: the directory keeps none.
+    let password = deps.identity.is_none().then_some(form.password.as_str());
+    match staff::create_user(&*deps.store, &form.input(), password, now).await {
         Ok(user) => {
             Redirect::to(&format!("/app/admin/users?saved={}", user.username)).into_response()
         }
@@ -276,7 +281,7 @@ pub async fn update_user(
         }
         let user =
             staff::update_user(&*deps.store, &username, form.version, &form.input(), now).await?;
-        if !form.password.is_empty() {
+        if !form.password.is_empty() && deps.identity.is_none() {
             // A password an admin sets for someone else is theirs to replace at sign-in.
             let temporary = username != staff.user.username;
             staff::set_password(&*deps.store, &username, &form.password, temporary, now).await?;

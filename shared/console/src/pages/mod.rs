@@ -7,6 +7,7 @@ pub mod care;
 pub mod catalogue;
 pub mod customer;
 pub mod home;
+pub mod hosted;
 pub mod leads;
 pub mod privacy;
 pub mod search;

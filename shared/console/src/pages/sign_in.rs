@@ -27,7 +27,7 @@ struct SignInPage {
 }
 
 /// Where to go after signing in: a console path, never another site.
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         // The home page after a sign-in shows the notice of leads waiting.
         Some(next)
@@ -64,7 +64,8 @@ fn form(deps: &Deps, next: String, username: String, error: Option<String>) -> R
     response
 }
 
-/// `GET /app/sign-in`: the form; a signed-in visitor goes straight on.
+/// `GET /app/sign-in`: the form (or, with an identity provider, its hosted page); a
+/// signed-in visitor goes straight on.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
     headers: HeaderMap,
@@ -75,6 +76,9 @@ pub async fn page(
         && let Ok(Some(_)) = session::load(&deps, &token).await
     {
         return Redirect::to(&next).into_response();
+    }
+    if let Some(provider) = &deps.identity {
+        return crate::pages::hosted::send_to_provider(&deps, provider.as_ref(), &next);
     }
     form(&deps, next, String::new(), None)
 }
@@ -89,12 +93,16 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-/// `POST /app/sign-in`: checks the password and starts a session.
+/// `POST /app/sign-in`: checks the password and starts a session (not with an identity
+/// provider, whose hosted page takes the password).
 pub async fn submit(
     State(deps): State<Arc<Deps>>,
     axum::Form(request): axum::Form<SignInForm>,
 ) -> Response {
     let next = safe_next(request.next.as_deref());
+    if deps.identity.is_some() {
+        return Redirect::to("/app/sign-in").into_response();
+    }
     let now = deps.clock.now();
     match staff::sign_in(&*deps.store, &request.username, &request.password, now).await {
         Ok(signed_in) => {
@@ -155,7 +163,13 @@ pub async fn sign_out(State(deps): State<Arc<Deps>>, headers: HeaderMap) -> Resp
     {
         return store_failure(error);
     }
-    let mut response = Redirect::to("/app/sign-in").into_response();
+    // With an identity provider its own session ends too, or the next visit would sign the
+    // same person straight back in.
+    let target = deps.identity.as_ref().map_or_else(
+        || "/app/sign-in".to_owned(),
+        |provider| provider.logout_url(),
+    );
+    let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         session::set_cookie(&deps, COOKIE, "", 0),

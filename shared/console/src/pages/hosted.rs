@@ -1,0 +1,156 @@
+//! Sign-in through an identity provider's hosted page (Cognito in AWS): the authorization code
+//! flow with PKCE. The browser leaves with a random `state` and the S256 challenge of a random
+//! verifier, both kept in a short-lived HttpOnly cookie; it comes back to the callback with a
+//! code, which is traded (with the verifier) for a verified user name. That name must be an
+//! active user of the staff directory, which alone gives the role and team; while the
+//! directory is empty, only the configured first admin (`NHIP_FIRST_ADMIN`) may come in, and
+//! becomes its first admin.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use nhip_core::deps::Deps;
+use nhip_crm::staff;
+use nhip_ports::IdentityProvider;
+
+use crate::pages::error_page;
+use crate::pages::sign_in::safe_next;
+use crate::session::{self, COOKIE, SESSION_HOURS, store_failure};
+
+/// The cookie carrying `state`, the PKCE verifier and where to go after.
+pub const FLOW_COOKIE: &str = "nhip_signin_flow";
+/// How long a sign-in at the provider may take.
+const FLOW_SECONDS: i64 = 600;
+
+/// The PKCE S256 challenge of `verifier`.
+pub fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Sends the browser to the provider's sign-in page.
+pub fn send_to_provider(deps: &Deps, provider: &dyn IdentityProvider, next: &str) -> Response {
+    let state = session::random_token();
+    let verifier = session::random_token();
+    let flow = form_urlencoded::Serializer::new(String::new())
+        .append_pair("s", &state)
+        .append_pair("v", &verifier)
+        .append_pair("n", next)
+        .finish();
+    let mut response =
+        Redirect::to(&provider.authorize_url(&state, &challenge(&verifier))).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(deps, FLOW_COOKIE, &flow, FLOW_SECONDS),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn refused(message: &str) -> Response {
+    error_page(StatusCode::FORBIDDEN, "Không đăng nhập được", message)
+}
+
+/// `GET /app/auth/callback`: the provider's answer.
+pub async fn callback(
+    State(deps): State<Arc<Deps>>,
+    headers: HeaderMap,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let Some(provider) = deps.identity.clone() else {
+        return crate::pages::not_found();
+    };
+    let flow = session::cookie_value(&headers, FLOW_COOKIE).unwrap_or_default();
+    let value = |name: &str| {
+        form_urlencoded::parse(flow.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let (Some(state), Some(verifier)) = (value("s"), value("v")) else {
+        return refused("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.");
+    };
+    if callback.error.is_some() {
+        return refused("Trang đăng nhập đã từ chối. Vui lòng đăng nhập lại.");
+    }
+    let (Some(code), Some(returned)) = (callback.code, callback.state) else {
+        return refused("Thiếu mã đăng nhập. Vui lòng đăng nhập lại.");
+    };
+    if returned.len() != state.len()
+        || returned
+            .bytes()
+            .zip(state.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            != 0
+    {
+        return refused("Phiên đăng nhập không khớp. Vui lòng đăng nhập lại.");
+    }
+    let username = match provider.exchange(&code, &verifier).await {
+        Ok(username) => username,
+        Err(error) => {
+            tracing::warn!(%error, "console: the identity provider's sign-in failed");
+            return refused("Không xác minh được đăng nhập. Vui lòng đăng nhập lại.");
+        }
+    };
+    let now = deps.clock.now();
+    let mut user = match staff::user(&*deps.store, &username).await {
+        Ok(user) => user,
+        Err(error) => return store_failure(error),
+    };
+    if user.is_none() && deps.settings.first_admin.as_deref() == Some(username.as_str()) {
+        user = match staff::bootstrap_first_admin(&*deps.store, &username, now).await {
+            Ok(user) => user,
+            Err(staff::DirectoryError::Store(error)) => return store_failure(error),
+            Err(error) => {
+                tracing::error!(%error, "console: the first admin could not be added");
+                None
+            }
+        };
+    }
+    let Some(user) = user.filter(|user| user.active) else {
+        tracing::info!(user = %username, "console: signed in at the provider, not in the directory");
+        return refused(
+            "Tài khoản này chưa có (hoặc đã bị khoá) trong danh bạ nhân sự của Nhịp. Liên hệ quản trị viên.",
+        );
+    };
+    let token = match session::start(&deps, &user, false).await {
+        Ok(token) => token,
+        Err(error) => return store_failure(error),
+    };
+    tracing::info!(user = %user.username, "console: signed in through the identity provider");
+    let mut response = Redirect::to(&safe_next(value("n").as_deref())).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        session::set_cookie(&deps, COOKIE, &token, SESSION_HOURS * 3600),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        session::set_cookie(&deps, FLOW_COOKIE, "", 0),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::challenge;
+
+    #[test]
+    fn the_challenge_is_the_unpadded_base64url_sha256_of_the_verifier() {
+        // Computed apart: base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip("=").
+        assert_eq!(
+            challenge("dBjftJeZ4CVP-mJ0kzy2CqV6Q9eG2Ycjy1K3R0DlIJY"),
+            "XGP-6VoPBWlA7s7PtRrZit7aornVmASceLOt-6Zb7gY"
+        );
+    }
+}
