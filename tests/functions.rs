@@ -1016,3 +1016,77 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     let response = nhip_crm::tickets::handle_batch(deps, bad).await;
     assert_eq!(response.batch_item_failures.len(), 1);
 }
+
+#[tokio::test]
+async fn customer_importer_fixture_runs_a_queued_import_once() {
+    let local = support::local_deps();
+    let deps = &local.deps;
+    let lan = nhip_core::auth::Principal::new(
+        "lan",
+        nhip_core::auth::Role::Consultant,
+        Some("hn".into()),
+    );
+    // 30 rows, one of them with a phone that is not one.
+    let mut csv = String::from("Họ tên,Số điện thoại\n");
+    for i in 0..29 {
+        csv.push_str(&format!("Khách Nhập {i},09120000{i:02}\n"));
+    }
+    csv.push_str("Không Có Số,12\n");
+    let import_id = nhip_crm::customers::import::queued::enqueue(deps, &lan, csv.as_bytes())
+        .await
+        .unwrap();
+    let queued = nhip_crm::customers::import::queued::progress(deps, &lan, &import_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (queued.status.as_str(), queued.rows, queued.processed),
+        ("queued", 30, 0)
+    );
+    let mut event: SqsEvent = support::fixture("customer-importer/batch.json");
+    assert_eq!(event.records.len(), 1);
+    // As is, the file is not there: one poison record, nothing written.
+    let response = nhip_crm::customers::import::queued::handle_batch(deps, event.clone()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    for record in &mut event.records {
+        record.body = record
+            .body
+            .as_ref()
+            .map(|b| b.replace("5f0c3a9e2b7d41c8a6e9f1b3d5c7a9e0", &import_id));
+    }
+    // Delivered twice: each row applied once.
+    for _ in 0..2 {
+        let response = nhip_crm::customers::import::queued::handle_batch(deps, event.clone()).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    let done = nhip_crm::customers::import::queued::progress(deps, &lan, &import_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.rows, done.processed),
+        ("done", 30, 30)
+    );
+    let summary = done.summary.unwrap();
+    assert_eq!(
+        (summary.created, summary.updated, summary.failed),
+        (29, 0, 1)
+    );
+    let mine = as_admin(
+        deps,
+        "GET",
+        "/v1/customers?owner=lan&limit=100",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 29, "{mine}");
+    // Another consultant cannot read its progress.
+    let hung = nhip_core::auth::Principal::new(
+        "hung",
+        nhip_core::auth::Role::Consultant,
+        Some("hn".into()),
+    );
+    assert!(
+        nhip_crm::customers::import::queued::progress(deps, &hung, &import_id)
+            .await
+            .is_err()
+    );
+}

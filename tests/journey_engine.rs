@@ -35,14 +35,14 @@ enum Backend {
     Aws,
 }
 
-/// `deps` with the store on a fresh DynamoDB table and the four queues on fresh SQS queues
+/// `deps` with the store on a fresh DynamoDB table and the five queues on fresh SQS queues
 /// (each with its dead-letter queue after 5 receives), as the functions run in AWS; the
 /// clock, channels (the outbox) and settings stay.
 async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
     let config = crate::support::aws_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let mut queues = Vec::new();
-    for name in ["events", "sends", "steps", "tickets"] {
+    for name in ["events", "sends", "steps", "tickets", "imports"] {
         let (url, _) = nhip_aws::sqs::create_queue_with_dlq(
             &sqs,
             &crate::support::unique_name(&format!("nhip-{name}")),
@@ -61,6 +61,7 @@ async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
         sends: queues[1].clone(),
         steps: queues[2].clone(),
         tickets: queues[3].clone(),
+        imports: queues[4].clone(),
     };
     deps
 }

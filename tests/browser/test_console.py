@@ -394,7 +394,7 @@ def test_search_finds_by_name_without_diacritics_phone_email_cccd_and_mst(runner
 
 
 SCREENS = ["/app", "/app/leads", "/app/care", "/app/notifications", "/app/admin/users", "/app/admin/teams",
-           "/app/admin/catalogue", "/app/tickets", "/app/search?q=cong+ty"]
+           "/app/admin/catalogue", "/app/tickets", "/app/import", "/app/search?q=cong+ty"]
 
 
 def test_no_screen_has_serious_or_critical_accessibility_violations(runner, page, care_customers):
@@ -523,3 +523,38 @@ def test_an_admin_adds_products_and_usage_reasons(runner, page):
     sign_in(page, runner, "lan")
     response = page.goto(runner.url + "/app/admin/catalogue")
     assert response.status == 404
+
+
+def test_a_csv_import_shows_its_progress_and_its_error_report(runner, page, tmp_path):
+    rows = ["Họ tên,Số điện thoại,Email"]
+    for i in range(300):
+        rows.append(f"Khách Tệp {i:03d},0936{i:06d},khach.tep{i:03d}@example.vn")
+    rows.append("Không Có Số,12,sai-email")
+    path = tmp_path / "khach-hang.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    sign_in(page, runner, "lan")
+    page.click("nav >> text=Nhập khách hàng")
+    shot(page, "10-nhap-khach-hang")
+    page.set_input_files("#file", str(path))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/app/import/[0-9a-f]{32}$"))
+    expect(page.locator("#import-progress")).to_be_visible()
+    expect(page.locator("#import-summary")).to_contain_text("301 dòng", timeout=60_000)
+    expect(page.locator("#import-summary")).to_contain_text("300")
+    expect(page.locator("#import-summary")).to_contain_text("1 dòng lỗi")
+    shot(page, "10b-nhap-xong")
+    with page.expect_download() as download:
+        page.click("#error-report")
+    report = open(download.value.path(), encoding="utf-8-sig").read()
+    assert "Không Có Số" in report and "302" in report, report
+    # The customers are Lan's now.
+    page.fill("#q", "Khách Tệp 150")
+    page.press("#q", "Enter")
+    expect(page.locator("#hits")).to_contain_text("Khách Tệp 150")
+    # A file that is not a customer list is refused at once, nothing queued.
+    bad = tmp_path / "sai.csv"
+    bad.write_text("Cột lạ\nabc\n", encoding="utf-8")
+    page.goto(runner.url + "/app/import")
+    page.set_input_files("#file", str(bad))
+    page.click("#import-form button[type=submit]")
+    expect(page.locator("#import-problem")).to_be_visible()

@@ -25,7 +25,8 @@ use axum::routing::{get, post};
 use nhip_core::deps::Deps;
 
 use pages::{
-    admin, care, catalogue, customer, home, hosted, leads, privacy, search, sign_in, tickets,
+    admin, care, catalogue, customer, home, hosted, import, leads, privacy, search, sign_in,
+    tickets,
 };
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
@@ -65,6 +66,9 @@ pub fn router(deps: Arc<Deps>) -> Router {
             get(privacy::confirm).post(privacy::carry_out),
         )
         .route("/app/tickets", get(tickets::page))
+        .route("/app/import", get(import::page).post(import::upload))
+        .route("/app/import/{id}", get(import::status))
+        .route("/app/import/{id}/errors.csv", get(import::errors))
         .route("/app/admin/catalogue", get(catalogue::page))
         .route(
             "/app/admin/catalogue/products",

@@ -23,6 +23,8 @@ pub struct Queues {
     pub steps: Arc<dyn Queue>,
     /// Tickets to open, for the ticket creator (`tickets` queue).
     pub tickets: Arc<dyn Queue>,
+    /// Customer files to import, for the customer importer (`imports` queue).
+    pub imports: Arc<dyn Queue>,
 }
 
 impl Queues {
@@ -33,6 +35,7 @@ impl Queues {
             ("sends", self.sends.clone()),
             ("steps", self.steps.clone()),
             ("tickets", self.tickets.clone()),
+            ("imports", self.imports.clone()),
         ]
     }
 }

@@ -52,6 +52,16 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             deps: deps.clone(),
         },
         Consumer {
+            function: "customer-importer",
+            queue: deps.queues.imports.clone(),
+            handler: Arc::new(|deps, event| {
+                Box::pin(async move {
+                    nhip_crm::customers::import::queued::handle_batch(&deps, event).await
+                })
+            }),
+            deps: deps.clone(),
+        },
+        Consumer {
             function: "ticket-creator",
             queue: deps.queues.tickets.clone(),
             handler: Arc::new(|deps, event| {

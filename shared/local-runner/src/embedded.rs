@@ -1,6 +1,6 @@
 //! The one place Deps is assembled on the embedded adapters: the local runner, the integration
 //! tests and the benchmarks all build theirs here (AWS builds its own in `nhip-wiring`). The
-//! four queues live in the SQLite file beside the store; every channel goes to the outbox.
+//! five queues live in the SQLite file beside the store; every channel goes to the outbox.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +54,7 @@ impl Embedded {
                 sends: queue("sends"),
                 steps: queue("steps"),
                 tickets: queue("tickets"),
+                imports: queue("imports"),
             },
             clock: self.clock,
             build: BuildInfo::current(self.runtime),

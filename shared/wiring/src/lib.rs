@@ -30,6 +30,8 @@ pub const SENDS_QUEUE_URL_VAR: &str = "NHIP_SENDS_QUEUE_URL";
 pub const STEPS_QUEUE_URL_VAR: &str = "NHIP_STEPS_QUEUE_URL";
 /// The URL of the `tickets` queue (tickets to open, for the ticket creator).
 pub const TICKETS_QUEUE_URL_VAR: &str = "NHIP_TICKETS_QUEUE_URL";
+/// Variable: the `imports` queue URL.
+pub const IMPORTS_QUEUE_URL_VAR: &str = "NHIP_IMPORTS_QUEUE_URL";
 /// The EventBridge bus Nhịp's own events are published on: its name or ARN.
 pub const EVENT_BUS_NAME_VAR: &str = "NHIP_EVENT_BUS_NAME";
 /// The S3 bucket blobs (template attachments, reports) are kept in.
@@ -79,6 +81,8 @@ pub struct Config {
     pub steps_queue_url: String,
     /// URL of the `tickets` SQS queue (`NHIP_TICKETS_QUEUE_URL`).
     pub tickets_queue_url: String,
+    /// URL of the `imports` SQS queue (`NHIP_IMPORTS_QUEUE_URL`).
+    pub imports_queue_url: String,
     /// The EventBridge bus Nhịp's events go out on, by name or ARN (`NHIP_EVENT_BUS_NAME`).
     pub event_bus_name: String,
     /// S3 bucket of the blob store (`NHIP_BLOB_BUCKET`).
@@ -236,6 +240,9 @@ impl Config {
         let tickets_queue_url = required(TICKETS_QUEUE_URL_VAR)?;
         check_http_url(TICKETS_QUEUE_URL_VAR, &tickets_queue_url)?;
 
+        let imports_queue_url = required(IMPORTS_QUEUE_URL_VAR)?;
+        check_http_url(IMPORTS_QUEUE_URL_VAR, &imports_queue_url)?;
+
         let event_bus_name = required(EVENT_BUS_NAME_VAR)?;
         check_event_bus_name(&event_bus_name)?;
 
@@ -286,6 +293,7 @@ impl Config {
             sends_queue_url,
             steps_queue_url,
             tickets_queue_url,
+            imports_queue_url,
             event_bus_name,
             blob_bucket,
             ses_configuration_set,
@@ -541,7 +549,8 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let events = SqsQueue::new(sqs.clone(), "events", config.events_queue_url.clone());
     let sends = SqsQueue::new(sqs.clone(), "sends", config.sends_queue_url.clone());
     let steps = SqsQueue::new(sqs.clone(), "steps", config.steps_queue_url.clone());
-    let tickets = SqsQueue::new(sqs, "tickets", config.tickets_queue_url.clone());
+    let tickets = SqsQueue::new(sqs.clone(), "tickets", config.tickets_queue_url.clone());
+    let imports = SqsQueue::new(sqs, "imports", config.imports_queue_url.clone());
     let sns = aws_sdk_sns::Client::new(&sdk);
     let http = nhip_aws::webhook::http_client();
     let channels = Channels {
@@ -576,6 +585,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             sends: Arc::new(sends),
             steps: Arc::new(steps),
             tickets: Arc::new(tickets),
+            imports: Arc::new(imports),
         },
         channels,
         blobs: Arc::new(blobs),
@@ -629,6 +639,10 @@ mod tests {
             "NHIP_TICKETS_QUEUE_URL",
             "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-tickets",
         ),
+        (
+            "NHIP_IMPORTS_QUEUE_URL",
+            "https://sqs.ap-southeast-1.amazonaws.com/123456789012/nhip-imports",
+        ),
         ("NHIP_EVENT_BUS_NAME", "nhip-prod-events"),
         ("NHIP_BLOB_BUCKET", "nhip-prod-blobs"),
         ("AWS_REGION", "ap-southeast-1"),
@@ -662,20 +676,32 @@ mod tests {
     fn the_consoles_cognito_sign_in_is_configured_whole_or_not_at_all() {
         assert_eq!(read(GOOD).unwrap().cognito, None);
         let cognito = [
-            ("NHIP_COGNITO_DOMAIN", "https://nhip-prod-123.auth.ap-southeast-1.amazoncognito.com"),
+            (
+                "NHIP_COGNITO_DOMAIN",
+                "https://nhip-prod-123.auth.ap-southeast-1.amazoncognito.com",
+            ),
             ("NHIP_COGNITO_CLIENT_ID", "3abc"),
-            ("NHIP_COGNITO_ISSUER", "https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_X"),
+            (
+                "NHIP_COGNITO_ISSUER",
+                "https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_X",
+            ),
             ("NHIP_PUBLIC_URL", "https://crm.example-bank.vn"),
         ];
         let config = read(&with(&cognito)).unwrap().cognito.unwrap();
         assert_eq!(config.client_id, "3abc");
         assert_eq!(config.public_url, "https://crm.example-bank.vn");
         let partial = read(&with(&cognito[1..])).unwrap_err();
-        assert!(partial.to_string().contains("NHIP_COGNITO_DOMAIN"), "{partial}");
+        assert!(
+            partial.to_string().contains("NHIP_COGNITO_DOMAIN"),
+            "{partial}"
+        );
         let plain = read(&with(&[
             ("NHIP_COGNITO_DOMAIN", "http://nhip.auth.example"),
             ("NHIP_COGNITO_CLIENT_ID", "3abc"),
-            ("NHIP_COGNITO_ISSUER", "https://cognito-idp.ap-southeast-1.amazonaws.com/p"),
+            (
+                "NHIP_COGNITO_ISSUER",
+                "https://cognito-idp.ap-southeast-1.amazonaws.com/p",
+            ),
             ("NHIP_PUBLIC_URL", "https://crm.example-bank.vn"),
         ]));
         assert!(plain.is_err());
@@ -699,6 +725,7 @@ mod tests {
             "NHIP_SENDS_QUEUE_URL",
             "NHIP_STEPS_QUEUE_URL",
             "NHIP_TICKETS_QUEUE_URL",
+            "NHIP_IMPORTS_QUEUE_URL",
             "NHIP_EVENT_BUS_NAME",
             "NHIP_BLOB_BUCKET",
             "AWS_REGION",
@@ -716,6 +743,7 @@ mod tests {
             SENDS_QUEUE_URL_VAR,
             STEPS_QUEUE_URL_VAR,
             TICKETS_QUEUE_URL_VAR,
+            IMPORTS_QUEUE_URL_VAR,
             EVENT_BUS_NAME_VAR,
             BLOB_BUCKET_VAR,
             REGION_VAR,
@@ -755,6 +783,7 @@ mod tests {
             "NHIP_SENDS_QUEUE_URL",
             "NHIP_STEPS_QUEUE_URL",
             "NHIP_TICKETS_QUEUE_URL",
+            "NHIP_IMPORTS_QUEUE_URL",
         ] {
             for bad in [
                 "sqs.ap-southeast-1.amazonaws.com/1/q",

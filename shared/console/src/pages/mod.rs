@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod customer;
 pub mod home;
 pub mod hosted;
+pub mod import;
 pub mod leads;
 pub mod privacy;
 pub mod search;
@@ -78,6 +79,7 @@ impl Shell {
             ("/app/leads", "KH mới chưa tư vấn", Some(new_leads)),
             ("/app/care", "Khách hàng chăm sóc", None),
             ("/app/tickets", "Phiếu", None),
+            ("/app/import", "Nhập khách hàng", None),
             ("/app/notifications", "Thông báo", None),
         ];
         if staff.principal.role == Role::Admin {

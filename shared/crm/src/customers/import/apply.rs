@@ -24,7 +24,7 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_core::timeline;
-use nhip_ports::store::{Condition, StoreError, WriteOp};
+use nhip_ports::store::{Condition, StoreError, Update, WriteOp};
 
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +71,7 @@ pub async fn run(
         started_at: now,
         finished_at: None,
         rows: count(rows.len()),
+        processed: 0,
         created: 0,
         updated: 0,
         failed: 0,
@@ -83,11 +84,20 @@ pub async fn run(
         .await
     {
         Ok(()) => {}
-        // An earlier run of this file stopped part-way (or runs now): continue it, with its
-        // start instant so the rows' timeline keys are the same.
+        // An earlier run of this file stopped part-way (or runs now), or it was queued:
+        // continue it, with its start instant so the rows' timeline keys are the same.
         Err(StoreError::ConditionFailed { .. }) => {
             if let Some(existing) = load_record(deps, &import_id).await? {
                 record.started_at = existing.started_at;
+                if existing.status != RUNNING {
+                    deps.store
+                        .update(
+                            &keys::import(&import_id),
+                            Update::new().set("status", RUNNING),
+                            Condition::Exists,
+                        )
+                        .await?;
+                }
             }
         }
         Err(error) => return Err(error.into()),
@@ -113,8 +123,19 @@ pub async fn run(
             None => run.row(row).await?,
         };
         outcomes.push(outcome);
+        // The progress a page polls: one small write every PROGRESS_EVERY rows.
+        if outcomes.len() % PROGRESS_EVERY == 0 {
+            deps.store
+                .update(
+                    &keys::import(&import_id),
+                    Update::new().set("processed", outcomes.len() as u64),
+                    Condition::Exists,
+                )
+                .await?;
+        }
     }
     record.summarise(&outcomes);
+    record.processed = record.rows;
     record.status = DONE.to_owned();
     record.finished_at = Some(deps.clock.now());
     deps.store.put(record.to_item()?, Condition::Always).await?;
@@ -129,6 +150,9 @@ pub async fn run(
     );
     Ok(Imported::Ran(record.summary()))
 }
+
+/// Rows between two writes of an import's progress.
+const PROGRESS_EVERY: usize = 25;
 
 /// What every row of one run shares.
 struct Run<'a> {

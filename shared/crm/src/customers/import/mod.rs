@@ -38,6 +38,7 @@ use nhip_ports::store::StoreError;
 mod apply;
 mod columns;
 mod parse;
+pub mod queued;
 mod records;
 mod report;
 mod routes;

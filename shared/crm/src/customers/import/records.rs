@@ -142,6 +142,9 @@ pub(super) struct ImportRecord {
     pub(super) finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(super) rows: u32,
+    /// Rows with an outcome so far, counted while a queued import runs (for its progress bar).
+    #[serde(default)]
+    pub(super) processed: u32,
     #[serde(default)]
     pub(super) created: u32,
     #[serde(default)]
@@ -155,6 +158,7 @@ pub(super) struct ImportRecord {
     pub(super) errors_truncated: bool,
 }
 
+pub(super) const QUEUED: &str = "queued";
 pub(super) const RUNNING: &str = "running";
 pub(super) const DONE: &str = "done";
 

@@ -17,7 +17,7 @@ pub struct ErrorReport {
 
 /// The import, if the caller imported it or is an admin; `NotFound` otherwise, as if it did not
 /// exist.
-async fn visible_record(
+pub(super) async fn visible_record(
     deps: &Deps,
     principal: &Principal,
     id: &str,
