@@ -57,6 +57,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
             post(customer::log_interaction),
         )
         .route("/app/customers/{id}/activities", get(care::activities))
+        .route("/app/customers/{id}/holdings", post(customer::add_holding))
         .route(
             "/app/customers/{id}/reason",
             get(care::reason_form).post(care::save_reason),

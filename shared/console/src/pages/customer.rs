@@ -111,6 +111,20 @@ pub struct ProfileForm {
     version: u64,
 }
 
+/// The form adding a product the customer holds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HoldingForm {
+    product: String,
+    status: String,
+    reference: String,
+    starts_on: String,
+    expires_on: String,
+    amount: String,
+    usage_status: String,
+    remaining_percent: String,
+}
+
 /// The quick form's values.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -155,6 +169,11 @@ struct CustomerPage {
     objected: bool,
     may_erase: bool,
     journeys: Vec<JourneyRow>,
+    products: Vec<Choice>,
+    holding_statuses: Vec<Choice>,
+    usage_statuses: Vec<Choice>,
+    holding: HoldingForm,
+    holding_problem: Option<String>,
 }
 
 /// The timeline's kinds: a name for the filter, its label, and the event types it covers.
@@ -353,6 +372,8 @@ struct Forms {
     profile_problem: Option<String>,
     quick: Option<QuickForm>,
     quick_problem: Option<String>,
+    holding: Option<HoldingForm>,
+    holding_problem: Option<String>,
     timeline_kind: String,
     flash: Option<String>,
 }
@@ -369,6 +390,27 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         Ok(rows) => rows,
         Err(response) => return response,
     };
+    let catalogue = match holdings::products(&*deps.store).await {
+        Ok(products) => products,
+        Err(error) => return store_failure(error),
+    };
+    let holding = forms.holding.unwrap_or_else(|| HoldingForm {
+        status: "active".into(),
+        ..HoldingForm::default()
+    });
+    let product_options: Vec<(&str, &str)> = catalogue
+        .values()
+        .filter(|p| p.active)
+        .map(|p| (p.code.as_str(), p.name.as_str()))
+        .collect();
+    let status_options: Vec<(&str, &str)> = holdings::HoldingStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.label()))
+        .collect();
+    let usage_options: Vec<(&str, &str)> = nhip_domain::customer::UsageStatus::ALL
+        .iter()
+        .map(|u| (u.as_str(), u.label()))
+        .collect();
     let actions = match next_actions::of_customer(deps, customer.id).await {
         Ok(items) => action_rows(&items),
         Err(error) => return store_failure(error),
@@ -453,6 +495,11 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         restricted: customer.processing_restricted,
         objected: customer.marketing_objected,
         journeys,
+        products: choices(&product_options, &holding.product),
+        holding_statuses: choices(&status_options, &holding.status),
+        usage_statuses: choices(&usage_options, &holding.usage_status),
+        holding,
+        holding_problem: forms.holding_problem,
         may_erase: matches!(
             staff.principal.role,
             nhip_core::auth::Role::Admin | nhip_core::auth::Role::Manager
@@ -488,6 +535,7 @@ pub async fn page(
     let flash = query.saved.as_deref().map(|what| match what {
         "profile" => "Đã lưu hồ sơ.".to_owned(),
         "privacy" => "Đã ghi nhận yêu cầu về dữ liệu cá nhân.".to_owned(),
+        "holding" => "Đã thêm sản phẩm.".to_owned(),
         _ => "Đã ghi nhận.".to_owned(),
     });
     let forms = Forms {
@@ -707,6 +755,74 @@ async fn refused_quick(
         ..Forms::default()
     };
     let mut response = show(deps, staff, customer, forms).await;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    response
+}
+
+/// `POST /app/customers/{id}/holdings`: adds a product the customer holds (a contract, a card,
+/// a subscription), through the same checks as the API.
+pub async fn add_holding(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<HoldingForm>,
+) -> Response {
+    let customer = match visible(&deps, &staff, &id).await {
+        Ok(customer) => customer,
+        Err(response) => return response,
+    };
+    let mut body = Map::new();
+    let mut problem = None;
+    for (name, value) in [
+        ("product", &form.product),
+        ("status", &form.status),
+        ("reference", &form.reference),
+        ("starts_on", &form.starts_on),
+        ("expires_on", &form.expires_on),
+        ("usage_status", &form.usage_status),
+    ] {
+        if !value.trim().is_empty() {
+            body.insert(name.into(), json!(value.trim()));
+        }
+    }
+    let amount = form.amount.replace(['.', ' ', '₫'], "");
+    if !amount.is_empty() {
+        match amount.parse::<i64>() {
+            Ok(amount) => {
+                body.insert("amount".into(), json!(amount));
+            }
+            Err(_) => problem = Some("Giá trị: nhập số tiền (đồng).".to_owned()),
+        }
+    }
+    let remaining = form.remaining_percent.trim().replace(',', ".");
+    if !remaining.is_empty() {
+        match remaining.parse::<f64>() {
+            Ok(percent) if (0.0..=100.0).contains(&percent) => {
+                body.insert("remaining_invoice_ratio".into(), json!(percent / 100.0));
+            }
+            _ => problem = Some("Hoá đơn còn lại: nhập phần trăm từ 0 đến 100.".to_owned()),
+        }
+    }
+    if problem.is_none() {
+        match holdings::changes::add(&deps, &staff.principal, &id, &body).await {
+            Ok(_) => {
+                return Redirect::to(&format!("/app/customers/{id}?saved=holding")).into_response();
+            }
+            Err(error) => {
+                let error = nhip_core::http::ApiError::from(error);
+                if !error.status.is_client_error() || error.status == StatusCode::NOT_FOUND {
+                    return api_error_page(error);
+                }
+                problem = Some(form_problem(&error));
+            }
+        }
+    }
+    let forms = Forms {
+        holding: Some(form),
+        holding_problem: problem,
+        ..Forms::default()
+    };
+    let mut response = show(&deps, &staff, &customer, forms).await;
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     response
 }

@@ -27,6 +27,10 @@ use nhip_crm::staff;
 use crate::assets;
 use crate::session::{Staff, store_failure};
 
+/// The most waiting leads a page counts ("1000+" beyond), so the shell's cost stays bounded
+/// however many wait.
+pub const NEW_LEADS_CAP: u64 = 1000;
+
 /// One entry of the menu.
 pub struct MenuItem {
     /// Where it goes.
@@ -34,7 +38,7 @@ pub struct MenuItem {
     /// What it says.
     pub label: &'static str,
     /// A count shown beside it.
-    pub count: Option<u64>,
+    pub count: Option<String>,
     /// Whether it is the page shown.
     pub current: bool,
 }
@@ -55,6 +59,8 @@ pub struct Shell {
     pub unread: i64,
     /// Leads in scope nobody has talked to yet.
     pub new_leads: u64,
+    /// The same as shown: `1000+` past the cap.
+    pub new_leads_label: String,
     /// The signed-in user's name as shown.
     pub display_name: String,
     /// Their role, in Vietnamese.
@@ -71,12 +77,25 @@ impl Shell {
         let unread = nhip_crm::notifications::unread(deps, &staff.user.username)
             .await
             .map_err(store_failure)?;
-        let new_leads = nhip_crm::customers::list::count_new(&*deps.store, &staff.principal)
-            .await
-            .map_err(store_failure)?;
+        let new_leads = nhip_crm::customers::list::count_new_up_to(
+            &*deps.store,
+            &staff.principal,
+            NEW_LEADS_CAP,
+        )
+        .await
+        .map_err(store_failure)?;
+        let new_leads_label = if new_leads >= NEW_LEADS_CAP {
+            format!("{NEW_LEADS_CAP}+")
+        } else {
+            new_leads.to_string()
+        };
         let mut menu = vec![
             ("/app", "Trang chủ", None),
-            ("/app/leads", "KH mới chưa tư vấn", Some(new_leads)),
+            (
+                "/app/leads",
+                "KH mới chưa tư vấn",
+                Some(new_leads_label.clone()),
+            ),
             ("/app/care", "Khách hàng chăm sóc", None),
             ("/app/tickets", "Phiếu", None),
             ("/app/import", "Nhập khách hàng", None),
@@ -103,6 +122,7 @@ impl Shell {
                 .collect(),
             unread,
             new_leads,
+            new_leads_label,
             display_name: staff.user.display_name.clone(),
             role_label: staff::role_label(staff.user.role),
             query: String::new(),

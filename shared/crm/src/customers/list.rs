@@ -487,6 +487,16 @@ async fn exact_lookup(
 
 /// How many customers in the caller's scope are `new` (not yet consulted): the bell's count.
 pub async fn count_new(store: &dyn ItemStore, principal: &Principal) -> Result<u64, StoreError> {
+    count_new_up_to(store, principal, u64::MAX).await
+}
+
+/// [`count_new`], but reading no further once `cap` are counted: what a page shows on every
+/// render ("1000+"), at a bounded cost however many leads wait.
+pub async fn count_new_up_to(
+    store: &dyn ItemStore,
+    principal: &Principal,
+    cap: u64,
+) -> Result<u64, StoreError> {
     let filters = Filters {
         lifecycle: Some(Lifecycle::New),
         ..Filters::default()
@@ -506,6 +516,9 @@ pub async fn count_new(store: &dyn ItemStore, principal: &Principal) -> Result<u
                 .filter_map(|item: Item| Customer::from_item(item).ok())
                 .filter(|c| visible(principal, c) && c.erased_at.is_none())
                 .count() as u64;
+            if count >= cap {
+                return Ok(cap);
+            }
             match page.next {
                 Some(next) => cursor = Some(next),
                 None => break,
