@@ -1,7 +1,8 @@
 """Fails when an HTTP handler is longer than a screen.
 
-A handler (a function annotated with `#[utoipa::path]`) reads the request, calls a use-case
-function and answers its view; the logic lives in the use case, which returns a domain error.
+A handler (a function annotated with `#[utoipa::path]`, or a console page: a top-level
+`pub async fn` of shared/console/src/pages/) reads the request, calls a use-case function and
+answers its view; the logic lives in the use case, which returns a domain error.
 This check counts each handler's lines, from `fn` to its closing brace, and fails on one over
 the limit, naming it. `python3 tools/handler_lengths.py [--list]`: `--list` prints every
 handler's length, longest first.
@@ -38,10 +39,28 @@ def handlers(path: pathlib.Path):
         i += 1
 
 
+PAGE = re.compile(r"^pub async fn (\w+)")
+
+
+def pages(path: pathlib.Path):
+    """The console's page handlers: top-level `pub async fn`s, to their closing brace."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        match = PAGE.match(line)
+        if match:
+            k = i
+            while k < len(lines) and lines[k] != "}":
+                k += 1
+            yield match.group(1), i + 1, k - i + 1
+
+
 def main() -> int:
     found = []
     for path in sorted(ROOT.glob("shared/*/src/**/*.rs")):
         for name, line, length in handlers(path):
+            found.append((length, f"{path.relative_to(ROOT)}:{line}", name))
+    for path in sorted(ROOT.glob("shared/console/src/pages/*.rs")):
+        for name, line, length in pages(path):
             found.append((length, f"{path.relative_to(ROOT)}:{line}", name))
     found.sort(reverse=True)
     if "--list" in sys.argv:

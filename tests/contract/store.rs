@@ -101,6 +101,7 @@ store_contract!(
         update_creates_unless_existence_is_required,
         delete_respects_its_condition,
         query_reads_a_partition_in_both_directions_with_pages,
+        begins_with_stops_at_its_prefix_whatever_follows_in_the_partition,
         query_between_and_equals,
         malformed_cursors_are_rejected,
         batch_get_returns_found_items_in_order,
@@ -284,6 +285,61 @@ async fn seed_timeline(store: &Arc<dyn ItemStore>) {
         )
         .await
         .unwrap();
+}
+
+/// A prefix query sees exactly the keys with that prefix, in both directions, though keys
+/// before and after it (and non-ASCII ones within it) share the partition and the index.
+async fn begins_with_stops_at_its_prefix_whatever_follows_in_the_partition(
+    store: Arc<dyn ItemStore>,
+) {
+    let pk = "LIST#prefix";
+    for sk in [
+        "consulting#1",
+        "customer#1",
+        "customer#2",
+        "customer#\u{1ec7}",
+        "former#1",
+        "new#1",
+    ] {
+        store
+            .put(
+                item(json!({"pk": pk, "sk": sk, "gsi2pk": pk, "gsi2sk": sk})),
+                Condition::Always,
+            )
+            .await
+            .unwrap();
+    }
+    for index in [Index::Primary, Index::Gsi2] {
+        for (prefix, forward, expected) in [
+            ("consulting#", false, vec!["consulting#1"]),
+            (
+                "customer#",
+                false,
+                vec!["customer#\u{1ec7}", "customer#2", "customer#1"],
+            ),
+            (
+                "customer#",
+                true,
+                vec!["customer#1", "customer#2", "customer#\u{1ec7}"],
+            ),
+            ("former#", true, vec!["former#1"]),
+            ("lead#", false, vec![]),
+        ] {
+            let mut query = Query::partition(index, pk)
+                .sk(SortKey::BeginsWith(prefix.into()))
+                .limit(10);
+            if !forward {
+                query = query.descending();
+            }
+            let page = store.query(query).await.unwrap();
+            let seen: Vec<&str> = page
+                .items
+                .iter()
+                .map(|i| i["sk"].as_str().unwrap())
+                .collect();
+            assert_eq!(seen, expected, "{index:?} {prefix} forward={forward}");
+        }
+    }
 }
 
 async fn read_all(store: &Arc<dyn ItemStore>, query: Query) -> (Vec<i64>, usize) {

@@ -292,6 +292,13 @@ fn run_query(
         Some(SortKey::BeginsWith(prefix)) => {
             sql += &format!(" AND {sk_col} >= ? AND substr({sk_col}, 1, length(?)) = ?");
             args.extend([prefix.clone(), prefix.clone(), prefix.clone()]);
+            // The end of the prefix's range (the prefix followed by the highest code point),
+            // so a scan never walks the keys after the prefix; a descending page that resumes
+            // after a cursor has the cursor as its tighter end instead.
+            if query.forward || position.is_none() {
+                sql += &format!(" AND {sk_col} < ?");
+                args.push(format!("{prefix}\u{10FFFF}"));
+            }
         }
         Some(SortKey::Between(lo, hi)) => {
             sql += &format!(" AND {sk_col} BETWEEN ? AND ?");

@@ -219,6 +219,44 @@ fn filter_query(query: &CareQuery) -> String {
     serializer.finish()
 }
 
+/// The rows of a page of customers.
+fn care_rows(
+    customers: &[nhip_crm::customers::model::Customer],
+    products: &BTreeMap<String, Product>,
+    reasons: &BTreeMap<String, UsageReason>,
+) -> Vec<CareRow> {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    customers
+        .iter()
+        .map(|customer| CareRow {
+            id: customer.id.to_string(),
+            name: customer.full_name.clone(),
+            tax_code: text(customer.tax_code.as_ref().map(|t| t.as_str())),
+            cccd: customer
+                .cccd
+                .as_ref()
+                .map(|c| c.masked())
+                .unwrap_or_default(),
+            phone: text(customer.phone().map(|p| p.as_str())),
+            products: product_cells(customer, products, reasons),
+            lifecycle: customer.lifecycle.label(),
+            classification: customer.classification.map_or("", |c| c.label()),
+            owner: text(customer.owner.as_deref()),
+        })
+        .collect()
+}
+
+/// The next page's link: the same filters and the list's cursor.
+fn next_link(query: &CareQuery, cursor: &str) -> String {
+    let filters = filter_query(query);
+    let cursor = form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>();
+    if filters.is_empty() {
+        format!("/app/care?cursor={cursor}")
+    } else {
+        format!("/app/care?{filters}&cursor={cursor}")
+    }
+}
+
 /// `GET /app/care`.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
@@ -236,45 +274,11 @@ pub async fn page(
     let (rows, problem, next) = match filters(&query) {
         Err(problem) => (Vec::new(), Some(problem), None),
         Ok(filters) => match list::list(&*deps.store, &staff.principal, &filters).await {
-            Ok(listing) => {
-                let rows = listing
-                    .customers
-                    .iter()
-                    .map(|customer| CareRow {
-                        id: customer.id.to_string(),
-                        name: customer.full_name.clone(),
-                        tax_code: customer
-                            .tax_code
-                            .as_ref()
-                            .map(|t| t.as_str().to_owned())
-                            .unwrap_or_default(),
-                        cccd: customer
-                            .cccd
-                            .as_ref()
-                            .map(|c| c.masked())
-                            .unwrap_or_default(),
-                        phone: customer
-                            .phone()
-                            .map(|p| p.as_str().to_owned())
-                            .unwrap_or_default(),
-                        products: product_cells(customer, &products, &reasons),
-                        lifecycle: customer.lifecycle.label(),
-                        classification: customer.classification.map_or("", |c| c.label()),
-                        owner: customer.owner.clone().unwrap_or_default(),
-                    })
-                    .collect();
-                let next = listing.next_cursor.map(|cursor| {
-                    let filters = filter_query(&query);
-                    let cursor =
-                        form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>();
-                    if filters.is_empty() {
-                        format!("/app/care?cursor={cursor}")
-                    } else {
-                        format!("/app/care?{filters}&cursor={cursor}")
-                    }
-                });
-                (rows, None, next)
-            }
+            Ok(listing) => (
+                care_rows(&listing.customers, &products, &reasons),
+                None,
+                listing.next_cursor.map(|cursor| next_link(&query, &cursor)),
+            ),
             Err(list::ListError::Invalid { field, message }) => {
                 (Vec::new(), Some(format!("{field}: {message}")), None)
             }

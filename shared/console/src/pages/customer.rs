@@ -560,80 +560,71 @@ pub async fn save_profile(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<ProfileForm>,
 ) -> Response {
+    let error = match update(&deps, &staff.principal, &id, &profile_body(&form)).await {
+        Ok(_) => {
+            return Redirect::to(&format!("/app/customers/{id}?saved=profile")).into_response();
+        }
+        Err(error) => error,
+    };
+    let status = error.status;
+    if !matches!(
+        status,
+        StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
+    ) {
+        return api_error_page(error);
+    }
+    let current = match visible(&deps, &staff, &id).await {
+        Ok(customer) => customer,
+        Err(response) => return response,
+    };
+    let (problem, form) = if status == StatusCode::CONFLICT {
+        // Told, not lost: what was typed stays in the form, now at the current version, so a
+        // second save is a deliberate overwrite.
+        let problem = format!(
+            "Hồ sơ vừa được người khác cập nhật (tên hiện tại: {}). Nội dung bạn nhập vẫn được giữ bên dưới; kiểm tra rồi bấm Lưu lần nữa để ghi đè.",
+            current.full_name
+        );
+        let version = current.version;
+        (problem, ProfileForm { version, ..form })
+    } else {
+        (form_problem(&error), form)
+    };
+    let forms = Forms {
+        profile: Some(form),
+        profile_problem: Some(problem),
+        ..Forms::default()
+    };
+    let mut response = show(&deps, &staff, &current, forms).await;
+    *response.status_mut() = if status == StatusCode::CONFLICT {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    response
+}
+
+/// The profile form as the update use case's body; blank fields clear.
+fn profile_body(form: &ProfileForm) -> Map<String, Value> {
+    let optional = |text: &str| {
+        let text = text.trim();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            json!(text)
+        }
+    };
+    let birthday = match parse_date(&form.birthday) {
+        Some(date) => json!(date.format("%Y-%m-%d").to_string()),
+        // Not a date: sent as typed, for the use case to name the problem.
+        None => optional(&form.birthday),
+    };
     let mut body = Map::new();
     body.insert("version".into(), json!(form.version));
     body.insert("full_name".into(), json!(form.full_name.trim()));
-    let birthday = form.birthday.trim();
-    if birthday.is_empty() {
-        body.insert("birthday".into(), Value::Null);
-    } else {
-        match parse_date(birthday) {
-            Some(date) => body.insert(
-                "birthday".into(),
-                json!(date.format("%Y-%m-%d").to_string()),
-            ),
-            None => body.insert("birthday".into(), json!(birthday)),
-        };
-    }
-    let address = form.address.trim();
-    body.insert(
-        "address".into(),
-        if address.is_empty() {
-            Value::Null
-        } else {
-            json!(address)
-        },
-    );
-    body.insert(
-        "classification".into(),
-        if form.classification.is_empty() {
-            Value::Null
-        } else {
-            json!(form.classification)
-        },
-    );
-    match update(&deps, &staff.principal, &id, &body).await {
-        Ok(_) => Redirect::to(&format!("/app/customers/{id}?saved=profile")).into_response(),
-        Err(error) if error.status == StatusCode::CONFLICT => {
-            let current = match visible(&deps, &staff, &id).await {
-                Ok(customer) => customer,
-                Err(response) => return response,
-            };
-            let problem = format!(
-                "Hồ sơ vừa được người khác cập nhật (tên hiện tại: {}). Nội dung bạn nhập vẫn được giữ bên dưới; kiểm tra rồi bấm Lưu lần nữa để ghi đè.",
-                current.full_name
-            );
-            let forms = Forms {
-                profile: Some(ProfileForm {
-                    version: current.version,
-                    ..form
-                }),
-                profile_problem: Some(problem),
-                ..Forms::default()
-            };
-            let mut response = show(&deps, &staff, &current, forms).await;
-            *response.status_mut() = StatusCode::CONFLICT;
-            response
-        }
-        Err(error)
-            if error.status == StatusCode::UNPROCESSABLE_ENTITY
-                || error.status == StatusCode::BAD_REQUEST =>
-        {
-            let current = match visible(&deps, &staff, &id).await {
-                Ok(customer) => customer,
-                Err(response) => return response,
-            };
-            let forms = Forms {
-                profile_problem: Some(form_problem(&error)),
-                profile: Some(form),
-                ..Forms::default()
-            };
-            let mut response = show(&deps, &staff, &current, forms).await;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            response
-        }
-        Err(error) => api_error_page(error),
-    }
+    body.insert("birthday".into(), birthday);
+    body.insert("address".into(), optional(&form.address));
+    body.insert("classification".into(), optional(&form.classification));
+    body
 }
 
 /// The interaction the quick form describes, or the problem with it.
@@ -771,8 +762,34 @@ pub async fn add_holding(
         Ok(customer) => customer,
         Err(response) => return response,
     };
+    let problem = match holding_body(&form) {
+        Err(problem) => problem,
+        Ok(body) => match holdings::changes::add(&deps, &staff.principal, &id, &body).await {
+            Ok(_) => {
+                return Redirect::to(&format!("/app/customers/{id}?saved=holding")).into_response();
+            }
+            Err(error) => {
+                let error = nhip_core::http::ApiError::from(error);
+                if !error.status.is_client_error() || error.status == StatusCode::NOT_FOUND {
+                    return api_error_page(error);
+                }
+                form_problem(&error)
+            }
+        },
+    };
+    let forms = Forms {
+        holding: Some(form),
+        holding_problem: Some(problem),
+        ..Forms::default()
+    };
+    let mut response = show(&deps, &staff, &customer, forms).await;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    response
+}
+
+/// The holding form as the add use case's body, or the problem with an amount or share.
+fn holding_body(form: &HoldingForm) -> Result<Map<String, Value>, String> {
     let mut body = Map::new();
-    let mut problem = None;
     for (name, value) in [
         ("product", &form.product),
         ("status", &form.status),
@@ -787,12 +804,10 @@ pub async fn add_holding(
     }
     let amount = form.amount.replace(['.', ' ', '₫'], "");
     if !amount.is_empty() {
-        match amount.parse::<i64>() {
-            Ok(amount) => {
-                body.insert("amount".into(), json!(amount));
-            }
-            Err(_) => problem = Some("Giá trị: nhập số tiền (đồng).".to_owned()),
-        }
+        let amount = amount
+            .parse::<i64>()
+            .map_err(|_| "Giá trị: nhập số tiền (đồng).".to_owned())?;
+        body.insert("amount".into(), json!(amount));
     }
     let remaining = form.remaining_percent.trim().replace(',', ".");
     if !remaining.is_empty() {
@@ -800,29 +815,8 @@ pub async fn add_holding(
             Ok(percent) if (0.0..=100.0).contains(&percent) => {
                 body.insert("remaining_invoice_ratio".into(), json!(percent / 100.0));
             }
-            _ => problem = Some("Hoá đơn còn lại: nhập phần trăm từ 0 đến 100.".to_owned()),
+            _ => return Err("Hoá đơn còn lại: nhập phần trăm từ 0 đến 100.".to_owned()),
         }
     }
-    if problem.is_none() {
-        match holdings::changes::add(&deps, &staff.principal, &id, &body).await {
-            Ok(_) => {
-                return Redirect::to(&format!("/app/customers/{id}?saved=holding")).into_response();
-            }
-            Err(error) => {
-                let error = nhip_core::http::ApiError::from(error);
-                if !error.status.is_client_error() || error.status == StatusCode::NOT_FOUND {
-                    return api_error_page(error);
-                }
-                problem = Some(form_problem(&error));
-            }
-        }
-    }
-    let forms = Forms {
-        holding: Some(form),
-        holding_problem: problem,
-        ..Forms::default()
-    };
-    let mut response = show(&deps, &staff, &customer, forms).await;
-    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    response
+    Ok(body)
 }

@@ -77,51 +77,13 @@ pub async fn callback(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
     };
-    let (Some(state), Some(verifier)) = (value("s"), value("v")) else {
-        return refused("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.");
-    };
-    if callback.error.is_some() {
-        return refused("Trang đăng nhập đã từ chối. Vui lòng đăng nhập lại.");
-    }
-    let (Some(code), Some(returned)) = (callback.code, callback.state) else {
-        return refused("Thiếu mã đăng nhập. Vui lòng đăng nhập lại.");
-    };
-    if returned.len() != state.len()
-        || returned
-            .bytes()
-            .zip(state.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            != 0
-    {
-        return refused("Phiên đăng nhập không khớp. Vui lòng đăng nhập lại.");
-    }
-    let username = match provider.exchange(&code, &verifier).await {
+    let username = match signed_in_name(provider.as_ref(), value("s"), value("v"), callback).await {
         Ok(username) => username,
-        Err(error) => {
-            tracing::warn!(%error, "console: the identity provider's sign-in failed");
-            return refused("Không xác minh được đăng nhập. Vui lòng đăng nhập lại.");
-        }
+        Err(response) => return response,
     };
-    let now = deps.clock.now();
-    let mut user = match staff::user(&*deps.store, &username).await {
+    let user = match directory_user(&deps, &username).await {
         Ok(user) => user,
-        Err(error) => return store_failure(error),
-    };
-    if user.is_none() && deps.settings.first_admin.as_deref() == Some(username.as_str()) {
-        user = match staff::bootstrap_first_admin(&*deps.store, &username, now).await {
-            Ok(user) => user,
-            Err(staff::DirectoryError::Store(error)) => return store_failure(error),
-            Err(error) => {
-                tracing::error!(%error, "console: the first admin could not be added");
-                None
-            }
-        };
-    }
-    let Some(user) = user.filter(|user| user.active) else {
-        tracing::info!(user = %username, "console: signed in at the provider, not in the directory");
-        return refused(
-            "Tài khoản này chưa có (hoặc đã bị khoá) trong danh bạ nhân sự của Nhịp. Liên hệ quản trị viên.",
-        );
+        Err(response) => return response,
     };
     let token = match session::start(&deps, &user, false).await {
         Ok(token) => token,
@@ -139,6 +101,69 @@ pub async fn callback(
         session::set_cookie(&deps, FLOW_COOKIE, "", 0),
     );
     response
+}
+
+/// The user name the provider vouches for, once the returned `state` matches the one sent
+/// and the code is traded with the verifier kept.
+async fn signed_in_name(
+    provider: &dyn IdentityProvider,
+    state: Option<String>,
+    verifier: Option<String>,
+    callback: Callback,
+) -> Result<String, Response> {
+    let (Some(state), Some(verifier)) = (state, verifier) else {
+        return Err(refused(
+            "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.",
+        ));
+    };
+    if callback.error.is_some() {
+        return Err(refused(
+            "Trang đăng nhập đã từ chối. Vui lòng đăng nhập lại.",
+        ));
+    }
+    let (Some(code), Some(returned)) = (callback.code, callback.state) else {
+        return Err(refused("Thiếu mã đăng nhập. Vui lòng đăng nhập lại."));
+    };
+    let same = returned.len() == state.len()
+        && returned
+            .bytes()
+            .zip(state.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(refused(
+            "Phiên đăng nhập không khớp. Vui lòng đăng nhập lại.",
+        ));
+    }
+    provider.exchange(&code, &verifier).await.map_err(|error| {
+        tracing::warn!(%error, "console: the identity provider's sign-in failed");
+        refused("Không xác minh được đăng nhập. Vui lòng đăng nhập lại.")
+    })
+}
+
+/// The active directory user of that name; while the directory is empty, the configured first
+/// admin is added as its first admin.
+async fn directory_user(deps: &Deps, username: &str) -> Result<staff::StaffUser, Response> {
+    let mut user = staff::user(&*deps.store, username)
+        .await
+        .map_err(store_failure)?;
+    if user.is_none() && deps.settings.first_admin.as_deref() == Some(username) {
+        let now = deps.clock.now();
+        user = match staff::bootstrap_first_admin(&*deps.store, username, now).await {
+            Ok(user) => user,
+            Err(staff::DirectoryError::Store(error)) => return Err(store_failure(error)),
+            Err(error) => {
+                tracing::error!(%error, "console: the first admin could not be added");
+                None
+            }
+        };
+    }
+    user.filter(|user| user.active).ok_or_else(|| {
+        tracing::info!(user = %username, "console: signed in at the provider, not in the directory");
+        refused(
+            "Tài khoản này chưa có (hoặc đã bị khoá) trong danh bạ nhân sự của Nhịp. Liên hệ quản trị viên.",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -80,6 +80,27 @@ async fn assignees(deps: &Deps, staff: &Staff) -> Result<Vec<Assignee>, Response
         .collect())
 }
 
+/// A waiting lead as listed.
+fn lead_row(
+    customer: &nhip_crm::customers::model::Customer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> LeadRow {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    LeadRow {
+        id: customer.id.to_string(),
+        name: customer.full_name.clone(),
+        phone: text(customer.phone().map(|p| p.as_str())),
+        email: text(customer.email().map(|e| e.as_str())),
+        source: match &customer.attribution.utm_source {
+            Some(utm) => format!("{} · {utm}", customer.source.label()),
+            None => customer.source.label().to_owned(),
+        },
+        age: format::age(customer.created_at, now),
+        owner: text(customer.owner.as_deref()),
+        version: customer.version,
+    }
+}
+
 /// `GET /app/leads`.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
@@ -111,25 +132,7 @@ pub async fn page(
     let rows = listing
         .customers
         .iter()
-        .map(|customer| LeadRow {
-            id: customer.id.to_string(),
-            name: customer.full_name.clone(),
-            phone: customer
-                .phone()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
-            email: customer
-                .email()
-                .map(|e| e.as_str().to_owned())
-                .unwrap_or_default(),
-            source: match &customer.attribution.utm_source {
-                Some(utm) => format!("{} · {utm}", customer.source.label()),
-                None => customer.source.label().to_owned(),
-            },
-            age: format::age(customer.created_at, now),
-            owner: customer.owner.clone().unwrap_or_default(),
-            version: customer.version,
-        })
+        .map(|customer| lead_row(customer, now))
         .collect();
     let can_assign = matches!(staff.principal.role, Role::Admin | Role::Manager);
     let assignees = if can_assign {

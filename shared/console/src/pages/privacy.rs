@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use nhip_core::auth::Role;
 use nhip_core::deps::Deps;
+use nhip_core::http::ApiError;
 use nhip_crm::customers::model::Customer;
 use nhip_crm::customers::routes::find_visible;
 use nhip_crm::privacy::{self, ErasureOrder, PrivacyError};
@@ -163,11 +164,7 @@ pub async fn confirm(
         Err(response) => return response,
     };
     if !may(&staff, action) {
-        return api_error_page(nhip_core::http::ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "",
-        ));
+        return forbidden();
     }
     confirm_page(&deps, &staff, &customer, action, None, String::new()).await
 }
@@ -196,127 +193,121 @@ pub async fn carry_out(
         Err(response) => return response,
     };
     if !may(&staff, action) {
-        return api_error_page(nhip_core::http::ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "",
-        ));
+        return forbidden();
     }
     let typed = nhip_domain::person::nfc(form.typed_name.trim());
-    if typed != customer.full_name {
-        let problem = format!(
+    let problem = if typed != customer.full_name {
+        format!(
             "Gõ đúng họ tên khách hàng \"{}\" để xác nhận.",
             customer.full_name
-        );
-        return confirm_page(&deps, &staff, &customer, action, Some(problem), form.reason).await;
-    }
-    let evidence = format!(
-        "Xác nhận trên màn hình nhân viên bởi {}",
-        staff.user.username
-    );
-    let result = match action {
-        Action::Export => {
-            return match privacy::export_personal_data(&deps, &staff.principal, &id).await {
-                Ok(document) => download(&customer, &document),
-                Err(error) => {
-                    privacy_error(&deps, &staff, &customer, action, form.reason, error).await
-                }
-            };
-        }
-        Action::Erase => {
-            let order = ErasureOrder {
-                reason: form.reason.trim().to_owned(),
-                version: form.version,
-            };
-            if order.reason.is_empty() {
-                let problem = "Ghi lý do và cách khách yêu cầu xoá.".to_owned();
-                return confirm_page(&deps, &staff, &customer, action, Some(problem), form.reason)
-                    .await;
-            }
-            match privacy::erase_personal_data(&deps, &staff.principal, &id, &order).await {
-                Ok(_) => return Redirect::to("/app/care?erased=1").into_response(),
-                Err(error) => {
-                    return privacy_error(&deps, &staff, &customer, action, form.reason, error)
-                        .await;
-                }
-            }
-        }
-        Action::Restrict => {
-            privacy::restrict_processing(
-                &deps,
-                &staff.principal,
-                &id,
-                form.version,
-                !customer.processing_restricted,
-                Some(&evidence),
-            )
-            .await
-        }
-        Action::Object => {
-            privacy::object_to_marketing(
-                &deps,
-                &staff.principal,
-                &id,
-                Some(form.version),
-                !customer.marketing_objected,
-                Some(&evidence),
-            )
-            .await
+        )
+    } else {
+        match act(&deps, &staff, &customer, action, &form).await {
+            Ok(response) => return response,
+            Err(Refusal::Page(response)) => return response,
+            Err(Refusal::Problem(problem)) => problem,
         }
     };
-    match result {
-        Ok(_) => Redirect::to(&format!("/app/customers/{id}?saved=privacy")).into_response(),
-        Err(error)
-            if error.status == StatusCode::CONFLICT
-                || error.status == StatusCode::UNPROCESSABLE_ENTITY =>
-        {
-            let problem = if error.status == StatusCode::CONFLICT {
-                "Hồ sơ vừa được người khác cập nhật; kiểm tra lại rồi xác nhận lần nữa.".to_owned()
-            } else {
-                form_problem(&error)
-            };
-            let current = match visible(&deps, &staff, &id).await {
-                Ok(current) => current,
-                Err(response) => return response,
-            };
-            confirm_page(&deps, &staff, &current, action, Some(problem), form.reason).await
+    let current = match visible(&deps, &staff, &id).await {
+        Ok(current) => current,
+        Err(response) => return response,
+    };
+    confirm_page(&deps, &staff, &current, action, Some(problem), form.reason).await
+}
+
+/// Why an action was not carried out: a problem to show on the confirmation page, or a page
+/// of its own (not found, the store unavailable).
+enum Refusal {
+    Problem(String),
+    Page(Response),
+}
+
+const STALE: &str = "Hồ sơ vừa được người khác cập nhật; kiểm tra lại rồi xác nhận lần nữa.";
+
+impl From<PrivacyError> for Refusal {
+    fn from(error: PrivacyError) -> Self {
+        match error {
+            PrivacyError::NotFound => Refusal::Page(not_found()),
+            PrivacyError::StaleVersion { .. } => Refusal::Problem(STALE.to_owned()),
+            PrivacyError::Invalid { problem, .. } => Refusal::Problem(problem.to_owned()),
+            other => Refusal::Page(api_error_page(other.into())),
         }
-        Err(error) => api_error_page(error),
     }
 }
 
-async fn privacy_error(
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        match error.status {
+            StatusCode::CONFLICT => Refusal::Problem(STALE.to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY => Refusal::Problem(form_problem(&error)),
+            _ => Refusal::Page(api_error_page(error)),
+        }
+    }
+}
+
+/// Carries the confirmed action out; answers where the browser goes next.
+async fn act(
     deps: &Deps,
     staff: &Staff,
     customer: &Customer,
     action: Action,
-    reason: String,
-    error: PrivacyError,
-) -> Response {
-    match error {
-        PrivacyError::NotFound => not_found(),
-        PrivacyError::StaleVersion { .. } => {
-            let current = match visible(deps, staff, &customer.id.to_string()).await {
-                Ok(current) => current,
-                Err(response) => return response,
-            };
-            let problem =
-                "Hồ sơ vừa được người khác cập nhật; kiểm tra lại rồi xác nhận lần nữa.".to_owned();
-            confirm_page(deps, staff, &current, action, Some(problem), reason).await
+    form: &ConfirmForm,
+) -> Result<Response, Refusal> {
+    let id = customer.id.to_string();
+    let evidence = format!(
+        "Xác nhận trên màn hình nhân viên bởi {}",
+        staff.user.username
+    );
+    let principal = &staff.principal;
+    match action {
+        Action::Export => {
+            let document = privacy::export_personal_data(deps, principal, &id).await?;
+            return Ok(download(customer, &document));
         }
-        PrivacyError::Invalid { problem, .. } => {
-            confirm_page(
-                deps,
-                staff,
-                customer,
-                action,
-                Some(problem.to_owned()),
+        Action::Erase => {
+            let reason = form.reason.trim().to_owned();
+            if reason.is_empty() {
+                return Err(Refusal::Problem(
+                    "Ghi lý do và cách khách yêu cầu xoá.".into(),
+                ));
+            }
+            let order = ErasureOrder {
                 reason,
-            )
-            .await
+                version: form.version,
+            };
+            privacy::erase_personal_data(deps, principal, &id, &order).await?;
+            return Ok(Redirect::to("/app/care?erased=1").into_response());
         }
-        other => api_error_page(other.into()),
+        Action::Restrict => {
+            let restricted = !customer.processing_restricted;
+            privacy::restrict_processing(
+                deps,
+                principal,
+                &id,
+                form.version,
+                restricted,
+                Some(&evidence),
+            )
+            .await?;
+        }
+        Action::Object => {
+            let objected = !customer.marketing_objected;
+            privacy::object_to_marketing(
+                deps,
+                principal,
+                &id,
+                Some(form.version),
+                objected,
+                Some(&evidence),
+            )
+            .await?;
+        }
     }
+    Ok(Redirect::to(&format!("/app/customers/{id}?saved=privacy")).into_response())
+}
+
+fn forbidden() -> Response {
+    api_error_page(ApiError::new(StatusCode::FORBIDDEN, "forbidden", ""))
 }
 
 fn download(customer: &Customer, document: &impl serde::Serialize) -> Response {

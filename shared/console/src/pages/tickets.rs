@@ -65,6 +65,39 @@ fn priority_label(priority: TicketPriority) -> &'static str {
     }
 }
 
+/// Tickets as rows, each named by its customer while the customer is there.
+fn ticket_rows(
+    tickets: &[tickets::Ticket],
+    names: &std::collections::HashMap<CustomerId, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<TicketRow> {
+    tickets
+        .iter()
+        .map(|ticket| {
+            let name = ticket
+                .customer_id
+                .parse::<CustomerId>()
+                .ok()
+                .and_then(|id| names.get(&id).cloned());
+            TicketRow {
+                customer_id: if name.is_some() {
+                    ticket.customer_id.clone()
+                } else {
+                    String::new()
+                },
+                customer: name.unwrap_or_else(|| "(đã xoá)".into()),
+                title: ticket.title.clone(),
+                priority: priority_label(ticket.priority),
+                status: ticket.status_label.clone(),
+                assignee: ticket.assignee.clone().unwrap_or_default(),
+                due: format::date_time(ticket.due_at),
+                overdue: tickets::is_open(ticket) && ticket.due_at < now,
+                created: format::date_time(ticket.created_at),
+            }
+        })
+        .collect()
+}
+
 /// `GET /app/tickets?queue=telesales|rm|cskh`.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
@@ -90,32 +123,7 @@ pub async fn page(
         Ok(names) => names,
         Err(error) => return store_failure(error),
     };
-    let now = deps.clock.now();
-    let rows = tickets
-        .iter()
-        .map(|ticket| {
-            let name = ticket
-                .customer_id
-                .parse::<CustomerId>()
-                .ok()
-                .and_then(|id| names.get(&id).cloned());
-            TicketRow {
-                customer_id: if name.is_some() {
-                    ticket.customer_id.clone()
-                } else {
-                    String::new()
-                },
-                customer: name.unwrap_or_else(|| "(đã xoá)".into()),
-                title: ticket.title.clone(),
-                priority: priority_label(ticket.priority),
-                status: ticket.status_label.clone(),
-                assignee: ticket.assignee.clone().unwrap_or_default(),
-                due: format::date_time(ticket.due_at),
-                overdue: tickets::is_open(ticket) && ticket.due_at < now,
-                created: format::date_time(ticket.created_at),
-            }
-        })
-        .collect();
+    let rows = ticket_rows(&tickets, &names, deps.clock.now());
     render(&TicketsPage {
         shell,
         queues: TicketQueue::ALL
