@@ -271,3 +271,127 @@ async fn signing_out_ends_the_session_and_the_providers() {
     assert_eq!(after.status, StatusCode::SEE_OTHER);
     assert!(after.location.starts_with("/app/sign-in"));
 }
+
+#[tokio::test]
+async fn twenty_guesses_at_once_get_five_tries_and_a_lock() {
+    let local = local_deps();
+    let store = local.deps.store.clone();
+    let input = UserInput {
+        username: "lan".into(),
+        display_name: "Lan".into(),
+        role: Some(Role::Consultant),
+        active: true,
+        ..UserInput::default()
+    };
+    staff::create_user(
+        &*store,
+        &input,
+        Some("mat-khau-dung-2026"),
+        local.clock_now(),
+    )
+    .await
+    .unwrap();
+    let guesses = (0..20).map(|i| {
+        let store = store.clone();
+        let now = local.clock_now();
+        async move { staff::sign_in(&*store, "lan", &format!("doan-sai-{i}"), None, now).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let refused = answers
+        .iter()
+        .filter(|a| matches!(a, Err(staff::SignInError::Refused)))
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|a| matches!(a, Err(staff::SignInError::Locked(_))))
+        .count();
+    assert_eq!((refused, locked), (5, 15));
+    // Even the right password waits for the window to end.
+    let right = staff::sign_in(
+        &*store,
+        "lan",
+        "mat-khau-dung-2026",
+        None,
+        local.clock_now(),
+    )
+    .await;
+    assert!(
+        matches!(right, Err(staff::SignInError::Locked(_))),
+        "{right:?}"
+    );
+    // One source address is limited across names too (names no user could have, so the test
+    // spends no time hashing).
+    let source = Some("203.0.113.7".parse().unwrap());
+    let mut answers = Vec::new();
+    for i in 0..101 {
+        answers.push(
+            staff::sign_in(
+                &*store,
+                &format!("Không có {i}"),
+                "x",
+                source,
+                local.clock_now(),
+            )
+            .await,
+        );
+    }
+    assert!(matches!(
+        answers.last(),
+        Some(Err(staff::SignInError::Locked(_)))
+    ));
+    assert!(
+        answers[..100]
+            .iter()
+            .all(|a| matches!(a, Err(staff::SignInError::Refused)))
+    );
+}
+
+#[tokio::test]
+async fn a_password_set_by_an_admin_ends_the_users_open_sessions() {
+    let (local, deps) = with_provider("lan", None);
+    add_user(&local, "lan", Role::Consultant, true).await;
+    let answer = through_provider(&deps, "good-code", false).await;
+    let session = cookie(&answer, nhip_console::session::COOKIE).to_owned();
+    assert_eq!(get(&deps, "/app", &session).await.status, StatusCode::OK);
+    local.clock.advance(chrono::Duration::minutes(5));
+    staff::set_password(
+        &*local.deps.store,
+        "lan",
+        "mat-khau-moi-2026",
+        true,
+        local.clock_now(),
+    )
+    .await
+    .unwrap();
+    let after = get(&deps, "/app", &session).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert!(
+        after.location.starts_with("/app/sign-in"),
+        "{}",
+        after.location
+    );
+}
+
+#[tokio::test]
+async fn a_post_acts_only_in_the_session_its_csrf_token_was_checked_against() {
+    let (local, deps) = with_provider("lan", None);
+    add_user(&local, "lan", Role::Consultant, true).await;
+    let answer = through_provider(&deps, "good-code", false).await;
+    let session = cookie(&answer, nhip_console::session::COOKIE).to_owned();
+    // No token: refused before any page runs.
+    let post = send(
+        &deps,
+        Request::post("/app/notifications/read")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
+    // The changing-password page is for a temporary password only.
+    assert_eq!(
+        get(&deps, "/app/password", &session).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

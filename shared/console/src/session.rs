@@ -74,6 +74,8 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// The user signed in with a password someone else set: every page asks for a new one.
     pub must_change: bool,
+    /// When it started (or the user last chose their password in it).
+    pub created_at: DateTime<Utc>,
 }
 
 /// Starts a session for `user`; answers the cookie's value.
@@ -93,12 +95,19 @@ pub async fn start(deps: &Deps, user: &StaffUser, must_change: bool) -> Result<S
     Ok(token)
 }
 
-/// Records that the session's user chose their own password.
-pub async fn password_changed(deps: &Deps, session_hash: &str) -> Result<(), StoreError> {
+/// Records that the session's user chose their own password at `now`: this session goes on
+/// (the others of the user ended with the old password).
+pub async fn password_changed(
+    deps: &Deps,
+    session_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     deps.store
         .update(
             &keys::console_session(session_hash),
-            nhip_ports::store::Update::new().set("must_change", false),
+            nhip_ports::store::Update::new()
+                .set("must_change", false)
+                .set("created_at", keys::instant(now)),
             Condition::Exists,
         )
         .await
@@ -122,17 +131,27 @@ pub async fn load(deps: &Deps, token: &str) -> Result<Option<Session>, StoreErro
         return Ok(None);
     };
     let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-    let expires_at = text("expires_at")
-        .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
-        .map(|at| at.with_timezone(&Utc));
-    match (text("username"), text("csrf"), expires_at) {
-        (Some(username), Some(csrf), Some(expires_at)) if expires_at > deps.clock.now() => {
+    let instant = |name: &str| {
+        text(name)
+            .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.with_timezone(&Utc))
+    };
+    match (
+        text("username"),
+        text("csrf"),
+        instant("expires_at"),
+        instant("created_at"),
+    ) {
+        (Some(username), Some(csrf), Some(expires_at), Some(created_at))
+            if expires_at > deps.clock.now() =>
+        {
             Ok(Some(Session {
                 hash,
                 username,
                 csrf,
                 expires_at,
                 must_change: item.get("must_change") == Some(&Value::Bool(true)),
+                created_at,
             }))
         }
         _ => Ok(None),
@@ -176,6 +195,8 @@ pub struct Staff {
     pub csrf: String,
     /// The session's key (the SHA-256 of its cookie).
     pub session: String,
+    /// Signed in with a password someone else set, not yet replaced.
+    pub must_change: bool,
 }
 
 /// Why a page needs a sign-in first: the browser is sent to the sign-in page (htmx is told
@@ -225,8 +246,12 @@ impl FromRequestParts<Arc<Deps>> for Staff {
             }
             .into_response()
         };
+        // A state-changing request acts only in the session the CSRF guard checked its
+        // token against; a page read finds its session by the cookie.
+        let changes_state = !matches!(parts.method, Method::GET | Method::HEAD);
         let session = match parts.extensions.get::<Session>() {
             Some(session) => Some(session.clone()),
+            None if changes_state => None,
             None => match cookie_value(&parts.headers, COOKIE) {
                 Some(token) => load(deps, &token).await.map_err(store_failure)?,
                 None => None,
@@ -242,14 +267,36 @@ impl FromRequestParts<Arc<Deps>> for Staff {
             .await
             .map_err(store_failure)?
         {
-            Some(user) if user.active => Ok(Staff {
-                principal: user.principal(),
-                user,
-                csrf: session.csrf,
-                session: session.hash,
-            }),
+            // A password set since the session began (reset by an admin, changed elsewhere)
+            // ends it.
+            Some(user)
+                if user.active
+                    && user
+                        .sessions_after
+                        .is_none_or(|after| session.created_at >= after) =>
+            {
+                Ok(Staff {
+                    principal: user.principal(),
+                    user,
+                    csrf: session.csrf,
+                    session: session.hash,
+                    must_change: session.must_change,
+                })
+            }
             _ => Err(sign_in()),
         }
+    }
+}
+
+/// The caller's address: API Gateway's `sourceIp` in Lambda, the socket's peer locally (never
+/// a header the client wrote).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(nhip_core::http::client_ip(&parts.extensions)))
     }
 }
 

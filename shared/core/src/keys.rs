@@ -542,6 +542,12 @@ pub fn sign_in_attempts(username: &str, window: i64) -> Key {
     Key::new(user_pk(username), format!("SIGNIN#{window}"))
 }
 
+/// Sign-in attempts from one source address in one window: `SIGNINIP#<address>` /
+/// `W#<window>` (`ttl` a day after the window).
+pub fn sign_in_source(address: &str, window: i64) -> Key {
+    Key::new(format!("SIGNINIP#{address}"), format!("W#{window}"))
+}
+
 /// A console session, by the SHA-256 of its cookie (the cookie itself is never stored):
 /// `SESSION#<hex>` / `SESSION` (`ttl` at its expiry).
 pub fn console_session(token_hash: &str) -> Key {

@@ -19,6 +19,9 @@ use nhip_ports::store::{Condition, Index, ItemStore, StoreError, Update, WriteOp
 
 /// Failed sign-ins allowed per user name per [`ATTEMPT_WINDOW_MINUTES`].
 pub const MAX_FAILED_ATTEMPTS: i64 = 5;
+/// Sign-in attempts allowed per source address per [`ATTEMPT_WINDOW_MINUTES`], whatever the
+/// names (an office behind one address signs in many staff at 8:00).
+pub const MAX_ATTEMPTS_PER_SOURCE: i64 = 100;
 /// The window failed sign-ins are counted in.
 pub const ATTEMPT_WINDOW_MINUTES: i64 = 15;
 /// The shortest password accepted.
@@ -44,6 +47,9 @@ pub struct StaffUser {
     pub active: bool,
     /// Phone extension in the call centre.
     pub extension: Option<String>,
+    /// Sessions started before this instant are over (set when the password is set).
+    #[serde(default)]
+    pub sessions_after: Option<DateTime<Utc>>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -239,6 +245,7 @@ async fn checked_user(
         manager,
         active: input.active,
         extension,
+        sessions_after: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -293,6 +300,7 @@ pub async fn update_user(
     )
     .await?;
     changed.created_at = current.created_at;
+    changed.sessions_after = current.sessions_after;
     changed.version = current.version + 1;
     let write = WriteOp::Put {
         item: records::to_item(keys::staff_user(username), USER_KIND, &changed)?,
@@ -406,9 +414,29 @@ pub async fn set_password(
     if user(store, username).await?.is_none() {
         return Err(DirectoryError::NotFound);
     }
+    // Every session started before ends with the old password.
+    let end_sessions = WriteOp::Update {
+        key: keys::staff_user(username),
+        update: Update::new().set("sessions_after", keys::instant(now)),
+        condition: Condition::Exists,
+    };
     store
-        .transact(vec![password_write(username, password, must_change, now)?])
+        .transact(vec![
+            password_write(username, password, must_change, now)?,
+            end_sessions,
+        ])
         .await?;
+    Ok(())
+}
+
+/// Checks a password against the rules before anything is written.
+pub fn check_password(password: &str) -> Result<(), DirectoryError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            format!("Mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự."),
+        ));
+    }
     Ok(())
 }
 
@@ -472,28 +500,46 @@ pub struct SignedIn {
     pub must_change: bool,
 }
 
-/// Checks a user name and password and answers the active user. Every failure counts toward
-/// the lock of that user name, whether or not it exists.
+/// Counts one attempt under `key` in the window ending at `window_end`; answers the count.
+async fn count_attempt(
+    store: &dyn ItemStore,
+    key: &nhip_ports::store::Key,
+    window_end: i64,
+) -> Result<i64, StoreError> {
+    let update = Update::new()
+        .add("attempts", 1)
+        .set("ttl", window_end + Duration::days(1).num_seconds());
+    let item = store.update(key, update, Condition::Always).await?;
+    Ok(item.get("attempts").and_then(|a| a.as_i64()).unwrap_or(1))
+}
+
+/// Checks a user name and password and answers the active user. Every attempt is counted
+/// before the password is checked, atomically, so parallel guesses cannot pass the limits: at
+/// most [`MAX_FAILED_ATTEMPTS`] per user name (whether or not it exists; a success gives its
+/// attempt back) and [`MAX_ATTEMPTS_PER_SOURCE`] per source address, per window.
 pub async fn sign_in(
     store: &dyn ItemStore,
     username: &str,
     password: &str,
+    source: Option<std::net::IpAddr>,
     now: DateTime<Utc>,
 ) -> Result<SignedIn, SignInError> {
     let username = username.trim().to_lowercase();
+    let window = now.timestamp() / (ATTEMPT_WINDOW_MINUTES * 60);
+    let window_end = (window + 1) * ATTEMPT_WINDOW_MINUTES * 60;
+    let locked = SignInError::Locked(window_end - now.timestamp());
+    if let Some(source) = source {
+        let key = keys::sign_in_source(&source.to_string(), window);
+        if count_attempt(store, &key, window_end).await? > MAX_ATTEMPTS_PER_SOURCE {
+            return Err(locked);
+        }
+    }
     if !valid_name(&username) {
         return Err(SignInError::Refused);
     }
-    let window = now.timestamp() / (ATTEMPT_WINDOW_MINUTES * 60);
     let attempts_key = keys::sign_in_attempts(&username, window);
-    let failed = store
-        .get(&attempts_key)
-        .await?
-        .and_then(|item| item.get("failed")?.as_i64())
-        .unwrap_or(0);
-    let window_end = (window + 1) * ATTEMPT_WINDOW_MINUTES * 60;
-    if failed >= MAX_FAILED_ATTEMPTS {
-        return Err(SignInError::Locked(window_end - now.timestamp()));
+    if count_attempt(store, &attempts_key, window_end).await? > MAX_FAILED_ATTEMPTS {
+        return Err(locked);
     }
     let found = match user(store, &username).await? {
         Some(found) if found.active => Some(found),
@@ -521,16 +567,17 @@ pub async fn sign_in(
         }
     };
     match found {
-        Some(user) if verified => Ok(SignedIn { user, must_change }),
-        _ => {
-            let update = Update::new()
-                .add("failed", 1)
-                .set("ttl", window_end + Duration::days(1).num_seconds());
+        Some(user) if verified => {
             store
-                .update(&attempts_key, update, Condition::Always)
+                .update(
+                    &attempts_key,
+                    Update::new().add("attempts", -1),
+                    Condition::Always,
+                )
                 .await?;
-            Err(SignInError::Refused)
+            Ok(SignedIn { user, must_change })
         }
+        _ => Err(SignInError::Refused),
     }
 }
 

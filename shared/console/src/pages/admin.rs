@@ -206,7 +206,10 @@ pub async fn users(
         active: Some("on".into()),
         ..UserForm::default()
     };
-    let flash = query.saved.map(|name| format!("Đã lưu người dùng {name}."));
+    let flash = query
+        .saved
+        .filter(|name| staff::valid_name(name))
+        .map(|name| format!("Đã lưu người dùng {name}."));
     users_page(&deps, &staff, form, false, None, flash).await
 }
 
@@ -278,6 +281,10 @@ pub async fn update_user(
                 field: "role",
                 message: "Không thể tự khoá hoặc tự bỏ quyền quản trị của chính mình.".into(),
             });
+        }
+        let new_password = !form.password.is_empty() && deps.identity.is_none();
+        if new_password {
+            staff::check_password(&form.password)?;
         }
         let user =
             staff::update_user(&*deps.store, &username, form.version, &form.input(), now).await?;

@@ -17,7 +17,7 @@ use nhip_crm::staff;
 use nhip_domain::customer::Lifecycle;
 
 use crate::format;
-use crate::pages::{Shell, api_error_page, form_problem, render};
+use crate::pages::{Shell, api_error_page, render};
 use crate::session::{Staff, store_failure};
 
 /// A lead as listed.
@@ -111,11 +111,18 @@ pub async fn page(
         Ok(shell) => shell,
         Err(response) => return response,
     };
-    if let Some(name) = &query.assigned {
-        shell = shell.flash(format!("Đã giao khách hàng cho {name}."));
+    // The messages are the console's own, picked by code: a link cannot put words on the page.
+    if let Some(username) = &query.assigned
+        && let Ok(Some(owner)) = staff::user(&*deps.store, username).await
+    {
+        shell = shell.flash(format!("Đã giao khách hàng cho {}.", owner.display_name));
     }
-    if let Some(error) = &query.error {
-        shell = shell.flash(error.clone());
+    if let Some(code) = &query.error {
+        shell = shell.flash(match code.as_str() {
+            "inactive" => "Chọn một nhân viên đang hoạt động.",
+            "stale" => "Khách hàng vừa được người khác cập nhật; đã tải lại, hãy giao lại.",
+            _ => "Không giao được khách hàng; vui lòng thử lại.",
+        });
     }
     let filters = Filters {
         lifecycle: Some(Lifecycle::New),
@@ -168,7 +175,7 @@ pub async fn assign_owner(
 ) -> Response {
     let owner = match staff::user(&*deps.store, form.owner.trim()).await {
         Ok(Some(owner)) if owner.active => owner,
-        Ok(_) => return back_with_error("Chọn một nhân viên đang hoạt động."),
+        Ok(_) => return back_with_error("inactive"),
         Err(error) => return store_failure(error),
     };
     let request = AssignOwner {
@@ -177,26 +184,19 @@ pub async fn assign_owner(
         version: form.version,
     };
     match assign(&deps, &staff.principal, &id, &request).await {
-        Ok(_) => Redirect::to(&format!(
-            "/app/leads?assigned={}",
-            form_urlencoded::byte_serialize(owner.display_name.as_bytes()).collect::<String>()
-        ))
-        .into_response(),
+        Ok(_) => Redirect::to(&format!("/app/leads?assigned={}", owner.username)).into_response(),
+        Err(error) if error.status.as_u16() == 409 => back_with_error("stale"),
         Err(error)
             if error.status.is_client_error()
                 && error.status.as_u16() != 404
                 && error.status.as_u16() != 403 =>
         {
-            back_with_error(&form_problem(&error))
+            back_with_error("invalid")
         }
         Err(error) => api_error_page(error),
     }
 }
 
-fn back_with_error(message: &str) -> Response {
-    Redirect::to(&format!(
-        "/app/leads?error={}",
-        form_urlencoded::byte_serialize(message.as_bytes()).collect::<String>()
-    ))
-    .into_response()
+fn back_with_error(code: &str) -> Response {
+    Redirect::to(&format!("/app/leads?error={code}")).into_response()
 }

@@ -14,7 +14,7 @@ use nhip_crm::staff::{self, SignInError};
 
 use crate::assets;
 use crate::pages::render;
-use crate::session::{self, COOKIE, SESSION_HOURS, SIGN_IN_COOKIE, Staff, store_failure};
+use crate::session::{self, COOKIE, ClientIp, SESSION_HOURS, SIGN_IN_COOKIE, Staff, store_failure};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -34,7 +34,8 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
             if next.starts_with("/app")
                 && next != "/app"
                 && !next.contains("//")
-                && !next.contains('\\') =>
+                && !next.contains('\\')
+                && next.bytes().all(|b| b.is_ascii_graphic()) =>
         {
             next.to_owned()
         }
@@ -97,6 +98,7 @@ pub struct SignInForm {
 /// provider, whose hosted page takes the password).
 pub async fn submit(
     State(deps): State<Arc<Deps>>,
+    ClientIp(source): ClientIp,
     axum::Form(request): axum::Form<SignInForm>,
 ) -> Response {
     let next = safe_next(request.next.as_deref());
@@ -104,31 +106,16 @@ pub async fn submit(
         return Redirect::to("/app/sign-in").into_response();
     }
     let now = deps.clock.now();
-    match staff::sign_in(&*deps.store, &request.username, &request.password, now).await {
-        Ok(signed_in) => {
-            match session::start(&deps, &signed_in.user, signed_in.must_change).await {
-                Ok(token) => {
-                    tracing::info!(user = %signed_in.user.username, "console: signed in");
-                    let target = if signed_in.must_change {
-                        session::PASSWORD_PATH.to_owned()
-                    } else {
-                        next
-                    };
-                    let mut response = Redirect::to(&target).into_response();
-                    let headers = response.headers_mut();
-                    headers.append(
-                        header::SET_COOKIE,
-                        session::set_cookie(&deps, COOKIE, &token, SESSION_HOURS * 3600),
-                    );
-                    headers.append(
-                        header::SET_COOKIE,
-                        session::set_cookie(&deps, SIGN_IN_COOKIE, "", 0),
-                    );
-                    response
-                }
-                Err(error) => store_failure(error),
-            }
-        }
+    match staff::sign_in(
+        &*deps.store,
+        &request.username,
+        &request.password,
+        source,
+        now,
+    )
+    .await
+    {
+        Ok(signed_in) => start_session(&deps, &signed_in, next).await,
         Err(SignInError::Refused) => {
             let mut response = form(
                 &deps,
@@ -154,6 +141,32 @@ pub async fn submit(
         }
         Err(SignInError::Store(error)) => store_failure(error),
     }
+}
+
+/// Starts the session of a successful sign-in and sends the browser on (to choose a password
+/// first, when theirs is temporary).
+async fn start_session(deps: &Deps, signed_in: &staff::SignedIn, next: String) -> Response {
+    let token = match session::start(deps, &signed_in.user, signed_in.must_change).await {
+        Ok(token) => token,
+        Err(error) => return store_failure(error),
+    };
+    tracing::info!(user = %signed_in.user.username, "console: signed in");
+    let target = if signed_in.must_change {
+        session::PASSWORD_PATH.to_owned()
+    } else {
+        next
+    };
+    let mut response = Redirect::to(&target).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        session::set_cookie(deps, COOKIE, &token, SESSION_HOURS * 3600),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        session::set_cookie(deps, SIGN_IN_COOKIE, "", 0),
+    );
+    response
 }
 
 /// `POST /app/sign-out`: ends the session and clears the cookie.
@@ -201,7 +214,13 @@ struct PasswordPage {
 
 /// `GET /app/password`: choose a new password (asked at the first sign-in with a password an
 /// admin set or the runner generated).
-pub async fn password_page(staff: Staff) -> Response {
+pub async fn password_page(State(deps): State<Arc<Deps>>, staff: Staff) -> Response {
+    // Only a temporary password is replaced here (no current password is asked for): an
+    // open session cannot be turned into a new password, and with an identity provider the
+    // console keeps no passwords at all.
+    if !staff.must_change || deps.identity.is_some() {
+        return crate::pages::not_found();
+    }
     render(&PasswordPage {
         css: assets::url("app.css"),
         csrf: staff.csrf.clone(),
@@ -224,6 +243,9 @@ pub async fn change_password(
     staff: Staff,
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Response {
+    if !staff.must_change || deps.identity.is_some() {
+        return crate::pages::not_found();
+    }
     let refuse = |message: String| {
         let mut response = render(&PasswordPage {
             css: assets::url("app.css"),
@@ -247,7 +269,7 @@ pub async fn change_password(
     )
     .await
     {
-        Ok(()) => match session::password_changed(&deps, &staff.session).await {
+        Ok(()) => match session::password_changed(&deps, &staff.session, now).await {
             Ok(()) => Redirect::to("/app?welcome=1").into_response(),
             Err(error) => store_failure(error),
         },

@@ -76,8 +76,9 @@ pub async fn error_report(
         .flexible(true)
         .terminator(csv::Terminator::CRLF)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
-    let mut header: Vec<&str> = record.headers.iter().map(String::as_str).collect();
-    header.extend(["Dòng", "Lỗi"]);
+    // The headers are the uploader's text too, and an admin may open another's report.
+    let mut header: Vec<String> = record.headers.iter().map(|h| spreadsheet_safe(h)).collect();
+    header.extend(["Dòng".to_owned(), "Lỗi".to_owned()]);
     writer.write_record(&header).map_err(ImportError::Report)?;
     for row in rows.iter().filter(|r| r.outcome == Outcome::Failed) {
         let mut cells: Vec<String> = (0..record.headers.len())
