@@ -1015,6 +1015,84 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     bad.records[0].body = Some("{}".into());
     let response = nhip_crm::tickets::handle_batch(deps, bad).await;
     assert_eq!(response.batch_item_failures.len(), 1);
+
+    // The ticket is worked to an outcome: taken, then closed as won with its note.
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let call = |who: &str, role: nhip_core::auth::Role, body: Value| {
+        let token = support::token_for(deps, who, role, Some("hn"));
+        let request = support::json_request(
+            "POST",
+            &format!("/v1/tickets/{id}/status"),
+            Some(&token),
+            Some(body),
+        );
+        let router = nhip_api::staff_router(deps.clone());
+        async move { support::read(router.oneshot(request).await.unwrap()).await }
+    };
+    use nhip_core::auth::Role;
+    let outside = call(
+        "hung",
+        Role::Consultant,
+        json!({"status": "in_progress", "version": 1}),
+    )
+    .await;
+    assert_eq!(
+        outside.status, 404,
+        "a consultant who does not see the customer"
+    );
+    let taken = call(
+        "root",
+        Role::Admin,
+        json!({"status": "in_progress", "version": 1}),
+    )
+    .await;
+    assert_eq!(taken.status, 200);
+    let taken: Value = serde_json::from_slice(&taken.bytes).unwrap();
+    assert_eq!(
+        (
+            taken["status_label"].as_str(),
+            taken["assignee"].as_str(),
+            taken["version"].as_u64()
+        ),
+        (Some("Đang xử lý"), Some("root"), Some(2))
+    );
+    let no_note = call("root", Role::Admin, json!({"status": "won", "version": 2})).await;
+    assert_eq!(no_note.status, 422, "closing needs its outcome");
+    let stale = call(
+        "root",
+        Role::Admin,
+        json!({"status": "won", "note": "Đã đăng ký", "version": 1}),
+    )
+    .await;
+    assert_eq!(stale.status, 409);
+    let won = call(
+        "root",
+        Role::Admin,
+        json!({"status": "won", "note": "Khách đã đăng ký gói BCC", "version": 2}),
+    )
+    .await;
+    assert_eq!(won.status, 200);
+    let again = call(
+        "root",
+        Role::Admin,
+        json!({"status": "in_progress", "version": 3}),
+    )
+    .await;
+    assert_eq!(again.status, 409, "a closed ticket stays closed");
+    let timeline = as_admin(
+        deps,
+        "GET",
+        &format!("/v1/customers/{customer_id}/timeline"),
+        Value::Null,
+    )
+    .await;
+    let won_entry = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "ticket.won")
+        .expect("ticket.won on the customer's timeline");
+    assert_eq!(won_entry["data"]["note"], "Khách đã đăng ký gói BCC");
 }
 
 #[tokio::test]

@@ -178,6 +178,23 @@ def main():
             sys.exit(f"seed: the {role.lower()}'s bell never rang")
         seeds[f"NHIP_ST_NOTIFICATION_{role}"] = items[0]["id"]
 
+    # A ticket a journey opened for a new lead, for the ticket workflow's operation.
+    call("POST", "/v1/journeys?publish=true", {
+        "key": "goi-kh-moi-st", "name": "Gọi tư vấn khách hàng mới",
+        "trigger": {"type": "event", "event": "lead.created"}, "start": "phieu",
+        "steps": {"phieu": {"type": "ticket", "queue": "telesales", "sla": "4h", "title": "Gọi tư vấn KH mới",
+                            "next": "het"}, "het": {"type": "exit"}},
+    })
+    call("POST", "/v1/intake/leads", {"full_name": "Đinh Văn Phiếu", "phone": "0934567891"}, token=None)
+    for _ in range(300):
+        tickets = call("GET", "/v1/tickets?queue=telesales")[0]["items"]
+        if tickets:
+            break
+        time.sleep(0.1)
+    else:
+        sys.exit("seed: no ticket was opened")
+    seeds["NHIP_ST_TICKET"] = tickets[0]["id"]
+
     for name, value in seeds.items():
         print(f"{name}={value}")
 

@@ -67,6 +67,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
             get(privacy::confirm).post(privacy::carry_out),
         )
         .route("/app/tickets", get(tickets::page))
+        .route("/app/tickets/{id}/status", post(tickets::change_status))
         .route("/app/import", get(import::page).post(import::upload))
         .route("/app/import/{id}", get(import::status))
         .route("/app/import/{id}/errors.csv", get(import::errors))

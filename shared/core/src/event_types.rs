@@ -76,6 +76,10 @@ event_types! {
     JOURNEY_STOPPED = "journey.stopped", "Dừng hành trình";
     JOURNEY_STEP = "journey.step", "Bước hành trình";
     TICKET_CREATED = "ticket.created", "Tạo ticket";
+    TICKET_IN_PROGRESS = "ticket.in_progress", "Nhận xử lý ticket";
+    TICKET_WON = "ticket.won", "Ticket thành công (đã đăng ký)";
+    TICKET_LOST = "ticket.lost", "Ticket không thành công";
+    TICKET_UNREACHABLE = "ticket.unreachable", "Ticket: không liên lạc được";
     CARD_ISSUED = "card.issued", "Phát hành thẻ";
     CARD_ACTIVATED = "card.activated", "Kích hoạt thẻ";
     CARD_TRANSACTION = "card.transaction", "Giao dịch thẻ";

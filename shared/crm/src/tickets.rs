@@ -86,6 +86,82 @@ pub struct Ticket {
     /// To be handled by (UTC).
     #[schema(value_type = String)]
     pub due_at: DateTime<Utc>,
+    /// The outcome staff recorded when closing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_note: Option<String>,
+    /// When it was closed (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version: a status change names the one it read.
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+fn first_version() -> u64 {
+    1
+}
+
+/// Where a ticket stands: `new` until someone takes it, `in_progress` while it is worked,
+/// then closed with an outcome: `won` (the customer registered), `lost` or `unreachable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    /// Mới.
+    New,
+    /// Đang xử lý.
+    InProgress,
+    /// Thành công: the customer registered.
+    Won,
+    /// Không thành công.
+    Lost,
+    /// Không liên lạc được.
+    Unreachable,
+}
+
+impl TicketStatus {
+    /// Every status.
+    pub const ALL: [TicketStatus; 5] = [
+        TicketStatus::New,
+        TicketStatus::InProgress,
+        TicketStatus::Won,
+        TicketStatus::Lost,
+        TicketStatus::Unreachable,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::New => "new",
+            TicketStatus::InProgress => "in_progress",
+            TicketStatus::Won => "won",
+            TicketStatus::Lost => "lost",
+            TicketStatus::Unreachable => "unreachable",
+        }
+    }
+
+    /// What staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            TicketStatus::New => "Mới",
+            TicketStatus::InProgress => "Đang xử lý",
+            TicketStatus::Won => "Thành công (đã đăng ký)",
+            TicketStatus::Lost => "Không thành công",
+            TicketStatus::Unreachable => "Không liên lạc được",
+        }
+    }
+
+    /// Whether it is an outcome (closed).
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            TicketStatus::Won | TicketStatus::Lost | TicketStatus::Unreachable
+        )
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        TicketStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
 }
 
 /// The pseudo-user whose bell is a queue's shared inbox (`queue:telesales`).
@@ -155,6 +231,9 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
         source: new.source.clone(),
         created_at: now,
         due_at: new.due_at,
+        outcome_note: None,
+        closed_at: None,
+        version: 1,
     };
     let mut item = nhip_core::records::to_item(keys::ticket(&id), KIND, &ticket)?;
     item.insert(
@@ -238,7 +317,189 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
 
 /// The ticket routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(list_tickets))
+    OpenApiRouter::new()
+        .routes(routes!(list_tickets))
+        .routes(routes!(change_status))
+}
+
+/// A status change: the new status, the outcome note (required to close), the version read.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `in_progress` (taking it: it goes to the caller if it had no assignee), or an outcome:
+    /// `won`, `lost`, `unreachable`.
+    pub status: TicketStatus,
+    /// What happened; required to close, at most 2,000 characters.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+    /// The ticket's version read.
+    pub version: u64,
+}
+
+/// Why a ticket's status was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// No such ticket, or not the caller's to see.
+    #[error("no such ticket")]
+    NotFound,
+    /// The ticket was changed since it was read.
+    #[error("the ticket is at version {0}")]
+    Stale(u64),
+    /// Not a step its workflow allows (a closed ticket stays closed; a ticket cannot go back
+    /// to `new`).
+    #[error("{from} cannot become {to}")]
+    NotAllowed {
+        /// Its status.
+        from: String,
+        /// The status asked for.
+        to: &'static str,
+    },
+    /// Closing without saying what happened, or a note too long.
+    #[error("the outcome note is missing or too long")]
+    Note,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<StatusError> for ApiError {
+    fn from(error: StatusError) -> Self {
+        use axum::http::StatusCode;
+        match error {
+            StatusError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such ticket.")
+            }
+            StatusError::Stale(current) => ApiError::stale_version(current),
+            StatusError::NotAllowed { from, to } => ApiError::new(
+                StatusCode::CONFLICT,
+                "status_not_allowed",
+                format!("A {from} ticket cannot become {to}."),
+            )
+            .field(
+                "status",
+                "Phiếu đã đóng, hoặc không thể quay lại trạng thái này.",
+            ),
+            StatusError::Note => nhip_core::form::invalid(
+                "note",
+                "Ghi kết quả xử lý (tối đa 2000 ký tự) khi đóng phiếu.",
+            ),
+            StatusError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Moves ticket `id` along its workflow for `principal` (who must see it: its customer in
+/// their scope, or assigned to them), if it is still at `change.version`. Taking it assigns it
+/// to the caller when it had no assignee. A closing outcome is put on the customer's timeline
+/// and published (`ticket.won`, `ticket.lost`, `ticket.unreachable`), so a journey waiting for
+/// the ticket's outcome, or whose goal is `ticket.won`, hears it.
+pub async fn change(
+    deps: &Deps,
+    principal: &Principal,
+    id: &str,
+    change: &StatusChange,
+) -> Result<Ticket, StatusError> {
+    let Some(mut ticket) =
+        nhip_core::records::get::<Ticket>(&*deps.store, &keys::ticket(id), KIND).await?
+    else {
+        return Err(StatusError::NotFound);
+    };
+    if visible_tickets(deps, principal, vec![ticket.clone()])
+        .await?
+        .is_empty()
+    {
+        return Err(StatusError::NotFound);
+    }
+    if ticket.version != change.version {
+        return Err(StatusError::Stale(ticket.version));
+    }
+    let from = TicketStatus::parse(&ticket.status).unwrap_or(TicketStatus::New);
+    let allowed = !from.is_closed() && change.status != TicketStatus::New && from != change.status;
+    if !allowed {
+        return Err(StatusError::NotAllowed {
+            from: ticket.status.clone(),
+            to: change.status.as_str(),
+        });
+    }
+    let note = change
+        .note
+        .as_deref()
+        .map(|n| nhip_domain::person::nfc(n.trim()))
+        .filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000)
+        || (change.status.is_closed() && note.is_none())
+    {
+        return Err(StatusError::Note);
+    }
+    let now = deps.clock.now();
+    let read = ticket.version;
+    ticket.status = change.status.as_str().to_owned();
+    ticket.status_label = change.status.label().to_owned();
+    ticket.version += 1;
+    if change.status == TicketStatus::InProgress && ticket.assignee.is_none() {
+        ticket.assignee = Some(principal.user.clone());
+    }
+    if change.status.is_closed() {
+        ticket.outcome_note = note.clone();
+        ticket.closed_at = Some(now);
+    }
+    let mut item = nhip_core::records::to_item(keys::ticket(id), KIND, &ticket)?;
+    item.insert(
+        Index::Gsi1.pk_attr().into(),
+        keys::ticket_queue(ticket.queue.as_str()).into(),
+    );
+    item.insert(
+        Index::Gsi1.sk_attr().into(),
+        format!("{}#{id}", keys::instant(ticket.created_at)).into(),
+    );
+    match deps.store.put(item, Condition::version_is(read)).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Err(StatusError::Stale(read + 1)),
+        Err(other) => return Err(other.into()),
+    }
+    let event = DomainEvent {
+        id: format!("tck-{id}-{}", ticket.version),
+        source: nhip_core::events::NHIP_SOURCE.into(),
+        kind: format!("ticket.{}", change.status.as_str()),
+        customer_id: ticket.customer_id.parse().ok(),
+        occurred_at: now,
+        data: json!({
+            "ticket_id": id,
+            "queue": ticket.queue,
+            "status": ticket.status,
+            "status_label": ticket.status_label,
+            "note": note,
+            "by": principal.user,
+            "source": ticket.source,
+        }),
+    };
+    nhip_core::events::record(deps, &event).await?;
+    if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
+        tracing::warn!(%error, "ticket status change not published");
+    }
+    Ok(ticket)
+}
+
+/// `POST /v1/tickets/{id}/status`: take a ticket (`in_progress`) or close it with its outcome.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{id}/status",
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The ticket's id.")),
+    request_body(content = StatusChange),
+    responses(
+        (status = 200, description = "Changed: the ticket as it now is.", body = Ticket),
+        nhip_core::openapi::ChangeErrors,
+    )
+)]
+async fn change_status(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    nhip_core::http::Path(id): nhip_core::http::Path<String>,
+    Json(request): Json<StatusChange>,
+) -> Result<Json<Ticket>, ApiError> {
+    Ok(Json(change(&deps, &principal, &id, &request).await?))
 }
 
 /// Filters of the ticket list.
@@ -343,7 +604,7 @@ const MAX_PAGES_PER_LIST: usize = 10;
 
 /// Whether a ticket is still to be worked (its assignee may see its customer).
 pub fn is_open(ticket: &Ticket) -> bool {
-    !matches!(ticket.status.as_str(), "done" | "closed" | "cancelled")
+    TicketStatus::parse(&ticket.status).is_none_or(|status| !status.is_closed())
 }
 
 /// The tickets `principal` may see: those whose customer is in their scope, and those

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use nhip_core::deps::Deps;
@@ -40,6 +40,14 @@ pub struct TicketRow {
     pub overdue: bool,
     /// Opened.
     pub created: String,
+    /// Its id, for the status form.
+    pub id: String,
+    /// The version the status form names.
+    pub version: u64,
+    /// Still to be worked: the status form is offered.
+    pub open: bool,
+    /// The outcome recorded when it was closed.
+    pub outcome: String,
 }
 
 #[derive(Template)]
@@ -47,6 +55,7 @@ pub struct TicketRow {
 struct TicketsPage {
     shell: Shell,
     queues: Vec<Choice>,
+    queue: &'static str,
     queue_label: &'static str,
     rows: Vec<TicketRow>,
 }
@@ -54,6 +63,54 @@ struct TicketsPage {
 #[derive(Deserialize)]
 pub struct TicketsQuery {
     queue: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+    #[serde(default)]
+    note: String,
+    version: u64,
+    #[serde(default)]
+    queue: String,
+}
+
+/// `POST /app/tickets/{id}/status`: takes the ticket, or closes it with its outcome.
+pub async fn change_status(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<StatusForm>,
+) -> Response {
+    let queue = TicketQueue::ALL
+        .into_iter()
+        .find(|q| q.as_str() == form.queue)
+        .unwrap_or(TicketQueue::Telesales);
+    let status = serde_json::from_value(serde_json::json!(form.status));
+    let code = match status {
+        Err(_) => "invalid",
+        Ok(status) => {
+            let change = tickets::StatusChange {
+                status,
+                note: Some(form.note.clone()),
+                version: form.version,
+            };
+            match tickets::change(&deps, &staff.principal, &id, &change).await {
+                Ok(_) => "saved",
+                Err(tickets::StatusError::NotFound) => return crate::pages::not_found(),
+                Err(tickets::StatusError::Store(error)) => return store_failure(error),
+                Err(tickets::StatusError::Note) => "note",
+                Err(tickets::StatusError::Stale(_)) => "stale",
+                Err(tickets::StatusError::NotAllowed { .. }) => "closed",
+            }
+        }
+    };
+    axum::response::Redirect::to(&format!(
+        "/app/tickets?queue={}&done={code}",
+        queue.as_str()
+    ))
+    .into_response()
 }
 
 fn priority_label(priority: TicketPriority) -> &'static str {
@@ -93,6 +150,10 @@ fn ticket_rows(
                 due: format::date_time(ticket.due_at),
                 overdue: tickets::is_open(ticket) && ticket.due_at < now,
                 created: format::date_time(ticket.created_at),
+                id: ticket.id.clone(),
+                version: ticket.version,
+                open: tickets::is_open(ticket),
+                outcome: ticket.outcome_note.clone().unwrap_or_default(),
             }
         })
         .collect()
@@ -104,10 +165,20 @@ pub async fn page(
     staff: Staff,
     Query(query): Query<TicketsQuery>,
 ) -> Response {
-    let shell = match Shell::load(&deps, &staff, "/app/tickets").await {
+    let mut shell = match Shell::load(&deps, &staff, "/app/tickets").await {
         Ok(shell) => shell,
         Err(response) => return response,
     };
+    // The messages are the console's own, picked by code.
+    if let Some(code) = &query.done {
+        shell = shell.flash(match code.as_str() {
+            "saved" => "Đã cập nhật phiếu.",
+            "note" => "Ghi kết quả xử lý khi đóng phiếu.",
+            "stale" => "Phiếu vừa được người khác cập nhật; đã tải lại.",
+            "closed" => "Phiếu đã đóng, không đổi được trạng thái.",
+            _ => "Không cập nhật được phiếu.",
+        });
+    }
     let queue = TicketQueue::ALL
         .into_iter()
         .find(|q| Some(q.as_str()) == query.queue.as_deref())
@@ -134,6 +205,7 @@ pub async fn page(
                 selected: q == queue,
             })
             .collect(),
+        queue: queue.as_str(),
         queue_label: queue.label(),
         rows,
     })
