@@ -1168,3 +1168,59 @@ async fn customer_importer_fixture_runs_a_queued_import_once() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_customer_has_one_open_ticket_per_journey_whatever_arrives_at_once() {
+    let local = support::local_deps();
+    let deps = &local.deps;
+    let customer = as_admin(
+        deps,
+        "POST",
+        "/v1/customers",
+        json!({"full_name": "Trương Văn Đức", "phones": ["0912345679"], "source": "assigned"}),
+    )
+    .await;
+    let customer_id: nhip_domain::ids::CustomerId =
+        customer["id"].as_str().unwrap().parse().unwrap();
+    let request = |n: usize| nhip_crm::tickets::NewTicket {
+        cause: format!("journey#enrollment-{n}#goi#1"),
+        customer_id,
+        queue: nhip_domain::journey::TicketQueue::Telesales,
+        priority: nhip_domain::journey::TicketPriority::Normal,
+        due_at: chrono::Utc::now(),
+        title: format!("Gọi tư vấn lần {n}"),
+        source: json!({"kind": "journey", "journey": "nuoi-duong-lead", "step": "goi"}),
+        assignee: None,
+    };
+    // 20 requests of the same journey at once: one ticket, and a note for each other request.
+    let created =
+        futures::future::join_all((0..20).map(|n| nhip_crm::tickets::create(deps, request(n))))
+            .await;
+    assert_eq!(
+        created.iter().filter(|c| matches!(c, Ok(true))).count(),
+        1,
+        "{created:?}"
+    );
+    assert!(created.iter().all(|c| c.is_ok()));
+    // Delivered again: nothing more.
+    nhip_crm::tickets::create(deps, request(7)).await.unwrap();
+    let listed = as_admin(deps, "GET", "/v1/tickets?queue=telesales", Value::Null).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["notes"].as_array().unwrap().len(), 19);
+    // Closed, it gives its place up: the next request opens a new ticket.
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let version = items[0]["version"].as_u64().unwrap();
+    let principal = nhip_core::auth::Principal::new("root", nhip_core::auth::Role::Admin, None);
+    let change = nhip_crm::tickets::StatusChange {
+        status: nhip_crm::tickets::TicketStatus::Lost,
+        note: Some("Khách không có nhu cầu".into()),
+        version,
+    };
+    nhip_crm::tickets::change(deps, &principal, &id, &change)
+        .await
+        .unwrap();
+    assert!(nhip_crm::tickets::create(deps, request(20)).await.unwrap());
+    let listed = as_admin(deps, "GET", "/v1/tickets?queue=telesales", Value::Null).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+}

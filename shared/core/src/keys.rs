@@ -513,6 +513,13 @@ pub fn customer_ticket(customer: CustomerId, ticket: &str) -> Key {
     Key::new(customer_pk(customer), format!("TCK#{ticket}"))
 }
 
+/// The customer's one open ticket of a journey or campaign (`group`, e.g. `journey:<key>`):
+/// `CUS#<id>` / `TCKOPEN#<group>`, holding the ticket's id; created with the ticket, deleted
+/// when it closes.
+pub fn open_ticket(customer: CustomerId, group: &str) -> Key {
+    Key::new(customer_pk(customer), format!("TCKOPEN#{group}"))
+}
+
 /// The staff directory's partition: users and teams, small enough to read whole.
 pub const STAFF_PK: &str = "STAFF";
 /// Sort-key prefix of the directory's users.

@@ -96,6 +96,37 @@ pub struct Ticket {
     /// Optimistic-concurrency version: a status change names the one it read.
     #[serde(default = "first_version")]
     pub version: u64,
+    /// Later requests of the same journey or campaign for the customer while this one was
+    /// open: one ticket, with a note per request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<TicketNote>,
+}
+
+/// A later request folded into an open ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TicketNote {
+    /// When it came (UTC).
+    #[schema(value_type = String)]
+    pub at: DateTime<Utc>,
+    /// What it asked.
+    pub text: String,
+    /// What caused it (the journey step or campaign), so a redelivery adds no second note.
+    pub cause: String,
+}
+
+/// The group a ticket is one-open-at-a-time in, for its customer: its journey or campaign.
+fn open_group(source: &Value) -> Option<String> {
+    let text = |name: &str| {
+        source
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    match text("kind") {
+        Some("journey") => text("journey").map(|key| format!("journey:{key}")),
+        Some("campaign") => text("campaign").map(|id| format!("campaign:{id}")),
+        _ => None,
+    }
 }
 
 fn first_version() -> u64 {
@@ -234,6 +265,7 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
         outcome_note: None,
         closed_at: None,
         version: 1,
+        notes: Vec::new(),
     };
     let mut item = nhip_core::records::to_item(keys::ticket(&id), KIND, &ticket)?;
     item.insert(
@@ -247,21 +279,35 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
     let mut pointer = keys::customer_ticket(new.customer_id, &id).to_item();
     pointer.insert("kind".into(), "ticket_ref".into());
     pointer.insert("ticket_id".into(), id.clone().into());
-    let result = deps
-        .store
-        .transact(vec![
-            WriteOp::Put {
-                item,
-                condition: Condition::NotExists,
-            },
-            WriteOp::Put {
-                item: pointer,
-                condition: Condition::NotExists,
-            },
-        ])
-        .await;
+    let mut writes = vec![
+        WriteOp::Put {
+            item,
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: pointer,
+            condition: Condition::NotExists,
+        },
+    ];
+    // At most one open ticket per customer per journey or campaign: the guard is created with
+    // the ticket, so of two requests at once one opens it and the other adds its note.
+    let group = open_group(&new.source);
+    if let Some(group) = &group {
+        let mut guard = keys::open_ticket(new.customer_id, group).to_item();
+        guard.insert("kind".into(), "open_ticket".into());
+        guard.insert("ticket_id".into(), id.clone().into());
+        writes.push(WriteOp::Put {
+            item: guard,
+            condition: Condition::NotExists,
+        });
+    }
+    let result = deps.store.transact(writes).await;
     let fresh = match result {
         Ok(()) => true,
+        Err(StoreError::ConditionFailed { op: Some(2) }) => {
+            let group = group.as_deref().unwrap_or_default();
+            return add_to_open(deps, &new, group).await;
+        }
         Err(StoreError::ConditionFailed { .. }) => false,
         Err(other) => return Err(other),
     };
@@ -313,6 +359,64 @@ pub async fn create(deps: &Deps, new: NewTicket) -> Result<bool, StoreError> {
         .await?;
     }
     Ok(fresh)
+}
+
+/// Folds a request into the customer's open ticket of its group as a note (once per cause).
+/// A guard left by a ticket closed meanwhile is cleared and the request opens a new ticket.
+async fn add_to_open(deps: &Deps, new: &NewTicket, group: &str) -> Result<bool, StoreError> {
+    let guard_key = keys::open_ticket(new.customer_id, group);
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::CONTENDED) {
+        attempt.pause().await;
+        let Some(open_id) = deps
+            .store
+            .get(&guard_key)
+            .await?
+            .and_then(|guard| guard.get("ticket_id")?.as_str().map(str::to_owned))
+        else {
+            // Closed meanwhile: open a new one.
+            return Box::pin(create(deps, new.clone())).await;
+        };
+        let Some(mut open) =
+            nhip_core::records::get::<Ticket>(&*deps.store, &keys::ticket(&open_id), KIND).await?
+        else {
+            return Ok(false);
+        };
+        if !is_open(&open) {
+            let _ = deps
+                .store
+                .delete(
+                    &guard_key,
+                    Condition::Equals("ticket_id".into(), Value::from(open_id.clone())),
+                )
+                .await;
+            continue;
+        }
+        if open.notes.iter().any(|n| n.cause == new.cause) {
+            return Ok(false);
+        }
+        let read = open.version;
+        open.notes.push(TicketNote {
+            at: deps.clock.now(),
+            text: new.title.clone(),
+            cause: new.cause.clone(),
+        });
+        open.version += 1;
+        let mut item = nhip_core::records::to_item(keys::ticket(&open_id), KIND, &open)?;
+        item.insert(
+            Index::Gsi1.pk_attr().into(),
+            keys::ticket_queue(open.queue.as_str()).into(),
+        );
+        item.insert(
+            Index::Gsi1.sk_attr().into(),
+            format!("{}#{open_id}", keys::instant(open.created_at)).into(),
+        );
+        match deps.store.put(item, Condition::version_is(read)).await {
+            Ok(()) => return Ok(false),
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(StoreError::TransactionConflict)
 }
 
 /// The ticket routes.
@@ -452,9 +556,26 @@ pub async fn change(
         Index::Gsi1.sk_attr().into(),
         format!("{}#{id}", keys::instant(ticket.created_at)).into(),
     );
-    match deps.store.put(item, Condition::version_is(read)).await {
+    let mut writes = vec![WriteOp::Put {
+        item,
+        condition: Condition::version_is(read),
+    }];
+    // Closed, it no longer holds its group's place: the next request opens a new ticket.
+    if let (true, Some(group), Ok(customer)) = (
+        change.status.is_closed(),
+        open_group(&ticket.source),
+        ticket.customer_id.parse::<CustomerId>(),
+    ) {
+        writes.push(WriteOp::Delete {
+            key: keys::open_ticket(customer, &group),
+            condition: Condition::Always,
+        });
+    }
+    match deps.store.transact(writes).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Err(StatusError::Stale(read + 1)),
+        Err(StoreError::ConditionFailed { op: Some(0) }) => {
+            return Err(StatusError::Stale(read + 1));
+        }
         Err(other) => return Err(other.into()),
     }
     let event = DomainEvent {

@@ -48,6 +48,8 @@ pub struct TicketRow {
     pub open: bool,
     /// The outcome recorded when it was closed.
     pub outcome: String,
+    /// Later requests folded into it while it was open.
+    pub later: usize,
 }
 
 #[derive(Template)]
@@ -154,6 +156,7 @@ fn ticket_rows(
                 version: ticket.version,
                 open: tickets::is_open(ticket),
                 outcome: ticket.outcome_note.clone().unwrap_or_default(),
+                later: ticket.notes.len(),
             }
         })
         .collect()
