@@ -353,7 +353,7 @@ fn carried_token(parts: &Parts, body: &[u8]) -> Option<String> {
 }
 
 /// Whether two tokens are equal, in time that does not depend on where they differ.
-fn tokens_match(a: &str, b: &str) -> bool {
+pub(crate) fn tokens_match(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

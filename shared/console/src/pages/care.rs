@@ -55,7 +55,7 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn choices<'a>(
+pub(crate) fn choices<'a>(
     options: impl IntoIterator<Item = (&'a str, &'a str)>,
     current: &str,
 ) -> Vec<Choice> {

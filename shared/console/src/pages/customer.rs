@@ -208,14 +208,17 @@ const NEXT_KINDS: [(&str, &str); 4] = [
 ];
 
 fn choices(options: &[(&str, &str)], current: &str) -> Vec<Choice> {
-    options
-        .iter()
-        .map(|(value, label)| Choice {
-            value: (*value).to_owned(),
-            label: (*label).to_owned(),
-            selected: *value == current,
-        })
-        .collect()
+    crate::pages::care::choices(options.iter().copied(), current)
+}
+
+/// A form's text as JSON: trimmed, or null when blank.
+fn text_or_null(text: &str) -> Value {
+    let text = text.trim();
+    if text.is_empty() {
+        Value::Null
+    } else {
+        json!(text)
+    }
 }
 
 fn profile_fields(customer: &Customer) -> Vec<Field> {
@@ -605,38 +608,22 @@ pub async fn save_profile(
 
 /// The profile form as the update use case's body; blank fields clear.
 fn profile_body(form: &ProfileForm) -> Map<String, Value> {
-    let optional = |text: &str| {
-        let text = text.trim();
-        if text.is_empty() {
-            Value::Null
-        } else {
-            json!(text)
-        }
-    };
     let birthday = match parse_date(&form.birthday) {
         Some(date) => json!(date.format("%Y-%m-%d").to_string()),
         // Not a date: sent as typed, for the use case to name the problem.
-        None => optional(&form.birthday),
+        None => text_or_null(&form.birthday),
     };
     let mut body = Map::new();
     body.insert("version".into(), json!(form.version));
     body.insert("full_name".into(), json!(form.full_name.trim()));
     body.insert("birthday".into(), birthday);
-    body.insert("address".into(), optional(&form.address));
-    body.insert("classification".into(), optional(&form.classification));
+    body.insert("address".into(), text_or_null(&form.address));
+    body.insert("classification".into(), text_or_null(&form.classification));
     body
 }
 
 /// The interaction the quick form describes, or the problem with it.
 fn interaction_of(form: &QuickForm) -> Result<NewInteraction, String> {
-    let optional = |text: &str| {
-        let text = text.trim();
-        if text.is_empty() {
-            Value::Null
-        } else {
-            json!(text)
-        }
-    };
     let is_call = form.kind == "call";
     let duration = match form.duration_minutes.trim() {
         "" => Value::Null,
@@ -647,12 +634,12 @@ fn interaction_of(form: &QuickForm) -> Result<NewInteraction, String> {
     };
     let request = json!({
         "type": form.kind,
-        "direction": if is_call { optional(&form.direction) } else { Value::Null },
-        "outcome": if is_call { optional(&form.outcome) } else { Value::Null },
+        "direction": if is_call { text_or_null(&form.direction) } else { Value::Null },
+        "outcome": if is_call { text_or_null(&form.outcome) } else { Value::Null },
         "duration_seconds": duration,
-        "notes": optional(&form.notes),
-        "feedback": optional(&form.feedback),
-        "classification": optional(&form.classification),
+        "notes": text_or_null(&form.notes),
+        "feedback": text_or_null(&form.feedback),
+        "classification": text_or_null(&form.classification),
     });
     serde_json::from_value(request).map_err(|_| "Loại tương tác hoặc kết quả không hợp lệ.".into())
 }
@@ -674,11 +661,10 @@ fn next_action_of(form: &QuickForm) -> Result<Option<NewNextAction>, String> {
         .single()
         .ok_or("Giờ hẹn không hợp lệ.")?
         .to_utc();
-    let note = form.next_note.trim();
     let request = json!({
         "type": form.next_kind,
         "at": at,
-        "note": if note.is_empty() { Value::Null } else { json!(note) },
+        "note": text_or_null(&form.next_note),
     });
     serde_json::from_value(request)
         .map(Some)

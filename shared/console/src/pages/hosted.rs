@@ -124,13 +124,7 @@ async fn signed_in_name(
     let (Some(code), Some(returned)) = (callback.code, callback.state) else {
         return Err(refused("Thiếu mã đăng nhập. Vui lòng đăng nhập lại."));
     };
-    let same = returned.len() == state.len()
-        && returned
-            .bytes()
-            .zip(state.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !session::tokens_match(&returned, &state) {
         return Err(refused(
             "Phiên đăng nhập không khớp. Vui lòng đăng nhập lại.",
         ));

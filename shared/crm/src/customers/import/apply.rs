@@ -17,8 +17,8 @@ use super::ImportError;
 use super::columns::{Field, Layout};
 use super::parse::{self, MAX_CELL_CHARS, Row, RowProblem};
 use super::records::{
-    DONE, ImportRecord, ImportSummary, Outcome, Problem, RUNNING, RowRecord, count, from_item,
-    import_id, load_record, stored_rows,
+    DONE, ImportRecord, ImportSummary, Outcome, Problem, RUNNING, RowRecord, from_item, import_id,
+    load_record, stored_rows,
 };
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
@@ -57,27 +57,15 @@ pub async fn run(
     let (layout, rows) = parse::parse(text)?;
 
     let now = deps.clock.now();
-    let mut record = ImportRecord {
-        import_id: import_id.clone(),
-        user: principal.user.clone(),
+    let mut record = ImportRecord::new(
+        &import_id,
+        &principal.user,
         file_sha256,
-        bytes: bytes.len(),
-        headers: layout
-            .report
-            .iter()
-            .map(|i| layout.headers[*i].clone())
-            .collect(),
-        status: RUNNING.to_owned(),
-        started_at: now,
-        finished_at: None,
-        rows: count(rows.len()),
-        processed: 0,
-        created: 0,
-        updated: 0,
-        failed: 0,
-        errors: Vec::new(),
-        errors_truncated: false,
-    };
+        bytes.len(),
+        &layout,
+        rows.len(),
+        now,
+    );
     match deps
         .store
         .put(record.to_item()?, Condition::NotExists)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ImportError;
 use super::parse;
-use super::records::{DONE, ImportRecord, ImportSummary, QUEUED, count, import_id, load_record};
+use super::records::{DONE, ImportRecord, ImportSummary, QUEUED, import_id, load_record};
 use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_ports::Blob;
@@ -64,27 +64,16 @@ pub async fn enqueue(
         )
         .await
         .map_err(StoreError::unavailable)?;
-    let record = ImportRecord {
-        import_id: import_id.clone(),
-        user: principal.user.clone(),
+    let mut record = ImportRecord::new(
+        &import_id,
+        &principal.user,
         file_sha256,
-        bytes: bytes.len(),
-        headers: layout
-            .report
-            .iter()
-            .map(|i| layout.headers[*i].clone())
-            .collect(),
-        status: QUEUED.to_owned(),
-        started_at: deps.clock.now(),
-        finished_at: None,
-        rows: count(rows.len()),
-        processed: 0,
-        created: 0,
-        updated: 0,
-        failed: 0,
-        errors: Vec::new(),
-        errors_truncated: false,
-    };
+        bytes.len(),
+        &layout,
+        rows.len(),
+        deps.clock.now(),
+    );
+    record.status = QUEUED.to_owned();
     match deps
         .store
         .put(record.to_item()?, Condition::NotExists)

@@ -163,6 +163,39 @@ pub(super) const RUNNING: &str = "running";
 pub(super) const DONE: &str = "done";
 
 impl ImportRecord {
+    /// A new import's record, `running`, before any row has an outcome.
+    pub(super) fn new(
+        import_id: &str,
+        user: &str,
+        file_sha256: String,
+        bytes: usize,
+        layout: &super::columns::Layout,
+        rows: usize,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            import_id: import_id.to_owned(),
+            user: user.to_owned(),
+            file_sha256,
+            bytes,
+            headers: layout
+                .report
+                .iter()
+                .map(|i| layout.headers[*i].clone())
+                .collect(),
+            status: RUNNING.to_owned(),
+            started_at: now,
+            finished_at: None,
+            rows: count(rows),
+            processed: 0,
+            created: 0,
+            updated: 0,
+            failed: 0,
+            errors: Vec::new(),
+            errors_truncated: false,
+        }
+    }
+
     pub(super) fn to_item(&self) -> Result<Item, StoreError> {
         let mut item = to_object(self)?;
         let key = keys::import(&self.import_id);
