@@ -320,7 +320,7 @@ pub struct AdvertisingRules {
 }
 
 /// Builds a whole-minute time at compile time.
-const fn hm(hour: u32, minute: u32) -> NaiveTime {
+pub(crate) const fn hm(hour: u32, minute: u32) -> NaiveTime {
     match NaiveTime::from_hms_opt(hour, minute, 0) {
         Some(t) => t,
         None => panic!("not a time of day"),

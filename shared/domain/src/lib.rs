@@ -9,6 +9,9 @@
 //!   someone) and gender.
 //! - [`compliance`]: advertising rules (Decree 91/2020/NĐ-CP): hours and 24-hour limits per
 //!   channel, customer agreements, `[QC]` labels, opt-out text and refusal replies.
+//! - [`calendar`]: Vietnam's working calendar: working hours and days, the Labour Code's public
+//!   holidays (Tết and Giỗ Tổ from the lunar calendar in UTC+07:00) with compensatory days, and
+//!   time counted in working hours and days for service levels and call windows.
 //! - [`template`]: message templates per channel in Liquid: compile, save-time check against
 //!   sample data, strict rendering (HTML-escaped e-mail bodies, Vietnamese filters), SMS segment
 //!   counts and unaccented text, how to address a customer.
@@ -19,6 +22,7 @@
 //! - [`journey`]: journeys as versioned data (YAML or JSON): the model, save-time validation,
 //!   and the pure rules the engine calls (wait ends, conditions, A/B splits, goals).
 
+pub mod calendar;
 pub mod card;
 pub mod channel;
 pub mod compliance;
