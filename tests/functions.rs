@@ -1001,7 +1001,7 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     }
     // Delivered twice: one ticket.
     for _ in 0..2 {
-        let response = nhip_crm::tickets::handle_batch(deps, event.clone()).await;
+        let response = nhip_work::tickets::handle_batch(deps, event.clone()).await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
     }
     let listed = as_admin(deps, "GET", "/v1/tickets?queue=cskh", Value::Null).await;
@@ -1013,7 +1013,7 @@ async fn ticket_creator_fixture_opens_the_ticket_once() {
     // A body that is not a ticket is a poison record, reported alone.
     let mut bad = event.clone();
     bad.records[0].body = Some("{}".into());
-    let response = nhip_crm::tickets::handle_batch(deps, bad).await;
+    let response = nhip_work::tickets::handle_batch(deps, bad).await;
     assert_eq!(response.batch_item_failures.len(), 1);
 
     // The ticket is worked to an outcome: taken, then closed as won with its note.
@@ -1187,14 +1187,16 @@ async fn a_customer_has_one_open_ticket_per_journey_whatever_arrives_at_once() {
         customer_id,
         queue: nhip_domain::journey::TicketQueue::Telesales,
         priority: nhip_domain::journey::TicketPriority::Normal,
-        due_at: chrono::Utc::now(),
+        sla: None,
+        due_at: Some(chrono::Utc::now()),
+        purpose: nhip_domain::customer::Purpose::Care,
         title: format!("Gọi tư vấn lần {n}"),
         source: json!({"kind": "journey", "journey": "nuoi-duong-lead", "step": "goi"}),
         assignee: None,
     };
     // 20 requests of the same journey at once: one ticket, and a note for each other request.
     let created =
-        futures::future::join_all((0..20).map(|n| nhip_crm::tickets::create(deps, request(n))))
+        futures::future::join_all((0..20).map(|n| nhip_work::tickets::create(deps, request(n))))
             .await;
     assert_eq!(
         created.iter().filter(|c| matches!(c, Ok(true))).count(),
@@ -1203,7 +1205,7 @@ async fn a_customer_has_one_open_ticket_per_journey_whatever_arrives_at_once() {
     );
     assert!(created.iter().all(|c| c.is_ok()));
     // Delivered again: nothing more.
-    nhip_crm::tickets::create(deps, request(7)).await.unwrap();
+    nhip_work::tickets::create(deps, request(7)).await.unwrap();
     let listed = as_admin(deps, "GET", "/v1/tickets?queue=telesales", Value::Null).await;
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{listed}");
@@ -1212,15 +1214,15 @@ async fn a_customer_has_one_open_ticket_per_journey_whatever_arrives_at_once() {
     let id = items[0]["id"].as_str().unwrap().to_owned();
     let version = items[0]["version"].as_u64().unwrap();
     let principal = nhip_core::auth::Principal::new("root", nhip_core::auth::Role::Admin, None);
-    let change = nhip_crm::tickets::StatusChange {
+    let change = nhip_work::tickets::StatusChange {
         status: nhip_crm::tickets::TicketStatus::Lost,
         note: Some("Khách không có nhu cầu".into()),
         version,
     };
-    nhip_crm::tickets::change(deps, &principal, &id, &change)
+    nhip_work::tickets::change(deps, &principal, &id, &change)
         .await
         .unwrap();
-    assert!(nhip_crm::tickets::create(deps, request(20)).await.unwrap());
+    assert!(nhip_work::tickets::create(deps, request(20)).await.unwrap());
     let listed = as_admin(deps, "GET", "/v1/tickets?queue=telesales", Value::Null).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
 }

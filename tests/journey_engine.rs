@@ -883,14 +883,15 @@ async fn split_holdout_and_office_hours(delivery: Delivery) -> Vec<String> {
         predicted_arms,
         "both arms used, as predicted"
     );
-    // The RM ticket goes to the customer's owner; the queue's notice to its shared inbox.
+    // The RM ticket goes to the customer's owner, due after four working hours (09:00 to
+    // 14:00: lunch is not counted); the queue's notice to its shared inbox.
     let (_, rm) = sim.admin_call("GET", "/v1/tickets?queue=rm", None).await;
     assert!(
         rm["items"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|t| t["assignee"] == "rm.lan" && t["due_at"] == "2026-11-30T06:00:00Z"),
+            .all(|t| t["assignee"] == "rm.lan" && t["due_at"] == "2026-11-30T07:00:00Z"),
         "{rm}"
     );
     let (_, stats) = sim
@@ -1386,4 +1387,98 @@ async fn a_lead_made_a_customer_by_a_staff_holding_leaves_the_lead_nurture_serie
             "22/12 09:00 email nuoi-duong-hieu-qua-dau-tu-email",
         ]
     );
+}
+
+// ---- A journey waiting for its ticket's outcome -------------------------------------------
+
+const TELESALES_INVITE: &str = r#"
+key: moi-qua-telesales
+name: Mời đăng ký qua telesales
+trigger: { type: event, event: app.installed }
+goals:
+  - { name: Đăng ký qua telesales, event: ticket.won }
+start: giao-telesales
+steps:
+  giao-telesales:
+    type: ticket
+    queue: telesales
+    purpose: marketing
+    sla: 4h
+    title: Gọi mời khách đăng ký trả góp
+    next: cho-ket-qua
+  cho-ket-qua:
+    type: wait_for_event
+    event: ticket.closed
+    when: { attribute: { path: event.status, op: ne, value: won } }
+    timeout: 14d
+    on_event: nuoi-duong
+    on_timeout: ket-thuc
+  nuoi-duong:
+    type: update
+    add_tags: [nuoi-duong-sau-telesales]
+    next: ket-thuc
+  ket-thuc: { type: exit }
+"#;
+
+/// Closes the customer's one telesales ticket as `status`, as the agent would.
+async fn close_ticket(sim: &mut Sim, customer: &str, status: &str) {
+    let (_, page) = sim
+        .admin_call("GET", "/v1/tickets?queue=telesales", None)
+        .await;
+    let ticket = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["customer_id"] == customer)
+        .unwrap()
+        .clone();
+    let (status, body) = sim
+        .admin_call(
+            "POST",
+            &format!("/v1/tickets/{}/status", ticket["id"].as_str().unwrap()),
+            Some(
+                json!({"status": status, "note": "Đã gọi cho khách", "version": ticket["version"]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sim.settle().await;
+}
+
+async fn ticket_outcomes_steer_the_journey(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &[]).await;
+    let (status, body) = sim
+        .post_as_admin(
+            "/v1/journeys?publish=true",
+            TELESALES_INVITE,
+            "application/yaml",
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let won = sim.customer("0912000101", "won@example.com").await;
+    let lost = sim.customer("0912000102", "lost@example.com").await;
+    for customer in [&won, &lost] {
+        sim.event("app.installed", customer, json!({})).await;
+    }
+    assert_eq!(
+        sim.enrollment(&won, "moi-qua-telesales").await,
+        "active - cho-ket-qua"
+    );
+    sim.advance(Duration::hours(2)).await;
+    close_ticket(&mut sim, &won, "won").await;
+    close_ticket(&mut sim, &lost, "lost").await;
+    let won_now = sim.enrollment(&won, "moi-qua-telesales").await;
+    let lost_now = sim.enrollment(&lost, "moi-qua-telesales").await;
+    let lost_tags = sim.admin_get(&format!("/v1/customers/{lost}")).await["tags"].clone();
+    let won_tags = sim.admin_get(&format!("/v1/customers/{won}")).await["tags"].clone();
+    assert_eq!(won_now, "converted converted cho-ket-qua");
+    assert_eq!(lost_now, "exited completed ket-thuc");
+    assert_eq!(lost_tags, json!(["nuoi-duong-sau-telesales"]));
+    assert_eq!(won_tags, json!([]));
+    vec![won_now, lost_now]
+}
+
+#[tokio::test]
+async fn a_won_ticket_converts_the_journey_and_a_lost_one_takes_the_other_branch() {
+    every_delivery!(ticket_outcomes_steer_the_journey);
 }

@@ -32,3 +32,4 @@ mod runner;
 mod scopes;
 mod support;
 mod telephony;
+mod work;

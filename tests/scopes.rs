@@ -95,14 +95,16 @@ async fn world() -> World {
     let mut tickets = Vec::new();
     for (id, assignee) in [(&ids[0], Some("cuong")), (&ids[1], None)] {
         let cause = format!("scope-test#{id}");
-        nhip_crm::tickets::create(
+        nhip_work::tickets::create(
             &api.deps,
             nhip_crm::tickets::NewTicket {
                 cause: cause.clone(),
                 customer_id: id.parse().unwrap(),
                 queue: TicketQueue::Telesales,
                 priority: TicketPriority::High,
-                due_at: api.deps.clock.now() + chrono::Duration::days(1),
+                sla: None,
+                due_at: Some(api.deps.clock.now() + chrono::Duration::days(1)),
+                purpose: nhip_domain::customer::Purpose::Care,
                 title: "Gọi khách quan tâm thẻ".into(),
                 source: json!({"test": "scopes"}),
                 assignee: assignee.map(str::to_owned),

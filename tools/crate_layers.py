@@ -5,7 +5,7 @@ Usage: cargo metadata --format-version 1 | python tools/crate_layers.py
 A crate may depend (normal or build dependencies; tests may reach further) only on crates of
 a lower floor: the domain, then the ports, then the adapters beside the use cases (neither
 knows the other), the use cases from the ground up (core, crm, messaging, then journeys and
-intake side by side, then the api top floor), then the wiring and the runner that assemble
+intake and work side by side, then the api top floor), then the wiring and the runner that assemble
 them, then the functions and the integration tests. An adapter on floor 2 cannot reach a use
 case on floor 2 or above, so adapters never see the use cases.
 """
@@ -26,6 +26,7 @@ FLOORS = {
     "nhip-messaging": 4,
     "nhip-journeys": 5,
     "nhip-intake": 5,
+    "nhip-work": 5,
     "nhip-api": 6,
     # The staff console: beside the API, over the same use cases.
     "nhip-console": 6,

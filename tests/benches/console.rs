@@ -187,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
                 notes: Some(format!("Ghi chú {n}")),
                 feedback: None,
                 classification: None,
+                ticket_id: None,
             };
             nhip_crm::customers::interactions::log(&deps, &lan_principal, &id.to_string(), &note)
                 .await

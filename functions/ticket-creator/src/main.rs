@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
         let deps = deps.clone();
         async move {
             Ok::<SqsBatchResponse, Error>(
-                nhip_crm::tickets::handle_batch(&deps, event.payload).await,
+                nhip_work::tickets::handle_batch(&deps, event.payload).await,
             )
         }
     }))

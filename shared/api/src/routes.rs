@@ -28,7 +28,7 @@ pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
         .merge(nhip_crm::events_api::router())
         .merge(nhip_journeys::definitions::router())
         .merge(nhip_journeys::routes::router())
-        .merge(nhip_crm::tickets::router())
+        .merge(nhip_work::tickets::router())
 }
 
 /// The public routes with their operations: the lead form (answering CORS for `origins`), the

@@ -155,6 +155,9 @@ async fn run_page(
                 customer_id,
                 action_id,
             } => nhip_crm::next_actions::fire(deps, id, &customer_id, &action_id).await,
+            Work::TicketDue { ticket_id } => {
+                nhip_work::tickets::escalate::fire(deps, &ticket_id).await
+            }
             Work::SendMessage { message_id } => {
                 nhip_messaging::pipeline::release(deps, &message_id).await
             }

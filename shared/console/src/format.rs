@@ -65,3 +65,28 @@ mod tests {
         assert_eq!(date_time(at), "06/12/2026 00:30");
     }
 }
+
+/// A date typed as `dd/mm/yyyy` (or `yyyy-mm-dd`, as a date picker sends it).
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    NaiveDate::parse_from_str(raw, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y-%m-%d"))
+        .ok()
+}
+
+/// A Vietnamese wall-clock date and time typed in a form (`dd/mm/yyyy`, `hh:mm`; 09:00 when
+/// the time is left empty), as an instant; the problem in Vietnamese otherwise.
+pub fn parse_local(date: &str, time: &str) -> Result<DateTime<Utc>, String> {
+    use chrono::TimeZone;
+    let date = parse_date(date).ok_or("Ngày hẹn không hợp lệ (dd/mm/yyyy).")?;
+    let time = match time.trim() {
+        "" => chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time"),
+        raw => chrono::NaiveTime::parse_from_str(raw, "%H:%M")
+            .map_err(|_| "Giờ hẹn không hợp lệ (hh:mm).")?,
+    };
+    nhip_domain::time::vn_offset()
+        .from_local_datetime(&date.and_time(time))
+        .single()
+        .map(|at| at.to_utc())
+        .ok_or_else(|| "Giờ hẹn không hợp lệ.".into())
+}

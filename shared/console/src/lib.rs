@@ -67,7 +67,11 @@ pub fn router(deps: Arc<Deps>) -> Router {
             get(privacy::confirm).post(privacy::carry_out),
         )
         .route("/app/tickets", get(tickets::page))
+        .route("/app/tickets/{id}", get(tickets::detail))
         .route("/app/tickets/{id}/status", post(tickets::change_status))
+        .route("/app/tickets/{id}/calls", post(tickets::log_call))
+        .route("/app/tickets/{id}/call-plan", post(tickets::plan_call))
+        .route("/app/tickets/{id}/assignee", post(tickets::reassign))
         .route("/app/import", get(import::page).post(import::upload))
         .route("/app/import/{id}", get(import::status))
         .route("/app/import/{id}/errors.csv", get(import::errors))

@@ -80,6 +80,10 @@ event_types! {
     TICKET_WON = "ticket.won", "Ticket thành công (đã đăng ký)";
     TICKET_LOST = "ticket.lost", "Ticket không thành công";
     TICKET_UNREACHABLE = "ticket.unreachable", "Ticket: không liên lạc được";
+    TICKET_CLOSED = "ticket.closed", "Đóng ticket";
+    TICKET_REASSIGNED = "ticket.reassigned", "Chuyển người xử lý ticket";
+    TICKET_ESCALATED = "ticket.escalated", "Ticket quá hạn, báo quản lý";
+    TICKET_CALL_PLANNED = "ticket.call_planned", "Hẹn gọi";
     CARD_ISSUED = "card.issued", "Phát hành thẻ";
     CARD_ACTIVATED = "card.activated", "Kích hoạt thẻ";
     CARD_TRANSACTION = "card.transaction", "Giao dịch thẻ";

@@ -508,6 +508,55 @@ pub fn ticket_queue(queue: &str) -> String {
     format!("TCKQ#{queue}")
 }
 
+/// The gsi2 partition of the tickets assigned to a staff member: `TCKU#<user>`.
+pub fn tickets_of_assignee(user: &str) -> String {
+    format!("TCKU#{user}")
+}
+
+/// The gsi3 partition of a journey's or campaign's tickets: `TCKG#<group>`.
+pub fn tickets_of_group(group: &str) -> String {
+    format!("TCKG#{group}")
+}
+
+/// The partition of a queue's overdue open tickets: `TCKLATE#<queue>`, a pointer per ticket
+/// sorted by due time, written when the ticket escalates and deleted when it closes.
+pub fn overdue_tickets(queue: &str) -> String {
+    format!("TCKLATE#{queue}")
+}
+
+/// An overdue ticket's pointer: `TCKLATE#<queue>` / `<due>#<id>`.
+pub fn overdue_ticket(queue: &str, due: DateTime<Utc>, ticket: &str) -> Key {
+    Key::new(overdue_tickets(queue), format!("{}#{ticket}", instant(due)))
+}
+
+/// A queue's ticket counters (per status, closed on time and late, escalated):
+/// `STAT#TCK#<queue>` / `COUNTS`.
+pub fn ticket_stats(queue: &str) -> Key {
+    Key::new(format!("STAT#TCK#{queue}"), "COUNTS")
+}
+
+/// A queue's assignment rule: `CFG#tickets` / `QUEUE#<queue>`.
+pub fn ticket_queue_rule(queue: &str) -> Key {
+    Key::new("CFG#tickets", format!("QUEUE#{queue}"))
+}
+
+/// A queue's round-robin turn counter: `CFG#tickets` / `TURN#<queue>`.
+pub fn ticket_queue_turn(queue: &str) -> Key {
+    Key::new("CFG#tickets", format!("TURN#{queue}"))
+}
+
+/// A staff member's open-ticket count, for least-loaded assignment: `USER#<user>` /
+/// `TCKLOAD`.
+pub fn ticket_load(user: &str) -> Key {
+    Key::new(user_pk(user), "TCKLOAD")
+}
+
+/// The working calendar in force (hours, days off, make-up working days): `CFG#calendar` /
+/// `CALENDAR`.
+pub fn work_calendar() -> Key {
+    Key::new("CFG#calendar", "CALENDAR")
+}
+
 /// Prefix of a customer's ticket references: `CUS#<id>` / `TCK#<ticket>`.
 pub fn customer_ticket(customer: CustomerId, ticket: &str) -> Key {
     Key::new(customer_pk(customer), format!("TCK#{ticket}"))

@@ -82,6 +82,11 @@ pub enum Work {
         /// The job.
         job: StepJob,
     },
+    /// A ticket's due time: still open, it escalates to the team's manager.
+    TicketDue {
+        /// The ticket.
+        ticket_id: String,
+    },
     /// A segment-triggered journey's evaluation: enroll the customers its filter finds, then
     /// schedule the next one.
     JourneySegment {

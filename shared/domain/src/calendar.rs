@@ -214,7 +214,7 @@ impl CalendarError {
 /// A day is worked when it is in `working_days`; otherwise when it is not in `days_off`, not a
 /// statutory holiday or compensatory day (when `statutory`), and not a `weekend` day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WorkCalendar {
     /// The working periods of a working day, in order and not overlapping, e.g. `[{"start":
     /// "08:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]`. A period cannot reach

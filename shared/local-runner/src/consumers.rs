@@ -65,7 +65,7 @@ pub fn all(deps: &Arc<Deps>) -> Vec<Consumer> {
             function: "ticket-creator",
             queue: deps.queues.tickets.clone(),
             handler: Arc::new(|deps, event| {
-                Box::pin(async move { nhip_crm::tickets::handle_batch(&deps, event).await })
+                Box::pin(async move { nhip_work::tickets::handle_batch(&deps, event).await })
             }),
             deps: deps.clone(),
         },

@@ -10,7 +10,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -549,13 +548,6 @@ pub async fn page(
     show(&deps, &staff, &customer, forms).await
 }
 
-fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let raw = raw.trim();
-    NaiveDate::parse_from_str(raw, "%d/%m/%Y")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y-%m-%d"))
-        .ok()
-}
-
 /// `POST /app/customers/{id}/profile`: saves the profile if nobody changed it meanwhile.
 pub async fn save_profile(
     State(deps): State<Arc<Deps>>,
@@ -608,7 +600,7 @@ pub async fn save_profile(
 
 /// The profile form as the update use case's body; blank fields clear.
 fn profile_body(form: &ProfileForm) -> Map<String, Value> {
-    let birthday = match parse_date(&form.birthday) {
+    let birthday = match crate::format::parse_date(&form.birthday) {
         Some(date) => json!(date.format("%Y-%m-%d").to_string()),
         // Not a date: sent as typed, for the use case to name the problem.
         None => text_or_null(&form.birthday),
@@ -649,18 +641,7 @@ fn next_action_of(form: &QuickForm) -> Result<Option<NewNextAction>, String> {
     if form.next_date.trim().is_empty() {
         return Ok(None);
     }
-    let date = parse_date(&form.next_date).ok_or("Ngày hẹn không hợp lệ (dd/mm/yyyy).")?;
-    let time = match form.next_time.trim() {
-        "" => NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time"),
-        raw => {
-            NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| "Giờ hẹn không hợp lệ (hh:mm).")?
-        }
-    };
-    let at = nhip_domain::time::vn_offset()
-        .from_local_datetime(&date.and_time(time))
-        .single()
-        .ok_or("Giờ hẹn không hợp lệ.")?
-        .to_utc();
+    let at = crate::format::parse_local(&form.next_date, &form.next_time)?;
     let request = json!({
         "type": form.next_kind,
         "at": at,

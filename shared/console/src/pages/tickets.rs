@@ -1,23 +1,29 @@
-//! "Phiếu": the telesales, RM and customer-service (CSKH) queues the journeys fill, scoped as
-//! the API is: a caller sees the tickets of the customers in their scope and those assigned
-//! to them.
+//! "Phiếu": the telesales, RM and customer-service (CSKH) tickets the journeys open, as the
+//! API scopes them (a caller sees the tickets of the customers in their scope, those assigned
+//! to them, and a manager those of their team). The list has the queue, "Của tôi", "Nhóm tôi"
+//! and "Quá hạn" views and, for managers and admins, the counts and SLA compliance per queue.
+//! A ticket's page is where the agent works it: the next allowed call time (an invitation call
+//! keeps to Decree 91), logging a call, planning one, taking and closing it with the outcome;
+//! managers reassign it there.
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use nhip_core::auth::Role;
 use nhip_core::deps::Deps;
 use nhip_crm::customers::repo;
-use nhip_crm::tickets;
+use nhip_domain::customer::Purpose;
 use nhip_domain::ids::CustomerId;
 use nhip_domain::journey::{TicketPriority, TicketQueue};
+use nhip_work::tickets::{self, TicketView, calls, views};
 
 use crate::format;
 use crate::pages::care::Choice;
-use crate::pages::{Shell, render};
+use crate::pages::{Shell, form_problem, render};
 use crate::session::{Staff, store_failure};
 
 /// A ticket as listed.
@@ -50,69 +56,46 @@ pub struct TicketRow {
     pub outcome: String,
     /// Later requests folded into it while it was open.
     pub later: usize,
+    /// An invitation call (Decree 91 applies).
+    pub invitation: bool,
+}
+
+/// A queue's counts as shown.
+pub struct StatsRow {
+    /// The queue's name.
+    pub label: String,
+    /// New.
+    pub new: i64,
+    /// In progress.
+    pub in_progress: i64,
+    /// Won.
+    pub won: i64,
+    /// Lost or unreachable.
+    pub not_won: i64,
+    /// Escalated.
+    pub escalated: i64,
+    /// SLA compliance, or a dash.
+    pub compliance: String,
 }
 
 #[derive(Template)]
 #[template(path = "tickets.html")]
 struct TicketsPage {
     shell: Shell,
+    views: Vec<Choice>,
     queues: Vec<Choice>,
+    view: &'static str,
     queue: &'static str,
-    queue_label: &'static str,
+    heading: String,
     rows: Vec<TicketRow>,
+    stats: Vec<StatsRow>,
 }
 
 #[derive(Deserialize)]
 pub struct TicketsQuery {
     queue: Option<String>,
+    view: Option<String>,
     done: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct StatusForm {
-    status: String,
-    #[serde(default)]
-    note: String,
-    version: u64,
-    #[serde(default)]
-    queue: String,
-}
-
-/// `POST /app/tickets/{id}/status`: takes the ticket, or closes it with its outcome.
-pub async fn change_status(
-    State(deps): State<Arc<Deps>>,
-    staff: Staff,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    axum::Form(form): axum::Form<StatusForm>,
-) -> Response {
-    let queue = TicketQueue::ALL
-        .into_iter()
-        .find(|q| q.as_str() == form.queue)
-        .unwrap_or(TicketQueue::Telesales);
-    let status = serde_json::from_value(serde_json::json!(form.status));
-    let code = match status {
-        Err(_) => "invalid",
-        Ok(status) => {
-            let change = tickets::StatusChange {
-                status,
-                note: Some(form.note.clone()),
-                version: form.version,
-            };
-            match tickets::change(&deps, &staff.principal, &id, &change).await {
-                Ok(_) => "saved",
-                Err(tickets::StatusError::NotFound) => return crate::pages::not_found(),
-                Err(tickets::StatusError::Store(error)) => return store_failure(error),
-                Err(tickets::StatusError::Note) => "note",
-                Err(tickets::StatusError::Stale(_)) => "stale",
-                Err(tickets::StatusError::NotAllowed { .. }) => "closed",
-            }
-        }
-    };
-    axum::response::Redirect::to(&format!(
-        "/app/tickets?queue={}&done={code}",
-        queue.as_str()
-    ))
-    .into_response()
 }
 
 fn priority_label(priority: TicketPriority) -> &'static str {
@@ -157,12 +140,45 @@ fn ticket_rows(
                 open: tickets::is_open(ticket),
                 outcome: ticket.outcome_note.clone().unwrap_or_default(),
                 later: ticket.notes.len(),
+                invitation: ticket.purpose == Purpose::Marketing,
             }
         })
         .collect()
 }
 
-/// `GET /app/tickets?queue=telesales|rm|cskh`.
+async fn rows_of(deps: &Deps, found: &[tickets::Ticket]) -> Result<Vec<TicketRow>, Response> {
+    let ids = found
+        .iter()
+        .filter_map(|t| t.customer_id.parse::<CustomerId>().ok());
+    let names = repo::names(&*deps.store, ids)
+        .await
+        .map_err(store_failure)?;
+    Ok(ticket_rows(found, &names, deps.clock.now()))
+}
+
+const VIEWS: [(&str, &str); 4] = [
+    ("queue", "Hàng đợi"),
+    ("mine", "Của tôi"),
+    ("team", "Nhóm tôi"),
+    ("overdue", "Quá hạn"),
+];
+
+/// The flash of a ticket action's outcome code; the messages are the console's own.
+fn done_message(code: &str) -> &'static str {
+    match code {
+        "saved" => "Đã cập nhật phiếu.",
+        "call" => "Đã ghi cuộc gọi vào lịch sử khách hàng.",
+        "planned" => "Đã hẹn gọi; lịch hẹn có trong Lịch làm việc.",
+        "reassigned" => "Đã chuyển phiếu.",
+        "note" => "Ghi kết quả xử lý khi đóng phiếu.",
+        "stale" => "Phiếu vừa được người khác cập nhật; đã tải lại.",
+        "closed" => "Phiếu đã đóng, không đổi được trạng thái.",
+        "forbidden" => "Chỉ quản lý hoặc quản trị được chuyển phiếu.",
+        _ => "Không cập nhật được phiếu.",
+    }
+}
+
+/// `GET /app/tickets?view=queue|mine|team|overdue&queue=telesales|rm|cskh`.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
     staff: Staff,
@@ -172,44 +188,354 @@ pub async fn page(
         Ok(shell) => shell,
         Err(response) => return response,
     };
-    // The messages are the console's own, picked by code.
     if let Some(code) = &query.done {
-        shell = shell.flash(match code.as_str() {
-            "saved" => "Đã cập nhật phiếu.",
-            "note" => "Ghi kết quả xử lý khi đóng phiếu.",
-            "stale" => "Phiếu vừa được người khác cập nhật; đã tải lại.",
-            "closed" => "Phiếu đã đóng, không đổi được trạng thái.",
-            _ => "Không cập nhật được phiếu.",
-        });
+        shell = shell.flash(done_message(code));
     }
     let queue = TicketQueue::ALL
         .into_iter()
         .find(|q| Some(q.as_str()) == query.queue.as_deref())
         .unwrap_or(TicketQueue::Telesales);
-    let tickets = match tickets::queue_tickets(&deps, &staff.principal, queue, 100).await {
-        Ok(tickets) => tickets,
+    let view = VIEWS
+        .into_iter()
+        .map(|(v, _)| v)
+        .find(|v| Some(*v) == query.view.as_deref())
+        .unwrap_or("queue");
+    let (wanted, heading) = match view {
+        "mine" => (TicketView::Mine, "Phiếu của tôi".to_owned()),
+        "team" => (TicketView::Team(None), "Phiếu của nhóm tôi".to_owned()),
+        "overdue" => (
+            TicketView::Overdue(queue),
+            format!("Phiếu quá hạn: {}", queue.label()),
+        ),
+        _ => (
+            TicketView::Queue(queue),
+            format!("Phiếu: {}", queue.label()),
+        ),
+    };
+    let found = match tickets::list(&deps, &staff.principal, &wanted, 100).await {
+        Ok(found) => found,
         Err(error) => return store_failure(error),
     };
-    let ids = tickets
-        .iter()
-        .filter_map(|t| t.customer_id.parse::<CustomerId>().ok());
-    let names = match repo::names(&*deps.store, ids).await {
-        Ok(names) => names,
-        Err(error) => return store_failure(error),
+    let rows = match rows_of(&deps, &found).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
     };
-    let rows = ticket_rows(&tickets, &names, deps.clock.now());
-    render(&TicketsPage {
-        shell,
-        queues: TicketQueue::ALL
+    let stats = match views::stats(&deps, &staff.principal).await {
+        Ok(queues) => queues
             .into_iter()
-            .map(|q| Choice {
-                value: q.as_str().to_owned(),
-                label: q.label().to_owned(),
-                selected: q == queue,
+            .map(|q| {
+                let n = |s: &str| q.by_status.get(s).and_then(|v| v.as_i64()).unwrap_or(0);
+                StatsRow {
+                    label: q.queue_label.clone(),
+                    new: n("new"),
+                    in_progress: n("in_progress"),
+                    won: n("won"),
+                    not_won: n("lost") + n("unreachable"),
+                    escalated: q.escalated,
+                    compliance: q
+                        .sla_compliance_percent
+                        .map_or_else(|| "—".into(), |p| format::percent(p / 100.0)),
+                }
             })
             .collect(),
+        Err(views::StatsError::Forbidden) => Vec::new(),
+        Err(views::StatsError::Store(error)) => return store_failure(error),
+    };
+    let choice = |value: &str, label: &str, selected: bool| Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+        selected,
+    };
+    render(&TicketsPage {
+        shell,
+        views: VIEWS
+            .into_iter()
+            .map(|(v, l)| choice(v, l, v == view))
+            .collect(),
+        queues: TicketQueue::ALL
+            .into_iter()
+            .map(|q| choice(q.as_str(), q.label(), q == queue))
+            .collect(),
+        view,
         queue: queue.as_str(),
-        queue_label: queue.label(),
+        heading,
         rows,
+        stats,
     })
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    shell: Shell,
+    row: TicketRow,
+    queue_label: String,
+    team: String,
+    call_at: String,
+    next_call: String,
+    call_blocked: bool,
+    notes: Vec<(String, String)>,
+    can_reassign: bool,
+    staff: Vec<Choice>,
+    problem: String,
+}
+
+#[derive(Deserialize)]
+pub struct TicketQuery {
+    done: Option<String>,
+    problem: Option<String>,
+}
+
+/// `GET /app/tickets/{id}`: the ticket, where the agent works it.
+pub async fn detail(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(query): Query<TicketQuery>,
+) -> Response {
+    let mut shell = match Shell::load(&deps, &staff, "/app/tickets").await {
+        Ok(shell) => shell,
+        Err(response) => return response,
+    };
+    if let Some(code) = &query.done {
+        shell = shell.flash(done_message(code));
+    }
+    let ticket = match tickets::workflow::visible(&deps, &staff.principal, &id).await {
+        Ok(ticket) => ticket,
+        Err(tickets::StatusError::Store(error)) => return store_failure(error),
+        Err(_) => return crate::pages::not_found(),
+    };
+    let now = deps.clock.now();
+    let (next_call, call_blocked) = match calls::next_allowed(&deps, &ticket, now).await {
+        Ok(calls::CallWindow::From { at }) if at <= now => ("Có thể gọi ngay".to_owned(), false),
+        Ok(calls::CallWindow::From { at }) => (format::date_time(at), false),
+        Ok(calls::CallWindow::Never { reason }) => (
+            if reason == "do_not_call" {
+                "Không được gọi: số trong danh sách không nhận cuộc gọi quảng cáo".to_owned()
+            } else {
+                "Không gọi được: khách chưa có số di động".to_owned()
+            },
+            true,
+        ),
+        Err(error) => return store_failure(error),
+    };
+    let can_reassign = matches!(staff.principal.role, Role::Admin | Role::Manager);
+    let directory = if can_reassign {
+        match nhip_crm::staff::users(&*deps.store).await {
+            Ok(users) => users
+                .into_iter()
+                .filter(|u| u.active)
+                .map(|u| Choice {
+                    selected: ticket.assignee.as_deref() == Some(u.username.as_str()),
+                    label: format!("{} ({})", u.display_name, u.username),
+                    value: u.username,
+                })
+                .collect(),
+            Err(error) => return store_failure(error),
+        }
+    } else {
+        Vec::new()
+    };
+    let rows = match rows_of(&deps, std::slice::from_ref(&ticket)).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
+    };
+    let Some(row) = rows.into_iter().next() else {
+        return crate::pages::not_found();
+    };
+    render(&TicketPage {
+        shell,
+        row,
+        queue_label: ticket.queue_label.clone(),
+        team: ticket.team.clone().unwrap_or_default(),
+        call_at: ticket.call_at.map(format::date_time).unwrap_or_default(),
+        next_call,
+        call_blocked,
+        notes: ticket
+            .notes
+            .iter()
+            .map(|n| (format::date_time(n.at), n.text.clone()))
+            .collect(),
+        can_reassign,
+        staff: directory,
+        problem: query.problem.unwrap_or_default(),
+    })
+}
+
+fn back(id: &str, code: &str) -> Response {
+    Redirect::to(&format!("/app/tickets/{id}?done={code}")).into_response()
+}
+
+fn back_with_problem(id: &str, problem: &str) -> Response {
+    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
+    Redirect::to(&format!("/app/tickets/{id}?done=problem&problem={problem}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+    #[serde(default)]
+    note: String,
+    version: u64,
+    #[serde(default)]
+    queue: String,
+    #[serde(default)]
+    from: String,
+}
+
+/// `POST /app/tickets/{id}/status`: takes the ticket, or closes it with its outcome; back to
+/// the ticket, or to the list it was changed from.
+pub async fn change_status(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<StatusForm>,
+) -> Response {
+    let status = serde_json::from_value(serde_json::json!(form.status));
+    let code = match status {
+        Err(_) => "invalid",
+        Ok(status) => {
+            let change = tickets::StatusChange {
+                status,
+                note: Some(form.note.clone()),
+                version: form.version,
+            };
+            match tickets::change(&deps, &staff.principal, &id, &change).await {
+                Ok(_) => "saved",
+                Err(tickets::StatusError::NotFound) => return crate::pages::not_found(),
+                Err(tickets::StatusError::Store(error)) => return store_failure(error),
+                Err(tickets::StatusError::Note) => "note",
+                Err(tickets::StatusError::Stale(_)) => "stale",
+                Err(tickets::StatusError::NotAllowed { .. }) => "closed",
+                Err(_) => "invalid",
+            }
+        }
+    };
+    if form.from == "detail" {
+        return back(&id, code);
+    }
+    let queue = TicketQueue::ALL
+        .into_iter()
+        .find(|q| q.as_str() == form.queue)
+        .unwrap_or(TicketQueue::Telesales);
+    Redirect::to(&format!(
+        "/app/tickets?queue={}&done={code}",
+        queue.as_str()
+    ))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CallForm {
+    outcome: String,
+    #[serde(default)]
+    duration_minutes: String,
+    #[serde(default)]
+    notes: String,
+}
+
+/// `POST /app/tickets/{id}/calls`: logs a call made on the ticket.
+pub async fn log_call(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CallForm>,
+) -> Response {
+    let duration = match form.duration_minutes.trim() {
+        "" => None,
+        raw => match raw.replace(',', ".").parse::<f64>() {
+            Ok(minutes) if (0.0..=1440.0).contains(&minutes) => {
+                Some((minutes * 60.0).round() as u32)
+            }
+            _ => return back_with_problem(&id, "Thời lượng: nhập số phút."),
+        },
+    };
+    let Ok(outcome) = serde_json::from_value(serde_json::json!(form.outcome)) else {
+        return back_with_problem(&id, "Chọn kết quả cuộc gọi.");
+    };
+    let call = calls::CallLog {
+        outcome,
+        duration_seconds: duration,
+        notes: Some(form.notes.trim().to_owned()).filter(|n| !n.is_empty()),
+    };
+    match calls::log_call(&deps, &staff.principal, &id, &call).await {
+        Ok(_) => back(&id, "call"),
+        Err(error) => call_failure(&id, error),
+    }
+}
+
+fn call_failure(id: &str, error: calls::CallError) -> Response {
+    match error {
+        calls::CallError::Ticket(tickets::StatusError::NotFound) => crate::pages::not_found(),
+        calls::CallError::Ticket(tickets::StatusError::Store(error)) => store_failure(error),
+        calls::CallError::Ticket(tickets::StatusError::Stale(_)) => back(id, "stale"),
+        calls::CallError::Ticket(tickets::StatusError::NotAllowed { .. }) => back(id, "closed"),
+        other => {
+            let error: nhip_core::http::ApiError = other.into();
+            let problem = error
+                .fields
+                .get("at")
+                .cloned()
+                .unwrap_or_else(|| form_problem(&error));
+            back_with_problem(id, &problem)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PlanForm {
+    date: String,
+    #[serde(default)]
+    time: String,
+    version: u64,
+}
+
+/// `POST /app/tickets/{id}/call-plan`: plans the call (refused outside what Decree 91 allows
+/// for an invitation call, with the earliest allowed time).
+pub async fn plan_call(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<PlanForm>,
+) -> Response {
+    let at = match format::parse_local(&form.date, &form.time) {
+        Ok(at) => at,
+        Err(problem) => return back_with_problem(&id, &problem),
+    };
+    let plan = calls::CallPlan {
+        at,
+        version: form.version,
+    };
+    match calls::plan(&deps, &staff.principal, &id, &plan).await {
+        Ok(_) => back(&id, "planned"),
+        Err(error) => call_failure(&id, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReassignForm {
+    assignee: String,
+    version: u64,
+}
+
+/// `POST /app/tickets/{id}/assignee`: a manager or admin gives the ticket to someone else.
+pub async fn reassign(
+    State(deps): State<Arc<Deps>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<ReassignForm>,
+) -> Response {
+    let request = tickets::workflow::Reassign {
+        assignee: form.assignee,
+        version: form.version,
+    };
+    match tickets::workflow::reassign(&deps, &staff.principal, &id, &request).await {
+        Ok(_) => back(&id, "reassigned"),
+        Err(tickets::StatusError::NotFound) => crate::pages::not_found(),
+        Err(tickets::StatusError::Store(error)) => store_failure(error),
+        Err(tickets::StatusError::Forbidden) => back(&id, "forbidden"),
+        Err(tickets::StatusError::Stale(_)) => back(&id, "stale"),
+        Err(tickets::StatusError::NotAllowed { .. }) => back(&id, "closed"),
+        Err(_) => back_with_problem(&id, "Chọn một nhân sự đang hoạt động."),
+    }
 }

@@ -132,6 +132,10 @@ pub struct NewInteraction {
     #[serde(default)]
     #[schema(value_type = Option<nhip_core::openapi::ClassificationSchema>)]
     pub classification: Option<Classification>,
+    /// The ticket the interaction works, if any (it shows on the ticket and the timeline).
+    #[serde(default)]
+    #[schema(max_length = 40)]
+    pub ticket_id: Option<String>,
 }
 
 impl NewInteraction {
@@ -147,6 +151,9 @@ impl NewInteraction {
         }
         if self.kind == Kind::Note && self.notes.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(invalid("notes", "Ghi chú không được để trống."));
+        }
+        if self.ticket_id.as_ref().is_some_and(|t| t.len() > 40) {
+            return Err(invalid("ticket_id", "Mã phiếu không hợp lệ."));
         }
         if self.duration_seconds.is_some_and(|d| d > 24 * 3600) {
             return Err(invalid("duration_seconds", "Tối đa 24 giờ."));
@@ -240,6 +247,7 @@ pub async fn log(
                 "outcome": request.outcome,
                 "notes": request.notes,
                 "feedback": request.feedback,
+                "ticket_id": request.ticket_id,
                 "lifecycle_before": before.lifecycle,
                 "lifecycle_after": after.lifecycle,
             }),

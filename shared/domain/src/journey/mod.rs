@@ -370,7 +370,11 @@ pub enum Step {
         sla: Span,
         /// The ticket's title.
         title: String,
-        /// The next step (the journey does not wait for the ticket).
+        /// `care` (default), or `marketing` for an invitation call: the agent may then call
+        /// only as Decree 91 allows advertising calls.
+        #[serde(default = "care_purpose")]
+        purpose: Purpose,
+        /// The next step (a journey that needs the outcome waits for `ticket.closed`).
         next: String,
     },
     /// Change the customer's record.
@@ -406,6 +410,10 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<String>,
     },
+}
+
+fn care_purpose() -> Purpose {
+    Purpose::Care
 }
 
 fn normal_priority() -> TicketPriority {

@@ -92,6 +92,7 @@ pub(super) async fn effects(
             priority,
             sla,
             title,
+            purpose,
             ..
         } => {
             let Some(customer) = customer else {
@@ -102,7 +103,8 @@ pub(super) async fn effects(
                 customer_id: customer.id,
                 queue: *queue,
                 priority: *priority,
-                due_at: now + sla.to_delta(),
+                sla: Some(*sla),
+                due_at: None,
                 title: title.clone(),
                 source: json!({
                     "kind": "journey",
@@ -111,10 +113,9 @@ pub(super) async fn effects(
                     "step": enrollment.step,
                     "enrollment_id": enrollment.id,
                 }),
-                assignee: match queue {
-                    nhip_domain::journey::TicketQueue::Rm => customer.owner.clone(),
-                    _ => None,
-                },
+                // The queue's rule decides (the customer's RM for the RM queue by default).
+                assignee: None,
+                purpose: *purpose,
             };
             nhip_crm::tickets::enqueue(deps, &[ticket])
                 .await

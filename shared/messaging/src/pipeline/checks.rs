@@ -218,3 +218,55 @@ pub(super) struct CapEntry {
     at: DateTime<Utc>,
     message: String,
 }
+
+/// The advertising calls counted against `phone` in the last 24 hours (any order).
+pub async fn advertising_calls(deps: &Deps, phone: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
+    let entries: Vec<CapEntry> = deps
+        .store
+        .get(&keys::advertising_cap(CALL_CAP, phone))
+        .await?
+        .and_then(|item| item.get("sends").cloned())
+        .and_then(|sends| serde_json::from_value(sends).ok())
+        .unwrap_or_default();
+    Ok(prune(
+        &entries.iter().map(|e| e.at).collect::<Vec<_>>(),
+        deps.clock.now(),
+    ))
+}
+
+/// Counts one advertising (invitation) call to `phone`, once per `call_id`, against Decree
+/// 91's one call per number per 24 hours: `Some(frees_at)` when that call was already used.
+pub async fn count_advertising_call(
+    deps: &Deps,
+    agreement: Option<&Agreement>,
+    phone: &str,
+    call_id: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let rules = advertising_rules(deps).await?;
+    reserve_cap(
+        deps,
+        &rules,
+        agreement,
+        AdChannel::Call,
+        CALL_CAP,
+        phone,
+        call_id,
+    )
+    .await
+    .map_err(|error| match error {
+        PipelineError::Retry(_) => StoreError::TransactionConflict,
+        PipelineError::Malformed(why) => StoreError::invalid(why),
+    })
+}
+
+/// Whether `phone` is on the do-not-advertise (do-not-call) list.
+pub async fn on_do_not_call_list(deps: &Deps, phone: &str) -> Result<bool, StoreError> {
+    Ok(deps
+        .store
+        .get(&keys::do_not_advertise(phone))
+        .await?
+        .is_some())
+}
+
+/// The count key of advertising calls.
+const CALL_CAP: &str = "call";

@@ -49,7 +49,10 @@ mod decide;
 mod record;
 mod render;
 
-pub use checks::{advertising_rules, channel_family};
+pub use checks::{
+    advertising_calls, advertising_rules, channel_family, count_advertising_call,
+    on_do_not_call_list,
+};
 pub use record::load;
 
 use checks::*;
