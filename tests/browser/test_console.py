@@ -459,7 +459,7 @@ def test_tickets_a_journey_opens_are_listed_by_queue_in_scope(runner, page):
     expect(row).to_contain_text("Thành công (đã đăng ký)")
     expect(row).to_contain_text("Khách đã đăng ký mở tài khoản")
     # The customer 360 shows the journey the lead is in, and the outcome on its timeline.
-    row.locator("a").click()
+    row.locator("a", has_text="Lý Thị Ngọc").click()
     expect(page.locator("#journeys")).to_contain_text("goi-kh-moi")
     expect(page.locator("#timeline")).to_contain_text("Ticket thành công (đã đăng ký)")
     page.goto(runner.url + "/app/tickets?queue=telesales")

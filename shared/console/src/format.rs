@@ -44,28 +44,6 @@ pub fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_groups_thousands_with_dots() {
-        assert_eq!(money(1_250_000), "1.250.000 ₫");
-        assert_eq!(money(999), "999 ₫");
-        assert_eq!(money(1000), "1.000 ₫");
-        assert_eq!(money(0), "0 ₫");
-        assert_eq!(money(-50_000), "-50.000 ₫");
-    }
-
-    #[test]
-    fn times_are_shown_in_vietnam() {
-        let at = DateTime::parse_from_rfc3339("2026-12-05T17:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(date_time(at), "06/12/2026 00:30");
-    }
-}
-
 /// A date typed as `dd/mm/yyyy` (or `yyyy-mm-dd`, as a date picker sends it).
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let raw = raw.trim();
@@ -89,4 +67,26 @@ pub fn parse_local(date: &str, time: &str) -> Result<DateTime<Utc>, String> {
         .single()
         .map(|at| at.to_utc())
         .ok_or_else(|| "Giờ hẹn không hợp lệ.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands_with_dots() {
+        assert_eq!(money(1_250_000), "1.250.000 ₫");
+        assert_eq!(money(999), "999 ₫");
+        assert_eq!(money(1000), "1.000 ₫");
+        assert_eq!(money(0), "0 ₫");
+        assert_eq!(money(-50_000), "-50.000 ₫");
+    }
+
+    #[test]
+    fn times_are_shown_in_vietnam() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T17:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(date_time(at), "06/12/2026 00:30");
+    }
 }

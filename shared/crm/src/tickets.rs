@@ -277,7 +277,9 @@ pub async fn get(deps: &Deps, id: &str) -> Result<Option<Ticket>, StoreError> {
 }
 
 /// The tickets `principal` may see: those whose customer is in their scope, those assigned to
-/// them, and for a manager those their team works. Customers are read in one batch.
+/// them (open or closed: the agent's own history; the customer itself stays visible to them
+/// only while the ticket is open, [`is_assignee`]), and for a manager those their team works.
+/// Customers are read in one batch.
 pub async fn visible_tickets(
     deps: &Deps,
     principal: &Principal,
@@ -298,7 +300,7 @@ pub async fn visible_tickets(
             t.customer_id
                 .parse::<CustomerId>()
                 .is_ok_and(|id| in_scope.contains(&id))
-                || (is_open(t) && t.assignee.as_deref() == Some(principal.user.as_str()))
+                || t.assignee.as_deref() == Some(principal.user.as_str())
                 || (principal.role == nhip_core::auth::Role::Manager
                     && t.team.is_some()
                     && t.team == principal.team)

@@ -178,6 +178,22 @@ fn done_message(code: &str) -> &'static str {
     }
 }
 
+/// The list a view tab asks for, and the page's heading.
+fn view_and_heading(view: &str, queue: TicketQueue) -> (TicketView, String) {
+    match view {
+        "mine" => (TicketView::Mine, "Phiếu của tôi".to_owned()),
+        "team" => (TicketView::Team(None), "Phiếu của nhóm tôi".to_owned()),
+        "overdue" => (
+            TicketView::Overdue(queue),
+            format!("Phiếu quá hạn: {}", queue.label()),
+        ),
+        _ => (
+            TicketView::Queue(queue),
+            format!("Phiếu: {}", queue.label()),
+        ),
+    }
+}
+
 /// `GET /app/tickets?view=queue|mine|team|overdue&queue=telesales|rm|cskh`.
 pub async fn page(
     State(deps): State<Arc<Deps>>,
@@ -200,18 +216,7 @@ pub async fn page(
         .map(|(v, _)| v)
         .find(|v| Some(*v) == query.view.as_deref())
         .unwrap_or("queue");
-    let (wanted, heading) = match view {
-        "mine" => (TicketView::Mine, "Phiếu của tôi".to_owned()),
-        "team" => (TicketView::Team(None), "Phiếu của nhóm tôi".to_owned()),
-        "overdue" => (
-            TicketView::Overdue(queue),
-            format!("Phiếu quá hạn: {}", queue.label()),
-        ),
-        _ => (
-            TicketView::Queue(queue),
-            format!("Phiếu: {}", queue.label()),
-        ),
-    };
+    let (wanted, heading) = view_and_heading(view, queue);
     let found = match tickets::list(&deps, &staff.principal, &wanted, 100).await {
         Ok(found) => found,
         Err(error) => return store_failure(error),
@@ -220,26 +225,9 @@ pub async fn page(
         Ok(rows) => rows,
         Err(response) => return response,
     };
-    let stats = match views::stats(&deps, &staff.principal).await {
-        Ok(queues) => queues
-            .into_iter()
-            .map(|q| {
-                let n = |s: &str| q.by_status.get(s).and_then(|v| v.as_i64()).unwrap_or(0);
-                StatsRow {
-                    label: q.queue_label.clone(),
-                    new: n("new"),
-                    in_progress: n("in_progress"),
-                    won: n("won"),
-                    not_won: n("lost") + n("unreachable"),
-                    escalated: q.escalated,
-                    compliance: q
-                        .sla_compliance_percent
-                        .map_or_else(|| "—".into(), |p| format::percent(p / 100.0)),
-                }
-            })
-            .collect(),
-        Err(views::StatsError::Forbidden) => Vec::new(),
-        Err(views::StatsError::Store(error)) => return store_failure(error),
+    let stats = match stats_rows(&deps, &staff.principal).await {
+        Ok(stats) => stats,
+        Err(response) => return response,
     };
     let choice = |value: &str, label: &str, selected: bool| Choice {
         value: value.to_owned(),
@@ -262,6 +250,76 @@ pub async fn page(
         rows,
         stats,
     })
+}
+
+/// Each queue's counts for a manager or an admin; none for anyone else.
+async fn stats_rows(
+    deps: &Deps,
+    principal: &nhip_core::auth::Principal,
+) -> Result<Vec<StatsRow>, Response> {
+    let queues = match views::stats(deps, principal).await {
+        Ok(queues) => queues,
+        Err(views::StatsError::Forbidden) => return Ok(Vec::new()),
+        Err(views::StatsError::Store(error)) => return Err(store_failure(error)),
+    };
+    Ok(queues
+        .into_iter()
+        .map(|q| {
+            let n = |s: &str| q.by_status.get(s).and_then(|v| v.as_i64()).unwrap_or(0);
+            StatsRow {
+                label: q.queue_label.clone(),
+                new: n("new"),
+                in_progress: n("in_progress"),
+                won: n("won"),
+                not_won: n("lost") + n("unreachable"),
+                escalated: q.escalated,
+                compliance: q
+                    .sla_compliance_percent
+                    .map_or_else(|| "—".into(), |p| format::percent(p / 100.0)),
+            }
+        })
+        .collect())
+}
+
+/// When the agent may call, as the ticket's page says it, and whether calling is barred.
+async fn next_call_text(deps: &Deps, ticket: &tickets::Ticket) -> Result<(String, bool), Response> {
+    let now = deps.clock.now();
+    Ok(match calls::next_allowed(deps, ticket, now).await {
+        Ok(calls::CallWindow::From { at }) if at <= now => ("Có thể gọi ngay".to_owned(), false),
+        Ok(calls::CallWindow::From { at }) => (format::date_time(at), false),
+        Ok(calls::CallWindow::Never { reason }) => (
+            if reason == "do_not_call" {
+                "Không được gọi: số trong danh sách không nhận cuộc gọi quảng cáo".to_owned()
+            } else {
+                "Không gọi được: khách chưa có số di động".to_owned()
+            },
+            true,
+        ),
+        Err(error) => return Err(store_failure(error)),
+    })
+}
+
+/// The active staff a manager or admin may give the ticket to; nobody for anyone else.
+async fn reassign_choices(
+    deps: &Deps,
+    principal: &nhip_core::auth::Principal,
+    ticket: &tickets::Ticket,
+) -> Result<Vec<Choice>, Response> {
+    if !matches!(principal.role, Role::Admin | Role::Manager) {
+        return Ok(Vec::new());
+    }
+    let users = nhip_crm::staff::users(&*deps.store)
+        .await
+        .map_err(store_failure)?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.active)
+        .map(|u| Choice {
+            selected: ticket.assignee.as_deref() == Some(u.username.as_str()),
+            label: format!("{} ({})", u.display_name, u.username),
+            value: u.username,
+        })
+        .collect())
 }
 
 #[derive(Template)]
@@ -305,36 +363,14 @@ pub async fn detail(
         Err(tickets::StatusError::Store(error)) => return store_failure(error),
         Err(_) => return crate::pages::not_found(),
     };
-    let now = deps.clock.now();
-    let (next_call, call_blocked) = match calls::next_allowed(&deps, &ticket, now).await {
-        Ok(calls::CallWindow::From { at }) if at <= now => ("Có thể gọi ngay".to_owned(), false),
-        Ok(calls::CallWindow::From { at }) => (format::date_time(at), false),
-        Ok(calls::CallWindow::Never { reason }) => (
-            if reason == "do_not_call" {
-                "Không được gọi: số trong danh sách không nhận cuộc gọi quảng cáo".to_owned()
-            } else {
-                "Không gọi được: khách chưa có số di động".to_owned()
-            },
-            true,
-        ),
-        Err(error) => return store_failure(error),
+    let (next_call, call_blocked) = match next_call_text(&deps, &ticket).await {
+        Ok(text) => text,
+        Err(response) => return response,
     };
     let can_reassign = matches!(staff.principal.role, Role::Admin | Role::Manager);
-    let directory = if can_reassign {
-        match nhip_crm::staff::users(&*deps.store).await {
-            Ok(users) => users
-                .into_iter()
-                .filter(|u| u.active)
-                .map(|u| Choice {
-                    selected: ticket.assignee.as_deref() == Some(u.username.as_str()),
-                    label: format!("{} ({})", u.display_name, u.username),
-                    value: u.username,
-                })
-                .collect(),
-            Err(error) => return store_failure(error),
-        }
-    } else {
-        Vec::new()
+    let directory = match reassign_choices(&deps, &staff.principal, &ticket).await {
+        Ok(choices) => choices,
+        Err(response) => return response,
     };
     let rows = match rows_of(&deps, std::slice::from_ref(&ticket)).await {
         Ok(rows) => rows,
