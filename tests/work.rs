@@ -464,3 +464,357 @@ async fn an_invitation_call_keeps_to_decree_91() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_task_reminds_needs_a_completion_comment_and_tells_the_assigner() {
+    let api = Api::local();
+    telesales_team(&api).await;
+    let quan = api.token("quan", Role::Manager, Some("ts"));
+    let an = api.token("an", Role::Telesales, Some("ts"));
+    let chi = api.token("chi", Role::Telesales, Some("ts"));
+    let bell = |token: String| {
+        let api = &api;
+        async move {
+            let (_, body) = api
+                .call("GET", "/v1/me/notifications", Some(&token), None)
+                .await;
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} | {}",
+                        n["title"].as_str().unwrap(),
+                        n["body"].as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    // The manager gives `an` a task due Wednesday 17:00, reminded two hours before.
+    let (status, task) = api
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&quan),
+            Some(json!({
+                "title": "Gọi lại 20 khách chưa kích hoạt thẻ",
+                "description": "Danh sách trong báo cáo tuần",
+                "assignee": "an",
+                "deadline": z(vn(2026, 11, 25, 17, 0)),
+                "priority": "high",
+                "remind_minutes": 120,
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(task["status"], "open");
+    assert_eq!(
+        bell(an.clone()).await,
+        ["Gọi lại 20 khách chưa kích hoạt thẻ | quan giao việc cho bạn"]
+    );
+    // A member may not give a peer a task, nor see the peer's.
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&chi),
+            Some(json!({"title": "Việc của an", "assignee": "an", "deadline": z(vn(2026, 11, 26, 9, 0))})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let id = task["id"].as_str().unwrap();
+    let (status, _) = api
+        .call("GET", &format!("/v1/tasks/{id}"), Some(&chi), None)
+        .await;
+    assert_eq!(status, 404);
+    // The reminder: nothing at 14:59 on Wednesday, the bell at 15:00, once.
+    api.clock().advance_to(vn(2026, 11, 25, 14, 59));
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    assert_eq!(bell(an.clone()).await.len(), 1);
+    api.clock().advance_to(vn(2026, 11, 25, 15, 0));
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    let rung = bell(an.clone()).await;
+    assert_eq!(rung.len(), 2, "{rung:?}");
+    assert_eq!(
+        rung[0],
+        "Gọi lại 20 khách chưa kích hoạt thẻ | Sắp đến hạn: 17:00 25/11/2026"
+    );
+    // A comment rings the other side.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tasks/{id}/comments"),
+            Some(&an),
+            Some(json!({"text": "Đã gọi 12 khách"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // "Đã hoàn thành" needs its comment; then the manager hears (newest first).
+    api.advance(60);
+    let task = api.admin_get(&format!("/v1/tasks/{id}")).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/v1/tasks/{id}/complete"),
+            Some(&an),
+            Some(json!({"comment": "  ", "version": task["version"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["fields"]["comment"].is_string()),
+        (422, true),
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/v1/tasks/{id}/complete"),
+            Some(&an),
+            Some(json!({"comment": "Đã gọi đủ 20 khách, 7 khách kích hoạt", "version": task["version"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status_label"], "Đã hoàn thành");
+    assert_eq!(
+        bell(quan.clone()).await,
+        [
+            "Gọi lại 20 khách chưa kích hoạt thẻ | an đã hoàn thành: Đã gọi đủ 20 khách, 7 khách kích hoạt",
+            "Gọi lại 20 khách chưa kích hoạt thẻ | an: Đã gọi 12 khách",
+        ]
+    );
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tasks/{id}/complete"),
+            Some(&an),
+            Some(json!({"comment": "Lần nữa", "version": body["version"]})),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn the_week_view_crosses_a_month_and_counts_each_persons_progress() {
+    let api = Api::local();
+    telesales_team(&api).await;
+    let quan = api.token("quan", Role::Manager, Some("ts"));
+    // Monday 30/11 to Sunday 6/12: tasks on 30/11, 1/12 and 6/12 are in; 29/11 and 7/12 not.
+    let give = |assignee: &'static str, at: DateTime<Utc>, title: &'static str| {
+        let api = &api;
+        let quan = quan.clone();
+        async move {
+            let (status, body) = api
+                .call(
+                    "POST",
+                    "/v1/tasks",
+                    Some(&quan),
+                    Some(json!({"title": title, "assignee": assignee, "deadline": z(at), "remind_minutes": 0})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body
+        }
+    };
+    give("an", vn(2026, 11, 29, 10, 0), "Chủ nhật trước").await;
+    let monday = give("an", vn(2026, 11, 30, 9, 0), "Thứ hai").await;
+    give("chi", vn(2026, 12, 1, 9, 0), "Thứ ba, tháng mới").await;
+    give("an", vn(2026, 12, 6, 23, 0), "Chủ nhật").await;
+    give("an", vn(2026, 12, 7, 8, 0), "Tuần sau").await;
+    let an = api.token("an", Role::Telesales, Some("ts"));
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tasks/{}/complete", monday["id"].as_str().unwrap()),
+            Some(&an),
+            Some(json!({"comment": "Xong", "version": monday["version"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Wednesday 2/12: the Tuesday task is overdue.
+    api.clock().advance_to(vn(2026, 12, 2, 12, 0));
+    let (status, week) = api
+        .call(
+            "GET",
+            "/v1/tasks?view=given&period=week&date=2026-12-02",
+            Some(&quan),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{week}");
+    let titles: Vec<&str> = week["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Thứ hai", "Thứ ba, tháng mới", "Chủ nhật"]);
+    assert_eq!(
+        week["progress"],
+        json!([
+            {"assignee": "an", "done": 1, "open": 1, "overdue": 0},
+            {"assignee": "chi", "done": 0, "open": 0, "overdue": 1},
+        ])
+    );
+    // The month of November holds only the two November tasks; a day one.
+    let (_, month) = api
+        .call(
+            "GET",
+            "/v1/tasks?view=given&period=month&date=2026-11-15",
+            Some(&quan),
+            None,
+        )
+        .await;
+    assert_eq!(month["items"].as_array().unwrap().len(), 2);
+    let (_, day) = api
+        .call(
+            "GET",
+            "/v1/tasks?view=of&assignee=an&period=day&date=2026-12-06",
+            Some(&quan),
+            None,
+        )
+        .await;
+    assert_eq!(day["items"][0]["title"], "Chủ nhật");
+    // An agent reads their own; the company view is for admins.
+    let (status, _) = api
+        .call("GET", "/v1/tasks?view=company", Some(&quan), None)
+        .await;
+    assert_eq!(status, 403);
+    let company = api
+        .admin_get("/v1/tasks?view=company&period=month&date=2026-12-01")
+        .await;
+    assert_eq!(company["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn next_actions_are_completed_rescheduled_and_cancelled_on_the_agenda() {
+    let api = Api::local();
+    let lan = api.token("lan", Role::Consultant, Some("hn"));
+    let customer = api
+        .create_assigned(
+            json!({"full_name": "Đặng Thu Hà", "phones": ["0912555666"], "source": "assigned"}),
+            "lan",
+            "hn",
+        )
+        .await;
+    let schedule = |at: DateTime<Utc>, note: &'static str| {
+        let api = &api;
+        let lan = lan.clone();
+        let customer = customer.clone();
+        async move {
+            let (status, body) = api
+                .call(
+                    "POST",
+                    &format!("/v1/customers/{customer}/next-actions"),
+                    Some(&lan),
+                    Some(json!({"type": "call", "at": z(at), "note": note})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let first = schedule(vn(2026, 11, 23, 10, 0), "Gọi tư vấn").await;
+    let second = schedule(vn(2026, 11, 24, 9, 0), "Hẹn gặp").await;
+    let third = schedule(vn(2026, 11, 26, 15, 0), "Nhắc hồ sơ").await;
+    let act = |action: String, what: &'static str, body: Value| {
+        let api = &api;
+        let lan = lan.clone();
+        let customer = customer.clone();
+        async move {
+            api.call(
+                "POST",
+                &format!("/v1/customers/{customer}/next-actions/{action}/{what}"),
+                Some(&lan),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // The first is done, with the call logged in the same step.
+    let (status, body) = act(
+        first.clone(),
+        "complete",
+        json!({"interaction": {"type": "call", "direction": "outbound", "outcome": "answered", "notes": "Khách đồng ý mở thẻ"}}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = act(first.clone(), "cancel", json!({})).await;
+    assert_eq!(status, 409);
+    // The second moves to Wednesday 10:00; the third is cancelled.
+    let (status, body) = act(
+        second.clone(),
+        "reschedule",
+        json!({"at": z(vn(2026, 11, 25, 10, 0))}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = act(third.clone(), "cancel", json!({})).await;
+    assert_eq!(status, 204);
+    // At its old time the moved action rings nobody; at its new time it does.
+    let bell = || async {
+        let (_, body) = api
+            .call("GET", "/v1/me/notifications", Some(&lan), None)
+            .await;
+        body["items"].as_array().unwrap().len()
+    };
+    api.clock().advance_to(vn(2026, 11, 24, 9, 1));
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    assert_eq!(bell().await, 0);
+    api.clock().advance_to(vn(2026, 11, 25, 10, 1));
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    assert_eq!(bell().await, 1);
+    api.clock().advance_to(vn(2026, 11, 26, 15, 1));
+    nhip_api::tick::tick(&api.deps).await.unwrap();
+    assert_eq!(bell().await, 1, "the cancelled action rings nobody");
+    // The week's agenda: the moved one is overdue (not done), the others closed.
+    let (status, agenda) = api
+        .call(
+            "GET",
+            "/v1/me/agenda?period=week&date=2026-11-23",
+            Some(&lan),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{agenda}");
+    let seen: Vec<String> = agenda["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {}",
+                a["action"]["note"].as_str().unwrap(),
+                a["action"]["status"].as_str().unwrap(),
+                a["overdue"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "Gọi tư vấn done false",
+            "Hẹn gặp due true",
+            "Nhắc hồ sơ cancelled false"
+        ]
+    );
+    let timeline = api
+        .admin_get(&format!("/v1/customers/{customer}/timeline"))
+        .await;
+    let types: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "interaction.call",
+        "next_action.done",
+        "next_action.rescheduled",
+        "next_action.cancelled",
+    ] {
+        assert!(types.contains(&expected), "{types:?}");
+    }
+}

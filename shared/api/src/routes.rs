@@ -29,6 +29,8 @@ pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
         .merge(nhip_journeys::definitions::router())
         .merge(nhip_journeys::routes::router())
         .merge(nhip_work::tickets::router())
+        .merge(nhip_work::tasks::router())
+        .merge(nhip_work::agenda::router())
 }
 
 /// The public routes with their operations: the lead form (answering CORS for `origins`), the

@@ -155,6 +155,7 @@ async fn run_page(
                 customer_id,
                 action_id,
             } => nhip_crm::next_actions::fire(deps, id, &customer_id, &action_id).await,
+            Work::TaskReminder { task_id } => nhip_work::tasks::remind(deps, &task_id).await,
             Work::TicketDue { ticket_id } => {
                 nhip_work::tickets::escalate::fire(deps, &ticket_id).await
             }

@@ -84,6 +84,9 @@ event_types! {
     TICKET_REASSIGNED = "ticket.reassigned", "Chuyển người xử lý ticket";
     TICKET_ESCALATED = "ticket.escalated", "Ticket quá hạn, báo quản lý";
     TICKET_CALL_PLANNED = "ticket.call_planned", "Hẹn gọi";
+    NEXT_ACTION_DONE = "next_action.done", "Hoàn thành lịch hẹn";
+    NEXT_ACTION_RESCHEDULED = "next_action.rescheduled", "Dời lịch hẹn";
+    NEXT_ACTION_CANCELLED = "next_action.cancelled", "Huỷ lịch hẹn";
     CARD_ISSUED = "card.issued", "Phát hành thẻ";
     CARD_ACTIVATED = "card.activated", "Kích hoạt thẻ";
     CARD_TRANSACTION = "card.transaction", "Giao dịch thẻ";

@@ -551,6 +551,31 @@ pub fn ticket_load(user: &str) -> Key {
     Key::new(user_pk(user), "TCKLOAD")
 }
 
+/// A task: `TASK#<id>` / `TASK`.
+pub fn task(id: &str) -> Key {
+    Key::new(format!("TASK#{id}"), "TASK")
+}
+
+/// The gsi1 partition of the tasks a staff member is to do: `TASKA#<user>`, sorted by
+/// deadline.
+pub fn tasks_of_assignee(user: &str) -> String {
+    format!("TASKA#{user}")
+}
+
+/// The gsi2 partition of the tasks a staff member gave: `TASKB#<user>`, sorted by deadline.
+pub fn tasks_by_assigner(user: &str) -> String {
+    format!("TASKB#{user}")
+}
+
+/// The gsi3 partition of every task of the company, sorted by deadline (admins' view).
+pub const ALL_TASKS: &str = "TASKS";
+
+/// The gsi2 partition of a staff member's next actions across customers (the agenda):
+/// `AGENDA#<user>`, sorted by when they are due.
+pub fn agenda(user: &str) -> String {
+    format!("AGENDA#{user}")
+}
+
 /// The working calendar in force (hours, days off, make-up working days): `CFG#calendar` /
 /// `CALENDAR`.
 pub fn work_calendar() -> Key {

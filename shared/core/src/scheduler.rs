@@ -82,6 +82,11 @@ pub enum Work {
         /// The job.
         job: StepJob,
     },
+    /// A task's reminder before its deadline: still open, the assignee's bell rings.
+    TaskReminder {
+        /// The task.
+        task_id: String,
+    },
     /// A ticket's due time: still open, it escalates to the team's manager.
     TicketDue {
         /// The ticket.

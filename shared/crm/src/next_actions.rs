@@ -1,7 +1,10 @@
 //! Next actions ("Đặt lịch làm việc"): a consultant schedules the next call, SMS, e-mail or
 //! meeting with a customer; when it is due, the customer's owner gets a notification (the
 //! bell). Each next action is an item in the customer's partition (`CUS#<id>` /
-//! `NEXT#<action id>`) plus a due-work item the scheduler fires.
+//! `NEXT#<action id>`) plus a due-work item the scheduler fires; the item is also on gsi2
+//! under `AGENDA#<who scheduled it>`, sorted by when it is due, so a staff member's agenda
+//! ("Lịch làm việc") across customers is one range read. A next action is completed (the
+//! interaction logged in the same step when asked), rescheduled or cancelled.
 
 use std::sync::Arc;
 
@@ -28,7 +31,11 @@ use utoipa_axum::routes;
 
 /// The next-action routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(list_next_actions, schedule_next_action))
+    OpenApiRouter::new()
+        .routes(routes!(list_next_actions, schedule_next_action))
+        .routes(routes!(complete_next_action))
+        .routes(routes!(reschedule_next_action))
+        .routes(routes!(cancel_next_action))
 }
 
 /// What the consultant will do.
@@ -90,8 +97,9 @@ pub struct NextAction {
     pub note: Option<String>,
     /// Who scheduled it.
     pub scheduled_by: String,
-    /// `scheduled`, then `due` once it fell due and the owner was notified.
-    #[schema(pattern = "^(scheduled|due)$", example = "scheduled")]
+    /// `scheduled`, then `due` once it fell due and the owner was notified; `done` or
+    /// `cancelled` once staff said so.
+    #[schema(pattern = "^(scheduled|due|done|cancelled)$", example = "scheduled")]
     pub status: String,
 }
 
@@ -200,6 +208,8 @@ pub async fn schedule(
     if let Value::Object(fields) = &data {
         item.extend(fields.clone());
     }
+    item.insert("customer_id".into(), customer.to_string().into());
+    place_on_agenda(&mut item, &principal.user, request.at, &action_id);
     let entry = timeline::Entry {
         customer,
         at: now,
@@ -264,7 +274,14 @@ pub async fn of_customer(deps: &Deps, customer: CustomerId) -> Result<Vec<Value>
         .items
         .into_iter()
         .map(|mut item| {
-            for attr in [Index::Primary.pk_attr(), Index::Primary.sk_attr(), "kind"] {
+            for attr in [
+                Index::Primary.pk_attr(),
+                Index::Primary.sk_attr(),
+                Index::Gsi2.pk_attr(),
+                Index::Gsi2.sk_attr(),
+                "kind",
+                "customer_id",
+            ] {
                 item.remove(attr);
             }
             Value::Object(item)
@@ -292,6 +309,16 @@ pub async fn fire(
         // Erased with the customer: nothing to remind anyone of.
         return Ok(());
     };
+    // Done, cancelled, or rescheduled to later (its new due item fires then): nothing now.
+    let still_scheduled = action.get("status").and_then(Value::as_str) == Some("scheduled");
+    let due_now = action
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .is_none_or(|at| at.to_utc() <= deps.clock.now() + chrono::Duration::minutes(1));
+    if !still_scheduled || !due_now {
+        return Ok(());
+    }
     let customer = repo::get(&*deps.store, customer_id).await?;
     let recipient = customer
         .as_ref()
@@ -325,4 +352,412 @@ pub async fn fire(
         Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(other) => Err(other),
     }
+}
+
+fn place_on_agenda(
+    item: &mut nhip_ports::store::Item,
+    user: &str,
+    at: DateTime<Utc>,
+    action_id: &str,
+) {
+    item.insert(Index::Gsi2.pk_attr().into(), keys::agenda(user).into());
+    item.insert(
+        Index::Gsi2.sk_attr().into(),
+        format!("{}#{action_id}", keys::instant(at)).into(),
+    );
+}
+
+/// One next action on a staff member's agenda.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AgendaAction {
+    /// The customer.
+    pub customer_id: String,
+    /// The action as stored (`id`, `type`, `label`, `at`, `note`, `status`).
+    #[schema(value_type = NextAction)]
+    pub action: Value,
+    /// Still to do and past its time.
+    pub overdue: bool,
+}
+
+/// `user`'s next actions due in `[from, to)`, soonest first (at most `limit`).
+pub async fn agenda(
+    deps: &Deps,
+    user: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<AgendaAction>, StoreError> {
+    let page = deps
+        .store
+        .query(
+            Query::partition(Index::Gsi2, keys::agenda(user))
+                .sk(SortKey::Between(keys::instant(from), keys::instant(to)))
+                .limit(limit),
+        )
+        .await?;
+    let now = deps.clock.now();
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|mut item| {
+            let customer_id = item.get("customer_id")?.as_str()?.to_owned();
+            for attr in [
+                Index::Primary.pk_attr(),
+                Index::Primary.sk_attr(),
+                Index::Gsi2.pk_attr(),
+                Index::Gsi2.sk_attr(),
+                "kind",
+                "customer_id",
+            ] {
+                item.remove(attr);
+            }
+            let at = item
+                .get("at")
+                .and_then(Value::as_str)
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())?
+                .to_utc();
+            if at < from || at >= to {
+                return None;
+            }
+            let open = matches!(
+                item.get("status").and_then(Value::as_str),
+                Some("scheduled" | "due")
+            );
+            Some(AgendaAction {
+                customer_id,
+                overdue: open && at < now,
+                action: Value::Object(item),
+            })
+        })
+        .collect())
+}
+
+/// Why a next action could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No such action on the customer.
+    #[error("no such next action")]
+    NotFound,
+    /// Done or cancelled already.
+    #[error("the next action is {0}")]
+    Closed(String),
+    /// A new time in the past.
+    #[error("a next action is scheduled in the future")]
+    InPast,
+    /// The interaction logged with the completion was refused.
+    #[error("{}", .0.message)]
+    Interaction(ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such next action.")
+            }
+            ChangeError::Closed(status) => ApiError::new(
+                StatusCode::CONFLICT,
+                "next_action_closed",
+                format!("The next action is {status}."),
+            ),
+            ChangeError::InPast => ScheduleError::InPast.into(),
+            ChangeError::Interaction(error) => error,
+            ChangeError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// The action, if it is still to do (scheduled or due), with its stored item.
+async fn open_action(
+    deps: &Deps,
+    customer: CustomerId,
+    action_id: &str,
+) -> Result<nhip_ports::store::Item, ChangeError> {
+    let item = deps
+        .store
+        .get(&keys::next_action(customer, action_id))
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    match item.get("status").and_then(Value::as_str) {
+        Some("scheduled" | "due") => Ok(item),
+        other => Err(ChangeError::Closed(other.unwrap_or("closed").to_owned())),
+    }
+}
+
+/// Changes an open action's status (and more `fields`), with its timeline entry.
+async fn close_action(
+    deps: &Deps,
+    principal: &Principal,
+    customer: CustomerId,
+    action_id: &str,
+    status: &str,
+    event_type: &str,
+    extra: Value,
+) -> Result<(), ChangeError> {
+    let now = deps.clock.now();
+    let entry = timeline::Entry {
+        customer,
+        at: now,
+        cause: format!("next#{action_id}#{status}"),
+        event_type: event_type.into(),
+        source: "staff_api".into(),
+        actor: Some(principal.user.clone()),
+        data: json!({"action_id": action_id, "status": status, "details": extra}),
+    };
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Update {
+                key: keys::next_action(customer, action_id),
+                update: Update::new()
+                    .set("status", status)
+                    .set(format!("{status}_at"), keys::instant(now))
+                    .set(format!("{status}_by"), principal.user.clone())
+                    .set("closed_at", keys::instant(now)),
+                condition: Condition::All(vec![
+                    Condition::Exists,
+                    Condition::LacksAttr("closed_at".into()),
+                ]),
+            },
+            entry.write(now),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => Err(ChangeError::Closed("changed".into())),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Completes a next action of a customer `principal` may see; `log` logs the interaction
+/// (the call made, the meeting held) in the same step.
+pub async fn complete(
+    deps: &Deps,
+    principal: &Principal,
+    customer: &str,
+    action_id: &str,
+    log: Option<&crate::customers::interactions::NewInteraction>,
+) -> Result<(), ChangeError> {
+    let visible = load_visible(deps, principal, customer)
+        .await
+        .map_err(|_| ChangeError::NotFound)?;
+    open_action(deps, visible.id, action_id).await?;
+    if let Some(log) = log {
+        crate::customers::interactions::log(deps, principal, customer, log)
+            .await
+            .map_err(ChangeError::Interaction)?;
+    }
+    close_action(
+        deps,
+        principal,
+        visible.id,
+        action_id,
+        "done",
+        nhip_core::event_types::NEXT_ACTION_DONE,
+        json!({"logged": log.is_some()}),
+    )
+    .await
+}
+
+/// Cancels a next action.
+pub async fn cancel(
+    deps: &Deps,
+    principal: &Principal,
+    customer: &str,
+    action_id: &str,
+) -> Result<(), ChangeError> {
+    let visible = load_visible(deps, principal, customer)
+        .await
+        .map_err(|_| ChangeError::NotFound)?;
+    open_action(deps, visible.id, action_id).await?;
+    close_action(
+        deps,
+        principal,
+        visible.id,
+        action_id,
+        "cancelled",
+        nhip_core::event_types::NEXT_ACTION_CANCELLED,
+        Value::Null,
+    )
+    .await
+}
+
+/// Moves a next action to `at` (in the future): a new due item fires then; the old one finds
+/// it moved and does nothing.
+pub async fn reschedule(
+    deps: &Deps,
+    principal: &Principal,
+    customer: &str,
+    action_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), ChangeError> {
+    let now = deps.clock.now();
+    if at < now - chrono::Duration::minutes(1) {
+        return Err(ChangeError::InPast);
+    }
+    let visible = load_visible(deps, principal, customer)
+        .await
+        .map_err(|_| ChangeError::NotFound)?;
+    let item = open_action(deps, visible.id, action_id).await?;
+    let owner = item
+        .get(Index::Gsi2.pk_attr())
+        .and_then(Value::as_str)
+        .and_then(|pk| pk.strip_prefix("AGENDA#"))
+        .or_else(|| item.get("scheduled_by").and_then(Value::as_str))
+        .unwrap_or(principal.user.as_str())
+        .to_owned();
+    let before = item.get("at").cloned().unwrap_or(Value::Null);
+    let mut moved = nhip_ports::store::Item::new();
+    place_on_agenda(&mut moved, &owner, at, action_id);
+    let mut update = Update::new()
+        .set("at", keys::instant(at))
+        .set("status", "scheduled");
+    for (name, value) in moved {
+        update = update.set(name, value);
+    }
+    let work = Work::NextAction {
+        customer_id: visible.id.to_string(),
+        action_id: action_id.to_owned(),
+    };
+    let entry = timeline::Entry {
+        customer: visible.id,
+        at: now,
+        cause: format!("next#{action_id}#moved#{}", keys::instant(at)),
+        event_type: nhip_core::event_types::NEXT_ACTION_RESCHEDULED.into(),
+        source: "staff_api".into(),
+        actor: Some(principal.user.clone()),
+        data: json!({"action_id": action_id, "from": before, "to": keys::instant(at)}),
+    };
+    let result = deps
+        .store
+        .transact(vec![
+            WriteOp::Update {
+                key: keys::next_action(visible.id, action_id),
+                update,
+                condition: Condition::All(vec![
+                    Condition::Exists,
+                    Condition::LacksAttr("closed_at".into()),
+                ]),
+            },
+            scheduler::schedule(
+                scheduler::derived_id(at, &format!("next#{action_id}")),
+                at,
+                now,
+                &work,
+            ),
+            entry.write(now),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { op: Some(0) }) => {
+            Err(ChangeError::Closed("changed".into()))
+        }
+        // The same move asked twice: already there.
+        Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Completing a next action: optionally, the interaction to log with it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAction {
+    /// The interaction (the call made, the meeting held) to log in the same step.
+    #[serde(default)]
+    pub interaction: Option<crate::customers::interactions::NewInteraction>,
+}
+
+/// `POST /v1/customers/{id}/next-actions/{action}/complete`.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/next-actions/{action}/complete",
+    tag = "next-actions",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The customer's id (a ULID)."),
+        ("action" = String, Path, description = "The next action's id."),
+    ),
+    request_body(content = CompleteAction),
+    responses(
+        (status = 204, description = "Done."),
+        nhip_core::openapi::ChangeErrors,
+    )
+)]
+async fn complete_next_action(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((id, action)): Path<(String, String)>,
+    Json(request): Json<CompleteAction>,
+) -> Result<StatusCode, ApiError> {
+    complete(
+        &deps,
+        &principal,
+        &id,
+        &action,
+        request.interaction.as_ref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new time for a next action.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleAction {
+    /// When (in the future).
+    #[schema(value_type = String)]
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/customers/{id}/next-actions/{action}/reschedule`.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/next-actions/{action}/reschedule",
+    tag = "next-actions",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The customer's id (a ULID)."),
+        ("action" = String, Path, description = "The next action's id."),
+    ),
+    request_body(content = RescheduleAction),
+    responses(
+        (status = 204, description = "Moved."),
+        nhip_core::openapi::ChangeErrors,
+    )
+)]
+async fn reschedule_next_action(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((id, action)): Path<(String, String)>,
+    Json(request): Json<RescheduleAction>,
+) -> Result<StatusCode, ApiError> {
+    reschedule(&deps, &principal, &id, &action, request.at).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/customers/{id}/next-actions/{action}/cancel`.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/next-actions/{action}/cancel",
+    tag = "next-actions",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The customer's id (a ULID)."),
+        ("action" = String, Path, description = "The next action's id."),
+    ),
+    responses(
+        (status = 204, description = "Cancelled."),
+        nhip_core::openapi::ChangeErrors,
+    )
+)]
+async fn cancel_next_action(
+    State(deps): State<Arc<Deps>>,
+    principal: Principal,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    cancel(&deps, &principal, &id, &action).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
