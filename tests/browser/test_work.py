@@ -3,7 +3,9 @@ agent it went to finds it under "Của tôi", is told when Decree 91 lets her ca
 closes the ticket as won, and the customer's journey shows it converted; her manager sees the
 counts."""
 
+import json
 import time
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -13,10 +15,12 @@ from conftest import shot, sign_in
 
 @pytest.fixture(scope="module", autouse=True)
 def telesales(runner):
-    """Team `ts` with its manager Quang and agent Thu; its queue deals tickets in turn."""
+    """Team `ts` with its manager Quang and agent Thu, who reports to him; its queue deals
+    tickets in turn."""
     runner.add_team("ts", "Telesales Hà Nội", "")
     runner.add_user("quang", "Đinh Văn Quang", "manager", "ts")
-    runner.add_user("thu.ho", "Hồ Thị Thu", "telesales", "ts")
+    runner.passwords["thu.ho"] = runner.cli("user", "add", "--username", "thu.ho", "--name", "Hồ Thị Thu",
+                                            "--role", "telesales", "--team", "ts", "--manager", "quang")
     status, rule = runner.call("GET", "/v1/ticket-queues/telesales/rule")
     assert status == 200, rule
     status, body = runner.call("PUT", "/v1/ticket-queues/telesales/rule", {
@@ -102,3 +106,89 @@ def test_a_journeys_ticket_is_taken_called_and_won(runner, page):
     expect(page.locator("#journeys")).to_contain_text("moi-tra-gop-telesales")
     expect(page.locator("#journeys")).to_contain_text("Đạt mục tiêu")
     expect(page.locator("#timeline")).to_contain_text("Khách đồng ý đăng ký trả góp 6 tháng")
+
+
+def as_user(runner, username, role, team, method, path, body=None):
+    """An API call with a token for `username` (what they would do from another app)."""
+    token = runner.cli("token", "--user", username, "--role", role, "--team", team)
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    request = urllib.request.Request(runner.url + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+        return response.status, (json.loads(text) if text else None)
+
+
+def test_a_manager_gives_a_task_and_hears_it_done(runner, page):
+    sign_in(page, runner, "quang")
+    page.goto(runner.url + "/app/tasks?view=given")
+    page.fill("#task-title", "Gọi lại khách chưa kích hoạt thẻ")
+    page.fill("#task-description", "Danh sách trong báo cáo tuần")
+    page.select_option("#task-assignee", "thu.ho")
+    page.fill("#task-date", "04/12/2026")
+    page.fill("#task-time", "17:00")
+    page.select_option("#task-priority", "high")
+    page.fill("#task-remind", "120")
+    page.click("#task-form button")
+    expect(page.locator(".flash")).to_contain_text("Đã giao việc")
+    # The week of Monday 30/11 to Sunday 6/12 spans two months.
+    expect(page.locator("#task-range")).to_have_text("30/11/2026 – 06/12/2026")
+    expect(page.locator("#tasks")).to_contain_text("Gọi lại khách chưa kích hoạt thẻ")
+    expect(page.locator("#task-progress")).to_contain_text("thu.ho")
+    page.click("text=Đăng xuất")
+    sign_in(page, runner, "thu.ho")
+    page.goto(runner.url + "/app/tasks?date=2026-12-04")
+    page.click("#tasks a", timeout=10_000)
+    expect(page.locator("#task-status")).to_have_text("Đang làm")
+    page.fill("#comment-text", "Đã gọi 12 khách")
+    page.click("#comment-form button")
+    expect(page.locator("#task-comments")).to_contain_text("Đã gọi 12 khách")
+    # "Đã hoàn thành" needs its comment.
+    page.click("#complete-form button")
+    expect(page.locator("#task-problem")).to_contain_text("Ghi nhận xét khi hoàn thành")
+    page.fill("#complete-comment", "Đã gọi đủ 20 khách, 7 khách kích hoạt")
+    page.click("#complete-form button")
+    expect(page.locator("#task-status")).to_have_text("Đã hoàn thành")
+    shot(page, "13-cong-viec")
+    page.click("text=Đăng xuất")
+    # The manager's bell rings with the completion.
+    sign_in(page, runner, "quang")
+    page.goto(runner.url + "/app/notifications")
+    expect(page.locator("main")).to_contain_text("thu.ho đã hoàn thành: Đã gọi đủ 20 khách, 7 khách kích hoạt")
+
+
+def test_the_agenda_completes_moves_and_cancels_next_actions(runner, page):
+    customer = runner.customer(full_name="Đặng Thu Hà", phones=["0936 333 444"])
+    runner.assign(customer["id"], "thu.ho", "ts")
+    actions = []
+    for at, note in [("2026-12-03T09:00:00+07:00", "Gọi tư vấn"), ("2026-12-03T14:00:00+07:00", "Hẹn gặp"),
+                     ("2026-12-04T10:00:00+07:00", "Nhắc hồ sơ")]:
+        status, body = as_user(runner, "thu.ho", "telesales", "ts", "POST",
+                               f"/v1/customers/{customer['id']}/next-actions",
+                               {"type": "call", "at": at, "note": note})
+        assert status == 201, body
+        actions.append(body["id"])
+    sign_in(page, runner, "thu.ho")
+    page.goto(runner.url + "/app/agenda?period=week&date=2026-12-03")
+    table = page.locator("#agenda-actions")
+    expect(table).to_contain_text("Đặng Thu Hà")
+    # Done, with the call logged in the same step.
+    row = table.locator("tr", has_text="Gọi tư vấn")
+    row.locator("input[name=log_call]").check()
+    row.locator("input[name=notes]").fill("Khách hẹn tuần sau")
+    row.locator(".done-form button").click()
+    expect(page.locator(".flash")).to_contain_text("Đã hoàn thành lịch hẹn")
+    expect(page.locator("#agenda-actions tr", has_text="Gọi tư vấn")).to_contain_text("Đã xong")
+    # Moved to Friday 15:00.
+    row = page.locator("#agenda-actions tr", has_text="Hẹn gặp")
+    row.locator("input[name=new_date]").fill("04/12/2026")
+    row.locator("input[name=new_time]").fill("15:00")
+    row.locator(".move-form button").click()
+    expect(page.locator(".flash")).to_contain_text("Đã dời lịch hẹn")
+    expect(page.locator("#agenda-actions tr", has_text="Hẹn gặp")).to_contain_text("04/12/2026 15:00")
+    # Cancelled.
+    page.locator("#agenda-actions tr", has_text="Nhắc hồ sơ").locator(".cancel-form button").click()
+    expect(page.locator("#agenda-actions tr", has_text="Nhắc hồ sơ")).to_contain_text("Đã huỷ")
+    shot(page, "14-lich-lam-viec")
+    page.goto(runner.url + f"/app/customers/{customer['id']}")
+    expect(page.locator("#timeline")).to_contain_text("Khách hẹn tuần sau")

@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 use nhip_core::deps::Deps;
 
 use pages::{
-    admin, care, catalogue, customer, home, hosted, import, leads, privacy, search, sign_in,
-    tickets,
+    admin, agenda, care, catalogue, customer, home, hosted, import, leads, privacy, search,
+    sign_in, tasks, tickets,
 };
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
@@ -72,6 +72,12 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/app/tickets/{id}/calls", post(tickets::log_call))
         .route("/app/tickets/{id}/call-plan", post(tickets::plan_call))
         .route("/app/tickets/{id}/assignee", post(tickets::reassign))
+        .route("/app/agenda", get(agenda::page))
+        .route("/app/agenda/{customer}/{action}/{what}", post(agenda::act))
+        .route("/app/tasks", get(tasks::page).post(tasks::create))
+        .route("/app/tasks/{id}", get(tasks::detail))
+        .route("/app/tasks/{id}/complete", post(tasks::complete))
+        .route("/app/tasks/{id}/comments", post(tasks::comment))
         .route("/app/import", get(import::page).post(import::upload))
         .route("/app/import/{id}", get(import::status))
         .route("/app/import/{id}/errors.csv", get(import::errors))

@@ -3,6 +3,7 @@
 //! role sees, the bell, the "KH mới chưa tư vấn" count and the search box.
 
 pub mod admin;
+pub mod agenda;
 pub mod care;
 pub mod catalogue;
 pub mod customer;
@@ -13,6 +14,7 @@ pub mod leads;
 pub mod privacy;
 pub mod search;
 pub mod sign_in;
+pub mod tasks;
 pub mod tickets;
 
 use askama::Template;
@@ -98,6 +100,8 @@ impl Shell {
             ),
             ("/app/care", "Khách hàng chăm sóc", None),
             ("/app/tickets", "Phiếu", None),
+            ("/app/agenda", "Lịch làm việc", None),
+            ("/app/tasks", "Công việc", None),
             ("/app/import", "Nhập khách hàng", None),
             ("/app/notifications", "Thông báo", None),
         ];
