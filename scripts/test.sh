@@ -147,6 +147,12 @@ echo "nhip-local (pid $runner_pid) answering on $runner"
 # once in one of the two runs, but those tools/schemathesis-unreached.txt lists with why.
 admin_token=$("$nhip_local" token --user schemathesis-admin --role admin --team hn --data-dir "$runner_dir")
 consultant_token=$("$nhip_local" token --user schemathesis-consultant --role consultant --team hn --data-dir "$runner_dir")
+# The directory the console's pickers offer: a team and a telesales member (tickets go to them,
+# tasks are given to them).
+"$nhip_local" team add --key hn --name "Phòng tư vấn Hà Nội" --data-dir "$runner_dir" >/dev/null
+"$nhip_local" user add --username schemathesis-telesales --name "Telesales Hà Nội" --role telesales --team hn \
+  --data-dir "$runner_dir" >/dev/null
+export NHIP_ST_STAFF=schemathesis-telesales NHIP_ST_TEAM=hn
 "$venv/bin/python" tools/schemathesis_seed.py "$runner" "$admin_token" "$consultant_token" >.cache/schemathesis-seeds.env
 set -a
 . .cache/schemathesis-seeds.env

@@ -318,3 +318,110 @@ fn the_webhook_channel_signs_as_the_telephony_webhook_verifies() {
     altered.push(b' ');
     assert!(nhip_core::webhook::verify(SECRET, &headers, &altered, now).is_err());
 }
+
+#[tokio::test]
+async fn the_extension_that_rang_gets_the_caller_on_screen_once() {
+    let h = Harness::with_secret();
+    let store = &*h.deps.store;
+    for (name, extension, active) in [("hoa", "101", true), ("minh", "102", false)] {
+        let input = nhip_crm::staff::UserInput {
+            username: name.into(),
+            display_name: name.into(),
+            role: Some(nhip_core::auth::Role::Consultant),
+            extension: extension.into(),
+            active,
+            ..Default::default()
+        };
+        nhip_crm::staff::create_user(store, &input, None, h.now())
+            .await
+            .unwrap();
+    }
+    let other = h
+        .admin_call(
+            "POST",
+            "/v1/customers",
+            Some(json!({"full_name": "Phan Văn Khôi", "phones": ["0901000077"], "source": "referral", "owner": "lan"})),
+        )
+        .await
+        .1;
+    let hoa = nhip_core::auth::Principal::new("hoa", nhip_core::auth::Role::Consultant, None);
+    let id = other["id"].as_str().unwrap();
+    // Before the call, the customer is not hers to see.
+    let token = h.token("hoa", nhip_core::auth::Role::Consultant, None);
+    let (status, _) = h
+        .call("GET", &format!("/v1/customers/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(status, 404);
+    // The call rings 101, twice delivered: one pop.
+    let call = json!({"call_id": "cc-77", "caller": "0901000077", "extension": "101"});
+    for _ in 0..2 {
+        let (status, card) = h.signed(&call).await;
+        assert_eq!(status, 200, "{card}");
+    }
+    let pop = nhip_crm::call_pops::newest(&h.deps, "hoa")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pop.call_id.as_str(), pop.customer_id.as_str(), pop.created),
+        ("cc-77", id, false)
+    );
+    // While it is on her screen she sees the caller, and logs the call.
+    let (status, _) = h
+        .call("GET", &format!("/v1/customers/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    nhip_crm::call_pops::handled(&h.deps, "hoa", "cc-77")
+        .await
+        .unwrap();
+    assert!(
+        nhip_crm::call_pops::newest(&h.deps, "hoa")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Half an hour later the caller is no longer hers.
+    h.advance(31 * 60);
+    assert!(
+        !nhip_crm::call_pops::on_screen(&h.deps, "hoa", id.parse().unwrap())
+            .await
+            .unwrap()
+    );
+    // A disabled member's extension pops nothing; an unknown one neither; a malformed one is 422.
+    let (status, _) = h
+        .signed(&json!({"call_id": "cc-78", "caller": "0901000077", "extension": "102"}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        nhip_crm::call_pops::newest(&h.deps, "minh")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (status, body) = h
+        .signed(&json!({"call_id": "cc-79", "caller": "0901000077", "extension": "10a"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["fields"]["extension"].is_string()),
+        (422, true),
+        "{body}"
+    );
+    // An unknown number: its lead pops as created, and the agent names it and owns it.
+    let (status, card) = h
+        .signed(&json!({"call_id": "cc-80", "caller": "0901000088", "extension": "101"}))
+        .await;
+    assert_eq!(status, 201, "{card}");
+    let pop = nhip_crm::call_pops::newest(&h.deps, "hoa")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(pop.created);
+    let lead = nhip_crm::call_pops::take_lead(&h.deps, &hoa, "cc-80", "Đỗ Thị Hường")
+        .await
+        .unwrap();
+    let stored = h.admin_get(&format!("/v1/customers/{lead}")).await;
+    assert_eq!(
+        (stored["full_name"].as_str(), stored["owner"].as_str()),
+        (Some("Đỗ Thị Hường"), Some("hoa"))
+    );
+}

@@ -13,7 +13,10 @@ cannot know to:
   NHIP_SNS_CERTIFICATE_DIR; see tools/sns_signing.py), each at the runner's simulated time;
 - a write guarded by optimistic concurrency carries the version the caller just read (a
   customer's, a template's, the advertising rules', a journey's: new versions and publishing
-  them), as a client does, since other operations of the run keep moving them.
+  them; a ticket's, a task's, a queue rule's, the working calendar's), as a client does, since
+  other operations of the run keep moving them;
+- a member of staff or a team named in a body is one of the directory (NHIP_ST_STAFF,
+  NHIP_ST_TEAM, which scripts/test.sh adds), as the console's pickers offer them.
 Only a request whose body or query has the part in question is changed: a request the
 fuzzer made invalid on purpose stays invalid.
 """
@@ -123,6 +126,26 @@ def _version_into_body(case, path):
             case.body["version"] = current["version"]
 
 
+_STAFF = os.environ.get("NHIP_ST_STAFF")
+_TEAM = os.environ.get("NHIP_ST_TEAM")
+
+
+def _staff_into_body(case):
+    body = case.body
+    if _STAFF and isinstance(body, dict) and isinstance(body.get("assignee"), str):
+        body["assignee"] = _STAFF
+    rule = body.get("rule") if isinstance(body, dict) else None
+    if _TEAM and isinstance(rule, dict) and isinstance(rule.get("team"), str):
+        rule["team"] = _TEAM
+
+
+_TICKET_WRITES = (
+    "POST /v1/tickets/{id}/status",
+    "POST /v1/tickets/{id}/assignee",
+    "POST /v1/tickets/{id}/call-plan",
+)
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     operation = f"{case.operation.method.upper()} {case.operation.path}"
@@ -144,6 +167,18 @@ def before_call(context, case, kwargs):
         _version_into_body(case, f"/v1/templates/{params['code']}")
     elif operation == "PUT /v1/compliance/advertising-rules":
         _version_into_body(case, "/v1/compliance/advertising-rules")
+    elif operation in _TICKET_WRITES and isinstance(params.get("id"), str):
+        _staff_into_body(case)
+        _version_into_body(case, f"/v1/tickets/{params['id']}")
+    elif operation == "PUT /v1/ticket-queues/{queue}/rule" and isinstance(params.get("queue"), str):
+        _staff_into_body(case)
+        _version_into_body(case, f"/v1/ticket-queues/{params['queue']}/rule")
+    elif operation == "PUT /v1/settings/work-calendar":
+        _version_into_body(case, "/v1/settings/work-calendar")
+    elif operation == "POST /v1/tasks":
+        _staff_into_body(case)
+    elif operation == "POST /v1/tasks/{id}/complete" and isinstance(params.get("id"), str):
+        _version_into_body(case, f"/v1/tasks/{params['id']}")
     elif operation == "POST /v1/journeys/{key}/versions/{number}/publish" and isinstance(params.get("key"), str):
         _version_into_body(case, f"/v1/journeys/{params['key']}")
     elif operation == "POST /v1/journeys/{key}/versions" and isinstance(params.get("key"), str):

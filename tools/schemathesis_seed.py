@@ -5,7 +5,8 @@ Usage: schemathesis_seed.py RUNNER_URL ADMIN_TOKEN CONSULTANT_TOKEN > seeds.env
 Creates what operations addressed by an id need to exist (a product, a usage reason, a
 customer owned by the consultant with a holding, an import with a refused row, a message
 with its tracked and unsubscribe links, a bounced address, a campaign, an unverified form
-submission and its double opt-in link, a reminder in each caller's bell) and prints them as
+submission and its double opt-in link, a reminder in each caller's bell, a ticket, a task,
+next actions to complete, move and cancel) and prints them as
 `NAME=value` lines.
 tools/schemathesis.toml names them as `${NAME}` for the operations that take them.
 """
@@ -194,6 +195,18 @@ def main():
     else:
         sys.exit("seed: no ticket was opened")
     seeds["NHIP_ST_TICKET"] = tickets[0]["id"]
+
+    # A task the admin gave the directory's telesales member, and three next actions of the
+    # consultant's (one each to complete, move and cancel).
+    clock, _ = call("GET", "/local/clock", token=None)
+    later = datetime.datetime.fromisoformat(clock["now"].replace("Z", "+00:00")) + datetime.timedelta(days=2)
+    task, _ = call("POST", "/v1/tasks", {"title": "Gọi lại khách chưa kích hoạt thẻ", "assignee": "schemathesis-telesales",
+                                         "deadline": later.isoformat(timespec="seconds")})
+    seeds["NHIP_ST_TASK"] = task["id"]
+    for what in ("COMPLETE", "MOVE", "CANCEL"):
+        action, _ = call("POST", f"/v1/customers/{cid}/next-actions", {
+            "type": "call", "at": later.isoformat(timespec="seconds"), "note": "Gọi nhắc hồ sơ"}, token=CONSULTANT)
+        seeds[f"NHIP_ST_ACTION_{what}"] = action["id"]
 
     for name, value in seeds.items():
         print(f"{name}={value}")

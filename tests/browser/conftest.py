@@ -9,6 +9,8 @@ Run by scripts/test.sh; by hand: `.venv/bin/pytest tests/browser` (NHIP_LOCAL_BI
 runner binary, target/debug/nhip-local by default; NHIP_CHROMIUM the browser).
 """
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,8 @@ SHOTS = ROOT / "docs" / "console"
 PASSWORD = "Mat-khau-rieng-2026"
 # 08:00 in Hồ Chí Minh City, a Tuesday.
 START_AT = "2026-12-01T01:00:00Z"
+# The call centre's shared secret the runner is started with (the incoming-call webhook).
+TELEPHONY_SECRET = "browser-suite-call-centre-secret-of-32-bytes"
 
 
 def free_port():
@@ -49,6 +54,7 @@ class Runner:
             [BIN, "--addr", f"127.0.0.1:{self.port}", "--data-dir", self.dir, "--seeds", "none",
              "--start-at", START_AT],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env={**os.environ, "NHIP_TELEPHONY_SECRET": TELEPHONY_SECRET},
         )
         self.admin_password = None
         deadline = time.time() + 60
@@ -123,6 +129,17 @@ class Runner:
         status, body = self.call("POST", f"/v1/customers/{customer_id}/owner",
                                  {"owner": owner, "team": team, "version": current["version"]})
         assert status == 200, body
+
+    def incoming_call(self, call_id, caller, extension):
+        """The call centre's webhook, signed as it signs it, at the runner's clock."""
+        now = self.call("GET", "/local/clock", token=False)[1]["now"]
+        stamp = str(int(datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp()))
+        body = json.dumps({"call_id": call_id, "caller": caller, "extension": extension}).encode()
+        digest = hmac.new(TELEPHONY_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(self.url + "/v1/telephony/incoming", data=body, method="POST", headers={
+            "content-type": "application/json", "x-nhip-timestamp": stamp, "x-nhip-signature": f"sha256={digest}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read().decode())
 
     def advance(self, seconds):
         status, _ = self.call("POST", "/local/clock/advance", {"seconds": seconds}, token=False)

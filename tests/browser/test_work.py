@@ -20,7 +20,8 @@ def telesales(runner):
     runner.add_team("ts", "Telesales Hà Nội", "")
     runner.add_user("quang", "Đinh Văn Quang", "manager", "ts")
     runner.passwords["thu.ho"] = runner.cli("user", "add", "--username", "thu.ho", "--name", "Hồ Thị Thu",
-                                            "--role", "telesales", "--team", "ts", "--manager", "quang")
+                                            "--role", "telesales", "--team", "ts", "--manager", "quang",
+                                            "--extension", "101")
     status, rule = runner.call("GET", "/v1/ticket-queues/telesales/rule")
     assert status == 200, rule
     status, body = runner.call("PUT", "/v1/ticket-queues/telesales/rule", {
@@ -192,3 +193,39 @@ def test_the_agenda_completes_moves_and_cancels_next_actions(runner, page):
     shot(page, "14-lich-lam-viec")
     page.goto(runner.url + f"/app/customers/{customer['id']}")
     expect(page.locator("#timeline")).to_contain_text("Khách hẹn tuần sau")
+
+
+def test_an_incoming_call_pops_up_on_the_agents_screen(runner, page):
+    known = runner.customer(full_name="Vũ Minh Tâm", phones=["0936 777 888"], gender="male", given_name="Tâm")
+    sign_in(page, runner, "thu.ho")
+    page.goto(runner.url + "/app/agenda")
+    expect(page.locator(".call-pop")).to_have_count(0)
+    # A known caller rings extension 101: the card is on Thu's screen within two seconds.
+    status, card = runner.incoming_call("cc-1001", "0936777888", "101")
+    assert status == 200, card
+    pop = page.locator(".call-pop")
+    expect(pop).to_be_visible(timeout=2_000)
+    expect(pop).to_contain_text("Vũ Minh Tâm")
+    expect(pop).to_contain_text("Anh Tâm")
+    expect(pop).to_contain_text("Cuộc gọi đến")
+    shot(page, "15-cuoc-goi-den")
+    page.fill("#call-log-notes", "Khách hỏi lãi suất tiết kiệm")
+    page.click("#call-log-form button")
+    expect(page.locator("#timeline")).to_contain_text("Khách hỏi lãi suất tiết kiệm")
+    expect(page.locator(".call-pop")).to_have_count(0)
+    # An unknown number: "Tạo khách hàng tiềm năng", the number filled in.
+    status, card = runner.incoming_call("cc-1002", "0936999000", "101")
+    assert status == 201, card
+    pop = page.locator(".call-pop")
+    expect(pop).to_be_visible(timeout=2_000)
+    expect(page.locator("#call-lead-phone")).to_have_value("+84936999000")
+    page.fill("#call-lead-name", "Lý Văn Phúc")
+    page.fill("#call-lead-notes", "Muốn mở thẻ tín dụng")
+    page.click("#call-lead-form button")
+    expect(page.locator("h1")).to_contain_text("Lý Văn Phúc")
+    expect(page.locator("#timeline")).to_contain_text("Muốn mở thẻ tín dụng")
+    # The lead is now Thu's.
+    status, body = runner.call("GET", f"/v1/customers/{card['id']}")
+    assert body["owner"] == "thu.ho", body
+    # Another agent's screen shows nothing.
+    assert known["id"]

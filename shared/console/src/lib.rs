@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use nhip_core::deps::Deps;
 
 use pages::{
-    admin, agenda, care, catalogue, customer, home, hosted, import, leads, privacy, search,
+    admin, agenda, calls, care, catalogue, customer, home, hosted, import, leads, privacy, search,
     sign_in, tasks, tickets,
 };
 
@@ -72,6 +72,10 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/app/tickets/{id}/calls", post(tickets::log_call))
         .route("/app/tickets/{id}/call-plan", post(tickets::plan_call))
         .route("/app/tickets/{id}/assignee", post(tickets::reassign))
+        .route("/app/calls/pop", get(calls::pop))
+        .route("/app/calls/{call}/log", post(calls::log))
+        .route("/app/calls/{call}/lead", post(calls::lead))
+        .route("/app/calls/{call}/dismiss", post(calls::dismiss))
         .route("/app/agenda", get(agenda::page))
         .route("/app/agenda/{customer}/{action}/{what}", post(agenda::act))
         .route("/app/tasks", get(tasks::page).post(tasks::create))

@@ -576,6 +576,14 @@ pub fn agenda(user: &str) -> String {
     format!("AGENDA#{user}")
 }
 
+/// Prefix of a staff member's pending incoming-call pop-ups: `USER#<user>` / `CALLPOP#<call>`.
+pub const CALL_POP_PREFIX: &str = "CALLPOP#";
+
+/// An incoming call waiting on the screen of the staff member whose extension rang.
+pub fn call_pop(user: &str, call_id: &str) -> Key {
+    Key::new(user_pk(user), format!("{CALL_POP_PREFIX}{call_id}"))
+}
+
 /// The working calendar in force (hours, days off, make-up working days): `CFG#calendar` /
 /// `CALENDAR`.
 pub fn work_calendar() -> Key {

@@ -1,6 +1,8 @@
 //! The call centre's incoming-call webhook (public intake router, no staff token):
 //! `POST /v1/telephony/incoming` finds the caller by number and answers the customer's card
-//! for the agent's screen, creating a lead (source `incoming_call`) for an unknown number.
+//! for the agent's screen, creating a lead (source `incoming_call`) for an unknown number. When
+//! the call names the extension that rang, the staff member with that extension gets the
+//! caller on their console at once ([`nhip_crm::call_pops`]).
 //!
 //! Authentication is a shared-secret HMAC-SHA256 (`NHIP_TELEPHONY_SECRET`):
 //! `X-Nhip-Timestamp: <unix seconds>` and
@@ -73,6 +75,11 @@ struct IncomingCall {
     /// When the call started (a future instant counts as now).
     #[serde(default)]
     started_at: Option<DateTime<Utc>>,
+    /// The extension that rang (1–10 digits): the staff member of the directory with it gets
+    /// the caller's card on their screen.
+    #[serde(default)]
+    #[schema(example = "101", max_length = 10)]
+    extension: Option<String>,
 }
 
 /// A call id: 1–128 visible ASCII characters (it becomes part of a key).
@@ -114,6 +121,13 @@ fn parse(body: &[u8]) -> Result<(IncomingCall, Phone), ApiError> {
         .is_some_and(|h| h.chars().count() > 32)
     {
         return Err(invalid("hotline", "Tối đa 32 ký tự."));
+    }
+    if call
+        .extension
+        .as_ref()
+        .is_some_and(|e| e.is_empty() || e.len() > 10 || !e.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid("extension", "Số máy lẻ gồm 1–10 chữ số."));
     }
     // A landline, foreign or malformed caller cannot be matched to a customer or be a lead.
     // The message never repeats the number.
@@ -316,7 +330,20 @@ async fn incoming(State(deps): State<Arc<Deps>>, request: Request) -> Result<Res
     }
     let (call, phone) = parse(&body)?;
     tracing::Span::current().record("call_id", call.call_id.as_str());
-    let answered = answer(&deps, &call, phone, now).await?;
+    let answered = answer(&deps, &call, phone.clone(), now).await?;
+    if let Some(extension) = &call.extension
+        && let Some(user) = nhip_crm::call_pops::user_of_extension(&deps, extension).await?
+    {
+        nhip_crm::call_pops::push(
+            &deps,
+            &user,
+            answered.customer.id,
+            &call.call_id,
+            phone.as_str(),
+            answered.created,
+        )
+        .await?;
+    }
     let status = if answered.created {
         StatusCode::CREATED
     } else {

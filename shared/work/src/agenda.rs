@@ -75,6 +75,7 @@ pub fn router() -> OpenApiRouter<Arc<Deps>> {
 #[into_params(parameter_in = Query)]
 pub struct AgendaQuery {
     /// `day` or `week` (default) or `month`.
+    #[param(inline)]
     pub period: Option<Period>,
     /// A day of it, `YYYY-MM-DD` (default today in Viet Nam).
     #[param(value_type = Option<String>, format = Date)]

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod agenda;
+pub mod calls;
 pub mod care;
 pub mod catalogue;
 pub mod customer;

@@ -58,7 +58,9 @@ pub async fn load_visible(
 }
 
 /// [`load_visible`] for use cases: `None` when the id is not a customer id, the customer does
-/// not exist, or the caller may not see it.
+/// not exist, or the caller may not see it. Besides their scope, staff see the customer of an
+/// open ticket assigned to them, and the caller on their screen (an incoming call that rang
+/// their extension, until they log or close it).
 pub async fn find_visible(
     deps: &Deps,
     principal: &Principal,
@@ -70,7 +72,8 @@ pub async fn find_visible(
     match repo::get(&*deps.store, id).await? {
         Some(customer) if list::visible(principal, &customer) => Ok(Some(customer)),
         Some(customer)
-            if crate::tickets::is_assignee(deps, customer.id, &principal.user).await? =>
+            if crate::tickets::is_assignee(deps, customer.id, &principal.user).await?
+                || crate::call_pops::on_screen(deps, &principal.user, customer.id).await? =>
         {
             Ok(Some(customer))
         }

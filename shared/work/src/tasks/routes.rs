@@ -81,6 +81,7 @@ pub struct TaskFilter {
     #[param(max_length = 64)]
     pub assignee: Option<String>,
     /// `day`, `week` (default) or `month`.
+    #[param(inline)]
     pub period: Option<Period>,
     /// A day of the period, `YYYY-MM-DD` (default today in Viet Nam).
     #[param(value_type = Option<String>, format = Date)]
