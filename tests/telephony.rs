@@ -352,11 +352,34 @@ async fn the_extension_that_rang_gets_the_caller_on_screen_once() {
         .call("GET", &format!("/v1/customers/{id}"), Some(&token), None)
         .await;
     assert_eq!(status, 404);
+    // The customer has an open ticket: the card names it.
+    nhip_work::tickets::create(
+        &h.deps,
+        nhip_crm::tickets::NewTicket {
+            cause: "telephony-card".into(),
+            customer_id: id.parse().unwrap(),
+            queue: nhip_domain::journey::TicketQueue::Cskh,
+            priority: nhip_domain::journey::TicketPriority::High,
+            sla: None,
+            due_at: Some(h.now() + chrono::Duration::hours(4)),
+            title: "Khách báo mất thẻ".into(),
+            source: json!({"kind": "journey", "journey": "mat-the", "step": "phieu"}),
+            assignee: None,
+            purpose: nhip_domain::customer::Purpose::Care,
+        },
+    )
+    .await
+    .unwrap();
     // The call rings 101, twice delivered: one pop.
     let call = json!({"call_id": "cc-77", "caller": "0901000077", "extension": "101"});
     for _ in 0..2 {
         let (status, card) = h.signed(&call).await;
         assert_eq!(status, 200, "{card}");
+        assert_eq!(
+            card["open_tickets"][0]["title"], "Khách báo mất thẻ",
+            "{card}"
+        );
+        assert_eq!(card["open_tickets"][0]["status"], "new");
     }
     let pop = nhip_crm::call_pops::newest(&h.deps, "hoa")
         .await

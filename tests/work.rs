@@ -818,3 +818,135 @@ async fn next_actions_are_completed_rescheduled_and_cancelled_on_the_agenda() {
         assert!(types.contains(&expected), "{types:?}");
     }
 }
+
+#[tokio::test]
+async fn work_routes_refuse_callers_outside_their_scope() {
+    let api = Api::local();
+    telesales_team(&api).await;
+    set_rule(&api, "telesales", "round_robin").await;
+    let outsider = api.token("lan", Role::Consultant, Some("hn"));
+    let other_manager = api.token("hung", Role::Manager, Some("hn"));
+    let customer = customer(&api, 5).await;
+    let mut invite = request(
+        &customer,
+        TicketQueue::Telesales,
+        "scope",
+        Span::from_hours(4),
+    );
+    invite.purpose = Purpose::Marketing;
+    tickets::create(&api.deps, invite).await.unwrap();
+    let ticket = ticket_of(&api, "scope").await;
+    let id = ticket["id"].as_str().unwrap();
+    let version = ticket["version"].clone();
+    // A consultant of another team sees nothing of the ticket, and changes nothing.
+    for (method, path, body) in [
+        ("GET", format!("/v1/tickets/{id}"), None),
+        (
+            "POST",
+            format!("/v1/tickets/{id}/status"),
+            Some(json!({"status": "in_progress", "version": version})),
+        ),
+        (
+            "POST",
+            format!("/v1/tickets/{id}/calls"),
+            Some(json!({"outcome": "answered"})),
+        ),
+        (
+            "POST",
+            format!("/v1/tickets/{id}/call-plan"),
+            Some(json!({"at": z(vn(2026, 11, 24, 9, 0)), "version": version})),
+        ),
+    ] {
+        let (status, answer) = api.call(method, &path, Some(&outsider), body).await;
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    // Another team's manager may not reassign it either.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tickets/{id}/assignee"),
+            Some(&other_manager),
+            Some(json!({"assignee": "chi", "version": version})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // Only an admin sets a queue's rule or the working calendar.
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/v1/ticket-queues/rm/rule",
+            Some(&other_manager),
+            Some(json!({"version": 0, "rule": {"assignment": "queue"}})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (_, calendar) = api
+        .admin_call("GET", "/v1/settings/work-calendar", None)
+        .await;
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/v1/settings/work-calendar",
+            Some(&other_manager),
+            Some(json!({"version": calendar["version"], "calendar": calendar["calendar"]})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // A misspelt calendar field is refused, not dropped.
+    let (status, body) = api
+        .admin_call(
+            "PUT",
+            "/v1/settings/work-calendar",
+            Some(json!({"version": calendar["version"], "calendar": {"days_of": ["2027-01-04"]}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // Someone else's next actions: not found.
+    let owned = api
+        .create_assigned(
+            json!({"full_name": "Kiều Văn Nam", "phones": ["0912666777"], "source": "assigned"}),
+            "an",
+            "ts",
+        )
+        .await;
+    let an = api.token("an", Role::Telesales, Some("ts"));
+    let (_, action) = api
+        .call(
+            "POST",
+            &format!("/v1/customers/{owned}/next-actions"),
+            Some(&an),
+            Some(json!({"type": "call", "at": z(vn(2026, 11, 24, 9, 0))})),
+        )
+        .await;
+    let action = action["id"].as_str().unwrap();
+    for what in ["complete", "cancel"] {
+        let (status, _) = api
+            .call(
+                "POST",
+                &format!("/v1/customers/{owned}/next-actions/{action}/{what}"),
+                Some(&outsider),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 404, "{what}");
+    }
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/customers/{owned}/next-actions/{action}/reschedule"),
+            Some(&outsider),
+            Some(json!({"at": z(vn(2026, 11, 25, 9, 0))})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // And their agenda is their own.
+    let (_, agenda) = api
+        .call(
+            "GET",
+            "/v1/me/agenda?date=2026-11-24",
+            Some(&outsider),
+            None,
+        )
+        .await;
+    assert!(agenda["actions"].as_array().unwrap().is_empty(), "{agenda}");
+}

@@ -16,7 +16,9 @@ cannot know to:
   them; a ticket's, a task's, a queue rule's, the working calendar's), as a client does, since
   other operations of the run keep moving them;
 - a member of staff or a team named in a body is one of the directory (NHIP_ST_STAFF,
-  NHIP_ST_TEAM, which scripts/test.sh adds), as the console's pickers offer them.
+  NHIP_ST_TEAM, which scripts/test.sh adds), as the console's pickers offer them;
+- a next action moved to another time is moved to the future (a day after the runner's now),
+  as the console's date picker offers it.
 Only a request whose body or query has the part in question is changed: a request the
 fuzzer made invalid on purpose stays invalid.
 """
@@ -139,6 +141,13 @@ def _staff_into_body(case):
         rule["team"] = _TEAM
 
 
+def _future_into_body(case, field):
+    now = _now()
+    if now and isinstance(case.body, dict) and isinstance(case.body.get(field), str):
+        later = datetime.datetime.fromisoformat(now.replace("Z", "+00:00")) + datetime.timedelta(days=1)
+        case.body[field] = later.isoformat(timespec="seconds")
+
+
 _TICKET_WRITES = (
     "POST /v1/tickets/{id}/status",
     "POST /v1/tickets/{id}/assignee",
@@ -177,6 +186,8 @@ def before_call(context, case, kwargs):
         _version_into_body(case, "/v1/settings/work-calendar")
     elif operation == "POST /v1/tasks":
         _staff_into_body(case)
+    elif operation == "POST /v1/customers/{id}/next-actions/{action}/reschedule":
+        _future_into_body(case, "at")
     elif operation == "POST /v1/tasks/{id}/complete" and isinstance(params.get("id"), str):
         _version_into_body(case, f"/v1/tasks/{params['id']}")
     elif operation == "POST /v1/journeys/{key}/versions/{number}/publish" and isinstance(params.get("key"), str):

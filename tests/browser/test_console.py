@@ -394,7 +394,8 @@ def test_search_finds_by_name_without_diacritics_phone_email_cccd_and_mst(runner
 
 
 SCREENS = ["/app", "/app/leads", "/app/care", "/app/notifications", "/app/admin/users", "/app/admin/teams",
-           "/app/admin/catalogue", "/app/tickets", "/app/import", "/app/search?q=cong+ty"]
+           "/app/admin/catalogue", "/app/tickets", "/app/import", "/app/search?q=cong+ty", "/app/tasks",
+           "/app/agenda", "/app/admin/work", "/app/tickets?view=overdue"]
 
 
 def test_no_screen_has_serious_or_critical_accessibility_violations(runner, page, care_customers):

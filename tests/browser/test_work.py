@@ -229,3 +229,34 @@ def test_an_incoming_call_pops_up_on_the_agents_screen(runner, page):
     assert body["owner"] == "thu.ho", body
     # Another agent's screen shows nothing.
     assert known["id"]
+
+
+def test_an_admin_sets_a_queues_rule_and_this_years_days_off(runner, page):
+    sign_in(page, runner, "admin")
+    page.goto(runner.url + "/app/admin/work")
+    # This year's public holidays, the lunar ones included.
+    expect(page.locator("#holidays")).to_contain_text("Tết Nguyên đán")
+    expect(page.locator("#holidays")).to_contain_text("Giỗ Tổ Hùng Vương")
+    form = page.locator("#rule-cskh")
+    form.locator("select[name=assignment]").select_option("least_loaded")
+    form.locator("select[name=team]").select_option("ts")
+    form.locator("button").click()
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    expect(page.locator("#rule-cskh select[name=assignment]")).to_have_value("least_loaded")
+    # A pool rule without a team is refused.
+    form = page.locator("#rule-rm")
+    form.locator("select[name=assignment]").select_option("round_robin")
+    form.locator("button").click()
+    expect(page.locator("#settings-problem")).to_contain_text("cần một nhóm")
+    # The government's decision: a bridge day off and the Saturday worked for it.
+    page.fill("#days-off", "02/01/2027")
+    page.fill("#working-days", "09/01/2027")
+    page.click("#calendar-form button")
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    expect(page.locator("#days-off")).to_have_value("02/01/2027")
+    page.fill("#working-days", "31/02/2027")
+    page.click("#calendar-form button")
+    expect(page.locator("#settings-problem")).to_contain_text("Ngày không hợp lệ")
+    shot(page, "16-phieu-va-lich")
+    status, rule = runner.call("GET", "/v1/ticket-queues/cskh/rule")
+    assert rule["rule"] == {"assignment": "least_loaded", "team": "ts"}, rule

@@ -26,7 +26,7 @@ use nhip_core::deps::Deps;
 
 use pages::{
     admin, agenda, calls, care, catalogue, customer, home, hosted, import, leads, privacy, search,
-    sign_in, tasks, tickets,
+    sign_in, tasks, tickets, work_settings,
 };
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
@@ -102,6 +102,15 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route(
             "/app/admin/teams",
             get(admin::teams).post(admin::create_team),
+        )
+        .route("/app/admin/work", get(work_settings::page))
+        .route(
+            "/app/admin/work/queues/{queue}",
+            post(work_settings::save_rule),
+        )
+        .route(
+            "/app/admin/work/calendar",
+            post(work_settings::save_calendar),
         )
         .route("/app/{*rest}", get(pages::fallback).post(pages::fallback))
         .layer(axum::middleware::from_fn_with_state(

@@ -338,3 +338,34 @@ pub async fn is_assignee(
     }
     Ok(false)
 }
+
+/// The customer's open tickets (new or in progress), newest first: for the caller's card.
+pub async fn open_of_customer(
+    deps: &Deps,
+    customer: CustomerId,
+) -> Result<Vec<Ticket>, StoreError> {
+    let refs = deps
+        .store
+        .query(
+            Query::partition(Index::Primary, keys::customer_pk(customer))
+                .sk(nhip_ports::store::SortKey::BeginsWith("TCK#".into())),
+        )
+        .await?;
+    let keys: Vec<_> = refs
+        .items
+        .iter()
+        .filter_map(|item| item.get("ticket_id")?.as_str().map(keys::ticket))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut open = Vec::new();
+    for item in deps.store.batch_get(&keys).await? {
+        let ticket: Ticket = nhip_core::records::from_item(item, KIND)?;
+        if is_open(&ticket) {
+            open.push(ticket);
+        }
+    }
+    open.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    Ok(open)
+}

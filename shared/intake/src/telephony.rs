@@ -41,6 +41,7 @@ use nhip_core::webhook::verify;
 use nhip_crm::customers::leads::{self, Lead, Outcome};
 use nhip_crm::customers::model::Customer;
 use nhip_crm::customers::repo;
+use nhip_crm::tickets::Ticket;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -135,10 +136,8 @@ fn parse(body: &[u8]) -> Result<(IncomingCall, Phone), ApiError> {
     Ok((call, phone))
 }
 
-/// The customer's card on the agent's screen.
-///
-/// `open_tickets` is always empty for now: tickets arrive with the tickets issue, which fills it.
-fn card(customer: &Customer, activities: &[Activity], created: bool) -> Value {
+/// The customer's card on the agent's screen, with their open tickets.
+fn card(customer: &Customer, activities: &[Activity], created: bool, tickets: &[Ticket]) -> Value {
     let given = (!customer.given_name.is_empty()).then_some(customer.given_name.as_str());
     json!({
         "id": customer.id,
@@ -153,7 +152,16 @@ fn card(customer: &Customer, activities: &[Activity], created: bool) -> Value {
         "classification_label": customer.classification.map(|c| c.label()),
         "processing_restricted": customer.processing_restricted,
         "marketing_objected": customer.marketing_objected,
-        "open_tickets": [],
+        "open_tickets": tickets.iter().map(|t| json!({
+            "id": t.id,
+            "queue": t.queue,
+            "queue_label": t.queue_label,
+            "title": t.title,
+            "status": t.status,
+            "status_label": t.status_label,
+            "assignee": t.assignee,
+            "due_at": t.due_at,
+        })).collect::<Vec<_>>(),
         "recent_activities": activities,
         "created": created,
     })
@@ -275,7 +283,8 @@ pub struct CallerCard {
     pub processing_restricted: bool,
     /// The customer objected to marketing.
     pub marketing_objected: bool,
-    /// Open tickets: always empty for now.
+    /// The customer's open tickets, newest first (`id`, `queue`, `queue_label`, `title`,
+    /// `status`, `status_label`, `assignee`, `due_at`).
     #[schema(value_type = Vec<Object>)]
     pub open_tickets: Vec<Value>,
     /// Up to five recent activities, newest first (this call included).
@@ -349,7 +358,13 @@ async fn incoming(State(deps): State<Arc<Deps>>, request: Request) -> Result<Res
     } else {
         StatusCode::OK
     };
-    let card = card(&answered.customer, &answered.activities, answered.created);
+    let tickets = nhip_crm::tickets::open_of_customer(&deps, answered.customer.id).await?;
+    let card = card(
+        &answered.customer,
+        &answered.activities,
+        answered.created,
+        &tickets,
+    );
     let mut response = (status, axum::Json(card)).into_response();
     response
         .headers_mut()

@@ -41,6 +41,53 @@ async fn stored(deps: &Deps) -> Result<Option<(WorkCalendar, u64)>, StoreError> 
     Ok(Some((calendar, version)))
 }
 
+/// The calendar in force and its stored version (0 while Vietnam's default is in force).
+pub async fn stored_or_default(deps: &Deps) -> Result<(WorkCalendar, u64), StoreError> {
+    Ok(stored(deps).await?.unwrap_or_default())
+}
+
+/// Why a calendar was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Not a valid calendar: the field and the problem, in Vietnamese.
+    #[error("{1}")]
+    Invalid(String, String),
+    /// Changed since it was read.
+    #[error("the calendar is at version {0}")]
+    Stale(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Replaces the calendar in force (an admin's), if it is still at `version`; the new version.
+pub async fn save(
+    deps: &Deps,
+    principal: &Principal,
+    calendar: &WorkCalendar,
+    version: u64,
+) -> Result<u64, SaveError> {
+    calendar
+        .validate()
+        .map_err(|e| SaveError::Invalid(e.field().to_owned(), e.to_string()))?;
+    let mut item = keys::work_calendar().to_item();
+    item.insert("calendar".into(), json!(calendar));
+    item.insert("version".into(), json!(version + 1));
+    item.insert("changed_by".into(), principal.user.clone().into());
+    item.insert("changed_at".into(), keys::instant(deps.clock.now()).into());
+    let condition = if version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::version_is(version)
+    };
+    match deps.store.put(item, condition).await {
+        Ok(()) => Ok(version + 1),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(SaveError::Stale(stored(deps).await?.map_or(0, |(_, v)| v)))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// When something opened at `at` with `sla` is due: whole days count working days (the same
 /// time of day), anything else working time (`4h` opened Friday 15:00 is due Monday 11:00).
 pub fn due_after(calendar: &WorkCalendar, at: DateTime<Utc>, sla: Span) -> DateTime<Utc> {
@@ -121,28 +168,16 @@ async fn put_calendar(
     Json(body): Json<CalendarInput>,
 ) -> Result<Json<CalendarView>, ApiError> {
     principal.require_admin()?;
-    body.calendar
-        .validate()
-        .map_err(|e| nhip_core::form::invalid(&format!("calendar.{}", e.field()), e.to_string()))?;
-    let mut item = keys::work_calendar().to_item();
-    item.insert("calendar".into(), json!(body.calendar));
-    item.insert("version".into(), json!(body.version + 1));
-    item.insert("changed_by".into(), principal.user.clone().into());
-    item.insert("changed_at".into(), keys::instant(deps.clock.now()).into());
-    let condition = if body.version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::version_is(body.version)
-    };
-    match deps.store.put(item, condition).await {
-        Ok(()) => Ok(Json(CalendarView {
+    match save(&deps, &principal, &body.calendar, body.version).await {
+        Ok(version) => Ok(Json(CalendarView {
             calendar: body.calendar,
-            version: body.version + 1,
+            version,
         })),
-        Err(StoreError::ConditionFailed { .. }) => {
-            let current = stored(&deps).await?.map_or(0, |(_, v)| v);
-            Err(ApiError::stale_version(current))
-        }
-        Err(other) => Err(other.into()),
+        Err(SaveError::Invalid(field, problem)) => Err(nhip_core::form::invalid(
+            &format!("calendar.{field}"),
+            problem,
+        )),
+        Err(SaveError::Stale(current)) => Err(ApiError::stale_version(current)),
+        Err(SaveError::Store(error)) => Err(error.into()),
     }
 }

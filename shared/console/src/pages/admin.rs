@@ -105,7 +105,8 @@ fn problem_text(error: &DirectoryError) -> String {
     }
 }
 
-fn admin_only(staff: &Staff) -> Result<(), Response> {
+/// The not-found page for anyone but an admin.
+pub(crate) fn admin_only(staff: &Staff) -> Result<(), Response> {
     if staff.principal.role == Role::Admin {
         Ok(())
     } else {

@@ -36,6 +36,7 @@ struct CallPop {
     stage: String,
     at: String,
     activities: Vec<ActivityRow>,
+    tickets: Vec<(String, String, String)>,
 }
 
 /// `GET /app/calls/pop`: the newest call waiting on my screen, or 204 (nothing to show).
@@ -57,6 +58,13 @@ pub async fn pop(State(deps): State<Arc<Deps>>, staff: Staff) -> Response {
         Ok((items, _)) => activity_rows(&items),
         Err(error) => return store_failure(error),
     };
+    let tickets = match nhip_crm::tickets::open_of_customer(&deps, id).await {
+        Ok(open) => open
+            .into_iter()
+            .map(|t| (t.id, t.title, t.status_label))
+            .collect(),
+        Err(error) => return store_failure(error),
+    };
     let given = (!customer.given_name.is_empty()).then_some(customer.given_name.as_str());
     render(&CallPop {
         csrf: staff.csrf.clone(),
@@ -69,6 +77,7 @@ pub async fn pop(State(deps): State<Arc<Deps>>, staff: Staff) -> Response {
         stage: customer.lifecycle.label().to_owned(),
         at: format::date_time(waiting.at),
         activities,
+        tickets,
     })
 }
 

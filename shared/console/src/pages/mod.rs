@@ -17,6 +17,7 @@ pub mod search;
 pub mod sign_in;
 pub mod tasks;
 pub mod tickets;
+pub mod work_settings;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -110,6 +111,7 @@ impl Shell {
             menu.push(("/app/admin/users", "Nhân sự", None));
             menu.push(("/app/admin/teams", "Nhóm", None));
             menu.push(("/app/admin/catalogue", "Sản phẩm", None));
+            menu.push(("/app/admin/work", "Phiếu & lịch", None));
         }
         Ok(Self {
             css: assets::url("app.css"),
