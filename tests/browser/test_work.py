@@ -94,6 +94,11 @@ def test_a_journeys_ticket_is_taken_called_and_won(runner, page):
     expect(page.locator("#tickets")).to_contain_text("Mai Thị Hạnh")
     expect(page.locator("#ticket-stats")).to_contain_text("Telesales")
     shot(page, "12-phieu-nhom")
+    # By journey: the tickets the invitation journey opened.
+    page.goto(runner.url + "/app/tickets?view=group")
+    page.select_option("#journey", "moi-tra-gop-telesales")
+    page.click("#journey-filter button")
+    expect(page.locator("#tickets")).to_contain_text("Mai Thị Hạnh")
     page.click("text=Đăng xuất")
     # The customer's journey converted; the call is on the timeline with the ticket.
     sign_in(page, runner, "admin")
@@ -152,10 +157,28 @@ def test_a_manager_gives_a_task_and_hears_it_done(runner, page):
     expect(page.locator("#task-status")).to_have_text("Đã hoàn thành")
     shot(page, "13-cong-viec")
     page.click("text=Đăng xuất")
-    # The manager's bell rings with the completion.
+    # The manager's bell rings with the completion; he sees Thu's week.
     sign_in(page, runner, "quang")
     page.goto(runner.url + "/app/notifications")
     expect(page.locator("main")).to_contain_text("thu.ho đã hoàn thành: Đã gọi đủ 20 khách, 7 khách kích hoạt")
+    page.goto(runner.url + "/app/tasks?date=2026-12-04")
+    page.select_option("#person", "thu.ho")
+    page.click("#person-filter button")
+    expect(page.locator("#tasks")).to_contain_text("Gọi lại khách chưa kích hoạt thẻ")
+    expect(page.locator("#tasks")).to_contain_text("Đã hoàn thành")
+    # A task about a customer, given from the customer's page.
+    customer = runner.customer(full_name="Tạ Thị Loan", phones=["0936 555 666"])
+    runner.assign(customer["id"], "thu.ho", "ts")
+    page.goto(runner.url + f"/app/customers/{customer['id']}")
+    page.click("#task-about")
+    expect(page.locator("#task-customer")).to_be_visible()
+    page.fill("#task-title", "Gửi lại hồ sơ vay cho khách")
+    page.select_option("#task-assignee", "thu.ho")
+    page.fill("#task-date", "07/12/2026")
+    page.click("#task-form button")
+    expect(page.locator(".flash")).to_contain_text("Đã giao việc")
+    page.locator("#tasks a", has_text="Gửi lại hồ sơ vay cho khách").click()
+    expect(page.locator("#task-customer-link")).to_contain_text("Tạ Thị Loan")
 
 
 def test_the_agenda_completes_moves_and_cancels_next_actions(runner, page):

@@ -221,6 +221,11 @@ fn not_committed(error: CommitError) -> ApiError {
     }
 }
 
+/// Every journey's header, by key.
+pub async fn headers(deps: &Deps) -> Result<Vec<JourneyMeta>, StoreError> {
+    JOURNEYS.headers::<JourneyMeta>(&*deps.store).await
+}
+
 /// The header of `key`.
 pub async fn meta(deps: &Deps, key: &str) -> Result<Option<JourneyMeta>, StoreError> {
     if !valid_key(key) {
@@ -611,8 +616,7 @@ pub async fn list_journeys(
     State(deps): State<Arc<Deps>>,
     _principal: Principal,
 ) -> Result<Json<JourneyList>, ApiError> {
-    let items = JOURNEYS
-        .headers::<JourneyMeta>(&*deps.store)
+    let items = headers(&deps)
         .await?
         .iter()
         .map(JourneyHeaderView::from)

@@ -87,6 +87,8 @@ struct TasksPage {
     progress: Vec<Progress>,
     assignees: Vec<Choice>,
     problem: String,
+    person: String,
+    customer: String,
 }
 
 /// The query of the list.
@@ -98,6 +100,8 @@ pub struct TasksQuery {
     date: String,
     done: String,
     problem: String,
+    assignee: String,
+    customer: String,
 }
 
 /// The period a query asks for, its name, and the day it holds.
@@ -124,6 +128,16 @@ pub fn neighbours(period: Period, date: NaiveDate) -> (NaiveDate, NaiveDate) {
     match period {
         Period::Month => (first - Duration::days(1), after),
         _ => (date - step, date + step),
+    }
+}
+
+/// The list a query asks for, and its tab.
+fn whose_of(query: &TasksQuery, principal: &nhip_core::auth::Principal) -> (&'static str, Whose) {
+    match query.view.as_str() {
+        "given" => ("given", Whose::GivenBy(principal.user.clone())),
+        "company" if principal.role == Role::Admin => ("company", Whose::Company),
+        "of" if !query.assignee.is_empty() => ("of", Whose::AssignedTo(query.assignee.clone())),
+        _ => ("mine", Whose::AssignedTo(principal.user.clone())),
     }
 }
 
@@ -177,11 +191,7 @@ pub async fn page(
     let (period, period_name, date) =
         period_of(&query.period, &query.date, nhip_domain::time::vn_date(now));
     let admin = staff.principal.role == Role::Admin;
-    let (view, whose) = match query.view.as_str() {
-        "given" => ("given", Whose::GivenBy(staff.principal.user.clone())),
-        "company" if admin => ("company", Whose::Company),
-        _ => ("mine", Whose::AssignedTo(staff.principal.user.clone())),
-    };
+    let (view, whose) = whose_of(&query, &staff.principal);
     let (from, to) = tasks::period(period, date);
     let found = match tasks::list(&deps, &staff.principal, &whose, from, to, 500).await {
         Ok(found) => found,
@@ -219,6 +229,8 @@ pub async fn page(
         rows: found.iter().map(|t| task_row(t, now)).collect(),
         assignees,
         problem: query.problem,
+        person: query.assignee,
+        customer: query.customer,
     })
 }
 
@@ -236,6 +248,8 @@ pub struct NewTaskForm {
     priority: String,
     #[serde(default)]
     remind_minutes: String,
+    #[serde(default)]
+    customer_id: String,
 }
 
 fn back_to_list(problem: &str) -> Response {
@@ -268,7 +282,7 @@ pub async fn create(
     let new = tasks::NewTask {
         title: form.title,
         description: form.description,
-        customer_id: None,
+        customer_id: Some(form.customer_id.trim().to_owned()).filter(|c| !c.is_empty()),
         assignee: form.assignee,
         deadline,
         priority,
@@ -298,6 +312,8 @@ struct TaskPage {
     completed: String,
     comments: Vec<(String, String, String)>,
     problem: String,
+    customer_id: String,
+    customer: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -329,6 +345,13 @@ pub async fn detail(
         Err(_) => return crate::pages::not_found(),
     };
     let now = deps.clock.now();
+    let customer = match tasks::customer_of(&task) {
+        Some(id) => match nhip_crm::customers::repo::names(&*deps.store, [id]).await {
+            Ok(names) => names.get(&id).cloned().unwrap_or_default(),
+            Err(error) => return store_failure(error),
+        },
+        None => String::new(),
+    };
     render(&TaskPage {
         shell,
         task: task_row(&task, now),
@@ -344,6 +367,8 @@ pub async fn detail(
             .map(|c| (format::date_time(c.at), c.by.clone(), c.text.clone()))
             .collect(),
         problem: query.problem,
+        customer_id: task.customer_id.clone().unwrap_or_default(),
+        customer,
     })
 }
 

@@ -89,6 +89,7 @@ struct TicketsPage {
     heading: String,
     rows: Vec<TicketRow>,
     stats: Vec<StatsRow>,
+    journeys: Vec<Choice>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +97,7 @@ pub struct TicketsQuery {
     queue: Option<String>,
     view: Option<String>,
     done: Option<String>,
+    journey: Option<String>,
 }
 
 fn priority_label(priority: TicketPriority) -> &'static str {
@@ -156,11 +158,12 @@ async fn rows_of(deps: &Deps, found: &[tickets::Ticket]) -> Result<Vec<TicketRow
     Ok(ticket_rows(found, &names, deps.clock.now()))
 }
 
-const VIEWS: [(&str, &str); 4] = [
+const VIEWS: [(&str, &str); 5] = [
     ("queue", "Hàng đợi"),
     ("mine", "Của tôi"),
     ("team", "Nhóm tôi"),
     ("overdue", "Quá hạn"),
+    ("group", "Theo hành trình"),
 ];
 
 /// The flash of a ticket action's outcome code; the messages are the console's own.
@@ -178,9 +181,28 @@ fn done_message(code: &str) -> &'static str {
     }
 }
 
+/// The journeys to pick for the "Theo hành trình" view, the one shown selected.
+async fn journey_choices(deps: &Deps, shown: &str) -> Result<Vec<Choice>, Response> {
+    let found = nhip_journeys::definitions::headers(deps)
+        .await
+        .map_err(store_failure)?;
+    Ok(found
+        .into_iter()
+        .map(|j| Choice {
+            selected: j.key == shown,
+            label: format!("{} ({})", j.name, j.key),
+            value: j.key,
+        })
+        .collect())
+}
+
 /// The list a view tab asks for, and the page's heading.
-fn view_and_heading(view: &str, queue: TicketQueue) -> (TicketView, String) {
+fn view_and_heading(view: &str, queue: TicketQueue, journey: &str) -> (TicketView, String) {
     match view {
+        "group" => (
+            TicketView::Group(format!("journey:{journey}")),
+            format!("Phiếu theo hành trình {journey}"),
+        ),
         "mine" => (TicketView::Mine, "Phiếu của tôi".to_owned()),
         "team" => (TicketView::Team(None), "Phiếu của nhóm tôi".to_owned()),
         "overdue" => (
@@ -216,12 +238,13 @@ pub async fn page(
         .map(|(v, _)| v)
         .find(|v| Some(*v) == query.view.as_deref())
         .unwrap_or("queue");
-    let (wanted, heading) = view_and_heading(view, queue);
-    let found = match tickets::list(&deps, &staff.principal, &wanted, 100).await {
-        Ok(found) => found,
-        Err(error) => return store_failure(error),
+    let journey = query.journey.clone().unwrap_or_default();
+    let (wanted, heading) = view_and_heading(view, queue, &journey);
+    let journeys = match journey_choices(&deps, &journey).await {
+        Ok(choices) => choices,
+        Err(response) => return response,
     };
-    let rows = match rows_of(&deps, &found).await {
+    let rows = match listed_rows(&deps, &staff, &wanted).await {
         Ok(rows) => rows,
         Err(response) => return response,
     };
@@ -249,7 +272,20 @@ pub async fn page(
         heading,
         rows,
         stats,
+        journeys,
     })
+}
+
+/// The rows of a list the caller may see.
+async fn listed_rows(
+    deps: &Deps,
+    staff: &Staff,
+    wanted: &TicketView,
+) -> Result<Vec<TicketRow>, Response> {
+    let found = tickets::list(deps, &staff.principal, wanted, 100)
+        .await
+        .map_err(store_failure)?;
+    rows_of(deps, &found).await
 }
 
 /// Each queue's counts for a manager or an admin; none for anyone else.
