@@ -152,6 +152,9 @@ def test_a_manager_gives_a_task_and_hears_it_done(runner, page):
     # "Đã hoàn thành" needs its comment.
     page.click("#complete-form button")
     expect(page.locator("#task-problem")).to_contain_text("Ghi nhận xét khi hoàn thành")
+    # A message put in a link by someone else is not shown; only the console's own redirects'.
+    page.goto(page.url.split("?")[0] + "?problem=G%E1%BB%8Di+s%E1%BB%91+0900+%C4%91%E1%BB%83+x%C3%A1c+minh&seal=00")
+    expect(page.locator("#task-problem")).to_have_count(0)
     page.fill("#complete-comment", "Đã gọi đủ 20 khách, 7 khách kích hoạt")
     page.click("#complete-form button")
     expect(page.locator("#task-status")).to_have_text("Đã hoàn thành")

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use nhip_ports::store::{Index, Item, ItemStore, Key, Query, SortKey, StoreError};
+use nhip_ports::store::{Condition, Index, Item, ItemStore, Key, Query, SortKey, StoreError};
 
 /// The item holding `value` under `key`, marked with `kind`.
 pub fn to_item<T: Serialize>(key: Key, kind: &str, value: &T) -> Result<Item, StoreError> {
@@ -72,4 +72,65 @@ pub async fn read_partition(
         }
     }
     Ok(items)
+}
+
+/// A setting an admin keeps (`{<field>: value, version, changed_by, changed_at}` under `key`):
+/// the value and its version, `None` while none is stored.
+pub async fn get_setting<T: DeserializeOwned>(
+    store: &dyn ItemStore,
+    key: &Key,
+    field: &str,
+) -> Result<Option<(T, u64)>, StoreError> {
+    let Some(item) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let version = item
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let value = item
+        .get(field)
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| StoreError::invalid(format!("the stored {field} is malformed")))?;
+    Ok(Some((value, version)))
+}
+
+/// Replaces a setting if it is still at `version` (0: none stored yet). `Ok(Ok(new version))`
+/// when written, `Ok(Err(current version))` when someone changed it since it was read.
+pub async fn put_setting<T: Serialize>(
+    store: &dyn ItemStore,
+    key: Key,
+    field: &str,
+    value: &T,
+    version: u64,
+    by: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<u64, u64>, StoreError> {
+    let mut item = key.to_item();
+    item.insert(
+        field.into(),
+        serde_json::to_value(value)
+            .map_err(|e| StoreError::invalid(format!("{field} does not serialise: {e}")))?,
+    );
+    item.insert("version".into(), (version + 1).into());
+    item.insert("changed_by".into(), by.into());
+    item.insert("changed_at".into(), crate::keys::instant(now).into());
+    let condition = if version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::version_is(version)
+    };
+    match store.put(item, condition).await {
+        Ok(()) => Ok(Ok(version + 1)),
+        Err(StoreError::ConditionFailed { .. }) => {
+            let current = store
+                .get(&key)
+                .await?
+                .and_then(|i| i.get("version").and_then(serde_json::Value::as_u64))
+                .unwrap_or(0);
+            Ok(Err(current))
+        }
+        Err(other) => Err(other),
+    }
 }

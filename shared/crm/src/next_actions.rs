@@ -273,19 +273,7 @@ pub async fn of_customer(deps: &Deps, customer: CustomerId) -> Result<Vec<Value>
     let mut items: Vec<Value> = page
         .items
         .into_iter()
-        .map(|mut item| {
-            for attr in [
-                Index::Primary.pk_attr(),
-                Index::Primary.sk_attr(),
-                Index::Gsi2.pk_attr(),
-                Index::Gsi2.sk_attr(),
-                "kind",
-                "customer_id",
-            ] {
-                item.remove(attr);
-            }
-            Value::Object(item)
-        })
+        .map(|item| Value::Object(as_listed(item)))
         .collect();
     items.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
     Ok(items)
@@ -354,6 +342,29 @@ pub async fn fire(
     }
 }
 
+/// A next action as listed: its fields without its keys and index attributes.
+fn as_listed(mut item: nhip_ports::store::Item) -> nhip_ports::store::Item {
+    for attr in [
+        Index::Primary.pk_attr(),
+        Index::Primary.sk_attr(),
+        Index::Gsi2.pk_attr(),
+        Index::Gsi2.sk_attr(),
+        "kind",
+        "customer_id",
+    ] {
+        item.remove(attr);
+    }
+    item
+}
+
+/// The condition of a change to a next action: it is there, neither done nor cancelled.
+fn still_open() -> Condition {
+    Condition::All(vec![
+        Condition::Exists,
+        Condition::LacksAttr("closed_at".into()),
+    ])
+}
+
 fn place_on_agenda(
     item: &mut nhip_ports::store::Item,
     user: &str,
@@ -399,18 +410,9 @@ pub async fn agenda(
     Ok(page
         .items
         .into_iter()
-        .filter_map(|mut item| {
+        .filter_map(|item| {
             let customer_id = item.get("customer_id")?.as_str()?.to_owned();
-            for attr in [
-                Index::Primary.pk_attr(),
-                Index::Primary.sk_attr(),
-                Index::Gsi2.pk_attr(),
-                Index::Gsi2.sk_attr(),
-                "kind",
-                "customer_id",
-            ] {
-                item.remove(attr);
-            }
+            let item = as_listed(item);
             let at = item
                 .get("at")
                 .and_then(Value::as_str)
@@ -516,10 +518,7 @@ async fn close_action(
                     .set(format!("{status}_at"), keys::instant(now))
                     .set(format!("{status}_by"), principal.user.clone())
                     .set("closed_at", keys::instant(now)),
-                condition: Condition::All(vec![
-                    Condition::Exists,
-                    Condition::LacksAttr("closed_at".into()),
-                ]),
+                condition: still_open(),
             },
             entry.write(now),
         ])
@@ -636,10 +635,7 @@ pub async fn reschedule(
             WriteOp::Update {
                 key: keys::next_action(visible.id, action_id),
                 update,
-                condition: Condition::All(vec![
-                    Condition::Exists,
-                    Condition::LacksAttr("closed_at".into()),
-                ]),
+                condition: still_open(),
             },
             scheduler::schedule(
                 scheduler::derived_id(at, &format!("next#{action_id}")),

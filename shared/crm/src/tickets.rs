@@ -315,31 +315,14 @@ pub async fn is_assignee(
     customer: CustomerId,
     user: &str,
 ) -> Result<bool, StoreError> {
-    let refs = deps
-        .store
-        .query(
-            Query::partition(Index::Primary, keys::customer_pk(customer))
-                .sk(nhip_ports::store::SortKey::BeginsWith("TCK#".into())),
-        )
-        .await?;
-    let keys: Vec<_> = refs
-        .items
+    Ok(open_of_customer(deps, customer)
+        .await?
         .iter()
-        .filter_map(|item| item.get("ticket_id")?.as_str().map(keys::ticket))
-        .collect();
-    if keys.is_empty() {
-        return Ok(false);
-    }
-    for item in deps.store.batch_get(&keys).await? {
-        let ticket: Ticket = nhip_core::records::from_item(item, KIND)?;
-        if is_open(&ticket) && ticket.assignee.as_deref() == Some(user) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+        .any(|ticket| ticket.assignee.as_deref() == Some(user)))
 }
 
-/// The customer's open tickets (new or in progress), newest first: for the caller's card.
+/// The customer's open tickets (new or in progress), newest first: for the caller's card and
+/// to know who works the customer.
 pub async fn open_of_customer(
     deps: &Deps,
     customer: CustomerId,

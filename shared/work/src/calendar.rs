@@ -14,9 +14,8 @@ use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
 use nhip_domain::calendar::WorkCalendar;
 use nhip_domain::journey::Span;
-use nhip_ports::store::{Condition, StoreError};
+use nhip_ports::store::StoreError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,16 +28,7 @@ pub async fn in_force(deps: &Deps) -> Result<WorkCalendar, StoreError> {
 }
 
 async fn stored(deps: &Deps) -> Result<Option<(WorkCalendar, u64)>, StoreError> {
-    let Some(item) = deps.store.get(&keys::work_calendar()).await? else {
-        return Ok(None);
-    };
-    let version = item.get("version").and_then(Value::as_u64).unwrap_or(0);
-    let calendar = item
-        .get("calendar")
-        .cloned()
-        .and_then(|c| serde_json::from_value(c).ok())
-        .ok_or_else(|| StoreError::invalid("the stored working calendar is malformed"))?;
-    Ok(Some((calendar, version)))
+    nhip_core::records::get_setting(&*deps.store, &keys::work_calendar(), "calendar").await
 }
 
 /// The calendar in force and its stored version (0 while Vietnam's default is in force).
@@ -69,23 +59,17 @@ pub async fn save(
     calendar
         .validate()
         .map_err(|e| SaveError::Invalid(e.field().to_owned(), e.to_string()))?;
-    let mut item = keys::work_calendar().to_item();
-    item.insert("calendar".into(), json!(calendar));
-    item.insert("version".into(), json!(version + 1));
-    item.insert("changed_by".into(), principal.user.clone().into());
-    item.insert("changed_at".into(), keys::instant(deps.clock.now()).into());
-    let condition = if version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::version_is(version)
-    };
-    match deps.store.put(item, condition).await {
-        Ok(()) => Ok(version + 1),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(SaveError::Stale(stored(deps).await?.map_or(0, |(_, v)| v)))
-        }
-        Err(other) => Err(other.into()),
-    }
+    let written = nhip_core::records::put_setting(
+        &*deps.store,
+        keys::work_calendar(),
+        "calendar",
+        calendar,
+        version,
+        &principal.user,
+        deps.clock.now(),
+    )
+    .await?;
+    written.map_err(SaveError::Stale)
 }
 
 /// When something opened at `at` with `sla` is due: whole days count working days (the same

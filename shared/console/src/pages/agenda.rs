@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,7 +21,7 @@ use nhip_work::agenda;
 use crate::format;
 use crate::pages::care::Choice;
 use crate::pages::tasks::{TaskRow, day_heading, neighbours, period_of};
-use crate::pages::{Shell, form_problem, render};
+use crate::pages::{Shell, form_problem, problem_of, redirect_with_problem, render};
 use crate::session::{Staff, store_failure};
 
 /// A next action on the agenda.
@@ -70,6 +70,7 @@ pub struct AgendaQuery {
     date: String,
     done: String,
     problem: String,
+    seal: String,
 }
 
 fn status_label(status: &str) -> &'static str {
@@ -184,7 +185,7 @@ pub async fn page(
             .iter()
             .map(|t| crate::pages::tasks::task_row(t, now))
             .collect(),
-        problem: query.problem,
+        problem: problem_of(&staff, &query.problem, &query.seal),
     })
 }
 
@@ -201,22 +202,26 @@ pub struct ActionForm {
     new_time: String,
 }
 
-fn back(form: &ActionForm, done: &str, problem: &str) -> Response {
-    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
-    Redirect::to(&format!(
-        "/app/agenda?period={}&date={}&done={done}&problem={problem}",
-        form.period, form.date
-    ))
-    .into_response()
+fn back(staff: &Staff, form: &ActionForm, done: &str, problem: &str) -> Response {
+    let path = format!(
+        "/app/agenda?period={}&date={}&done={done}",
+        encoded(&form.period),
+        encoded(&form.date)
+    );
+    redirect_with_problem(staff, &path, problem)
 }
 
-fn failure(form: &ActionForm, error: ChangeError) -> Response {
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn failure(staff: &Staff, form: &ActionForm, error: ChangeError) -> Response {
     match error {
         ChangeError::Store(error) => store_failure(error),
         ChangeError::NotFound => crate::pages::not_found(),
-        ChangeError::Closed(_) => back(form, "", "Lịch hẹn đã xong hoặc đã huỷ."),
-        ChangeError::InPast => back(form, "", "Thời điểm mới phải ở tương lai."),
-        ChangeError::Interaction(error) => back(form, "", &form_problem(&error)),
+        ChangeError::Closed(_) => back(staff, form, "", "Lịch hẹn đã xong hoặc đã huỷ."),
+        ChangeError::InPast => back(staff, form, "", "Thời điểm mới phải ở tương lai."),
+        ChangeError::Interaction(error) => back(staff, form, "", &form_problem(&error)),
     }
 }
 
@@ -251,7 +256,7 @@ pub async fn act(
                 next_actions::reschedule(&deps, principal, &customer, &action, at).await,
                 "moved",
             ),
-            Err(problem) => return back(&form, "", &problem),
+            Err(problem) => return back(&staff, &form, "", &problem),
         },
         "cancel" => (
             next_actions::cancel(&deps, principal, &customer, &action).await,
@@ -260,7 +265,7 @@ pub async fn act(
         _ => return crate::pages::not_found(),
     };
     match result {
-        Ok(()) => back(&form, done, ""),
-        Err(error) => failure(&form, error),
+        Ok(()) => back(&staff, &form, done, ""),
+        Err(error) => failure(&staff, &form, error),
     }
 }

@@ -221,6 +221,40 @@ pub fn form_problem(error: &ApiError) -> String {
     }
 }
 
+/// The seal of a problem sent back through a redirect: HMAC-SHA256 keyed with the session's
+/// CSRF token, so only this session's own redirects can make a page show a message.
+fn seal(staff: &Staff, problem: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(staff.csrf.as_bytes()).expect("HMAC takes any key");
+    mac.update(problem.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A redirect after a form (Post/Redirect/Get) to `path`, which may carry a query already,
+/// showing `problem` on arrival when it is not empty. The problem travels in the query sealed
+/// for this session ([`problem_of`]), so a link made by someone else cannot put words on the
+/// console.
+pub fn redirect_with_problem(staff: &Staff, path: &str, problem: &str) -> Response {
+    if problem.is_empty() {
+        return axum::response::Redirect::to(path).into_response();
+    }
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    let text: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
+    let sealed = seal(staff, problem);
+    axum::response::Redirect::to(&format!("{path}{joiner}problem={text}&seal={sealed}"))
+        .into_response()
+}
+
+/// The problem a page was sent back with, if its seal is this session's; nothing otherwise.
+pub fn problem_of(staff: &Staff, problem: &str, sealed: &str) -> String {
+    if !problem.is_empty() && crate::session::tokens_match(&seal(staff, problem), sealed) {
+        problem.to_owned()
+    } else {
+        String::new()
+    }
+}
+
 /// `GET /app/bell`: the bell alone, for htmx to refresh every few seconds.
 pub async fn bell(
     axum::extract::State(deps): axum::extract::State<std::sync::Arc<Deps>>,

@@ -16,7 +16,7 @@ use nhip_work::tasks::{self, Period, Progress, Task, TaskError, Whose};
 
 use crate::format;
 use crate::pages::care::Choice;
-use crate::pages::{Shell, render};
+use crate::pages::{Shell, problem_of, redirect_with_problem, render};
 use crate::session::{Staff, store_failure};
 
 /// A task as listed.
@@ -100,6 +100,7 @@ pub struct TasksQuery {
     date: String,
     done: String,
     problem: String,
+    seal: String,
     assignee: String,
     customer: String,
 }
@@ -228,7 +229,7 @@ pub async fn page(
         progress: tasks::progress(&found, now),
         rows: found.iter().map(|t| task_row(t, now)).collect(),
         assignees,
-        problem: query.problem,
+        problem: problem_of(&staff, &query.problem, &query.seal),
         person: query.assignee,
         customer: query.customer,
     })
@@ -252,9 +253,8 @@ pub struct NewTaskForm {
     customer_id: String,
 }
 
-fn back_to_list(problem: &str) -> Response {
-    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
-    Redirect::to(&format!("/app/tasks?view=given&problem={problem}")).into_response()
+fn back_to_list(staff: &Staff, problem: &str) -> Response {
+    redirect_with_problem(staff, "/app/tasks?view=given", problem)
 }
 
 /// `POST /app/tasks`: gives a task.
@@ -265,13 +265,13 @@ pub async fn create(
 ) -> Response {
     let deadline = match format::parse_local(&form.date, &form.time) {
         Ok(at) => at,
-        Err(problem) => return back_to_list(&problem),
+        Err(problem) => return back_to_list(&staff, &problem),
     };
     let remind = match form.remind_minutes.trim() {
         "" => None,
         raw => match raw.parse::<u32>() {
             Ok(minutes) => Some(minutes),
-            Err(_) => return back_to_list("Nhắc trước: nhập số phút."),
+            Err(_) => return back_to_list(&staff, "Nhắc trước: nhập số phút."),
         },
     };
     let priority = match form.priority.as_str() {
@@ -294,8 +294,11 @@ pub async fn create(
             Redirect::to(&format!("/app/tasks?view=given&date={date}&done=created")).into_response()
         }
         Err(TaskError::Store(error)) => store_failure(error),
-        Err(TaskError::Invalid { message, .. }) => back_to_list(message),
-        Err(_) => back_to_list("Bạn chỉ giao việc cho mình và người báo cáo cho bạn."),
+        Err(TaskError::Invalid { message, .. }) => back_to_list(&staff, message),
+        Err(_) => back_to_list(
+            &staff,
+            "Bạn chỉ giao việc cho mình và người báo cáo cho bạn.",
+        ),
     }
 }
 
@@ -321,6 +324,7 @@ struct TaskPage {
 pub struct TaskQuery {
     done: String,
     problem: String,
+    seal: String,
 }
 
 /// `GET /app/tasks/{id}`.
@@ -366,25 +370,28 @@ pub async fn detail(
             .iter()
             .map(|c| (format::date_time(c.at), c.by.clone(), c.text.clone()))
             .collect(),
-        problem: query.problem,
+        problem: problem_of(&staff, &query.problem, &query.seal),
         customer_id: task.customer_id.clone().unwrap_or_default(),
         customer,
     })
 }
 
-fn back_to_task(id: &str, done: &str, problem: &str) -> Response {
-    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
-    Redirect::to(&format!("/app/tasks/{id}?done={done}&problem={problem}")).into_response()
+fn back_to_task(staff: &Staff, id: &str, done: &str, problem: &str) -> Response {
+    redirect_with_problem(staff, &format!("/app/tasks/{id}?done={done}"), problem)
 }
 
-fn task_failure(id: &str, error: TaskError) -> Response {
+fn task_failure(staff: &Staff, id: &str, error: TaskError) -> Response {
     match error {
         TaskError::Store(error) => store_failure(error),
         TaskError::NotFound => crate::pages::not_found(),
-        TaskError::Invalid { message, .. } => back_to_task(id, "", message),
-        TaskError::Stale(_) => back_to_task(id, "", "Công việc vừa được cập nhật; đã tải lại."),
-        TaskError::Done => back_to_task(id, "", "Công việc đã hoàn thành."),
-        TaskError::NotYours => back_to_task(id, "", "Chỉ người được giao đánh dấu hoàn thành."),
+        TaskError::Invalid { message, .. } => back_to_task(staff, id, "", message),
+        TaskError::Stale(_) => {
+            back_to_task(staff, id, "", "Công việc vừa được cập nhật; đã tải lại.")
+        }
+        TaskError::Done => back_to_task(staff, id, "", "Công việc đã hoàn thành."),
+        TaskError::NotYours => {
+            back_to_task(staff, id, "", "Chỉ người được giao đánh dấu hoàn thành.")
+        }
     }
 }
 
@@ -403,8 +410,8 @@ pub async fn complete(
     axum::Form(form): axum::Form<CompleteForm>,
 ) -> Response {
     match tasks::complete(&deps, &staff.principal, &id, &form.comment, form.version).await {
-        Ok(_) => back_to_task(&id, "completed", ""),
-        Err(error) => task_failure(&id, error),
+        Ok(_) => back_to_task(&staff, &id, "completed", ""),
+        Err(error) => task_failure(&staff, &id, error),
     }
 }
 
@@ -422,7 +429,7 @@ pub async fn comment(
     axum::Form(form): axum::Form<CommentForm>,
 ) -> Response {
     match tasks::comment(&deps, &staff.principal, &id, &form.text).await {
-        Ok(_) => back_to_task(&id, "commented", ""),
-        Err(error) => task_failure(&id, error),
+        Ok(_) => back_to_task(&staff, &id, "commented", ""),
+        Err(error) => task_failure(&staff, &id, error),
     }
 }

@@ -23,7 +23,7 @@ use nhip_work::tickets::{self, TicketView, calls, views};
 
 use crate::format;
 use crate::pages::care::Choice;
-use crate::pages::{Shell, form_problem, render};
+use crate::pages::{Shell, form_problem, problem_of, redirect_with_problem, render};
 use crate::session::{Staff, store_failure};
 
 /// A ticket as listed.
@@ -378,6 +378,7 @@ struct TicketPage {
 pub struct TicketQuery {
     done: Option<String>,
     problem: Option<String>,
+    seal: Option<String>,
 }
 
 /// `GET /app/tickets/{id}`: the ticket, where the agent works it.
@@ -430,7 +431,11 @@ pub async fn detail(
             .collect(),
         can_reassign,
         staff: directory,
-        problem: query.problem.unwrap_or_default(),
+        problem: problem_of(
+            &staff,
+            query.problem.as_deref().unwrap_or_default(),
+            query.seal.as_deref().unwrap_or_default(),
+        ),
     })
 }
 
@@ -438,9 +443,8 @@ fn back(id: &str, code: &str) -> Response {
     Redirect::to(&format!("/app/tickets/{id}?done={code}")).into_response()
 }
 
-fn back_with_problem(id: &str, problem: &str) -> Response {
-    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
-    Redirect::to(&format!("/app/tickets/{id}?done=problem&problem={problem}")).into_response()
+fn back_with_problem(staff: &Staff, id: &str, problem: &str) -> Response {
+    redirect_with_problem(staff, &format!("/app/tickets/{id}?done=problem"), problem)
 }
 
 #[derive(Deserialize)]
@@ -519,11 +523,11 @@ pub async fn log_call(
             Ok(minutes) if (0.0..=1440.0).contains(&minutes) => {
                 Some((minutes * 60.0).round() as u32)
             }
-            _ => return back_with_problem(&id, "Thời lượng: nhập số phút."),
+            _ => return back_with_problem(&staff, &id, "Thời lượng: nhập số phút."),
         },
     };
     let Ok(outcome) = serde_json::from_value(serde_json::json!(form.outcome)) else {
-        return back_with_problem(&id, "Chọn kết quả cuộc gọi.");
+        return back_with_problem(&staff, &id, "Chọn kết quả cuộc gọi.");
     };
     let call = calls::CallLog {
         outcome,
@@ -532,11 +536,11 @@ pub async fn log_call(
     };
     match calls::log_call(&deps, &staff.principal, &id, &call).await {
         Ok(_) => back(&id, "call"),
-        Err(error) => call_failure(&id, error),
+        Err(error) => call_failure(&staff, &id, error),
     }
 }
 
-fn call_failure(id: &str, error: calls::CallError) -> Response {
+fn call_failure(staff: &Staff, id: &str, error: calls::CallError) -> Response {
     match error {
         calls::CallError::Ticket(tickets::StatusError::NotFound) => crate::pages::not_found(),
         calls::CallError::Ticket(tickets::StatusError::Store(error)) => store_failure(error),
@@ -549,7 +553,7 @@ fn call_failure(id: &str, error: calls::CallError) -> Response {
                 .get("at")
                 .cloned()
                 .unwrap_or_else(|| form_problem(&error));
-            back_with_problem(id, &problem)
+            back_with_problem(staff, id, &problem)
         }
     }
 }
@@ -572,7 +576,7 @@ pub async fn plan_call(
 ) -> Response {
     let at = match format::parse_local(&form.date, &form.time) {
         Ok(at) => at,
-        Err(problem) => return back_with_problem(&id, &problem),
+        Err(problem) => return back_with_problem(&staff, &id, &problem),
     };
     let plan = calls::CallPlan {
         at,
@@ -580,7 +584,7 @@ pub async fn plan_call(
     };
     match calls::plan(&deps, &staff.principal, &id, &plan).await {
         Ok(_) => back(&id, "planned"),
-        Err(error) => call_failure(&id, error),
+        Err(error) => call_failure(&staff, &id, error),
     }
 }
 
@@ -608,6 +612,6 @@ pub async fn reassign(
         Err(tickets::StatusError::Forbidden) => back(&id, "forbidden"),
         Err(tickets::StatusError::Stale(_)) => back(&id, "stale"),
         Err(tickets::StatusError::NotAllowed { .. }) => back(&id, "closed"),
-        Err(_) => back_with_problem(&id, "Chọn một nhân sự đang hoạt động."),
+        Err(_) => back_with_problem(&staff, &id, "Chọn một nhân sự đang hoạt động."),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
@@ -19,7 +19,7 @@ use nhip_work::tickets::assign::{self, Assignment, QueueRule, RuleError, RuleInp
 use crate::format;
 use crate::pages::admin::admin_only;
 use crate::pages::care::Choice;
-use crate::pages::{Shell, render};
+use crate::pages::{Shell, problem_of, redirect_with_problem, render};
 use crate::session::{Staff, store_failure};
 
 /// A queue's rule as the form shows it.
@@ -54,6 +54,7 @@ struct SettingsPage {
 pub struct SettingsQuery {
     done: String,
     problem: String,
+    seal: String,
 }
 
 const ASSIGNMENTS: [Assignment; 4] = [
@@ -151,14 +152,13 @@ pub async fn page(
         days_off: dates(&calendar.days_off),
         working_days: dates(&calendar.working_days),
         calendar_version: version,
-        problem: query.problem,
+        problem: problem_of(&staff, &query.problem, &query.seal),
     })
 }
 
-fn back(problem: &str) -> Response {
-    let problem: String = form_urlencoded::byte_serialize(problem.as_bytes()).collect();
+fn back(staff: &Staff, problem: &str) -> Response {
     let done = if problem.is_empty() { "saved" } else { "" };
-    Redirect::to(&format!("/app/admin/work?done={done}&problem={problem}")).into_response()
+    redirect_with_problem(staff, &format!("/app/admin/work?done={done}"), problem)
 }
 
 #[derive(Deserialize)]
@@ -186,7 +186,7 @@ pub async fn save_rule(
         .into_iter()
         .find(|a| wire(*a) == form.assignment)
     else {
-        return back("Chọn cách chia phiếu.");
+        return back(&staff, "Chọn cách chia phiếu.");
     };
     let input = RuleInput {
         version: form.version,
@@ -196,10 +196,13 @@ pub async fn save_rule(
         },
     };
     match assign::save_rule(&deps, &staff.principal, queue, &input).await {
-        Ok(_) => back(""),
+        Ok(_) => back(&staff, ""),
         Err(RuleError::Store(error)) => store_failure(error),
-        Err(RuleError::Team) => back("Chia lần lượt hoặc theo tải cần một nhóm có trong danh bạ."),
-        Err(RuleError::Stale(_)) => back("Quy tắc vừa được người khác đổi; đã tải lại."),
+        Err(RuleError::Team) => back(
+            &staff,
+            "Chia lần lượt hoặc theo tải cần một nhóm có trong danh bạ.",
+        ),
+        Err(RuleError::Stale(_)) => back(&staff, "Quy tắc vừa được người khác đổi; đã tải lại."),
     }
 }
 
@@ -234,7 +237,7 @@ pub async fn save_calendar(
     let (days_off, working_days) =
         match (parse_dates(&form.days_off), parse_dates(&form.working_days)) {
             (Ok(off), Ok(worked)) => (off, worked),
-            (Err(problem), _) | (_, Err(problem)) => return back(&problem),
+            (Err(problem), _) | (_, Err(problem)) => return back(&staff, &problem),
         };
     let calendar = match nhip_work::calendar::stored_or_default(&deps).await {
         Ok((current, _)) => WorkCalendar {
@@ -245,11 +248,11 @@ pub async fn save_calendar(
         Err(error) => return store_failure(error),
     };
     match nhip_work::calendar::save(&deps, &staff.principal, &calendar, form.version).await {
-        Ok(_) => back(""),
+        Ok(_) => back(&staff, ""),
         Err(nhip_work::calendar::SaveError::Store(error)) => store_failure(error),
-        Err(nhip_work::calendar::SaveError::Invalid(_, problem)) => back(&problem),
+        Err(nhip_work::calendar::SaveError::Invalid(_, problem)) => back(&staff, &problem),
         Err(nhip_work::calendar::SaveError::Stale(_)) => {
-            back("Lịch vừa được người khác đổi; đã tải lại.")
+            back(&staff, "Lịch vừa được người khác đổi; đã tải lại.")
         }
     }
 }

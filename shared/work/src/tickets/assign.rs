@@ -74,20 +74,13 @@ impl QueueRule {
 
 /// A queue's rule in force (the default when none is stored) and its stored version.
 pub async fn rule(deps: &Deps, queue: TicketQueue) -> Result<(QueueRule, u64), StoreError> {
-    let Some(item) = deps
-        .store
-        .get(&keys::ticket_queue_rule(queue.as_str()))
-        .await?
-    else {
-        return Ok((QueueRule::default_for(queue), 0));
-    };
-    let version = item.get("version").and_then(Value::as_u64).unwrap_or(0);
-    let rule = item
-        .get("rule")
-        .cloned()
-        .and_then(|r| serde_json::from_value(r).ok())
-        .ok_or_else(|| StoreError::invalid("a stored queue rule is malformed"))?;
-    Ok((rule, version))
+    let stored = nhip_core::records::get_setting(
+        &*deps.store,
+        &keys::ticket_queue_rule(queue.as_str()),
+        "rule",
+    )
+    .await?;
+    Ok(stored.unwrap_or_else(|| (QueueRule::default_for(queue), 0)))
 }
 
 /// Who a new ticket goes to, and the team working it.
@@ -322,22 +315,19 @@ pub async fn save_rule(
         None if needs_team => return Err(RuleError::Team),
         _ => {}
     }
-    let mut item = keys::ticket_queue_rule(queue.as_str()).to_item();
-    item.insert("kind".into(), "ticket_queue_rule".into());
-    item.insert("rule".into(), json!(rule));
-    item.insert("version".into(), json!(input.version + 1));
-    item.insert("changed_by".into(), principal.user.clone().into());
-    let condition = if input.version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::version_is(input.version)
-    };
-    match deps.store.put(item, condition).await {
-        Ok(()) => Ok(view(queue, rule.clone(), input.version + 1)),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(RuleError::Stale(self::rule(deps, queue).await?.1))
-        }
-        Err(other) => Err(other.into()),
+    let written = nhip_core::records::put_setting(
+        &*deps.store,
+        keys::ticket_queue_rule(queue.as_str()),
+        "rule",
+        rule,
+        input.version,
+        &principal.user,
+        deps.clock.now(),
+    )
+    .await?;
+    match written {
+        Ok(version) => Ok(view(queue, rule.clone(), version)),
+        Err(current) => Err(RuleError::Stale(current)),
     }
 }
 
