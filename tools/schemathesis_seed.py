@@ -186,15 +186,19 @@ def main():
         "steps": {"phieu": {"type": "ticket", "queue": "telesales", "sla": "4h", "title": "Gọi tư vấn KH mới",
                             "next": "het"}, "het": {"type": "exit"}},
     })
+    # Two leads, two tickets: one for the status changes alone, one for calls, plans and
+    # reassignment (a logged call takes a ticket, which would leave a status change nothing to do).
     call("POST", "/v1/intake/leads", {"full_name": "Đinh Văn Phiếu", "phone": "0934567891"}, token=None)
+    call("POST", "/v1/intake/leads", {"full_name": "Đinh Thị Phiếu", "phone": "0934567892"}, token=None)
     for _ in range(300):
         tickets = call("GET", "/v1/tickets?queue=telesales")[0]["items"]
-        if tickets:
+        if len(tickets) >= 2:
             break
         time.sleep(0.1)
     else:
-        sys.exit("seed: no ticket was opened")
+        sys.exit("seed: the two tickets were not opened")
     seeds["NHIP_ST_TICKET"] = tickets[0]["id"]
+    seeds["NHIP_ST_TICKET_STATUS"] = tickets[1]["id"]
 
     # A task the admin gave the directory's telesales member, and three next actions of the
     # consultant's (one each to complete, move and cancel).
