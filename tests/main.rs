@@ -16,6 +16,7 @@
 
 mod console;
 mod contract;
+mod contracts;
 mod customers;
 mod events_in;
 mod functions;

@@ -99,6 +99,7 @@ fn request(
         data: Default::default(),
         system: None,
         requested_at: Utc::now(),
+        guard: None,
     }
 }
 

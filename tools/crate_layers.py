@@ -27,6 +27,7 @@ FLOORS = {
     "nhip-journeys": 5,
     "nhip-intake": 5,
     "nhip-work": 5,
+    "nhip-contracts": 5,
     "nhip-api": 6,
     # The staff console: beside the API, over the same use cases.
     "nhip-console": 6,

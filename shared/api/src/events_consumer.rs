@@ -96,6 +96,7 @@ pub fn parse_body(body: &str) -> Result<DomainEvent, String> {
 /// the event bus.
 pub async fn handle(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
     let outcome = record(deps, event).await?;
+    nhip_contracts::plans::on_event(deps, event).await?;
     nhip_journeys::entry::route_event(deps, event).await?;
     if event.source == NHIP_SOURCE
         && let Err(error) =

@@ -57,6 +57,7 @@ use nhip_core::openapi::{
         (name = "telephony", description = "The call centre's incoming-call webhook: HMAC-signed, no staff token."),
         (name = "messaging", description = "Templates, sends through the pipeline (consent, suppression, Decree 91), campaigns, statistics, advertising rules and lists."),
         (name = "journeys", description = "Journeys as versioned data (YAML or JSON): checked when saved, frozen when published; the seed journeys; enrollments by hand or CSV; statistics per version and step."),
+        (name = "contracts", description = "Investment contracts (sign, activate, settle, renew, the scanned tick), products' rates kept by admins, consultants' bonus statements, instalment plans and payments, the reminders' settings."),
         (name = "tickets", description = "Tickets for Telesales, relationship managers and customer service, opened by journeys."),
         (name = "events", description = "Events in from the organisation's core systems: batches of up to 100, idempotent on the system's event id."),
         (name = "tracking", description = "Public engagement routes, no staff token: tracked links, unsubscribe pages, SES events over SNS (signature-verified), ZNS callbacks, inbound SMS."),

@@ -31,6 +31,7 @@ pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
         .merge(nhip_work::tickets::router())
         .merge(nhip_work::tasks::router())
         .merge(nhip_work::agenda::router())
+        .merge(nhip_contracts::router())
 }
 
 /// The public routes with their operations: the lead form (answering CORS for `origins`), the

@@ -56,6 +56,7 @@ event_types! {
     MESSAGE_NO_ADDRESS = "message.no_address", "Không gửi: thiếu địa chỉ";
     MESSAGE_FAILED = "message.failed", "Gửi tin lỗi";
     MESSAGE_UNCERTAIN = "message.uncertain", "Gửi tin chưa rõ kết quả";
+    MESSAGE_WITHDRAWN = "message.withdrawn", "Không gửi: không còn cần";
     MESSAGE_ACCEPTED = "message.accepted", "Nhà cung cấp nhận tin";
     MESSAGE_DELIVERED = "message.delivered", "Tin đã đến";
     MESSAGE_OPENED = "message.opened", "Mở tin";
@@ -95,6 +96,16 @@ event_types! {
     INSTALLMENT_INVITED = "installment.invited", "Mời tham gia trả góp";
     INSTALLMENT_REGISTERED = "installment.registered", "Đăng ký trả góp";
     INSTALLMENT_PAYMENT_RECEIVED = "installment.payment_received", "Nhận thanh toán trả góp";
+    PAYMENT_RECEIVED = "payment.received", "Nhận thanh toán";
+    INSTALLMENT_DUE = "installment.due", "Nhắc kỳ trả góp";
+    INSTALLMENT_PAID_OFF = "installment.paid_off", "Trả hết khoản trả góp";
+    CONTRACT_SIGNED = "contract.signed", "Ký hợp đồng";
+    CONTRACT_ACTIVATED = "contract.activated", "Hợp đồng có hiệu lực";
+    CONTRACT_SETTLED = "contract.settled", "Tất toán hợp đồng";
+    CONTRACT_RENEWED = "contract.renewed", "Gia hạn hợp đồng";
+    CONTRACT_SCANNED = "contract.scanned", "Đã lấy HĐ về và scan";
+    CONTRACT_EXPIRING = "contract.expiring", "Hợp đồng sắp đáo hạn";
+    SUBSCRIPTION_EXPIRING = "subscription.expiring", "Thuê bao sắp hết hạn";
     APP_INSTALLED = "app.installed", "Cài ứng dụng";
     FORM_SUBMITTED = "form.submitted", "Gửi biểu mẫu";
 }

@@ -643,6 +643,72 @@ pub fn console_session(token_hash: &str) -> Key {
     Key::new(format!("SESSION#{token_hash}"), "SESSION")
 }
 
+/// A reminder pointer: `REMIND#<YYYY-MM-DD>` / `<what>`, where `<what>` is
+/// `HOLD#<customer>#<holding>` (an expiry alert) or `PLAN#<customer>#<plan>` (an instalment
+/// reminder). Each contract, subscription and plan has at most one, on the date of its next
+/// reminder; the daily reminders run reads only today's partition.
+pub fn reminder(date: chrono::NaiveDate, what: &str) -> Key {
+    Key::new(reminder_pk(date), what)
+}
+
+/// The partition of one day's reminder pointers.
+pub fn reminder_pk(date: chrono::NaiveDate) -> String {
+    format!("REMIND#{}", date.format("%Y-%m-%d"))
+}
+
+/// A birthday pointer: `BDAY#<MM-DD>` / `<customer>`, kept by every profile write.
+pub fn birthday(month_day: &str, customer: CustomerId) -> Key {
+    Key::new(birthday_pk(month_day), customer.to_string())
+}
+
+/// The partition of the customers born on one day of the year (`MM-DD`).
+pub fn birthday_pk(month_day: &str) -> String {
+    format!("BDAY#{month_day}")
+}
+
+/// A product's rates in force (base rate, fee tiers): `RATES#<code>` / `CURRENT`.
+pub fn product_rates(code: &str) -> Key {
+    Key::new(format!("RATES#{code}"), "CURRENT")
+}
+
+/// One change of a product's rates: `RATES#<code>` / `HIST#<instant>#<version>`.
+pub fn product_rates_change(code: &str, at: DateTime<Utc>, version: u64) -> Key {
+    Key::new(
+        format!("RATES#{code}"),
+        format!("HIST#{}#{version:08}", instant(at)),
+    )
+}
+
+/// Sort-key prefix of a customer's instalment plans.
+pub const PLAN_PREFIX: &str = "PLAN#";
+
+/// An instalment plan: `CUS#<id>` / `PLAN#<plan ulid>`.
+pub fn instalment_plan(customer: CustomerId, plan: &str) -> Key {
+    Key::new(customer_pk(customer), format!("{PLAN_PREFIX}{plan}"))
+}
+
+/// A payment recorded against a plan, by its source's id (a payment delivered twice is
+/// recorded once): `CUS#<id>` / `PAY#<plan>#<payment>`.
+pub fn plan_payment(customer: CustomerId, plan: &str, payment: &str) -> Key {
+    Key::new(customer_pk(customer), format!("PAY#{plan}#{payment}"))
+}
+
+/// A contract counted toward a consultant's bonus in a month: `BONUS#<user>#<YYYY-MM>` /
+/// `<holding>`.
+pub fn bonus_entry(user: &str, month: &str, holding: &str) -> Key {
+    Key::new(bonus_pk(user, month), holding)
+}
+
+/// The partition of a consultant's bonus entries for a month.
+pub fn bonus_pk(user: &str, month: &str) -> String {
+    format!("BONUS#{user}#{month}")
+}
+
+/// The reminders settings (instalment ladder, templates): `SETTING#REMINDERS` / `SETTING`.
+pub fn reminder_settings() -> Key {
+    Key::new("SETTING#REMINDERS", "SETTING")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,6 +354,31 @@ pub async fn create_team(
     }
 }
 
+/// Whether `principal` oversees `user`: themselves; anyone, for an admin; someone whose manager
+/// they are, or a member of a team they manage.
+pub async fn oversees(
+    store: &dyn ItemStore,
+    principal: &nhip_core::auth::Principal,
+    user: &str,
+) -> Result<bool, StoreError> {
+    if user == principal.user || principal.role == Role::Admin {
+        return Ok(true);
+    }
+    let Some(found) = self::user(store, user).await? else {
+        return Ok(false);
+    };
+    if found.manager.as_deref() == Some(principal.user.as_str()) {
+        return Ok(true);
+    }
+    Ok(match &found.team {
+        Some(team) => self::team(store, team)
+            .await?
+            .and_then(|t| t.manager)
+            .is_some_and(|m| m == principal.user),
+        None => false,
+    })
+}
+
 /// The team, if any.
 pub async fn team(store: &dyn ItemStore, key: &str) -> Result<Option<Team>, StoreError> {
     if !valid_name(key) {

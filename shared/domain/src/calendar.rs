@@ -470,7 +470,7 @@ fn statutory_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
 
 /// The solar date of a lunar `day` of the (not leap) lunar `month` of lunar `year`, in Vietnam's
 /// time zone; `None` outside [`LUNAR_YEARS`].
-fn lunar_date(year: i32, month: i32, day: i32) -> Option<NaiveDate> {
+pub(crate) fn lunar_date(year: i32, month: i32, day: i32) -> Option<NaiveDate> {
     if !LUNAR_YEARS.contains(&year) {
         return None;
     }

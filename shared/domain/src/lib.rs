@@ -21,6 +21,13 @@
 //! - [`card`]: payment card numbers: the Luhn check, and what looks like a full card number.
 //! - [`journey`]: journeys as versioned data (YAML or JSON): the model, save-time validation,
 //!   and the pure rules the engine calls (wait ends, conditions, A/B splits, goals).
+//! - [`installment`]: instalment plans (trả góp): schedules exact to the đồng with a flat
+//!   conversion fee or interest on a reducing balance, and where each instalment stands after
+//!   payments.
+//! - [`ladder`]: reminder ladders: the days around a due date (D-5 … D+3) on which reminders go
+//!   out.
+//! - [`occasions`]: greeting occasions: birthdays and the solar and lunar holidays (Tết, Giỗ
+//!   Tổ, Trung Thu in Vietnam's lunar calendar), with a once-a-year key per occasion.
 
 pub mod calendar;
 pub mod card;
@@ -30,7 +37,10 @@ pub mod customer;
 pub mod event;
 pub mod identifiers;
 pub mod ids;
+pub mod installment;
 pub mod journey;
+pub mod ladder;
+pub mod occasions;
 pub mod person;
 pub mod template;
 pub mod time;

@@ -538,6 +538,7 @@ async fn ask_to_confirm(
             consents: pending.consents.iter().map(leads::consent_pair).collect(),
         }),
         requested_at: deps.clock.now(),
+        guard: None,
     };
     nhip_messaging::pipeline::enqueue(deps, &[request])
         .await

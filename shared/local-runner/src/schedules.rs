@@ -46,6 +46,25 @@ pub fn all(store: Arc<SqliteStore>) -> Vec<Schedule> {
             }),
         },
         Schedule {
+            // The `reminders` function's schedule: cron(0 8 * * ? *) in Asia/Ho_Chi_Minh.
+            name: "reminders",
+            every: Duration::minutes(1),
+            job: Arc::new(|deps| {
+                Box::pin(async move {
+                    for report in nhip_contracts::reminders::run_due(&deps).await? {
+                        tracing::info!(
+                            date = %report.date,
+                            instalments = report.instalments,
+                            expiries = report.expiries,
+                            greetings = report.greetings,
+                            "reminders run"
+                        );
+                    }
+                    Ok(())
+                })
+            }),
+        },
+        Schedule {
             // DynamoDB deletes items after their `ttl` by itself; the SQLite file needs this.
             name: "expire-items",
             every: Duration::minutes(10),

@@ -361,6 +361,7 @@ pub async fn create(
             data: RequestData::default(),
             system: None,
             requested_at: now,
+            guard: None,
         })
         .collect();
     pipeline::enqueue(deps, &requests)

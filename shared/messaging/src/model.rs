@@ -130,6 +130,49 @@ pub struct SendRequest {
     pub system: Option<SystemMessage>,
     /// When it was asked for.
     pub requested_at: DateTime<Utc>,
+    /// What must still hold when the message is about to leave (a reminder whose instalment
+    /// may be paid meanwhile): checked after the claim, before rendering and sending; when it no
+    /// longer holds the message ends `withdrawn` and nothing is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<SendGuard>,
+}
+
+/// A condition on one stored item that a queued message needs to still hold when it leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SendGuard {
+    /// The item's partition key.
+    pub pk: String,
+    /// The item's sort key.
+    pub sk: String,
+    /// The attribute tested.
+    pub field: String,
+    /// The test: the attribute equals a value, or is a number below one.
+    pub test: GuardTest,
+}
+
+/// The test of a [`SendGuard`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardTest {
+    /// The attribute is this text.
+    Equals(String),
+    /// The attribute is a number below this one (a plan's paid total below what the instalment
+    /// needs).
+    Below(i64),
+}
+
+impl SendGuard {
+    /// Whether the guard holds for the item as stored (`None`: the item is gone, so it does
+    /// not).
+    pub fn holds(&self, item: Option<&nhip_ports::store::Item>) -> bool {
+        let Some(value) = item.and_then(|item| item.get(&self.field)) else {
+            return false;
+        };
+        match &self.test {
+            GuardTest::Equals(expected) => value.as_str() == Some(expected.as_str()),
+            GuardTest::Below(limit) => value.as_i64().is_some_and(|v| v < *limit),
+        }
+    }
 }
 
 /// Messages Nhịp writes itself, with no advertising in them.
@@ -249,6 +292,9 @@ pub enum Status {
     /// A consumer died after handing it to the provider: whether it left is unknown, and it
     /// is not sent again.
     Uncertain,
+    /// No longer needed when its turn came (its guard failed: the instalment was paid, the
+    /// contract renewed); nothing was sent.
+    Withdrawn,
 }
 
 impl Status {
@@ -265,6 +311,7 @@ impl Status {
             Status::NoAddress => "no_address",
             Status::Failed => "failed",
             Status::Uncertain => "uncertain",
+            Status::Withdrawn => "withdrawn",
         }
     }
 
@@ -281,6 +328,7 @@ impl Status {
             Status::NoAddress => "Không có địa chỉ liên lạc",
             Status::Failed => "Gửi lỗi",
             Status::Uncertain => "Chưa rõ kết quả",
+            Status::Withdrawn => "Không còn cần gửi",
         }
     }
 
@@ -304,6 +352,7 @@ impl Status {
             Status::NoAddress => nhip_core::event_types::MESSAGE_NO_ADDRESS,
             Status::Failed => nhip_core::event_types::MESSAGE_FAILED,
             Status::Uncertain => nhip_core::event_types::MESSAGE_UNCERTAIN,
+            Status::Withdrawn => nhip_core::event_types::MESSAGE_WITHDRAWN,
         }
     }
 }

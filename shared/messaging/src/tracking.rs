@@ -577,6 +577,7 @@ async fn follow_up(
             channel,
         }),
         requested_at: deps.clock.now(),
+        guard: None,
     };
     pipeline::enqueue(deps, &[confirmation])
         .await

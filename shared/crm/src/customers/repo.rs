@@ -64,12 +64,22 @@ fn guards(customer: &Customer) -> BTreeSet<Guard> {
     guards
 }
 
+/// The profile's shared index entries, kept in step with it by every write: one per tax code
+/// (a company's contacts share it) and the birthday pointer (`BDAY#<MM-DD>`, read by the daily
+/// greetings run; not for an erased profile).
 fn tax_entries(customer: &Customer) -> BTreeSet<Key> {
-    customer
+    let mut entries: BTreeSet<Key> = customer
         .tax_code
         .iter()
         .map(|code| keys::tax_code_entry(code.as_str(), customer.id))
-        .collect()
+        .collect();
+    if let Some(birthday) = customer.birthday
+        && customer.erased_at.is_none()
+    {
+        let month_day = birthday.format("%m-%d").to_string();
+        entries.insert(keys::birthday(&month_day, customer.id));
+    }
+    entries
 }
 
 fn guard_item(guard: &Guard, customer: CustomerId) -> Item {
@@ -140,7 +150,12 @@ pub async fn create(
 
 fn tax_entry_item(key: &Key, customer: CustomerId) -> Item {
     let mut item = key.to_item();
-    item.insert("kind".into(), "tax_code".into());
+    let kind = if key.pk.starts_with("BDAY#") {
+        "birthday"
+    } else {
+        "tax_code"
+    };
+    item.insert("kind".into(), kind.into());
     item.insert("customer_id".into(), customer.to_string().into());
     item
 }

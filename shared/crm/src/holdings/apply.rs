@@ -224,6 +224,67 @@ pub(super) fn apply_holding_fields(
         Some(_) => errors.add("attributes", "Cần một đối tượng JSON."),
     }
     check_attributes(holding, product, errors);
+    check_contract_course(&before, holding, product, enforce_transitions, errors);
+}
+
+/// Attribute names that would put a rate or a fee on an investment contract by hand: its terms
+/// come from the product's rates when it is signed.
+const RATE_ATTRIBUTES: &[&str] = &[
+    "lai_suat",
+    "laisuat",
+    "rate",
+    "interest_rate",
+    "base_rate",
+    "phi",
+    "muc_phi",
+    "fee",
+    "fee_rate",
+    "fee_tier",
+];
+
+/// An investment contract follows its actions: only a renewal sets `renewed`; staff who are
+/// not admins activate, settle and renew it with the contract actions (each audited), not by
+/// editing its status, maturity or principal; no one writes a rate or fee as an attribute.
+fn check_contract_course(
+    before: &Holding,
+    holding: &Holding,
+    product: &Product,
+    enforce_transitions: bool,
+    errors: &mut FieldErrors,
+) {
+    if holding.status == HoldingStatus::Renewed && before.status != HoldingStatus::Renewed {
+        errors.add("status", "Gia hạn bằng thao tác \"Gia hạn hợp đồng\".");
+    }
+    if product.kind != ProductKind::Investment {
+        return;
+    }
+    for name in holding.attributes.keys() {
+        if RATE_ATTRIBUTES.contains(&name.to_lowercase().replace('-', "_").as_str())
+            && before.attributes.get(name) != holding.attributes.get(name)
+        {
+            errors.add(
+                &format!("attributes.{name}"),
+                "Lãi suất và mức phí lấy từ cài đặt của sản phẩm khi ký hợp đồng; chỉ quản trị viên đổi được cài đặt.",
+            );
+        }
+    }
+    if !enforce_transitions || before.contract.is_none() {
+        return;
+    }
+    if holding.status != before.status {
+        errors.add(
+            "status",
+            "Dùng các thao tác hợp đồng: Kích hoạt, Tất toán, Gia hạn.",
+        );
+    }
+    if before.status == HoldingStatus::Active
+        && (holding.expires_on != before.expires_on || holding.amount != before.amount)
+    {
+        errors.add(
+            "expires_on",
+            "Hợp đồng đang hiệu lực: đổi kỳ hạn hay tiền gốc bằng thao tác \"Gia hạn hợp đồng\".",
+        );
+    }
 }
 
 /// Kind-specific rules and the product's hints on the holding's attributes.
@@ -272,9 +333,11 @@ pub(super) fn check_attributes(holding: &Holding, product: &Product, errors: &mu
 pub fn lifecycle_after(current: Lifecycle, holdings: &[HoldingSummary]) -> Lifecycle {
     let is = |h: &HoldingSummary, s: HoldingStatus| h.status == s.as_str();
     let any_active = holdings.iter().any(|h| is(h, HoldingStatus::Active));
-    let all_closed = holdings
-        .iter()
-        .all(|h| is(h, HoldingStatus::Settled) || is(h, HoldingStatus::Cancelled));
+    let all_closed = holdings.iter().all(|h| {
+        is(h, HoldingStatus::Settled)
+            || is(h, HoldingStatus::Cancelled)
+            || is(h, HoldingStatus::Renewed)
+    });
     let any_settled = holdings.iter().any(|h| is(h, HoldingStatus::Settled));
     match current {
         Lifecycle::New | Lifecycle::Consulting | Lifecycle::Former if any_active => {

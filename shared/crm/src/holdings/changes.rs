@@ -117,6 +117,8 @@ pub async fn add(
             remaining_invoice_ratio: None,
             attributes: Map::new(),
             settled_on: None,
+            contract: None,
+            remind_on: None,
             created_by: principal.user.clone(),
             updated_by: principal.user.clone(),
             created_at: now,
@@ -140,8 +142,9 @@ pub async fn add(
         if holding.status == HoldingStatus::Settled {
             holding.settled_on = Some(nhip_domain::time::vn_date(now));
         }
+        let pointer = super::reminder::repoint(None, &mut holding, now);
         let mut after = profile_with(&before, &holding, now);
-        let (ops, entries) = holding_writes(
+        let (mut ops, entries) = holding_writes(
             &before,
             &after,
             &holding,
@@ -152,6 +155,7 @@ pub async fn add(
             true,
             now,
         )?;
+        ops.extend(pointer);
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
                 nhip_core::events::publish_entries(deps, &entries).await;
@@ -240,9 +244,10 @@ pub async fn update(
         holding.updated_at = now;
         holding.updated_by = principal.user.clone();
         let changed: Vec<&String> = body.keys().filter(|k| *k != "version").collect();
+        let pointer = super::reminder::repoint(Some(&current), &mut holding, now);
         let mut after = profile_with(&before, &holding, now);
         let reason_changed = holding.usage_reason != current.usage_reason;
-        let (ops, entries) = holding_writes(
+        let (mut ops, entries) = holding_writes(
             &before,
             &after,
             &holding,
@@ -253,6 +258,7 @@ pub async fn update(
             reason_changed,
             now,
         )?;
+        ops.extend(pointer);
         match repo::save(&*deps.store, &before, &mut after, ops).await {
             Ok(()) => {
                 nhip_core::events::publish_entries(deps, &entries).await;
@@ -266,4 +272,67 @@ pub async fn update(
         }
     }
     Err(SaveError::Conflict.into())
+}
+
+/// One holding written by a use case beyond the holding routes (the contract actions): the
+/// holding as it will be, as it is stored (`None` when new), and its timeline entry.
+#[derive(Debug, Clone)]
+pub struct HoldingWrite {
+    /// The holding to write (its version already moved on when it changes).
+    pub holding: Holding,
+    /// The stored holding it replaces.
+    pub stored: Option<Holding>,
+    /// The timeline entry's event type (`contract.renewed`, …).
+    pub event_type: &'static str,
+    /// The timeline entry's data.
+    pub data: Value,
+}
+
+/// The profile after `writes` and every write that goes with them in one transaction: each
+/// holding (create-only or on its stored version) with its expiry-alert pointer moved and its
+/// timeline entry, and one lifecycle entry when the lifecycle moved. The caller saves the
+/// profile with [`repo::save`] and publishes the entries once it committed.
+pub fn prepare_writes(
+    before: &Customer,
+    writes: &mut [HoldingWrite],
+    principal: &Principal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<
+    (
+        Customer,
+        Vec<nhip_ports::store::WriteOp>,
+        Vec<nhip_core::timeline::Entry>,
+    ),
+    StoreError,
+> {
+    let mut after = before.clone();
+    let mut ops = Vec::new();
+    for write in writes.iter_mut() {
+        ops.extend(super::reminder::repoint(
+            write.stored.as_ref(),
+            &mut write.holding,
+            now,
+        ));
+        after = profile_with(&after, &write.holding, now);
+    }
+    after.lifecycle = super::apply::lifecycle_after(before.lifecycle, &after.holdings);
+    let mut entries = Vec::new();
+    for (n, write) in writes.iter().enumerate() {
+        // The lifecycle entry goes with the first write only.
+        let lifecycle_before = if n == 0 { before } else { &after };
+        let (writes_ops, written) = holding_writes(
+            lifecycle_before,
+            &after,
+            &write.holding,
+            write.stored.as_ref().map(|h| h.version),
+            write.event_type,
+            write.data.clone(),
+            principal,
+            false,
+            now,
+        )?;
+        ops.extend(writes_ops);
+        entries.extend(written);
+    }
+    Ok((after, ops, entries))
 }

@@ -28,7 +28,7 @@ pub(super) fn reject_unknown(
 }
 
 /// A slug: trimmed, lower-cased, 2–64 of `a-z`, `0-9` and inner hyphens.
-pub(super) fn normalise_code(raw: &str) -> Option<String> {
+pub fn normalise_code(raw: &str) -> Option<String> {
     let code = raw.trim().to_ascii_lowercase();
     let valid = (2..=64).contains(&code.len())
         && code

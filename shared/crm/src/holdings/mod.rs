@@ -37,6 +37,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod fields;
 pub mod model;
+pub mod reminder;
 pub mod repo;
 pub mod routes;
 pub mod schemas;

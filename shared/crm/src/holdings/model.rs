@@ -77,6 +77,8 @@ wire_enum! {
         Settled = "settled", "Đã tất toán";
         /// Cancelled before or during its term.
         Cancelled = "cancelled", "Đã huỷ";
+        /// Renewed ("gia hạn"): closed, its successor contract carries it on.
+        Renewed = "renewed", "Đã gia hạn";
     }
 }
 
@@ -105,7 +107,8 @@ impl AppliesTo {
 }
 
 impl HoldingStatus {
-    /// Whether a holding may move from `self` to `next` (admins may correct any status).
+    /// Whether a holding may move from `self` to `next` (admins may correct any status but
+    /// `renewed`, which only a renewal sets).
     pub fn may_become(self, next: HoldingStatus) -> bool {
         use HoldingStatus::*;
         self == next
@@ -234,6 +237,13 @@ pub struct Holding {
     /// The Vietnamese date it became settled.
     #[serde(default)]
     pub settled_on: Option<NaiveDate>,
+    /// An investment contract's terms, fixed at signing from the product's rates (never set
+    /// from a request body: the contract actions write them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractTerms>,
+    /// The date of its next expiry alert, where its reminder pointer sits (kept by the writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_on: Option<NaiveDate>,
     /// Who added it.
     pub created_by: String,
     /// Who changed it last.
@@ -244,6 +254,40 @@ pub struct Holding {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version.
     pub version: u64,
+}
+
+/// What an investment contract carries beyond a holding: its terms as signed, its place in a
+/// renewal chain, its consultant (for the bonus) and the "Đã lấy HĐ về và scan" tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ContractTerms {
+    /// The base rate at signing, in basis points a year (600 = 6 %).
+    pub rate_bp: u32,
+    /// The fee tier chosen at signing (its code in the product's rates).
+    pub fee_tier: String,
+    /// That tier's fee at signing, in basis points (1000 = 10 %).
+    pub fee_bp: u32,
+    /// The rates' version the terms were taken from.
+    pub rates_version: u64,
+    /// Term in months.
+    pub term_months: u32,
+    /// The contract it renews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predecessor: Option<String>,
+    /// The contract that renewed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    /// The consultant it counts for: the customer's owner when it became active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consultant: Option<String>,
+    /// The Vietnamese date it became active (its bonus month).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_on: Option<NaiveDate>,
+    /// Who ticked "Đã lấy HĐ về và scan".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_by: Option<String>,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_at: Option<DateTime<Utc>>,
 }
 
 impl Holding {
@@ -261,7 +305,8 @@ impl Holding {
     }
 }
 
-/// How a set of holdings is used. Cancelled holdings count nowhere.
+/// How a set of holdings is used. Cancelled and renewed holdings count nowhere (a renewed
+/// contract's successor counts instead).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Usage {
     /// Holdings bought (every holding but cancelled ones).
@@ -301,10 +346,9 @@ pub fn usage(
 ) -> (Usage, BTreeMap<ProductKind, Usage>) {
     let mut total = Usage::default();
     let mut by_kind: BTreeMap<ProductKind, Usage> = BTreeMap::new();
-    for holding in holdings
-        .iter()
-        .filter(|h| h.status != HoldingStatus::Cancelled.as_str())
-    {
+    for holding in holdings.iter().filter(|h| {
+        h.status != HoldingStatus::Cancelled.as_str() && h.status != HoldingStatus::Renewed.as_str()
+    }) {
         let kind = products
             .get(&holding.product)
             .map_or(ProductKind::Other, |p| p.kind);

@@ -30,10 +30,8 @@ pub async fn reasons(store: &dyn ItemStore) -> Result<BTreeMap<String, UsageReas
         .collect()
 }
 
-pub(super) async fn product(
-    store: &dyn ItemStore,
-    code: &str,
-) -> Result<Option<Product>, StoreError> {
+/// One catalogue product, by its normalised code.
+pub async fn product(store: &dyn ItemStore, code: &str) -> Result<Option<Product>, StoreError> {
     store
         .get(&keys::catalogue_product(code))
         .await?
@@ -69,7 +67,8 @@ pub async fn holdings_of(
     .collect()
 }
 
-pub(super) async fn holding(
+/// One holding of a customer.
+pub async fn holding(
     store: &dyn ItemStore,
     customer: CustomerId,
     id: &str,

@@ -63,6 +63,13 @@ pub struct HoldingView {
     pub attributes: Map<String, Value>,
     /// The Vietnamese date it became settled.
     pub settled_on: Option<NaiveDate>,
+    /// An investment contract's terms as signed, its renewal chain, consultant and scanned
+    /// tick; absent for other holdings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractTerms>,
+    /// The date of its next expiry alert, if one is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remind_on: Option<NaiveDate>,
     /// Who added it.
     pub created_by: String,
     /// Who changed it last.
@@ -137,6 +144,8 @@ impl HoldingView {
             remaining_invoice_ratio: holding.remaining_invoice_ratio,
             attributes: holding.attributes.clone(),
             settled_on: holding.settled_on,
+            contract: holding.contract.clone(),
+            remind_on: holding.remind_on,
             created_by: holding.created_by.clone(),
             updated_by: holding.updated_by.clone(),
             created_at: holding.created_at,

@@ -223,6 +223,7 @@ impl MergeData {
                 "installment_no": 7,
                 "installments_total": 24,
                 "outstanding": 52000000,
+                "days_left": 5,
             })),
             journey: Some(json!({
                 "id": "01JD6Q4ZK8N3V5W7X9Y1Z2A3B6",
@@ -232,6 +233,7 @@ impl MergeData {
             event: Some(json!({
                 "type": "installment.due",
                 "occurred_at": "2026-11-30T02:00:00Z",
+                "occasion": "Tết Nguyên Đán",
             })),
             message: json!({
                 "id": "01JD6Q4ZK8N3V5W7X9Y1Z2A3B7",

@@ -80,6 +80,7 @@ pub(super) async fn effects(
                 },
                 system: None,
                 requested_at: now,
+                guard: None,
             };
             let id = request.message_id();
             pipeline::enqueue(deps, &[request])

@@ -656,6 +656,7 @@ mod tests {
             data: RequestData::default(),
             system,
             requested_at: vn(6, 9, 0),
+            guard: None,
         }
     }
 

@@ -180,6 +180,23 @@ pub async fn process(deps: &Deps, request: &SendRequest) -> Result<Outcome, Pipe
         );
         return finish(deps, &mut message, None, decision).await;
     };
+    if let Some(guard) = &request.guard {
+        let item = deps
+            .store
+            .get(&nhip_ports::store::Key::new(
+                guard.pk.clone(),
+                guard.sk.clone(),
+            ))
+            .await?;
+        if !guard.holds(item.as_ref()) {
+            let decision = Decision::new(
+                Status::Withdrawn,
+                "no_longer_due",
+                "Không còn cần gửi: khoản đã được thanh toán hoặc hợp đồng đã thay đổi.",
+            );
+            return finish(deps, &mut message, None, decision).await;
+        }
+    }
     let rules = advertising_rules(deps).await?;
     let now = deps.clock.now();
 

@@ -228,6 +228,7 @@ pub async fn send_to_customer(
         data: body.data,
         system: None,
         requested_at: now,
+        guard: None,
     };
     pipeline::validate(&request).map_err(|m| unprocessable("idempotency_key", &m))?;
     pipeline::enqueue(&deps, std::slice::from_ref(&request))

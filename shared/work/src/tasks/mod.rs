@@ -214,22 +214,7 @@ pub async fn may_assign(
     principal: &Principal,
     assignee: &str,
 ) -> Result<bool, StoreError> {
-    if assignee == principal.user || principal.role == Role::Admin {
-        return Ok(true);
-    }
-    let Some(user) = staff::user(&*deps.store, assignee).await? else {
-        return Ok(false);
-    };
-    if user.manager.as_deref() == Some(principal.user.as_str()) {
-        return Ok(true);
-    }
-    Ok(match &user.team {
-        Some(team) => staff::team(&*deps.store, team)
-            .await?
-            .and_then(|t| t.manager)
-            .is_some_and(|m| m == principal.user),
-        None => false,
-    })
+    staff::oversees(&*deps.store, principal, assignee).await
 }
 
 /// The task as stored, with its three index entries.
