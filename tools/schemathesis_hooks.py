@@ -13,7 +13,8 @@ cannot know to:
   NHIP_SNS_CERTIFICATE_DIR; see tools/sns_signing.py), each at the runner's simulated time;
 - a write guarded by optimistic concurrency carries the version the caller just read (a
   customer's, a template's, the advertising rules', a journey's: new versions and publishing
-  them; a ticket's, a task's, a queue rule's, the working calendar's), as a client does, since
+  them; a ticket's, a task's, a queue rule's, the working calendar's, a contract's, a product's rates, the
+  reminders' settings), as a client does, since
   other operations of the run keep moving them;
 - a member of staff or a team named in a body is one of the directory (NHIP_ST_STAFF,
   NHIP_ST_TEAM, which scripts/test.sh adds), as the console's pickers offer them;
@@ -184,6 +185,12 @@ def before_call(context, case, kwargs):
         _version_into_body(case, f"/v1/ticket-queues/{params['queue']}/rule")
     elif operation == "PUT /v1/settings/work-calendar":
         _version_into_body(case, "/v1/settings/work-calendar")
+    elif operation == "PUT /v1/settings/reminders":
+        _version_into_body(case, "/v1/settings/reminders")
+    elif operation == "PUT /v1/catalogue/products/{code}/rates" and isinstance(params.get("code"), str):
+        _version_into_body(case, f"/v1/catalogue/products/{params['code']}/rates")
+    elif operation.startswith("POST /v1/customers/{id}/contracts/{contract}/") and isinstance(params.get("contract"), str):
+        _version_into_body(case, f"/v1/customers/{params.get('id')}/holdings/{params['contract']}")
     elif operation == "POST /v1/tasks":
         _staff_into_body(case)
     elif operation == "POST /v1/customers/{id}/next-actions/{action}/reschedule":

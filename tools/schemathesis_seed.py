@@ -212,6 +212,21 @@ def main():
             "type": "call", "at": later.isoformat(timespec="seconds"), "note": "Gọi nhắc hồ sơ"}, token=CONSULTANT)
         seeds[f"NHIP_ST_ACTION_{what}"] = action["id"]
 
+    # Contracts of the consultant's customer: a draft to activate, and one active contract each
+    # to settle, renew and tick as scanned; an instalment plan to pay.
+    def contract(active):
+        signed, _ = call("POST", f"/v1/customers/{cid}/contracts", {
+            "product": "bcc-12-thang", "principal": 500000000, "term_months": 12, "fee_tier": "phi-10",
+            "active": active}, token=CONSULTANT)
+        return signed["contract"]["id"]
+    seeds["NHIP_ST_CONTRACT_DRAFT"] = contract(False)
+    for what in ("SETTLE", "RENEW", "SCAN"):
+        seeds[f"NHIP_ST_CONTRACT_{what}"] = contract(True)
+    plan, _ = call("POST", f"/v1/customers/{cid}/installment-plans", {
+        "principal": 12000000, "months": 6, "method": "flat", "rate_bp": 199,
+        "first_due": later.date().isoformat()}, token=CONSULTANT)
+    seeds["NHIP_ST_PLAN"] = plan["id"]
+
     for name, value in seeds.items():
         print(f"{name}={value}")
 
