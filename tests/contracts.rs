@@ -547,3 +547,35 @@ async fn an_expiring_contract_alerts_the_customer_and_the_consultant_until_renew
         0
     );
 }
+
+#[tokio::test]
+async fn the_reminders_function_runs_the_day_of_its_schedule_event_once() {
+    let api = Api::local();
+    let payload: Value = crate::support::fixture("reminders/daily.json");
+    assert_eq!(payload["detail"], "{}");
+    let customer = lans_customer(&api, 70).await;
+    let plan = api
+        .admin_ok(
+            "POST",
+            &format!("/v1/customers/{customer}/installment-plans"),
+            Some(json!({"principal": 6_000_000, "months": 2, "method": "reducing_balance", "rate_bp": 1800, "first_due": "2026-12-10"})),
+        )
+        .await;
+    let id = plan["id"].as_str().unwrap();
+    api.clock().advance_to(vn(2026, 12, 5, 8, 0));
+    let report = reminders::handle_invocation(&api.deps, &payload)
+        .await
+        .unwrap();
+    assert_eq!(report.date, "2026-12-05");
+    assert_eq!(report.instalments, 1, "{report:?}");
+    let again = reminders::handle_invocation(&api.deps, &payload)
+        .await
+        .unwrap();
+    assert_eq!(again.instalments, 0, "the pointer moved on: {again:?}");
+    let plan = api
+        .admin_get(&format!("/v1/customers/{customer}/installment-plans/{id}"))
+        .await;
+    assert_eq!(plan["remind_on"], "2026-12-09", "D-1");
+    api.settle().await;
+    assert_eq!(messages(&api, &customer).await.len(), 1);
+}

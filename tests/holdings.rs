@@ -20,7 +20,7 @@ async fn catalogue(api: &Api) {
     for product in [
         json!({"code": BCC, "name": "Hợp đồng hợp tác kinh doanh (BCC) 12 tháng",
                "kind": "investment",
-               "attribute_schema": {"rate": {"type": "number", "label": "Lãi suất"}}}),
+               "attribute_schema": {"term_months": {"type": "integer", "label": "Kỳ hạn (tháng)"}}}),
         json!({"code": INVOICE, "name": "Hoá đơn điện tử", "kind": "software_subscription"}),
         json!({"code": CARD, "name": "Thẻ tín dụng Hạng Vàng", "kind": "card",
                "attribute_schema": {"last4": {"type": "last4", "label": "4 số cuối", "required": true}}}),
@@ -593,7 +593,7 @@ async fn an_active_holding_makes_a_customer_and_settling_everything_a_former_one
         &id,
         json!({"product": BCC, "status": "pending", "amount": 500_000_000,
                "starts_on": "2026-12-01", "expires_on": "2027-11-30",
-               "attributes": {"rate": 0.06}}),
+               "attributes": {"term_months": 12}}),
     )
     .await;
     assert_eq!(
