@@ -579,3 +579,48 @@ async fn the_reminders_function_runs_the_day_of_its_schedule_event_once() {
     api.settle().await;
     assert_eq!(messages(&api, &customer).await.len(), 1);
 }
+
+#[tokio::test]
+async fn settling_the_last_contract_stops_the_customers_care_journey() {
+    let api = Api::local();
+    investment_product(&api).await;
+    let care = json!({
+        "key": "cham-soc-nha-dau-tu", "name": "Chăm sóc nhà đầu tư",
+        "trigger": {"type": "event", "event": "contract.activated"},
+        "stops": [{"name": "Đã tất toán hết hợp đồng", "event": "customer.lifecycle_changed",
+                   "when": {"attribute": {"path": "event.to", "op": "eq", "value": "former"}},
+                   "outcome": "tat-toan"}],
+        "start": "cho",
+        "steps": {
+            "cho": {"type": "wait", "wait": {"kind": "duration", "duration": "30d"}, "next": "het"},
+            "het": {"type": "exit"},
+        },
+    });
+    api.admin_ok("POST", "/v1/journeys?publish=true", Some(care))
+        .await;
+    let lan = api.token("lan", Role::Consultant, Some("tu-van"));
+    let customer = lans_customer(&api, 80).await;
+    let (_, signed) = sign(&api, &lan, &customer, contract(100_000_000)).await;
+    api.settle().await;
+    let journeys = api
+        .admin_get(&format!("/v1/customers/{customer}/journeys"))
+        .await;
+    assert_eq!(journeys["items"][0]["status"], "active", "{journeys}");
+    let id = signed["contract"]["id"].as_str().unwrap();
+    let (status, settled) = api
+        .call(
+            "POST",
+            &format!("/v1/customers/{customer}/contracts/{id}/settle"),
+            Some(&lan),
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_eq!(status, 200, "{settled}");
+    assert_eq!(settled["customer"]["lifecycle"], "former");
+    api.settle().await;
+    let journeys = api
+        .admin_get(&format!("/v1/customers/{customer}/journeys"))
+        .await;
+    assert_eq!(journeys["items"][0]["status"], "stopped", "{journeys}");
+    assert_eq!(journeys["items"][0]["outcome"], "tat-toan", "{journeys}");
+}

@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 use nhip_core::deps::Deps;
 
 use pages::{
-    admin, agenda, calls, care, catalogue, customer, home, hosted, import, leads, privacy, search,
-    sign_in, tasks, tickets, work_settings,
+    admin, agenda, bonus, calls, care, catalogue, contracts, customer, home, hosted, import, leads,
+    privacy, rates, reminders, search, sign_in, tasks, tickets, work_settings,
 };
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
@@ -104,6 +104,30 @@ pub fn router(deps: Arc<Deps>) -> Router {
             get(admin::teams).post(admin::create_team),
         )
         .route("/app/admin/work", get(work_settings::page))
+        .route("/app/admin/rates", get(rates::page))
+        .route("/app/admin/rates/{product}", post(rates::save))
+        .route(
+            "/app/admin/reminders",
+            get(reminders::page).post(reminders::save),
+        )
+        .route(
+            "/app/admin/reminders/templates/{code}",
+            post(reminders::save_template),
+        )
+        .route("/app/bonus", get(bonus::page))
+        .route(
+            "/app/customers/{id}/contracts",
+            get(contracts::page).post(contracts::sign),
+        )
+        .route(
+            "/app/customers/{id}/contracts/{contract}/{action}",
+            post(contracts::act),
+        )
+        .route("/app/customers/{id}/plans", post(contracts::create_plan))
+        .route(
+            "/app/customers/{id}/plans/{plan}/payments",
+            post(contracts::pay),
+        )
         .route(
             "/app/admin/work/queues/{queue}",
             post(work_settings::save_rule),

@@ -192,10 +192,18 @@ async fn enqueue(deps: &Deps, requests: &[SendRequest]) -> Result<(), StoreError
     Ok(())
 }
 
+/// The codes of the shipped templates, in file order.
+pub fn template_codes() -> Vec<String> {
+    shipped().map_or_else(|_| Vec::new(), |t| t.into_iter().map(|t| t.code).collect())
+}
+
+fn shipped() -> Result<Vec<nhip_domain::journey::SeedTemplate>, StoreError> {
+    yaml_serde::from_str(TEMPLATES).map_err(|e| StoreError::invalid(format!("templates.yaml: {e}")))
+}
+
 /// Installs the shipped templates not there yet: how many.
 pub async fn install_templates(deps: &Deps) -> Result<usize, StoreError> {
-    let shipped: Vec<nhip_domain::journey::SeedTemplate> = yaml_serde::from_str(TEMPLATES)
-        .map_err(|e| StoreError::invalid(format!("templates.yaml: {e}")))?;
+    let shipped = shipped()?;
     let system = Principal::new("nhip", Role::Admin, None);
     let mut installed = 0;
     for template in shipped {

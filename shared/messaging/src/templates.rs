@@ -744,8 +744,24 @@ pub async fn add_version(
     Path(code): Path<String>,
     Json(body): Json<NewVersion>,
 ) -> Result<Response, ApiError> {
+    let created = new_version(&deps, &principal, &code, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TemplateVersionView::from(created)),
+    )
+        .into_response())
+}
+
+/// A template's new version (admins only), checked, published at once when asked: the use
+/// case behind `POST /v1/templates/{code}/versions` and the console's template forms.
+pub async fn new_version(
+    deps: &Deps,
+    principal: &Principal,
+    code: &str,
+    body: NewVersion,
+) -> Result<TemplateVersion, ApiError> {
     principal.require_admin()?;
-    let before = meta(&deps, &code).await?.ok_or_else(not_found)?;
+    let before = meta(deps, code).await?.ok_or_else(not_found)?;
     if before.version != body.version {
         return Err(ApiError::stale_version(before.version));
     }
@@ -757,7 +773,7 @@ pub async fn add_version(
         )
         .field("content.channel", "Phiên bản mới phải cùng kênh với mẫu."));
     }
-    check_content(&deps, &body.content)?;
+    check_content(deps, &body.content)?;
     let now = deps.clock.now();
     let number = before.latest_version + 1;
     let mut after = before.clone();
@@ -768,7 +784,7 @@ pub async fn add_version(
     after.updated_at = now;
     after.version += 1;
     let created = TemplateVersion {
-        code: code.clone(),
+        code: code.to_owned(),
         number,
         content: body.content,
         created_at: now,
@@ -779,11 +795,7 @@ pub async fn add_version(
         .change(&*deps.store, &before, writes)
         .await
         .map_err(not_committed)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TemplateVersionView::from(created)),
-    )
-        .into_response())
+    Ok(created)
 }
 
 /// `GET /v1/templates/{code}/versions/{number}`: one version.

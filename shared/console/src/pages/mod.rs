@@ -4,15 +4,19 @@
 
 pub mod admin;
 pub mod agenda;
+pub mod bonus;
 pub mod calls;
 pub mod care;
 pub mod catalogue;
+pub mod contracts;
 pub mod customer;
 pub mod home;
 pub mod hosted;
 pub mod import;
 pub mod leads;
 pub mod privacy;
+pub mod rates;
+pub mod reminders;
 pub mod search;
 pub mod sign_in;
 pub mod tasks;
@@ -104,6 +108,7 @@ impl Shell {
             ("/app/tickets", "Phiếu", None),
             ("/app/agenda", "Lịch làm việc", None),
             ("/app/tasks", "Công việc", None),
+            ("/app/bonus", "Thưởng tư vấn", None),
             ("/app/import", "Nhập khách hàng", None),
             ("/app/notifications", "Thông báo", None),
         ];
@@ -112,6 +117,8 @@ impl Shell {
             menu.push(("/app/admin/teams", "Nhóm", None));
             menu.push(("/app/admin/catalogue", "Sản phẩm", None));
             menu.push(("/app/admin/work", "Phiếu & lịch", None));
+            menu.push(("/app/admin/rates", "Lãi suất & phí", None));
+            menu.push(("/app/admin/reminders", "Nhắc nhở & lời chúc", None));
         }
         Ok(Self {
             css: assets::url("app.css"),
