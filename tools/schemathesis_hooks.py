@@ -13,13 +13,15 @@ cannot know to:
   NHIP_SNS_CERTIFICATE_DIR; see tools/sns_signing.py), each at the runner's simulated time;
 - a write guarded by optimistic concurrency carries the version the caller just read (a
   customer's, a template's, the advertising rules', a journey's: new versions and publishing
-  them; a ticket's, a task's, a queue rule's, the working calendar's, a contract's, a product's rates, the
-  reminders' settings), as a client does, since
-  other operations of the run keep moving them;
+  them; a ticket's, a task's, a queue rule's, the working calendar's, a contract's, a
+  product's rates, the reminders' settings), as a client does, since other operations of the
+  run keep moving them;
 - a member of staff or a team named in a body is one of the directory (NHIP_ST_STAFF,
   NHIP_ST_TEAM, which scripts/test.sh adds), as the console's pickers offer them;
 - a next action moved to another time is moved to the future (a day after the runner's now),
-  as the console's date picker offers it.
+  as the console's date picker offers it; a ticket's call is planned two days on, at the
+  runner's time of day (inside the working hours Decree 91's window allows);
+- a contract's fee tier is one of its product's (`phi-10`), as the console's list offers them.
 Only a request whose body or query has the part in question is changed: a request the
 fuzzer made invalid on purpose stays invalid.
 """
@@ -142,11 +144,16 @@ def _staff_into_body(case):
         rule["team"] = _TEAM
 
 
-def _future_into_body(case, field):
+def _future_into_body(case, field, days=1):
     now = _now()
     if now and isinstance(case.body, dict) and isinstance(case.body.get(field), str):
-        later = datetime.datetime.fromisoformat(now.replace("Z", "+00:00")) + datetime.timedelta(days=1)
+        later = datetime.datetime.fromisoformat(now.replace("Z", "+00:00")) + datetime.timedelta(days=days)
         case.body[field] = later.isoformat(timespec="seconds")
+
+
+def _fee_tier_into_body(case):
+    if isinstance(case.body, dict) and isinstance(case.body.get("fee_tier"), str):
+        case.body["fee_tier"] = "phi-10"
 
 
 _TICKET_WRITES = (
@@ -180,6 +187,8 @@ def before_call(context, case, kwargs):
     elif operation in _TICKET_WRITES and isinstance(params.get("id"), str):
         _staff_into_body(case)
         _version_into_body(case, f"/v1/tickets/{params['id']}")
+        if operation == "POST /v1/tickets/{id}/call-plan":
+            _future_into_body(case, "at", days=2)
     elif operation == "PUT /v1/ticket-queues/{queue}/rule" and isinstance(params.get("queue"), str):
         _staff_into_body(case)
         _version_into_body(case, f"/v1/ticket-queues/{params['queue']}/rule")
@@ -191,6 +200,9 @@ def before_call(context, case, kwargs):
         _version_into_body(case, f"/v1/catalogue/products/{params['code']}/rates")
     elif operation.startswith("POST /v1/customers/{id}/contracts/{contract}/") and isinstance(params.get("contract"), str):
         _version_into_body(case, f"/v1/customers/{params.get('id')}/holdings/{params['contract']}")
+        _fee_tier_into_body(case)
+    elif operation == "POST /v1/customers/{id}/contracts":
+        _fee_tier_into_body(case)
     elif operation == "POST /v1/tasks":
         _staff_into_body(case)
     elif operation == "POST /v1/customers/{id}/next-actions/{action}/reschedule":

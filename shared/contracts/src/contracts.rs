@@ -40,7 +40,7 @@ pub struct SignContract {
     #[schema(example = "bcc-12-thang")]
     pub product: String,
     /// The principal, in đồng.
-    #[schema(example = 500_000_000, minimum = 1)]
+    #[schema(example = 500_000_000, minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub principal: i64,
     /// The term, in months (1 to 120).
     #[schema(example = 12, minimum = 1, maximum = 120)]
@@ -70,7 +70,7 @@ pub struct Renewal {
     pub version: u64,
     /// The new principal in đồng (default: rolled over).
     #[serde(default)]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub principal: Option<i64>,
     /// The new term in months (default: the same).
     #[serde(default)]

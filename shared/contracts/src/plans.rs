@@ -159,7 +159,7 @@ impl Plan {
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     /// The principal, in đồng.
-    #[schema(example = 12_000_000, minimum = 1)]
+    #[schema(example = 12_000_000, minimum = 1, maximum = 100_000_000_000_i64)]
     pub principal: i64,
     /// The tenor in months (1 to 120).
     #[schema(example = 6, minimum = 1, maximum = 120)]

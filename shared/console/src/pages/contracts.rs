@@ -149,7 +149,7 @@ fn contract_row(h: &Holding, all: &[Holding], products: &BTreeMap<String, Produc
             .map_or(h.product.clone(), |p| p.name.clone()),
         principal: h.amount.map(format::money).unwrap_or_default(),
         rate: basis_points(terms.rate_bp),
-        fee: format!("{} ({})", terms.fee_tier, basis_points(terms.fee_bp)),
+        fee: basis_points(terms.fee_bp),
         term: format!("{} tháng", terms.term_months),
         starts: h.starts_on.map(format::date).unwrap_or_default(),
         maturity: h.expires_on.map(format::date).unwrap_or_default(),
