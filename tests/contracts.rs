@@ -624,3 +624,38 @@ async fn settling_the_last_contract_stops_the_customers_care_journey() {
     assert_eq!(journeys["items"][0]["status"], "stopped", "{journeys}");
     assert_eq!(journeys["items"][0]["outcome"], "tat-toan", "{journeys}");
 }
+
+#[tokio::test]
+async fn a_software_subscription_is_alerted_thirty_days_before_it_ends() {
+    let api = Api::local();
+    api.admin_ok(
+        "POST",
+        "/v1/catalogue/products",
+        Some(json!({"code": "hoa-don-dien-tu", "name": "Hoá đơn điện tử", "kind": "software_subscription"})),
+    )
+    .await;
+    let customer = lans_customer(&api, 90).await;
+    let added = api
+        .admin_ok(
+            "POST",
+            &format!("/v1/customers/{customer}/holdings"),
+            Some(
+                json!({"product": "hoa-don-dien-tu", "status": "active", "reference": "HDDT-090",
+                        "starts_on": "2026-01-15", "expires_on": "2027-01-15"}),
+            ),
+        )
+        .await;
+    assert_eq!(added["holding"]["remind_on"], "2026-12-16", "D-30");
+    api.clock().advance_to(vn(2026, 12, 16, 8, 0));
+    let report = reminders::run(&api.deps, day(2026, 12, 16)).await.unwrap();
+    assert_eq!(report.expiries, 1);
+    api.settle().await;
+    let sent = messages(&api, &customer).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["template"], "het-han-thue-bao-sms");
+    let id = added["holding"]["id"].as_str().unwrap();
+    let now = api
+        .admin_get(&format!("/v1/customers/{customer}/holdings/{id}"))
+        .await;
+    assert_eq!(now["remind_on"], "2027-01-08", "on to D-7");
+}

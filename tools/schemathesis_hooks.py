@@ -21,7 +21,8 @@ cannot know to:
 - a next action moved to another time is moved to the future (a day after the runner's now),
   as the console's date picker offers it; a ticket's call is planned two days on, at the
   runner's time of day (inside the working hours Decree 91's window allows);
-- a contract's fee tier is one of its product's (`phi-10`), as the console's list offers them.
+- a contract's product and fee tier are one the console's list offers (NHIP_ST_CONTRACT_PRODUCT
+  at `phi-10`).
 Only a request whose body or query has the part in question is changed: a request the
 fuzzer made invalid on purpose stays invalid.
 """
@@ -154,6 +155,8 @@ def _future_into_body(case, field, days=1):
 def _fee_tier_into_body(case):
     if isinstance(case.body, dict) and isinstance(case.body.get("fee_tier"), str):
         case.body["fee_tier"] = "phi-10"
+    if isinstance(case.body, dict) and isinstance(case.body.get("product"), str):
+        case.body["product"] = os.environ.get("NHIP_ST_CONTRACT_PRODUCT", case.body["product"])
 
 
 _TICKET_WRITES = (

@@ -212,11 +212,15 @@ def main():
             "type": "call", "at": later.isoformat(timespec="seconds"), "note": "Gọi nhắc hồ sơ"}, token=CONSULTANT)
         seeds[f"NHIP_ST_ACTION_{what}"] = action["id"]
 
-    # Contracts of the consultant's customer: a draft to activate, and one active contract each
-    # to settle, renew and tick as scanned; an instalment plan to pay.
+    # Contracts of the consultant's customer, of a product of their own (the run changes
+    # bcc-12-thang's rates and may deactivate it): a draft to activate, and one active contract
+    # each to settle, renew and tick as scanned; an instalment plan to pay.
+    call("POST", "/v1/catalogue/products", {"code": "bcc-24-thang", "name": "Hợp đồng BCC 24 tháng", "kind": "investment"})
+    seeds["NHIP_ST_CONTRACT_PRODUCT"] = "bcc-24-thang"
+
     def contract(active):
         signed, _ = call("POST", f"/v1/customers/{cid}/contracts", {
-            "product": "bcc-12-thang", "principal": 500000000, "term_months": 12, "fee_tier": "phi-10",
+            "product": "bcc-24-thang", "principal": 500000000, "term_months": 12, "fee_tier": "phi-10",
             "active": active}, token=CONSULTANT)
         return signed["contract"]["id"]
     seeds["NHIP_ST_CONTRACT_DRAFT"] = contract(False)

@@ -168,6 +168,7 @@ struct CustomerPage {
     objected: bool,
     may_erase: bool,
     journeys: Vec<JourneyRow>,
+    plans: Vec<String>,
     products: Vec<Choice>,
     holding_statuses: Vec<Choice>,
     usage_statuses: Vec<Choice>,
@@ -380,6 +381,43 @@ struct Forms {
     flash: Option<String>,
 }
 
+/// Each instalment plan in a line: its terms, where it stands, the next instalment to pay.
+fn plan_lines(plans: &[nhip_contracts::plans::Plan], today: chrono::NaiveDate) -> Vec<String> {
+    plans
+        .iter()
+        .map(|plan| {
+            let standing = plan.standing(today);
+            let overdue = standing
+                .iter()
+                .filter(|s| s.state == nhip_domain::installment::InstalmentState::Overdue)
+                .count();
+            let next = standing.iter().find(|s| s.outstanding > 0).map_or_else(
+                || "đã trả hết".to_owned(),
+                |s| {
+                    format!(
+                        "kỳ {} đến hạn {}: {}",
+                        s.seq,
+                        format::date(s.due_on),
+                        format::money(s.outstanding)
+                    )
+                },
+            );
+            let late = if overdue > 0 {
+                format!(" · quá hạn {overdue} kỳ")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} · {} tháng · {} · {}{late}",
+                format::money(plan.terms.principal),
+                plan.terms.months,
+                plan.status.label(),
+                next
+            )
+        })
+        .collect()
+}
+
 async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> Response {
     let mut shell = match Shell::load(deps, staff, "").await {
         Ok(shell) => shell,
@@ -405,8 +443,10 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         .filter(|p| p.active)
         .map(|p| (p.code.as_str(), p.name.as_str()))
         .collect();
+    // A renewal is an action on the contract, never a status typed in.
     let status_options: Vec<(&str, &str)> = holdings::HoldingStatus::ALL
         .iter()
+        .filter(|s| **s != holdings::HoldingStatus::Renewed)
         .map(|s| (s.as_str(), s.label()))
         .collect();
     let usage_options: Vec<(&str, &str)> = nhip_domain::customer::UsageStatus::ALL
@@ -431,6 +471,10 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
             entered: format::date_time(e.entered_at),
         })
         .collect();
+    let plans = match nhip_contracts::plans::plans_of(deps, customer).await {
+        Ok(plans) => plan_lines(&plans, nhip_domain::time::vn_date(deps.clock.now())),
+        Err(error) => return store_failure(error),
+    };
     let (entries, _) = match timeline::page(&*deps.store, customer.id, 100, None).await {
         Ok(page) => page,
         Err(error) => return store_failure(error),
@@ -497,6 +541,7 @@ async fn show(deps: &Deps, staff: &Staff, customer: &Customer, forms: Forms) -> 
         restricted: customer.processing_restricted,
         objected: customer.marketing_objected,
         journeys,
+        plans,
         products: choices(&product_options, &holding.product),
         holding_statuses: choices(&status_options, &holding.status),
         usage_statuses: choices(&usage_options, &holding.usage_status),
