@@ -1248,8 +1248,8 @@ steps:
   xong: { type: exit, outcome: da-nhac }
 "#;
 
-async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
-    let mut sim = Sim::with_seeds(delivery, &[]).await;
+/// Publishes the e-mail template `nhac-ky-email` and the journey `yaml` that sends it.
+async fn publish_reminder_journey(sim: &Sim, yaml: &str) {
     let (status, body) = sim
         .admin_call(
             "POST",
@@ -1269,13 +1269,14 @@ async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
         .await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = sim
-        .post_as_admin(
-            "/v1/journeys?publish=true",
-            INSTALLMENT_DUE,
-            "application/yaml",
-        )
+        .post_as_admin("/v1/journeys?publish=true", yaml, "application/yaml")
         .await;
     assert_eq!(status, 201, "{body}");
+}
+
+async fn three_installments_due_at_once(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &[]).await;
+    publish_reminder_journey(&sim, INSTALLMENT_DUE).await;
     let customers = many_customers(&sim, "18", 20).await;
     // One request, three due installments for each of twenty customers.
     let events: Vec<Value> = customers
@@ -1332,6 +1333,202 @@ async fn several_events_for_one_customer_in_one_batch_queue_behind_each_other_an
 {
     three_installments_due_at_once(Delivery::Once).await;
     three_installments_due_at_once(Delivery::Shuffled(11)).await;
+}
+
+/// The instalment reminder once per plan: each plan of a customer has its enrollment, which
+/// waits for that plan's payment and is converted when that plan is paid off.
+const INSTALLMENT_DUE_PER_PLAN: &str = r#"
+key: nhac-ky-moi-ke-hoach
+name: Nhắc kỳ trả góp, mỗi kế hoạch một hành trình
+trigger: { type: event, event: installment.due, per: plan_id }
+goals:
+  - { name: Đã trả hết, event: installment.paid_off }
+start: nhac
+steps:
+  nhac:
+    type: send
+    purpose: care
+    targets: [{ channel: email, template: nhac-ky-email }]
+    next: doi-thanh-toan
+  doi-thanh-toan:
+    type: wait_for_event
+    event: installment.payment_received
+    timeout: 5d
+    on_event: cam-on
+    on_timeout: qua-han
+  cam-on: { type: exit, outcome: da-thanh-toan }
+  qua-han: { type: exit, outcome: chua-thanh-toan }
+"#;
+
+impl Sim {
+    /// Posts events from the core system (`(id, type, data)`) about `customer` in one request,
+    /// and lets them play out.
+    async fn events(&mut self, customer: &str, events: &[(&str, &str, Value)]) {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|(id, kind, data)| {
+                json!({"id": id, "type": kind, "customer": {"id": customer}, "data": data})
+            })
+            .collect();
+        let (status, body) = self
+            .admin_call(
+                "POST",
+                "/v1/events",
+                Some(json!({"source": "core-banking", "events": events})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        self.settle().await;
+    }
+
+    /// The customer's enrollments in `journey`, `"subject status outcome step"`, by subject.
+    async fn enrollments_by_subject(&self, customer: &str, journey: &str) -> Vec<String> {
+        let (status, body) = self
+            .admin_call("GET", &format!("/v1/customers/{customer}/journeys"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let mut found: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["journey"] == journey)
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    e["subject"].as_str().unwrap_or("-"),
+                    e["status"].as_str().unwrap(),
+                    e["outcome"].as_str().unwrap_or("-"),
+                    e["step"].as_str().unwrap()
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+async fn two_plans_of_one_customer(delivery: Delivery) -> Vec<String> {
+    let mut sim = Sim::with_seeds(delivery, &[]).await;
+    publish_reminder_journey(&sim, INSTALLMENT_DUE_PER_PLAN).await;
+    let journey = "nhac-ky-moi-ke-hoach";
+    let mai = sim.customer("0912000041", "mai41@example.com").await;
+    let due = |plan: &str, rung: &str| {
+        json!({"plan_id": plan, "installment_no": 3, "due_date": "2026-11-28",
+               "amount": 2_500_000, "rung": rung})
+    };
+
+    // Two plans due the same day, in one request: an enrollment each, side by side.
+    sim.events(
+        &mai,
+        &[
+            ("due-A-3-D-5", "installment.due", due("PLAN-A", "D-5")),
+            ("due-B-3-D-5", "installment.due", due("PLAN-B", "D-5")),
+        ],
+    )
+    .await;
+    let both_waiting = [
+        "PLAN-A active - doi-thanh-toan",
+        "PLAN-B active - doi-thanh-toan",
+    ];
+    assert_eq!(
+        sim.enrollments_by_subject(&mai, journey).await,
+        both_waiting
+    );
+    assert_eq!(
+        sim.sent(&mai).await,
+        [
+            "23/11 09:00 email nhac-ky-email",
+            "23/11 09:00 email nhac-ky-email"
+        ]
+    );
+    // The active list names each enrollment's plan too.
+    let (status, body) = sim
+        .admin_call("GET", &format!("/v1/journeys/{journey}/enrollments"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut listed: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["PLAN-A", "PLAN-B"], "{body}");
+
+    // The same event again, the next rung of plan A while its enrollment runs, and a reminder
+    // naming no plan make no third enrollment.
+    sim.advance(Duration::hours(1)).await;
+    sim.events(
+        &mai,
+        &[
+            ("due-A-3-D-5", "installment.due", due("PLAN-A", "D-5")),
+            ("due-A-3-D-4", "installment.due", due("PLAN-A", "D-4")),
+            ("due-unnamed", "installment.due", json!({"rung": "D-5"})),
+        ],
+    )
+    .await;
+    assert_eq!(
+        sim.enrollments_by_subject(&mai, journey).await,
+        both_waiting
+    );
+
+    // Plan A paid off: A's enrollment converts, B's waits on. A payment naming no plan moves
+    // neither.
+    sim.advance(Duration::hours(1)).await;
+    sim.events(
+        &mai,
+        &[
+            (
+                "paid-off-A",
+                "installment.paid_off",
+                json!({"plan_id": "PLAN-A"}),
+            ),
+            (
+                "paid-unnamed",
+                "installment.payment_received",
+                json!({"amount": 100}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        sim.enrollments_by_subject(&mai, journey).await,
+        [
+            "PLAN-A converted converted doi-thanh-toan",
+            "PLAN-B active - doi-thanh-toan",
+        ]
+    );
+
+    // Plan B's payment ends B's wait.
+    sim.advance(Duration::hours(1)).await;
+    sim.events(
+        &mai,
+        &[(
+            "paid-B-3",
+            "installment.payment_received",
+            json!({"plan_id": "PLAN-B", "amount": 2_500_000}),
+        )],
+    )
+    .await;
+    let ended = sim.enrollments_by_subject(&mai, journey).await;
+    assert_eq!(
+        ended,
+        [
+            "PLAN-A converted converted doi-thanh-toan",
+            "PLAN-B exited da-thanh-toan cam-on",
+        ]
+    );
+    let (_, stats) = sim
+        .admin_call("GET", &format!("/v1/journeys/{journey}/stats"), None)
+        .await;
+    assert_eq!(stats["totals"]["counts"]["entered"], 2, "{stats}");
+    assert_eq!(sim.sent(&mai).await.len(), 2);
+    ended
+}
+
+#[tokio::test]
+async fn a_journey_run_per_plan_enrolls_each_plan_once_and_only_its_own_events_move_it() {
+    every_delivery!(two_plans_of_one_customer);
 }
 
 #[tokio::test]

@@ -141,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
                 source: "api",
                 trigger: serde_json::Value::Null,
                 holding: serde_json::Value::Null,
+                subject: None,
                 since: None,
             },
         )

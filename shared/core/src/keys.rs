@@ -438,25 +438,47 @@ pub fn enrollment(customer: CustomerId, journey: &str, id: &str) -> Key {
 }
 
 /// The marker of the customer's one active enrollment in a journey: `CUS#<id>` /
-/// `ENRON#<journey>`, written create-only with the enrollment, deleted when it ends.
-pub fn enrollment_guard(customer: CustomerId, journey: &str) -> Key {
-    Key::new(customer_pk(customer), format!("ENRON#{journey}"))
+/// `ENRON#<journey>`, written create-only with the enrollment, deleted when it ends. A journey
+/// that runs once per subject (an instalment plan, a contract: `trigger.per`) marks each
+/// subject's: `ENRON#<journey>#<subject>` (subjects hold no `#`; journey keys are slugs).
+pub fn enrollment_guard(customer: CustomerId, journey: &str, subject: Option<&str>) -> Key {
+    let sk = match subject {
+        Some(subject) => format!("ENRON#{journey}#{subject}"),
+        None => format!("ENRON#{journey}"),
+    };
+    Key::new(customer_pk(customer), sk)
 }
 
 /// An entry waiting for the customer's active enrollment in a journey to end (a journey runs
 /// once per customer at a time): `CUS#<id>` / `ENRQ#<journey>#<instant>#<enrollment>`, oldest
 /// first, written create-only, deleted when the entry starts (or is refused by the journey's
-/// re-entry rule then).
-pub fn queued_entry(customer: CustomerId, journey: &str, at: DateTime<Utc>, id: &str) -> Key {
+/// re-entry rule then). An entry about a subject waits for that subject's enrollment alone:
+/// `ENRQS#<journey>#<subject>#<instant>#<enrollment>`.
+pub fn queued_entry(
+    customer: CustomerId,
+    journey: &str,
+    subject: Option<&str>,
+    at: DateTime<Utc>,
+    id: &str,
+) -> Key {
     Key::new(
         customer_pk(customer),
-        format!("{}{}#{id}", queued_entries_prefix(journey), instant(at)),
+        format!(
+            "{}{}#{id}",
+            queued_entries_prefix(journey, subject),
+            instant(at)
+        ),
     )
 }
 
-/// The sort-key prefix of the entries waiting in `journey` ([`queued_entry`]).
-pub fn queued_entries_prefix(journey: &str) -> String {
-    format!("ENRQ#{journey}#")
+/// The sort-key prefix of the entries waiting in `journey` ([`queued_entry`]), about
+/// `subject` when given. The two forms never share a prefix (`ENRQ#` and `ENRQS#`), and one
+/// subject's is not the prefix of another's (subjects hold no `#`).
+pub fn queued_entries_prefix(journey: &str, subject: Option<&str>) -> String {
+    match subject {
+        Some(subject) => format!("ENRQS#{journey}#{subject}#"),
+        None => format!("ENRQ#{journey}#"),
+    }
 }
 
 /// The record of one step of an enrollment: `CUS#<id>` / `JSTEP#<enrollment>#<seq>`.
@@ -744,5 +766,29 @@ mod tests {
     fn guards_are_per_value() {
         assert_eq!(phone_guard("+84912345678").pk, "PHONE#+84912345678");
         assert_eq!(email_guard("lan@example.vn").sk, GUARD);
+    }
+
+    #[test]
+    fn a_journey_run_per_subject_marks_and_queues_each_subject_apart() {
+        let c = CustomerId::new_at(Utc::now());
+        assert_eq!(enrollment_guard(c, "nhac-ky", None).sk, "ENRON#nhac-ky");
+        assert_eq!(
+            enrollment_guard(c, "nhac-ky", Some("PLAN1")).sk,
+            "ENRON#nhac-ky#PLAN1"
+        );
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let whole = queued_entries_prefix("nhac-ky", None);
+        let one = queued_entries_prefix("nhac-ky", Some("PLAN1"));
+        let other = queued_entries_prefix("nhac-ky", Some("PLAN12"));
+        let entry = queued_entry(c, "nhac-ky", Some("PLAN1"), at, "E").sk;
+        assert_eq!(entry, "ENRQS#nhac-ky#PLAN1#2026-11-23T08:00:00.000Z#E");
+        assert!(entry.starts_with(&one));
+        assert!(!entry.starts_with(&whole) && !entry.starts_with(&other));
+        assert!(
+            queued_entry(c, "nhac-ky", None, at, "E")
+                .sk
+                .starts_with(&whole)
+        );
+        assert!(!whole.starts_with(ENROLLMENT_PREFIX) && !one.starts_with(ENROLLMENT_PREFIX));
     }
 }

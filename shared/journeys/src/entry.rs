@@ -4,6 +4,9 @@
 //!   re-entry rule, never twice at once (the `ENRON#<journey>` marker is created with the
 //!   enrollment in one transaction). The enrollment id comes from what enrolled the customer
 //!   (the event, the segment run, the API request), so a repeated trigger finds the same one.
+//!   A journey that runs once per subject (`trigger.per`: an instalment plan, a contract) does
+//!   all of this per customer and subject: the marker, the queue and the re-entry rule are the
+//!   subject's, so two plans of one customer each have their enrollment.
 //! - [`enroll_many`]: customers staff enroll by hand (a list or a CSV file, [`HandEntry`]), all
 //!   recognised before anyone is enrolled; [`EnrollError`] says why nobody was.
 //! - [`route_event`]: called by the events consumer for every event about a customer. Events
@@ -87,6 +90,9 @@ pub struct Entry<'a> {
     pub trigger: Value,
     /// The holding the enrollment is about.
     pub holding: Value,
+    /// The subject, in a journey that runs once per subject (the value of the trigger event's
+    /// `data.<per>`); `None` otherwise, and for entries made by hand.
+    pub subject: Option<String>,
     /// When the trigger happened; now when absent.
     pub since: Option<DateTime<Utc>>,
 }
@@ -221,6 +227,7 @@ pub async fn enroll_many(
                 source,
                 trigger: Value::Null,
                 holding: entry.holding.clone(),
+                subject: None,
                 since: None,
             },
         )
@@ -260,12 +267,13 @@ async fn enroll_or_queue(
         source,
         trigger,
         holding,
+        subject,
         since,
     } = entry;
     let now = deps.clock.now();
     let journey = &version.definition;
     let id = engine::enrollment_id(&version.key, version.number, customer, cause);
-    let previous = engine::of_customer(deps, customer, Some(&version.key)).await?;
+    let mut previous = engine::of_customer(deps, customer, Some(&version.key)).await?;
     if let Some(same) = previous.iter().find(|e| e.id == id) {
         // A repeated trigger: hand the enrollment on again in case the first delivery stopped
         // between writing it and queueing its first step.
@@ -274,6 +282,8 @@ async fn enroll_or_queue(
         }
         return Ok(EnrollOutcome::Duplicate { enrollment_id: id });
     }
+    // A journey run once per subject is, for each subject, what a journey is for a customer.
+    previous.retain(|e| e.subject == subject);
     if previous
         .iter()
         .any(|e| e.status == EnrollmentStatus::Active)
@@ -299,11 +309,12 @@ async fn enroll_or_queue(
             source: source.to_owned(),
             trigger,
             holding,
+            subject: subject.clone(),
             since: since.unwrap_or(now),
         },
         now,
     );
-    let mut guard = keys::enrollment_guard(customer, &version.key).to_item();
+    let mut guard = keys::enrollment_guard(customer, &version.key, subject.as_deref()).to_item();
     guard.insert("kind".into(), "enrollment_guard".into());
     guard.insert("enrollment_id".into(), id.clone().into());
     let result = deps
@@ -333,7 +344,7 @@ async fn enroll_or_queue(
         Err(other) => return Err(other),
     }
     stats::entered(deps, &enrollment).await?;
-    let event = DomainEvent {
+    let mut event = DomainEvent {
         id: format!("enr-{id}-start"),
         source: nhip_core::events::NHIP_SOURCE.into(),
         kind: nhip_core::event_types::JOURNEY_ENTERED.into(),
@@ -347,6 +358,9 @@ async fn enroll_or_queue(
             "source": source,
         }),
     };
+    if let Some(subject) = &subject {
+        event.data["subject"] = subject.clone().into();
+    }
     if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
         tracing::warn!(%error, "journey.entered not published");
     }
@@ -368,7 +382,8 @@ async fn queue_entry(
 ) -> Result<EnrollOutcome, StoreError> {
     let now = deps.clock.now();
     let at = entry.since.unwrap_or(now);
-    let mut item = keys::queued_entry(customer, &version.key, at, id).to_item();
+    let subject = entry.subject.clone();
+    let mut item = keys::queued_entry(customer, &version.key, subject.as_deref(), at, id).to_item();
     for (name, value) in [
         ("kind", Value::from(QUEUED_ENTRY_KIND)),
         ("journey", version.key.clone().into()),
@@ -378,6 +393,7 @@ async fn queue_entry(
         ("source", entry.source.into()),
         ("trigger", entry.trigger),
         ("holding", entry.holding),
+        ("subject", entry.subject.map_or(Value::Null, Value::from)),
         ("occurred_at", keys::instant(at).into()),
         ("queued_at", keys::instant(now).into()),
     ] {
@@ -390,25 +406,31 @@ async fn queue_entry(
     tracing::info!(journey = %version.key, enrollment_id = id, "entry queued behind the active enrollment");
     if deps
         .store
-        .get(&keys::enrollment_guard(customer, &version.key))
+        .get(&keys::enrollment_guard(
+            customer,
+            &version.key,
+            subject.as_deref(),
+        ))
         .await?
         .is_none()
     {
-        start_queued(deps, customer, &version.key).await?;
+        start_queued(deps, customer, &version.key, subject.as_deref()).await?;
     }
     Ok(EnrollOutcome::Queued {
         enrollment_id: id.to_owned(),
     })
 }
 
-/// Starts the oldest entry waiting in `journey` for `customer`, now that nobody is in it: the
-/// entry is deleted once it enrolled the customer, or once the journey refuses it (its re-entry
-/// rule, its condition, an unpublished version), and the next one is tried. Safe to run twice
-/// at once: the enrollment id comes from the entry's cause and the marker admits one.
+/// Starts the oldest entry waiting in `journey` for `customer` (about `subject`, in a journey
+/// that runs once per subject), now that nobody is in it: the entry is deleted once it enrolled
+/// the customer, or once the journey refuses it (its re-entry rule, its condition, an
+/// unpublished version), and the next one is tried. Safe to run twice at once: the enrollment
+/// id comes from the entry's cause and the marker admits one.
 pub async fn start_queued(
     deps: &Deps,
     customer: CustomerId,
     journey: &str,
+    subject: Option<&str>,
 ) -> Result<(), StoreError> {
     // A bound, so a long queue of refused entries cannot hold the caller: the rest start at the
     // next enrollment's end.
@@ -417,7 +439,9 @@ pub async fn start_queued(
             .store
             .query(
                 Query::partition(Index::Primary, keys::customer_pk(customer))
-                    .sk(SortKey::BeginsWith(keys::queued_entries_prefix(journey)))
+                    .sk(SortKey::BeginsWith(keys::queued_entries_prefix(
+                        journey, subject,
+                    )))
                     .limit(1),
             )
             .await?;
@@ -444,6 +468,7 @@ pub async fn start_queued(
                         source: text("source"),
                         trigger: item.get("trigger").cloned().unwrap_or_default(),
                         holding: item.get("holding").cloned().unwrap_or_default(),
+                        subject: subject.map(str::to_owned),
                         // The wait was the journey's rule, not the customer's: the journey
                         // starts from now, its waits counted from its own entry.
                         since: None,
@@ -542,6 +567,15 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
         if !trigger_holds(deps, &version.definition, customer, event).await? {
             continue;
         }
+        let subject = version.definition.subject_of(&event.data);
+        if let Some(per) = version.definition.per()
+            && subject.is_none()
+        {
+            // Once per subject, and this event names none: it cannot say which enrollment it
+            // would be, so it makes none.
+            tracing::warn!(journey = key, per, event_id = %event.id, "trigger event names no subject: nobody enrolled");
+            continue;
+        }
         let holding = event.data.get("holding").cloned().unwrap_or(Value::Null);
         let outcome = enroll(
             deps,
@@ -552,6 +586,7 @@ pub async fn route_event(deps: &Deps, event: &DomainEvent) -> Result<(usize, usi
                 source: &format!("event:{}", event.kind),
                 trigger: event.data.clone(),
                 holding,
+                subject,
                 since: Some(event.occurred_at),
             },
         )
@@ -670,6 +705,7 @@ pub async fn run_segment(
                     source: "segment",
                     trigger: Value::Null,
                     holding: Value::Null,
+                    subject: None,
                     since: None,
                 },
             )

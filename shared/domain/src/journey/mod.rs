@@ -6,7 +6,9 @@
 //! # Layout
 //! - this file: the model ([`Journey`], [`Trigger`], [`Reentry`], [`Goal`], [`StopRule`],
 //!   [`Step`] and its parts) and the lookups the engine uses ([`Journey::step`],
-//!   [`Journey::goal_for`], [`Journey::stop_for`], [`Journey::listens_for`]).
+//!   [`Journey::goal_for`], [`Journey::stop_for`], [`Journey::listens_for`]), with the
+//!   subject of a journey that runs once per instalment plan or contract rather than once per
+//!   customer ([`Journey::per`], [`Journey::subject_of`], [`Journey::concerns`]).
 //! - `span`: lengths of time (`3d`, `2h 30m`), local times (`09:00`), weekdays.
 //! - `condition`: [`Condition`] and its evaluation against [`Facts`], [`SeenEvent`]s and
 //!   [`Anchors`].
@@ -68,6 +70,10 @@ pub use wait::WaitFor;
 pub use crate::channel::MessageChannel;
 use crate::customer::{Lifecycle, Purpose};
 
+/// The longest subject (the value of a per-subject journey's `trigger.per` field), in
+/// characters.
+pub const MAX_SUBJECT: usize = 128;
+
 /// One journey definition: how customers enter, the steps they go through and what counts as
 /// success.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +115,12 @@ pub enum Trigger {
         /// A test on the event (`event.…`) and the customer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         when: Option<Condition>,
+        /// A field of the event's `data` (`plan_id`, `holding_id`): the journey then runs once
+        /// per customer **and value of that field** (the enrollment's subject: an instalment
+        /// plan, a contract) instead of once per customer. See [`Journey::subject_of`] and
+        /// [`Journey::concerns`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per: Option<String>,
     },
     /// A saved customer-list filter evaluated on a schedule; each customer matching it enters
     /// (subject to [`Reentry`]).
@@ -118,12 +130,15 @@ pub enum Trigger {
         /// How often it is evaluated (at least 1 hour).
         every: Span,
     },
-    /// By API only: one customer, a list or a CSV file.
-    Manual,
+    /// By API only: one customer, a list or a CSV file. (Written `{type: manual}`; a struct
+    /// variant, so a field written beside `type`, such as `per`, is refused rather than
+    /// ignored.)
+    Manual {},
 }
 
 /// Whether a customer may enter again. Tagged by `type`. A customer is never in two
-/// enrollments of one journey at once, whatever this says.
+/// enrollments of one journey at once, whatever this says (of a journey that runs per subject,
+/// never in two about the same subject; the rule counts that subject's enrollments).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Reentry {
@@ -527,6 +542,44 @@ impl Journey {
             types.extend(self.listens_for(id));
         }
         types
+    }
+
+    /// The field of the trigger event's `data` that names each enrollment's subject, when the
+    /// journey runs once per subject (`trigger.per`) rather than once per customer.
+    pub fn per(&self) -> Option<&str> {
+        match &self.trigger {
+            Trigger::Event { per, .. } => per.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The subject an event with this `data` names for this journey: the value of its
+    /// `data.<per>` field, when the journey runs per subject and the value is usable in keys
+    /// (a string of 1–[`MAX_SUBJECT`] characters without `#` or control characters, or an
+    /// integer, written in decimal). `None` for a journey that runs per customer, and for an
+    /// event without such a value: that event names no subject.
+    pub fn subject_of(&self, data: &Value) -> Option<String> {
+        let value = data.get(self.per()?)?;
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) if number.is_i64() || number.is_u64() => number.to_string(),
+            _ => return None,
+        };
+        let usable = !text.trim().is_empty()
+            && text.chars().count() <= MAX_SUBJECT
+            && !text.chars().any(|c| c == '#' || c.is_control());
+        usable.then_some(text)
+    }
+
+    /// Whether an event with this `data` concerns an enrollment about `subject` (`None`: an
+    /// enrollment about no subject in particular). Always, for a journey that runs per
+    /// customer. For a journey that runs per subject, only when the event names that very
+    /// subject: an `installment.paid_off` of plan A never converts, stops or wakes the
+    /// enrollment of plan B, and an event naming no subject moves none of the subjects'
+    /// enrollments (it cannot say which plan it is about; converting or waking them all would
+    /// count a payment or send a reminder for a plan it is not about).
+    pub fn concerns(&self, subject: Option<&str>, data: &Value) -> bool {
+        self.per().is_none() || self.subject_of(data).as_deref() == subject
     }
 
     /// Every template the journey sends, with the step that sends it.

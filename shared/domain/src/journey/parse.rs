@@ -110,6 +110,9 @@ pub fn parse_json(text: &str) -> Result<Journey, JourneyErrors> {
     })
 }
 
+/// `per` written on a segment or manual trigger.
+const PER_ONLY_ON_EVENTS: &str = "per chỉ dùng với điều kiện bắt đầu là sự kiện (type: event): mỗi giá trị của trường đó trong dữ liệu sự kiện có một lần tham gia riêng";
+
 /// The field key of a problem that has no better place.
 const WHOLE: &str = "journey";
 
@@ -136,7 +139,11 @@ fn from_value(
     let (path, error) = super::probe::journey(value).unwrap_or((String::new(), error));
     let raw = error.to_string();
     let (path, message) = super::probe::refine(path, &raw, value);
-    let mut text = describe(&message, "");
+    let mut text = if path == "trigger.per" && message.starts_with("unknown field `per`") {
+        PER_ONLY_ON_EVENTS.to_owned()
+    } else {
+        describe(&message, "")
+    };
     if let Some((line, column)) = locate(&path) {
         text.push_str(&format!(" (dòng {line}, cột {column})"));
     }

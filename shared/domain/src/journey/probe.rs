@@ -41,9 +41,8 @@ fn kind_of_field(name: &str) -> Option<Kind> {
     Some(match name {
         "key" | "name" | "description" | "start" | "event" | "next" | "yes" | "no" | "on_event"
         | "on_timeout" | "message_step" | "title" | "template" | "outcome" | "label" | "field"
-        | "path" | "step" | "has" | "owner" | "team" | "tag" | "reason" | "type" | "kind" => {
-            Kind::Leaf(fails::<String>)
-        }
+        | "path" | "step" | "has" | "owner" | "team" | "tag" | "reason" | "type" | "kind"
+        | "per" => Kind::Leaf(fails::<String>),
         "every" | "interval" | "timeout" | "within" | "sla" | "duration" | "max" => {
             Kind::Leaf(fails::<Span>)
         }

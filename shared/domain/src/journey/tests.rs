@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::time::from_vn;
@@ -1263,6 +1263,125 @@ fn listens_for_names_the_events_that_wake_a_waiting_step() {
         Some(Step::Send { .. })
     ));
     assert!(journey.step("khong-co").is_none());
+}
+
+/// [`doc`] entered on `installment.due`, once per instalment plan.
+fn per_plan() -> String {
+    doc("gui", SIMPLE).replace(
+        "trigger: { type: event, event: card.issued }",
+        "trigger: { type: event, event: installment.due, per: plan_id }",
+    )
+}
+
+#[test]
+fn an_event_trigger_may_run_the_journey_once_per_subject() {
+    let journey = parse(&per_plan());
+    assert_eq!(validate(&journey, &templates), Ok(()));
+    assert_eq!(journey.per(), Some("plan_id"));
+    assert!(journey.event_types().contains("installment.due"));
+    // Written back the way it was read, in YAML and in JSON.
+    assert_eq!(parse(&journey.to_yaml()), journey);
+    let json = serde_json::to_string(&journey).unwrap();
+    assert!(json.contains(r#""per":"plan_id""#), "{json}");
+    assert_eq!(parse_json(&json).unwrap(), journey);
+    // Without it the journey runs once per customer, and nothing is written.
+    let plain = parse(&doc("gui", SIMPLE));
+    assert_eq!(plain.per(), None);
+    assert!(!plain.to_yaml().contains("per:"));
+    let longest = "a".repeat(64);
+    for good in ["holding_id", "ky_2", longest.as_str()] {
+        let text = per_plan().replace("per: plan_id", &format!("per: {good}"));
+        assert_eq!(validate(&parse(&text), &templates), Ok(()), "{good}");
+    }
+
+    // A field name of the event's data: lower-case letters, digits and `_`, 1–64 of them.
+    let too_long = "a".repeat(65);
+    for bad in [
+        "",
+        "Plan_ID",
+        "plan-id",
+        "plan.id",
+        "mã_hđ",
+        too_long.as_str(),
+    ] {
+        let text = per_plan().replace("per: plan_id", &format!("per: \"{bad}\""));
+        assert_problem(&problems(&text), "trigger.per", &["\"plan_id\"", "1–64"]);
+    }
+    let text = per_plan().replace("per: plan_id", "per: [plan_id]");
+    assert_problem(&parse_yaml(&text).unwrap_err(), "trigger.per", &["chuỗi"]);
+
+    // Only an event has data to take a subject from. (A manual trigger still reads and writes
+    // as `{type: manual}`.)
+    let manual = parse(&doc("gui", SIMPLE).replace(
+        "trigger: { type: event, event: card.issued }",
+        "trigger: { type: manual }",
+    ));
+    assert_eq!(manual.trigger, Trigger::Manual {});
+    assert_eq!(
+        serde_json::to_value(&manual.trigger).unwrap(),
+        json!({"type": "manual"})
+    );
+    assert_eq!(parse(&manual.to_yaml()), manual);
+    for trigger in [
+        "{ type: segment, filter: { lifecycle: customer }, every: 1d, per: plan_id }",
+        "{ type: manual, per: plan_id }",
+    ] {
+        let text = doc("gui", SIMPLE).replace(
+            "trigger: { type: event, event: card.issued }",
+            &format!("trigger: {trigger}"),
+        );
+        let errors = parse_yaml(&text).unwrap_err();
+        assert_problem(&errors, "trigger.per", &["type: event", "dòng 3"]);
+        let json = serde_json::to_string(&yaml_serde::from_str::<Value>(&text).unwrap()).unwrap();
+        assert_problem(
+            &parse_json(&json).unwrap_err(),
+            "trigger.per",
+            &["type: event"],
+        );
+    }
+}
+
+#[test]
+fn an_event_concerns_only_the_enrollment_of_the_subject_it_names() {
+    let journey = parse(&per_plan());
+    let subject = |data: Value| journey.subject_of(&data);
+    assert_eq!(
+        subject(json!({"plan_id": "PLAN-A"})).as_deref(),
+        Some("PLAN-A")
+    );
+    assert_eq!(subject(json!({"plan_id": 42})).as_deref(), Some("42"));
+    let longest = "x".repeat(MAX_SUBJECT);
+    assert_eq!(subject(json!({ "plan_id": longest })), Some(longest));
+    // No usable value: the event names no subject.
+    for data in [
+        json!({}),
+        json!(null),
+        json!({"holding_id": "PLAN-A"}),
+        json!({"plan_id": ""}),
+        json!({"plan_id": "  "}),
+        json!({"plan_id": "A#B"}),
+        json!({"plan_id": "A\nB"}),
+        json!({"plan_id": 1.5}),
+        json!({"plan_id": true}),
+        json!({"plan_id": {"id": "PLAN-A"}}),
+        json!({"plan_id": "x".repeat(MAX_SUBJECT + 1)}),
+    ] {
+        assert_eq!(subject(data.clone()), None, "{data}");
+    }
+
+    let a = Some("PLAN-A");
+    assert!(journey.concerns(a, &json!({"plan_id": "PLAN-A", "rung": "D-5"})));
+    assert!(!journey.concerns(a, &json!({"plan_id": "PLAN-B"})));
+    // An event naming no plan moves no plan's enrollment…
+    assert!(!journey.concerns(a, &json!({"message_id": "m"})));
+    // …only one made without a subject (by hand), which a plan's event does not move.
+    assert!(journey.concerns(None, &json!({"message_id": "m"})));
+    assert!(!journey.concerns(None, &json!({"plan_id": "PLAN-A"})));
+
+    // A journey that runs once per customer has no subjects: every event concerns it.
+    let plain = parse(&doc("gui", SIMPLE));
+    assert_eq!(plain.subject_of(&json!({"plan_id": "PLAN-A"})), None);
+    assert!(plain.concerns(None, &json!({"plan_id": "PLAN-B"})));
 }
 
 #[test]

@@ -12,6 +12,9 @@
 //!   `yes` (taken at once when the message was already opened);
 //! - every reachable step has a way to an `exit`, so no enrollment can stay forever: a loop
 //!   needs a cap (a `branch_condition` on `visits`, a goal alone is not enough).
+//!
+//! `trigger.per` names a field of the trigger event's data (`a-z`, `0-9`, `_`; 1–64
+//! characters); only an event trigger has it, which reading the document already enforces.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -85,6 +88,15 @@ fn is_slug(text: &str, min: usize, max: usize) -> bool {
         && !text.ends_with('-')
 }
 
+/// The name of a field of an event's data that `trigger.per` may name: `a-z`, `0-9` and `_`,
+/// 1–64 characters.
+fn is_field_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// A step named in a message.
 fn step_name(id: &str) -> String {
     format!("Bước \"{id}\"")
@@ -149,10 +161,18 @@ impl Checker<'_> {
             );
         }
         match &journey.trigger {
-            Trigger::Event { event, when } => {
+            Trigger::Event { event, when, per } => {
                 self.event_type("trigger.event", "Điều kiện bắt đầu", event);
                 if let Some(when) = when {
                     self.condition("trigger.when", "Điều kiện bắt đầu", when, History::None, 0);
+                }
+                if let Some(per) = per
+                    && !is_field_name(per)
+                {
+                    self.add(
+                        "trigger.per",
+                        "Điều kiện bắt đầu: per là tên một trường trong dữ liệu sự kiện, chỉ gồm chữ thường không dấu, số và \"_\" (1–64 ký tự), ví dụ \"plan_id\"",
+                    );
                 }
             }
             Trigger::Segment { filter, every } => {
@@ -172,7 +192,7 @@ impl Checker<'_> {
                     MAX_WAIT,
                 );
             }
-            Trigger::Manual => {}
+            Trigger::Manual {} => {}
         }
         match &journey.reentry {
             Reentry::Once => {}

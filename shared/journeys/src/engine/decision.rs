@@ -232,14 +232,19 @@ impl<'a, L: Lookups> Context<'a, L> {
             return Ok(Decision::Ignore);
         }
         let facts = self.facts(event.data.clone()).await?;
-        if let Some(goal) = self.journey.goal_for(&event.kind, &facts) {
+        // In a journey that runs once per subject, goals, stops and waits hear only the events
+        // that name the enrollment's own subject (an engagement branch follows its message).
+        let ours = self
+            .journey
+            .concerns(self.enrollment.subject.as_deref(), &event.data);
+        if ours && let Some(goal) = self.journey.goal_for(&event.kind, &facts) {
             return Ok(Decision::End {
                 status: EnrollmentStatus::Converted,
                 outcome: "converted".into(),
                 goal: Some(goal.name.clone()),
             });
         }
-        if let Some(stop) = self.journey.stop_for(&event.kind, &facts) {
+        if ours && let Some(stop) = self.journey.stop_for(&event.kind, &facts) {
             return Ok(Decision::End {
                 status: EnrollmentStatus::Stopped,
                 outcome: stop.outcome.clone().unwrap_or_else(|| "stopped".into()),
@@ -255,7 +260,10 @@ impl<'a, L: Lookups> Context<'a, L> {
                 when,
                 on_event,
                 ..
-            } if *kind == event.kind && self.event_matches(when.as_ref(), &event.data).await? => {
+            } if ours
+                && *kind == event.kind
+                && self.event_matches(when.as_ref(), &event.data).await? =>
+            {
                 go_after(on_event, "on_event", event.at)
             }
             Step::BranchEngagement {
@@ -307,12 +315,12 @@ impl<'a, L: Lookups> Context<'a, L> {
                     .events_since(since, RECENT_EVENTS_LIMIT)
                     .await?;
                 let mut seen = None;
-                // Oldest first: the first matching event is the one the wait takes.
-                for candidate in recent
-                    .iter()
-                    .rev()
-                    .filter(|e| e.kind == *event && e.at >= since)
-                {
+                let (journey, subject) = (self.journey, self.enrollment.subject.as_deref());
+                // Oldest first: the first matching event (of the enrollment's own subject) is
+                // the one the wait takes.
+                for candidate in recent.iter().rev().filter(|e| {
+                    e.kind == *event && e.at >= since && journey.concerns(subject, &e.data)
+                }) {
                     if self.event_matches(when.as_ref(), &candidate.data).await? {
                         seen = Some(candidate.at);
                         break;
@@ -605,6 +613,7 @@ steps:
             source: "api".into(),
             trigger: Value::Null,
             holding: Value::Null,
+            subject: None,
             since: entered_at(),
         };
         let mut enrollment = new_enrollment(&version, customer, start, entered_at());
@@ -887,6 +896,142 @@ steps:
         assert_eq!(
             decide(&fake, &asleep, at + Duration::hours(2), Some(&before)).await,
             Decision::Ignore
+        );
+    }
+
+    /// A journey entered on `installment.due` once per instalment plan.
+    const PER_PLAN: &str = r#"
+key: nhac-ky
+name: Nhắc kỳ trả góp
+trigger: { type: event, event: installment.due, per: plan_id }
+goals:
+  - { name: Đã trả hết, event: installment.paid_off }
+stops:
+  - { name: Huỷ trả góp, event: installment.cancelled, outcome: huy }
+start: doi-thanh-toan
+steps:
+  doi-thanh-toan:
+    type: wait_for_event
+    event: installment.payment_received
+    timeout: 5d
+    on_event: cam-on
+    on_timeout: het-han
+  cam-on: { type: exit, outcome: da-thanh-toan }
+  het-han: { type: exit }
+"#;
+
+    #[tokio::test]
+    async fn an_enrollment_per_plan_hears_only_the_events_of_its_own_plan() {
+        let journey = parse_yaml(PER_PLAN).expect("the per-plan journey parses");
+        let version = JourneyVersion {
+            key: journey.key.clone(),
+            number: 1,
+            definition: journey.clone(),
+            created_at: entered_at(),
+            created_by: "admin".into(),
+        };
+        let at = entered_at();
+        let start = Start {
+            id: "enr-plan-a".into(),
+            source: "event:installment.due".into(),
+            trigger: json!({"plan_id": "PLAN-A", "rung": "D-5"}),
+            holding: Value::Null,
+            subject: journey.subject_of(&json!({"plan_id": "PLAN-A"})),
+            since: at,
+        };
+        let entered = new_enrollment(&version, CustomerId::new_at(at), start, at);
+        assert_eq!(entered.subject.as_deref(), Some("PLAN-A"));
+        let decide = async |fake: &Fake, enrollment: &Enrollment, event: Option<&JobEvent>| {
+            Context::new(fake, enrollment, &journey, at + Duration::hours(1))
+                .decide(event)
+                .await
+                .expect("memory answers")
+        };
+        let of = |plan: &str| json!({ "plan_id": plan, "amount": 1_500_000 });
+
+        // On entry, another plan's payment (or one naming no plan) on the timeline does not
+        // end the wait; its own plan's does.
+        let paid_b = seen("installment.payment_received", at, of("PLAN-B"));
+        let paid_unnamed = seen("installment.payment_received", at, json!({}));
+        let paid_a = seen(
+            "installment.payment_received",
+            at + Duration::minutes(1),
+            of("PLAN-A"),
+        );
+        let others = Fake {
+            events: vec![paid_b.clone(), paid_unnamed.clone()],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&others, &entered, None).await,
+            Decision::Wait {
+                until: at + Duration::hours(1) + Duration::days(5)
+            }
+        );
+        let with_own = Fake {
+            events: vec![paid_b, paid_unnamed, paid_a.clone()],
+            ..Fake::default()
+        };
+        assert_eq!(
+            decide(&with_own, &entered, None).await,
+            go_after("cam-on", "on_event", paid_a.at)
+        );
+
+        // Waiting, and at any step for goals and stops: only events naming plan A move it.
+        let asleep = waiting(entered, at + Duration::days(5));
+        let fake = Fake::default();
+        let when = at + Duration::minutes(30);
+        for kind in [
+            "installment.payment_received",
+            "installment.paid_off",
+            "installment.cancelled",
+        ] {
+            for data in [
+                of("PLAN-B"),
+                json!({}),
+                json!({"plan_id": {"id": "PLAN-A"}}),
+            ] {
+                assert_eq!(
+                    decide(&fake, &asleep, Some(&event(kind, when, data.clone()))).await,
+                    Decision::Ignore,
+                    "{kind} {data}"
+                );
+            }
+        }
+        assert_eq!(
+            decide(
+                &fake,
+                &asleep,
+                Some(&event("installment.payment_received", when, of("PLAN-A")))
+            )
+            .await,
+            go_after("cam-on", "on_event", when)
+        );
+        assert_eq!(
+            decide(
+                &fake,
+                &asleep,
+                Some(&event("installment.paid_off", when, of("PLAN-A")))
+            )
+            .await,
+            Decision::End {
+                status: EnrollmentStatus::Converted,
+                outcome: "converted".into(),
+                goal: Some("Đã trả hết".into()),
+            }
+        );
+        assert_eq!(
+            decide(
+                &fake,
+                &asleep,
+                Some(&event("installment.cancelled", when, of("PLAN-A")))
+            )
+            .await,
+            Decision::End {
+                status: EnrollmentStatus::Stopped,
+                outcome: "huy".into(),
+                goal: None,
+            }
         );
     }
 

@@ -117,6 +117,12 @@ pub struct Enrollment {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub trigger: Value,
+    /// What the enrollment is about, in a journey that runs once per subject
+    /// (`trigger.per`): the value of that field in the trigger event's data (an instalment
+    /// plan's id, a contract's). Only that subject's events move it. Absent in a journey that
+    /// runs once per customer, and for an enrollment made by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// How the customer entered: `event:<type>`, `segment`, `api`, `csv`.
     pub source: String,
     /// Entered (UTC).
@@ -224,6 +230,8 @@ pub struct Start {
     pub trigger: Value,
     /// The holding the enrollment is about.
     pub holding: Value,
+    /// The subject, in a journey that runs once per subject ([`Enrollment::subject`]).
+    pub subject: Option<String>,
     /// When what enrolled the customer happened (the trigger event's instant; now otherwise).
     pub since: DateTime<Utc>,
 }
@@ -254,6 +262,7 @@ pub fn new_enrollment(
         messages: BTreeMap::new(),
         holding: start.holding,
         trigger: start.trigger,
+        subject: start.subject,
         source: start.source,
         entered_at: now,
         ended_at: None,

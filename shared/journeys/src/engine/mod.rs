@@ -8,7 +8,9 @@
 //! produced (for engagement branches) and the trigger's data. `seq` counts its transitions and
 //! is the optimistic-concurrency version: every change is written on condition that `seq` is
 //! still what was read. `CUS#<customer>` / `ENRON#<journey>` marks the one enrollment of that
-//! journey the customer is active in.
+//! journey the customer is active in; in a journey that runs once per subject (`trigger.per`:
+//! an instalment plan, a contract), `ENRON#<journey>#<subject>` marks each subject's, and the
+//! enrollment records its `subject`.
 //!
 //! # One step
 //! A step job (`steps` queue, function `journey-worker`) names an enrollment and either the

@@ -387,7 +387,7 @@ async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), Store
     match deps
         .store
         .delete(
-            &keys::enrollment_guard(customer, &enrollment.journey),
+            &keys::enrollment_guard(customer, &enrollment.journey, enrollment.subject.as_deref()),
             StoreCondition::Equals("enrollment_id".into(), enrollment.id.clone().into()),
         )
         .await
@@ -395,8 +395,15 @@ async fn release_guard(deps: &Deps, enrollment: &Enrollment) -> Result<(), Store
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
         Err(other) => return Err(other),
     }
-    // The customer may be let in again: an entry that waited for this one starts now.
-    crate::entry::start_queued(deps, customer, &enrollment.journey).await
+    // The customer (about this subject) may be let in again: an entry that waited for this one
+    // starts now.
+    crate::entry::start_queued(
+        deps,
+        customer,
+        &enrollment.journey,
+        enrollment.subject.as_deref(),
+    )
+    .await
 }
 
 /// Publishes `journey.converted`, `journey.exited` or `journey.stopped` on the events queue
@@ -407,7 +414,7 @@ async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
         EnrollmentStatus::Stopped => nhip_core::event_types::JOURNEY_STOPPED,
         _ => nhip_core::event_types::JOURNEY_EXITED,
     };
-    let event = DomainEvent {
+    let mut event = DomainEvent {
         id: format!("enr-{}-end", enrollment.id),
         source: nhip_core::events::NHIP_SOURCE.into(),
         kind: kind.into(),
@@ -422,6 +429,9 @@ async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
             "last_step": enrollment.step,
         }),
     };
+    if let Some(subject) = &enrollment.subject {
+        event.data["subject"] = subject.clone().into();
+    }
     if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
         tracing::warn!(%error, "journey end not published");
     }
