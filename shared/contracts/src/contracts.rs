@@ -437,6 +437,37 @@ fn expect_status(
     }
 }
 
+/// One contract moving from status `from` by `event_type` (also the audit action): read at
+/// `version`, changed by `apply` (which answers the writes that go with it), committed with the
+/// profile, retried when the profile moved.
+#[allow(clippy::too_many_arguments)]
+async fn transition(
+    deps: &Deps,
+    principal: &Principal,
+    customer_id: &str,
+    holding_id: &str,
+    version: u64,
+    from: HoldingStatus,
+    action: &str,
+    event_type: &'static str,
+    apply: impl Fn(&mut Holding, &Customer, NaiveDate) -> Result<Vec<WriteOp>, StoreError>,
+) -> Result<Changed, ContractError> {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
+        attempt.pause().await;
+        let (before, stored) =
+            contract_at(deps, principal, customer_id, holding_id, version).await?;
+        expect_status(&stored, from, action)?;
+        let mut contract = moved_on(&stored, deps, principal);
+        let extra = apply(&mut contract, &before, vn_date(deps.clock.now()))?;
+        let writes = vec![write(&contract, Some(&stored), event_type)];
+        let audit = (event_type, timeline_data(&contract));
+        if let Some(done) = commit(deps, principal, &before, writes, audit, extra).await? {
+            return Ok(Changed::from(done));
+        }
+    }
+    Err(SaveError::Conflict.into())
+}
+
 /// Activates a draft contract: it counts toward its consultant's bonus from today.
 pub async fn activate(
     deps: &Deps,
@@ -445,20 +476,19 @@ pub async fn activate(
     holding_id: &str,
     version: u64,
 ) -> Result<Changed, ContractError> {
-    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
-        attempt.pause().await;
-        let (before, stored) =
-            contract_at(deps, principal, customer_id, holding_id, version).await?;
-        expect_status(&stored, HoldingStatus::Pending, "kích hoạt")?;
-        let mut contract = moved_on(&stored, deps, principal);
-        let extra = activate_terms(&mut contract, &before, vn_date(deps.clock.now()))?;
-        let writes = vec![write(&contract, Some(&stored), types::CONTRACT_ACTIVATED)];
-        let audit = ("contract.activated", timeline_data(&contract));
-        if let Some(done) = commit(deps, principal, &before, writes, audit, extra).await? {
-            return Ok(Changed::from(done));
-        }
-    }
-    Err(SaveError::Conflict.into())
+    let (from, event) = (HoldingStatus::Pending, types::CONTRACT_ACTIVATED);
+    transition(
+        deps,
+        principal,
+        customer_id,
+        holding_id,
+        version,
+        from,
+        "kích hoạt",
+        event,
+        activate_terms,
+    )
+    .await
 }
 
 /// Settles an active contract today ("tất toán").
@@ -469,21 +499,23 @@ pub async fn settle(
     holding_id: &str,
     version: u64,
 ) -> Result<Changed, ContractError> {
-    for attempt in nhip_core::retry::attempts(nhip_core::retry::IN_REQUEST) {
-        attempt.pause().await;
-        let (before, stored) =
-            contract_at(deps, principal, customer_id, holding_id, version).await?;
-        expect_status(&stored, HoldingStatus::Active, "tất toán")?;
-        let mut contract = moved_on(&stored, deps, principal);
-        contract.status = HoldingStatus::Settled;
-        contract.settled_on = Some(vn_date(deps.clock.now()));
-        let writes = vec![write(&contract, Some(&stored), types::CONTRACT_SETTLED)];
-        let audit = ("contract.settled", timeline_data(&contract));
-        if let Some(done) = commit(deps, principal, &before, writes, audit, Vec::new()).await? {
-            return Ok(Changed::from(done));
-        }
-    }
-    Err(SaveError::Conflict.into())
+    let (from, event) = (HoldingStatus::Active, types::CONTRACT_SETTLED);
+    transition(
+        deps,
+        principal,
+        customer_id,
+        holding_id,
+        version,
+        from,
+        "tất toán",
+        event,
+        |contract, _, today| {
+            contract.status = HoldingStatus::Settled;
+            contract.settled_on = Some(today);
+            Ok(Vec::new())
+        },
+    )
+    .await
 }
 
 /// Renews an active contract: it becomes `renewed`, and its successor, active from its

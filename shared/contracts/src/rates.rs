@@ -14,7 +14,6 @@ use nhip_core::keys;
 use nhip_crm::holdings::{Product, ProductKind};
 use nhip_ports::store::{Condition, Index, Query, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// Highest base rate accepted: 50 % a year.
 const MAX_BASE_BP: u32 = 5_000;
@@ -272,9 +271,4 @@ pub async fn history(deps: &Deps, code: &str) -> Result<Vec<RatesChange>, StoreE
         .into_iter()
         .map(|item| nhip_core::records::from_item::<RatesChange>(item, "product_rates_change"))
         .collect()
-}
-
-/// The rates as JSON for an audit entry.
-pub fn audit_data(product: &str, old: &Rates, new: &Rates) -> Value {
-    serde_json::json!({"product": product, "old": old, "new": new})
 }

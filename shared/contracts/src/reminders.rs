@@ -137,6 +137,8 @@ pub async fn run(deps: &Deps, date: NaiveDate) -> Result<RunReport, StoreError> 
     };
     let (settings, _) = settings::in_force(deps).await?;
     let ladder = settings.instalment_ladder();
+    // Read once: every contract alert names its product.
+    let products = nhip_crm::holdings::products(&*deps.store).await?;
     let mut cursor = None;
     loop {
         let page = deps
@@ -163,7 +165,8 @@ pub async fn run(deps: &Deps, date: NaiveDate) -> Result<RunReport, StoreError> 
                     requests.extend(sent);
                 }
                 (Some("HOLD"), Some(customer), Some(holding)) => {
-                    let sent = expiry_alerts(deps, &settings, customer, holding, date).await?;
+                    let sent =
+                        expiry_alerts(deps, &settings, &products, customer, holding, date).await?;
                     report.expiries += sent.len();
                     requests.extend(sent);
                 }
@@ -442,6 +445,7 @@ async fn repoint_plan(
 async fn expiry_alerts(
     deps: &Deps,
     settings: &ReminderSettings,
+    products: &std::collections::BTreeMap<String, nhip_crm::holdings::Product>,
     customer_id: &str,
     holding_id: &str,
     date: NaiveDate,
@@ -470,9 +474,8 @@ async fn expiry_alerts(
     } else {
         (SUBSCRIPTION_EXPIRY, types::SUBSCRIPTION_EXPIRING)
     };
-    let product = nhip_crm::holdings::repo::product(&*deps.store, &holding.product).await?;
     let data = json!({
-        "product": product.map_or(holding.product.clone(), |p| p.name),
+        "product": products.get(&holding.product).map_or(holding.product.clone(), |p| p.name.clone()),
         "contract_no": holding.reference,
         "amount": holding.amount,
         "due_date": expires_on.to_string(),
