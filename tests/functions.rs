@@ -743,7 +743,7 @@ fn step_job(record: &SqsMessage) -> nhip_core::scheduler::StepJob {
 }
 
 #[tokio::test]
-async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_early_activation_to_the_wait()
+async fn journey_worker_batch_fixture_sends_each_step_once_however_often_the_batch_comes()
  {
     let local = support::local_deps();
     let deps = &local.deps;
@@ -838,27 +838,46 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
         );
     }
 
-    // One send request: the welcome e-mail, keyed by the enrollment, step and visit.
+    // The seq job runs the welcome and, in the same run, enters the wait for the activation;
+    // the activation's job moves the wait on (whichever of the two ran first, the second
+    // delivery finds the other done), into the offer and the app invitation. Each send request
+    // once, keyed by the enrollment, step and visit, however often the batch came.
     let sends = take_all(&*deps.queues.sends).await;
-    assert_eq!(sends.len(), 1, "{sends:?}");
-    let request: Value = serde_json::from_str(sends[0].body.as_deref().unwrap()).unwrap();
+    let keys: Vec<String> = sends
+        .iter()
+        .map(|m| {
+            let request: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            request["idempotency_key"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
     assert_eq!(
-        request["targets"],
+        unique,
+        ["chao-mung", "moi-cai-app", "uu-dai"]
+            .map(|step| format!("journey#{enrollment_id}#{step}#1"))
+            .to_vec(),
+        "{sends:?}"
+    );
+    let welcome: Value = serde_json::from_str(
+        sends
+            .iter()
+            .find(|m| m.body.as_deref().unwrap().contains("#chao-mung#"))
+            .and_then(|m| m.body.as_deref())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        welcome["targets"],
         json!([{"channel": "email", "template": "the-moi-chao-mung-email"}]),
-        "{request}"
+        "{welcome}"
     );
-    assert_eq!(request["customer_id"], customer_id.as_str());
-    assert_eq!(request["purpose"], "care");
-    assert_eq!(
-        request["idempotency_key"],
-        format!("journey#{enrollment_id}#chao-mung#1")
-    );
+    assert_eq!(welcome["customer_id"], customer_id.as_str());
+    assert_eq!(welcome["purpose"], "care");
 
-    // The activation reached the enrollment before it waited for one: the event job decides
-    // nothing (no failure, nothing ended or skipped, no decision recorded). The wait step,
-    // when its job runs, finds the activation on the timeline (everything since the
-    // enrollment last stopped waiting counts): tests/journey_engine.rs
-    // `card_onboarding_activation_before_the_first_wait_is_not_missed`.
+    // Waiting 30 days for the first spend; one step record per step, the activation's on the
+    // wait it moved.
     let after = card_enrollments(deps, &customer_id).await;
     assert_eq!(after.len(), 1);
     let after = &after[0];
@@ -866,21 +885,16 @@ async fn journey_worker_batch_fixture_sends_the_welcome_once_and_leaves_the_earl
         after.status,
         nhip_journeys::engine::EnrollmentStatus::Active
     );
-    assert_eq!(after.step, "cho-kich-hoat-1");
-    assert_eq!(after.phase, nhip_journeys::engine::Phase::Entering);
-    assert_eq!(after.seq, 1);
+    assert_eq!(after.step, "cho-giao-dich");
+    assert_eq!(after.phase, nhip_journeys::engine::Phase::Waiting);
+    assert_eq!(after.seq, 6);
     let records = step_records(deps, &customer_id, &enrollment_id).await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["seq"], 0);
-    assert_eq!(records[0]["event_id"], Value::Null);
-    // What is queued next is the wait step's job, for seq 1 (the redelivery queued it again;
-    // the second copy finds the step done), and no event job.
-    let next = take_all(&*deps.queues.steps).await;
-    assert!(!next.is_empty());
-    for record in &next {
-        let job = step_job(record);
-        assert_eq!((job.seq, &job.event), (Some(1), &None), "{job:?}");
-    }
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4, 5], "{records:?}");
+    assert_eq!(records[2]["step"], "cho-kich-hoat-1");
+    assert_eq!(records[2]["event_type"], "card.activated");
+    // A wait hands on through due work, not the steps queue.
+    assert!(take_all(&*deps.queues.steps).await.is_empty());
 }
 
 #[tokio::test]
@@ -971,6 +985,10 @@ async fn api_journey_fixtures_install_the_seed_take_an_event_and_count_the_enrol
         )
     );
 
+    // The enrollment counts once the change feed is folded (the `journey-stats` function).
+    nhip_local_runner::consumers::fold_feed(&local.deps)
+        .await
+        .unwrap();
     let (status, body) = invoke_api(gateway, "api/journey-stats.json").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totals"]["counts"]["entered"], 1, "{body}");

@@ -284,13 +284,15 @@ pub async fn drain(deps: &Arc<Deps>, name: &str) -> usize {
     }
 }
 
-/// Runs every consumer until every queue is empty.
+/// Runs every consumer until every queue is empty, and folds the change feed into the journey
+/// counters.
 pub async fn settle(deps: &Arc<Deps>) {
     for _ in 0..1000 {
         let mut delivered = 0;
         for (name, _) in deps.queues.all() {
             delivered += drain(deps, name).await;
         }
+        nhip_local_runner::consumers::fold_feed(deps).await.unwrap();
         if delivered == 0 {
             return;
         }

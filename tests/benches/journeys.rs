@@ -49,10 +49,9 @@ async fn drain(deps: &nhip_core::Deps) -> anyhow::Result<u64> {
             "steps failed: {:?}",
             response.batch_item_failures
         );
-        for (_, receipt) in receipts {
-            deps.queues.steps.delete(&receipt).await?;
-            handled += 1;
-        }
+        let receipts: Vec<String> = receipts.into_iter().map(|(_, r)| r).collect();
+        deps.queues.steps.delete_batch(&receipts).await?;
+        handled += receipts.len() as u64;
     }
 }
 

@@ -143,6 +143,9 @@ pub struct Deps {
     /// Where the console signs staff in, when not with a password of its own (Cognito's hosted
     /// UI in AWS); `None` locally, where staff sign in with the directory's passwords.
     pub identity: Option<Arc<dyn IdentityProvider>>,
+    /// The table's change feed when it is read by pulling (the local file's); `None` on AWS,
+    /// where Lambda hands the stream's records to the `journey-stats` function.
+    pub feed: Option<Arc<dyn nhip_ports::store::ChangeFeed>>,
 }
 
 /// Lead submissions accepted per source address per minute, unless configured otherwise.

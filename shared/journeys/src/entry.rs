@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 
 use crate::definitions::{self, JourneyVersion};
 use crate::engine::{self, EnrollmentStatus};
-use crate::stats;
 use nhip_core::deps::Deps;
 use nhip_core::keys;
 use nhip_core::scheduler::{JobEvent, StepJob};
@@ -343,7 +342,6 @@ async fn enroll_or_queue(
         }
         Err(other) => return Err(other),
     }
-    stats::entered(deps, &enrollment).await?;
     let mut event = DomainEvent {
         id: format!("enr-{id}-start"),
         source: nhip_core::events::NHIP_SOURCE.into(),

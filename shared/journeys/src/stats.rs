@@ -1,20 +1,31 @@
 //! Journey counters per version and per step, in one partition per version
 //! (`STAT#JRN#<journey>:<version>`, sort key `ALL` or `STEP#<step>`), so the statistics page is
-//! one query. The engine adds to them after each transition it wrote (entered, waiting now,
-//! converted, exited, stopped, ticketed); the messaging pipeline and the tracker add the
-//! message counters (sent, delivered, opened, clicked, not sent, errors) of messages whose
-//! cause is a journey step.
+//! one query.
+//!
+//! The engine's counters (entered, waiting now, converted, exited, stopped, ticketed) are
+//! derived, never added to on the step's path: each step record carries what its transition
+//! changes ([`deltas`], attribute `counts`), and a new enrollment counts as entered. Both items
+//! are created with `feed: stats`, so they reach [`fold`] through the table's change feed (the
+//! DynamoDB stream; locally the SQLite file's `feed` table), which adds a batch's records to
+//! each counter item in one conditional update. The item keeps, per feed shard, the position
+//! of the last record folded into it (`fed_<shard>`), and the update is conditional on that
+//! mark, so a redelivered batch adds nothing twice, and a failure before the update loses
+//! nothing (the feed delivers the batch again). A step record is written once per enrollment
+//! and `seq`, so a redelivered step job cannot count twice either.
+//!
+//! The messaging pipeline and the tracker add the message counters (sent, delivered, opened,
+//! clicked, not sent, errors) of messages whose cause is a journey step.
 
 use std::collections::BTreeMap;
 
 use nhip_domain::journey::{Journey, Step};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::engine::{Enrollment, EnrollmentStatus, Phase};
 use nhip_core::deps::Deps;
 use nhip_core::keys;
-use nhip_ports::store::{Index, Key, StoreError};
+use nhip_ports::store::{Condition, FEED, FeedRecord, Index, Item, Key, StoreError, Update};
 
 /// The counters, in display order.
 pub const COUNTERS: [&str; 12] = [
@@ -32,42 +43,34 @@ pub const COUNTERS: [&str; 12] = [
     "errors",
 ];
 
-/// Counts a new enrollment.
-pub async fn entered(deps: &Deps, enrollment: &Enrollment) -> Result<(), StoreError> {
-    add(
-        deps,
-        &enrollment.journey,
-        enrollment.journey_version,
-        &[(None, "entered", 1), (Some(&enrollment.step), "entered", 1)],
-    )
-    .await
-}
+/// The change feed consumer that folds into these counters (`feed` attribute's value).
+pub const FEED_CONSUMER: &str = "stats";
 
-/// Counts one transition from `before` to `after`.
-pub async fn transition(
-    deps: &Deps,
-    before: &Enrollment,
-    after: &Enrollment,
-    journey: &Journey,
-) -> Result<(), StoreError> {
-    let mut changes: Vec<(Option<&str>, &str, i64)> = Vec::new();
+/// How long a shard's mark is kept after its last record: a DynamoDB stream keeps records
+/// for 24 hours, so a shard silent for two days has closed.
+const SHARD_MARK_DAYS: i64 = 2;
+
+/// One change to a counter: the step (`None`: the version's totals), the counter, the amount.
+pub type Delta = (Option<String>, &'static str, i64);
+
+/// What a transition from `before` to `after` changes in the counters.
+pub fn deltas(before: &Enrollment, after: &Enrollment, journey: &Journey) -> Vec<Delta> {
+    let mut changes: Vec<Delta> = Vec::new();
+    let mut both = |step: &str, counter: &'static str, amount: i64| {
+        changes.push((None, counter, amount));
+        changes.push((Some(step.to_owned()), counter, amount));
+    };
     if before.phase == Phase::Waiting && after.phase != Phase::Waiting {
-        changes.push((None, "waiting", -1));
-        changes.push((Some(&before.step), "waiting", -1));
+        both(&before.step, "waiting", -1);
     }
     if after.phase == Phase::Waiting && before.phase != Phase::Waiting {
-        changes.push((None, "waiting", 1));
-        changes.push((Some(&after.step), "waiting", 1));
-    }
-    if after.phase == Phase::Entering {
-        changes.push((Some(&after.step), "entered", 1));
+        both(&after.step, "waiting", 1);
     }
     if before.phase == Phase::Entering
         && after.status == EnrollmentStatus::Active
         && matches!(journey.step(&before.step), Some(Step::Ticket { .. }))
     {
-        changes.push((None, "ticketed", 1));
-        changes.push((Some(&before.step), "ticketed", 1));
+        both(&before.step, "ticketed", 1);
     }
     let ended = match after.status {
         EnrollmentStatus::Active => None,
@@ -76,19 +79,171 @@ pub async fn transition(
         EnrollmentStatus::Stopped => Some("stopped"),
     };
     if let Some(counter) = ended {
-        changes.push((None, counter, 1));
-        changes.push((Some(&after.step), counter, 1));
+        both(&after.step, counter, 1);
     }
-    add(deps, &before.journey, before.journey_version, &changes).await
+    if after.phase == Phase::Entering {
+        changes.push((Some(after.step.clone()), "entered", 1));
+    }
+    changes
 }
 
-async fn add(
-    deps: &Deps,
-    journey: &str,
-    version: u32,
-    changes: &[(Option<&str>, &str, i64)],
-) -> Result<(), StoreError> {
-    nhip_core::stats::add_to_journey(deps, journey, version, changes).await
+/// The `counts` attribute of a step record.
+pub fn counts_attribute(changes: &[Delta]) -> Value {
+    Value::Array(
+        changes
+            .iter()
+            .map(|(step, counter, amount)| json!([step, counter, amount]))
+            .collect(),
+    )
+}
+
+/// What a feed record changes: the journey, its version and the deltas; `None` for a record of
+/// another consumer or another kind.
+fn changes_of(item: &Item) -> Option<(String, u32, Vec<(Option<String>, String, i64)>)> {
+    if item.get(FEED).and_then(Value::as_str) != Some(FEED_CONSUMER) {
+        return None;
+    }
+    let journey = item.get("journey")?.as_str()?.to_owned();
+    let version = u32::try_from(item.get("journey_version")?.as_u64()?).ok()?;
+    let changes = match item.get("kind").and_then(Value::as_str)? {
+        crate::engine::KIND => {
+            let step = item.get("step")?.as_str()?.to_owned();
+            vec![(None, "entered".to_owned(), 1), (Some(step), "entered".to_owned(), 1)]
+        }
+        crate::engine::STEP_KIND => item
+            .get("counts")?
+            .as_array()?
+            .iter()
+            .filter_map(|change| {
+                let step = match change.get(0)? {
+                    Value::Null => None,
+                    Value::String(step) => Some(step.clone()),
+                    _ => return None,
+                };
+                let counter = change.get(1)?.as_str()?;
+                COUNTERS.contains(&counter).then_some(())?;
+                Some((step, counter.to_owned(), change.get(2)?.as_i64()?))
+            })
+            .collect(),
+        _ => return None,
+    };
+    Some((journey, version, changes))
+}
+
+/// What a batch of feed records adds to one counter item.
+#[derive(Default)]
+struct Tally {
+    step: Option<String>,
+    /// (shard, position, counter, amount), in feed order.
+    entries: Vec<(String, String, String, i64)>,
+}
+
+/// Folds a batch of feed records into the counters: one read and one conditional update per
+/// counter item the batch touches. Records of other consumers are skipped. Returns how many
+/// records counted.
+pub async fn fold(deps: &Deps, records: &[FeedRecord]) -> Result<usize, StoreError> {
+    let mut tallies: BTreeMap<Key, Tally> = BTreeMap::new();
+    let mut counted = 0;
+    for record in records {
+        let Some((journey, version, changes)) = changes_of(&record.item) else {
+            continue;
+        };
+        counted += 1;
+        for (step, counter, amount) in changes {
+            let key = keys::journey_stats(&journey, version, step.as_deref());
+            let tally = tallies.entry(key).or_insert_with(|| Tally {
+                step: step.clone(),
+                entries: Vec::new(),
+            });
+            tally
+                .entries
+                .push((record.shard.clone(), record.seq.clone(), counter, amount));
+        }
+    }
+    for (key, tally) in &tallies {
+        fold_into(deps, key, tally).await?;
+    }
+    Ok(counted)
+}
+
+fn mark_attr(shard: &str) -> String {
+    format!("fed_{shard}")
+}
+
+/// A mark's position and when it was written (`<position>|<epoch seconds>`).
+fn read_mark(value: &Value) -> Option<(&str, i64)> {
+    let (position, at) = value.as_str()?.split_once('|')?;
+    Some((position, at.parse().ok()?))
+}
+
+/// Adds a tally's records that are past the item's marks, moving the marks, on condition the
+/// marks are still what was read.
+async fn fold_into(deps: &Deps, key: &Key, tally: &Tally) -> Result<(), StoreError> {
+    for attempt in nhip_core::retry::attempts(nhip_core::retry::CONTENDED) {
+        attempt.pause().await;
+        let stored = deps.store.get(key).await?.unwrap_or_default();
+        let mark = |shard: &str| {
+            stored
+                .get(&mark_attr(shard))
+                .and_then(read_mark)
+                .map(|(position, _)| position.to_owned())
+        };
+        let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+        for (shard, position, counter, amount) in &tally.entries {
+            if mark(shard).is_some_and(|folded| position.as_str() <= folded.as_str()) {
+                continue;
+            }
+            *sums.entry(counter).or_default() += amount;
+            let latest = last.entry(shard).or_default();
+            if *latest < position.as_str() {
+                *latest = position;
+            }
+        }
+        if last.is_empty() {
+            return Ok(());
+        }
+        let now = deps.clock.now().timestamp();
+        let mut update = Update::new().set("kind", "journey_stats");
+        if let Some(step) = &tally.step {
+            update = update.set("step", step.as_str());
+        }
+        for (counter, amount) in sums {
+            update = update.add(counter, amount);
+        }
+        let mut conditions = Vec::new();
+        for (shard, position) in &last {
+            let attr = mark_attr(shard);
+            conditions.push(match stored.get(&attr) {
+                Some(value) => Condition::Equals(attr.clone(), value.clone()),
+                None => Condition::LacksAttr(attr.clone()),
+            });
+            update = update.set(attr, format!("{position}|{now}"));
+        }
+        // Marks of shards that closed long ago go (a table's stream rolls its shards).
+        for (attr, value) in &stored {
+            let Some(shard) = attr.strip_prefix("fed_") else {
+                continue;
+            };
+            if !last.contains_key(shard)
+                && read_mark(value)
+                    .is_some_and(|(_, at)| at < now - SHARD_MARK_DAYS * 24 * 3600)
+            {
+                update = update.remove(attr.as_str());
+                conditions.push(Condition::Equals(attr.clone(), value.clone()));
+            }
+        }
+        match deps
+            .store
+            .update(key, update, Condition::All(conditions))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(StoreError::TransactionConflict)
 }
 
 /// One row of the statistics: counts and rates.

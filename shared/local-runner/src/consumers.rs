@@ -136,13 +136,13 @@ impl Consumer {
             // An unidentifiable failure fails the whole batch, as Lambda treats it.
             return;
         }
-        for (id, receipt) in &receipts {
-            if failed.contains(id.as_str()) {
-                continue;
-            }
-            if let Err(error) = self.queue.delete(receipt).await {
-                tracing::warn!(function = self.function, %error, "acknowledging failed");
-            }
+        let handled: Vec<String> = receipts
+            .iter()
+            .filter(|(id, _)| !failed.contains(id.as_str()))
+            .map(|(_, receipt)| receipt.clone())
+            .collect();
+        if let Err(error) = self.queue.delete_batch(&handled).await {
+            tracing::warn!(function = self.function, %error, "acknowledging failed");
         }
     }
 }
@@ -177,4 +177,43 @@ pub fn to_record(queue: &str, message: ReceivedMessage) -> SqsMessage {
     record.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue}"));
     record.aws_region = Some("local".to_owned());
     record
+}
+
+/// Records of the change feed read at a time (a DynamoDB stream batch is up to 1,000 too).
+const FEED_BATCH: usize = 1000;
+/// How often the change feed is looked at when it was empty.
+const FEED_POLL: Duration = Duration::from_millis(200);
+
+/// The stand-in for Lambda's DynamoDB-stream mapping of the `journey-stats` function: folds
+/// the change feed's records into the journey counters until the feed is empty, acknowledging
+/// each batch after it was folded; returns how many records it read.
+pub async fn fold_feed(deps: &Deps) -> Result<usize, nhip_ports::store::StoreError> {
+    let Some(feed) = &deps.feed else {
+        return Ok(0);
+    };
+    let mut read = 0;
+    loop {
+        let records = feed.read(FEED_BATCH).await?;
+        if records.is_empty() {
+            return Ok(read);
+        }
+        nhip_journeys::stats::fold(deps, &records).await?;
+        feed.acknowledge(&records).await?;
+        read += records.len();
+    }
+}
+
+/// Folds the change feed as it fills, until `stop`.
+pub async fn run_feed(deps: Arc<Deps>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        match fold_feed(&deps).await {
+            Ok(_) => {}
+            // The batch is read again next time; marks keep it from counting twice.
+            Err(error) => tracing::warn!(function = "journey-stats", %error, "feed not folded"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FEED_POLL) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
 }

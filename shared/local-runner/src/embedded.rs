@@ -66,6 +66,7 @@ impl Embedded {
             bus: bus.clone(),
             versions: Default::default(),
             identity: None,
+            feed: Some(Arc::new(nhip_local::LocalFeed::new(self.db.clone()))),
         };
         (deps, bus)
     }

@@ -191,6 +191,7 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     for consumer in consumers::all(&deps) {
         tasks.spawn(consumer.run(stopped.clone()));
     }
+    tasks.spawn(consumers::run_feed(deps.clone(), stopped.clone()));
     tasks.spawn(keep_clock(store.clone(), clock.clone(), stopped.clone()));
     tasks.spawn(schedules::run(
         schedules::all(store),

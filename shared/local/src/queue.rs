@@ -127,19 +127,19 @@ impl LocalQueue {
                 for (id, body, attributes, sent_at, count) in candidates {
                     if let Some(r) = redrive.as_ref().filter(|r| count >= r.max_receives) {
                         // Received max_receives times and still not deleted: dead-letter it.
-                        tx.execute(
+                        tx.prepare_cached(
                             "UPDATE queue_messages SET queue = ?1, visible_at = ?2,
                                  receive_count = 0, receipt = NULL WHERE queue = ?3 AND id = ?4",
-                            params![r.dead_letter_queue, now, name, id],
-                        )?;
+                        )?
+                        .execute(params![r.dead_letter_queue, now, name, id])?;
                         continue;
                     }
                     let receipt = format!("{id}:{}", Ulid::new());
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE queue_messages SET visible_at = ?1, receive_count = ?2,
                              receipt = ?3 WHERE queue = ?4 AND id = ?5",
-                        params![hidden_until, count + 1, receipt, name, id],
-                    )?;
+                    )?
+                    .execute(params![hidden_until, count + 1, receipt, name, id])?;
                     received.push(ReceivedMessage {
                         message_id: id,
                         receipt_handle: receipt,
@@ -189,10 +189,11 @@ impl Queue for LocalQueue {
                 let id = Ulid::new().to_string();
                 let attributes = serde_json::to_string(&message.attributes)
                     .expect("a string map always serialises");
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO queue_messages (queue, id, body, attributes, sent_at, visible_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
+                )?
+                .execute(params![
                         name,
                         id,
                         message.body,
@@ -232,13 +233,32 @@ impl Queue for LocalQueue {
         // As in SQS, a stale receipt (the message was received again since) deletes nothing
         // and is not an error; deleting twice is fine.
         self.run(move |conn| {
-            conn.execute(
+            conn.prepare_cached(
                 "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2 AND receipt = ?3",
-                params![name, id, receipt],
-            )
+            )?
+            .execute(params![name, id, receipt])
         })
         .await?;
         Ok(())
+    }
+
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
+        let handles = receipt_handles
+            .iter()
+            .map(|h| split_receipt(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = self.name.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            for (id, receipt) in &handles {
+                tx.prepare_cached(
+                    "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2 AND receipt = ?3",
+                )?
+                .execute(params![name, id, receipt])?;
+            }
+            tx.commit()
+        })
+        .await
     }
 
     async fn change_visibility(

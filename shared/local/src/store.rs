@@ -66,11 +66,9 @@ fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
 
 fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
     let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
-            params![key.pk, key.sk],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(sql_error)?
+        .query_row(params![key.pk, key.sk], |row| row.get(0))
         .optional()
         .map_err(sql_error)?;
     body.map(|b| parse(&b)).transpose()
@@ -90,33 +88,67 @@ fn index_keys(item: &Item, index: Index) -> (Option<&str>, Option<&str>) {
     }
 }
 
-fn save(conn: &Connection, key: &Key, item: &Item) -> Result<(), StoreError> {
+/// Writes `item` under `key`; an item `created` with a [`store::FEED`] attribute joins the
+/// change feed in the same transaction, as DynamoDB's stream records an `INSERT`.
+fn save(conn: &Connection, key: &Key, item: &Item, created: bool) -> Result<(), StoreError> {
     let (g1pk, g1sk) = index_keys(item, Index::Gsi1);
     let (g2pk, g2sk) = index_keys(item, Index::Gsi2);
     let (g3pk, g3sk) = index_keys(item, Index::Gsi3);
     let ttl = item.get(store::TTL).and_then(Value::as_i64);
     let body = serde_json::to_string(item).map_err(StoreError::unavailable)?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ttl, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
              gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk,
              gsi3pk = excluded.gsi3pk, gsi3sk = excluded.gsi3sk, ttl = excluded.ttl,
              body = excluded.body",
-        params![
-            key.pk, key.sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, body
-        ],
     )
+    .map_err(sql_error)?
+    .execute(params![
+        key.pk, key.sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, body
+    ])
     .map_err(sql_error)?;
+    if created && item.get(store::FEED).is_some_and(Value::is_string) {
+        conn.prepare_cached("INSERT INTO feed (body) VALUES (?1)")
+            .map_err(sql_error)?
+            .execute(params![body])
+            .map_err(sql_error)?;
+    }
     Ok(())
 }
 
+/// The stored item a condition is checked against. Conditions on existence alone need no
+/// parsed item: an empty one stands for it.
+fn stored_for(
+    conn: &Connection,
+    key: &Key,
+    condition: &Condition,
+) -> Result<Option<Item>, StoreError> {
+    if condition_needs_attributes(condition) {
+        return load(conn, key);
+    }
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(sql_error)?
+        .exists(params![key.pk, key.sk])
+        .map_err(sql_error)?;
+    Ok(exists.then(Item::new))
+}
+
+fn condition_needs_attributes(condition: &Condition) -> bool {
+    match condition {
+        Condition::Always | Condition::Exists | Condition::NotExists => false,
+        Condition::All(all) => all.iter().any(condition_needs_attributes),
+        _ => true,
+    }
+}
+
 fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-        params![key.pk, key.sk],
-    )
-    .map_err(sql_error)?;
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(sql_error)?
+        .execute(params![key.pk, key.sk])
+        .map_err(sql_error)?;
     Ok(())
 }
 
@@ -155,8 +187,9 @@ impl ItemStore for SqliteStore {
         let key = validate_item(&item)?;
         self.run(move |conn| {
             let tx = immediate(conn)?;
-            check(&condition, load(&tx, &key)?.as_ref(), None)?;
-            save(&tx, &key, &item)?;
+            let found = stored_for(&tx, &key, &condition)?;
+            check(&condition, found.as_ref(), None)?;
+            save(&tx, &key, &item, found.is_none())?;
             tx.commit().map_err(sql_error)
         })
         .await
@@ -176,7 +209,7 @@ impl ItemStore for SqliteStore {
             let current = load(&tx, &key)?;
             check(&condition, current.as_ref(), None)?;
             let item = updated(&key, &update, current.as_ref())?;
-            save(&tx, &key, &item)?;
+            save(&tx, &key, &item, current.is_none())?;
             tx.commit().map_err(sql_error)?;
             Ok(item)
         })
@@ -188,7 +221,7 @@ impl ItemStore for SqliteStore {
         let key = key.clone();
         self.run(move |conn| {
             let tx = immediate(conn)?;
-            check(&condition, load(&tx, &key)?.as_ref(), None)?;
+            check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), None)?;
             remove(&tx, &key)?;
             tx.commit().map_err(sql_error)
         })
@@ -233,8 +266,9 @@ impl ItemStore for SqliteStore {
                 match op {
                     WriteOp::Put { item, condition } => {
                         let key = Key::of(&item).expect("validated");
-                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
-                        writes.push((key, Some(item)));
+                        let found = stored_for(&tx, &key, &condition)?;
+                        check(&condition, found.as_ref(), Some(i))?;
+                        writes.push((key, Some((item, found.is_none()))));
                     }
                     WriteOp::Update {
                         key,
@@ -244,20 +278,20 @@ impl ItemStore for SqliteStore {
                         let current = load(&tx, &key)?;
                         check(&condition, current.as_ref(), Some(i))?;
                         let item = updated(&key, &update, current.as_ref())?;
-                        writes.push((key, Some(item)));
+                        writes.push((key, Some((item, current.is_none()))));
                     }
                     WriteOp::Delete { key, condition } => {
-                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
+                        check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), Some(i))?;
                         writes.push((key, None));
                     }
                     WriteOp::Check { key, condition } => {
-                        check(&condition, load(&tx, &key)?.as_ref(), Some(i))?;
+                        check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), Some(i))?;
                     }
                 }
             }
             for (key, item) in &writes {
                 match item {
-                    Some(item) => save(&tx, key, item)?,
+                    Some((item, created)) => save(&tx, key, item, *created)?,
                     None => remove(&tx, key)?,
                 }
             }

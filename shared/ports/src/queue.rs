@@ -160,6 +160,15 @@ pub trait Queue: Send + Sync {
     /// Acknowledges a message: it is never delivered again. Deleting twice succeeds.
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
 
+    /// Acknowledges several messages (a consumer's handled batch); one by one unless the
+    /// queue can do it in one request.
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
+        for handle in receipt_handles {
+            self.delete(handle).await?;
+        }
+        Ok(())
+    }
+
     /// Changes how long a received message stays hidden, counted from now (0 makes it visible).
     async fn change_visibility(
         &self,

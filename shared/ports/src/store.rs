@@ -26,6 +26,10 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// Expiry attribute (epoch seconds); DynamoDB's TTL deletes the item some time after it.
 pub const TTL: &str = "ttl";
+/// An item with this string attribute joins the table's change feed when it is created (on
+/// DynamoDB, the table's stream, its consumers filtering on `INSERT` and this attribute;
+/// locally, the SQLite file's `feed` table): its value names the feed's consumer (`stats`).
+pub const FEED: &str = "feed";
 /// Largest item the store accepts, as DynamoDB counts it.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// Most writes in one transaction.
@@ -34,6 +38,40 @@ pub const MAX_TRANSACTION_OPS: usize = 100;
 pub const MAX_BATCH_GET_KEYS: usize = 100;
 /// Most items one query page may ask for.
 pub const MAX_QUERY_LIMIT: u32 = 1000;
+
+/// One item the change feed delivers: created, with its consumer's [`FEED`] attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedRecord {
+    /// Which part of the feed delivered it (a DynamoDB stream shard, `local`): records of one
+    /// shard arrive in order.
+    pub shard: String,
+    /// Its position in the shard, zero-padded to 40 digits so positions compare as strings.
+    pub seq: String,
+    /// The item as created.
+    pub item: Item,
+}
+
+impl FeedRecord {
+    /// A record at `seq` (digits) of `shard`.
+    pub fn new(shard: impl Into<String>, seq: &str, item: Item) -> Self {
+        FeedRecord {
+            shard: shard.into(),
+            seq: format!("{seq:0>40}"),
+            item,
+        }
+    }
+}
+
+/// The change feed read by pulling it (the local file's; on AWS, Lambda reads the table's
+/// stream and hands its records to the consumer function).
+#[async_trait::async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// The oldest records not yet acknowledged, at most `limit`, in order.
+    async fn read(&self, limit: usize) -> Result<Vec<FeedRecord>, StoreError>;
+
+    /// Acknowledges `records` (the oldest read): they are not delivered again.
+    async fn acknowledge(&self, records: &[FeedRecord]) -> Result<(), StoreError>;
+}
 
 /// The primary key of an item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

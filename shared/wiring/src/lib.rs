@@ -604,6 +604,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
                 .expect("checked when the configuration was read");
             Arc::new(provider) as Arc<dyn nhip_ports::IdentityProvider>
         }),
+        feed: None,
     }
 }
 

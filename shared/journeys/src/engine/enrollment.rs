@@ -125,6 +125,10 @@ pub struct Enrollment {
     pub subject: Option<String>,
     /// How the customer entered: `event:<type>`, `segment`, `api`, `csv`.
     pub source: String,
+    /// The job whose run wrote this state (`seq:<n>`, `event:<id>`): delivered again, it
+    /// hands the enrollment on again instead of deciding anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_by: Option<String>,
     /// Entered (UTC).
     #[schema(value_type = String)]
     pub entered_at: DateTime<Utc>,
@@ -152,6 +156,11 @@ impl Enrollment {
             KIND,
             self,
         )?;
+        // Its creation counts as entered (`stats::fold`, through the change feed).
+        item.insert(
+            nhip_ports::store::FEED.into(),
+            crate::stats::FEED_CONSUMER.into(),
+        );
         if self.status == EnrollmentStatus::Active {
             // Active enrollments of a journey, for staff lists (sparse: ended ones leave).
             item.insert(
@@ -264,6 +273,7 @@ pub fn new_enrollment(
         trigger: start.trigger,
         subject: start.subject,
         source: start.source,
+        moved_by: None,
         entered_at: now,
         ended_at: None,
         outcome: None,

@@ -83,7 +83,23 @@ pub enum JobOutcome {
     Raced,
 }
 
-/// Runs one step job.
+/// Steps one job runs one after another before it hands the enrollment on through the queue:
+/// the steps between two waits cost one read, and a journey whose steps never wait still
+/// frees its worker after this many.
+pub const CHAIN: usize = 8;
+
+/// What names a job on the enrollment it moved (`seq:<n>`, `event:<id>`).
+fn token(job: &StepJob) -> String {
+    match (&job.event, job.seq) {
+        (Some(event), _) => format!("event:{}", event.id),
+        (None, Some(seq)) => format!("seq:{seq}"),
+        (None, None) => "job".to_owned(),
+    }
+}
+
+/// Runs one step job: the step it names and the ones after it that need no wait (up to
+/// [`CHAIN`]), each decided and recorded in its step record, then the enrollment written once
+/// under its `seq` condition and handed on.
 pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
     let Ok(customer_id) = job.customer_id.parse::<CustomerId>() else {
         return Err(StoreError::invalid("step job with a malformed customer id"));
@@ -100,14 +116,17 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
         release_guard(deps, &enrollment).await?;
         return Ok(JobOutcome::Nothing);
     }
-    if let Some(seq) = job.seq {
-        if seq + 1 == enrollment.seq {
-            hand_on(deps, &enrollment).await?;
-            return Ok(JobOutcome::HandedOnAgain);
-        }
-        if seq != enrollment.seq {
-            return Ok(JobOutcome::Nothing);
-        }
+    let token = token(job);
+    if enrollment.moved_by.as_deref() == Some(token.as_str())
+        || (enrollment.moved_by.is_none() && job.seq.is_some_and(|s| s + 1 == enrollment.seq))
+    {
+        // This job's run wrote the enrollment; delivered again, it may have stopped before the
+        // hand-on (the second rule: enrollments written before `moved_by` was kept).
+        hand_on(deps, &enrollment).await?;
+        return Ok(JobOutcome::HandedOnAgain);
+    }
+    if job.seq.is_some_and(|seq| seq != enrollment.seq) {
+        return Ok(JobOutcome::Nothing);
     }
     let Some(version) =
         definitions::cached_version(deps, &enrollment.journey, enrollment.journey_version).await?
@@ -118,106 +137,170 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
     };
     let journey = &version.definition;
     let now = deps.clock.now();
-    let record_key = keys::journey_step(customer_id, &enrollment.id, enrollment.seq);
-    let job_event = job.event.as_ref().map(|e| e.id.clone());
-    let decision = {
-        let lookups = StoreLookups::new(deps, customer_id);
-        let mut context = Context::new(lookups, &enrollment, journey, now);
-        let decision = context.decide(job.event.as_ref()).await?;
-        if decision == Decision::Ignore {
-            // A redelivery whose first delivery recorded a decision (and then failed before
-            // the enrollment write) replays it, whatever the facts say now.
-            if let Some(record) = deps.store.get(&record_key).await?
-                && let Some(decision) = recorded(&record, job_event.as_deref())?
-            {
-                return finish_step(deps, job, enrollment, journey, customer_id, decision, now)
-                    .await;
+    let mut current = enrollment.clone();
+    let mut event = job.event.as_ref();
+    let mut steps: Vec<(Enrollment, Decision)> = Vec::new();
+    while steps.len() < CHAIN {
+        // The customer a ticket, an update or a notification is about (`Some(None)`: gone).
+        let customer = match needs_customer(journey, &current, event) {
+            true => Some(customer_for(deps, customer_id).await?),
+            false => None,
+        };
+        let gone = matches!(customer, Some(None));
+        let Some(decision) =
+            decide(deps, &current, journey, customer_id, event, gone, now).await?
+        else {
+            if steps.is_empty() {
+                return Ok(JobOutcome::Nothing);
             }
-            // A wake-up that came early (the scheduler's clock ahead of this one's): its
-            // due-work item is gone, so schedule it again.
-            if job.event.is_none()
-                && enrollment.phase == Phase::Waiting
-                && enrollment.wake_at.is_some_and(|at| at > now)
-            {
-                hand_on(deps, &enrollment).await?;
+            break;
+        };
+        let decision = match decision {
+            Decided::Recorded(decision) => decision,
+            Decided::Early => {
+                // A wake-up that came early (the scheduler's clock ahead of this one's): its
+                // due-work item is gone, so schedule it again.
+                hand_on(deps, &current).await?;
+                return Ok(JobOutcome::Nothing);
             }
-            return Ok(JobOutcome::Nothing);
+        };
+        let mut next = current.clone();
+        if current.phase == Phase::Entering
+            && event.is_none()
+            && let Some(step) = journey.step(&current.step)
+        {
+            let customer = customer.flatten();
+            effects(deps, &mut next, journey, step, customer.as_ref(), now).await?;
         }
-        let mut record = record_key.to_item();
-        record.insert("kind".into(), STEP_KIND.into());
-        record.insert("enrollment_id".into(), enrollment.id.clone().into());
-        record.insert("journey".into(), enrollment.journey.clone().into());
-        record.insert("step".into(), enrollment.step.clone().into());
-        record.insert("seq".into(), enrollment.seq.into());
-        record.insert("at".into(), keys::instant(now).into());
-        record.insert("event_id".into(), json!(job_event));
-        record.insert(
-            "event_type".into(),
-            json!(job.event.as_ref().map(|e| &e.kind)),
-        );
-        record.insert(
-            "decision".into(),
-            serde_json::to_value(&decision).expect("a decision serialises"),
-        );
-        record.insert(
-            "ttl".into(),
-            (now + chrono::Duration::days(STEP_RECORD_DAYS))
-                .timestamp()
-                .into(),
-        );
-        match deps.store.put(record, StoreCondition::NotExists).await {
-            Ok(()) => decision,
-            Err(StoreError::ConditionFailed { .. }) => {
-                // Decided before: by this job (a redelivery), whose decision is replayed as
-                // it was, or by another (an event racing a timeout), which moves the
-                // enrollment: a step job is then stale, an event is tried again later.
-                let record = deps.store.get(&record_key).await?.unwrap_or_default();
-                match recorded(&record, job_event.as_deref())? {
-                    Some(decision) => decision,
-                    None if job.event.is_some() => return Err(StoreError::TransactionConflict),
-                    None => return Ok(JobOutcome::Nothing),
-                }
-            }
-            Err(other) => return Err(other),
+        apply(&mut next, &decision, now);
+        next.seq = current.seq + 1;
+        steps.push((current, decision));
+        current = next;
+        event = None;
+        if current.phase != Phase::Entering {
+            break;
         }
-    };
-    finish_step(deps, job, enrollment, journey, customer_id, decision, now).await
+    }
+    commit(deps, &enrollment, current, token, &steps, now).await
 }
 
-/// Performs a decided step: its side effect (when the step is run now, not when a wait ends),
-/// then the enrollment write and the hand-on.
-async fn finish_step(
+/// What deciding one step gave.
+enum Decided {
+    /// Its decision, recorded (now, or by an earlier delivery of the same job).
+    Recorded(Decision),
+    /// A wake-up before its time.
+    Early,
+}
+
+/// Decides the step `at` is at, for `event` or (none) its own job, and records the decision
+/// in the step record before any side effect; a decision recorded before for the same job is
+/// replayed. `None`: nothing to do (another job decided this step, or the step ignores it).
+/// A step about a customer who is `gone` stops the enrollment.
+async fn decide(
     deps: &Deps,
-    job: &StepJob,
-    enrollment: Enrollment,
+    at: &Enrollment,
     journey: &Journey,
     customer_id: CustomerId,
-    decision: Decision,
+    event: Option<&nhip_core::scheduler::JobEvent>,
+    gone: bool,
     now: DateTime<Utc>,
-) -> Result<JobOutcome, StoreError> {
+) -> Result<Option<Decided>, StoreError> {
+    let record_key = keys::journey_step(customer_id, &at.id, at.seq);
+    let event_id = event.map(|e| e.id.as_str());
+    let decision = if gone {
+        Decision::End {
+            status: EnrollmentStatus::Stopped,
+            outcome: "khach-hang-khong-con".into(),
+            goal: None,
+        }
+    } else {
+        let lookups = StoreLookups::new(deps, customer_id);
+        Context::new(lookups, at, journey, now).decide(event).await?
+    };
     if decision == Decision::Ignore {
-        return Ok(JobOutcome::Nothing);
+        // A redelivery whose first delivery recorded a decision (and then failed before the
+        // enrollment write) replays it, whatever the facts say now.
+        if let Some(record) = deps.store.get(&record_key).await?
+            && let Some(decision) = recorded(&record, event_id)?
+        {
+            return Ok(Some(Decided::Recorded(decision)));
+        }
+        let early = event.is_none()
+            && at.phase == Phase::Waiting
+            && at.wake_at.is_some_and(|wake| wake > now);
+        return Ok(early.then_some(Decided::Early));
     }
-    let mut after = enrollment.clone();
-    if enrollment.phase == Phase::Entering
-        && job.event.is_none()
-        && let Some(step) = journey.step(&enrollment.step)
-    {
-        // Sends need no customer here: the pipeline reads it (and refuses an erased one).
-        let customer = match step {
-            Step::Ticket { .. } | Step::Update { .. } | Step::Notify { .. } => {
-                let found = repo::get(&*deps.store, customer_id).await?;
-                match found.filter(|c| c.erased_at.is_none()) {
-                    Some(customer) => Some(customer),
-                    None => return finish_gone(deps, enrollment, journey, now).await,
-                }
-            }
-            _ => None,
-        };
-        effects(deps, &mut after, journey, step, customer.as_ref(), now).await?;
-    }
+    let mut after = at.clone();
     apply(&mut after, &decision, now);
-    commit(deps, &enrollment, after, journey, &decision, now).await
+    let mut record = record_key.to_item();
+    record.insert("kind".into(), STEP_KIND.into());
+    record.insert("enrollment_id".into(), at.id.clone().into());
+    record.insert("journey".into(), at.journey.clone().into());
+    record.insert("journey_version".into(), at.journey_version.into());
+    record.insert("step".into(), at.step.clone().into());
+    record.insert("seq".into(), at.seq.into());
+    record.insert("at".into(), keys::instant(now).into());
+    record.insert("event_id".into(), json!(event_id));
+    record.insert("event_type".into(), json!(event.map(|e| &e.kind)));
+    record.insert(
+        "decision".into(),
+        serde_json::to_value(&decision).expect("a decision serialises"),
+    );
+    // What the transition changes in the journey's counters, folded through the change feed.
+    record.insert(
+        "counts".into(),
+        stats::counts_attribute(&stats::deltas(at, &after, journey)),
+    );
+    record.insert(
+        nhip_ports::store::FEED.into(),
+        stats::FEED_CONSUMER.into(),
+    );
+    record.insert(
+        "ttl".into(),
+        (now + chrono::Duration::days(STEP_RECORD_DAYS))
+            .timestamp()
+            .into(),
+    );
+    match deps.store.put(record, StoreCondition::NotExists).await {
+        Ok(()) => Ok(Some(Decided::Recorded(decision))),
+        Err(StoreError::ConditionFailed { .. }) => {
+            // Decided before: by this job (a redelivery), whose decision is replayed as it
+            // was, or by another (an event racing a timeout), which moves the enrollment: a
+            // step job is then stale, an event is tried again later.
+            let record = deps.store.get(&record_key).await?.unwrap_or_default();
+            match recorded(&record, event_id)? {
+                Some(decision) => Ok(Some(Decided::Recorded(decision))),
+                None if event.is_some() => Err(StoreError::TransactionConflict),
+                None => Ok(None),
+            }
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether entering the step needs the customer (a ticket, an update, a notification).
+fn needs_customer(
+    journey: &Journey,
+    at: &Enrollment,
+    event: Option<&nhip_core::scheduler::JobEvent>,
+) -> bool {
+    at.phase == Phase::Entering
+        && event.is_none()
+        && matches!(
+            journey.step(&at.step),
+            Some(Step::Ticket { .. } | Step::Update { .. } | Step::Notify { .. })
+        )
+}
+
+/// The customer (not erased) a ticket, an update or a notification step is about; sends need
+/// none here, the pipeline reads the customer (and refuses an erased one).
+async fn customer_for(
+    deps: &Deps,
+    customer_id: CustomerId,
+) -> Result<Option<nhip_crm::customers::model::Customer>, StoreError> {
+    Ok(repo::get(&*deps.store, customer_id)
+        .await?
+        .filter(|c| c.erased_at.is_none()))
 }
 
 /// The decision of a step record, if the record was written for the same job (the same
@@ -231,16 +314,16 @@ fn recorded(record: &Item, event: Option<&str>) -> Result<Option<Decision>, Stor
         .map_err(|e| StoreError::invalid(format!("step record: {e}")))
 }
 
-/// Writes the moved enrollment and hands on.
+/// Writes the moved enrollment (once for the steps run) and hands on.
 async fn commit(
     deps: &Deps,
     before: &Enrollment,
     mut after: Enrollment,
-    journey: &Journey,
-    decision: &Decision,
+    token: String,
+    steps: &[(Enrollment, Decision)],
     now: DateTime<Utc>,
 ) -> Result<JobOutcome, StoreError> {
-    after.seq = before.seq + 1;
+    after.moved_by = Some(token);
     match deps
         .store
         .put(after.to_item()?, StoreCondition::version_is(before.seq))
@@ -251,38 +334,17 @@ async fn commit(
         Err(other) => return Err(other),
     }
     // What keeps the enrollment moving comes first; a redelivery after a crash here hands on
-    // again (a job one seq behind) or releases the marker (an ended enrollment).
+    // again (the job named in `moved_by`) or releases the marker (an ended enrollment).
     hand_on(deps, &after).await?;
     if after.status != EnrollmentStatus::Active {
         release_guard(deps, &after).await?;
         publish_end(deps, &after, now).await;
     }
-    publish_step(deps, before, decision, now).await;
-    if let Err(error) = stats::transition(deps, before, &after, journey).await {
-        // The step is done; only its count is lost (known limit, see docs/journeys.md).
-        tracing::warn!(%error, "journey counters not updated");
-    }
+    publish_steps(deps, steps, now).await;
     Ok(JobOutcome::Moved {
         step: after.step.clone(),
         phase: after.phase,
     })
-}
-
-/// Ends an enrollment whose customer was erased.
-async fn finish_gone(
-    deps: &Deps,
-    enrollment: Enrollment,
-    journey: &Journey,
-    now: DateTime<Utc>,
-) -> Result<JobOutcome, StoreError> {
-    let decision = Decision::End {
-        status: EnrollmentStatus::Stopped,
-        outcome: "khach-hang-khong-con".into(),
-        goal: None,
-    };
-    let mut after = enrollment.clone();
-    apply(&mut after, &decision, now);
-    commit(deps, &enrollment, after, journey, &decision, now).await
 }
 
 /// Applies a decision to the enrollment.
@@ -437,25 +499,28 @@ async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
     }
 }
 
-/// Publishes `journey.step` to the bus for the organisation's other systems (not on the
-/// timeline: steps are many; the enrollment's step records hold them).
-async fn publish_step(deps: &Deps, before: &Enrollment, decision: &Decision, now: DateTime<Utc>) {
-    let event = DomainEvent {
-        id: format!("enr-{}-{}", before.id, before.seq),
-        source: nhip_core::events::NHIP_SOURCE.into(),
-        kind: nhip_core::event_types::JOURNEY_STEP.into(),
-        customer_id: before.customer_id.parse().ok(),
-        occurred_at: now,
-        data: json!({
-            "journey": before.journey,
-            "journey_version": before.journey_version,
-            "enrollment_id": before.id,
-            "step": before.step,
-            "seq": before.seq,
-            "decision": decision,
-        }),
-    };
-    if let Err(error) = nhip_ports::bus::publish_all(&*deps.bus, &[event]).await {
+/// Publishes `journey.step` to the bus for the organisation's other systems, one event per
+/// step run (not on the timeline: steps are many; the enrollment's step records hold them).
+async fn publish_steps(deps: &Deps, steps: &[(Enrollment, Decision)], now: DateTime<Utc>) {
+    let events: Vec<DomainEvent> = steps
+        .iter()
+        .map(|(before, decision)| DomainEvent {
+            id: format!("enr-{}-{}", before.id, before.seq),
+            source: nhip_core::events::NHIP_SOURCE.into(),
+            kind: nhip_core::event_types::JOURNEY_STEP.into(),
+            customer_id: before.customer_id.parse().ok(),
+            occurred_at: now,
+            data: json!({
+                "journey": before.journey,
+                "journey_version": before.journey_version,
+                "enrollment_id": before.id,
+                "step": before.step,
+                "seq": before.seq,
+                "decision": decision,
+            }),
+        })
+        .collect();
+    if let Err(error) = nhip_ports::bus::publish_all(&*deps.bus, &events).await {
         tracing::warn!(%error, "journey.step not published");
     }
 }
