@@ -743,8 +743,7 @@ fn step_job(record: &SqsMessage) -> nhip_core::scheduler::StepJob {
 }
 
 #[tokio::test]
-async fn journey_worker_batch_fixture_sends_each_step_once_however_often_the_batch_comes()
- {
+async fn journey_worker_batch_fixture_sends_each_step_once_however_often_the_batch_comes() {
     let local = support::local_deps();
     let deps = &local.deps;
     assert_eq!(
@@ -1243,4 +1242,50 @@ async fn a_customer_has_one_open_ticket_per_journey_whatever_arrives_at_once() {
     assert!(nhip_work::tickets::create(deps, request(20)).await.unwrap());
     let listed = as_admin(deps, "GET", "/v1/tickets?queue=telesales", Value::Null).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+}
+
+#[tokio::test]
+async fn journey_stats_fixture_counts_a_stream_batch_once_however_often_it_comes() {
+    // The table's stream as Lambda hands it to `journey-stats`: a new enrollment and the step
+    // record of its wait. Lambda retries a failed batch whole: the second delivery adds
+    // nothing.
+    let local = support::local_deps();
+    let deps = &local.deps;
+    let event: aws_lambda_events::dynamodb::Event = support::fixture("journey-stats/stream.json");
+    for delivery in ["first", "retried"] {
+        let counted = nhip_journeys::stats::fold_stream(deps, event.clone())
+            .await
+            .unwrap();
+        assert_eq!(counted, 2, "{delivery}");
+    }
+    let counters = |sk: &'static str| async move {
+        deps.store
+            .get(&nhip_ports::store::Key::new(
+                "STAT#JRN#the-moi-kich-hoat:1",
+                sk,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let all = counters("ALL").await;
+    assert_eq!(
+        (all["entered"].clone(), all["waiting"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(counters("STEP#chao-mung").await["entered"], 1);
+    assert_eq!(counters("STEP#cho-kich-hoat-1").await["waiting"], 1);
+    // A batch of other items (the stream's filter lets none through, but a record without
+    // `feed: stats` counts nothing anyway).
+    let mut other = event.clone();
+    other.records.truncate(1);
+    other.records[0].event_id = "another".into();
+    other.records[0].change.new_image.remove("feed");
+    assert_eq!(
+        nhip_journeys::stats::fold_stream(deps, other)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(counters("ALL").await["entered"], 1);
 }

@@ -253,7 +253,9 @@ impl Sim {
                         .unwrap();
                 }
             }
-            nhip_journeys::stats::fold(&self.deps, &records).await.unwrap();
+            nhip_journeys::stats::fold(&self.deps, &records)
+                .await
+                .unwrap();
             feed.acknowledge(&records).await.unwrap();
         }
     }

@@ -84,6 +84,52 @@ impl Counting {
     }
 }
 
+/// Counts the messages sent to a queue (the journeys bench's; each bench compiles this file).
+#[allow(dead_code)]
+pub struct CountingQueue {
+    pub inner: Arc<dyn nhip_ports::Queue>,
+    pub sent: AtomicU64,
+}
+
+#[async_trait]
+impl nhip_ports::Queue for CountingQueue {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn send_batch(
+        &self,
+        messages: Vec<nhip_ports::queue::OutgoingMessage>,
+    ) -> Result<Vec<String>, nhip_ports::queue::QueueError> {
+        self.sent
+            .fetch_add(messages.len() as u64, Ordering::Relaxed);
+        self.inner.send_batch(messages).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: std::time::Duration,
+        wait: std::time::Duration,
+    ) -> Result<Vec<nhip_ports::ReceivedMessage>, nhip_ports::queue::QueueError> {
+        self.inner.receive(max, visibility, wait).await
+    }
+    async fn delete(&self, receipt: &str) -> Result<(), nhip_ports::queue::QueueError> {
+        self.inner.delete(receipt).await
+    }
+    async fn delete_batch(&self, receipts: &[String]) -> Result<(), nhip_ports::queue::QueueError> {
+        self.inner.delete_batch(receipts).await
+    }
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), nhip_ports::queue::QueueError> {
+        self.inner.change_visibility(receipt, timeout).await
+    }
+    async fn depth(&self) -> Result<nhip_ports::queue::QueueDepth, nhip_ports::queue::QueueError> {
+        self.inner.depth().await
+    }
+}
+
 /// What [`deps`] builds.
 pub struct Bench {
     /// The deps.

@@ -97,9 +97,12 @@ pub fn counts_attribute(changes: &[Delta]) -> Value {
     )
 }
 
+/// The changes a feed record makes: (step, counter, amount).
+type Changes = Vec<(Option<String>, String, i64)>;
+
 /// What a feed record changes: the journey, its version and the deltas; `None` for a record of
 /// another consumer or another kind.
-fn changes_of(item: &Item) -> Option<(String, u32, Vec<(Option<String>, String, i64)>)> {
+fn changes_of(item: &Item) -> Option<(String, u32, Changes)> {
     if item.get(FEED).and_then(Value::as_str) != Some(FEED_CONSUMER) {
         return None;
     }
@@ -108,7 +111,10 @@ fn changes_of(item: &Item) -> Option<(String, u32, Vec<(Option<String>, String, 
     let changes = match item.get("kind").and_then(Value::as_str)? {
         crate::engine::KIND => {
             let step = item.get("step")?.as_str()?.to_owned();
-            vec![(None, "entered".to_owned(), 1), (Some(step), "entered".to_owned(), 1)]
+            vec![
+                (None, "entered".to_owned(), 1),
+                (Some(step), "entered".to_owned(), 1),
+            ]
         }
         crate::engine::STEP_KIND => item
             .get("counts")?
@@ -162,6 +168,87 @@ pub async fn fold(deps: &Deps, records: &[FeedRecord]) -> Result<usize, StoreErr
     }
     for (key, tally) in &tallies {
         fold_into(deps, key, tally).await?;
+    }
+    Ok(counted)
+}
+
+/// How long the marker of a folded stream batch is kept: a stream keeps its records (and
+/// Lambda retries a batch) for 24 hours.
+const BATCH_MARKER_DAYS: i64 = 3;
+
+/// Folds one batch of the table's DynamoDB stream (the `journey-stats` function): the stream's
+/// shards are not named in the records Lambda hands over, so instead of per-shard marks each
+/// counter item's update goes in one transaction with a marker of the batch (`FOLD#<batch>#…`,
+/// create-only, from the records' event ids). Lambda retries a failed batch whole, so a retried
+/// batch finds its markers and adds nothing twice; a failure adds nothing (the transaction).
+pub async fn fold_stream(
+    deps: &Deps,
+    event: aws_lambda_events::dynamodb::Event,
+) -> Result<usize, StoreError> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    let mut records = Vec::with_capacity(event.records.len());
+    for record in event.records {
+        hash.update(record.event_id.as_bytes());
+        hash.update(b"\n");
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let item: Item = serde_dynamo::from_item(record.change.new_image)
+            .map_err(|e| StoreError::invalid(format!("stream record: {e}")))?;
+        records.push(FeedRecord::new(
+            "stream",
+            &record.change.sequence_number.unwrap_or_default(),
+            item,
+        ));
+    }
+    let batch = hex::encode(&hash.finalize()[..16]);
+    let mut counted = 0;
+    let mut sums: BTreeMap<Key, (Option<String>, BTreeMap<String, i64>)> = BTreeMap::new();
+    for record in &records {
+        let Some((journey, version, changes)) = changes_of(&record.item) else {
+            continue;
+        };
+        counted += 1;
+        for (step, counter, amount) in changes {
+            let key = keys::journey_stats(&journey, version, step.as_deref());
+            let entry = sums
+                .entry(key)
+                .or_insert_with(|| (step.clone(), BTreeMap::new()));
+            *entry.1.entry(counter).or_default() += amount;
+        }
+    }
+    let expires = (deps.clock.now() + chrono::Duration::days(BATCH_MARKER_DAYS)).timestamp();
+    for (key, (step, counters)) in sums {
+        let mut marker = Key::new(key.pk.clone(), format!("FOLD#{batch}#{}", key.sk)).to_item();
+        marker.insert("kind".into(), "journey_stats_fold".into());
+        marker.insert(nhip_ports::store::TTL.into(), expires.into());
+        let mut update = Update::new().set("kind", "journey_stats");
+        if let Some(step) = &step {
+            update = update.set("step", step.as_str());
+        }
+        for (counter, amount) in counters {
+            update = update.add(counter, amount);
+        }
+        match deps
+            .store
+            .transact(vec![
+                nhip_ports::store::WriteOp::Put {
+                    item: marker,
+                    condition: Condition::NotExists,
+                },
+                nhip_ports::store::WriteOp::Update {
+                    key,
+                    update,
+                    condition: Condition::Always,
+                },
+            ])
+            .await
+        {
+            // Folded by an earlier delivery of this batch.
+            Ok(()) | Err(StoreError::ConditionFailed { op: Some(0) }) => {}
+            Err(other) => return Err(other),
+        }
     }
     Ok(counted)
 }
@@ -226,8 +313,7 @@ async fn fold_into(deps: &Deps, key: &Key, tally: &Tally) -> Result<(), StoreErr
                 continue;
             };
             if !last.contains_key(shard)
-                && read_mark(value)
-                    .is_some_and(|(_, at)| at < now - SHARD_MARK_DAYS * 24 * 3600)
+                && read_mark(value).is_some_and(|(_, at)| at < now - SHARD_MARK_DAYS * 24 * 3600)
             {
                 update = update.remove(attr.as_str());
                 conditions.push(Condition::Equals(attr.clone(), value.clone()));

@@ -131,7 +131,12 @@ impl LocalQueue {
                             "UPDATE queue_messages SET queue = ?1, visible_at = ?2,
                                  receive_count = 0, receipt = NULL WHERE queue = ?3 AND id = ?4",
                         )?
-                        .execute(params![r.dead_letter_queue, now, name, id])?;
+                        .execute(params![
+                            r.dead_letter_queue,
+                            now,
+                            name,
+                            id
+                        ])?;
                         continue;
                     }
                     let receipt = format!("{id}:{}", Ulid::new());
@@ -139,7 +144,13 @@ impl LocalQueue {
                         "UPDATE queue_messages SET visible_at = ?1, receive_count = ?2,
                              receipt = ?3 WHERE queue = ?4 AND id = ?5",
                     )?
-                    .execute(params![hidden_until, count + 1, receipt, name, id])?;
+                    .execute(params![
+                        hidden_until,
+                        count + 1,
+                        receipt,
+                        name,
+                        id
+                    ])?;
                     received.push(ReceivedMessage {
                         message_id: id,
                         receipt_handle: receipt,
@@ -194,14 +205,13 @@ impl Queue for LocalQueue {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
-                        name,
-                        id,
-                        message.body,
-                        attributes,
-                        now,
-                        now + message.delay.as_millis() as i64
-                    ],
-                )?;
+                    name,
+                    id,
+                    message.body,
+                    attributes,
+                    now,
+                    now + message.delay.as_millis() as i64
+                ])?;
                 ids.push(id);
             }
             tx.commit()?;

@@ -221,7 +221,11 @@ impl ItemStore for SqliteStore {
         let key = key.clone();
         self.run(move |conn| {
             let tx = immediate(conn)?;
-            check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), None)?;
+            check(
+                &condition,
+                stored_for(&tx, &key, &condition)?.as_ref(),
+                None,
+            )?;
             remove(&tx, &key)?;
             tx.commit().map_err(sql_error)
         })
@@ -281,11 +285,19 @@ impl ItemStore for SqliteStore {
                         writes.push((key, Some((item, current.is_none()))));
                     }
                     WriteOp::Delete { key, condition } => {
-                        check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), Some(i))?;
+                        check(
+                            &condition,
+                            stored_for(&tx, &key, &condition)?.as_ref(),
+                            Some(i),
+                        )?;
                         writes.push((key, None));
                     }
                     WriteOp::Check { key, condition } => {
-                        check(&condition, stored_for(&tx, &key, &condition)?.as_ref(), Some(i))?;
+                        check(
+                            &condition,
+                            stored_for(&tx, &key, &condition)?.as_ref(),
+                            Some(i),
+                        )?;
                     }
                 }
             }

@@ -147,8 +147,7 @@ pub async fn run(deps: &Deps, job: &StepJob) -> Result<JobOutcome, StoreError> {
             false => None,
         };
         let gone = matches!(customer, Some(None));
-        let Some(decision) =
-            decide(deps, &current, journey, customer_id, event, gone, now).await?
+        let Some(decision) = decide(deps, &current, journey, customer_id, event, gone, now).await?
         else {
             if steps.is_empty() {
                 return Ok(JobOutcome::Nothing);
@@ -215,7 +214,9 @@ async fn decide(
         }
     } else {
         let lookups = StoreLookups::new(deps, customer_id);
-        Context::new(lookups, at, journey, now).decide(event).await?
+        Context::new(lookups, at, journey, now)
+            .decide(event)
+            .await?
     };
     if decision == Decision::Ignore {
         // A redelivery whose first delivery recorded a decision (and then failed before the
@@ -251,10 +252,7 @@ async fn decide(
         "counts".into(),
         stats::counts_attribute(&stats::deltas(at, &after, journey)),
     );
-    record.insert(
-        nhip_ports::store::FEED.into(),
-        stats::FEED_CONSUMER.into(),
-    );
+    record.insert(nhip_ports::store::FEED.into(), stats::FEED_CONSUMER.into());
     record.insert(
         "ttl".into(),
         (now + chrono::Duration::days(STEP_RECORD_DAYS))
