@@ -311,10 +311,14 @@ async fn keep_clock(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     loop {
+        // Read before the time is taken: a stop that comes while the write is under way is
+        // seen on the next round, which writes the time again, so the last write is the last
+        // time.
+        let stopping = *stop.borrow_and_update();
         let mut item = keys::local_clock().to_item();
         item.insert("now".into(), keys::instant(clock.now()).into());
         store.put(item, Condition::Always).await?;
-        if *stop.borrow() {
+        if stopping {
             return Ok(());
         }
         tokio::select! {
