@@ -146,6 +146,9 @@ pub struct Deps {
     /// The table's change feed when it is read by pulling (the local file's); `None` on AWS,
     /// where Lambda hands the stream's records to the `journey-stats` function.
     pub feed: Option<Arc<dyn nhip_ports::store::ChangeFeed>>,
+    /// Commit groups of the store when it has them (the local file's): a queue consumer runs
+    /// each batch as one. `None` on AWS.
+    pub groups: Option<Arc<dyn nhip_ports::store::CommitGroups>>,
 }
 
 /// Lead submissions accepted per source address per minute, unless configured otherwise.

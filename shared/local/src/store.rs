@@ -10,10 +10,10 @@ use nhip_ports::store::{
     self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Update,
     WriteOp, validate_item, validate_key, validate_transaction,
 };
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::db::{Database, is_busy};
+use crate::db::{Database, Write, is_busy};
 
 /// The item store on a local SQLite file.
 #[derive(Debug, Clone)]
@@ -59,9 +59,8 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error)
+fn immediate(conn: &mut Connection) -> Result<Write<'_>, StoreError> {
+    crate::db::write(conn).map_err(sql_error)
 }
 
 fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
