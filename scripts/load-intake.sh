@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Lead intake under load on the local runner (issue figures in docs/performance.md):
+# Lead intake under load on the local runner (its figures are in docs/performance.md):
 #   scripts/load-intake.sh [seconds=60] [connections=16]
 # Builds nhip-local (release), starts it on a fresh data folder and a free loopback port with
 # the demo seeds (as `cargo run --release --bin nhip-local` does) and the per-address rate
-# limit lifted (every request comes from 127.0.0.1), then:
+# limit at its highest, 1,000,000 a minute (every request comes from 127.0.0.1), then:
 #   1. wrk against GET /v1/version for 10 s: what the framework alone answers;
 #   2. wrk against POST /v1/intake/leads for the given time, each request a new lead
 #      (scripts/load-intake.lua), while the queues' depth is sampled every 5 s from the
 #      SQLite file;
 #   3. waits (at most 120 s) for the queues to empty and reports how long that took.
 # Installs wrk with apt when it is missing (root or password-less sudo). Loopback only;
-# bounded in time; it asserts nothing: it reports.
+# bounded in time; it asserts nothing: it reports. NHIP_LOCAL_BIN runs another build instead
+# (an older one, to compare), NHIP_INTAKE_RATE_PER_MINUTE another limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-60}
@@ -23,9 +24,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
 
-cargo build --release --locked --bin nhip-local
-bin=$(cargo metadata --format-version 1 --no-deps --locked \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/nhip-local
+bin=${NHIP_LOCAL_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --locked --bin nhip-local
+  bin=$(cargo metadata --format-version 1 --no-deps --locked \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/nhip-local
+fi
 
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -39,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-NHIP_INTAKE_RATE_PER_MINUTE=1000000000 RUST_LOG=warn \
+NHIP_INTAKE_RATE_PER_MINUTE=${NHIP_INTAKE_RATE_PER_MINUTE:-1000000} RUST_LOG=warn \
   "$bin" --addr "127.0.0.1:$port" --data-dir "$data" >"$data/runner.log" 2>&1 &
 runner_pid=$!
 base="http://127.0.0.1:$port"

@@ -51,6 +51,25 @@ async fn drain(deps: &Arc<nhip_core::Deps>) -> anyhow::Result<u64> {
     Ok(handled)
 }
 
+/// CPU time the process has used, in seconds (user and system, every thread: the engine's
+/// and the file's checkpointer), from /proc (Linux clock ticks, 100 a second).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// USD per million, as docs/performance.md lists them with their sources.
 struct Prices {
     wru: f64,
@@ -206,9 +225,10 @@ async fn main() -> anyhow::Result<()> {
         nhip_local_runner::consumers::fold_feed(&deps).await?;
         store.reset();
         let sent_before = steps_queue.sent.load(Relaxed) + sends_queue.sent.load(Relaxed);
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_seconds());
         let jobs = drain(&deps).await?;
         let took = started.elapsed();
+        let cpu = cpu_seconds() - cpu;
         let (gets, queries, writes) = (
             store.gets.load(Relaxed),
             store.queries.load(Relaxed),
@@ -258,6 +278,12 @@ async fn main() -> anyhow::Result<()> {
         };
         let sqs = (per_step(sent) + 2.0 * per_step(jobs) / 10.0) * cost.sqs;
         let lambda = per_step(jobs) / 10.0 * cost.lambda_request;
+        println!(
+            "    process CPU {cpu:.2} s for {:.2} s of wall time ({:.0} % of one core: the worker's \
+             thread and the file's checkpointer)",
+            took.as_secs_f64(),
+            100.0 * cpu / took.as_secs_f64()
+        );
         println!(
             "    per step: {:.2} write units, {:.2} read units (item sizes as billed, upper bound); \
              a million steps: DynamoDB ${dynamodb:.2}, SQS ${sqs:.2}, Lambda requests ${lambda:.2} \

@@ -132,6 +132,9 @@ pub enum DbError {
     /// SQLite refused.
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),
+    /// The checkpointer's thread could not be started.
+    #[error("starting the checkpointer")]
+    Thread(#[source] std::io::Error),
 }
 
 /// Whether SQLite gave up waiting for a lock held by another connection.
@@ -160,6 +163,8 @@ pub struct Database {
     shared: Mutex<Shared>,
     /// The last group transaction committed (or rolled back), by its number.
     ended: tokio::sync::watch::Sender<u64>,
+    /// Set by the checkpointer when the WAL should start over (see [`RESTART_AFTER_PAGES`]).
+    restart: std::sync::atomic::AtomicBool,
 }
 
 /// The connection and the groups sharing its open transaction.
@@ -312,7 +317,7 @@ impl Database {
 
     /// As [`Database::open`], with a chosen lock wait.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy: Duration) -> Result<Arc<Self>, DbError> {
-        let mut conn = Connection::open(path)?;
+        let mut conn = Connection::open(path.as_ref())?;
         conn.busy_timeout(busy)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -322,10 +327,12 @@ impl Database {
         // cache's hash table (`pcache1TruncateUnsafe`), which a 64 MB cache made 14 % of a
         // journey step's time.
         conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-        // A checkpoint every 10,000 WAL pages (about 40 MB) rather than 1,000: a page written
-        // again and again (queue, feed and index pages) goes back to the file once per
-        // checkpoint, not ten times; the WAL is cut back to 64 MB after each.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // Checkpoints (copying the WAL's pages back into the file, and its fsync) run on a
+        // thread of their own with its own connection (`checkpoints`), so no request waits
+        // for one: inline, every 1,000 pages, they took 15 % of a journey step's time and
+        // stalled whatever statement crossed the mark. The connection's own automatic
+        // checkpoint stays as a backstop, far out (50,000 pages, about 200 MB).
+        conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.set_prepared_statement_cache_capacity(128);
         // One write transaction, so two processes opening an old file at once do not both
@@ -334,7 +341,7 @@ impl Database {
         tx.execute_batch(TABLES)?;
         migrate(&tx)?;
         tx.commit()?;
-        Ok(Arc::new(Self {
+        let db = Arc::new(Self {
             shared: Mutex::new(Shared {
                 conn,
                 groups: 0,
@@ -342,7 +349,10 @@ impl Database {
                 number: 0,
             }),
             ended: tokio::sync::watch::Sender::new(0),
-        }))
+            restart: std::sync::atomic::AtomicBool::new(false),
+        });
+        checkpoints(path.as_ref(), Arc::downgrade(&db))?;
+        Ok(db)
     }
 
     /// The connection, waiting for it. A panic inside a statement cannot leave SQLite
@@ -358,7 +368,11 @@ impl Database {
     /// acknowledges (an HTTP answer) is on disk as before. Entering and leaving wait for the
     /// connection as a statement does (microseconds).
     pub async fn group<F: std::future::Future>(&self, work: F) -> F::Output {
-        self.lock().enter();
+        {
+            let mut shared = self.lock();
+            restart_if_asked(&mut shared, &self.restart);
+            shared.enter();
+        }
         let mut guard = GroupGuard {
             db: self,
             left: false,
@@ -402,31 +416,93 @@ impl Database {
         F: FnOnce(&mut Connection) -> R + Send + 'static,
     {
         match self.shared.try_lock() {
-            Ok(mut shared) => return Ok(run(&mut shared, &self.ended, f)),
+            Ok(mut shared) => return Ok(run(&mut shared, &self.ended, &self.restart, f)),
             // As in `lock`: a panic inside `f` rolled its transaction back.
             Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                return Ok(run(&mut poisoned.into_inner(), &self.ended, f));
+                return Ok(run(
+                    &mut poisoned.into_inner(),
+                    &self.ended,
+                    &self.restart,
+                    f,
+                ));
             }
             Err(std::sync::TryLockError::WouldBlock) => {}
         }
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut shared = db.lock();
-            run(&mut shared, &db.ended, f)
+            run(&mut shared, &db.ended, &db.restart, f)
         })
         .await
     }
+}
+
+/// How often the checkpointer looks at the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL pages past which the writer restarts the WAL. Copying pages back never blocks the
+/// writer, but a WAL written without pause only starts over from its beginning when the
+/// writer finds it wholly copied back; past this size the writer makes it so, between two
+/// transactions, where it waits for no other writer (only the few pages written since the
+/// last copy, and an fsync).
+const RESTART_AFTER_PAGES: i64 = 16_384;
+
+/// Starts the file's checkpointer: a thread with its own connection that copies the WAL back
+/// into the file every [`CHECKPOINT_EVERY`] without blocking the writer (`PASSIVE`), and asks
+/// the writer to restart the WAL once it has grown past [`RESTART_AFTER_PAGES`]. It ends
+/// within one period of the database's last handle being dropped.
+fn checkpoints(path: &Path, db: std::sync::Weak<Database>) -> Result<(), DbError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    std::thread::Builder::new()
+        .name("nhip-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if db.strong_count() == 0 {
+                    return;
+                }
+                let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                });
+                match copied {
+                    Ok((log, _)) if log > RESTART_AFTER_PAGES => {
+                        if let Some(db) = db.upgrade() {
+                            db.restart.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "checkpoint failed"),
+                }
+            }
+        })
+        .map_err(DbError::Thread)?;
+    Ok(())
 }
 
 /// Runs a statement's closure; a group transaction open too long is committed after it.
 fn run<R>(
     shared: &mut Shared,
     ended: &tokio::sync::watch::Sender<u64>,
+    restart: &std::sync::atomic::AtomicBool,
     f: impl FnOnce(&mut Connection) -> R,
 ) -> R {
     let out = f(&mut shared.conn);
     shared.commit_if_old(ended);
+    restart_if_asked(shared, restart);
     out
+}
+
+/// Restarts the WAL when the checkpointer asked for it and no transaction is open.
+fn restart_if_asked(shared: &mut Shared, restart: &std::sync::atomic::AtomicBool) {
+    if shared.conn.is_autocommit() && restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if let Err(error) = shared
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        {
+            tracing::warn!(%error, "WAL not restarted");
+        }
+    }
 }
 
 #[cfg(test)]

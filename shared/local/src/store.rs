@@ -326,7 +326,15 @@ fn run_query(
     position: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Page, StoreError> {
     let (pk_col, sk_col) = (query.index.pk_attr(), query.index.sk_attr());
-    let mut sql = format!("SELECT body FROM items WHERE {pk_col} = ?");
+    // A secondary index is partial (`WHERE <pk> IS NOT NULL`). Said in the query, the planner
+    // sees the index applies from the text alone; left to be implied by `<pk> = ?`, it reads
+    // the bound value to prove it and marks the plan to be prepared again whenever that value
+    // changes: every query on an index was re-prepared.
+    let mut sql = if query.index == Index::Primary {
+        format!("SELECT body FROM items WHERE {pk_col} = ?")
+    } else {
+        format!("SELECT body FROM items WHERE {pk_col} IS NOT NULL AND {pk_col} = ?")
+    };
     let mut args: Vec<String> = vec![query.pk.clone()];
     match &query.sk {
         None => {}
