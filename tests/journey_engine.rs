@@ -63,6 +63,8 @@ async fn on_aws(deps: &nhip_core::Deps) -> nhip_core::Deps {
         tickets: queues[3].clone(),
         imports: queues[4].clone(),
     };
+    // DynamoDB has no commit groups.
+    deps.groups = None;
     deps
 }
 

@@ -13,13 +13,29 @@ use nhip_ports::store::{
     Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
 };
 
-/// Counts the requests each store operation makes, and the items queries return.
+/// Counts the requests each store operation makes, the items queries return, and the
+/// DynamoDB capacity units they would be billed: a write request unit per started KB of the
+/// item written (two for an item in a transaction), a read request unit per started 4 KB read
+/// (strongly consistent), an item's size taken as its JSON's length (a little above
+/// DynamoDB's, which counts names and values without the punctuation).
 pub struct Counting {
     pub inner: SqliteStore,
     pub gets: AtomicU64,
     pub writes: AtomicU64,
     pub queries: AtomicU64,
     pub items_read: AtomicU64,
+    pub wru: AtomicU64,
+    pub rru: AtomicU64,
+}
+
+/// The JSON length of an item.
+fn size(item: &Item) -> u64 {
+    serde_json::to_vec(item).map_or(0, |b| b.len() as u64)
+}
+
+/// Units of `unit` bytes an item of `bytes` takes (at least one).
+fn units(bytes: u64, unit: u64) -> u64 {
+    bytes.div_ceil(unit).max(1)
 }
 
 #[async_trait]
@@ -29,10 +45,15 @@ impl ItemStore for Counting {
     }
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
+        let item = self.inner.get(key).await?;
+        let bytes = item.as_ref().map_or(0, size);
+        self.rru.fetch_add(units(bytes, 4096), Ordering::Relaxed);
+        Ok(item)
     }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.wru
+            .fetch_add(units(size(&item), 1024), Ordering::Relaxed);
         self.inner.put(item, condition).await
     }
     async fn update(
@@ -42,10 +63,14 @@ impl ItemStore for Counting {
         condition: Condition,
     ) -> Result<Item, StoreError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.update(key, update, condition).await
+        let result = self.inner.update(key, update, condition).await;
+        let bytes = result.as_ref().map_or(0, size);
+        self.wru.fetch_add(units(bytes, 1024), Ordering::Relaxed);
+        result
     }
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.wru.fetch_add(1, Ordering::Relaxed);
         self.inner.delete(key, condition).await
     }
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
@@ -53,14 +78,28 @@ impl ItemStore for Counting {
         let page = self.inner.query(query).await?;
         self.items_read
             .fetch_add(page.items.len() as u64, Ordering::Relaxed);
+        let bytes: u64 = page.items.iter().map(size).sum();
+        self.rru.fetch_add(units(bytes, 4096), Ordering::Relaxed);
         Ok(page)
     }
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         self.gets.fetch_add(keys.len() as u64, Ordering::Relaxed);
-        self.inner.batch_get(keys).await
+        let items = self.inner.batch_get(keys).await?;
+        let read: u64 = items.iter().map(|i| units(size(i), 4096)).sum();
+        let missing = (keys.len() - items.len()) as u64;
+        self.rru.fetch_add(read + missing, Ordering::Relaxed);
+        Ok(items)
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.writes.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        let wru: u64 = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { item, .. } => 2 * units(size(item), 1024),
+                _ => 2,
+            })
+            .sum();
+        self.wru.fetch_add(wru, Ordering::Relaxed);
         self.inner.transact(ops).await
     }
     async fn health(&self) -> Result<(), StoreError> {
@@ -71,7 +110,14 @@ impl ItemStore for Counting {
 impl Counting {
     /// Zeroes every counter.
     pub fn reset(&self) {
-        for counter in [&self.gets, &self.writes, &self.queries, &self.items_read] {
+        for counter in [
+            &self.gets,
+            &self.writes,
+            &self.queries,
+            &self.items_read,
+            &self.wru,
+            &self.rru,
+        ] {
             counter.store(0, Ordering::Relaxed);
         }
     }
@@ -148,6 +194,8 @@ pub fn deps(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Bench> {
         writes: AtomicU64::new(0),
         queries: AtomicU64::new(0),
         items_read: AtomicU64::new(0),
+        wru: AtomicU64::new(0),
+        rru: AtomicU64::new(0),
     });
     let (deps, _) = nhip_local_runner::embedded::Embedded {
         db: db.clone(),

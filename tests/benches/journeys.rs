@@ -1,5 +1,6 @@
 //! Journey engine benchmark on the embedded store: `cargo bench -p nhip-tests --bench journeys`
-//! (`-- <customers>` to change the size; default 2,000).
+//! (`-- <customers>` to change the size, default 20,000; `-- --ungrouped` to commit every store
+//! request on its own, as the local runner did before commit groups).
 //!
 //! It installs the card-onboarding seed journey, creates the customers, enrolls them all, then
 //! runs the journey worker on one thread (a current-thread runtime: one core) until the steps
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration as StdDuration, Instant};
 
-use aws_lambda_events::sqs::SqsEvent;
 use chrono::{TimeZone, Utc};
 use nhip_core::auth::{Principal, Role};
 use nhip_domain::event::DomainEvent;
@@ -23,8 +23,15 @@ use nhip_journeys::{definitions, entry};
 use nhip_ports::ItemStore;
 use serde_json::json;
 
-/// Runs the journey worker on the steps queue until it is empty; returns the records handled.
-async fn drain(deps: &nhip_core::Deps) -> anyhow::Result<u64> {
+/// Runs the journey worker on the steps queue until it is empty, as the local runner does (its
+/// `journey-worker` consumer: each batch of 10 handled and acknowledged as one commit group);
+/// returns the jobs handled.
+async fn drain(deps: &Arc<nhip_core::Deps>) -> anyhow::Result<u64> {
+    let consumers = nhip_local_runner::consumers::all(deps);
+    let worker = consumers
+        .iter()
+        .find(|c| c.queue_name() == "steps")
+        .expect("the journey worker");
     let mut handled = 0;
     loop {
         let batch = deps
@@ -33,27 +40,52 @@ async fn drain(deps: &nhip_core::Deps) -> anyhow::Result<u64> {
             .receive(10, StdDuration::from_secs(60), StdDuration::ZERO)
             .await?;
         if batch.is_empty() {
-            return Ok(handled);
+            break;
         }
-        let receipts: Vec<(String, String)> = batch
-            .iter()
-            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
-            .collect();
-        let mut event = SqsEvent::default();
-        event.records = batch
-            .into_iter()
-            .map(|m| nhip_local_runner::consumers::to_record("steps", m))
-            .collect();
-        let response = nhip_journeys::engine::handle_batch(deps, event).await;
-        anyhow::ensure!(
-            response.batch_item_failures.is_empty(),
-            "steps failed: {:?}",
-            response.batch_item_failures
-        );
-        let receipts: Vec<String> = receipts.into_iter().map(|(_, r)| r).collect();
-        deps.queues.steps.delete_batch(&receipts).await?;
-        handled += receipts.len() as u64;
+        handled += batch.len() as u64;
+        worker.deliver(batch).await;
     }
+    // A job that failed would be in flight still (the runner retries it after its visibility).
+    let depth = deps.queues.steps.depth().await?;
+    anyhow::ensure!(depth.in_flight == 0, "step jobs failed: {depth:?}");
+    Ok(handled)
+}
+
+/// CPU time the process has used, in seconds (user and system, every thread: the engine's
+/// and the file's checkpointer), from /proc (Linux clock ticks, 100 a second).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// USD per million, as docs/performance.md lists them with their sources.
+struct Prices {
+    wru: f64,
+    rru: f64,
+    sqs: f64,
+    lambda_request: f64,
+}
+
+impl Prices {
+    /// ap-southeast-1, on-demand (DynamoDB at the nearest sourced Region's price, Tokyo's).
+    const SINGAPORE: Prices = Prices {
+        wru: 0.715,
+        rru: 0.143,
+        sqs: 0.40,
+        lambda_request: 0.20,
+    };
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -75,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
         counted(deps.queues.steps.clone()),
         counted(deps.queues.sends.clone()),
     );
+    // `--ungrouped`: each store request commits on its own, as before commit groups.
+    if std::env::args().any(|a| a == "--ungrouped") {
+        deps.groups = None;
+    }
     deps.queues.steps = steps_queue.clone();
     deps.queues.sends = sends_queue.clone();
     let deps = Arc::new(deps);
@@ -189,14 +225,16 @@ async fn main() -> anyhow::Result<()> {
         nhip_local_runner::consumers::fold_feed(&deps).await?;
         store.reset();
         let sent_before = steps_queue.sent.load(Relaxed) + sends_queue.sent.load(Relaxed);
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_seconds());
         let jobs = drain(&deps).await?;
         let took = started.elapsed();
+        let cpu = cpu_seconds() - cpu;
         let (gets, queries, writes) = (
             store.gets.load(Relaxed),
             store.queries.load(Relaxed),
             store.writes.load(Relaxed),
         );
+        let (wru, rru) = (store.wru.load(Relaxed), store.rru.load(Relaxed));
         let sent = steps_queue.sent.load(Relaxed) + sends_queue.sent.load(Relaxed) - sent_before;
         // The steps run are the step records the phase created; the journey-stats function
         // folds them into the counters (timed and counted apart).
@@ -228,6 +266,30 @@ async fn main() -> anyhow::Result<()> {
             folded,
             fold_took.as_secs_f64() * 1000.0,
             store.requests() as f64 / steps.max(1) as f64,
+        );
+        let per_step = |n: u64| n as f64 / steps.max(1) as f64;
+        // On AWS each job is an SQS message the event source mapping receives and deletes in
+        // batches of 10, one Lambda invocation a batch; the folding is free stream reads and
+        // one transaction of two writes per counter item and batch (counted above apart).
+        let cost = Prices::SINGAPORE;
+        let dynamodb = (per_step(wru) * cost.wru + per_step(rru) * cost.rru) + {
+            let folding = (store.wru.load(Relaxed), store.rru.load(Relaxed));
+            per_step(folding.0) * cost.wru + per_step(folding.1) * cost.rru
+        };
+        let sqs = (per_step(sent) + 2.0 * per_step(jobs) / 10.0) * cost.sqs;
+        let lambda = per_step(jobs) / 10.0 * cost.lambda_request;
+        println!(
+            "    process CPU {cpu:.2} s for {:.2} s of wall time ({:.0} % of one core: the worker's \
+             thread and the file's checkpointer)",
+            took.as_secs_f64(),
+            100.0 * cpu / took.as_secs_f64()
+        );
+        println!(
+            "    per step: {:.2} write units, {:.2} read units (item sizes as billed, upper bound); \
+             a million steps: DynamoDB ${dynamodb:.2}, SQS ${sqs:.2}, Lambda requests ${lambda:.2} \
+             (ap-southeast-1 prices in docs/performance.md; Lambda duration apart)",
+            per_step(wru),
+            per_step(rru),
         );
     }
     let _ = store.health().await;

@@ -146,6 +146,9 @@ pub struct Deps {
     /// The table's change feed when it is read by pulling (the local file's); `None` on AWS,
     /// where Lambda hands the stream's records to the `journey-stats` function.
     pub feed: Option<Arc<dyn nhip_ports::store::ChangeFeed>>,
+    /// Commit groups of the store when it has them (the local file's): a queue consumer runs
+    /// each batch as one. `None` on AWS.
+    pub groups: Option<Arc<dyn nhip_ports::store::CommitGroups>>,
 }
 
 /// Lead submissions accepted per source address per minute, unless configured otherwise.
@@ -200,7 +203,7 @@ impl Settings {
     pub const FIRST_ADMIN_VAR: &'static str = "NHIP_FIRST_ADMIN";
 
     /// The settings from `get` (the environment, in Lambda and in the local runner alike):
-    /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–100000 (default 60), `NHIP_TELEPHONY_SECRET` at least
+    /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–1000000 (default 60), `NHIP_TELEPHONY_SECRET` at least
     /// 32 bytes when set. Blank counts as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let messaging = crate::messaging_settings::MessagingSettings::from_lookup(&get)?;
@@ -214,10 +217,10 @@ impl Settings {
                 .trim()
                 .parse()
                 .ok()
-                .filter(|rate| (1..=100_000).contains(rate))
+                .filter(|rate| (1..=1_000_000).contains(rate))
                 .ok_or(SettingsError {
                     var: Self::INTAKE_RATE_VAR,
-                    reason: "a whole number of submissions a minute, 1 to 100000",
+                    reason: "a whole number of submissions a minute, 1 to 1000000",
                 })?;
         }
         settings.intake_owner = get(Self::INTAKE_OWNER_VAR).map(|owner| owner.trim().to_owned());

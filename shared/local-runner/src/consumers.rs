@@ -106,8 +106,17 @@ impl Consumer {
         Ok(())
     }
 
-    /// Invokes the handler on one batch and acknowledges what succeeded.
+    /// Invokes the handler on one batch and acknowledges what succeeded, as one commit group
+    /// when the store has them (the local file: one commit for the batch's writes and its
+    /// acknowledgement).
     pub async fn deliver(&self, messages: Vec<ReceivedMessage>) {
+        match &self.deps.groups {
+            Some(groups) => groups.group(Box::pin(self.handle(messages))).await,
+            None => self.handle(messages).await,
+        }
+    }
+
+    async fn handle(&self, messages: Vec<ReceivedMessage>) {
         let receipts: HashMap<String, String> = messages
             .iter()
             .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))

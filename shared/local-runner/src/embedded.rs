@@ -67,6 +67,7 @@ impl Embedded {
             versions: Default::default(),
             identity: None,
             feed: Some(Arc::new(nhip_local::LocalFeed::new(self.db.clone()))),
+            groups: Some(self.db.clone()),
         };
         (deps, bus)
     }

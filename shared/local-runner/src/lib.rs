@@ -169,7 +169,11 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
         .merge(nhip_console::router(deps.clone()))
         .merge(routes::router(clock.clone()))
         .merge(outbox_page::router(outbox.clone(), deps.clone()))
-        .merge(journeys_page::router(deps.clone()));
+        .merge(journeys_page::router(deps.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            db.clone(),
+            group_writes,
+        ));
     let seeded = journeys_page::install_seeds(&deps, &config.seeds).await?;
     if !seeded.is_empty() {
         tracing::info!(journeys = ?seeded, "seed journeys installed");
@@ -346,4 +350,22 @@ impl Runner {
             None => Ok(()),
         }
     }
+}
+
+/// A request that may write (any method but GET, HEAD and OPTIONS) runs as one commit group on
+/// the file: its writes, and those of the requests and batches running meanwhile, commit
+/// together before it is answered (`nhip_local::db`).
+async fn group_writes(
+    axum::extract::State(db): axum::extract::State<Arc<Database>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    db.group(next.run(request)).await
 }

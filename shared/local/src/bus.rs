@@ -79,7 +79,7 @@ impl EventBus for LocalEventBus {
             .collect();
         self.db
             .call(move |conn| -> rusqlite::Result<()> {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write(conn)?;
                 for (source, id, body) in bodies {
                     // At least once, kept once: a republished event is ignored.
                     tx.execute(

@@ -1,9 +1,20 @@
 //! The SQLite file of a local run: one connection in WAL mode shared by the item store and
-//! the queues. Calls run on Tokio's blocking pool so async tasks never wait on disk I/O.
+//! the queues. A statement runs on the calling task when the connection is free, else on
+//! Tokio's blocking pool, so async tasks never wait on a lock.
+//!
+//! A queue consumer's batch runs as a group ([`Database::group`]): the statements made while it
+//! lasts share one transaction, committed when the last open group ends (or once it has been
+//! open [`GROUP_MAX_AGE`]). A step job's receive, step records, enrollment write, wake-up,
+//! sends and acknowledgement are then one commit instead of one each: one append of each page
+//! they touched to the WAL instead of one per statement. A write that must apply whole
+//! ([`write`]) is its own transaction outside a group and a savepoint inside one. A crash
+//! before the commit rolls the whole group back, queue receipts and acknowledgements
+//! included, so its messages are delivered again and redone idempotently.
 
+use std::ops::Deref;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use nhip_ports::store::Index;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
@@ -121,6 +132,9 @@ pub enum DbError {
     /// SQLite refused.
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),
+    /// The checkpointer's thread could not be started.
+    #[error("starting the checkpointer")]
+    Thread(#[source] std::io::Error),
 }
 
 /// Whether SQLite gave up waiting for a lock held by another connection.
@@ -132,10 +146,167 @@ pub fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
+#[async_trait::async_trait]
+impl nhip_ports::store::CommitGroups for Database {
+    async fn group(&self, work: nhip_ports::store::GroupWork<'_>) {
+        Database::group(self, work).await
+    }
+}
+
+/// The longest a group's transaction stays open while groups keep overlapping: past it, the
+/// next statement or group end commits it, and the next group to begin opens another.
+pub const GROUP_MAX_AGE: Duration = Duration::from_millis(5);
+
 /// One SQLite database file.
 #[derive(Debug)]
 pub struct Database {
-    conn: Mutex<Connection>,
+    shared: Mutex<Shared>,
+    /// The last group transaction committed (or rolled back), by its number.
+    ended: tokio::sync::watch::Sender<u64>,
+    /// Set by the checkpointer when the WAL should start over (see [`RESTART_AFTER_PAGES`]).
+    restart: std::sync::atomic::AtomicBool,
+}
+
+/// The connection and the groups sharing its open transaction.
+#[derive(Debug)]
+struct Shared {
+    conn: Connection,
+    /// Groups open now.
+    groups: usize,
+    /// When the groups' transaction began, while it is open.
+    opened: Option<Instant>,
+    /// The number of the last group transaction begun.
+    number: u64,
+}
+
+impl Shared {
+    fn enter(&mut self) {
+        if self.opened.is_none() && self.conn.is_autocommit() {
+            // IMMEDIATE: the write lock is taken now, so no statement of the group has to
+            // upgrade a read lock later (which another process's commit could refuse).
+            match run_cached(&self.conn, "BEGIN IMMEDIATE") {
+                Ok(()) => {
+                    self.opened = Some(Instant::now());
+                    self.number += 1;
+                }
+                // Another process holds the lock past the busy timeout: the group runs in
+                // autocommit, each statement waiting for the lock as usual.
+                Err(error) => tracing::warn!(%error, "group transaction not begun"),
+            }
+        }
+        self.groups += 1;
+    }
+
+    /// Ends a group; the transaction its last writes are in, if still open.
+    fn leave(&mut self, ended: &tokio::sync::watch::Sender<u64>) -> Option<u64> {
+        self.groups = self.groups.saturating_sub(1);
+        if self.groups == 0 {
+            self.commit(ended);
+        } else {
+            self.commit_if_old(ended);
+        }
+        self.opened.map(|_| self.number)
+    }
+
+    fn commit_if_old(&mut self, ended: &tokio::sync::watch::Sender<u64>) {
+        if self.opened.is_some_and(|at| at.elapsed() >= GROUP_MAX_AGE) {
+            self.commit(ended);
+        }
+    }
+
+    fn commit(&mut self, ended: &tokio::sync::watch::Sender<u64>) {
+        if self.opened.take().is_none() || self.conn.is_autocommit() {
+            return;
+        }
+        if let Err(error) = run_cached(&self.conn, "COMMIT") {
+            // What the groups did is lost with their receipts and acknowledgements: their
+            // messages come back and are redone.
+            tracing::error!(%error, "group transaction not committed; rolled back");
+            let _ = run_cached(&self.conn, "ROLLBACK");
+        }
+        ended.send_replace(self.number);
+    }
+}
+
+/// A write that must apply whole: a transaction of its own (`BEGIN IMMEDIATE`) when none is
+/// open, a savepoint inside a group's transaction. Dropped without [`Write::commit`], it
+/// rolls back what it did, and only that. Its statements are prepared once per connection,
+/// as every other statement here.
+pub struct Write<'c> {
+    conn: &'c Connection,
+    /// Inside a group's transaction: a savepoint.
+    nested: bool,
+    done: bool,
+}
+
+impl Write<'_> {
+    /// Applies the write (commits the transaction, releases the savepoint).
+    pub fn commit(mut self) -> rusqlite::Result<()> {
+        self.done = true;
+        run_cached(self.conn, if self.nested { "RELEASE w" } else { "COMMIT" })
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let undone = if self.nested {
+            run_cached(self.conn, "ROLLBACK TO w").and_then(|()| run_cached(self.conn, "RELEASE w"))
+        } else {
+            run_cached(self.conn, "ROLLBACK")
+        };
+        if let Err(error) = undone {
+            tracing::error!(%error, "a refused write was not rolled back");
+        }
+    }
+}
+
+impl Deref for Write<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Runs a statement without parameters or rows on its cached plan.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Starts a write that must apply whole (see [`Write`]).
+pub fn write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> {
+    let nested = !conn.is_autocommit();
+    run_cached(
+        conn,
+        if nested {
+            "SAVEPOINT w"
+        } else {
+            "BEGIN IMMEDIATE"
+        },
+    )?;
+    Ok(Write {
+        conn,
+        nested,
+        done: false,
+    })
+}
+
+/// Ends a group when dropped before it ended itself (its work failed, panicked or was
+/// dropped): nothing waits for the commit then.
+struct GroupGuard<'d> {
+    db: &'d Database,
+    left: bool,
+}
+
+impl Drop for GroupGuard<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.db.lock().leave(&self.db.ended);
+        }
+    }
 }
 
 impl Database {
@@ -146,14 +317,23 @@ impl Database {
 
     /// As [`Database::open`], with a chosen lock wait.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy: Duration) -> Result<Arc<Self>, DbError> {
-        let mut conn = Connection::open(path)?;
+        let mut conn = Connection::open(path.as_ref())?;
         conn.busy_timeout(busy)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Reads from memory rather than through read(2), a page cache of 64 MiB, and room for
-        // every statement the adapters prepare (each is prepared once per connection).
+        // Reads from memory rather than through read(2), and room for every statement the
+        // adapters prepare (each is prepared once per connection). The page cache stays at
+        // SQLite's default (2 MB): reads come from the mapping, and every commit walks the
+        // cache's hash table (`pcache1TruncateUnsafe`), which a 64 MB cache made 14 % of a
+        // journey step's time.
         conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-        conn.pragma_update(None, "cache_size", -64 * 1024)?;
+        // Checkpoints (copying the WAL's pages back into the file, and its fsync) run on a
+        // thread of their own with its own connection (`checkpoints`), so no request waits
+        // for one: inline, every 1,000 pages, they took 15 % of a journey step's time and
+        // stalled whatever statement crossed the mark. The connection's own automatic
+        // checkpoint stays as a backstop, far out (50,000 pages, about 200 MB).
+        conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.set_prepared_statement_cache_capacity(128);
         // One write transaction, so two processes opening an old file at once do not both
         // try to add the same columns: the second waits, then finds them there.
@@ -161,9 +341,69 @@ impl Database {
         tx.execute_batch(TABLES)?;
         migrate(&tx)?;
         tx.commit()?;
-        Ok(Arc::new(Self {
-            conn: Mutex::new(conn),
-        }))
+        let db = Arc::new(Self {
+            shared: Mutex::new(Shared {
+                conn,
+                groups: 0,
+                opened: None,
+                number: 0,
+            }),
+            ended: tokio::sync::watch::Sender::new(0),
+            restart: std::sync::atomic::AtomicBool::new(false),
+        });
+        checkpoints(path.as_ref(), Arc::downgrade(&db))?;
+        Ok(db)
+    }
+
+    /// The connection, waiting for it. A panic inside a statement cannot leave SQLite
+    /// half-written (its transaction or savepoint rolls back on drop), so a poisoned lock is
+    /// safe to reuse.
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` as a group: its statements, and those other tasks make meanwhile, share one
+    /// transaction, committed when the last open group ends or once it has been open
+    /// [`GROUP_MAX_AGE`]. The group returns after the commit of its writes, so whatever it
+    /// acknowledges (an HTTP answer) is on disk as before. Entering and leaving wait for the
+    /// connection as a statement does (microseconds).
+    pub async fn group<F: std::future::Future>(&self, work: F) -> F::Output {
+        {
+            let mut shared = self.lock();
+            restart_if_asked(&mut shared, &self.restart);
+            shared.enter();
+        }
+        let mut guard = GroupGuard {
+            db: self,
+            left: false,
+        };
+        let out = work.await;
+        guard.left = true;
+        let open = self.lock().leave(&self.ended);
+        if let Some(number) = open {
+            self.committed(number).await;
+        }
+        out
+    }
+
+    /// Waits until the group transaction `number` has ended: the last group of it to end
+    /// commits it, or, when one of them lasts, the first waiter to wait [`GROUP_MAX_AGE`].
+    async fn committed(&self, number: u64) {
+        let mut ended = self.ended.subscribe();
+        loop {
+            if *ended.borrow_and_update() >= number {
+                return;
+            }
+            if tokio::time::timeout(GROUP_MAX_AGE, ended.changed())
+                .await
+                .is_err()
+            {
+                let mut shared = self.lock();
+                if shared.number == number {
+                    shared.commit(&self.ended);
+                }
+            }
+        }
     }
 
     /// Runs `f` with the connection: on the calling task when the connection is free (a
@@ -175,22 +415,93 @@ impl Database {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> R + Send + 'static,
     {
-        match self.conn.try_lock() {
-            Ok(mut conn) => return Ok(f(&mut conn)),
-            // As below: a panic inside `f` rolled its transaction back.
+        match self.shared.try_lock() {
+            Ok(mut shared) => return Ok(run(&mut shared, &self.ended, &self.restart, f)),
+            // As in `lock`: a panic inside `f` rolled its transaction back.
             Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                return Ok(f(&mut poisoned.into_inner()));
+                return Ok(run(
+                    &mut poisoned.into_inner(),
+                    &self.ended,
+                    &self.restart,
+                    f,
+                ));
             }
             Err(std::sync::TryLockError::WouldBlock) => {}
         }
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            // A panic inside `f` cannot leave SQLite half-written (its transaction rolls back
-            // on drop), so a poisoned lock is safe to reuse.
-            let mut conn = db.conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut conn)
+            let mut shared = db.lock();
+            run(&mut shared, &db.ended, &db.restart, f)
         })
         .await
+    }
+}
+
+/// How often the checkpointer looks at the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL pages past which the writer restarts the WAL. Copying pages back never blocks the
+/// writer, but a WAL written without pause only starts over from its beginning when the
+/// writer finds it wholly copied back; past this size the writer makes it so, between two
+/// transactions, where it waits for no other writer (only the few pages written since the
+/// last copy, and an fsync).
+const RESTART_AFTER_PAGES: i64 = 16_384;
+
+/// Starts the file's checkpointer: a thread with its own connection that copies the WAL back
+/// into the file every [`CHECKPOINT_EVERY`] without blocking the writer (`PASSIVE`), and asks
+/// the writer to restart the WAL once it has grown past [`RESTART_AFTER_PAGES`]. It ends
+/// within one period of the database's last handle being dropped.
+fn checkpoints(path: &Path, db: std::sync::Weak<Database>) -> Result<(), DbError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    std::thread::Builder::new()
+        .name("nhip-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if db.strong_count() == 0 {
+                    return;
+                }
+                let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                });
+                match copied {
+                    Ok((log, _)) if log > RESTART_AFTER_PAGES => {
+                        if let Some(db) = db.upgrade() {
+                            db.restart.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "checkpoint failed"),
+                }
+            }
+        })
+        .map_err(DbError::Thread)?;
+    Ok(())
+}
+
+/// Runs a statement's closure; a group transaction open too long is committed after it.
+fn run<R>(
+    shared: &mut Shared,
+    ended: &tokio::sync::watch::Sender<u64>,
+    restart: &std::sync::atomic::AtomicBool,
+    f: impl FnOnce(&mut Connection) -> R,
+) -> R {
+    let out = f(&mut shared.conn);
+    shared.commit_if_old(ended);
+    restart_if_asked(shared, restart);
+    out
+}
+
+/// Restarts the WAL when the checkpointer asked for it and no transaction is open.
+fn restart_if_asked(shared: &mut Shared, restart: &std::sync::atomic::AtomicBool) {
+    if shared.conn.is_autocommit() && restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if let Err(error) = shared
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        {
+            tracing::warn!(%error, "WAL not restarted");
+        }
     }
 }
 
@@ -386,6 +697,112 @@ mod tests {
         let store = SqliteStore::new(Database::open(&path).unwrap());
         assert_eq!(all(&store, north).await, vec![2, 1, 3, 6]);
         assert_eq!(store.purge_expired(0).await.unwrap(), 0);
+    }
+
+    /// What another connection (another process) sees of item `n`.
+    fn seen_elsewhere(path: &Path, n: i64) -> bool {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM items WHERE pk = ?1",
+            params![format!("G#{n}")],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
+    }
+
+    fn item(n: i64) -> nhip_ports::store::Item {
+        json!({"pk": format!("G#{n}"), "sk": "X", "n": n})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[tokio::test]
+    async fn a_group_commits_its_writes_together_and_a_refused_write_alone_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nhip.db");
+        let db = Database::open(&path).unwrap();
+        let store = SqliteStore::new(db.clone());
+        store.put(item(2), Condition::Always).await.unwrap();
+        let refused = db
+            .group(async {
+                store.put(item(1), Condition::Always).await.unwrap();
+                // Inside the group, before its commit: this process sees the write, another
+                // connection does not yet.
+                assert!(store.get(&Key::new("G#1", "X")).await.unwrap().is_some());
+                assert!(!seen_elsewhere(&path, 1));
+                // A refused conditional write in the group changes nothing and keeps the rest.
+                let mut changed = item(2);
+                changed.insert("n".into(), 20.into());
+                let refused = store.put(changed, Condition::NotExists).await;
+                store
+                    .transact(vec![
+                        nhip_ports::store::WriteOp::Put {
+                            item: item(3),
+                            condition: Condition::Always,
+                        },
+                        nhip_ports::store::WriteOp::Check {
+                            key: Key::new("G#9", "X"),
+                            condition: Condition::Exists,
+                        },
+                    ])
+                    .await
+                    .unwrap_err();
+                refused
+            })
+            .await;
+        assert!(refused.is_err());
+        // The group returned after its commit.
+        assert!(seen_elsewhere(&path, 1));
+        assert!(
+            !seen_elsewhere(&path, 3),
+            "the refused transaction rolled back"
+        );
+        let two = store.get(&Key::new("G#2", "X")).await.unwrap().unwrap();
+        assert_eq!(two["n"], 2);
+    }
+
+    #[tokio::test]
+    async fn overlapping_groups_commit_and_a_group_dropped_midway_keeps_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nhip.db");
+        let db = Database::open(&path).unwrap();
+        let store = Arc::new(SqliteStore::new(db.clone()));
+        // Twenty groups at once on a multi-task runtime: each answers after its writes are
+        // on disk, whoever commits them.
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 10..30 {
+            let (db, store, path) = (db.clone(), store.clone(), path.clone());
+            tasks.spawn(async move {
+                db.group(async {
+                    store.put(item(n), Condition::Always).await.unwrap();
+                    tokio::task::yield_now().await;
+                })
+                .await;
+                assert!(seen_elsewhere(&path, n), "{n} answered before its commit");
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        // A group whose work never finishes (dropped by a timeout, as a cancelled request is).
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            db.group(async {
+                store.put(item(40), Condition::Always).await.unwrap();
+                std::future::pending::<()>().await;
+            }),
+        )
+        .await;
+        assert!(dropped.is_err());
+        assert!(seen_elsewhere(&path, 40));
+        // No transaction is left open: another connection can write.
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::from_millis(100)).unwrap();
+        other
+            .execute("INSERT INTO feed (body) VALUES ('{}')", [])
+            .unwrap();
     }
 
     #[test]

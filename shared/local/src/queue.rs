@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use nhip_ports::Clock;
 use nhip_ports::queue::{self, OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 use ulid::Ulid;
 
 use crate::db::{Database, is_busy};
@@ -107,7 +107,7 @@ impl LocalQueue {
         let name = self.name.clone();
         let redrive = self.redrive.clone();
         self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = crate::db::write(conn)?;
             let mut received = Vec::new();
             loop {
                 let candidates: Vec<(String, String, String, i64, u32)> = {
@@ -194,7 +194,7 @@ impl Queue for LocalQueue {
         let now = self.now_ms();
         let name = self.name.clone();
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::db::write(conn)?;
             let mut ids = Vec::with_capacity(messages.len());
             for message in messages {
                 let id = Ulid::new().to_string();
@@ -259,7 +259,7 @@ impl Queue for LocalQueue {
             .collect::<Result<Vec<_>, _>>()?;
         let name = self.name.clone();
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::db::write(conn)?;
             for (id, receipt) in &handles {
                 tx.prepare_cached(
                     "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2 AND receipt = ?3",

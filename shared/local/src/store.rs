@@ -10,10 +10,10 @@ use nhip_ports::store::{
     self, Condition, Cursor, Index, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Update,
     WriteOp, validate_item, validate_key, validate_transaction,
 };
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::db::{Database, is_busy};
+use crate::db::{Database, Write, is_busy};
 
 /// The item store on a local SQLite file.
 #[derive(Debug, Clone)]
@@ -59,9 +59,8 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error)
+fn immediate(conn: &mut Connection) -> Result<Write<'_>, StoreError> {
+    crate::db::write(conn).map_err(sql_error)
 }
 
 fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -327,7 +326,15 @@ fn run_query(
     position: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Page, StoreError> {
     let (pk_col, sk_col) = (query.index.pk_attr(), query.index.sk_attr());
-    let mut sql = format!("SELECT body FROM items WHERE {pk_col} = ?");
+    // A secondary index is partial (`WHERE <pk> IS NOT NULL`). Said in the query, the planner
+    // sees the index applies from the text alone; left to be implied by `<pk> = ?`, it reads
+    // the bound value to prove it and marks the plan to be prepared again whenever that value
+    // changes: every query on an index was re-prepared.
+    let mut sql = if query.index == Index::Primary {
+        format!("SELECT body FROM items WHERE {pk_col} = ?")
+    } else {
+        format!("SELECT body FROM items WHERE {pk_col} IS NOT NULL AND {pk_col} = ?")
+    };
     let mut args: Vec<String> = vec![query.pk.clone()];
     match &query.sk {
         None => {}

@@ -605,6 +605,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
             Arc::new(provider) as Arc<dyn nhip_ports::IdentityProvider>
         }),
         feed: None,
+        groups: None,
     }
 }
 
