@@ -495,13 +495,13 @@ fn run<R>(
 
 /// Restarts the WAL when the checkpointer asked for it and no transaction is open.
 fn restart_if_asked(shared: &mut Shared, restart: &std::sync::atomic::AtomicBool) {
-    if shared.conn.is_autocommit() && restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
-        if let Err(error) = shared
+    if shared.conn.is_autocommit()
+        && restart.swap(false, std::sync::atomic::Ordering::Relaxed)
+        && let Err(error) = shared
             .conn
             .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-        {
-            tracing::warn!(%error, "WAL not restarted");
-        }
+    {
+        tracing::warn!(%error, "WAL not restarted");
     }
 }
 
