@@ -744,7 +744,11 @@ fn step_job(record: &SqsMessage) -> nhip_core::scheduler::StepJob {
 
 #[tokio::test]
 async fn journey_worker_batch_fixture_sends_each_step_once_however_often_the_batch_comes() {
-    let local = support::local_deps();
+    // With `journey.step` to the bus switched on (NHIP_JOURNEY_STEP_EVENTS=on).
+    let local = support::local_deps_with_settings(nhip_core::Settings {
+        journey_step_events: true,
+        ..Default::default()
+    });
     let deps = &local.deps;
     assert_eq!(
         nhip_journeys::engine::enrollment_id(
@@ -894,6 +898,21 @@ async fn journey_worker_batch_fixture_sends_each_step_once_however_often_the_bat
     assert_eq!(records[2]["event_type"], "card.activated");
     // A wait hands on through due work, not the steps queue.
     assert!(take_all(&*deps.queues.steps).await.is_empty());
+    // One `journey.step` per step on the bus, each once however often the batch came.
+    let mut published: Vec<String> = local
+        .bus
+        .recent(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "journey.step")
+        .map(|e| e.id)
+        .collect();
+    published.sort();
+    let expected: Vec<String> = (0..6)
+        .map(|seq| format!("enr-{enrollment_id}-{seq}"))
+        .collect();
+    assert_eq!(published, expected);
 }
 
 #[tokio::test]

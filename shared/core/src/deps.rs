@@ -175,6 +175,11 @@ pub struct Settings {
     /// With sign-in through an identity provider: the one user name whose first sign-in, while
     /// the staff directory is still empty, makes them its first admin (`NHIP_FIRST_ADMIN`).
     pub first_admin: Option<String>,
+    /// Whether the journey worker publishes `journey.step` to the bus, one event per step, for
+    /// the organisation's other systems (`NHIP_JOURNEY_STEP_EVENTS`: `on` or `off`, the
+    /// default). Nothing in Nhịp reads them, and EventBridge bills each one: as much as the
+    /// step's own database work.
+    pub journey_step_events: bool,
 }
 
 impl Default for Settings {
@@ -186,6 +191,7 @@ impl Default for Settings {
             intake_allowed_origins: Vec::new(),
             intake_owner: None,
             first_admin: None,
+            journey_step_events: false,
         }
     }
 }
@@ -201,6 +207,8 @@ impl Settings {
     pub const INTAKE_OWNER_VAR: &'static str = "NHIP_INTAKE_OWNER";
     /// Variable: the identity provider's user who becomes the first admin.
     pub const FIRST_ADMIN_VAR: &'static str = "NHIP_FIRST_ADMIN";
+    /// Variable: `on` to publish `journey.step` to the bus.
+    pub const JOURNEY_STEP_EVENTS_VAR: &'static str = "NHIP_JOURNEY_STEP_EVENTS";
 
     /// The settings from `get` (the environment, in Lambda and in the local runner alike):
     /// `NHIP_INTAKE_RATE_PER_MINUTE` 1–1000000 (default 60), `NHIP_TELEPHONY_SECRET` at least
@@ -225,6 +233,18 @@ impl Settings {
         }
         settings.intake_owner = get(Self::INTAKE_OWNER_VAR).map(|owner| owner.trim().to_owned());
         settings.first_admin = get(Self::FIRST_ADMIN_VAR).map(|name| name.trim().to_lowercase());
+        if let Some(raw) = get(Self::JOURNEY_STEP_EVENTS_VAR) {
+            settings.journey_step_events = match raw.trim() {
+                "on" => true,
+                "off" => false,
+                _ => {
+                    return Err(SettingsError {
+                        var: Self::JOURNEY_STEP_EVENTS_VAR,
+                        reason: "on or off",
+                    });
+                }
+            };
+        }
         if let Some(secret) = get(Self::TELEPHONY_SECRET_VAR) {
             if secret.len() < 32 {
                 return Err(SettingsError {
@@ -331,7 +351,12 @@ mod tests {
             origins.intake_allowed_origins,
             ["https://www.example-bank.vn", "http://localhost:8080"]
         );
+        assert!(!Settings::default().journey_step_events);
+        let steps = from(&[(Settings::JOURNEY_STEP_EVENTS_VAR, "on")]).unwrap();
+        assert!(steps.journey_step_events);
         for (var, value) in [
+            (Settings::JOURNEY_STEP_EVENTS_VAR, "yes"),
+            (Settings::INTAKE_RATE_VAR, "1000001"),
             (Settings::INTAKE_RATE_VAR, "0"),
             (Settings::INTAKE_RATE_VAR, "fast"),
             (Settings::TELEPHONY_SECRET_VAR, "short"),

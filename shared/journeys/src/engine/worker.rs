@@ -498,8 +498,12 @@ async fn publish_end(deps: &Deps, enrollment: &Enrollment, now: DateTime<Utc>) {
 }
 
 /// Publishes `journey.step` to the bus for the organisation's other systems, one event per
-/// step run (not on the timeline: steps are many; the enrollment's step records hold them).
+/// step run, when the settings ask for it (not on the timeline: steps are many; the
+/// enrollment's step records hold them, and reach any reader through the table's stream).
 async fn publish_steps(deps: &Deps, steps: &[(Enrollment, Decision)], now: DateTime<Utc>) {
+    if !deps.settings.journey_step_events {
+        return;
+    }
     let events: Vec<DomainEvent> = steps
         .iter()
         .map(|(before, decision)| DomainEvent {
