@@ -1,15 +1,17 @@
 //! The SQLite file of a local run: one connection in WAL mode shared by the item store and
 //! the queues. A statement runs on the calling task when the connection is free, else on
-//! Tokio's blocking pool, so async tasks never wait on a lock.
+//! Tokio's blocking pool; entering and leaving a group wait for the connection in place (as
+//! long as one statement).
 //!
 //! A queue consumer's batch runs as a group ([`Database::group`]): the statements made while it
 //! lasts share one transaction, committed when the last open group ends (or once it has been
-//! open [`GROUP_MAX_AGE`]). A step job's receive, step records, enrollment write, wake-up,
-//! sends and acknowledgement are then one commit instead of one each: one append of each page
-//! they touched to the WAL instead of one per statement. A write that must apply whole
-//! ([`write`]) is its own transaction outside a group and a savepoint inside one. A crash
-//! before the commit rolls the whole group back, queue receipts and acknowledgements
-//! included, so its messages are delivered again and redone idempotently.
+//! open [`GROUP_MAX_AGE`]). A batch of step jobs' step records, enrollment writes, wake-ups,
+//! sends and acknowledgement are then one commit instead of one each (its receive commits
+//! before it): one append of each page they touched to the WAL instead of one per statement.
+//! A write that must apply whole ([`write`]) is its own transaction outside a group and a
+//! savepoint inside one. A crash before the commit rolls the group's writes and
+//! acknowledgements back together: its messages, still in flight, come back after their
+//! visibility timeout and are redone idempotently.
 
 use std::ops::Deref;
 use std::path::Path;

@@ -79,8 +79,8 @@ pub type GroupWork<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> 
 /// A store that can commit the writes of a unit of work together: the local file runs a queue
 /// consumer's batch (its writes and its acknowledgement) as one transaction, one commit instead
 /// of one per request. Only a matter of speed: every request keeps its own atomicity and
-/// conditions, and a crash before the commit undoes the batch's receipts with its writes, so
-/// its messages come back and are redone. DynamoDB has nothing of the kind (`Deps.groups` is
+/// conditions, and a crash before the commit undoes the batch's acknowledgement with its
+/// writes, so its messages come back and are redone. DynamoDB has nothing of the kind (`Deps.groups` is
 /// `None` on AWS).
 #[async_trait]
 pub trait CommitGroups: Send + Sync {
