@@ -13,6 +13,9 @@
 # Knobs (environment):
 #   COLDSTART_RUNS=20        starts per binary (after one warm-up start each)
 #   COLDSTART_NICE=19        niceness of the builds (a shared 2-core machine)
+#   COLDSTART_BUILD_TIMEOUT  limit of each of the two builds (default 150m). A clean build is
+#                            long: each function's release link (thin LTO over the AWS SDK)
+#                            takes 5 to 9 CPU-minutes, eleven of them per architecture
 #   COLDSTART_SKIP_ARM64=1   no arm64 build (and no arm64 sizes)
 #   COLDSTART_MEASURE_DIR=D  no build at all: measure D/<function>/bootstrap and
 #                            D/coldstart-hello/bootstrap as they are
@@ -34,7 +37,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=$TARGET_DIR/coldstart
 VENV=$ROOT/.cache/coldstart-venv
 CARGO_LAMBDA_VERSION=1.9.2
-BUILD_TIMEOUT=${COLDSTART_BUILD_TIMEOUT:-100m}
+BUILD_TIMEOUT=${COLDSTART_BUILD_TIMEOUT:-150m}
 MEASURE_TIMEOUT=20m
 
 export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
