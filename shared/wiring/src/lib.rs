@@ -7,6 +7,14 @@
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use nhip_core::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
 use nhip_core::{BuildInfo, Channels, Deps, Queues};
 use nhip_ports::SystemClock;
@@ -501,14 +509,56 @@ fn check_http_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
 
 /// The AWS SDK configuration for `config`: its region and, when set, its endpoint override.
 /// Credentials come from the default chain (the Lambda role in AWS; for an emulator set
-/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` to any values).
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` to any values). Every client built from it
+/// shares one HTTP client, [`TlsOnFirstRequest`].
 pub async fn sdk_config(config: &Config) -> SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+    let version = BehaviorVersion::latest();
+    let mut loader = aws_config::defaults(version).region(Region::new(config.region.clone()));
+    if let Some(http) = TlsOnFirstRequest::sdk_default(version) {
+        loader = loader.http_client(http);
+    }
     if let Some(endpoint) = &config.endpoint {
         loader = loader.endpoint_url(endpoint.clone());
     }
     loader.load().await
+}
+
+/// The SDK's own default HTTPS client (hyper 1, rustls, the system's root certificates), shared
+/// by every SDK client of the function and set up on its first request rather than at start.
+///
+/// Left to itself, the SDK builds a whole TLS connector as each client is constructed, so that
+/// the system's root certificates load at start: it reads them once per process, but parses
+/// every one of them again for each client. With the six clients of [`build_deps`] that was
+/// most of a function's init beyond lambda_runtime's own (docs/performance.md, "Lambda cold
+/// start"). This wrapper passes every request to the same default client and leaves out that
+/// check at construction, so the certificates are read and parsed once, by the first request,
+/// and the connector is then cached for every client alike (one per timeout setting).
+#[derive(Debug)]
+pub struct TlsOnFirstRequest(SharedHttpClient);
+
+impl TlsOnFirstRequest {
+    /// The SDK's default HTTPS client for `version`, wrapped; `None` if this build of the SDK
+    /// has none (then each client falls back to the SDK's own choice, as before).
+    pub fn sdk_default(version: BehaviorVersion) -> Option<SharedHttpClient> {
+        let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(version)?;
+        let components = plugin.runtime_components(&RuntimeComponentsBuilder::new("nhip-wiring"));
+        let inner = components.http_client()?;
+        Some(SharedHttpClient::new(Self(inner)))
+    }
+}
+
+impl HttpClient for TlsOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// For a function's `main`: reads the configuration and builds the ports once. A missing
@@ -1058,6 +1108,74 @@ mod tests {
         assert_eq!(
             invalid_var(read(&with(&[("NHIP_AUTH", "cognito")]))),
             "NHIP_AUTH"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_clients_share_one_http_client_that_carries_their_requests() {
+        use std::io::{Read, Write};
+        // A stand-in for SQS on loopback: reads one request and answers a client error that
+        // the SDK does not retry.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0; 4096];
+            // The head, then as much body as it announces.
+            let complete = |request: &[u8]| {
+                let text = String::from_utf8_lossy(request).to_ascii_lowercase();
+                text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                    let length = head
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|n| n.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    body.len() >= length
+                })
+            };
+            while !complete(&request) {
+                let n = socket.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before its request was complete");
+                request.extend_from_slice(&buf[..n]);
+            }
+            let body = r#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"none"}"#;
+            write!(
+                socket,
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        let mut config = read(GOOD).unwrap();
+        config.endpoint = Some(format!("http://{addr}"));
+        let sdk = sdk_config(&config).await;
+        assert!(
+            sdk.http_client().is_some(),
+            "one HTTP client for every SDK client"
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "AKIDTEST", "secret", None, None, "test",
+                ))
+                .build(),
+        );
+        let error = sqs
+            .get_queue_url()
+            .queue_name("nhip-events")
+            .send()
+            .await
+            .unwrap_err();
+        let request = server.join().unwrap();
+        assert!(request.starts_with("POST / HTTP/1.1"), "{request}");
+        // The stand-in's answer came back through the shared client.
+        assert_eq!(
+            error.raw_response().map(|r| r.status().as_u16()),
+            Some(400),
+            "{error:?}"
         );
     }
 
