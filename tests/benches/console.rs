@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let samples = args.next().unwrap_or(200);
     let dir = tempfile::tempdir()?;
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
-    let common::Bench { deps, store } = common::deps(dir.path(), now)?;
+    let common::Bench { deps, store, .. } = common::deps(dir.path(), now)?;
     let deps = Arc::new(deps);
 
     nhip_crm::staff::create_team(&*deps.store, "hn", "Phòng tư vấn Hà Nội", "").await?;

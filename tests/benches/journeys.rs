@@ -96,7 +96,9 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(20_000);
     let dir = tempfile::tempdir()?;
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
-    let common::Bench { mut deps, store } = common::deps(dir.path(), now)?;
+    let common::Bench {
+        mut deps, store, ..
+    } = common::deps(dir.path(), now)?;
     let counted = |inner| {
         Arc::new(common::CountingQueue {
             inner,

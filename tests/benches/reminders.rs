@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     // 08:00 in Viet Nam: the run's schedule.
     let now = Utc.with_ymd_and_hms(2026, 12, 10, 1, 0, 0).unwrap();
     let dir = tempfile::tempdir()?;
-    let common::Bench { deps, store } = common::deps(dir.path(), now)?;
+    let common::Bench { deps, store, .. } = common::deps(dir.path(), now)?;
 
     nhip_crm::staff::create_team(&*deps.store, "hn", "Phòng tư vấn Hà Nội", "").await?;
     nhip_crm::staff::create_user(

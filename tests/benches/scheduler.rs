@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // 09:00 in Viet Nam, on the hour.
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
-    let common::Bench { deps, store } = common::deps(dir.path(), now)?;
+    let common::Bench { deps, store, .. } = common::deps(dir.path(), now)?;
 
     // Idle work over the next 30 days, written 100 to a transaction.
     let loading = Instant::now();

@@ -3,9 +3,10 @@
 //! (`DUE#<YYYYMMDDHH>#<shard>`, sorted by `<instant>#<id>`). A tick, every minute on
 //! EventBridge (the `scheduler` function) or the local runner's ticker, reads each bucket from
 //! its saved cursor up to now with a sort-key range — 16 shard queries per hour covered, each
-//! returning only what is due, never the table — runs each due item and deletes it. Journey
-//! steps are not run here: they are sent to the `steps` queue in batches of 10 for the journey
-//! worker.
+//! returning only what is due, never the table — runs each due item and deletes it. An hour's
+//! shards are read and run at once. Journey steps are not run here: they are sent to the
+//! `steps` queue in batches of 10 for the journey worker, and their items deleted ten at a
+//! time.
 //!
 //! Running an item is idempotent (its effects are keyed by the item's id or its enrollment's
 //! sequence number), so a tick that dies halfway and runs again repeats nothing. A scheduler
@@ -14,6 +15,7 @@
 //! it leaves the index (parked, kept for inspection) so it cannot hold the cursor back.
 
 use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
 use nhip_domain::ids::DueWorkId;
 use nhip_domain::time::minute_floor;
 use serde::Serialize;
@@ -34,6 +36,8 @@ const MAX_HOURS_PER_TICK: i64 = 24 * 45;
 /// How long a tick reads before it leaves the rest of a catch-up to the next tick (the
 /// function's timeout is 55 s).
 const TICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
+/// Deletes of sent journey steps' due items a shard has in flight at once.
+pub const STEP_DELETES_AT_ONCE: usize = 10;
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -91,24 +95,18 @@ pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
     let mut hour = first_hour;
     while hour <= last_hour {
         report.hours += 1;
-        for shard in 0..keys::DUE_SHARDS {
-            let mut cursor = None;
-            loop {
-                let page = deps
-                    .store
-                    .query(
-                        Query::partition(Index::Gsi1, keys::due_bucket(hour, shard))
-                            .sk(range.clone())
-                            .limit(100)
-                            .after(cursor),
-                    )
-                    .await?;
-                run_page(deps, page.items, now, &mut report).await?;
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+        // The hour's shards are read and run at once: each is its own partition of gsi1, and a
+        // shard's items in sequence would hold a million due in one minute to one instance's
+        // pace. The first error ends the tick without moving the cursor (nothing is lost: the
+        // next tick reads the hour again and what already ran was deleted).
+        let shards: Vec<TickReport> = stream::iter(0..keys::DUE_SHARDS)
+            .map(|shard| run_shard(deps, hour, shard, &range, now))
+            .buffer_unordered(usize::from(keys::DUE_SHARDS))
+            .try_collect()
+            .await?;
+        for shard in shards {
+            report.ran += shard.ran;
+            report.failed += shard.failed;
         }
         let hour_end = hour + Duration::hours(1) - Duration::milliseconds(1);
         if hour < last_hour && started.elapsed() > TICK_BUDGET {
@@ -125,6 +123,34 @@ pub async fn tick(deps: &Deps) -> Result<TickReport, StoreError> {
     item.insert("minute".into(), keys::instant(until).into());
     deps.store.put(item, Condition::Always).await?;
     Ok(report)
+}
+
+/// Runs every due item of one shard of an hour, page by page.
+async fn run_shard(
+    deps: &Deps,
+    hour: DateTime<Utc>,
+    shard: u16,
+    range: &SortKey,
+    now: DateTime<Utc>,
+) -> Result<TickReport, StoreError> {
+    let mut report = TickReport::default();
+    let mut cursor = None;
+    loop {
+        let page = deps
+            .store
+            .query(
+                Query::partition(Index::Gsi1, keys::due_bucket(hour, shard))
+                    .sk(range.clone())
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        run_page(deps, page.items, now, &mut report).await?;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(report),
+        }
+    }
 }
 
 /// Runs one page of due items: journey steps go to the steps queue together (in batches of
@@ -180,18 +206,26 @@ async fn run_page(
         let sent = nhip_journeys::engine::enqueue(deps, &jobs)
             .await
             .map_err(|e| e.to_string());
-        for (id, item, _) in steps {
-            let outcome = sent
-                .clone()
-                .map_err(|e| StoreError::invalid(format!("steps queue: {e}")));
-            finish(deps, id, &item, outcome, now, report).await?;
-        }
+        // The sent items' deletes go out together (each its own partition).
+        let ran: Vec<bool> = stream::iter(steps)
+            .map(|(id, item, _)| {
+                let outcome = sent
+                    .clone()
+                    .map_err(|e| StoreError::invalid(format!("steps queue: {e}")));
+                async move { settle(deps, id, &item, outcome, now).await }
+            })
+            .buffer_unordered(STEP_DELETES_AT_ONCE)
+            .try_collect()
+            .await?;
+        let done = ran.iter().filter(|ran| **ran).count();
+        report.ran += done;
+        report.failed += ran.len() - done;
     }
     Ok(())
 }
 
 /// Deletes a done item, or moves a failed one to the next minute (parked after
-/// [`MAX_ATTEMPTS`]).
+/// [`MAX_ATTEMPTS`]); counts it in `report`.
 async fn finish(
     deps: &Deps,
     id: DueWorkId,
@@ -200,19 +234,34 @@ async fn finish(
     now: DateTime<Utc>,
     report: &mut TickReport,
 ) -> Result<(), StoreError> {
+    let ran = settle(deps, id, item, outcome, now).await?;
+    if ran {
+        report.ran += 1;
+    } else {
+        report.failed += 1;
+    }
+    Ok(())
+}
+
+/// What [`finish`] does to the item; `true` when it ran.
+async fn settle(
+    deps: &Deps,
+    id: DueWorkId,
+    item: &Item,
+    outcome: Result<(), StoreError>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     match outcome {
-        Ok(()) => {
-            report.ran += 1;
-            deps.store
-                .delete(&keys::due_work(id), Condition::Always)
-                .await
-        }
+        Ok(()) => deps
+            .store
+            .delete(&keys::due_work(id), Condition::Always)
+            .await
+            .map(|()| true),
         Err(error) => {
-            report.failed += 1;
             let attempts = item.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
             if attempts >= MAX_ATTEMPTS {
                 tracing::error!(%error, attempts, "due work keeps failing; parked");
-                return park(deps, item, now).await;
+                return park(deps, item, now).await.map(|()| false);
             }
             tracing::warn!(%error, attempts, "due work failed; tried again next minute");
             let retry_at = minute_floor(now) + Duration::minutes(1);
@@ -225,10 +274,10 @@ async fn finish(
             deps.store
                 .update(&keys::due_work(id), update, Condition::Exists)
                 .await
-                .map(|_| ())
+                .map(|_| false)
                 .or_else(|e| match e {
                     // Deleted meanwhile (the work was cancelled): nothing to retry.
-                    StoreError::ConditionFailed { .. } => Ok(()),
+                    StoreError::ConditionFailed { .. } => Ok(false),
                     other => Err(other),
                 })
         }

@@ -354,8 +354,8 @@ impl Runner {
 
 /// A request that may write (any method but GET, HEAD and OPTIONS) runs as one commit group on
 /// the file: its writes, and those of the requests and batches running meanwhile, commit
-/// together before it is answered (`nhip_local::db`).
-async fn group_writes(
+/// together before it is answered (`nhip_local::db`). The runner's router has this layer.
+pub async fn group_writes(
     axum::extract::State(db): axum::extract::State<Arc<Database>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
