@@ -258,6 +258,59 @@ async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
     assert_eq!(bell["unread"], 1, "{bell}");
 }
 
+#[tokio::test]
+async fn a_tick_runs_due_work_of_every_shard_once_however_many_are_due_in_the_same_minute() {
+    let local = support::local_deps();
+    let deps = &local.deps;
+    let at = (deps.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let calls = 40;
+    for i in 0..calls {
+        let customer = as_admin(
+            deps,
+            "POST",
+            "/v1/customers",
+            json!({"full_name": "Phan Văn Tài", "phones": [format!("09334{i:05}")],
+                   "source": "referral", "owner": "root"}),
+        )
+        .await;
+        let id = customer["id"].as_str().unwrap();
+        as_admin(
+            deps,
+            "POST",
+            &format!("/v1/customers/{id}/next-actions"),
+            json!({"type": "call", "at": at, "note": "Gọi lại"}),
+        )
+        .await;
+    }
+    // The calls are spread over the due-work shards, which the tick reads at once.
+    let hour = nhip_core::keys::hour_floor(deps.clock.now() + chrono::Duration::hours(1));
+    let mut shards_used = 0;
+    for shard in 0..nhip_core::keys::DUE_SHARDS {
+        let page = deps
+            .store
+            .query(nhip_ports::store::Query::partition(
+                nhip_ports::store::Index::Gsi1,
+                nhip_core::keys::due_bucket(hour, shard),
+            ))
+            .await
+            .unwrap();
+        shards_used += usize::from(!page.items.is_empty());
+    }
+    assert!(shards_used > 8, "{calls} calls on {shards_used} shards");
+    local.clock.advance(chrono::Duration::hours(2));
+    let payload: Value = support::fixture("scheduler/tick.json");
+    let report = nhip_api::tick::handle_invocation(deps, &payload)
+        .await
+        .unwrap();
+    assert_eq!((report.ran, report.failed), (calls, 0), "{report:?}");
+    let again = nhip_api::tick::handle_invocation(deps, &payload)
+        .await
+        .unwrap();
+    assert_eq!((again.ran, again.failed), (0, 0), "{again:?}");
+    let bell = as_admin(deps, "GET", "/v1/me/notifications", Value::Null).await;
+    assert_eq!(bell["unread"], calls, "one bell per call: {bell}");
+}
+
 /// Calls the staff API as an admin, as a test's set-up step.
 async fn as_admin(
     deps: &std::sync::Arc<nhip_core::Deps>,
