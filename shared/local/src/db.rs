@@ -336,7 +336,9 @@ impl Database {
         // checkpoint stays as a backstop, far out (50,000 pages, about 200 MB).
         conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        conn.set_prepared_statement_cache_capacity(128);
+        // Every statement stays prepared: a query's shape and its page size (written into its
+        // text) make a few hundred at most.
+        conn.set_prepared_statement_cache_capacity(512);
         // One write transaction, so two processes opening an old file at once do not both
         // try to add the same columns: the second waits, then finds them there.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -35,9 +35,12 @@ impl ChangeFeed for LocalFeed {
         let rows = self
             .db
             .call(move |conn| -> rusqlite::Result<Vec<(i64, String)>> {
-                conn.prepare_cached("SELECT seq, body FROM feed ORDER BY seq LIMIT ?1")?
-                    .query_map(params![limit], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
+                // The limit in the text, not bound: see `store::run_query`.
+                conn.prepare_cached(&format!(
+                    "SELECT seq, body FROM feed ORDER BY seq LIMIT {limit}"
+                ))?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
             })
             .await
             .map_err(StoreError::unavailable)?

@@ -88,7 +88,7 @@ impl Outbox {
     /// Every message recorded for one Nhịp message id (more than one would be a double send).
     pub async fn for_message(&self, message_id: &str) -> Result<Vec<OutboxEntry>, OutboxError> {
         self.select(
-            "WHERE message_id = ?1 ORDER BY seq",
+            "WHERE message_id = +?1 ORDER BY seq",
             vec![message_id.to_owned().into()],
         )
         .await

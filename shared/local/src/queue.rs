@@ -111,12 +111,15 @@ impl LocalQueue {
             let mut received = Vec::new();
             loop {
                 let candidates: Vec<(String, String, String, i64, u32)> = {
-                    let mut select = tx.prepare_cached(
+                    // `+?1` and the limit in the text keep the statement prepared once: see
+                    // `store::run_query`.
+                    let mut select = tx.prepare_cached(&format!(
                         "SELECT id, body, attributes, sent_at, receive_count FROM queue_messages
-                         WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
-                    )?;
+                         WHERE queue = +?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT {}",
+                        max - received.len()
+                    ))?;
                     select
-                        .query_map(params![name, now, (max - received.len()) as i64], |r| {
+                        .query_map(params![name, now], |r| {
                             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                         })?
                         .collect::<Result<_, _>>()?

@@ -325,15 +325,50 @@ fn run_query(
     query: &Query,
     position: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Page, StoreError> {
+    let (sql, args) = query_sql(query, position.as_ref());
+    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let params: Vec<&dyn rusqlite::ToSql> =
+        args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+    let bodies = statement
+        .query_map(params.as_slice(), |row| row.get::<_, String>(0))
+        .map_err(sql_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_error)?;
+    let mut items = bodies
+        .iter()
+        .map(|b| parse(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() > query.limit as usize;
+    items.truncate(query.limit as usize);
+    let next = if more {
+        items
+            .last()
+            .and_then(|last| Cursor::after_item(query.index, last))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// The statement of a query and the values bound to it, in order.
+fn query_sql(
+    query: &Query,
+    position: Option<&std::collections::BTreeMap<String, String>>,
+) -> (String, Vec<String>) {
     let (pk_col, sk_col) = (query.index.pk_attr(), query.index.sk_attr());
     // A secondary index is partial (`WHERE <pk> IS NOT NULL`). Said in the query, the planner
     // sees the index applies from the text alone; left to be implied by `<pk> = ?`, it reads
     // the bound value to prove it and marks the plan to be prepared again whenever that value
     // changes: every query on an index was re-prepared.
+    //
+    // The partition is compared with `+?`, the bound value under a unary plus, which the
+    // planner treats as any value. Compared with a bare `?` under an `ORDER BY`, it reads the
+    // bound value to plan the order, and the statement is prepared again each time it is taken
+    // from the cache (whose clearing of the bindings marks such a plan stale): every query.
     let mut sql = if query.index == Index::Primary {
-        format!("SELECT body FROM items WHERE {pk_col} = ?")
+        format!("SELECT body FROM items WHERE {pk_col} = +?")
     } else {
-        format!("SELECT body FROM items WHERE {pk_col} IS NOT NULL AND {pk_col} = ?")
+        format!("SELECT body FROM items WHERE {pk_col} IS NOT NULL AND {pk_col} = +?")
     };
     let mut args: Vec<String> = vec![query.pk.clone()];
     match &query.sk {
@@ -378,34 +413,73 @@ fn run_query(
             ]);
         }
     }
-    sql += &if query.index == Index::Primary {
-        format!(" ORDER BY sk {dir} LIMIT ?")
-    } else {
-        format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir} LIMIT ?")
-    };
-    // One extra row tells whether another page follows.
+    // One extra row tells whether another page follows. The limit is written into the text:
+    // bound, SQLite plans with its value too, and a statement bound with another value
+    // (pages of 1, 100, 1,000…) is prepared again.
     let fetch = i64::from(query.limit) + 1;
-    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
-    let mut params: Vec<&dyn rusqlite::ToSql> =
-        args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-    params.push(&fetch);
-    let bodies = statement
-        .query_map(params.as_slice(), |row| row.get::<_, String>(0))
-        .map_err(sql_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql_error)?;
-    let mut items = bodies
-        .iter()
-        .map(|b| parse(b))
-        .collect::<Result<Vec<_>, _>>()?;
-    let more = items.len() > query.limit as usize;
-    items.truncate(query.limit as usize);
-    let next = if more {
-        items
-            .last()
-            .and_then(|last| Cursor::after_item(query.index, last))
+    sql += &if query.index == Index::Primary {
+        format!(" ORDER BY sk {dir} LIMIT {fetch}")
     } else {
-        None
+        format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir} LIMIT {fetch}")
     };
-    Ok(Page { items, next })
+    (sql, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use nhip_ports::store::{Index, ItemStore, Query, SortKey};
+    use rusqlite::StatementStatus;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A query's statement is prepared once and kept, whichever partition it reads: SQLite
+    /// prepares again any statement whose plan read a bound value, each time it leaves the
+    /// cache, which made every query of the store a parse and a plan.
+    #[tokio::test]
+    async fn a_query_stays_prepared_whatever_partition_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("t.db")).unwrap();
+        let store = SqliteStore::new(db.clone());
+        for i in 0..30 {
+            let item = serde_json::from_value(json!({
+                "pk": format!("CUS#{i}"), "sk": format!("ENR#{i}"),
+                "gsi1pk": format!("DUE#{}", i % 3), "gsi1sk": format!("{i:03}"),
+            }))
+            .unwrap();
+            store.put(item, Condition::Always).await.unwrap();
+        }
+        let queries = |i: usize| {
+            [
+                Query::partition(Index::Primary, format!("CUS#{i}"))
+                    .sk(SortKey::BeginsWith("ENR#".into()))
+                    .limit(100),
+                Query::partition(Index::Primary, format!("CUS#{i}")).limit(100),
+                Query::partition(Index::Gsi1, format!("DUE#{}", i % 3))
+                    .sk(SortKey::Between("000".into(), "999".into()))
+                    .limit(100),
+            ]
+        };
+        for i in 0..30 {
+            for query in queries(i) {
+                let page = store.query(query).await.unwrap();
+                assert!(!page.items.is_empty());
+            }
+        }
+        let reprepared = db
+            .call(move |conn| {
+                queries(0)
+                    .iter()
+                    .map(|query| {
+                        let (sql, _) = query_sql(query, None);
+                        conn.prepare_cached(&sql)
+                            .unwrap()
+                            .get_status(StatementStatus::RePrepare)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(reprepared, [0, 0, 0], "statements prepared again");
+    }
 }
