@@ -220,23 +220,7 @@ async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
         "EventBridge Scheduler sends detail as a string"
     );
     // Due work: a consultant's call, scheduled for an hour from now.
-    let customer = as_admin(
-        deps,
-        "POST",
-        "/v1/customers",
-        json!({"full_name": "Phan Văn Tài", "phones": ["0933444555"], "source": "referral",
-               "owner": "root"}),
-    )
-    .await;
-    let id = customer["id"].as_str().unwrap();
-    let at = (deps.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
-    as_admin(
-        deps,
-        "POST",
-        &format!("/v1/customers/{id}/next-actions"),
-        json!({"type": "call", "at": at, "note": "Gọi lại"}),
-    )
-    .await;
+    call_back_in_an_hour(deps, "0933444555").await;
     let before = nhip_api::tick::handle_invocation(deps, &default)
         .await
         .unwrap();
@@ -262,25 +246,9 @@ async fn scheduler_fixtures_of_every_payload_shape_run_the_due_work_once() {
 async fn a_tick_runs_due_work_of_every_shard_once_however_many_are_due_in_the_same_minute() {
     let local = support::local_deps();
     let deps = &local.deps;
-    let at = (deps.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
     let calls = 40;
     for i in 0..calls {
-        let customer = as_admin(
-            deps,
-            "POST",
-            "/v1/customers",
-            json!({"full_name": "Phan Văn Tài", "phones": [format!("09334{i:05}")],
-                   "source": "referral", "owner": "root"}),
-        )
-        .await;
-        let id = customer["id"].as_str().unwrap();
-        as_admin(
-            deps,
-            "POST",
-            &format!("/v1/customers/{id}/next-actions"),
-            json!({"type": "call", "at": at, "note": "Gọi lại"}),
-        )
-        .await;
+        call_back_in_an_hour(deps, &format!("09334{i:05}")).await;
     }
     // The calls are spread over the due-work shards, which the tick reads at once.
     let hour = nhip_core::keys::hour_floor(deps.clock.now() + chrono::Duration::hours(1));
@@ -309,6 +277,27 @@ async fn a_tick_runs_due_work_of_every_shard_once_however_many_are_due_in_the_sa
     assert_eq!((again.ran, again.failed), (0, 0), "{again:?}");
     let bell = as_admin(deps, "GET", "/v1/me/notifications", Value::Null).await;
     assert_eq!(bell["unread"], calls, "one bell per call: {bell}");
+}
+
+/// A new customer with `phone`, owned by `root`, and a call back to them due an hour from now.
+async fn call_back_in_an_hour(deps: &std::sync::Arc<nhip_core::Deps>, phone: &str) {
+    let customer = as_admin(
+        deps,
+        "POST",
+        "/v1/customers",
+        json!({"full_name": "Phan Văn Tài", "phones": [phone], "source": "referral",
+               "owner": "root"}),
+    )
+    .await;
+    let id = customer["id"].as_str().unwrap();
+    let at = (deps.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    as_admin(
+        deps,
+        "POST",
+        &format!("/v1/customers/{id}/next-actions"),
+        json!({"type": "call", "at": at, "note": "Gọi lại"}),
+    )
+    .await;
 }
 
 /// Calls the staff API as an admin, as a test's set-up step.

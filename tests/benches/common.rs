@@ -13,6 +13,71 @@ use nhip_ports::store::{
     Condition, Item, ItemStore, Key, Page, Query, StoreError, Update, WriteOp,
 };
 
+/// CPU time the process has used, in seconds (user and system, every thread), from /proc
+/// (Linux clock ticks, 100 a second).
+#[allow(dead_code)]
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// USD per million, as docs/performance.md lists them with their sources.
+#[allow(dead_code)]
+pub struct Prices {
+    pub wru: f64,
+    pub rru: f64,
+    pub sqs: f64,
+    pub lambda_request: f64,
+    pub http_api: f64,
+}
+
+#[allow(dead_code)]
+impl Prices {
+    /// ap-southeast-1, on-demand (DynamoDB at the nearest sourced Region's price, Tokyo's; HTTP
+    /// API requests at us-east-1's).
+    pub const SINGAPORE: Prices = Prices {
+        wru: 0.715,
+        rru: 0.143,
+        sqs: 0.40,
+        lambda_request: 0.20,
+        http_api: 1.00,
+    };
+}
+
+/// A builder of JSON requests signed as an admin (`root`) with a token issued at `now`.
+#[allow(dead_code)]
+pub fn admin_requests(
+    deps: &Deps,
+    now: DateTime<Utc>,
+) -> impl Fn(&str, &str, serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    let admin = deps.auth.issue(
+        &nhip_core::auth::Principal::new("root", nhip_core::auth::Role::Admin, None),
+        now,
+        chrono::Duration::days(1),
+    );
+    move |method: &str, path: &str, body: serde_json::Value| {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("a request")
+    }
+}
+
 /// Counts the requests each store operation makes, the items queries return, and the
 /// DynamoDB capacity units they would be billed: a write request unit per started KB of the
 /// item written (two for an item in a transaction), a read request unit per started 4 KB read
@@ -166,11 +231,36 @@ impl Counting {
     }
 }
 
-/// Counts the messages sent to a queue (the journeys bench's; each bench compiles this file).
+/// What a queue wrapper is shown of each batch sent, before it goes on.
+type SendHook = Box<dyn Fn(&[nhip_ports::queue::OutgoingMessage]) + Send + Sync>;
+
+/// A queue that passes every call on to `inner`, counting the messages sent, and shows each
+/// batch sent to its hook first (the drain bench records them by stage and queue).
 #[allow(dead_code)]
 pub struct CountingQueue {
     pub inner: Arc<dyn nhip_ports::Queue>,
     pub sent: AtomicU64,
+    hook: Option<SendHook>,
+}
+
+#[allow(dead_code)]
+impl CountingQueue {
+    /// `inner`, counted.
+    pub fn new(inner: Arc<dyn nhip_ports::Queue>) -> Self {
+        Self {
+            inner,
+            sent: AtomicU64::new(0),
+            hook: None,
+        }
+    }
+
+    /// `inner`, counted, each batch shown to `hook` first.
+    pub fn with_hook(inner: Arc<dyn nhip_ports::Queue>, hook: SendHook) -> Self {
+        Self {
+            hook: Some(hook),
+            ..Self::new(inner)
+        }
+    }
 }
 
 #[async_trait]
@@ -184,6 +274,9 @@ impl nhip_ports::Queue for CountingQueue {
     ) -> Result<Vec<String>, nhip_ports::queue::QueueError> {
         self.sent
             .fetch_add(messages.len() as u64, Ordering::Relaxed);
+        if let Some(hook) = &self.hook {
+            hook(&messages);
+        }
         self.inner.send_batch(messages).await
     }
     async fn receive(
@@ -221,12 +314,11 @@ pub mod recording {
     use std::path::Path;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration as StdDuration;
 
     use super::*;
     use nhip_domain::event::DomainEvent;
     use nhip_ports::bus::{BusError, EventBus};
-    use nhip_ports::queue::{OutgoingMessage, Queue, QueueDepth, QueueError, ReceivedMessage};
+    use nhip_ports::queue::{OutgoingMessage, Queue};
     use nhip_ports::store::{Index, item_size};
 
     /// Where a request lands: the table or one of its global secondary indexes.
@@ -635,64 +727,31 @@ pub mod recording {
         }
     }
 
-    /// A queue whose sends are recorded, by queue, under the store's stage.
-    pub struct RecordingQueue {
-        pub inner: Arc<dyn Queue>,
-        pub recorder: Arc<Recording>,
-    }
-
-    #[async_trait]
-    impl Queue for RecordingQueue {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-        async fn send_batch(
-            &self,
-            messages: Vec<OutgoingMessage>,
-        ) -> Result<Vec<String>, QueueError> {
-            if let Some(stage) = self.recorder.recording() {
-                let bytes: usize = messages
-                    .iter()
-                    .map(|m| {
-                        m.body.len()
-                            + m.attributes
-                                .iter()
-                                .map(|(k, v)| k.len() + v.len())
-                                .sum::<usize>()
-                    })
-                    .sum();
-                let count = messages.len() as u64;
-                let name = self.inner.name().to_owned();
-                self.recorder.call(stage, |c| {
-                    let sent = c.queue_sends.entry(name).or_default();
-                    sent.0 += 1;
-                    sent.1 += count;
-                    sent.2 += bytes.div_ceil(64 * 1024).max(1) as u64;
-                });
-            }
-            self.inner.send_batch(messages).await
-        }
-        async fn receive(
-            &self,
-            max: usize,
-            visibility: StdDuration,
-            wait: StdDuration,
-        ) -> Result<Vec<ReceivedMessage>, QueueError> {
-            self.inner.receive(max, visibility, wait).await
-        }
-        async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-            self.inner.delete(receipt_handle).await
-        }
-        async fn change_visibility(
-            &self,
-            receipt_handle: &str,
-            timeout: StdDuration,
-        ) -> Result<(), QueueError> {
-            self.inner.change_visibility(receipt_handle, timeout).await
-        }
-        async fn depth(&self) -> Result<QueueDepth, QueueError> {
-            self.inner.depth().await
-        }
+    /// A hook that records a queue's sends, by queue, under the store's stage.
+    fn record_sends(queue: &str, recorder: Arc<Recording>) -> SendHook {
+        let name = queue.to_owned();
+        Box::new(move |messages: &[OutgoingMessage]| {
+            let Some(stage) = recorder.recording() else {
+                return;
+            };
+            let bytes: usize = messages
+                .iter()
+                .map(|m| {
+                    m.body.len()
+                        + m.attributes
+                            .iter()
+                            .map(|(k, v)| k.len() + v.len())
+                            .sum::<usize>()
+                })
+                .sum();
+            let count = messages.len() as u64;
+            recorder.call(stage, |c| {
+                let sent = c.queue_sends.entry(name.clone()).or_default();
+                sent.0 += 1;
+                sent.1 += count;
+                sent.2 += bytes.div_ceil(64 * 1024).max(1) as u64;
+            });
+        })
     }
 
     /// An event bus whose `PutEvents` calls are recorded under the store's stage.
@@ -737,10 +796,8 @@ pub mod recording {
         let store = Arc::new(Recording::new(SqliteStore::new(db.clone())));
         let mut deps = embedded(dir, db, store.clone(), clock.clone(), settings)?;
         let wrap = |queue: &mut Arc<dyn Queue>| {
-            *queue = Arc::new(RecordingQueue {
-                inner: queue.clone(),
-                recorder: store.clone(),
-            });
+            let hook = record_sends(queue.name(), store.clone());
+            *queue = Arc::new(CountingQueue::with_hook(queue.clone(), hook));
         };
         wrap(&mut deps.queues.events);
         wrap(&mut deps.queues.sends);

@@ -29,7 +29,6 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::recording::{self, Calls, Load, Target};
-use nhip_core::auth::{Principal, Role};
 use nhip_journeys::{definitions, entry};
 use nhip_ports::store::{Condition, ItemStore};
 use serde_json::json;
@@ -331,20 +330,7 @@ async fn main() -> anyhow::Result<()> {
     let recording::Bench { deps, store, clock } = recording::deps(dir.path(), start, settings)?;
     let deps = Arc::new(deps);
     let router = nhip_api::router(deps.clone());
-    let admin = deps.auth.issue(
-        &Principal::new("root", Role::Admin, None),
-        start,
-        chrono::Duration::days(1),
-    );
-    let call = |method: &str, path: &str, body: serde_json::Value| {
-        axum::http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {admin}"))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body.to_string()))
-            .expect("a request")
-    };
+    let call = common::admin_requests(&deps, start);
     use tower::ServiceExt;
     let installed = router
         .clone()

@@ -17,7 +17,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -27,42 +27,6 @@ use tower::ServiceExt;
 
 /// Requests in flight at once: the load script's connections.
 const IN_FLIGHT: usize = 16;
-
-/// CPU time the process has used, in seconds (every thread), from /proc.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// USD per million, as docs/performance.md lists them with their sources.
-struct Prices {
-    wru: f64,
-    rru: f64,
-    sqs: f64,
-    lambda_request: f64,
-    http_api: f64,
-}
-
-/// ap-southeast-1, on-demand, as the journeys bench takes them; HTTP API requests at
-/// us-east-1's price (the nearest sourced one).
-const PRICES: Prices = Prices {
-    wru: 0.715,
-    rru: 0.143,
-    sqs: 0.40,
-    lambda_request: 0.20,
-    http_api: 1.00,
-};
 
 /// What one stage did, counted.
 #[derive(Default, Clone, Copy)]
@@ -89,7 +53,7 @@ impl Counters<'_> {
         for q in self.queues {
             q.sent.store(0, Relaxed);
         }
-        (Instant::now(), cpu_seconds())
+        (Instant::now(), common::cpu_seconds())
     }
     fn stop(&self, (started, cpu): (Instant, f64), received: u64) -> Stage {
         Stage {
@@ -101,7 +65,7 @@ impl Counters<'_> {
             sent: self.queues.iter().map(|q| q.sent.load(Relaxed)).sum(),
             received,
             seconds: started.elapsed().as_secs_f64(),
-            cpu: cpu_seconds() - cpu,
+            cpu: common::cpu_seconds() - cpu,
         }
     }
 }
@@ -159,12 +123,7 @@ async fn main() -> anyhow::Result<()> {
         store,
         db,
     } = common::deps_with(dir.path(), now, settings)?;
-    let counted = |inner| {
-        Arc::new(common::CountingQueue {
-            inner,
-            sent: AtomicU64::new(0),
-        })
-    };
+    let counted = |inner| Arc::new(common::CountingQueue::new(inner));
     let queues = [
         counted(deps.queues.events.clone()),
         counted(deps.queues.sends.clone()),
@@ -288,10 +247,11 @@ async fn main() -> anyhow::Result<()> {
     }
     // On AWS: one HTTP API request and one Lambda invocation a lead; each queued message
     // received and deleted in batches of 10, one invocation a batch.
-    let dynamodb = per(total.wru) * PRICES.wru + per(total.rru) * PRICES.rru;
-    let sqs = (per(total.sent) + 2.0 * per(total.received) / 10.0) * PRICES.sqs;
-    let lambda = (1.0 + per(total.received) / 10.0) * PRICES.lambda_request;
-    let gateway = PRICES.http_api;
+    let dynamodb = per(total.wru) * common::Prices::SINGAPORE.wru
+        + per(total.rru) * common::Prices::SINGAPORE.rru;
+    let sqs = (per(total.sent) + 2.0 * per(total.received) / 10.0) * common::Prices::SINGAPORE.sqs;
+    let lambda = (1.0 + per(total.received) / 10.0) * common::Prices::SINGAPORE.lambda_request;
+    let gateway = common::Prices::SINGAPORE.http_api;
     println!(
         "  in all: {:.2} store requests, {:.2} write units, {:.2} read units, {:.2} queue sends a lead; \
          {:.0} µs CPU a lead",

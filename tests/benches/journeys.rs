@@ -17,7 +17,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{TimeZone, Utc};
-use nhip_core::auth::{Principal, Role};
 use nhip_domain::event::DomainEvent;
 use nhip_journeys::{definitions, entry};
 use nhip_ports::ItemStore;
@@ -51,43 +50,6 @@ async fn drain(deps: &Arc<nhip_core::Deps>) -> anyhow::Result<u64> {
     Ok(handled)
 }
 
-/// CPU time the process has used, in seconds (user and system, every thread: the engine's
-/// and the file's checkpointer), from /proc (Linux clock ticks, 100 a second).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// USD per million, as docs/performance.md lists them with their sources.
-struct Prices {
-    wru: f64,
-    rru: f64,
-    sqs: f64,
-    lambda_request: f64,
-}
-
-impl Prices {
-    /// ap-southeast-1, on-demand (DynamoDB at the nearest sourced Region's price, Tokyo's).
-    const SINGAPORE: Prices = Prices {
-        wru: 0.715,
-        rru: 0.143,
-        sqs: 0.40,
-        lambda_request: 0.20,
-    };
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let customers: u64 = std::env::args()
@@ -99,12 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let common::Bench {
         mut deps, store, ..
     } = common::deps(dir.path(), now)?;
-    let counted = |inner| {
-        Arc::new(common::CountingQueue {
-            inner,
-            sent: std::sync::atomic::AtomicU64::new(0),
-        })
-    };
+    let counted = |inner| Arc::new(common::CountingQueue::new(inner));
     let (steps_queue, sends_queue) = (
         counted(deps.queues.steps.clone()),
         counted(deps.queues.sends.clone()),
@@ -118,20 +75,7 @@ async fn main() -> anyhow::Result<()> {
     let deps = Arc::new(deps);
     let feed = deps.feed.clone().expect("the local change feed");
     let router = nhip_api::router(deps.clone());
-    let admin = deps.auth.issue(
-        &Principal::new("root", Role::Admin, None),
-        now,
-        chrono::Duration::days(1),
-    );
-    let call = |method: &str, path: &str, body: serde_json::Value| {
-        axum::http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {admin}"))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body.to_string()))
-            .expect("a request")
-    };
+    let call = common::admin_requests(&deps, now);
     use tower::ServiceExt;
     let installed = router
         .clone()
@@ -227,10 +171,10 @@ async fn main() -> anyhow::Result<()> {
         nhip_local_runner::consumers::fold_feed(&deps).await?;
         store.reset();
         let sent_before = steps_queue.sent.load(Relaxed) + sends_queue.sent.load(Relaxed);
-        let (started, cpu) = (Instant::now(), cpu_seconds());
+        let (started, cpu) = (Instant::now(), common::cpu_seconds());
         let jobs = drain(&deps).await?;
         let took = started.elapsed();
-        let cpu = cpu_seconds() - cpu;
+        let cpu = common::cpu_seconds() - cpu;
         let (gets, queries, writes) = (
             store.gets.load(Relaxed),
             store.queries.load(Relaxed),
@@ -273,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
         // On AWS each job is an SQS message the event source mapping receives and deletes in
         // batches of 10, one Lambda invocation a batch; the folding is free stream reads and
         // one transaction of two writes per counter item and batch (counted above apart).
-        let cost = Prices::SINGAPORE;
+        let cost = common::Prices::SINGAPORE;
         let dynamodb = (per_step(wru) * cost.wru + per_step(rru) * cost.rru) + {
             let folding = (store.wru.load(Relaxed), store.rru.load(Relaxed));
             per_step(folding.0) * cost.wru + per_step(folding.1) * cost.rru
