@@ -860,3 +860,65 @@ async fn every_list_route_refuses_parameters_outside_their_range_with_the_error_
         assert_eq!(status, 200, "{path}: {body}");
     }
 }
+
+/// Every lead's `lead.created` entry is committed in the lead's own transaction, so the
+/// events queue carries it marked as recorded: each mark is true (recording again finds the
+/// entry), the consumer routes all of them to the bus, and each customer keeps one entry.
+#[tokio::test]
+async fn twenty_five_leads_are_queued_as_recorded_and_each_keeps_one_timeline_entry() {
+    let api = Api::local();
+    let phones: Vec<String> = (0..25).map(|n| format!("09123450{n:02}")).collect();
+    for (n, phone) in phones.iter().enumerate() {
+        let mut body = lead(phone);
+        body["email"] = json!(format!("khach{n}@example.vn"));
+        let (status, answer) = api.intake(body).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let mut messages = Vec::new();
+    loop {
+        let page = api
+            .deps
+            .queues
+            .events
+            .receive(
+                10,
+                std::time::Duration::from_secs(30),
+                std::time::Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        messages.extend(page);
+    }
+    assert_eq!(messages.len(), 25);
+    for message in &messages {
+        assert_eq!(
+            message
+                .attributes
+                .get(nhip_core::events::RECORDED_ATTRIBUTE)
+                .map(String::as_str),
+            Some("timeline")
+        );
+        let event: nhip_domain::event::DomainEvent = serde_json::from_str(&message.body).unwrap();
+        let outcome = nhip_core::events::record(&api.deps, &event).await.unwrap();
+        assert_eq!(
+            outcome,
+            nhip_core::events::Recorded::Duplicate,
+            "the mark is true"
+        );
+    }
+    api.advance(60);
+    assert_eq!(api.drain("events").await, 25);
+    let published = api.bus().recent(100).await.unwrap();
+    let created = published
+        .iter()
+        .filter(|e| e.kind == "lead.created")
+        .count();
+    assert_eq!(created, 25, "every lead reached the bus");
+    for phone in &phones {
+        let id = api.id_of_phone(phone).await;
+        assert_eq!(api.timeline_types(&id).await, ["lead.created"]);
+    }
+}

@@ -173,6 +173,34 @@ async fn events_consumer_reads_what_the_eventbridge_input_transformer_writes() {
     assert_eq!(timeline_of(&local.deps, FIXTURE_CUSTOMER).await.len(), 3);
 }
 
+/// A message marked as recorded by its producer (`nhip_core::events::publish_recorded`) has
+/// its entry on the timeline already, so the consumer writes nothing for it; an unmarked one
+/// is recorded as ever.
+#[tokio::test]
+async fn events_consumer_writes_no_entry_for_an_event_its_producer_marked_as_recorded() {
+    let local = support::local_deps();
+    let mut event: SqsEvent = support::fixture("events-consumer/batch.json");
+    event.records.truncate(2);
+    let mut mark = aws_lambda_events::sqs::SqsMessageAttribute::default();
+    mark.string_value = Some("timeline".into());
+    mark.data_type = Some("String".into());
+    event.records[0]
+        .message_attributes
+        .insert(nhip_core::events::RECORDED_ATTRIBUTE.into(), mark);
+    let response = nhip_api::events_consumer::handle_batch(&local.deps, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let types: Vec<_> = timeline_of(&local.deps, FIXTURE_CUSTOMER)
+        .await
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        ["card.activated"],
+        "only the unmarked event is written"
+    );
+}
+
 #[tokio::test]
 async fn events_consumer_rejects_invalid_envelopes_without_writing() {
     let local = support::local_deps();

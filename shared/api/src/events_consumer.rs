@@ -37,7 +37,10 @@ async fn record_event(deps: &Deps, message: SqsMessage) -> Result<(), Failure> {
         tracing::warn!(?fields, "event envelope is invalid");
         return Err(Failure::Poison);
     }
-    match handle(deps, &event).await {
+    let recorded = message
+        .message_attributes
+        .contains_key(nhip_core::events::RECORDED_ATTRIBUTE);
+    match handle_as(deps, &event, recorded).await {
         Ok(outcome) => {
             tracing::info!(event_type = %event.kind, source = %event.source, ?outcome, "event recorded");
             Ok(())
@@ -95,7 +98,21 @@ pub fn parse_body(body: &str) -> Result<DomainEvent, String> {
 /// Records a validated event, routes it to journeys and, when it is Nhịp's own, forwards it to
 /// the event bus.
 pub async fn handle(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreError> {
-    let outcome = record(deps, event).await?;
+    handle_as(deps, event, false).await
+}
+
+/// [`handle`], told whether the producer committed the event's timeline entry itself (the
+/// message's [`nhip_core::events::RECORDED_ATTRIBUTE`]); then nothing is written for it.
+pub async fn handle_as(
+    deps: &Deps,
+    event: &DomainEvent,
+    recorded_by_producer: bool,
+) -> Result<Recorded, StoreError> {
+    let outcome = if recorded_by_producer {
+        Recorded::ByProducer
+    } else {
+        record(deps, event).await?
+    };
     nhip_contracts::plans::on_event(deps, event).await?;
     nhip_journeys::entry::route_event(deps, event).await?;
     if event.source == NHIP_SOURCE

@@ -2,7 +2,10 @@
 //! timeline, idempotently (the entry's key is derived from the event's `(source, id)` and
 //! written create-only, so a redelivered event leaves one entry); [`publish`] puts Nhịp's own
 //! events on the events queue, whose consumer (in `nhip-api`) records them, routes them to
-//! journeys and forwards them to the event bus.
+//! journeys and forwards them to the event bus. A producer that has already committed the
+//! event's entry itself (the lead's transaction, a route's own write, a message's decision)
+//! publishes with [`publish_recorded`] instead, and the consumer writes nothing for it: the
+//! put it would make could only be refused.
 
 use nhip_domain::event::DomainEvent;
 use serde_json::{Value, json};
@@ -20,7 +23,16 @@ pub enum Recorded {
     Duplicate,
     /// Not about a customer: nothing to record on a timeline.
     NoCustomer,
+    /// Recorded by its producer before it was published ([`publish_recorded`]): nothing
+    /// written.
+    ByProducer,
 }
+
+/// The events queue's message attribute that says the producer committed the event's
+/// timeline entry before publishing it ([`publish_recorded`]). Only Nhịp itself sends on the
+/// events queue with attributes: an entry from the core systems' EventBridge rule carries
+/// none, and `POST /v1/events` publishes with [`publish`].
+pub const RECORDED_ATTRIBUTE: &str = "recorded";
 
 /// The source of Nhịp's own events.
 pub const NHIP_SOURCE: &str = "nhip";
@@ -85,13 +97,36 @@ pub async fn record(deps: &Deps, event: &DomainEvent) -> Result<Recorded, StoreE
 /// Tried three times: the write they describe is already committed, so giving up early would
 /// leave journeys unaware of it.
 pub async fn publish(deps: &Deps, events: &[DomainEvent]) -> Result<(), nhip_ports::QueueError> {
+    send(deps, events, false).await
+}
+
+/// [`publish`] for events whose timeline entry the caller has committed already (with
+/// [`record`], or in its own transaction under the same key): the consumer routes them to
+/// journeys and the bus and skips the timeline write, which could only be refused.
+pub async fn publish_recorded(
+    deps: &Deps,
+    events: &[DomainEvent],
+) -> Result<(), nhip_ports::QueueError> {
+    send(deps, events, true).await
+}
+
+async fn send(
+    deps: &Deps,
+    events: &[DomainEvent],
+    recorded: bool,
+) -> Result<(), nhip_ports::QueueError> {
     let messages: Vec<nhip_ports::OutgoingMessage> = events
         .iter()
         .map(|event| {
-            nhip_ports::OutgoingMessage::new(
+            let message = nhip_ports::OutgoingMessage::new(
                 serde_json::to_string(event).expect("a domain event always serialises"),
             )
-            .attribute("type", event.kind.clone())
+            .attribute("type", event.kind.clone());
+            if recorded {
+                message.attribute(RECORDED_ATTRIBUTE, "timeline")
+            } else {
+                message
+            }
         })
         .collect();
     let mut attempt = 0;
@@ -121,7 +156,7 @@ pub async fn publish_entries(deps: &Deps, entries: &[crate::timeline::Entry]) {
     if events.is_empty() {
         return;
     }
-    if let Err(error) = publish(deps, &events).await {
+    if let Err(error) = publish_recorded(deps, &events).await {
         tracing::warn!(%error, count = events.len(), "staff events not published; journeys miss them");
     }
 }

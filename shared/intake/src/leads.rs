@@ -34,7 +34,7 @@ pub async fn record_lead(deps: &Deps, lead: &Lead) -> Result<Upserted, RecordErr
     let customer = recorded.customer.id;
     tracing::info!(%customer, outcome = ?recorded.outcome, via = lead.via, "lead recorded");
     if let Err(error) =
-        nhip_core::events::publish(deps, std::slice::from_ref(&recorded.event)).await
+        nhip_core::events::publish_recorded(deps, std::slice::from_ref(&recorded.event)).await
     {
         tracing::error!(%error, %customer, "publishing the lead event failed");
         return Err(RecordError::Unpublished);

@@ -328,7 +328,9 @@ pub async fn record(
     if !fresh && !first {
         return Ok(Recorded::Duplicate);
     }
-    if let Err(error) = nhip_core::events::publish(deps, std::slice::from_ref(&event)).await {
+    if let Err(error) =
+        nhip_core::events::publish_recorded(deps, std::slice::from_ref(&event)).await
+    {
         tracing::warn!(%error, "signal event not published");
     }
     Ok(Recorded::Added {

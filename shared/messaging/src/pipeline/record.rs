@@ -196,7 +196,9 @@ pub(super) async fn finish(
         }),
     };
     nhip_core::events::record(deps, &event).await?;
-    if let Err(error) = nhip_core::events::publish(deps, std::slice::from_ref(&event)).await {
+    if let Err(error) =
+        nhip_core::events::publish_recorded(deps, std::slice::from_ref(&event)).await
+    {
         // The decision is stored and on the timeline; journeys learn of it when the events
         // queue is back (a transactional outbox is on the roadmap).
         tracing::warn!(%error, "message event not published");

@@ -166,7 +166,7 @@ async fn announce(deps: &Deps, ticket: &Ticket) -> Result<(), StoreError> {
         }),
     };
     nhip_core::events::record(deps, &event).await?;
-    if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
+    if let Err(error) = nhip_core::events::publish_recorded(deps, &[event]).await {
         tracing::warn!(%error, "ticket.created not published");
     }
     if let Some(assignee) = &ticket.assignee {

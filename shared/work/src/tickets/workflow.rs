@@ -144,7 +144,7 @@ pub(crate) async fn announce(
         data,
     };
     nhip_core::events::record(deps, &event).await?;
-    if let Err(error) = nhip_core::events::publish(deps, &[event]).await {
+    if let Err(error) = nhip_core::events::publish_recorded(deps, &[event]).await {
         tracing::warn!(%error, kind, "ticket event not published");
     }
     Ok(())
