@@ -367,6 +367,39 @@ async fn the_served_document_is_the_one_the_routers_make() {
     }
 }
 
+/// The route lists are built two ways (`nhip_core::routes!`): to serve, with each handler's
+/// path and methods alone, and for the document, with its operation. Both give the same
+/// routes, method for method.
+#[test]
+fn the_routes_served_are_the_routes_documented() {
+    fn routes(document: &Value) -> BTreeSet<String> {
+        let mut routes = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                routes.insert(format!("{method} {path}"));
+            }
+        }
+        routes
+    }
+    let served = |lists: fn() -> Value| routes(&lists());
+    let staff = || serde_json::to_value(nhip_api::routes::staff_routes().into_openapi()).unwrap();
+    let public =
+        || serde_json::to_value(nhip_api::routes::public_routes(&[]).into_openapi()).unwrap();
+    for (name, lists) in [("staff", staff as fn() -> Value), ("public", public)] {
+        assert!(!nhip_core::openapi::documenting());
+        let documented = routes(&nhip_core::openapi::documented(lists));
+        assert!(documented.len() >= 10, "{name}: {documented:?}");
+        assert_eq!(served(lists), documented, "{name}");
+        // Built to serve, no operation carries its documentation.
+        assert!(!lists().to_string().contains("operationId"), "{name}");
+        assert!(
+            nhip_core::openapi::documented(lists)
+                .to_string()
+                .contains("operationId")
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_answers_as_documented() {
     let api = Api::local();

@@ -90,13 +90,17 @@ impl Modify for Document {
 
 /// The document, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
+    // The route lists are built documented here only (`nhip_core::routes!`): built to serve,
+    // they carry paths and methods alone.
     static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
-        let mut document = ApiDoc::openapi();
-        document.merge(crate::routes::staff_routes().into_openapi());
-        document.merge(document_route().into_openapi());
-        // The origins only decide CORS headers, which the document does not describe.
-        document.merge(crate::routes::public_routes(&[]).into_openapi());
-        document
+        nhip_core::openapi::documented(|| {
+            let mut document = ApiDoc::openapi();
+            document.merge(crate::routes::staff_routes().into_openapi());
+            document.merge(document_route().into_openapi());
+            // The origins only decide CORS headers, which the document does not describe.
+            document.merge(crate::routes::public_routes(&[]).into_openapi());
+            document
+        })
     });
     &DOCUMENT
 }
@@ -114,7 +118,7 @@ fn document_json() -> &'static str {
 /// The document's own route, which the staff router serves.
 pub fn document_route() -> utoipa_axum::router::OpenApiRouter<std::sync::Arc<nhip_core::deps::Deps>>
 {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(serve_document))
+    utoipa_axum::router::OpenApiRouter::new().routes(nhip_core::routes!(serve_document))
 }
 
 /// `GET /v1/openapi.json`: this document. Public: it describes the API, not its data.

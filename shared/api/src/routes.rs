@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
+use nhip_core::routes;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use nhip_core::deps::Deps;
 

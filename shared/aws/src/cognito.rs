@@ -21,7 +21,8 @@ pub struct CognitoHostedUi {
     issuer: String,
     callback: String,
     signed_out: String,
-    http: reqwest::Client,
+    /// Built on the first sign-in, not at start ([`crate::lazy`]).
+    http: std::sync::LazyLock<reqwest::Client>,
     keys: RwLock<Option<JwkSet>>,
 }
 
@@ -79,10 +80,12 @@ impl CognitoHostedUi {
             issuer: config.issuer.trim_end_matches('/').to_owned(),
             callback: format!("{base}/app/auth/callback"),
             signed_out: format!("{base}/app/sign-in"),
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .map_err(|_| CognitoConfigError("no HTTP client"))?,
+            http: std::sync::LazyLock::new(|| {
+                reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .expect("the rustls TLS backend initialises")
+            }),
             keys: RwLock::new(None),
         })
     }

@@ -7,6 +7,7 @@
 //! values are all placeholders (`#n0`, `:v0`) drawn from one counter per request, so the
 //! condition and the update expression of one request never collide.
 
+use crate::lazy::Lazy;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -44,13 +45,22 @@ const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 /// TTL on `ttl`), as created by [`create_table`] or the SAM template.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
 impl DynamoStore {
     /// A store over `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self::on(crate::lazy::ready(client), table)
+    }
+
+    /// A store over `table`, through a client built from `sdk` on the first request.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::on(crate::lazy::sdk_client(sdk, Client::new), table)
+    }
+
+    fn on(client: Lazy<Client>, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),

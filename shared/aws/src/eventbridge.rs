@@ -12,6 +12,7 @@
 //! key events by `(source, id)`. SDK errors are `Unavailable` with the SDK error kept whole.
 //! Nothing personal is logged: only positions, sources, types and EventBridge's error codes.
 
+use crate::lazy::Lazy;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::Client;
@@ -26,13 +27,17 @@ const RESERVED_SOURCE_PREFIX: &str = "aws.";
 /// One EventBridge bus behind the event-bus port.
 #[derive(Debug, Clone)]
 pub struct EventBridgeBus {
-    client: Client,
+    client: Lazy<Client>,
     bus_name: String,
 }
 
 impl EventBridgeBus {
     /// The bus `bus_name` (a name or an ARN) through `client`.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
+        Self::on(crate::lazy::ready(client), bus_name)
+    }
+
+    fn on(client: Lazy<Client>, bus_name: impl Into<String>) -> Self {
         Self {
             client,
             bus_name: bus_name.into(),
@@ -42,7 +47,7 @@ impl EventBridgeBus {
     /// The bus `bus_name` through a client built from `sdk` (region, credentials, endpoint
     /// override).
     pub fn from_sdk_config(sdk: &SdkConfig, bus_name: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), bus_name)
+        Self::on(crate::lazy::sdk_client(sdk, Client::new), bus_name)
     }
 
     /// The bus's name or ARN, as configured.

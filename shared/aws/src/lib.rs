@@ -17,6 +17,8 @@
 //!   (`PutEvents`, one entry per domain event: source, type as detail-type, the event as
 //!   detail, its time).
 //! - [`s3`]: [`S3BlobStore`], the blob store on one S3 bucket.
+//! - [`lazy`]: clients built on their first use, so a function's start builds none it does
+//!   not use.
 //!
 //! Every adapter validates requests with the shared rules of `nhip_ports` before calling
 //! the provider and maps its errors to the ports' errors, keeping the SDK or HTTP error whole
@@ -25,6 +27,7 @@
 pub mod cognito;
 pub mod dynamo;
 pub mod eventbridge;
+pub mod lazy;
 pub mod s3;
 pub mod ses;
 pub mod sns;

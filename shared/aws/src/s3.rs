@@ -6,6 +6,7 @@
 //! object's `Content-Type`. A missing object reads as `None`; deleting one succeeds, as S3
 //! itself answers.
 
+use crate::lazy::Lazy;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -23,13 +24,17 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// Blobs as objects in one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
-    client: Client,
+    client: Lazy<Client>,
     bucket: String,
 }
 
 impl S3BlobStore {
     /// Blobs in `bucket` through `client`.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self::on(crate::lazy::ready(client), bucket)
+    }
+
+    fn on(client: Lazy<Client>, bucket: impl Into<String>) -> Self {
         Self {
             client,
             bucket: bucket.into(),
@@ -40,10 +45,14 @@ impl S3BlobStore {
     /// emulator such as moto) requests use path-style addressing (`endpoint/bucket/key`),
     /// since an emulator on `127.0.0.1` has no per-bucket host names.
     pub fn from_sdk_config(sdk: &SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
-        Self::new(Client::from_conf(config), bucket)
+        let sdk = sdk.clone();
+        let client = crate::lazy::on_first_use(move || {
+            let config = aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(sdk.endpoint_url().is_some())
+                .build();
+            Client::from_conf(config)
+        });
+        Self::on(client, bucket)
     }
 
     /// The bucket's name.

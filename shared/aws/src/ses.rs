@@ -16,6 +16,7 @@
 //! stripped of addresses and numbers; everything else (dispatch failures, timeouts, 5xx) is
 //! `Unavailable` with the SDK error kept whole.
 
+use crate::lazy::Lazy;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -57,7 +58,7 @@ const RESERVED_HEADERS: &[&str] = &[
 /// E-mail through SES v2.
 #[derive(Debug, Clone)]
 pub struct SesChannel {
-    client: Client,
+    client: Lazy<Client>,
     configuration_set: Option<String>,
 }
 
@@ -65,6 +66,10 @@ impl SesChannel {
     /// E-mail through `client`, published through `configuration_set` when given (SES event
     /// publishing, open and click tracking).
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
+        Self::on(crate::lazy::ready(client), configuration_set)
+    }
+
+    fn on(client: Lazy<Client>, configuration_set: Option<String>) -> Self {
         Self {
             client,
             configuration_set,
@@ -73,7 +78,7 @@ impl SesChannel {
 
     /// E-mail through a client built from `sdk` (region, credentials, endpoint override).
     pub fn from_sdk_config(sdk: &SdkConfig, configuration_set: Option<String>) -> Self {
-        Self::new(Client::new(sdk), configuration_set)
+        Self::on(crate::lazy::sdk_client(sdk, Client::new), configuration_set)
     }
 
     /// The SES v2 client, for setup code (verifying identities) and tests.

@@ -12,6 +12,7 @@
 //! `PlatformApplicationDisabled`…) are `Rejected`, with SNS's message stripped of numbers and
 //! addresses; everything else is `Unavailable` with the SDK error kept whole.
 
+use crate::lazy::Lazy;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -36,18 +37,24 @@ pub const SENDER_ID_ATTRIBUTE: &str = "AWS.SNS.SMS.SenderID";
 /// SMS through SNS.
 #[derive(Debug, Clone)]
 pub struct SnsSmsChannel {
-    client: Client,
+    client: Lazy<Client>,
 }
 
 impl SnsSmsChannel {
     /// SMS through `client`.
     pub fn new(client: Client) -> Self {
+        Self::shared(crate::lazy::ready(client))
+    }
+
+    /// Through a client shared with the other SNS channel and perhaps not built yet
+    /// ([`crate::lazy::sdk_client`]).
+    pub fn shared(client: Lazy<Client>) -> Self {
         Self { client }
     }
 
     /// SMS through a client built from `sdk` (region, credentials, endpoint override).
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
-        Self::new(Client::new(sdk))
+        Self::shared(crate::lazy::sdk_client(sdk, Client::new))
     }
 
     /// The SNS client, for setup code and tests.
@@ -103,18 +110,24 @@ impl Channel for SnsSmsChannel {
 /// App push through SNS platform endpoints.
 #[derive(Debug, Clone)]
 pub struct SnsPushChannel {
-    client: Client,
+    client: Lazy<Client>,
 }
 
 impl SnsPushChannel {
     /// Push through `client`.
     pub fn new(client: Client) -> Self {
+        Self::shared(crate::lazy::ready(client))
+    }
+
+    /// Through a client shared with the other SNS channel and perhaps not built yet
+    /// ([`crate::lazy::sdk_client`]).
+    pub fn shared(client: Lazy<Client>) -> Self {
         Self { client }
     }
 
     /// Push through a client built from `sdk` (region, credentials, endpoint override).
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
-        Self::new(Client::new(sdk))
+        Self::shared(crate::lazy::sdk_client(sdk, Client::new))
     }
 
     /// The SNS client, for setup code (platform applications, endpoints) and tests.

@@ -4,6 +4,7 @@
 //! SQS counts in whole seconds: delays and visibility timeouts are rounded up (a message is
 //! never released early), long-polling waits are capped at 20 s.
 
+use crate::lazy::Lazy;
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
@@ -30,7 +31,7 @@ const MAX_RECEIVES_LIMIT: u32 = 1000;
 /// One SQS queue behind the queue port.
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
-    client: Client,
+    client: Lazy<Client>,
     name: String,
     url: String,
 }
@@ -38,6 +39,12 @@ pub struct SqsQueue {
 impl SqsQueue {
     /// The queue at `url`, known to the application as `name` (e.g. `events`).
     pub fn new(client: Client, name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self::shared(crate::lazy::ready(client), name, url)
+    }
+
+    /// [`SqsQueue::new`] through a client shared with other queues and perhaps not built yet
+    /// ([`crate::lazy::sdk_client`]).
+    pub fn shared(client: Lazy<Client>, name: impl Into<String>, url: impl Into<String>) -> Self {
         Self {
             client,
             name: name.into(),

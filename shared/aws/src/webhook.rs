@@ -13,6 +13,7 @@
 //! Without a configured URL and secret the channel refuses every message, naming the
 //! variable.
 
+use crate::lazy::Lazy;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,19 +31,21 @@ pub const TIMESTAMP_HEADER: &str = "X-Nhip-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Nhip-Signature";
 
 /// The HTTP client of the HTTPS channels (Zalo ZNS, the webhook): rustls, a 10 s timeout,
-/// no redirects (a signed POST is not replayed to another address).
+/// no redirects (a signed POST is not replayed to another address). Built on the first
+/// message through it ([`crate::lazy`]), and shared by every clone.
 ///
 /// # Panics
-/// If the TLS backend cannot be initialised, as `reqwest::Client::new` does; this happens
-/// once at start-up, never per request.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("nhip/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the rustls TLS backend initialises")
+/// On first use, if the TLS backend cannot be initialised, as `reqwest::Client::new` does.
+pub fn http_client() -> Lazy<reqwest::Client> {
+    crate::lazy::on_first_use(|| {
+        reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("nhip/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the rustls TLS backend initialises")
+    })
 }
 
 /// Where the webhook posts and the secret it signs with.
@@ -66,7 +69,7 @@ impl fmt::Debug for WebhookTarget {
 /// Messages for OTT bridges through one signed webhook.
 #[derive(Debug, Clone)]
 pub struct WebhookChannel {
-    http: reqwest::Client,
+    http: Lazy<reqwest::Client>,
     target: Option<WebhookTarget>,
 }
 
@@ -82,7 +85,7 @@ struct Body<'a> {
 impl WebhookChannel {
     /// Posts to `target` through `http` (see [`http_client`]); with `None` every message is
     /// refused as not configured.
-    pub fn new(http: reqwest::Client, target: Option<WebhookTarget>) -> Self {
+    pub fn new(http: Lazy<reqwest::Client>, target: Option<WebhookTarget>) -> Self {
         Self { http, target }
     }
 

@@ -12,6 +12,7 @@
 //! timeouts (10 s) and connection failures are `Unavailable`. Without an access token the
 //! channel refuses every message, naming the variable.
 
+use crate::lazy::Lazy;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,7 +29,7 @@ pub const RATE_LIMIT_CODE: i64 = -32;
 /// Zalo ZNS template messages.
 #[derive(Clone)]
 pub struct ZaloZnsChannel {
-    http: reqwest::Client,
+    http: Lazy<reqwest::Client>,
     endpoint: String,
     access_token: Option<String>,
 }
@@ -89,7 +90,7 @@ impl ZaloZnsChannel {
     /// ZNS through `http` (see [`crate::webhook::http_client`]) to `endpoint` with
     /// `access_token`; without a token every message is refused as not configured.
     pub fn new(
-        http: reqwest::Client,
+        http: Lazy<reqwest::Client>,
         endpoint: impl Into<String>,
         access_token: Option<String>,
     ) -> Self {

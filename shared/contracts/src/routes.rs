@@ -10,12 +10,12 @@ use chrono::NaiveDate;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path, Query};
+use nhip_core::routes;
 use nhip_crm::holdings::views::{CustomerBrief, HoldingView};
 use nhip_domain::installment::InstalmentState;
 use nhip_domain::time::vn_date;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::bonus::{self, Statement, StatementError};
 use crate::contracts::{self, AtVersion, Changed, ContractError, Renewal, ScanTick, SignContract};

@@ -242,3 +242,78 @@ const GENDERS: [Gender; 3] = [Gender::Male, Gender::Female, Gender::Other];
 const _: fn(Gender) = |gender| match gender {
     Gender::Male | Gender::Female | Gender::Other => {}
 };
+
+// ---------------------------------------------------------------------------------------------
+// Routes with their operations, documented only when the document is built.
+
+thread_local! {
+    static DOCUMENTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the routes being built are for the OpenAPI document ([`documented`]) rather than
+/// for serving.
+pub fn documenting() -> bool {
+    DOCUMENTING.with(std::cell::Cell::get)
+}
+
+/// Runs `build` (which builds route lists with [`routes!`](crate::routes)) with every
+/// operation and schema documented, for the OpenAPI document.
+pub fn documented<T>(build: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DOCUMENTING.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(DOCUMENTING.with(|flag| flag.replace(true)));
+    build()
+}
+
+/// `utoipa_axum::routes!` for Nhịp's route lists: the same handlers, the same
+/// `(schemas, paths, method router)` an `OpenApiRouter` takes, so one list still both serves
+/// a route and documents it. Built for serving, it takes only each handler's path and methods
+/// from its `#[utoipa::path]` and leaves the operation and its schemas out: building those for
+/// every route of the `api` function was most of its cold start (docs/performance.md, "Lambda
+/// cold start"). Within [`documented`] it is `utoipa_axum::routes!` itself.
+#[macro_export]
+macro_rules! routes {
+    // One handler: its path and methods, routed to it.
+    ( @serve $paths:ident $router:ident [ $($handler:tt)+ ] ) => {
+        let path: String = utoipa_axum::routes!(@path [path()] of $($handler)+);
+        let methods: Vec<utoipa::openapi::path::HttpMethod> =
+            utoipa_axum::routes!(@path [methods()] of $($handler)+);
+        for method in &methods {
+            $router = $router.on(method.to_method_filter(), $($handler)+);
+        }
+        // The path and its methods, with an empty operation.
+        $paths.add_path_operation(path, methods, utoipa::openapi::path::Operation::new());
+    };
+    ( @serve $paths:ident $router:ident [ ] ) => {};
+    // The list, split at its commas (handlers are paths such as `public::follow_link`).
+    ( @split $paths:ident $router:ident [ $($handler:tt)* ] ) => {
+        $crate::routes!(@serve $paths $router [ $($handler)* ]);
+    };
+    ( @split $paths:ident $router:ident [ $($handler:tt)* ] , $($rest:tt)* ) => {
+        $crate::routes!(@serve $paths $router [ $($handler)* ]);
+        $crate::routes!(@split $paths $router [] $($rest)*);
+    };
+    ( @split $paths:ident $router:ident [ $($handler:tt)* ] $next:tt $($rest:tt)* ) => {
+        $crate::routes!(@split $paths $router [ $($handler)* $next ] $($rest)*);
+    };
+    ( $($list:tt)+ ) => {
+        if $crate::openapi::documenting() {
+            utoipa_axum::routes!($($list)+)
+        } else {
+            #[allow(unused_imports)]
+            use utoipa_axum::PathItemExt as _;
+            let mut paths = utoipa::openapi::path::Paths::new();
+            let mut router = axum::routing::MethodRouter::new();
+            $crate::routes!(@split paths router [] $($list)+);
+            (
+                Vec::<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>::new(),
+                paths,
+                router,
+            )
+        }
+    };
+}

@@ -25,9 +25,9 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_ports::{QueueError, StoreError};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Most events in one request.
 pub const MAX_BATCH: usize = 100;

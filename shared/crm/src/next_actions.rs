@@ -23,11 +23,11 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::scheduler::{self, Work};
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, Index, Query, SortKey, StoreError, Update, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The next-action routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

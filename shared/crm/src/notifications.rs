@@ -18,9 +18,9 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The bell's routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

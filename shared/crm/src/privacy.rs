@@ -33,13 +33,13 @@ use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, MAX_BODY_BYTES, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::timeline;
 use nhip_ports::store::{
     Condition, Cursor, Index, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, Update,
     WriteOp,
 };
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The full name an erased customer keeps ("Erased").
 pub const ERASED_NAME: &str = "Đã xoá";

@@ -32,6 +32,7 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::ApiError;
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_crm::customers::leads::{self, Lead, PendingConsents};
 use nhip_crm::customers::model::Customer;
 use nhip_crm::customers::repo::save_error;
@@ -41,7 +42,6 @@ use nhip_messaging::model::{
 };
 use nhip_ports::store::{Condition, Key, Update};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
-use utoipa_axum::routes;
 
 /// Largest lead submission accepted, in bytes: a form is a few hundred bytes.
 pub const MAX_LEAD_BYTES: usize = 16 * 1024;

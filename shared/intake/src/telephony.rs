@@ -36,6 +36,7 @@ use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::ApiError;
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::timeline::{self, Activity};
 use nhip_core::webhook::verify;
 use nhip_crm::customers::leads::{self, Lead, Outcome};
@@ -44,7 +45,6 @@ use nhip_crm::customers::repo;
 use nhip_crm::tickets::Ticket;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Largest webhook body accepted: a call notification is a few hundred bytes.
 pub const MAX_CALL_BYTES: usize = 8 * 1024;

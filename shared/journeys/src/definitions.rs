@@ -26,11 +26,11 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::versioned::{CommitError, Family, Header};
 use nhip_messaging::templates;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Kind attribute of journey header items.
 pub const KIND: &str = "journey";

@@ -19,9 +19,9 @@ use crate::stats::{self, JourneyStats};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path, Query as QueryParams};
+use nhip_core::routes;
 use nhip_crm::events_api::CustomerRef;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::entry::MAX_ENROLL;
 

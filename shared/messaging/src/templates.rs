@@ -27,11 +27,11 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::versioned::{CommitError, Family, Header};
 use nhip_crm::customers::model::Customer;
 use nhip_ports::store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Kind attribute of template header items.
 pub const KIND: &str = "template";

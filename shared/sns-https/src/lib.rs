@@ -46,22 +46,24 @@ pub fn provisioned_dir(get: impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
 /// Certificates provisioned in a folder ([`HttpsCertificates::with_provisioned`]) are answered
 /// without a download.
 pub struct HttpsCertificates {
-    client: reqwest::Client,
+    /// Built on the first download, not at start: most functions never verify an SNS message.
+    client: std::sync::LazyLock<reqwest::Client>,
     cache: Mutex<HashMap<String, String>>,
     provisioned: HashMap<String, String>,
 }
 
 impl HttpsCertificates {
-    /// A source with its own HTTPS client. Build it once per process (Lambda cold start).
+    /// A source with its own HTTPS client, built on its first download. Build the source
+    /// once per process (Lambda cold start).
     pub fn new() -> Result<Self, CertificateError> {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .https_only(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| CertificateError::Fetch {
-                source: Box::new(error),
-            })?;
+        let client: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+            reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .https_only(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("the rustls TLS backend initialises")
+        });
         Ok(Self {
             client,
             cache: Mutex::new(HashMap::new()),

@@ -508,12 +508,21 @@ fn check_http_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
 }
 
 /// The AWS SDK configuration for `config`: its region and, when set, its endpoint override.
-/// Credentials come from the default chain (the Lambda role in AWS; for an emulator set
-/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` to any values). Every client built from it
+/// Credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
+/// when they are set (the Lambda role in AWS; for an emulator set them to any values), and
+/// from the SDK's default chain otherwise (a profile, web identity, a container or IMDS). Every client built from it
 /// shares one HTTP client, [`TlsOnFirstRequest`].
 pub async fn sdk_config(config: &Config) -> SdkConfig {
     let version = BehaviorVersion::latest();
     let mut loader = aws_config::defaults(version).region(Region::new(config.region.clone()));
+    if credentials_in_environment() {
+        // What the default chain would find first anyway (Lambda hands a function its role's
+        // credentials in these variables), without building the rest of the chain at start:
+        // its web-identity and profile providers construct an STS client.
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
     if let Some(http) = TlsOnFirstRequest::sdk_default(version) {
         loader = loader.http_client(http);
     }
@@ -521,6 +530,14 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         loader = loader.endpoint_url(endpoint.clone());
     }
     loader.load().await
+}
+
+/// Whether the environment holds an access key and its secret, the first place the SDK's
+/// default credential chain looks.
+fn credentials_in_environment() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// The SDK's own default HTTPS client (hyper 1, rustls, the system's root certificates), shared
@@ -594,22 +611,24 @@ fn sns_certificates(config: &Config) -> nhip_sns_https::HttpsCertificates {
 /// absent still exists and refuses every message, naming the missing variable.
 pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let sdk = sdk_config(config).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let events = SqsQueue::new(sqs.clone(), "events", config.events_queue_url.clone());
-    let sends = SqsQueue::new(sqs.clone(), "sends", config.sends_queue_url.clone());
-    let steps = SqsQueue::new(sqs.clone(), "steps", config.steps_queue_url.clone());
-    let tickets = SqsQueue::new(sqs.clone(), "tickets", config.tickets_queue_url.clone());
-    let imports = SqsQueue::new(sqs, "imports", config.imports_queue_url.clone());
-    let sns = aws_sdk_sns::Client::new(&sdk);
+    // Every client is built on its first request (`nhip_aws::lazy`): a function builds only
+    // the clients it uses, and none at start.
+    let store = DynamoStore::from_sdk_config(&sdk, config.table.clone());
+    let sqs = nhip_aws::lazy::sdk_client(&sdk, aws_sdk_sqs::Client::new);
+    let events = SqsQueue::shared(sqs.clone(), "events", config.events_queue_url.clone());
+    let sends = SqsQueue::shared(sqs.clone(), "sends", config.sends_queue_url.clone());
+    let steps = SqsQueue::shared(sqs.clone(), "steps", config.steps_queue_url.clone());
+    let tickets = SqsQueue::shared(sqs.clone(), "tickets", config.tickets_queue_url.clone());
+    let imports = SqsQueue::shared(sqs, "imports", config.imports_queue_url.clone());
+    let sns = nhip_aws::lazy::sdk_client(&sdk, aws_sdk_sns::Client::new);
     let http = nhip_aws::webhook::http_client();
     let channels = Channels {
-        email: Arc::new(SesChannel::new(
-            aws_sdk_sesv2::Client::new(&sdk),
+        email: Arc::new(SesChannel::from_sdk_config(
+            &sdk,
             config.ses_configuration_set.clone(),
         )),
-        sms: Arc::new(SnsSmsChannel::new(sns.clone())),
-        push: Arc::new(SnsPushChannel::new(sns)),
+        sms: Arc::new(SnsSmsChannel::shared(sns.clone())),
+        push: Arc::new(SnsPushChannel::shared(sns)),
         zns: Arc::new(ZaloZnsChannel::new(
             http.clone(),
             config.zns.endpoint.clone(),

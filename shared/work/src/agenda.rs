@@ -8,11 +8,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery};
+use nhip_core::routes;
 use nhip_crm::next_actions::{self, AgendaAction};
 use nhip_ports::store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::tasks::{self, Period, Task, TaskError, Whose};
 

@@ -12,12 +12,12 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_domain::calendar::WorkCalendar;
 use nhip_domain::journey::Span;
 use nhip_ports::store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Seconds in a day: an SLA of whole days counts working days.
 const DAY_SECONDS: u64 = 86_400;

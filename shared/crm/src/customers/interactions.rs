@@ -19,9 +19,9 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, Path};
+use nhip_core::routes;
 use nhip_core::timeline;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The interaction routes.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

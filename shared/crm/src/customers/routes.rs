@@ -25,10 +25,10 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::{ApiError, Json, ListParams, ListQuery, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_core::timeline;
 use nhip_ports::store::{Cursor, StoreError};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The staff routes on customers.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

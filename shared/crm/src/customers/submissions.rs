@@ -26,9 +26,9 @@ use nhip_core::deps::Deps;
 use nhip_core::form::FieldErrors;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_ports::store::{Condition, Item, Key, StoreError, Update, WriteOp};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The route.
 pub fn router() -> OpenApiRouter<Arc<Deps>> {

@@ -28,8 +28,8 @@
 use std::sync::Arc;
 
 use nhip_core::deps::Deps;
+use nhip_core::routes;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub mod access;
 pub mod apply;

@@ -16,8 +16,8 @@ use axum::http::StatusCode;
 
 use nhip_core::deps::Deps;
 use nhip_core::http::ApiError;
+use nhip_core::routes;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub mod campaigns;
 pub mod compliance;

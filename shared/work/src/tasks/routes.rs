@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery, Path};
+use nhip_core::routes;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{NewTask, Period, Progress, Task, TaskError, Whose};
 

@@ -10,6 +10,7 @@ use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::routes;
 use nhip_crm::staff::{self, StaffUser};
 use nhip_crm::tickets::NewTicket;
 use nhip_domain::journey::TicketQueue;
@@ -17,7 +18,6 @@ use nhip_ports::store::{Condition, StoreError, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// How a queue's tickets are assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -6,11 +6,11 @@ use axum::extract::State;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery, Path};
+use nhip_core::routes;
 use nhip_domain::journey::TicketQueue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::calls::{self, CallLog, CallPlan, CallWindow};
 use super::views::{self, QueueStats, StatsError, TicketView};

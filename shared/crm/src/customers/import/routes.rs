@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use nhip_core::routes;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::columns::{Field, quoted};
 use super::{ImportError, ImportSummary, Imported, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, report};
