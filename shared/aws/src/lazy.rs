@@ -1,7 +1,7 @@
 //! Clients built on their first use rather than at a function's start.
 //!
-//! Every function builds the same [`Deps`](https://docs.rs/) through `nhip-wiring`, with every
-//! SDK client and HTTPS client Nhịp has, but most functions use two or three of them: the
+//! Every function builds the same `Deps` through `nhip-wiring`, with every SDK client and
+//! HTTPS client Nhịp has, but most functions use two or three of them: the
 //! events consumer never sends an e-mail, the scheduler never stores a blob. Built at start,
 //! each SDK client parses its SDK's endpoint partitions and compiles their patterns, and each
 //! HTTPS client builds a TLS configuration with its root certificates: about 0.2 ms apiece, on
