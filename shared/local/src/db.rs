@@ -463,6 +463,9 @@ const CATCH_UP_PASSES: usize = 8;
 fn checkpoints(path: &Path, db: std::sync::Weak<Database>) -> Result<(), DbError> {
     let conn = Connection::open(path)?;
     let file = path.to_owned();
+    let mut wal = file.clone().into_os_string();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
     conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     std::thread::Builder::new()
@@ -495,10 +498,15 @@ fn checkpoints(path: &Path, db: std::sync::Weak<Database>) -> Result<(), DbError
                         }
                         // The copies above went to the file without an fsync (SQLite syncs
                         // it only when a checkpoint copies everything), and the writer's
-                        // restart is such a checkpoint: it would flush all of them while every
-                        // request waits. Flushed here, they leave it the last few pages.
-                        if let Err(error) = std::fs::File::open(&file).and_then(|f| f.sync_data()) {
-                            tracing::warn!(%error, "flushing the database file failed");
+                        // restart is such a checkpoint: it would flush all of them, and the
+                        // WAL written since the last copy, while every request waits. Flushed
+                        // here, they leave it the last few pages.
+                        for path in [&file, &wal] {
+                            if let Err(error) =
+                                std::fs::File::open(path).and_then(|f| f.sync_data())
+                            {
+                                tracing::warn!(%error, path = %path.display(), "flushing failed");
+                            }
                         }
                         if let Some(db) = db.upgrade() {
                             db.restart.store(true, std::sync::atomic::Ordering::Relaxed);
