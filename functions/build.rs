@@ -21,8 +21,10 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=NHIP_LAMBDA_PIE");
     let pie = std::env::var("NHIP_LAMBDA_PIE").is_ok_and(|v| v == "1");
-    let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
-    if linux && !pie {
+    // Lambda's glibc targets (`provided.al2023`); a musl target links its own way.
+    let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "gnu");
+    if linux_gnu && !pie {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
 }

@@ -537,7 +537,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
 fn credentials_in_environment() -> bool {
     ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
         .iter()
-        .all(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+        .all(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
 }
 
 /// The SDK's own default HTTPS client (hyper 1, rustls, the system's root certificates), shared
