@@ -22,6 +22,28 @@ fn lead(phone: &str) -> Value {
     })
 }
 
+/// Every message on the events queue, taken (hidden for 30 simulated seconds), in pages of 10.
+async fn queued_events(api: &Api) -> Vec<nhip_ports::ReceivedMessage> {
+    let mut messages = Vec::new();
+    loop {
+        let page = api
+            .deps
+            .queues
+            .events
+            .receive(
+                10,
+                std::time::Duration::from_secs(30),
+                std::time::Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            return messages;
+        }
+        messages.extend(page);
+    }
+}
+
 #[tokio::test]
 async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
     let api = Api::local();
@@ -73,17 +95,7 @@ async fn a_lead_is_created_then_a_repeat_in_another_format_is_recorded_on_it() {
     assert_eq!(types, ["lead.resubmitted", "lead.created"]);
 
     // Both events are on the queue for journeys; recording them again adds no timeline entry.
-    let messages = api
-        .deps
-        .queues
-        .events
-        .receive(
-            10,
-            std::time::Duration::from_secs(30),
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let messages = queued_events(&api).await;
     assert_eq!(messages.len(), 2);
     for message in &messages {
         let event: nhip_domain::event::DomainEvent = serde_json::from_str(&message.body).unwrap();
@@ -874,24 +886,7 @@ async fn twenty_five_leads_are_queued_as_recorded_and_each_keeps_one_timeline_en
         let (status, answer) = api.intake(body).await;
         assert_eq!(status, 202, "{answer}");
     }
-    let mut messages = Vec::new();
-    loop {
-        let page = api
-            .deps
-            .queues
-            .events
-            .receive(
-                10,
-                std::time::Duration::from_secs(30),
-                std::time::Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        messages.extend(page);
-    }
+    let messages = queued_events(&api).await;
     assert_eq!(messages.len(), 25);
     for message in &messages {
         assert_eq!(
