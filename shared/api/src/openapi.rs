@@ -116,9 +116,8 @@ fn document_json() -> &'static str {
 }
 
 /// The document's own route, which the staff router serves.
-pub fn document_route() -> utoipa_axum::router::OpenApiRouter<std::sync::Arc<nhip_core::deps::Deps>>
-{
-    utoipa_axum::router::OpenApiRouter::new().routes(nhip_core::routes!(serve_document))
+pub fn document_route() -> nhip_core::openapi::Routes<std::sync::Arc<nhip_core::deps::Deps>> {
+    nhip_core::openapi::Routes::new().routes(nhip_core::routes!(serve_document))
 }
 
 /// `GET /v1/openapi.json`: this document. Public: it describes the API, not its data.

@@ -22,10 +22,9 @@ pub fn router(deps: Arc<Deps>) -> Router {
 /// The staff API (the `api` function): every route but `/health`, `/v1/version` and
 /// `/v1/openapi.json` needs a staff token.
 pub fn staff_router(deps: Arc<Deps>) -> Router {
-    let (routes, _) = crate::routes::staff_routes()
+    crate::routes::staff_routes()
         .merge(crate::openapi::document_route())
-        .split_for_parts();
-    routes
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

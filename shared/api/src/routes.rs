@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
-use utoipa_axum::router::OpenApiRouter;
 
 use nhip_core::deps::Deps;
 
 /// The staff routes with their operations.
-pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn staff_routes() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(crate::system::health))
         .routes(routes!(crate::system::version))
         .merge(nhip_crm::customers::routes::router())
@@ -37,6 +37,6 @@ pub fn staff_routes() -> OpenApiRouter<Arc<Deps>> {
 /// The public routes with their operations: the lead form (answering CORS for `origins`), the
 /// double opt-in page, the call centre's webhook, tracked links, unsubscribe pages and the
 /// providers' callbacks.
-pub fn public_routes(origins: &[String]) -> OpenApiRouter<Arc<Deps>> {
+pub fn public_routes(origins: &[String]) -> Routes<Arc<Deps>> {
     nhip_intake::forms::routes(origins).merge(nhip_messaging::routes::public_routes())
 }

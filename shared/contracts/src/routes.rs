@@ -10,12 +10,12 @@ use chrono::NaiveDate;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path, Query};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_crm::holdings::views::{CustomerBrief, HoldingView};
 use nhip_domain::installment::InstalmentState;
 use nhip_domain::time::vn_date;
 use serde::{Deserialize, Serialize};
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::bonus::{self, Statement, StatementError};
 use crate::contracts::{self, AtVersion, Changed, ContractError, Renewal, ScanTick, SignContract};
@@ -24,8 +24,8 @@ use crate::rates::{self, Rates, RatesChange, RatesError, RatesInForce};
 use crate::settings::{self, ReminderSettings, SettingsError};
 
 /// Every route of the crate.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(get_rates, put_rates))
         .routes(routes!(rates_history))
         .routes(routes!(sign_contract))

@@ -317,3 +317,167 @@ macro_rules! routes {
         }
     };
 }
+
+/// A route list: the routes of one feature, or of many merged. Built to serve, it is an axum
+/// router and the path and methods of each route (no OpenAPI document at all: merging the
+/// documents' path maps, even of empty operations, was most of what the `api` function still
+/// spent building its routes at cold start); within [`documented`] it is utoipa's
+/// `OpenApiRouter`, whose document it gives with [`Routes::into_openapi`].
+pub struct Routes<S = ()>(Built<S>);
+
+enum Built<S> {
+    Served {
+        router: axum::Router<S>,
+        /// Each route's path and methods, in the order they were added.
+        routes: Vec<(String, Vec<utoipa::openapi::path::HttpMethod>)>,
+    },
+    /// Boxed: utoipa's router and document are some 800 bytes, moved at every step.
+    Documented(Box<utoipa_axum::router::OpenApiRouter<S>>),
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// An empty list, documented when built within [`documented`].
+    pub fn new() -> Self {
+        Self(if documenting() {
+            Built::Documented(Box::new(utoipa_axum::router::OpenApiRouter::new()))
+        } else {
+            Built::Served {
+                router: axum::Router::new(),
+                routes: Vec::new(),
+            }
+        })
+    }
+
+    /// Adds the handlers of one [`routes!`](crate::routes) (one path, one or more methods).
+    pub fn routes(self, routes: utoipa_axum::router::UtoipaMethodRouter<S>) -> Self {
+        match self.0 {
+            Built::Documented(list) => Self(Built::Documented(Box::new(list.routes(routes)))),
+            Built::Served {
+                mut router,
+                routes: mut served,
+            } => {
+                let (_, paths, method_router) = routes;
+                // One path in practice (a `routes!` names handlers of one path): it takes the
+                // method router itself, and any other path a clone.
+                let mut paths: Vec<_> = paths.paths.into_iter().collect();
+                let last = paths.pop();
+                let mut add = |path: String, item: &utoipa::openapi::path::PathItem, methods| {
+                    let path = if path.is_empty() {
+                        "/".to_owned()
+                    } else {
+                        path
+                    };
+                    router = std::mem::take(&mut router).route(&path, methods);
+                    served.push((path, methods_of(item)));
+                };
+                for (path, item) in paths {
+                    add(path, &item, method_router.clone());
+                }
+                if let Some((path, item)) = last {
+                    add(path, &item, method_router);
+                }
+                Self(Built::Served {
+                    router,
+                    routes: served,
+                })
+            }
+        }
+    }
+
+    /// Adds every route of `other`.
+    ///
+    /// # Panics
+    /// When one list was built within [`documented`] and the other outside it.
+    pub fn merge(self, other: Routes<S>) -> Self {
+        match (self.0, other.0) {
+            (Built::Documented(list), Built::Documented(other)) => {
+                Self(Built::Documented(Box::new(list.merge(*other))))
+            }
+            (
+                Built::Served { router, mut routes },
+                Built::Served {
+                    router: other,
+                    routes: others,
+                },
+            ) => {
+                routes.extend(others);
+                Self(Built::Served {
+                    router: router.merge(other),
+                    routes,
+                })
+            }
+            _ => panic!("route lists built for serving and for the document cannot be merged"),
+        }
+    }
+
+    /// Wraps every route added so far in `layer`, as [`axum::Router::layer`].
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        Self(match self.0 {
+            Built::Documented(list) => Built::Documented(Box::new(list.layer(layer))),
+            Built::Served { router, routes } => Built::Served {
+                router: router.layer(layer),
+                routes,
+            },
+        })
+    }
+
+    /// The router that serves the list.
+    pub fn into_router(self) -> axum::Router<S> {
+        match self.0 {
+            Built::Documented(list) => list.split_for_parts().0,
+            Built::Served { router, .. } => router,
+        }
+    }
+
+    /// The list's part of the OpenAPI document: every operation with its documentation when
+    /// built within [`documented`], else each route's path and methods with empty operations.
+    pub fn into_openapi(self) -> utoipa::openapi::OpenApi {
+        match self.0 {
+            Built::Documented(list) => list.into_openapi(),
+            Built::Served { routes, .. } => {
+                let mut paths = utoipa::openapi::path::Paths::new();
+                for (path, methods) in routes {
+                    paths.add_path_operation(
+                        path,
+                        methods,
+                        utoipa::openapi::path::Operation::new(),
+                    );
+                }
+                utoipa::openapi::OpenApiBuilder::new().paths(paths).build()
+            }
+        }
+    }
+}
+
+/// The methods a path item has operations for.
+fn methods_of(item: &utoipa::openapi::path::PathItem) -> Vec<utoipa::openapi::path::HttpMethod> {
+    use utoipa::openapi::path::HttpMethod;
+    [
+        (HttpMethod::Get, item.get.is_some()),
+        (HttpMethod::Put, item.put.is_some()),
+        (HttpMethod::Post, item.post.is_some()),
+        (HttpMethod::Delete, item.delete.is_some()),
+        (HttpMethod::Options, item.options.is_some()),
+        (HttpMethod::Head, item.head.is_some()),
+        (HttpMethod::Patch, item.patch.is_some()),
+        (HttpMethod::Trace, item.trace.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(method, present)| present.then_some(method))
+    .collect()
+}

@@ -25,16 +25,16 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_ports::{QueueError, StoreError};
-use utoipa_axum::router::OpenApiRouter;
 
 /// Most events in one request.
 pub const MAX_BATCH: usize = 100;
 
 /// The routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(post_events))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(post_events))
 }
 
 /// Who an event is about: Nhịp's id, or an identifier the customer is known by.

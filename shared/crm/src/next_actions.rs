@@ -23,15 +23,15 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::scheduler::{self, Work};
 use nhip_core::timeline;
 use nhip_ports::store::{Condition, Index, Query, SortKey, StoreError, Update, WriteOp};
-use utoipa_axum::router::OpenApiRouter;
 
 /// The next-action routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_next_actions, schedule_next_action))
         .routes(routes!(complete_next_action))
         .routes(routes!(reschedule_next_action))

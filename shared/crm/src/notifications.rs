@@ -18,13 +18,13 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_ports::store::{Condition, Cursor, Index, Query, SortKey, StoreError, Update, WriteOp};
-use utoipa_axum::router::OpenApiRouter;
 
 /// The bell's routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_notifications))
         .routes(routes!(mark_read))
         .routes(routes!(mark_all_read))

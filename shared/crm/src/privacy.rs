@@ -33,13 +33,13 @@ use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, MAX_BODY_BYTES, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::timeline;
 use nhip_ports::store::{
     Condition, Cursor, Index, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, Update,
     WriteOp,
 };
-use utoipa_axum::router::OpenApiRouter;
 
 /// The full name an erased customer keeps ("Erased").
 pub const ERASED_NAME: &str = "Đã xoá";
@@ -95,8 +95,8 @@ const PERSONAL_PAGES: &[&str] = &["page", "referrer"];
 const LOOKUP_ATTRIBUTES: &[&str] = &["name_folded"];
 
 /// The personal-data routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(export))
         .routes(routes!(erase))
         .routes(routes!(restrict))

@@ -32,6 +32,7 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::ApiError;
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_crm::customers::leads::{self, Lead, PendingConsents};
 use nhip_crm::customers::model::Customer;
@@ -41,7 +42,7 @@ use nhip_messaging::model::{
     Cause, CauseKind, MessageChannel, SendPurpose, SendRequest, SystemMessage,
 };
 use nhip_ports::store::{Condition, Key, Update};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::router::UtoipaMethodRouter;
 
 /// Largest lead submission accepted, in bytes: a form is a few hundred bytes.
 pub const MAX_LEAD_BYTES: usize = 16 * 1024;
@@ -61,14 +62,13 @@ pub const RATE_PER_CONTACT_PER_HOUR: u32 = 10;
 /// The public routes.
 pub fn router(deps: Arc<Deps>) -> Router {
     routes(&deps.settings.intake_allowed_origins)
-        .split_for_parts()
-        .0
+        .into_router()
         .with_state(deps)
 }
 
 /// The public routes with their operations, the lead form answering CORS for `origins`.
-pub fn routes(origins: &[String]) -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn routes(origins: &[String]) -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(lead_route(origins))
         .routes(routes!(confirm_page, confirm_consents))
         .merge(crate::telephony::router())

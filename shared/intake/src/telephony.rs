@@ -36,6 +36,7 @@ use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::ApiError;
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::timeline::{self, Activity};
 use nhip_core::webhook::verify;
@@ -44,7 +45,6 @@ use nhip_crm::customers::model::Customer;
 use nhip_crm::customers::repo;
 use nhip_crm::tickets::Ticket;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
-use utoipa_axum::router::OpenApiRouter;
 
 /// Largest webhook body accepted: a call notification is a few hundred bytes.
 pub const MAX_CALL_BYTES: usize = 8 * 1024;
@@ -56,8 +56,8 @@ const MARKER_TTL_SECONDS: i64 = 30 * 24 * 3600;
 const DEDUPE_WINDOW: u32 = 10;
 
 /// The webhook route.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(incoming))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(incoming))
 }
 
 /// The webhook body.

@@ -26,11 +26,11 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::versioned::{CommitError, Family, Header};
 use nhip_messaging::templates;
 use nhip_ports::store::{Condition, StoreError, WriteOp};
-use utoipa_axum::router::OpenApiRouter;
 
 /// Kind attribute of journey header items.
 pub const KIND: &str = "journey";
@@ -169,8 +169,8 @@ impl From<JourneyVersion> for JourneyVersionView {
 }
 
 /// The routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_journeys, create_journey))
         .routes(routes!(list_seeds))
         .routes(routes!(install_seed))

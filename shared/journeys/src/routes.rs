@@ -19,15 +19,15 @@ use crate::stats::{self, JourneyStats};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path, Query as QueryParams};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_crm::events_api::CustomerRef;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::entry::MAX_ENROLL;
 
 /// The routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_enrollments, enroll_customers))
         .routes(routes!(journey_stats))
         .routes(routes!(customer_journeys))

@@ -27,11 +27,11 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::versioned::{CommitError, Family, Header};
 use nhip_crm::customers::model::Customer;
 use nhip_ports::store::StoreError;
-use utoipa_axum::router::OpenApiRouter;
 
 /// Kind attribute of template header items.
 pub const KIND: &str = "template";
@@ -185,8 +185,8 @@ pub enum LoadError {
 }
 
 /// The routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_templates, create_template))
         .routes(routes!(get_template))
         .routes(routes!(add_version))

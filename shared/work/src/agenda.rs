@@ -8,11 +8,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_crm::next_actions::{self, AgendaAction};
 use nhip_ports::store::StoreError;
 use serde::{Deserialize, Serialize};
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::tasks::{self, Period, Task, TaskError, Whose};
 
@@ -66,8 +66,8 @@ pub async fn of(
 }
 
 /// The agenda route.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(my_agenda))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(my_agenda))
 }
 
 /// The period asked for.

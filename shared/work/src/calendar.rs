@@ -12,12 +12,12 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_domain::calendar::WorkCalendar;
 use nhip_domain::journey::Span;
 use nhip_ports::store::StoreError;
 use serde::{Deserialize, Serialize};
-use utoipa_axum::router::OpenApiRouter;
 
 /// Seconds in a day: an SLA of whole days counts working days.
 const DAY_SECONDS: u64 = 86_400;
@@ -87,8 +87,8 @@ pub fn due_after(calendar: &WorkCalendar, at: DateTime<Utc>, sla: Span) -> DateT
 }
 
 /// The calendar routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(get_calendar, put_calendar))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(get_calendar, put_calendar))
 }
 
 /// The calendar in force and its version (0 while the default is in force).

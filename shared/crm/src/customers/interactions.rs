@@ -19,13 +19,13 @@ use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::form::invalid;
 use nhip_core::http::{ApiError, Json, Path};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::timeline;
-use utoipa_axum::router::OpenApiRouter;
 
 /// The interaction routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(log_interaction))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(log_interaction))
 }
 
 /// What kind of interaction.

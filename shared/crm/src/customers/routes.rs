@@ -25,14 +25,14 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::{ApiError, Json, ListParams, ListQuery, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_core::timeline;
 use nhip_ports::store::{Cursor, StoreError};
-use utoipa_axum::router::OpenApiRouter;
 
 /// The staff routes on customers.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_customers, create_customer))
         .routes(routes!(not_consulted))
         .routes(routes!(get_customer, update_customer))

@@ -26,13 +26,13 @@ use nhip_core::deps::Deps;
 use nhip_core::form::FieldErrors;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_ports::store::{Condition, Item, Key, StoreError, Update, WriteOp};
-use utoipa_axum::router::OpenApiRouter;
 
 /// The route.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(apply_submission))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(apply_submission))
 }
 
 /// A field of an unverified submission staff may apply.

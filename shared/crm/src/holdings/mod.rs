@@ -28,8 +28,8 @@
 use std::sync::Arc;
 
 use nhip_core::deps::Deps;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
-use utoipa_axum::router::OpenApiRouter;
 
 pub mod access;
 pub mod apply;
@@ -60,8 +60,8 @@ const MAX_ATTRIBUTES: usize = 30;
 const MAX_AMOUNT: i64 = 9_007_199_254_740_991;
 
 /// The catalogue, holdings, usage and report routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(catalogue::list_products, catalogue::create_product))
         .routes(routes!(catalogue::get_product, catalogue::update_product))
         .routes(routes!(catalogue::list_reasons, catalogue::create_reason))

@@ -16,8 +16,8 @@ use axum::http::StatusCode;
 
 use nhip_core::deps::Deps;
 use nhip_core::http::ApiError;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
-use utoipa_axum::router::OpenApiRouter;
 
 pub mod campaigns;
 pub mod compliance;
@@ -30,8 +30,8 @@ pub use compliance::REFUSAL_VIA;
 pub const MAX_DNC_BATCH: usize = 10_000;
 
 /// The staff routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(sends::customer_messages, sends::send_to_customer))
         .routes(routes!(sends::get_message))
         .routes(routes!(campaigns::create_campaign))
@@ -57,12 +57,12 @@ pub const MAX_PUBLIC_BODY: usize = 300 * 1024;
 
 /// The public routes, served without a staff token (the `tracking-api` function in AWS).
 pub fn public(deps: Arc<Deps>) -> Router {
-    public_routes().split_for_parts().0.with_state(deps)
+    public_routes().into_router().with_state(deps)
 }
 
 /// The public routes with their operations, for the document and [`public`].
-pub fn public_routes() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn public_routes() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(public::follow_link))
         .routes(routes!(public::unsubscribe_page, public::unsubscribe))
         .routes(routes!(public::ses_over_http))

@@ -9,15 +9,15 @@ use chrono::NaiveDate;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery, Path};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use serde::{Deserialize, Serialize};
-use utoipa_axum::router::OpenApiRouter;
 
 use super::{NewTask, Period, Progress, Task, TaskError, Whose};
 
 /// The task routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(create_task, list_tasks))
         .routes(routes!(task_progress))
         .routes(routes!(get_task))

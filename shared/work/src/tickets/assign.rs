@@ -10,6 +10,7 @@ use nhip_core::auth::{Principal, Role};
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, Path};
 use nhip_core::keys;
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_crm::staff::{self, StaffUser};
 use nhip_crm::tickets::NewTicket;
@@ -17,7 +18,6 @@ use nhip_domain::journey::TicketQueue;
 use nhip_ports::store::{Condition, StoreError, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
 
 /// How a queue's tickets are assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -202,8 +202,8 @@ async fn least_loaded(deps: &Deps, pool: &[&StaffUser]) -> Result<String, StoreE
 }
 
 /// The queue-rule routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new().routes(routes!(get_rule, put_rule))
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new().routes(routes!(get_rule, put_rule))
 }
 
 /// A queue's rule as answered.

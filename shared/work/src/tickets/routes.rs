@@ -6,11 +6,11 @@ use axum::extract::State;
 use nhip_core::auth::Principal;
 use nhip_core::deps::Deps;
 use nhip_core::http::{ApiError, Json, ListQuery, Path};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
 use nhip_domain::journey::TicketQueue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa_axum::router::OpenApiRouter;
 
 use super::calls::{self, CallLog, CallPlan, CallWindow};
 use super::views::{self, QueueStats, StatsError, TicketView};
@@ -18,8 +18,8 @@ use super::workflow::{self, Reassign, StatusChange};
 use super::{Ticket, assign};
 
 /// The ticket routes, with the queue rules' and the working calendar's.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(list_tickets))
         .routes(routes!(ticket_stats))
         .routes(routes!(get_ticket))

@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use nhip_core::openapi::Routes;
 use nhip_core::routes;
-use utoipa_axum::router::OpenApiRouter;
 
 use super::columns::{Field, quoted};
 use super::{ImportError, ImportSummary, Imported, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, report};
@@ -18,8 +18,8 @@ use nhip_core::deps::Deps;
 use nhip_core::http::ApiError;
 
 /// The import routes.
-pub fn router() -> OpenApiRouter<Arc<Deps>> {
-    OpenApiRouter::new()
+pub fn router() -> Routes<Arc<Deps>> {
+    Routes::new()
         .routes(routes!(import_customers))
         .routes(routes!(import_summary))
         .routes(routes!(error_report))
