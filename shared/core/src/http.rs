@@ -20,24 +20,6 @@ use nhip_ports::store::StoreError;
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// `routes` (from `utoipa_axum::routes!`) with `layer` around its handlers alone, e.g. a larger
-/// body limit for one upload route: the route and its operation stay declared once.
-pub fn layered<S, L>(
-    routes: utoipa_axum::router::UtoipaMethodRouter<S>,
-    layer: L,
-) -> utoipa_axum::router::UtoipaMethodRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-    L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
-    L::Service: tower::Service<Request> + Clone + Send + Sync + 'static,
-    <L::Service as tower::Service<Request>>::Response: IntoResponse + 'static,
-    <L::Service as tower::Service<Request>>::Error: Into<std::convert::Infallible> + 'static,
-    <L::Service as tower::Service<Request>>::Future: Send + 'static,
-{
-    let (schemas, paths, method_router) = routes;
-    (schemas, paths, method_router.layer(layer))
-}
-
 /// The request's media type, lower-cased, without parameters (`application/json` for
 /// `Application/JSON; charset=utf-8`); empty when there is none.
 pub fn media_type(headers: &axum::http::HeaderMap) -> String {

@@ -269,53 +269,115 @@ pub fn documented<T>(build: impl FnOnce() -> T) -> T {
     build()
 }
 
-/// `utoipa_axum::routes!` for Nhịp's route lists: the same handlers, the same
-/// `(schemas, paths, method router)` an `OpenApiRouter` takes, so one list still both serves
-/// a route and documents it. Built for serving, it takes only each handler's path and methods
-/// from its `#[utoipa::path]` and leaves the operation and its schemas out: building those for
-/// every route of the `api` function was most of its cold start (docs/performance.md, "Lambda
-/// cold start"). Within [`documented`] it is `utoipa_axum::routes!` itself.
+/// `utoipa_axum::routes!` for Nhịp's route lists: the same handlers, as [`Handlers`] that
+/// [`Routes::routes`] takes, so one list still both serves a route and documents it. Built
+/// for serving, it takes only each handler's path and methods from its `#[utoipa::path]` and
+/// leaves the operation and its schemas out: building those for every route of the `api`
+/// function was most of its cold start (docs/performance.md, "Lambda cold start"). Within
+/// [`documented`] it is `utoipa_axum::routes!` itself.
 #[macro_export]
 macro_rules! routes {
     // One handler: its path and methods, routed to it.
-    ( @serve $paths:ident $router:ident [ $($handler:tt)+ ] ) => {
-        let path: String = utoipa_axum::routes!(@path [path()] of $($handler)+);
+    ( @serve $path:ident $methods:ident $router:ident [ $($handler:tt)+ ] ) => {
+        $path = utoipa_axum::routes!(@path [path()] of $($handler)+);
         let methods: Vec<utoipa::openapi::path::HttpMethod> =
             utoipa_axum::routes!(@path [methods()] of $($handler)+);
         for method in &methods {
             $router = $router.on(method.to_method_filter(), $($handler)+);
         }
-        // The path and its methods, with an empty operation.
-        $paths.add_path_operation(path, methods, utoipa::openapi::path::Operation::new());
+        $methods.extend(methods);
     };
-    ( @serve $paths:ident $router:ident [ ] ) => {};
+    ( @serve $path:ident $methods:ident $router:ident [ ] ) => {};
     // The list, split at its commas (handlers are paths such as `public::follow_link`).
-    ( @split $paths:ident $router:ident [ $($handler:tt)* ] ) => {
-        $crate::routes!(@serve $paths $router [ $($handler)* ]);
+    ( @split $path:ident $methods:ident $router:ident [ $($handler:tt)* ] ) => {
+        $crate::routes!(@serve $path $methods $router [ $($handler)* ]);
     };
-    ( @split $paths:ident $router:ident [ $($handler:tt)* ] , $($rest:tt)* ) => {
-        $crate::routes!(@serve $paths $router [ $($handler)* ]);
-        $crate::routes!(@split $paths $router [] $($rest)*);
+    ( @split $path:ident $methods:ident $router:ident [ $($handler:tt)* ] , $($rest:tt)* ) => {
+        $crate::routes!(@serve $path $methods $router [ $($handler)* ]);
+        $crate::routes!(@split $path $methods $router [] $($rest)*);
     };
-    ( @split $paths:ident $router:ident [ $($handler:tt)* ] $next:tt $($rest:tt)* ) => {
-        $crate::routes!(@split $paths $router [ $($handler)* $next ] $($rest)*);
+    ( @split $path:ident $methods:ident $router:ident [ $($handler:tt)* ] $next:tt $($rest:tt)* ) => {
+        $crate::routes!(@split $path $methods $router [ $($handler)* $next ] $($rest)*);
     };
     ( $($list:tt)+ ) => {
         if $crate::openapi::documenting() {
-            utoipa_axum::routes!($($list)+)
+            $crate::openapi::Handlers::documented(utoipa_axum::routes!($($list)+))
         } else {
             #[allow(unused_imports)]
             use utoipa_axum::PathItemExt as _;
-            let mut paths = utoipa::openapi::path::Paths::new();
+            let mut path = String::new();
+            let mut methods = Vec::<utoipa::openapi::path::HttpMethod>::new();
             let mut router = axum::routing::MethodRouter::new();
-            $crate::routes!(@split paths router [] $($list)+);
-            (
-                Vec::<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>::new(),
-                paths,
-                router,
-            )
+            $crate::routes!(@split path methods router [] $($list)+);
+            $crate::openapi::Handlers::served(path, methods, router)
         }
     };
+}
+
+/// The handlers of one path, as [`routes!`](crate::routes) gives them: to serve, the path,
+/// its methods and their method router; within [`documented`], utoipa's triple with each
+/// operation and its schemas.
+pub struct Handlers<S>(HandlersBuilt<S>);
+
+// The served form is the one built at every cold start: unboxed, it costs no allocation.
+#[allow(clippy::large_enum_variant)]
+enum HandlersBuilt<S> {
+    Served {
+        path: String,
+        methods: Vec<utoipa::openapi::path::HttpMethod>,
+        router: axum::routing::MethodRouter<S>,
+    },
+    /// Boxed: the operations are large, and the served form is what moves at cold start.
+    Documented(Box<utoipa_axum::router::UtoipaMethodRouter<S>>),
+}
+
+impl<S: Clone + Send + Sync + 'static> Handlers<S> {
+    /// Handlers to serve `methods` on `path`.
+    pub fn served(
+        path: String,
+        methods: Vec<utoipa::openapi::path::HttpMethod>,
+        router: axum::routing::MethodRouter<S>,
+    ) -> Self {
+        Self(HandlersBuilt::Served {
+            path,
+            methods,
+            router,
+        })
+    }
+
+    /// Handlers with their operations, from `utoipa_axum::routes!`.
+    pub fn documented(routes: utoipa_axum::router::UtoipaMethodRouter<S>) -> Self {
+        Self(HandlersBuilt::Documented(Box::new(routes)))
+    }
+
+    /// The same handlers with `layer` around them alone (e.g. a larger body limit for one
+    /// upload route): the route and its operation stay declared once.
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        Self(match self.0 {
+            HandlersBuilt::Served {
+                path,
+                methods,
+                router,
+            } => HandlersBuilt::Served {
+                path,
+                methods,
+                router: router.layer(layer),
+            },
+            HandlersBuilt::Documented(routes) => {
+                let (schemas, paths, router) = *routes;
+                HandlersBuilt::Documented(Box::new((schemas, paths, router.layer(layer))))
+            }
+        })
+    }
 }
 
 /// A route list: the routes of one feature, or of many merged. Built to serve, it is an axum
@@ -354,39 +416,29 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         })
     }
 
-    /// Adds the handlers of one [`routes!`](crate::routes) (one path, one or more methods).
-    pub fn routes(self, routes: utoipa_axum::router::UtoipaMethodRouter<S>) -> Self {
-        match self.0 {
-            Built::Documented(list) => Self(Built::Documented(Box::new(list.routes(routes)))),
-            Built::Served {
-                mut router,
-                routes: mut served,
-            } => {
-                let (_, paths, method_router) = routes;
-                // One path in practice (a `routes!` names handlers of one path): it takes the
-                // method router itself, and any other path a clone.
-                let mut paths: Vec<_> = paths.paths.into_iter().collect();
-                let last = paths.pop();
-                let mut add = |path: String, item: &utoipa::openapi::path::PathItem, methods| {
-                    let path = if path.is_empty() {
-                        "/".to_owned()
-                    } else {
-                        path
-                    };
-                    router = std::mem::take(&mut router).route(&path, methods);
-                    served.push((path, methods_of(item)));
-                };
-                for (path, item) in paths {
-                    add(path, &item, method_router.clone());
-                }
-                if let Some((path, item)) = last {
-                    add(path, &item, method_router);
-                }
-                Self(Built::Served {
-                    router,
-                    routes: served,
-                })
+    /// Adds the handlers of one [`routes!`](crate::routes).
+    ///
+    /// # Panics
+    /// When the handlers were built within [`documented`] and the list outside it, or the
+    /// other way round.
+    pub fn routes(self, handlers: Handlers<S>) -> Self {
+        match (self.0, handlers.0) {
+            (Built::Documented(list), HandlersBuilt::Documented(routes)) => {
+                Self(Built::Documented(Box::new(list.routes(*routes))))
             }
+            (
+                Built::Served { router, mut routes },
+                HandlersBuilt::Served {
+                    path,
+                    methods,
+                    router: handlers,
+                },
+            ) => {
+                let router = router.route(&path, handlers);
+                routes.push((path, methods));
+                Self(Built::Served { router, routes })
+            }
+            _ => panic!("handlers built for serving and for the document cannot be mixed"),
         }
     }
 
@@ -462,22 +514,4 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             }
         }
     }
-}
-
-/// The methods a path item has operations for.
-fn methods_of(item: &utoipa::openapi::path::PathItem) -> Vec<utoipa::openapi::path::HttpMethod> {
-    use utoipa::openapi::path::HttpMethod;
-    [
-        (HttpMethod::Get, item.get.is_some()),
-        (HttpMethod::Put, item.put.is_some()),
-        (HttpMethod::Post, item.post.is_some()),
-        (HttpMethod::Delete, item.delete.is_some()),
-        (HttpMethod::Options, item.options.is_some()),
-        (HttpMethod::Head, item.head.is_some()),
-        (HttpMethod::Patch, item.patch.is_some()),
-        (HttpMethod::Trace, item.trace.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(method, present)| present.then_some(method))
-    .collect()
 }

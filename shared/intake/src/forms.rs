@@ -32,7 +32,7 @@ use nhip_core::deps::Deps;
 use nhip_core::form::{FieldErrors, parse_birthday, parse_consents, text};
 use nhip_core::http::ApiError;
 use nhip_core::keys;
-use nhip_core::openapi::Routes;
+use nhip_core::openapi::{Handlers, Routes};
 use nhip_core::routes;
 use nhip_crm::customers::leads::{self, Lead, PendingConsents};
 use nhip_crm::customers::model::Customer;
@@ -42,7 +42,6 @@ use nhip_messaging::model::{
     Cause, CauseKind, MessageChannel, SendPurpose, SendRequest, SystemMessage,
 };
 use nhip_ports::store::{Condition, Key, Update};
-use utoipa_axum::router::UtoipaMethodRouter;
 
 /// Largest lead submission accepted, in bytes: a form is a few hundred bytes.
 pub const MAX_LEAD_BYTES: usize = 16 * 1024;
@@ -78,7 +77,7 @@ pub fn routes(origins: &[String]) -> Routes<Arc<Deps>> {
 /// website may post the form with `fetch` (its preflight `OPTIONS` is answered here, as the
 /// HTTP API routes it to this function). No credentials, only `POST` and `Content-Type`; an
 /// origin not listed gets no CORS headers, so the browser keeps the answer from its page.
-fn lead_route(origins: &[String]) -> UtoipaMethodRouter<Arc<Deps>> {
+fn lead_route(origins: &[String]) -> Handlers<Arc<Deps>> {
     let route = routes!(submit_lead);
     let origins: Vec<HeaderValue> = origins
         .iter()
@@ -87,8 +86,7 @@ fn lead_route(origins: &[String]) -> UtoipaMethodRouter<Arc<Deps>> {
     if origins.is_empty() {
         return route;
     }
-    nhip_core::http::layered(
-        route,
+    route.layer(
         tower_http::cors::CorsLayer::new()
             .allow_origin(origins)
             .allow_methods([axum::http::Method::POST])

@@ -193,10 +193,10 @@ pub fn router() -> Routes<Arc<Deps>> {
         .routes(routes!(get_version))
         .routes(routes!(publish_version))
         .routes(routes!(preview_version))
-        .routes(nhip_core::http::layered(
-            routes!(upload_attachment),
-            axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES),
-        ))
+        .routes(
+            routes!(upload_attachment)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
+        )
 }
 
 /// Largest attachment accepted (Lambda's 6 MB response and request limits, base64 included).
