@@ -388,13 +388,18 @@ impl<S: Clone + Send + Sync + 'static> Handlers<S> {
 pub struct Routes<S = ()>(Built<S>);
 
 enum Built<S> {
-    Served {
-        router: axum::Router<S>,
-        /// Each route's path and methods, in the order they were added.
-        routes: Vec<(String, Vec<utoipa::openapi::path::HttpMethod>)>,
-    },
+    /// The routes in the order they were added, each path with its methods and their method
+    /// router. Kept as a list until [`Routes::into_router`] puts them into one axum router:
+    /// merging the features' routers would insert every route again at each merge.
+    Served(Vec<ServedRoute<S>>),
     /// Boxed: utoipa's router and document are some 800 bytes, moved at every step.
     Documented(Box<utoipa_axum::router::OpenApiRouter<S>>),
+}
+
+struct ServedRoute<S> {
+    path: String,
+    methods: Vec<utoipa::openapi::path::HttpMethod>,
+    router: axum::routing::MethodRouter<S>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -409,10 +414,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self(if documenting() {
             Built::Documented(Box::new(utoipa_axum::router::OpenApiRouter::new()))
         } else {
-            Built::Served {
-                router: axum::Router::new(),
-                routes: Vec::new(),
-            }
+            Built::Served(Vec::new())
         })
     }
 
@@ -427,16 +429,19 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 Self(Built::Documented(Box::new(list.routes(*routes))))
             }
             (
-                Built::Served { router, mut routes },
+                Built::Served(mut routes),
                 HandlersBuilt::Served {
                     path,
                     methods,
-                    router: handlers,
+                    router,
                 },
             ) => {
-                let router = router.route(&path, handlers);
-                routes.push((path, methods));
-                Self(Built::Served { router, routes })
+                routes.push(ServedRoute {
+                    path,
+                    methods,
+                    router,
+                });
+                Self(Built::Served(routes))
             }
             _ => panic!("handlers built for serving and for the document cannot be mixed"),
         }
@@ -451,24 +456,15 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             (Built::Documented(list), Built::Documented(other)) => {
                 Self(Built::Documented(Box::new(list.merge(*other))))
             }
-            (
-                Built::Served { router, mut routes },
-                Built::Served {
-                    router: other,
-                    routes: others,
-                },
-            ) => {
+            (Built::Served(mut routes), Built::Served(others)) => {
                 routes.extend(others);
-                Self(Built::Served {
-                    router: router.merge(other),
-                    routes,
-                })
+                Self(Built::Served(routes))
             }
             _ => panic!("route lists built for serving and for the document cannot be merged"),
         }
     }
 
-    /// Wraps every route added so far in `layer`, as [`axum::Router::layer`].
+    /// Wraps every route added so far in `layer`, as [`axum::Router::layer`] does.
     pub fn layer<L>(self, layer: L) -> Self
     where
         L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
@@ -481,10 +477,15 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     {
         Self(match self.0 {
             Built::Documented(list) => Built::Documented(Box::new(list.layer(layer))),
-            Built::Served { router, routes } => Built::Served {
-                router: router.layer(layer),
-                routes,
-            },
+            Built::Served(routes) => Built::Served(
+                routes
+                    .into_iter()
+                    .map(|route| ServedRoute {
+                        router: route.router.layer(layer.clone()),
+                        ..route
+                    })
+                    .collect(),
+            ),
         })
     }
 
@@ -492,7 +493,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn into_router(self) -> axum::Router<S> {
         match self.0 {
             Built::Documented(list) => list.split_for_parts().0,
-            Built::Served { router, .. } => router,
+            Built::Served(routes) => routes
+                .into_iter()
+                .fold(axum::Router::new(), |router, route| {
+                    router.route(&route.path, route.router)
+                }),
         }
     }
 
@@ -501,12 +506,12 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn into_openapi(self) -> utoipa::openapi::OpenApi {
         match self.0 {
             Built::Documented(list) => list.into_openapi(),
-            Built::Served { routes, .. } => {
+            Built::Served(routes) => {
                 let mut paths = utoipa::openapi::path::Paths::new();
-                for (path, methods) in routes {
+                for route in routes {
                     paths.add_path_operation(
-                        path,
-                        methods,
+                        route.path,
+                        route.methods,
                         utoipa::openapi::path::Operation::new(),
                     );
                 }
