@@ -305,6 +305,8 @@ macro_rules! routes {
         } else {
             #[allow(unused_imports)]
             use utoipa_axum::PathItemExt as _;
+            // Each handler's `#[utoipa::path]` sets it (all of one list name the same path).
+            #[allow(unused_assignments)]
             let mut path = String::new();
             let mut methods = Vec::<utoipa::openapi::path::HttpMethod>::new();
             let mut router = axum::routing::MethodRouter::new();
@@ -518,5 +520,115 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 utoipa::openapi::OpenApiBuilder::new().paths(paths).build()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[utoipa::path(get, path = "/a/{id}", params(("id" = String, Path)), responses((status = 200)))]
+    async fn get_a(axum::extract::Path(id): axum::extract::Path<String>) -> String {
+        format!("a {id}")
+    }
+
+    #[utoipa::path(post, path = "/a/{id}", params(("id" = String, Path)), responses((status = 200)))]
+    async fn post_a() -> &'static str {
+        "posted"
+    }
+
+    #[utoipa::path(get, path = "/b", responses((status = 200)))]
+    async fn get_b() -> &'static str {
+        "b"
+    }
+
+    fn lists() -> Routes<()> {
+        let limited = Routes::new()
+            .routes(crate::routes!(get_a))
+            .layer(axum::extract::DefaultBodyLimit::max(4));
+        Routes::new()
+            .routes(crate::routes!(post_a))
+            .layer(axum::middleware::map_response(mark))
+            .merge(limited)
+            .merge(Routes::new().routes(crate::routes!(get_b)))
+    }
+
+    /// Marks the answers of the routes its layer wraps.
+    async fn mark(mut response: axum::response::Response) -> axum::response::Response {
+        response
+            .headers_mut()
+            .insert("x-layered", axum::http::HeaderValue::from_static("yes"));
+        response
+    }
+
+    async fn call(router: &axum::Router, method: &str, uri: &str) -> (StatusCode, bool, String) {
+        let response = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let layered = response.headers().contains_key("x-layered");
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        (status, layered, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// Served lists route every path once with all its methods, each list's layer around its
+    /// own routes alone, and describe the same paths and methods as the documented lists.
+    #[tokio::test]
+    async fn served_lists_route_merge_and_layer_as_documented_lists_do() {
+        let router = lists().into_router();
+        assert_eq!(
+            call(&router, "GET", "/a/7").await,
+            (StatusCode::OK, false, "a 7".to_owned())
+        );
+        assert_eq!(
+            call(&router, "POST", "/a/7").await,
+            (StatusCode::OK, true, "posted".to_owned())
+        );
+        assert_eq!(call(&router, "GET", "/b").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&router, "DELETE", "/a/7").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let paths = |document: utoipa::openapi::OpenApi| {
+            document
+                .paths
+                .paths
+                .iter()
+                .map(|(path, item)| {
+                    (
+                        path.clone(),
+                        item.get.is_some(),
+                        item.post.is_some(),
+                        item.get.as_ref().and_then(|o| o.operation_id.clone()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let served = paths(lists().into_openapi());
+        let documented = paths(documented(|| lists().into_openapi()));
+        assert_eq!(
+            served.iter().map(|p| (&p.0, p.1, p.2)).collect::<Vec<_>>(),
+            documented
+                .iter()
+                .map(|p| (&p.0, p.1, p.2))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(served[0].3, None);
+        assert_eq!(documented[0].3.as_deref(), Some("get_a"));
     }
 }
