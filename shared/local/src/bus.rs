@@ -39,7 +39,6 @@ impl LocalEventBus {
                 Ok(rows)
             })
             .await
-            .map_err(unavailable)?
             .map_err(unavailable)?;
         Ok(rows
             .iter()
@@ -90,7 +89,6 @@ impl EventBus for LocalEventBus {
                 tx.commit()
             })
             .await
-            .map_err(unavailable)?
             .map_err(unavailable)
     }
 }

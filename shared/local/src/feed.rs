@@ -43,7 +43,6 @@ impl ChangeFeed for LocalFeed {
                 .collect()
             })
             .await
-            .map_err(StoreError::unavailable)?
             .map_err(StoreError::unavailable)?;
         rows.into_iter()
             .map(|(seq, body)| {
@@ -67,7 +66,6 @@ impl ChangeFeed for LocalFeed {
                     .execute(params![upto])
             })
             .await
-            .map_err(StoreError::unavailable)?
             .map_err(StoreError::unavailable)?;
         Ok(())
     }

@@ -113,7 +113,7 @@ impl Outbox {
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(rows)
             })
-            .await??;
+            .await?;
         Ok(rows.into_iter().filter_map(entry).collect())
     }
 
@@ -130,7 +130,7 @@ impl Outbox {
                 )
                 .optional()
             })
-            .await??;
+            .await?;
         Ok(row.and_then(entry))
     }
 }
@@ -184,7 +184,6 @@ impl Channel for Outbox {
                 Ok(conn.last_insert_rowid())
             })
             .await
-            .map_err(|e| ChannelError::Unavailable { source: e.into() })?
             .map_err(|e| ChannelError::Unavailable { source: e.into() })?;
         if let Some(folder) = &self.folder {
             // The file is a convenience copy; the table is the record.

@@ -88,12 +88,11 @@ impl LocalQueue {
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         match self.db.call(f).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) if is_busy(&e) => Err(QueueError::Throttled {
+            Ok(value) => Ok(value),
+            Err(e) if is_busy(&e) => Err(QueueError::Throttled {
                 source: Box::new(e),
             }),
-            Ok(Err(e)) => Err(QueueError::unavailable(e)),
-            Err(join) => Err(QueueError::unavailable(join)),
+            Err(e) => Err(QueueError::unavailable(e)),
         }
     }
 

@@ -45,7 +45,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.db.call(f).await.map_err(StoreError::unavailable)?
+        self.db.call(f).await
     }
 }
 
@@ -64,13 +64,16 @@ fn immediate(conn: &mut Connection) -> Result<Write<'_>, StoreError> {
 }
 
 fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2")
+    load_body(conn, key)?.map(|b| parse(&b)).transpose()
+}
+
+/// The stored item's JSON, unparsed: a read parses it after the connection is given back.
+fn load_body(conn: &Connection, key: &Key) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2")
         .map_err(sql_error)?
         .query_row(params![key.pk, key.sk], |row| row.get(0))
         .optional()
-        .map_err(sql_error)?;
-    body.map(|b| parse(&b)).transpose()
+        .map_err(sql_error)
 }
 
 fn parse(body: &str) -> Result<Item, StoreError> {
@@ -87,14 +90,28 @@ fn index_keys(item: &Item, index: Index) -> (Option<&str>, Option<&str>) {
     }
 }
 
+/// An item with its JSON: a put serialises its item before it takes the connection, so the
+/// connection is not held while it does.
+struct Serialised {
+    item: Item,
+    body: String,
+}
+
+impl Serialised {
+    fn of(item: Item) -> Result<Self, StoreError> {
+        let body = serde_json::to_string(&item).map_err(StoreError::unavailable)?;
+        Ok(Self { item, body })
+    }
+}
+
 /// Writes `item` under `key`; an item `created` with a [`store::FEED`] attribute joins the
 /// change feed in the same transaction, as DynamoDB's stream records an `INSERT`.
-fn save(conn: &Connection, key: &Key, item: &Item, created: bool) -> Result<(), StoreError> {
+fn save(conn: &Connection, key: &Key, item: &Serialised, created: bool) -> Result<(), StoreError> {
+    let Serialised { item, body } = item;
     let (g1pk, g1sk) = index_keys(item, Index::Gsi1);
     let (g2pk, g2sk) = index_keys(item, Index::Gsi2);
     let (g3pk, g3sk) = index_keys(item, Index::Gsi3);
     let ttl = item.get(store::TTL).and_then(Value::as_i64);
-    let body = serde_json::to_string(item).map_err(StoreError::unavailable)?;
     conn.prepare_cached(
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ttl, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -179,11 +196,15 @@ impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
         let key = key.clone();
-        self.run(move |conn| load(conn, &key)).await
+        self.run(move |conn| load_body(conn, &key))
+            .await?
+            .map(|b| parse(&b))
+            .transpose()
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         let key = validate_item(&item)?;
+        let item = Serialised::of(item)?;
         self.run(move |conn| {
             let tx = immediate(conn)?;
             let found = stored_for(&tx, &key, &condition)?;
@@ -207,10 +228,10 @@ impl ItemStore for SqliteStore {
             let tx = immediate(conn)?;
             let current = load(&tx, &key)?;
             check(&condition, current.as_ref(), None)?;
-            let item = updated(&key, &update, current.as_ref())?;
+            let item = Serialised::of(updated(&key, &update, current.as_ref())?)?;
             save(&tx, &key, &item, current.is_none())?;
             tx.commit().map_err(sql_error)?;
-            Ok(item)
+            Ok(item.item)
         })
         .await
     }
@@ -233,8 +254,11 @@ impl ItemStore for SqliteStore {
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         let position = query.validate()?;
-        self.run(move |conn| run_query(conn, &query, position))
-            .await
+        let (sql, args) = query_sql(&query, position.as_ref());
+        let bodies = self
+            .run(move |conn| query_bodies(conn, &sql, &args))
+            .await?;
+        page(&query, &bodies)
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
@@ -248,18 +272,28 @@ impl ItemStore for SqliteStore {
             validate_key(key)?;
         }
         let keys = keys.to_vec();
-        self.run(move |conn| {
-            let mut items = Vec::with_capacity(keys.len());
-            for key in &keys {
-                items.extend(load(conn, key)?);
-            }
-            Ok(items)
-        })
-        .await
+        let bodies = self
+            .run(move |conn| {
+                let mut bodies = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    bodies.extend(load_body(conn, key)?);
+                }
+                Ok(bodies)
+            })
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
+        // The puts' items are serialised before the connection is taken.
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                WriteOp::Put { item, condition } => Ok(Op::Put(Serialised::of(item)?, condition)),
+                other => Ok(Op::Other(other)),
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.run(move |conn| {
             let tx = immediate(conn)?;
             // Check every condition against the state before the transaction, as DynamoDB
@@ -267,23 +301,24 @@ impl ItemStore for SqliteStore {
             let mut writes = Vec::with_capacity(ops.len());
             for (i, op) in ops.into_iter().enumerate() {
                 match op {
-                    WriteOp::Put { item, condition } => {
-                        let key = Key::of(&item).expect("validated");
+                    Op::Put(item, condition) => {
+                        let key = Key::of(&item.item).expect("validated");
                         let found = stored_for(&tx, &key, &condition)?;
                         check(&condition, found.as_ref(), Some(i))?;
                         writes.push((key, Some((item, found.is_none()))));
                     }
-                    WriteOp::Update {
+                    Op::Other(WriteOp::Put { .. }) => unreachable!("puts are serialised above"),
+                    Op::Other(WriteOp::Update {
                         key,
                         update,
                         condition,
-                    } => {
+                    }) => {
                         let current = load(&tx, &key)?;
                         check(&condition, current.as_ref(), Some(i))?;
-                        let item = updated(&key, &update, current.as_ref())?;
+                        let item = Serialised::of(updated(&key, &update, current.as_ref())?)?;
                         writes.push((key, Some((item, current.is_none()))));
                     }
-                    WriteOp::Delete { key, condition } => {
+                    Op::Other(WriteOp::Delete { key, condition }) => {
                         check(
                             &condition,
                             stored_for(&tx, &key, &condition)?.as_ref(),
@@ -291,7 +326,7 @@ impl ItemStore for SqliteStore {
                         )?;
                         writes.push((key, None));
                     }
-                    WriteOp::Check { key, condition } => {
+                    Op::Other(WriteOp::Check { key, condition }) => {
                         check(
                             &condition,
                             stored_for(&tx, &key, &condition)?.as_ref(),
@@ -320,26 +355,33 @@ impl ItemStore for SqliteStore {
     }
 }
 
-fn run_query(
-    conn: &Connection,
-    query: &Query,
-    position: Option<std::collections::BTreeMap<String, String>>,
-) -> Result<Page, StoreError> {
-    let (sql, args) = query_sql(query, position.as_ref());
-    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+/// A transaction's operation, its put's item already serialised.
+enum Op {
+    Put(Serialised, Condition),
+    Other(WriteOp),
+}
+
+/// The JSON of the items a query's statement returns, unparsed.
+fn query_bodies(conn: &Connection, sql: &str, args: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(sql_error)?;
     let params: Vec<&dyn rusqlite::ToSql> =
         args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-    let bodies = statement
+    statement
         .query_map(params.as_slice(), |row| row.get::<_, String>(0))
         .map_err(sql_error)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(sql_error)?;
-    let mut items = bodies
+        .map_err(sql_error)
+}
+
+/// The page of a query from its statement's rows (one more than the limit tells whether
+/// another page follows).
+fn page(query: &Query, bodies: &[String]) -> Result<Page, StoreError> {
+    let limit = query.limit as usize;
+    let more = bodies.len() > limit;
+    let items = bodies[..bodies.len().min(limit)]
         .iter()
         .map(|b| parse(b))
         .collect::<Result<Vec<_>, _>>()?;
-    let more = items.len() > query.limit as usize;
-    items.truncate(query.limit as usize);
     let next = if more {
         items
             .last()
@@ -478,8 +520,7 @@ mod tests {
                     })
                     .collect::<Vec<_>>()
             })
-            .await
-            .unwrap();
+            .await;
         assert_eq!(reprepared, [0, 0, 0], "statements prepared again");
     }
 }
