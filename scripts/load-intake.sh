@@ -43,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-NHIP_INTAKE_RATE_PER_MINUTE=${NHIP_INTAKE_RATE_PER_MINUTE:-1000000} RUST_LOG=warn \
+NHIP_INTAKE_RATE_PER_MINUTE=${NHIP_INTAKE_RATE_PER_MINUTE:-1000000} RUST_LOG=${RUST_LOG:-warn} \
   "$bin" --addr "127.0.0.1:$port" --data-dir "$data" >"$data/runner.log" 2>&1 &
 runner_pid=$!
 base="http://127.0.0.1:$port"
@@ -93,3 +93,14 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 echo "  $(( $(date +%s) - ended )) s after the load: $(depth customers)"
+
+# With RUST_LOG=warn,nhip_local::db=debug the runner logs each restart of the WAL by the
+# writer (every request waits while it runs): how many, and how long.
+if grep -q "WAL restarted" "$data/runner.log"; then
+  echo "== the writer's WAL restarts"
+  sed 's/\x1b\[[0-9;]*m//g' "$data/runner.log" | grep -o "WAL restarted micros=[0-9]*" | cut -d= -f2 | python3 -c '
+import statistics, sys
+us = sorted(int(line) for line in sys.stdin)
+q = lambda p: us[min(len(us) - 1, int(p * len(us)))] / 1000
+print(f"  {len(us)} restarts: p50 {q(0.5):.1f} ms, p90 {q(0.9):.1f} ms, max {us[-1] / 1000:.1f} ms")'
+fi
