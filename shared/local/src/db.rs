@@ -340,7 +340,12 @@ impl Database {
         // stalled whatever statement crossed the mark. The connection's own automatic
         // checkpoint stays as a backstop, far out (50,000 pages, about 200 MB).
         conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        // What the WAL file keeps after the writer restarts it: twice what it holds when the
+        // checkpointer asks for the restart (4 KB pages), so the restart does not shorten the
+        // file it is about to write again. Shortening it to 64 MB, a few MB past where the
+        // restart starts, freed those blocks every time: up to 10 ms of a restart every
+        // request waits for (`strace` under the heaviest intake).
+        conn.pragma_update(None, "journal_size_limit", 2 * RESTART_AFTER_PAGES * 4096)?;
         // Every statement stays prepared: a query's shape and its page size (written into its
         // text) make a few hundred at most.
         conn.set_prepared_statement_cache_capacity(512);
