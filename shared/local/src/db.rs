@@ -455,6 +455,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 const RESTART_AFTER_PAGES: i64 = 16_384;
 /// Pages still to copy back at which the checkpointer asks for the restart.
 const RESTART_BEHIND_PAGES: i64 = 256;
+/// Rounds of copying and flushing the checkpointer makes before it asks for the restart.
+const FLUSH_ROUNDS: usize = 2;
 /// Copying passes the checkpointer makes to get there before it asks anyway.
 const CATCH_UP_PASSES: usize = 8;
 
@@ -502,12 +504,19 @@ fn checkpoints(path: &Path, db: std::sync::Weak<Database>) -> Result<(), DbError
                         // it only when a checkpoint copies everything), and the writer's
                         // restart is such a checkpoint: it would flush all of them, and the
                         // WAL written since the last copy, while every request waits. Flushed
-                        // here, they leave it the last few pages.
-                        for path in [&file, &wal] {
-                            if let Err(error) =
-                                std::fs::File::open(path).and_then(|f| f.sync_data())
-                            {
-                                tracing::warn!(%error, path = %path.display(), "flushing failed");
+                        // here, they leave it the last few pages. The flushes take tens of
+                        // milliseconds under load, and the writer goes on meanwhile: a second
+                        // round copies and flushes what it wrote during the first.
+                        for round in 0..FLUSH_ROUNDS {
+                            if round > 0 && passive().is_err() {
+                                break;
+                            }
+                            for path in [&file, &wal] {
+                                if let Err(error) =
+                                    std::fs::File::open(path).and_then(|f| f.sync_data())
+                                {
+                                    tracing::warn!(%error, path = %path.display(), "flushing failed");
+                                }
                             }
                         }
                         if let Some(db) = db.upgrade() {
