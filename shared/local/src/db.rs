@@ -422,10 +422,11 @@ impl Database {
     }
 
     /// Runs `f` with the connection, on the calling task. A task that finds the connection
-    /// taken waits for its turn without holding a thread ([`Database::turns`]), then runs its
-    /// statement where it is: a statement on a prepared, cached plan takes microseconds, less
-    /// than handing it to another thread and back, which the blocking pool did before (two
-    /// thread switches a statement, a fifth of the runner's time under the heaviest intake).
+    /// taken waits for its turn (one at a time, first come first served) without holding a
+    /// thread, then runs its statement where it is: a statement on a prepared, cached plan
+    /// takes microseconds, less than handing it to another thread and back, which the blocking
+    /// pool did before (two thread switches a statement, a fifth of the runner's time under
+    /// the heaviest intake).
     /// A panic inside `f` unwinds the calling task (its transaction or savepoint rolls back).
     pub async fn call<R, F>(&self, f: F) -> R
     where
