@@ -274,12 +274,18 @@ pub fn documented<T>(build: impl FnOnce() -> T) -> T {
 /// for serving, it takes only each handler's path and methods from its `#[utoipa::path]` and
 /// leaves the operation and its schemas out: building those for every route of the `api`
 /// function was most of its cold start (docs/performance.md, "Lambda cold start"). Within
-/// [`documented`] it is `utoipa_axum::routes!` itself.
+/// [`documented`] it is `utoipa_axum::routes!` itself, wrapped as [`Handlers`].
 #[macro_export]
 macro_rules! routes {
     // One handler: its path and methods, routed to it.
     ( @serve $path:ident $methods:ident $router:ident [ $($handler:tt)+ ] ) => {
-        $path = utoipa_axum::routes!(@path [path()] of $($handler)+);
+        let path: String = utoipa_axum::routes!(@path [path()] of $($handler)+);
+        assert!(
+            $path.is_empty() || $path == path,
+            "one routes! names handlers of one path: {} and {path}",
+            $path
+        );
+        $path = path;
         let methods: Vec<utoipa::openapi::path::HttpMethod> =
             utoipa_axum::routes!(@path [methods()] of $($handler)+);
         for method in &methods {
@@ -306,7 +312,6 @@ macro_rules! routes {
             #[allow(unused_imports)]
             use utoipa_axum::PathItemExt as _;
             // Each handler's `#[utoipa::path]` sets it (all of one list name the same path).
-            #[allow(unused_assignments)]
             let mut path = String::new();
             let mut methods = Vec::<utoipa::openapi::path::HttpMethod>::new();
             let mut router = axum::routing::MethodRouter::new();
@@ -334,12 +339,17 @@ enum HandlersBuilt<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> Handlers<S> {
-    /// Handlers to serve `methods` on `path`.
+    /// Handlers to serve `methods` on `path` (an empty path is the root, as utoipa-axum has it).
     pub fn served(
         path: String,
         methods: Vec<utoipa::openapi::path::HttpMethod>,
         router: axum::routing::MethodRouter<S>,
     ) -> Self {
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path
+        };
         Self(HandlersBuilt::Served {
             path,
             methods,
@@ -466,7 +476,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         }
     }
 
-    /// Wraps every route added so far in `layer`, as [`axum::Router::layer`] does.
+    /// Wraps every route added so far in `layer`, as [`axum::Router::layer`] does its routes.
+    /// Served, the list has no fallback of its own to wrap: the router it is served from sets
+    /// one (a documented list's is never served).
     pub fn layer<L>(self, layer: L) -> Self
     where
         L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,

@@ -168,9 +168,10 @@ pub struct Database {
     /// Set by the checkpointer when the WAL should start over (see [`RESTART_AFTER_PAGES`]).
     restart: std::sync::atomic::AtomicBool,
     /// One turn at the connection for the tasks running statements ([`Database::call`]), fair
-    /// (first come, first served) and awaited: a task waiting for the connection frees its
-    /// thread for requests that are not at the connection yet (reading, parsing and
-    /// answering). Entering and leaving a group take the lock alone, as long as a statement.
+    /// among them (first come, first served) and awaited: a task waiting for the connection
+    /// frees its thread for requests that are not at the connection yet (reading, parsing and
+    /// answering). Entering and leaving a group take the lock alone, without a turn, and may
+    /// get in first; entering may run the WAL's restart.
     turns: tokio::sync::Semaphore,
 }
 

@@ -51,9 +51,6 @@ pub enum OutboxError {
     /// SQLite refused.
     #[error("outbox storage failed")]
     Sqlite(#[from] rusqlite::Error),
-    /// The blocking task died.
-    #[error("outbox task failed")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 /// The local channel for every kind of message.
