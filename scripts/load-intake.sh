@@ -11,7 +11,9 @@
 #   3. waits (at most 120 s) for the queues to empty and reports how long that took.
 # Installs wrk with apt when it is missing (root or password-less sudo). Loopback only;
 # bounded in time; it asserts nothing: it reports. NHIP_LOCAL_BIN runs another build instead
-# (an older one, to compare), NHIP_INTAKE_RATE_PER_MINUTE another limit.
+# (an older one, to compare), NHIP_INTAKE_RATE_PER_MINUTE another limit, and
+# RUST_LOG=warn,nhip_local::db=debug has the runner log the writer's WAL restarts, which the
+# script then counts and times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-60}

@@ -22,26 +22,9 @@ fn lead(phone: &str) -> Value {
     })
 }
 
-/// Every message on the events queue, taken (hidden for 30 simulated seconds), in pages of 10.
+/// Every message on the events queue, taken (hidden for 30 simulated seconds).
 async fn queued_events(api: &Api) -> Vec<nhip_ports::ReceivedMessage> {
-    let mut messages = Vec::new();
-    loop {
-        let page = api
-            .deps
-            .queues
-            .events
-            .receive(
-                10,
-                std::time::Duration::from_secs(30),
-                std::time::Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if page.is_empty() {
-            return messages;
-        }
-        messages.extend(page);
-    }
+    crate::support::receive_all(&*api.deps.queues.events, std::time::Duration::from_secs(30)).await
 }
 
 #[tokio::test]

@@ -699,27 +699,16 @@ fn behind_gateway(deps: &Arc<nhip_core::Deps>) -> Arc<nhip_core::Deps> {
 /// Everything visible on `queue` now, received and acknowledged (deleted), in the shape the
 /// Lambda event source mapping hands a function.
 async fn take_all(queue: &dyn nhip_ports::Queue) -> Vec<SqsMessage> {
-    let mut taken = Vec::new();
-    loop {
-        let received = queue
-            .receive(
-                10,
-                std::time::Duration::from_secs(3600),
-                std::time::Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if received.is_empty() {
-            return taken;
-        }
-        for message in received {
-            queue.delete(&message.receipt_handle).await.unwrap();
-            taken.push(nhip_local_runner::consumers::to_record(
-                queue.name(),
-                message,
-            ));
-        }
+    let received = crate::support::receive_all(queue, std::time::Duration::from_secs(3600)).await;
+    let mut taken = Vec::with_capacity(received.len());
+    for message in received {
+        queue.delete(&message.receipt_handle).await.unwrap();
+        taken.push(nhip_local_runner::consumers::to_record(
+            queue.name(),
+            message,
+        ));
     }
+    taken
 }
 
 fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {

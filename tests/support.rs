@@ -284,6 +284,22 @@ pub async fn drain(deps: &Arc<Deps>, name: &str) -> usize {
     }
 }
 
+/// Every message visible on `queue` now, received in pages of 10 and hidden for `hidden`
+/// (simulated time) without being deleted.
+pub async fn receive_all(
+    queue: &dyn nhip_ports::Queue,
+    hidden: StdDuration,
+) -> Vec<nhip_ports::ReceivedMessage> {
+    let mut messages = Vec::new();
+    loop {
+        let page = queue.receive(10, hidden, StdDuration::ZERO).await.unwrap();
+        if page.is_empty() {
+            return messages;
+        }
+        messages.extend(page);
+    }
+}
+
 /// Runs every consumer until every queue is empty, and folds the change feed into the journey
 /// counters.
 pub async fn settle(deps: &Arc<Deps>) {
