@@ -65,6 +65,117 @@ async fn api_unknown_route_fixture_is_a_json_404() {
     );
 }
 
+/// Runs an API Gateway HTTP API fixture through the staff console's router, as `lambda_http`
+/// does in the `console` function.
+async fn invoke_console(deps: Arc<nhip_core::Deps>, fixture: &str) -> support::Answer {
+    let request: lambda_http::request::LambdaRequest = support::fixture(fixture);
+    let request: lambda_http::http::Request<lambda_http::Body> = request.into();
+    support::read(nhip_console::router(deps).oneshot(request).await.unwrap()).await
+}
+
+/// The console as the `console` function builds it in AWS: signing in through Cognito's hosted
+/// UI (the real adapter; nothing here reaches Cognito) at an https public URL.
+fn console_behind_cognito() -> (support::LocalDeps, Arc<nhip_core::Deps>) {
+    let local = support::local_deps();
+    let mut deps = (*local.deps).clone();
+    let cognito = nhip_aws::cognito::CognitoHostedUi::new(&nhip_aws::cognito::CognitoConfig {
+        domain: "https://nhip-prod.auth.ap-southeast-1.amazoncognito.com".into(),
+        client_id: "5q2k8v1m3n7b9c4x6z0a2s4d6f".into(),
+        issuer: "https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_Nh1pStaff".into(),
+        public_url: "https://crm.example-bank.vn".into(),
+    })
+    .unwrap();
+    deps.identity = Some(Arc::new(cognito));
+    deps.settings.messaging.public_url = "https://crm.example-bank.vn".into();
+    deps.build.runtime = "lambda";
+    (local, Arc::new(deps))
+}
+
+#[tokio::test]
+async fn console_root_and_signed_out_home_fixtures_lead_to_the_sign_in() {
+    let (_local, deps) = console_behind_cognito();
+    let root = invoke_console(deps.clone(), "console/root.json").await;
+    assert!((300..400).contains(&root.status), "{}", root.text);
+    assert_eq!(root.header("location"), Some("/app"));
+
+    let home = invoke_console(deps, "console/home-signed-out.json").await;
+    assert!((300..400).contains(&home.status), "{}", home.text);
+    let location = home.header("location").unwrap();
+    assert!(location.starts_with("/app/sign-in"), "{location}");
+    assert!(location.contains("next=%2Fapp"), "{location}");
+}
+
+#[tokio::test]
+async fn console_sign_in_fixture_sends_staff_to_cognito_with_pkce() {
+    let (_local, deps) = console_behind_cognito();
+    let answer = invoke_console(deps, "console/sign-in.json").await;
+    assert!((300..400).contains(&answer.status), "{}", answer.text);
+    let location = url::Url::parse(answer.header("location").unwrap()).unwrap();
+    assert_eq!(
+        location.as_str().split('?').next(),
+        Some("https://nhip-prod.auth.ap-southeast-1.amazoncognito.com/oauth2/authorize")
+    );
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], "5q2k8v1m3n7b9c4x6z0a2s4d6f");
+    assert_eq!(
+        query["redirect_uri"],
+        "https://crm.example-bank.vn/app/auth/callback"
+    );
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["code_challenge"].len(), 43, "{query:?}");
+    // The flow cookie keeps the state, the verifier and where to go after; Secure at https.
+    let cookie = answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.contains(&query["state"]))
+        .unwrap_or_else(|| panic!("no flow cookie: {:?}", answer.headers));
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("%2Fapp%2Fleads"), "{cookie}");
+}
+
+#[tokio::test]
+async fn console_forged_callback_fixture_is_refused_without_a_session() {
+    let (_local, deps) = console_behind_cognito();
+    let answer = invoke_console(deps, "console/forged-callback.json").await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert!(
+        answer
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        answer.headers
+    );
+    assert!(
+        answer.text.contains("Không đăng nhập được"),
+        "{}",
+        answer.text
+    );
+    // Refused before the code is taken to Cognito's token endpoint.
+    assert!(
+        answer.text.contains("Phiên đăng nhập đã hết hạn"),
+        "{}",
+        answer.text
+    );
+    // No session cookie: a callback without the flow this browser started signs nobody in.
+    assert!(
+        answer
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .all(|cookie| !cookie
+                .to_str()
+                .unwrap()
+                .starts_with(nhip_console::session::COOKIE)),
+        "{:?}",
+        answer.headers
+    );
+}
+
 async fn timeline_of(deps: &nhip_core::Deps, customer: &str) -> Vec<Value> {
     deps.store
         .query(
