@@ -602,6 +602,13 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
             "body_too_large",
         ),
         (
+            request("DELETE", "/v1/customers", Some(&admin))
+                .body(Body::empty())
+                .unwrap(),
+            405,
+            "method_not_allowed",
+        ),
+        (
             request("GET", "/v1/customers?limit=many", Some(&admin))
                 .body(Body::empty())
                 .unwrap(),
@@ -631,6 +638,15 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
             answer.json
         );
         assert!(answer.json["error"]["message"].is_string(), "{what}");
+        if status == 405 {
+            // The methods the path has, as axum names them.
+            let allow = answer.header(header::ALLOW).unwrap_or_default();
+            assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+            assert_eq!(
+                answer.json["error"]["message"],
+                "DELETE is not allowed on /v1/customers"
+            );
+        }
     }
 }
 

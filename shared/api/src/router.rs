@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 
 use nhip_core::deps::Deps;
-use nhip_core::http::{MAX_BODY_BYTES, method_not_allowed, not_found};
+use nhip_core::http::{not_found, with_api_defaults};
 
 /// The API's routes over `deps`: the staff API and the public routes (in AWS the intake and
 /// tracking routes are served by their own functions, without the staff authorizer).
@@ -20,13 +19,14 @@ pub fn router(deps: Arc<Deps>) -> Router {
 }
 
 /// The staff API (the `api` function): every route but `/health`, `/v1/version` and
-/// `/v1/openapi.json` needs a staff token.
+/// `/v1/openapi.json` needs a staff token. Its body limit and 405 answer are put around the
+/// whole router once ([`with_api_defaults`]), not around each route.
 pub fn staff_router(deps: Arc<Deps>) -> Router {
-    crate::routes::staff_routes()
-        .merge(crate::openapi::document_route())
-        .into_router()
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(deps)
+    with_api_defaults(
+        crate::routes::staff_routes()
+            .merge(crate::openapi::document_route())
+            .into_router()
+            .fallback(not_found)
+            .with_state(deps),
+    )
 }

@@ -209,17 +209,43 @@ pub async fn not_found(request: Request) -> ApiError {
     )
 }
 
-/// The fallback of a route without the method: 405 `method_not_allowed`.
-pub async fn method_not_allowed(request: Request) -> ApiError {
-    ApiError::new(
+/// `routes` with the defaults of the staff API, put around the whole router once: the body
+/// limit of [`MAX_BODY_BYTES`] (a route may set a larger one of its own inside) and the 405
+/// `method_not_allowed` error body for a path that has no route for the method, with the
+/// `Allow` header axum gives it. `axum::Router::layer` and
+/// `method_not_allowed_fallback` would instead wrap every route, one by one, at every cold
+/// start of the function that serves them (docs/performance.md, "Lambda cold start").
+///
+/// Routes merged into the returned router afterwards are outside these defaults.
+pub fn with_api_defaults(routes: axum::Router) -> axum::Router {
+    axum::Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(method_not_allowed))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Answers axum's own 405 (a route without the method: empty, with no content type) with the
+/// error body, naming the method and path; every other response passes as it is.
+async fn method_not_allowed(request: Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{method} is not allowed on {}", uri.path()),
     )
+    .into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }
 
 /// A JSON request body (and, as a response, `axum::Json`). A body that is not the expected JSON

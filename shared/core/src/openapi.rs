@@ -326,13 +326,13 @@ macro_rules! routes {
 /// operation and its schemas.
 pub struct Handlers<S>(HandlersBuilt<S>);
 
-// The served form is the one built at every cold start: unboxed, it costs no allocation.
-#[allow(clippy::large_enum_variant)]
 enum HandlersBuilt<S> {
+    /// The method router boxed: a few hundred bytes that would otherwise be copied at every
+    /// push and merge of the lists, and again into the router, at every cold start.
     Served {
         path: String,
         methods: Vec<utoipa::openapi::path::HttpMethod>,
-        router: axum::routing::MethodRouter<S>,
+        router: Box<axum::routing::MethodRouter<S>>,
     },
     /// Boxed: the operations are large, and the served form is what moves at cold start.
     Documented(Box<utoipa_axum::router::UtoipaMethodRouter<S>>),
@@ -353,7 +353,7 @@ impl<S: Clone + Send + Sync + 'static> Handlers<S> {
         Self(HandlersBuilt::Served {
             path,
             methods,
-            router,
+            router: Box::new(router),
         })
     }
 
@@ -382,7 +382,7 @@ impl<S: Clone + Send + Sync + 'static> Handlers<S> {
             } => HandlersBuilt::Served {
                 path,
                 methods,
-                router: router.layer(layer),
+                router: Box::new(router.layer(layer)),
             },
             HandlersBuilt::Documented(routes) => {
                 let (schemas, paths, router) = *routes;
@@ -411,7 +411,8 @@ enum Built<S> {
 struct ServedRoute<S> {
     path: String,
     methods: Vec<utoipa::openapi::path::HttpMethod>,
-    router: axum::routing::MethodRouter<S>,
+    /// Boxed, as in [`HandlersBuilt::Served`].
+    router: Box<axum::routing::MethodRouter<S>>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -495,7 +496,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 routes
                     .into_iter()
                     .map(|route| ServedRoute {
-                        router: route.router.layer(layer.clone()),
+                        router: Box::new(route.router.layer(layer.clone())),
                         ..route
                     })
                     .collect(),
@@ -510,7 +511,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             Built::Served(routes) => routes
                 .into_iter()
                 .fold(axum::Router::new(), |router, route| {
-                    router.route(&route.path, route.router)
+                    router.route(&route.path, *route.router)
                 }),
         }
     }
