@@ -49,8 +49,10 @@ say "tools"
 if ! "$VENV/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "cargo-lambda==$CARGO_LAMBDA_VERSION" ziglang
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" ziglang pyyaml
 fi
+"$VENV/bin/python3" -c 'import yaml' 2>/dev/null ||
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check pyyaml
 "$VENV/bin/cargo-lambda" lambda --version
 if [[ -n ${COLDSTART_MEASURE_DIR:-} ]]; then
   COLDSTART_SKIP_ARM64=1
@@ -116,9 +118,11 @@ for f in "${FUNCTIONS[@]}" coldstart-hello; do
 done
 
 say "init: process start to first Runtime API next, x86_64, $RUNS starts each, $(date -u +%Y-%m-%dT%H:%MZ)"
-# Every function's environment as in template.yaml, with dummy resources and static dummy
-# credentials (as Lambda hands a function its role's credentials); nothing else from this
-# shell, and an empty HOME (no ~/.aws profile files).
+# Every function's environment as template.yaml gives it (coldstart_init.py --template: the
+# globals and the function's own variables, parameters at their defaults), with the dummy
+# resources below for what only a stack resolves, and static dummy credentials (as Lambda
+# hands a function its role's credentials); nothing else from this shell, and an empty HOME
+# (no ~/.aws profile files).
 EMPTY_HOME=$(mktemp -d)
 trap 'rm -rf "$EMPTY_HOME"' EXIT
 QUEUE=https://sqs.ap-southeast-1.amazonaws.com/123456789012
@@ -146,6 +150,9 @@ timeout "$MEASURE_TIMEOUT" env -i \
   NHIP_COGNITO_DOMAIN=https://nhip-coldstart.auth.ap-southeast-1.amazoncognito.com \
   NHIP_COGNITO_CLIENT_ID=coldstart \
   NHIP_COGNITO_ISSUER=https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_coldstart \
+  NHIP_ORG_NAME='Ngân hàng Ví dụ' NHIP_SES_CONFIGURATION_SET=nhip-coldstart-engagement \
+  NHIP_TELEPHONY_SECRET=coldstart-telephony-secret-0123456789ab \
   "$VENV/bin/python3" "$ROOT/scripts/coldstart_init.py" --runs "$RUNS" --baseline hello --check-network \
+  --template "$ROOT/template.yaml" \
   --json "$OUT/init.json" "${BINARIES[@]}"
 echo "figures also in $OUT/init.json"

@@ -12,9 +12,16 @@ running every binary once in a shuffled order, so drift on a shared machine fall
 them alike. The report gives the median and p90 per binary and the ratio of each median to
 the baseline's (lambda_runtime's hello world).
 
-Usage: coldstart_init.py --runs 20 --baseline hello NAME=PATH [NAME=PATH ...]
+Usage: coldstart_init.py --runs 20 --baseline hello [--template template.yaml] NAME=PATH ...
 The functions' environment is this process's environment; the stub's address is added as
-AWS_LAMBDA_RUNTIME_API.
+AWS_LAMBDA_RUNTIME_API. With `--template`, each function gets the environment template.yaml
+gives it instead, as Lambda would: the `NHIP_*` variables of this process are dropped, then
+the template's global variables and the function's own are set (the function whose `CodeUri`
+is `functions/NAME`; `LABEL@NAME=PATH` measures another build of NAME under its own label).
+A `!Ref` to a parameter takes the parameter's default; any other value that only a stack can
+resolve (`!Ref` to a resource or a parameter without a default, `!Sub`, `!GetAtt`) takes the
+variable's value in this process, the dummy resources. A binary that is no function of the
+template (hello world) gets no `NHIP_*` variable at all.
 """
 
 from __future__ import annotations
@@ -147,6 +154,60 @@ def outside_connects(path: str, env: dict[str, str], port: int, timeout: float) 
         return sorted(found)
 
 
+def template_environments(path: str, environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each function's variables in the template (globals first), keyed by its folder under
+    functions/, resolved as the module docstring says."""
+    import yaml  # PyYAML: scripts/coldstart.sh installs it beside cargo-lambda
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tagged(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"tag": suffix, "value": value}
+
+    Loader.add_multi_constructor("!", tagged)
+    with open(path, encoding="utf-8") as f:
+        template = yaml.load(f, Loader=Loader)
+    parameters = template.get("Parameters", {})
+
+    def resolve(var: str, value) -> str:
+        if isinstance(value, dict) and value.get("tag") == "Ref":
+            parameter = parameters.get(value["value"])
+            if parameter is not None and "Default" in parameter:
+                return str(parameter["Default"])
+        elif not isinstance(value, dict):
+            return str(value)
+        if var not in environ:
+            missing.add(var)
+        return environ.get(var, "")
+
+    def variables(properties) -> dict:
+        return ((properties or {}).get("Environment") or {}).get("Variables") or {}
+
+    missing: set[str] = set()
+    common = variables(template.get("Globals", {}).get("Function"))
+    functions = {}
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        code = str(resource["Properties"].get("CodeUri", ""))
+        if not code.startswith("functions/"):
+            continue
+        merged = dict(common, **variables(resource["Properties"]))
+        functions[code.removeprefix("functions/").strip("/")] = {
+            var: resolve(var, value) for var, value in merged.items()
+        }
+    if missing:
+        raise SystemExit(f"{path}: give these a dummy value in the environment: {sorted(missing)}")
+    return functions
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -160,12 +221,24 @@ def main() -> int:
         help="also start each binary once under strace and name any address it connects to "
         "besides the stub",
     )
+    parser.add_argument(
+        "--template",
+        help="give each function the environment this SAM template gives it (see above)",
+    )
     parser.add_argument("binaries", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
 
     binaries = dict(b.split("=", 1) for b in args.binaries)
     if args.baseline not in binaries:
         parser.error(f"the baseline {args.baseline!r} is not among the binaries")
+    own_env: dict[str, dict[str, str]] = {name: {} for name in binaries}
+    if args.template:
+        functions = template_environments(args.template, dict(os.environ))
+        for name in binaries:
+            function = name.split("@")[-1]
+            own_env[name] = functions.get(function, {})
+            if function not in functions and name != args.baseline:
+                print(f"{name}: no function of {args.template}; no NHIP_* variable", flush=True)
 
     stub = Stub()
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(stub))
@@ -174,6 +247,11 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}")
+    if args.template:
+        env = {var: value for var, value in env.items() if not var.startswith("NHIP_")}
+
+    def env_of(name: str) -> dict[str, str]:
+        return dict(env, **own_env[name], AWS_LAMBDA_FUNCTION_NAME=name.split("@")[-1])
     logs_dir = tempfile.mkdtemp(prefix="nhip-coldstart-")
     logs = {name: open(os.path.join(logs_dir, f"{name}.log"), "wb") for name in binaries}
     times: dict[str, list[float]] = {name: [] for name in binaries}
@@ -181,7 +259,7 @@ def main() -> int:
 
     print(f"Runtime API stub on 127.0.0.1:{port}; warm-up start of each binary", flush=True)
     for name, path in binaries.items():
-        outcome = run_once(stub, path, dict(env, AWS_LAMBDA_FUNCTION_NAME=name), args.timeout, logs[name])
+        outcome = run_once(stub, path, env_of(name), args.timeout, logs[name])
         if isinstance(outcome, str):
             failures[name].append(outcome)
 
@@ -192,9 +270,7 @@ def main() -> int:
         for name in order:
             if len(failures[name]) > 2:
                 continue
-            outcome = run_once(
-                stub, binaries[name], dict(env, AWS_LAMBDA_FUNCTION_NAME=name), args.timeout, logs[name]
-            )
+            outcome = run_once(stub, binaries[name], env_of(name), args.timeout, logs[name])
             if isinstance(outcome, str):
                 failures[name].append(outcome)
             else:
@@ -205,9 +281,7 @@ def main() -> int:
     if args.check_network:
         if shutil.which("strace"):
             for name, path in binaries.items():
-                network[name] = outside_connects(
-                    path, dict(env, AWS_LAMBDA_FUNCTION_NAME=name), port, 1.5
-                )
+                network[name] = outside_connects(path, env_of(name), port, 1.5)
         else:
             print("strace is not installed: the network check is skipped", file=sys.stderr)
 

@@ -210,6 +210,13 @@ async fn the_runner_answers_every_error_with_the_json_error_body() {
     let (status, body) = http(runner.addr, "GET", "/outbox.json?limit=1000", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"], json!([]));
+    // A staff path without the method, and an unknown path, through the merged router.
+    let (status, body) = http(runner.addr, "DELETE", "/v1/customers", None).await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    let (status, body) = http(runner.addr, "GET", "/v1/nowhere", None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
     // The public intake works through the real listener (the peer address reaches it).
     let (status, body) = http(
         runner.addr,
