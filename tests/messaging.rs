@@ -648,6 +648,65 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
     assert_eq!(status, 404, "no such link in the message");
 }
 
+/// A rotation of the link-signing secret: links and unsubscribe pages of messages sent before
+/// it keep working while the old secret is the previous one, and only then.
+#[tokio::test]
+async fn links_signed_before_a_rotation_resolve_while_the_old_secret_is_the_previous_one() {
+    const NEW_SECRET: &[u8] = b"messaging-tests-link-secret-after-rotation";
+    let mut ctx = Ctx::new();
+    let customer = ctx.customer("0977888111", "lan@example.vn", &[]).await;
+    ctx.template("rotate-sms", sms("Lịch trả góp: https://abc.vn/lich nhé"))
+        .await;
+    let send = request(
+        "rotate#1",
+        &customer,
+        "sms",
+        "rotate-sms",
+        SendPurpose::Care,
+    );
+    pipeline::process(&ctx.deps, &send).await.unwrap();
+    let sent = ctx.sent_for(&send.message_id()).await;
+    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+        panic!("an SMS");
+    };
+    let start = text.text.find("/t/").unwrap() + 3;
+    let token: String = text.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let unsubscribe = nhip_messaging::links::unsubscribe_token(LINK_SECRET, &send.message_id());
+    let before = (*ctx.api.deps).clone();
+    let rotated = |previous: Option<&[u8]>| {
+        let mut deps = before.clone();
+        deps.settings.messaging.link_secret = Some(NEW_SECRET.to_vec());
+        deps.settings.messaging.link_secret_previous = previous.map(<[u8]>::to_vec);
+        Arc::new(deps)
+    };
+    let get = |path: String| json_request("GET", &path, None, None);
+
+    ctx.api.deps = rotated(Some(LINK_SECRET));
+    let Answer {
+        status, headers, ..
+    } = ctx.send(get(format!("/t/{token}"))).await;
+    assert_eq!(status, 303, "signed with the previous secret");
+    assert_eq!(headers[header::LOCATION], "https://abc.vn/lich");
+    let Answer { status, .. } = ctx.send(get(format!("/u/{unsubscribe}"))).await;
+    assert_eq!(status, 200);
+    // New links are signed with the new secret alone.
+    let fresh = nhip_messaging::links::link_token(NEW_SECRET, &send.message_id(), 0);
+    let Answer { status, .. } = ctx.send(get(format!("/t/{fresh}"))).await;
+    assert_eq!(status, 303);
+
+    ctx.api.deps = rotated(None);
+    let Answer {
+        status, headers, ..
+    } = ctx.send(get(format!("/t/{token}"))).await;
+    assert_eq!(status, 404, "the old secret is no longer accepted");
+    assert!(headers.get(header::LOCATION).is_none());
+    let Answer { status, .. } = ctx.send(get(format!("/u/{unsubscribe}"))).await;
+    assert_eq!(status, 404);
+}
+
 #[tokio::test]
 async fn an_unsubscribe_stops_advertising_at_once_and_confirms_exactly_once() {
     let ctx = Ctx::new();

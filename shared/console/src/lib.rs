@@ -1,6 +1,6 @@
 //! Nhịp's staff console: the pages consultants, agents, managers and admins work in all day,
-//! served from the same axum router as the API (by the `api` function in AWS and by
-//! `nhip-local` at `http://127.0.0.1:3000/`). Pages are rendered on the server with askama
+//! served by the `console` function in AWS (its own router, beside the `api` function's) and,
+//! with the API in one router, by `nhip-local` at `http://127.0.0.1:3000/`. Pages are rendered on the server with askama
 //! (compile-checked templates) and made faster with htmx (vendored, pinned); every form also
 //! works as a plain form without JavaScript. Pages call the CRM's use cases with the signed-in
 //! staff member's principal, so the console applies exactly the API's scopes.

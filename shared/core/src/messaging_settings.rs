@@ -18,6 +18,10 @@ pub const SMS_REPLY_NUMBER_VAR: &str = "NHIP_SMS_REPLY_NUMBER";
 pub const PUBLIC_URL_VAR: &str = "NHIP_PUBLIC_URL";
 /// Variable: the secret (≥ 32 bytes) tracked links and unsubscribe tokens are signed with.
 pub const LINK_SECRET_VAR: &str = "NHIP_LINK_SECRET";
+/// Variable: the link-signing secret before the last rotation (≥ 32 bytes). Links are signed
+/// with `NHIP_LINK_SECRET` alone, and checked against both, so the links of messages already
+/// sent keep working while the secret is rotated.
+pub const LINK_SECRET_PREVIOUS_VAR: &str = "NHIP_LINK_SECRET_PREVIOUS";
 /// Variable: the organisation's name, as templates show it.
 pub const ORG_NAME_VAR: &str = "NHIP_ORG_NAME";
 /// Variable: the organisation's hotline.
@@ -59,6 +63,9 @@ pub struct MessagingSettings {
     /// The link-signing secret; without it no tracked link or unsubscribe link can be made,
     /// and messages needing one are refused with a clear reason.
     pub link_secret: Option<Vec<u8>>,
+    /// The link-signing secret before the last rotation: tokens it signed are still accepted
+    /// ([`MessagingSettings::open_signed`]); nothing new is signed with it.
+    pub link_secret_previous: Option<Vec<u8>>,
     /// The organisation as templates show it (`organisation.name`, `.hotline`, `.website`).
     pub organisation: Organisation,
     /// Sends a minute per channel kind (`email`, `sms`, `zns`, `push`, `webhook`).
@@ -98,6 +105,7 @@ impl Default for MessagingSettings {
             sms_reply_number: "8088".into(),
             public_url: "http://127.0.0.1:3000".into(),
             link_secret: None,
+            link_secret_previous: None,
             organisation: Organisation {
                 name: "Nhịp".into(),
                 hotline: "1900 0000".into(),
@@ -166,6 +174,21 @@ impl MessagingSettings {
                 });
             }
             settings.link_secret = Some(secret.into_bytes());
+        }
+        if let Some(previous) = get(LINK_SECRET_PREVIOUS_VAR) {
+            if previous.len() < 32 {
+                return Err(SettingsError {
+                    var: LINK_SECRET_PREVIOUS_VAR,
+                    reason: "the previous link-signing secret must be at least 32 bytes",
+                });
+            }
+            if settings.link_secret.is_none() {
+                return Err(SettingsError {
+                    var: LINK_SECRET_PREVIOUS_VAR,
+                    reason: "a previous link-signing secret needs the current one (NHIP_LINK_SECRET)",
+                });
+            }
+            settings.link_secret_previous = Some(previous.into_bytes());
         }
         if let Some(name) = get(ORG_NAME_VAR) {
             settings.organisation.name = name.trim().to_owned();
@@ -238,6 +261,17 @@ impl MessagingSettings {
     }
 }
 
+impl MessagingSettings {
+    /// What `open` finds in a signed token, checked with the current link-signing secret and
+    /// then with the previous one (during a rotation); `None` without a secret.
+    pub fn open_signed<T>(&self, open: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+        self.link_secret
+            .iter()
+            .chain(&self.link_secret_previous)
+            .find_map(|secret| open(secret))
+    }
+}
+
 impl std::fmt::Debug for MessagingSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessagingSettings")
@@ -246,6 +280,10 @@ impl std::fmt::Debug for MessagingSettings {
             .field("sms_reply_number", &self.sms_reply_number)
             .field("public_url", &self.public_url)
             .field("link_secret", &self.link_secret.as_ref().map(|_| "<set>"))
+            .field(
+                "link_secret_previous",
+                &self.link_secret_previous.as_ref().map(|_| "<set>"),
+            )
             .field("organisation", &self.organisation)
             .field("send_rates", &self.send_rates)
             .field("zalo_app_id", &self.zalo_app_id)
@@ -291,6 +329,11 @@ mod tests {
             (SEND_RATES_VAR, "sms=0"),
             (PUBLIC_URL_VAR, "nhip.abc.vn"),
             (LINK_SECRET_VAR, "short"),
+            (LINK_SECRET_PREVIOUS_VAR, "short"),
+            (
+                LINK_SECRET_PREVIOUS_VAR,
+                "a previous secret of at least 32 bytes, alone",
+            ),
             (EMAIL_FROM_VAR, "no address"),
             (SMS_SENDER_ID_VAR, "A BRAND NAME TOO LONG"),
         ] {

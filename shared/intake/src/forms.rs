@@ -618,8 +618,10 @@ const EXPIRED: &str =
     "<h1>Liên kết không còn hiệu lực</h1><p>Liên kết đã được dùng, đã hết hạn hoặc không đúng.</p>";
 
 fn open_token(deps: &Deps, token: &str) -> Option<(CustomerId, String)> {
-    let secret = deps.settings.messaging.link_secret.as_deref()?;
-    let (customer, request) = links::open_consent_token(secret, token)?;
+    let (customer, request) = deps
+        .settings
+        .messaging
+        .open_signed(|secret| links::open_consent_token(secret, token))?;
     Some((customer.parse().ok()?, request))
 }
 

@@ -388,10 +388,11 @@ pub async fn suppress(
 /// A click on a tracked link: records it once per message and link, and answers the
 /// original URL to redirect to. `None` when the token is forged or the message unknown.
 pub async fn click(deps: &Deps, token: &str) -> Result<Option<String>, StoreError> {
-    let Some(secret) = deps.settings.messaging.link_secret.as_deref() else {
-        return Ok(None);
-    };
-    let Some((message_id, index)) = links::open_link_token(secret, token) else {
+    let Some((message_id, index)) = deps
+        .settings
+        .messaging
+        .open_signed(|secret| links::open_link_token(secret, token))
+    else {
         return Ok(None);
     };
     let Some(message) = pipeline::load(deps, &message_id).await? else {
@@ -588,10 +589,11 @@ async fn follow_up(
 
 /// An unsubscribe through a message's token (one-click POST or the landing page's button).
 pub async fn unsubscribe(deps: &Deps, token: &str) -> Result<Option<Refused>, StoreError> {
-    let Some(secret) = deps.settings.messaging.link_secret.as_deref() else {
-        return Ok(None);
-    };
-    let Some(message_id) = links::open_unsubscribe_token(secret, token) else {
+    let Some(message_id) = deps
+        .settings
+        .messaging
+        .open_signed(|secret| links::open_unsubscribe_token(secret, token))
+    else {
         return Ok(None);
     };
     let Some(message) = pipeline::load(deps, &message_id).await? else {

@@ -79,9 +79,7 @@ pub async fn unsubscribe_page(
     let valid = deps
         .settings
         .messaging
-        .link_secret
-        .as_deref()
-        .and_then(|secret| crate::links::open_unsubscribe_token(secret, &token))
+        .open_signed(|secret| crate::links::open_unsubscribe_token(secret, &token))
         .is_some();
     if !valid {
         return page(
