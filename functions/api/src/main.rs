@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lambda_http::tower::ServiceBuilder;
 use lambda_http::{run, tracing};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing::init_default_subscriber();
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);

@@ -9,7 +9,7 @@ use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn, tracing};
 use nhip_ports::store::StoreError;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let deps = Arc::new(nhip_wiring::deps_from_env_or_exit("lambda").await);
