@@ -72,6 +72,20 @@ impl Ctx {
     async fn sent_for(&self, id: &str) -> Vec<nhip_local::OutboxEntry> {
         self.outbox().for_message(id).await.unwrap()
     }
+
+    /// Processes an SMS send and answers the token of the first tracked link in its text.
+    async fn first_link_token(&self, send: &SendRequest) -> String {
+        pipeline::process(&self.deps, send).await.unwrap();
+        let sent = self.sent_for(&send.message_id()).await;
+        let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
+            panic!("an SMS");
+        };
+        let start = text.text.find("/t/").unwrap() + 3;
+        text.text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect()
+    }
 }
 
 fn request(
@@ -601,16 +615,7 @@ async fn a_tracked_link_click_is_recorded_once_and_redirects_only_to_the_origina
     )
     .await;
     let send = request("link#1", &customer, "sms", "link-sms", SendPurpose::Care);
-    pipeline::process(&ctx.deps, &send).await.unwrap();
-    let sent = ctx.sent_for(&send.message_id()).await;
-    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
-        panic!("an SMS");
-    };
-    let start = text.text.find("/t/").unwrap() + 3;
-    let token: String = text.text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
+    let token = ctx.first_link_token(&send).await;
     let get = |path: String| json_request("GET", &path, None, None);
     for _ in 0..3 {
         let Answer {
@@ -664,16 +669,7 @@ async fn links_signed_before_a_rotation_resolve_while_the_old_secret_is_the_prev
         "rotate-sms",
         SendPurpose::Care,
     );
-    pipeline::process(&ctx.deps, &send).await.unwrap();
-    let sent = ctx.sent_for(&send.message_id()).await;
-    let nhip_ports::channel::Outgoing::Sms(text) = &sent[0].envelope.outgoing else {
-        panic!("an SMS");
-    };
-    let start = text.text.find("/t/").unwrap() + 3;
-    let token: String = text.text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
+    let token = ctx.first_link_token(&send).await;
     let unsubscribe = nhip_messaging::links::unsubscribe_token(LINK_SECRET, &send.message_id());
     let before = (*ctx.api.deps).clone();
     let rotated = |previous: Option<&[u8]>| {
