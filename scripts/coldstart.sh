@@ -123,6 +123,7 @@ say "init: process start to first Runtime API next, x86_64, $RUNS starts each, $
 # resources below for what only a stack resolves, and static dummy credentials (as Lambda
 # hands a function its role's credentials); nothing else from this shell, and an empty HOME
 # (no ~/.aws profile files).
+mkdir -p "$OUT"
 EMPTY_HOME=$(mktemp -d)
 trap 'rm -rf "$EMPTY_HOME"' EXIT
 QUEUE=https://sqs.ap-southeast-1.amazonaws.com/123456789012
