@@ -648,6 +648,27 @@ async fn bodies_and_query_strings_that_do_not_parse_answer_the_error_body() {
             );
         }
     }
+    // HEAD on a path only POSTed to: the error's headers, its length, and no body.
+    let answer = api
+        .send(
+            request("HEAD", "/v1/events", Some(&admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.header(header::ALLOW), Some("POST"));
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    let length: usize = answer
+        .header(header::CONTENT_LENGTH)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length > 0);
+    assert!(answer.bytes.is_empty(), "{}", answer.text);
 }
 
 /// Found by schemathesis: a required choice sent as `null` or blank used to reach an

@@ -245,6 +245,16 @@ async fn method_not_allowed(request: Request, next: axum::middleware::Next) -> R
     if let Some(allow) = allow {
         answer.headers_mut().insert(header::ALLOW, allow);
     }
+    if method == axum::http::Method::HEAD {
+        // The headers a GET would have had, its length included, and no body.
+        let (mut parts, body) = answer.into_parts();
+        if let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, bytes.len().into());
+        }
+        return Response::from_parts(parts, axum::body::Body::empty());
+    }
     answer
 }
 
