@@ -176,11 +176,25 @@ def template_environments(path: str, environ: dict[str, str]) -> dict[str, dict[
         template = yaml.load(f, Loader=Loader)
     parameters = template.get("Parameters", {})
 
-    def resolve(var: str, value) -> str:
+    def default_of(value):
+        """The parameter default a `!Ref` names, or None."""
         if isinstance(value, dict) and value.get("tag") == "Ref":
             parameter = parameters.get(value["value"])
             if parameter is not None and "Default" in parameter:
                 return str(parameter["Default"])
+        return None
+
+    def resolve(var: str, value):
+        """The variable's value, or None when the stack would leave it out: an
+        `!If [cond, !Ref Parameter, !Ref AWS::NoValue]` whose parameter is at an empty default."""
+        if isinstance(value, dict) and value.get("tag") == "If":
+            _, then, otherwise = value["value"]
+            if otherwise == {"tag": "Ref", "value": "AWS::NoValue"} and default_of(then) == "":
+                return None
+        elif default_of(value) is not None:
+            return default_of(value)
+        elif isinstance(value, bool) or not isinstance(value, (dict, str, int, float)):
+            raise SystemExit(f"{path}: {var} is not a string ({value!r}): quote it")
         elif not isinstance(value, dict):
             return str(value)
         if var not in environ:
@@ -200,8 +214,9 @@ def template_environments(path: str, environ: dict[str, str]) -> dict[str, dict[
         if not code.startswith("functions/"):
             continue
         merged = dict(common, **variables(resource["Properties"]))
+        resolved = {var: resolve(var, value) for var, value in merged.items()}
         functions[code.removeprefix("functions/").strip("/")] = {
-            var: resolve(var, value) for var, value in merged.items()
+            var: value for var, value in resolved.items() if value is not None
         }
     if missing:
         raise SystemExit(f"{path}: give these a dummy value in the environment: {sorted(missing)}")
