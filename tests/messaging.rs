@@ -680,6 +680,19 @@ async fn links_signed_before_a_rotation_resolve_while_the_old_secret_is_the_prev
     };
     let get = |path: String| json_request("GET", &path, None, None);
 
+    // First step of a rotation: every function accepts the next secret before any signs
+    // with it.
+    let fresh = nhip_messaging::links::link_token(NEW_SECRET, &send.message_id(), 0);
+    let Answer { status, .. } = ctx.send(get(format!("/t/{fresh}"))).await;
+    assert_eq!(status, 404, "not yet known");
+    let mut pending = before.clone();
+    pending.settings.messaging.link_secret_next = Some(NEW_SECRET.to_vec());
+    ctx.api.deps = Arc::new(pending);
+    let Answer { status, .. } = ctx.send(get(format!("/t/{fresh}"))).await;
+    assert_eq!(status, 303, "signed with the next secret");
+    let Answer { status, .. } = ctx.send(get(format!("/t/{token}"))).await;
+    assert_eq!(status, 303, "the current secret still signs");
+
     ctx.api.deps = rotated(Some(LINK_SECRET));
     let Answer {
         status, headers, ..
@@ -689,7 +702,6 @@ async fn links_signed_before_a_rotation_resolve_while_the_old_secret_is_the_prev
     let Answer { status, .. } = ctx.send(get(format!("/u/{unsubscribe}"))).await;
     assert_eq!(status, 200);
     // New links are signed with the new secret alone.
-    let fresh = nhip_messaging::links::link_token(NEW_SECRET, &send.message_id(), 0);
     let Answer { status, .. } = ctx.send(get(format!("/t/{fresh}"))).await;
     assert_eq!(status, 303);
 

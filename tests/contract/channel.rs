@@ -893,6 +893,21 @@ fn zalo_answer(request: &Recorded) -> (StatusCode, String) {
     }
 }
 
+/// One access token, whatever Zalo says of it (the keeper itself is tested in
+/// `contract::zalo`).
+struct FixedToken(&'static str);
+
+#[async_trait::async_trait]
+impl nhip_ports::zalo::AccessTokens for FixedToken {
+    async fn access_token(&self) -> Result<String, nhip_ports::zalo::TokenError> {
+        Ok(self.0.to_owned())
+    }
+
+    async fn after_rejection(&self, _: &str) -> Result<String, nhip_ports::zalo::TokenError> {
+        Ok(self.0.to_owned())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zalo_sends_template_messages_and_maps_its_answers() {
     let (url, log) = test_server(zalo_answer).await;
@@ -900,7 +915,7 @@ async fn zalo_sends_template_messages_and_maps_its_answers() {
     let channel = nhip_aws::ZaloZnsChannel::new(
         nhip_aws::webhook::http_client(),
         endpoint,
-        Some("oa-access-token".into()),
+        Some(Arc::new(FixedToken("oa-access-token"))),
     );
     assert_eq!(channel.name(), "zalo-zns");
 
@@ -926,10 +941,18 @@ async fn zalo_sends_template_messages_and_maps_its_answers() {
         })
     );
 
-    let reason = rejection(channel.send(&envelope(zns("token"))).await);
+    // A token Zalo calls invalid: the keeper is asked for another and the message is sent
+    // once more; a second refusal leaves it on the queue for later.
+    let before = log.lock().unwrap().len();
+    let result = channel.send(&envelope(zns("token"))).await;
     assert!(
-        reason.contains("-124") && reason.contains("Access token"),
-        "{reason}"
+        matches!(&result, Err(ChannelError::NotSent { source }) if source.to_string().contains("-124")),
+        "{result:?}"
+    );
+    assert_eq!(
+        log.lock().unwrap().len(),
+        before + 2,
+        "sent twice, never three times"
     );
     let reason = rejection(channel.send(&envelope(zns("template"))).await);
     assert!(reason.contains("-1123"), "{reason}");
@@ -985,12 +1008,12 @@ async fn zalo_unconfigured_or_unreachable() {
         None,
     );
     let reason = rejection(unconfigured.send(&envelope(zns("ok"))).await);
-    assert!(reason.contains("NHIP_ZNS_ACCESS_TOKEN"), "{reason}");
+    assert!(reason.contains("NHIP_CREDENTIALS_KEY"), "{reason}");
 
     let unreachable = nhip_aws::ZaloZnsChannel::new(
         nhip_aws::webhook::http_client(),
         format!("{}/message/template", closed_port_url().await),
-        Some("oa-access-token".into()),
+        Some(Arc::new(FixedToken("oa-access-token"))),
     );
     assert!(!format!("{unreachable:?}").contains("oa-access-token"));
     let result = unreachable.send(&envelope(zns("ok"))).await;

@@ -5,3 +5,4 @@ mod bus;
 mod channel;
 mod queue;
 mod store;
+mod zalo;

@@ -17,13 +17,13 @@ fn item(value: Value) -> Item {
 
 /// The adapters the contract runs on.
 #[derive(Debug, Clone, Copy)]
-enum Backend {
+pub(super) enum Backend {
     Sqlite,
     Dynamodb,
 }
 
 /// A fresh, empty store on `backend`, and the temporary folder a SQLite file lives in.
-async fn open(backend: Backend) -> (Arc<dyn ItemStore>, Option<tempfile::TempDir>) {
+pub(super) async fn open(backend: Backend) -> (Arc<dyn ItemStore>, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let (db, dir) = support::sqlite_db();

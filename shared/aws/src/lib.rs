@@ -10,7 +10,9 @@
 //!   `mail-builder` when there are attachments or extra headers), tagged with the message id.
 //! - [`sns`]: [`SnsSmsChannel`] (SMS with type and sender id) and [`SnsPushChannel`] (app
 //!   push to platform endpoints, per-platform JSON) on SNS `Publish`.
-//! - [`zalo`]: [`ZaloZnsChannel`], Zalo ZNS template messages over Zalo's HTTPS API.
+//! - [`zalo`]: [`ZaloZnsChannel`], Zalo ZNS template messages over Zalo's HTTPS API, and
+//!   [`ZaloOAuthEndpoint`], Zalo's OAuth v4 endpoint issuing the Official Account's tokens.
+//! - [`secrets`]: secrets read from Secrets Manager when a function starts.
 //! - [`webhook`]: [`WebhookChannel`], other OTT bridges through an HMAC-signed webhook, and
 //!   the HTTP client the HTTPS channels share.
 //! - [`eventbridge`]: [`EventBridgeBus`], the event-bus port on one EventBridge bus
@@ -29,6 +31,7 @@ pub mod dynamo;
 pub mod eventbridge;
 pub mod lazy;
 pub mod s3;
+pub mod secrets;
 pub mod ses;
 pub mod sns;
 pub mod sqs;
@@ -42,4 +45,4 @@ pub use ses::SesChannel;
 pub use sns::{SnsPushChannel, SnsSmsChannel};
 pub use sqs::{SqsQueue, create_queue_with_dlq};
 pub use webhook::{WebhookChannel, WebhookTarget};
-pub use zalo::ZaloZnsChannel;
+pub use zalo::{ZaloOAuthEndpoint, ZaloZnsChannel};

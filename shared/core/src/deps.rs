@@ -149,6 +149,9 @@ pub struct Deps {
     /// Commit groups of the store when it has them (the local file's): a queue consumer runs
     /// each batch as one. `None` on AWS.
     pub groups: Option<Arc<dyn nhip_ports::store::CommitGroups>>,
+    /// Zalo's OAuth endpoint for the Official Account's tokens, when the Zalo app's secret key
+    /// is configured; `None` locally and until it is.
+    pub zalo_oauth: Option<Arc<dyn nhip_ports::zalo::ZaloOAuth>>,
 }
 
 /// Lead submissions accepted per source address per minute, unless configured otherwise.

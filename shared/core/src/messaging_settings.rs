@@ -22,6 +22,13 @@ pub const LINK_SECRET_VAR: &str = "NHIP_LINK_SECRET";
 /// with `NHIP_LINK_SECRET` alone, and checked against both, so the links of messages already
 /// sent keep working while the secret is rotated.
 pub const LINK_SECRET_PREVIOUS_VAR: &str = "NHIP_LINK_SECRET_PREVIOUS";
+/// Variable: the link-signing secret a rotation in progress is about to make current (≥ 32
+/// bytes). Checked like the previous one, so every function accepts links signed with it
+/// before any function signs with it.
+pub const LINK_SECRET_NEXT_VAR: &str = "NHIP_LINK_SECRET_NEXT";
+/// Variable: the secret (≥ 32 bytes) the Zalo OA token pair is sealed with before it is
+/// stored.
+pub const CREDENTIALS_KEY_VAR: &str = "NHIP_CREDENTIALS_KEY";
 /// Variable: the organisation's name, as templates show it.
 pub const ORG_NAME_VAR: &str = "NHIP_ORG_NAME";
 /// Variable: the organisation's hotline.
@@ -66,6 +73,12 @@ pub struct MessagingSettings {
     /// The link-signing secret before the last rotation: tokens it signed are still accepted
     /// ([`MessagingSettings::open_signed`]); nothing new is signed with it.
     pub link_secret_previous: Option<Vec<u8>>,
+    /// The link-signing secret a rotation will make current next: tokens it signed are
+    /// accepted, nothing is signed with it yet.
+    pub link_secret_next: Option<Vec<u8>>,
+    /// The secret the Zalo OA token pair is sealed with (`NHIP_CREDENTIALS_KEY`); without it
+    /// no pair can be installed or read, and ZNS refuses every message.
+    pub credentials_key: Option<Vec<u8>>,
     /// The organisation as templates show it (`organisation.name`, `.hotline`, `.website`).
     pub organisation: Organisation,
     /// Sends a minute per channel kind (`email`, `sms`, `zns`, `push`, `webhook`).
@@ -106,6 +119,8 @@ impl Default for MessagingSettings {
             public_url: "http://127.0.0.1:3000".into(),
             link_secret: None,
             link_secret_previous: None,
+            link_secret_next: None,
+            credentials_key: None,
             organisation: Organisation {
                 name: "Nhịp".into(),
                 hotline: "1900 0000".into(),
@@ -175,20 +190,33 @@ impl MessagingSettings {
             }
             settings.link_secret = Some(secret.into_bytes());
         }
-        if let Some(previous) = get(LINK_SECRET_PREVIOUS_VAR) {
-            if previous.len() < 32 {
+        for (var, slot) in [
+            (LINK_SECRET_PREVIOUS_VAR, &mut settings.link_secret_previous),
+            (LINK_SECRET_NEXT_VAR, &mut settings.link_secret_next),
+        ] {
+            let Some(other) = get(var) else { continue };
+            if other.len() < 32 {
                 return Err(SettingsError {
-                    var: LINK_SECRET_PREVIOUS_VAR,
-                    reason: "the previous link-signing secret must be at least 32 bytes",
+                    var,
+                    reason: "a link-signing secret must be at least 32 bytes",
                 });
             }
             if settings.link_secret.is_none() {
                 return Err(SettingsError {
-                    var: LINK_SECRET_PREVIOUS_VAR,
-                    reason: "a previous link-signing secret needs the current one (NHIP_LINK_SECRET)",
+                    var,
+                    reason: "another link-signing secret needs the current one (NHIP_LINK_SECRET)",
                 });
             }
-            settings.link_secret_previous = Some(previous.into_bytes());
+            *slot = Some(other.into_bytes());
+        }
+        if let Some(key) = get(CREDENTIALS_KEY_VAR) {
+            if key.len() < 32 {
+                return Err(SettingsError {
+                    var: CREDENTIALS_KEY_VAR,
+                    reason: "the credentials key must be at least 32 bytes",
+                });
+            }
+            settings.credentials_key = Some(key.into_bytes());
         }
         if let Some(name) = get(ORG_NAME_VAR) {
             settings.organisation.name = name.trim().to_owned();
@@ -263,11 +291,12 @@ impl MessagingSettings {
 
 impl MessagingSettings {
     /// What `open` finds in a signed token, checked with the current link-signing secret and
-    /// then with the previous one (during a rotation); `None` without a secret.
+    /// then with the previous and next ones (during a rotation); `None` without a secret.
     pub fn open_signed<T>(&self, open: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
         self.link_secret
             .iter()
             .chain(&self.link_secret_previous)
+            .chain(&self.link_secret_next)
             .find_map(|secret| open(secret))
     }
 }
@@ -283,6 +312,14 @@ impl std::fmt::Debug for MessagingSettings {
             .field(
                 "link_secret_previous",
                 &self.link_secret_previous.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "link_secret_next",
+                &self.link_secret_next.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "credentials_key",
+                &self.credentials_key.as_ref().map(|_| "<set>"),
             )
             .field("organisation", &self.organisation)
             .field("send_rates", &self.send_rates)
@@ -334,6 +371,11 @@ mod tests {
                 LINK_SECRET_PREVIOUS_VAR,
                 "a previous secret of at least 32 bytes, alone",
             ),
+            (
+                LINK_SECRET_NEXT_VAR,
+                "a next secret of at least 32 bytes, alone",
+            ),
+            (CREDENTIALS_KEY_VAR, "short"),
             (EMAIL_FROM_VAR, "no address"),
             (SMS_SENDER_ID_VAR, "A BRAND NAME TOO LONG"),
         ] {

@@ -68,6 +68,7 @@ impl Embedded {
             identity: None,
             feed: Some(Arc::new(nhip_local::LocalFeed::new(self.db.clone()))),
             groups: Some(self.db.clone()),
+            zalo_oauth: None,
         };
         (deps, bus)
     }

@@ -35,3 +35,4 @@ pub mod templates;
 pub mod tracker;
 pub mod tracking;
 pub mod zalo;
+pub mod zalo_tokens;

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod identity;
 pub mod queue;
 pub mod store;
+pub mod zalo;
 
 pub use blob::{Blob, BlobError, BlobStore};
 pub use bus::{BusError, EventBus};

@@ -4,6 +4,7 @@
 //! [`deps_from_env_or_exit`]. It sits above both the use cases (`nhip-core` … `nhip-api`) and the adapters
 //! (`nhip-aws`), which therefore need not know each other.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -17,7 +18,9 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use nhip_core::auth::{AuthMode, Authenticator, DEFAULT_ISSUER, JwtSecret};
 use nhip_core::{BuildInfo, Channels, Deps, Queues};
-use nhip_ports::SystemClock;
+use nhip_messaging::zalo_tokens::{SealKey, ZaloTokens};
+use nhip_ports::zalo::{AccessTokens, ZaloOAuth};
+use nhip_ports::{Clock, ItemStore, SystemClock};
 
 use nhip_aws::dynamo::DynamoStore;
 use nhip_aws::eventbridge::EventBridgeBus;
@@ -26,7 +29,7 @@ use nhip_aws::ses::SesChannel;
 use nhip_aws::sns::{SnsPushChannel, SnsSmsChannel};
 use nhip_aws::sqs::SqsQueue;
 use nhip_aws::webhook::{WebhookChannel, WebhookTarget};
-use nhip_aws::zalo::ZaloZnsChannel;
+use nhip_aws::zalo::{ZaloOAuthEndpoint, ZaloZnsChannel};
 
 /// The table holding every item.
 pub const TABLE_VAR: &str = "NHIP_TABLE";
@@ -47,9 +50,12 @@ pub const BLOB_BUCKET_VAR: &str = "NHIP_BLOB_BUCKET";
 /// The SES configuration set e-mail is sent with (event publishing, open and click
 /// tracking); optional.
 pub const SES_CONFIGURATION_SET_VAR: &str = "NHIP_SES_CONFIGURATION_SET";
-/// The Zalo Official Account access token for ZNS; the ZNS channel refuses every message
-/// while it is unset.
-pub const ZNS_ACCESS_TOKEN_VAR: &str = "NHIP_ZNS_ACCESS_TOKEN";
+/// The Zalo app's secret key, which refreshes the Official Account's tokens (not the OA
+/// secret key that signs callbacks); without it the stored pair is used until it expires.
+pub const ZALO_APP_SECRET_VAR: &str = "NHIP_ZALO_APP_SECRET";
+/// Zalo's OAuth v4 base for Official Accounts; [`nhip_aws::zalo::DEFAULT_OAUTH_BASE`] when
+/// unset.
+pub const ZALO_OAUTH_URL_VAR: &str = "NHIP_ZALO_OAUTH_URL";
 /// Zalo's ZNS template-message endpoint; [`DEFAULT_ZNS_ENDPOINT`] when unset.
 pub const ZNS_ENDPOINT_VAR: &str = "NHIP_ZNS_ENDPOINT";
 /// The default of [`ZNS_ENDPOINT_VAR`].
@@ -97,7 +103,8 @@ pub struct Config {
     pub blob_bucket: String,
     /// SES configuration set for outgoing e-mail (`NHIP_SES_CONFIGURATION_SET`), if any.
     pub ses_configuration_set: Option<String>,
-    /// Zalo ZNS (`NHIP_ZNS_ENDPOINT`, `NHIP_ZNS_ACCESS_TOKEN`).
+    /// Zalo ZNS and the Official Account's token refresh (`NHIP_ZNS_ENDPOINT`,
+    /// `NHIP_ZALO_OAUTH_URL`, `NHIP_ZALO_APP_SECRET`).
     pub zns: ZnsConfig,
     /// The OTT bridge webhook (`NHIP_WEBHOOK_URL`, `NHIP_WEBHOOK_SECRET`), if configured.
     pub webhook: Option<WebhookConfig>,
@@ -183,14 +190,17 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
-/// Zalo ZNS settings.
+/// Zalo ZNS settings. The access token itself is not configuration: Nhịp keeps the token
+/// pair in the table (`nhip_messaging::zalo_tokens`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZnsConfig {
     /// The template-message endpoint (`NHIP_ZNS_ENDPOINT`).
     pub endpoint: String,
-    /// The Official Account access token (`NHIP_ZNS_ACCESS_TOKEN`); without it the channel
-    /// refuses every message.
-    pub access_token: Option<SecretString>,
+    /// Zalo's OAuth v4 base (`NHIP_ZALO_OAUTH_URL`).
+    pub oauth_url: String,
+    /// The Zalo app's secret key (`NHIP_ZALO_APP_SECRET`), with the app id
+    /// (`NHIP_ZALO_APP_ID`) required beside it; without it tokens are not refreshed.
+    pub app_secret: Option<SecretString>,
 }
 
 /// The OTT bridge webhook's settings.
@@ -264,13 +274,23 @@ impl Config {
 
         let zns_endpoint = get(ZNS_ENDPOINT_VAR).unwrap_or_else(|| DEFAULT_ZNS_ENDPOINT.to_owned());
         check_http_url(ZNS_ENDPOINT_VAR, &zns_endpoint)?;
-        let zns_token = get(ZNS_ACCESS_TOKEN_VAR);
-        if let Some(token) = &zns_token {
-            check_header_value(ZNS_ACCESS_TOKEN_VAR, token)?;
+        let oauth_url = get(ZALO_OAUTH_URL_VAR)
+            .unwrap_or_else(|| nhip_aws::zalo::DEFAULT_OAUTH_BASE.to_owned());
+        check_http_url(ZALO_OAUTH_URL_VAR, &oauth_url)?;
+        let app_secret = get(ZALO_APP_SECRET_VAR);
+        if let Some(secret) = &app_secret {
+            check_header_value(ZALO_APP_SECRET_VAR, secret)?;
+            if get(nhip_core::messaging_settings::ZALO_APP_ID_VAR).is_none() {
+                return Err(ConfigError::Invalid {
+                    var: ZALO_APP_SECRET_VAR,
+                    reason: "the Zalo app's secret key needs its app id (NHIP_ZALO_APP_ID)".into(),
+                });
+            }
         }
         let zns = ZnsConfig {
             endpoint: zns_endpoint,
-            access_token: zns_token.map(SecretString),
+            oauth_url,
+            app_secret: app_secret.map(SecretString),
         };
 
         let webhook = webhook(&get)?;
@@ -513,8 +533,14 @@ fn check_http_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
 /// from the SDK's default chain otherwise (a profile, web identity, a container or IMDS). Every client built from it
 /// shares one HTTP client, [`TlsOnFirstRequest`].
 pub async fn sdk_config(config: &Config) -> SdkConfig {
+    sdk_config_for(&config.region, config.endpoint.as_deref()).await
+}
+
+/// [`sdk_config`] from the region and endpoint override alone, before the rest of the
+/// configuration is read (the secrets it needs come through this).
+async fn sdk_config_for(region: &str, endpoint: Option<&str>) -> SdkConfig {
     let version = BehaviorVersion::latest();
-    let mut loader = aws_config::defaults(version).region(Region::new(config.region.clone()));
+    let mut loader = aws_config::defaults(version).region(Region::new(region.to_owned()));
     if credentials_in_environment() {
         // What the default chain would find first anyway (Lambda hands a function its role's
         // credentials in these variables), without building the rest of the chain at start:
@@ -526,8 +552,8 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
     if let Some(http) = TlsOnFirstRequest::sdk_default(version) {
         loader = loader.http_client(http);
     }
-    if let Some(endpoint) = &config.endpoint {
-        loader = loader.endpoint_url(endpoint.clone());
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
     }
     loader.load().await
 }
@@ -581,14 +607,146 @@ impl HttpClient for TlsOnFirstRequest {
 /// For a function's `main`: reads the configuration and builds the ports once. A missing
 /// or malformed variable ends the process with a message naming it, which Lambda reports as
 /// an init error with that message in the function's log.
+///
+/// Secrets named by ARN (`NHIP_LINK_SECRET_ARN`…, see [`SECRET_VARS`]) are read from Secrets
+/// Manager first, all at once; a secret that cannot be read stops the start the same way.
 pub async fn deps_from_env_or_exit(runtime: &'static str) -> Deps {
-    match Config::from_env() {
-        Ok(config) => build_deps(&config, runtime).await,
-        Err(error) => {
-            eprintln!("nhip: cannot start: {error}");
-            std::process::exit(2);
+    let exit = |error: ConfigError| -> ! {
+        eprintln!("nhip: cannot start: {error}");
+        std::process::exit(2);
+    };
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let (env, sdk) = if names_secrets(&env) {
+        let region = env_value(&env, REGION_VAR)
+            .or_else(|| env_value(&env, DEFAULT_REGION_VAR))
+            .unwrap_or_else(|| exit(ConfigError::Missing { var: REGION_VAR }));
+        let sdk = sdk_config_for(&region, env_value(&env, ENDPOINT_VAR).as_deref()).await;
+        let reader = nhip_aws::secrets::SecretsManager::from_sdk_config(&sdk);
+        let env = with_secrets(env, &reader).await.unwrap_or_else(|e| exit(e));
+        (env, Some(sdk))
+    } else {
+        (env, None)
+    };
+    let config = Config::from_lookup(|name| env.get(name).cloned()).unwrap_or_else(|e| exit(e));
+    let sdk = match sdk {
+        Some(sdk) => sdk,
+        None => sdk_config(&config).await,
+    };
+    build_deps_on(&config, sdk, runtime)
+}
+
+/// The variables that hold secrets. In AWS each is given as `<VAR>_ARN`, the ARN of a Secrets
+/// Manager secret, read when the function starts ([`deps_from_env_or_exit`]); the value
+/// itself in `<VAR>` is for the local runner and the emulator tests.
+pub const SECRET_VARS: &[&str] = &[
+    JWT_SECRET_VAR,
+    nhip_core::messaging_settings::LINK_SECRET_VAR,
+    TELEPHONY_SECRET_VAR,
+    WEBHOOK_SECRET_VAR,
+    nhip_core::messaging_settings::ZALO_SECRET_VAR,
+    ZALO_APP_SECRET_VAR,
+    nhip_core::messaging_settings::SMS_INBOUND_SECRET_VAR,
+    nhip_core::messaging_settings::CREDENTIALS_KEY_VAR,
+];
+
+/// The suffix of the variable naming a secret's ARN.
+pub const ARN_SUFFIX: &str = "_ARN";
+
+/// Secrets read from another version of a secret: the link-signing secret before the last
+/// rotation (`AWSPREVIOUS`) and the one a rotation is about to make current (`AWSPENDING`).
+const STAGED_SECRETS: &[(&str, &str, &str)] = &[
+    (
+        nhip_core::messaging_settings::LINK_SECRET_PREVIOUS_VAR,
+        nhip_core::messaging_settings::LINK_SECRET_VAR,
+        nhip_aws::secrets::PREVIOUS,
+    ),
+    (
+        nhip_core::messaging_settings::LINK_SECRET_NEXT_VAR,
+        nhip_core::messaging_settings::LINK_SECRET_VAR,
+        nhip_aws::secrets::PENDING,
+    ),
+];
+
+fn env_value(env: &HashMap<String, String>, var: &str) -> Option<String> {
+    env.get(var)
+        .filter(|value| !value.trim().is_empty())
+        .cloned()
+}
+
+fn names_secrets(env: &HashMap<String, String>) -> bool {
+    SECRET_VARS
+        .iter()
+        .any(|var| env_value(env, &format!("{var}{ARN_SUFFIX}")).is_some())
+}
+
+/// Where a secret's value is read from.
+#[async_trait::async_trait]
+pub trait SecretSource: Sync {
+    /// The text of `arn` at version `stage`; `None` if it has no such version.
+    async fn read(
+        &self,
+        arn: &str,
+        stage: &str,
+    ) -> Result<Option<String>, nhip_aws::secrets::SecretError>;
+}
+
+#[async_trait::async_trait]
+impl SecretSource for nhip_aws::secrets::SecretsManager {
+    async fn read(
+        &self,
+        arn: &str,
+        stage: &str,
+    ) -> Result<Option<String>, nhip_aws::secrets::SecretError> {
+        nhip_aws::secrets::SecretsManager::read(self, arn, stage).await
+    }
+}
+
+/// `env` with the value of every secret it names by ARN in place of the ARN, read through
+/// `source` all at once. A variable given both ways is refused, as is a secret that cannot
+/// be read; a version that does not exist (no previous value before a first rotation) is
+/// left unset.
+pub async fn with_secrets(
+    mut env: HashMap<String, String>,
+    source: &dyn SecretSource,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let mut wanted: Vec<(&'static str, String, &'static str)> = Vec::new();
+    for var in SECRET_VARS {
+        let Some(arn) = env_value(&env, &format!("{var}{ARN_SUFFIX}")) else {
+            continue;
+        };
+        wanted.push((var, arn.clone(), nhip_aws::secrets::CURRENT));
+        for (staged, of, stage) in STAGED_SECRETS {
+            if of == var {
+                wanted.push((staged, arn.clone(), stage));
+            }
         }
     }
+    for (var, _, _) in &wanted {
+        if env_value(&env, var).is_some() {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: "set from its secret's ARN and given a value as well; give one".into(),
+            });
+        }
+    }
+    let reads =
+        futures::future::join_all(wanted.iter().map(|(_, arn, stage)| source.read(arn, stage)))
+            .await;
+    for ((var, _, _), read) in wanted.iter().zip(reads) {
+        match read {
+            Ok(Some(value)) => {
+                env.insert((*var).to_owned(), value);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                return Err(ConfigError::Invalid {
+                    var,
+                    reason: error.to_string(),
+                });
+            }
+        }
+    }
+    Ok(env)
 }
 
 /// The SNS signing-certificate source: downloads, and the folder provisioned beforehand, if
@@ -610,10 +768,16 @@ fn sns_certificates(config: &Config) -> nhip_sns_https::HttpsCertificates {
 /// EventBridge bus, the system clock. Built once per Lambda execution environment. A channel whose configuration is
 /// absent still exists and refuses every message, naming the missing variable.
 pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
-    let sdk = sdk_config(config).await;
+    build_deps_on(config, sdk_config(config).await, runtime)
+}
+
+/// [`build_deps`] on an SDK configuration built already.
+fn build_deps_on(config: &Config, sdk: SdkConfig, runtime: &'static str) -> Deps {
     // Every client is built on its first request (`nhip_aws::lazy`): a function builds only
     // the clients it uses, and none at start.
-    let store = DynamoStore::from_sdk_config(&sdk, config.table.clone());
+    let store: Arc<dyn ItemStore> =
+        Arc::new(DynamoStore::from_sdk_config(&sdk, config.table.clone()));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sqs = nhip_aws::lazy::sdk_client(&sdk, aws_sdk_sqs::Client::new);
     let events = SqsQueue::shared(sqs.clone(), "events", config.events_queue_url.clone());
     let sends = SqsQueue::shared(sqs.clone(), "sends", config.sends_queue_url.clone());
@@ -622,6 +786,21 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     let imports = SqsQueue::shared(sqs, "imports", config.imports_queue_url.clone());
     let sns = nhip_aws::lazy::sdk_client(&sdk, aws_sdk_sns::Client::new);
     let http = nhip_aws::webhook::http_client();
+    let zalo_oauth = zalo_oauth(config, &http);
+    let zalo_tokens = config
+        .settings
+        .messaging
+        .credentials_key
+        .as_deref()
+        .and_then(SealKey::derive)
+        .map(|key| {
+            Arc::new(ZaloTokens::new(
+                store.clone(),
+                clock.clone(),
+                zalo_oauth.clone(),
+                Some(key),
+            )) as Arc<dyn AccessTokens>
+        });
     let channels = Channels {
         email: Arc::new(SesChannel::from_sdk_config(
             &sdk,
@@ -632,11 +811,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         zns: Arc::new(ZaloZnsChannel::new(
             http.clone(),
             config.zns.endpoint.clone(),
-            config
-                .zns
-                .access_token
-                .as_ref()
-                .map(|t| t.expose().to_owned()),
+            zalo_tokens,
         )),
         webhook: Arc::new(WebhookChannel::new(
             http,
@@ -648,7 +823,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
     };
     let blobs = S3BlobStore::from_sdk_config(&sdk, config.blob_bucket.clone());
     Deps {
-        store: Arc::new(store),
+        store,
         queues: Queues {
             events: Arc::new(events),
             sends: Arc::new(sends),
@@ -658,7 +833,7 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         },
         channels,
         blobs: Arc::new(blobs),
-        clock: Arc::new(SystemClock),
+        clock,
         build: BuildInfo::current(runtime),
         auth: Arc::new(Authenticator::new(config.auth.clone())),
         settings: config.settings.clone(),
@@ -675,7 +850,24 @@ pub async fn build_deps(config: &Config, runtime: &'static str) -> Deps {
         }),
         feed: None,
         groups: None,
+        zalo_oauth,
     }
+}
+
+/// Zalo's OAuth endpoint for the Official Account's tokens, when the app's secret key is
+/// configured (its app id is then required, [`Config::from_lookup`]).
+fn zalo_oauth(
+    config: &Config,
+    http: &nhip_aws::lazy::Lazy<reqwest::Client>,
+) -> Option<Arc<dyn ZaloOAuth>> {
+    let secret = config.zns.app_secret.as_ref()?;
+    let app_id = config.settings.messaging.zalo_app_id.as_ref()?;
+    Some(Arc::new(ZaloOAuthEndpoint::new(
+        http.clone(),
+        config.zns.oauth_url.clone(),
+        app_id.clone(),
+        secret.expose(),
+    )))
 }
 
 #[cfg(test)]
@@ -930,7 +1122,8 @@ mod tests {
         let config = read(GOOD).unwrap();
         assert_eq!(config.ses_configuration_set, None);
         assert_eq!(config.zns.endpoint, DEFAULT_ZNS_ENDPOINT);
-        assert_eq!(config.zns.access_token, None);
+        assert_eq!(config.zns.app_secret, None);
+        assert_eq!(config.zns.oauth_url, nhip_aws::zalo::DEFAULT_OAUTH_BASE);
         assert_eq!(config.webhook, None);
     }
 
@@ -939,7 +1132,9 @@ mod tests {
         let secret = "w".repeat(32);
         let config = read(&with(&[
             ("NHIP_SES_CONFIGURATION_SET", "nhip-tracking"),
-            ("NHIP_ZNS_ACCESS_TOKEN", "zalo-oa-token"),
+            ("NHIP_ZALO_APP_SECRET", "zalo-oa-token"),
+            ("NHIP_ZALO_APP_ID", "4321"),
+            ("NHIP_ZALO_OAUTH_URL", "http://127.0.0.1:9000/v4/oa"),
             ("NHIP_ZNS_ENDPOINT", "http://127.0.0.1:9000/zns"),
             ("NHIP_WEBHOOK_URL", "https://bridge.example.vn/nhip"),
             ("NHIP_WEBHOOK_SECRET", &secret),
@@ -951,9 +1146,10 @@ mod tests {
         );
         assert_eq!(config.zns.endpoint, "http://127.0.0.1:9000/zns");
         assert_eq!(
-            config.zns.access_token.as_ref().map(SecretString::expose),
+            config.zns.app_secret.as_ref().map(SecretString::expose),
             Some("zalo-oa-token")
         );
+        assert_eq!(config.zns.oauth_url, "http://127.0.0.1:9000/v4/oa");
         let webhook = config.webhook.as_ref().unwrap();
         assert_eq!(webhook.url, "https://bridge.example.vn/nhip");
         assert_eq!(webhook.secret.expose(), secret);
@@ -975,8 +1171,18 @@ mod tests {
             "NHIP_ZNS_ENDPOINT"
         );
         assert_eq!(
-            invalid_var(read(&with(&[("NHIP_ZNS_ACCESS_TOKEN", "tok en")]))),
-            "NHIP_ZNS_ACCESS_TOKEN"
+            invalid_var(read(&with(&[
+                ("NHIP_ZALO_APP_SECRET", "tok en"),
+                ("NHIP_ZALO_APP_ID", "4321")
+            ]))),
+            "NHIP_ZALO_APP_SECRET"
+        );
+        assert_eq!(
+            invalid_var(read(&with(&[(
+                "NHIP_ZALO_APP_SECRET",
+                "secret-without-app"
+            )]))),
+            "NHIP_ZALO_APP_SECRET"
         );
         assert_eq!(
             read(&with(&[(
@@ -1028,7 +1234,7 @@ mod tests {
         };
         let err = deps.channels.zns.send(&zns).await.unwrap_err();
         assert!(
-            err.to_string().contains("NHIP_ZNS_ACCESS_TOKEN") && !err.is_retryable(),
+            format!("{err:?}").contains("NHIP_CREDENTIALS_KEY") && !err.is_retryable(),
             "{err}"
         );
         assert_eq!(deps.channels.email.name(), "ses");
@@ -1039,6 +1245,84 @@ mod tests {
         assert_eq!(deps.queues.sends.name(), "sends");
         assert_eq!(deps.queues.steps.name(), "steps");
         assert_eq!(deps.bus.backend(), "eventbridge");
+    }
+
+    /// Secrets Manager as a map of (ARN, stage) to value, counting its reads.
+    struct Secrets(HashMap<(String, String), String>, std::sync::Mutex<usize>);
+
+    #[async_trait::async_trait]
+    impl SecretSource for Secrets {
+        async fn read(
+            &self,
+            arn: &str,
+            stage: &str,
+        ) -> Result<Option<String>, nhip_aws::secrets::SecretError> {
+            *self.1.lock().unwrap() += 1;
+            if arn.ends_with(":broken") {
+                return Err(nhip_aws::secrets::SecretError {
+                    arn: arn.into(),
+                    stage: stage.into(),
+                    reason: "AccessDeniedException".into(),
+                });
+            }
+            Ok(self.0.get(&(arn.to_owned(), stage.to_owned())).cloned())
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_named_by_arn_are_read_with_the_link_secrets_other_stages() {
+        let link = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-link";
+        let key = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-key";
+        let source = Secrets(
+            HashMap::from([
+                ((link.into(), "AWSCURRENT".into()), "l".repeat(40)),
+                ((link.into(), "AWSPREVIOUS".into()), "p".repeat(40)),
+                ((key.into(), "AWSCURRENT".into()), "k".repeat(40)),
+            ]),
+            Default::default(),
+        );
+        let env: HashMap<String, String> = with(&[
+            ("NHIP_LINK_SECRET_ARN", link),
+            ("NHIP_CREDENTIALS_KEY_ARN", key),
+        ])
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert!(names_secrets(&env));
+        let resolved = with_secrets(env.clone(), &source).await.unwrap();
+        // Current, previous and pending of the link secret; the key's current.
+        assert_eq!(*source.1.lock().unwrap(), 4);
+        let config = Config::from_lookup(|name| resolved.get(name).cloned()).unwrap();
+        let messaging = &config.settings.messaging;
+        assert_eq!(
+            messaging.link_secret.as_deref(),
+            Some("l".repeat(40).as_bytes())
+        );
+        assert_eq!(
+            messaging.link_secret_previous.as_deref(),
+            Some("p".repeat(40).as_bytes())
+        );
+        assert_eq!(messaging.link_secret_next, None, "no rotation in progress");
+        assert_eq!(
+            messaging.credentials_key.as_deref(),
+            Some("k".repeat(40).as_bytes())
+        );
+
+        let mut both = env.clone();
+        both.insert("NHIP_LINK_SECRET".into(), "v".repeat(40));
+        let error = with_secrets(both, &source).await.unwrap_err();
+        assert_eq!(invalid_var(Err(error)), "NHIP_LINK_SECRET");
+        let mut broken = env.clone();
+        broken.insert("NHIP_CREDENTIALS_KEY_ARN".into(), format!("{key}:broken"));
+        let error = with_secrets(broken, &source).await.unwrap_err();
+        assert!(error.to_string().contains("AccessDenied"), "{error}");
+        assert_eq!(invalid_var(Err(error)), "NHIP_CREDENTIALS_KEY");
+        assert!(!names_secrets(
+            &GOOD
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        ));
     }
 
     #[test]
