@@ -5,7 +5,7 @@
 # starts moto on a free loopback port for the AWS adapter contract tests, and runs:
 # cargo fmt --check, the crate-layer and handler-length checks, cargo clippy -D warnings,
 # every cargo test, schemathesis against the local runner (nhip-local on a fresh data folder)
-# and its own /v1/openapi.json, cfn-lint and sam validate --lint, README.md's walk-throughs
+# and its own /v1/openapi.json, cfn-lint, the template's secrets check and sam validate --lint, README.md's walk-throughs
 # run command by command on a fresh runner, and the staff console's browser suite
 # (tests/browser: pytest + Playwright driving chromium against a fresh runner).
 # moto and the runners are stopped however the run ends.
@@ -24,7 +24,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python tools (.venv)"
 # Reuse .venv only if it was made from these requirements and still imports them.
 if ! cmp -s tools/requirements.txt "$venv/.installed-requirements" 2>/dev/null \
-  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli, schemathesis, pytest, playwright, axe_playwright_python' 2>/dev/null; then
+  || ! "$venv/bin/python" -c 'import moto, cfnlint, samcli, schemathesis, pytest, playwright, axe_playwright_python, yaml' 2>/dev/null; then
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
   cp tools/requirements.txt "$venv/.installed-requirements"
@@ -202,6 +202,10 @@ browser_summary=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' .cache
 
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
+
+step "template secrets: in Secrets Manager, none in an environment variable"
+"$venv/bin/python" tools/template_secrets.py --self-test
+"$venv/bin/python" tools/template_secrets.py template.yaml
 
 step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region ap-southeast-1 --template template.yaml

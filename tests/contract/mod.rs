@@ -4,5 +4,6 @@ mod blob;
 mod bus;
 mod channel;
 mod queue;
+mod secrets;
 mod store;
 mod zalo;

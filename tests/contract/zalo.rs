@@ -351,6 +351,53 @@ async fn a_refreshed_token_refused_too_is_not_retried_a_third_time(backend: Back
     assert_eq!(zalo.refreshes, 1);
 }
 
+async fn the_scheduler_refreshes_ahead_and_reports_the_pair(backend: Backend) {
+    let setup = setup(backend).await;
+    let scheduler = sender(&setup.url, &setup.store, &setup.clock);
+    let metrics = |status: &nhip_messaging::zalo_tokens::TokenStatus| -> Value {
+        let line = nhip_messaging::zalo_tokens::metrics_line(
+            status,
+            setup.clock.now(),
+            "nhip-prod-Scheduler",
+        );
+        serde_json::from_str(&line).unwrap()
+    };
+    // Four hours left: nothing to do yet.
+    setup.clock.advance(chrono::TimeDelta::hours(21));
+    let status = scheduler.tokens.maintain().await.unwrap().unwrap();
+    assert_eq!(status.refreshes, 0);
+    let line = metrics(&status);
+    assert_eq!(line["ZaloAccessTokenHoursLeft"], 4.0);
+    assert_eq!(line["ZaloTokenRefreshFailures"], 0);
+    assert_eq!(line["FunctionName"], "nhip-prod-Scheduler");
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Nhip");
+    // Two hours left: refreshed ahead, so no sender has to.
+    setup.clock.advance(chrono::TimeDelta::hours(2));
+    let status = scheduler.tokens.maintain().await.unwrap().unwrap();
+    assert_eq!(status.refreshes, 1);
+    assert_eq!(metrics(&status)["ZaloAccessTokenHoursLeft"], 25.0);
+    assert_eq!(setup.zalo.lock().unwrap().refreshes, 1);
+    let sending = sender(&setup.url, &setup.store, &setup.clock);
+    sending.channel.send(&message(1)).await.unwrap();
+    assert_eq!(setup.zalo.lock().unwrap().sends, ["A2"]);
+
+    // Zalo refuses the refresh token: the failure is reported every tick, and Zalo is not
+    // asked again.
+    setup.zalo.lock().unwrap().unspent.clear();
+    setup.clock.advance(chrono::TimeDelta::hours(23));
+    for _ in 0..3 {
+        let status = scheduler.tokens.maintain().await.unwrap().unwrap();
+        assert!(status.revoked, "{status:?}");
+        let line = metrics(&status);
+        assert_eq!(line["ZaloTokenRefreshFailures"], 1);
+        assert_eq!(line["ZaloTokenRevoked"], true);
+    }
+    assert_eq!(setup.zalo.lock().unwrap().refreshes, 2);
+    // Meanwhile the access token, two hours from its end, is still used.
+    sending.channel.send(&message(2)).await.unwrap();
+    assert_eq!(setup.zalo.lock().unwrap().sends, ["A2", "A2"]);
+}
+
 macro_rules! zalo_contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -378,4 +425,5 @@ zalo_contract!(
     eight_senders_at_expiry_spend_the_refresh_token_once,
     an_invalid_token_refreshes_and_retries_once_never_twice,
     a_refreshed_token_refused_too_is_not_retried_a_third_time,
+    the_scheduler_refreshes_ahead_and_reports_the_pair,
 );

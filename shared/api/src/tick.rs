@@ -61,6 +61,12 @@ pub async fn handle_invocation(
 ) -> Result<TickReport, StoreError> {
     let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
     let report = tick(deps).await?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "scheduler".into());
+    if let Some(metrics) = nhip_messaging::zalo_tokens::maintain_and_report(deps, &function).await {
+        // One embedded-metric-format line on stdout: CloudWatch reads the Zalo token metrics
+        // from it.
+        println!("{metrics}");
+    }
     tracing::info!(
         invocation = field("id").unwrap_or("-"),
         scheduled_for = field("time").unwrap_or("-"),

@@ -593,6 +593,51 @@ impl AccessTokens for ZaloTokens {
     }
 }
 
+/// The scheduler's tick: refreshes the pair ahead of its expiry when a credentials key is
+/// configured, and answers the pair's state as one line of CloudWatch's embedded metric
+/// format (namespace `Nhip`, dimension `FunctionName`: `function`), which Lambda turns into
+/// the metrics the `ZaloToken*` alarms watch. `None` while no pair is installed or nothing
+/// can be read.
+pub async fn maintain_and_report(deps: &nhip_core::Deps, function: &str) -> Option<String> {
+    deps.settings.messaging.credentials_key.as_ref()?;
+    let status = match ZaloTokens::from_deps(deps).maintain().await {
+        Ok(status) => status?,
+        Err(error) => {
+            tracing::warn!(%error, "the Zalo OA token pair could not be read");
+            return None;
+        }
+    };
+    Some(metrics_line(&status, deps.clock.now(), function))
+}
+
+/// The pair's state as an embedded-metric-format line: refreshes failed in a row (≥ 1 while
+/// Zalo refuses the refresh token), days the refresh token has left, hours the access token
+/// has left.
+pub fn metrics_line(status: &TokenStatus, now: DateTime<Utc>, function: &str) -> String {
+    let hours =
+        |until: DateTime<Utc>| ((until - now).num_seconds() as f64 / 3600.0 * 10.0).round() / 10.0;
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "Nhip",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [
+                    {"Name": "ZaloTokenRefreshFailures", "Unit": "Count"},
+                    {"Name": "ZaloRefreshTokenDaysLeft", "Unit": "None"},
+                    {"Name": "ZaloAccessTokenHoursLeft", "Unit": "None"},
+                ],
+            }],
+        },
+        "FunctionName": function,
+        "ZaloTokenRefreshFailures": status.failures,
+        "ZaloRefreshTokenDaysLeft": (hours(status.refresh_expires_at) / 24.0 * 10.0).round() / 10.0,
+        "ZaloAccessTokenHoursLeft": hours(status.access_expires_at),
+        "ZaloTokenRevoked": status.revoked,
+    })
+    .to_string()
+}
+
 fn lifetime(expires_in: Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(expires_in).unwrap_or(chrono::TimeDelta::hours(25))
 }

@@ -649,6 +649,10 @@ pub const SECRET_VARS: &[&str] = &[
     nhip_core::messaging_settings::CREDENTIALS_KEY_VAR,
 ];
 
+/// What a secret a provider issues (Zalo's) holds until an admin puts its value: read as no
+/// value. CloudFormation cannot create a secret without one.
+pub const UNSET_SECRET: &str = "unset";
+
 /// The suffix of the variable naming a secret's ARN.
 pub const ARN_SUFFIX: &str = "_ARN";
 
@@ -734,10 +738,10 @@ pub async fn with_secrets(
             .await;
     for ((var, _, _), read) in wanted.iter().zip(reads) {
         match read {
-            Ok(Some(value)) => {
+            Ok(Some(value)) if value.trim() != UNSET_SECRET => {
                 env.insert((*var).to_owned(), value);
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(error) => {
                 return Err(ConfigError::Invalid {
                     var,
@@ -1273,25 +1277,33 @@ mod tests {
     async fn secrets_named_by_arn_are_read_with_the_link_secrets_other_stages() {
         let link = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-link";
         let key = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-key";
+        let zalo = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-zalo";
         let source = Secrets(
             HashMap::from([
                 ((link.into(), "AWSCURRENT".into()), "l".repeat(40)),
                 ((link.into(), "AWSPREVIOUS".into()), "p".repeat(40)),
                 ((key.into(), "AWSCURRENT".into()), "k".repeat(40)),
+                ((zalo.into(), "AWSCURRENT".into()), "unset".into()),
             ]),
             Default::default(),
         );
         let env: HashMap<String, String> = with(&[
             ("NHIP_LINK_SECRET_ARN", link),
             ("NHIP_CREDENTIALS_KEY_ARN", key),
+            ("NHIP_ZALO_SECRET_ARN", zalo),
         ])
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert!(names_secrets(&env));
         let resolved = with_secrets(env.clone(), &source).await.unwrap();
-        // Current, previous and pending of the link secret; the key's current.
-        assert_eq!(*source.1.lock().unwrap(), 4);
+        // Current, previous and pending of the link secret; the key's and Zalo's current.
+        assert_eq!(*source.1.lock().unwrap(), 5);
+        assert_eq!(
+            resolved.get("NHIP_ZALO_SECRET"),
+            None,
+            "a secret not put yet is unset"
+        );
         let config = Config::from_lookup(|name| resolved.get(name).cloned()).unwrap();
         let messaging = &config.settings.messaging;
         assert_eq!(
