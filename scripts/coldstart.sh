@@ -127,6 +127,7 @@ mkdir -p "$OUT"
 EMPTY_HOME=$(mktemp -d)
 trap 'rm -rf "$EMPTY_HOME"' EXIT
 QUEUE=https://sqs.ap-southeast-1.amazonaws.com/123456789012
+SECRET=arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:nhip-coldstart
 BINARIES=(hello="$X86/coldstart-hello/bootstrap")
 for f in "${MEASURED[@]}"; do
   BINARIES+=("$f=$X86/$f/bootstrap")
@@ -146,13 +147,15 @@ timeout "$MEASURE_TIMEOUT" env -i \
   NHIP_EVENT_BUS_NAME=nhip-coldstart-events NHIP_BLOB_BUCKET=nhip-coldstart-blobs \
   NHIP_AUTH=gateway NHIP_EMAIL_FROM='Nhịp <no-reply@example-bank.vn>' \
   NHIP_PUBLIC_URL=https://crm.example-bank.vn \
-  NHIP_LINK_SECRET=coldstart-link-secret-0123456789abcdef \
+  NHIP_LINK_SECRET_ARN=$SECRET-link-secret NHIP_TELEPHONY_SECRET_ARN=$SECRET-telephony-secret \
+  NHIP_CREDENTIALS_KEY_ARN=$SECRET-credentials-key NHIP_WEBHOOK_SECRET_ARN=$SECRET-webhook-secret \
+  NHIP_ZALO_APP_SECRET_ARN=$SECRET-zalo-app-secret NHIP_ZALO_SECRET_ARN=$SECRET-zalo-oa-secret \
+  NHIP_SMS_INBOUND_SECRET_ARN=$SECRET-sms-inbound-secret \
   NHIP_SES_EVENTS_TOPIC_ARN=arn:aws:sns:ap-southeast-1:123456789012:nhip-ses-events \
   NHIP_COGNITO_DOMAIN=https://nhip-coldstart.auth.ap-southeast-1.amazoncognito.com \
   NHIP_COGNITO_CLIENT_ID=coldstart \
   NHIP_COGNITO_ISSUER=https://cognito-idp.ap-southeast-1.amazonaws.com/ap-southeast-1_coldstart \
   NHIP_ORG_NAME='Ngân hàng Ví dụ' NHIP_SES_CONFIGURATION_SET=nhip-coldstart-engagement \
-  NHIP_TELEPHONY_SECRET=coldstart-telephony-secret-0123456789ab \
   "$VENV/bin/python3" "$ROOT/scripts/coldstart_init.py" --runs "$RUNS" --baseline hello --check-network \
   --template "$ROOT/template.yaml" \
   --json "$OUT/init.json" "${BINARIES[@]}"

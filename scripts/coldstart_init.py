@@ -3,9 +3,13 @@
 
 Init is the time from spawning the process to its first
 `GET /2018-06-01/runtime/invocation/next`: everything a function does before it can take
-its first event (loading the binary, the tokio runtime, tracing, reading the configuration,
-building the SDK clients and the HTTP clients). The stub listens on 127.0.0.1 only, answers
-nothing else, and each process is killed as soon as its first `next` arrives.
+its first event (loading the binary, the tokio runtime, tracing, reading its secrets and the
+rest of its configuration, building the SDK clients and the HTTP clients). The stub listens
+on 127.0.0.1 only and each process is killed as soon as its first `next` arrives. It also
+stands in for Secrets Manager (`NHIP_AWS_ENDPOINT` points at it): `GetSecretValue` answers a
+dummy value for `AWSCURRENT` (the word `unset` for a Zalo secret, as a fresh stack holds) and
+ResourceNotFoundException for the other stages, as for a secret never rotated. Nothing else
+is answered.
 
 Every binary runs once to warm the page cache (not counted), then `--runs` rounds follow, each
 running every binary once in a shuffled order, so drift on a shared machine falls on all of
@@ -52,6 +56,7 @@ class Stub:
         self.arrived = threading.Event()
         self.released = threading.Event()
         self.init_error: str | None = None
+        self.secret_reads = 0
 
     def reset(self) -> None:
         with self.lock:
@@ -81,6 +86,9 @@ def make_handler(stub: Stub):
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+            if self.headers.get("X-Amz-Target") == "secretsmanager.GetSecretValue":
+                self.secret(json.loads(body or "{}"))
+                return
             if self.path.endswith("/init/error"):
                 with stub.lock:
                     stub.init_error = body[:500]
@@ -88,6 +96,31 @@ def make_handler(stub: Stub):
             self.send_response(202)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def secret(self, request: dict) -> None:
+            """Secrets Manager's answer to one GetSecretValue."""
+            with stub.lock:
+                stub.secret_reads += 1
+            arn = str(request.get("SecretId", ""))
+            stage = request.get("VersionStage", "AWSCURRENT")
+            if stage == "AWSCURRENT":
+                value = "unset" if "zalo" in arn else "coldstart-secret-of-at-least-32-bytes-" + "x" * 10
+                status, answer = 200, {
+                    "ARN": arn, "Name": arn.rsplit(":", 1)[-1], "SecretString": value,
+                    "VersionId": "00000000-0000-0000-0000-000000000001",
+                    "VersionStages": ["AWSCURRENT"], "CreatedDate": 1.7e9,
+                }
+            else:
+                status, answer = 400, {
+                    "__type": "ResourceNotFoundException",
+                    "message": f"Secrets Manager can't find the specified secret value for staging label: {stage}",
+                }
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002
             pass
@@ -264,6 +297,8 @@ def main() -> int:
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}")
     if args.template:
         env = {var: value for var, value in env.items() if not var.startswith("NHIP_")}
+    # Secrets Manager is the stub too (see above).
+    env["NHIP_AWS_ENDPOINT"] = f"http://127.0.0.1:{port}"
 
     def env_of(name: str) -> dict[str, str]:
         return dict(env, **own_env[name], AWS_LAMBDA_FUNCTION_NAME=name.split("@")[-1])
