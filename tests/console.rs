@@ -395,3 +395,217 @@ async fn a_post_acts_only_in_the_session_its_csrf_token_was_checked_against() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A stand-in of Zalo's OAuth endpoint: it issues a pair for the code `zalo-code` when the
+/// verifier matches the challenge the console sent.
+#[derive(Default)]
+struct ZaloStandIn {
+    challenge: Mutex<Option<String>>,
+    exchanges: Mutex<u32>,
+}
+
+#[async_trait]
+impl nhip_ports::zalo::ZaloOAuth for ZaloStandIn {
+    async fn refresh(
+        &self,
+        _: &str,
+    ) -> Result<nhip_ports::zalo::IssuedTokens, nhip_ports::zalo::OAuthError> {
+        Err(nhip_ports::zalo::OAuthError::Unavailable(
+            "not in this test".into(),
+        ))
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        verifier: &str,
+    ) -> Result<nhip_ports::zalo::IssuedTokens, nhip_ports::zalo::OAuthError> {
+        *self.exchanges.lock().unwrap() += 1;
+        let expected = self.challenge.lock().unwrap().clone();
+        if code == "zalo-code"
+            && expected.as_deref() == Some(&nhip_console::pages::hosted::challenge(verifier))
+        {
+            Ok(nhip_ports::zalo::IssuedTokens {
+                access_token: "zalo-access-1".into(),
+                refresh_token: "zalo-refresh-1".into(),
+                expires_in: std::time::Duration::from_secs(90_000),
+            })
+        } else {
+            Err(nhip_ports::zalo::OAuthError::Refused("invalid code".into()))
+        }
+    }
+
+    fn permission_url(&self, redirect_uri: &str, challenge: &str, state: &str) -> Option<String> {
+        *self.challenge.lock().unwrap() = Some(challenge.to_owned());
+        let mut url = url::Url::parse("https://oauth.zaloapp.com/v4/oa/permission").unwrap();
+        url.query_pairs_mut()
+            .append_pair("app_id", "4321")
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_challenge", challenge)
+            .append_pair("state", state);
+        Some(url.into())
+    }
+}
+
+fn csrf_of(page: &Answer) -> String {
+    page.body
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn post_form(deps: &Arc<nhip_core::Deps>, uri: &str, cookie: &str, form: &str) -> Answer {
+    send(
+        deps,
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(form.to_owned()))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_connects_the_zalo_oa_through_zalos_code_flow_and_no_one_else_can() {
+    let (local, deps) = with_provider("an", None);
+    add_user(&local, "an", Role::Admin, true).await;
+    add_user(&local, "lan", Role::Consultant, true).await;
+    let zalo = Arc::new(ZaloStandIn::default());
+    let mut with_zalo = (*deps).clone();
+    with_zalo.zalo_oauth = Some(zalo.clone());
+    with_zalo.settings.messaging.credentials_key =
+        Some(b"console-tests-credentials-key-of-32-bytes".to_vec());
+    let deps = Arc::new(with_zalo);
+    let keeper = || nhip_messaging::zalo_tokens::ZaloTokens::from_deps(&deps);
+    let session = cookie(
+        &through_provider(&deps, "good-code", false).await,
+        nhip_console::session::COOKIE,
+    )
+    .to_owned();
+    let page = get(&deps, "/app/admin/zalo", &session).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Chưa cài token"), "{}", page.body);
+    assert!(page.body.contains("Tự làm mới: bật"));
+    let csrf = csrf_of(&page);
+
+    let connect = |deps: Arc<nhip_core::Deps>, session: String, csrf: String| async move {
+        let answer = post_form(
+            &deps,
+            "/app/admin/zalo/connect",
+            &session,
+            &format!("_csrf={csrf}"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        answer
+    };
+    let start = connect(deps.clone(), session.clone(), csrf.clone()).await;
+    assert!(
+        start
+            .location
+            .starts_with("https://oauth.zaloapp.com/v4/oa/permission?")
+    );
+    assert_eq!(
+        query_value(&start.location, "redirect_uri"),
+        format!(
+            "{}/app/admin/zalo/callback",
+            deps.settings.messaging.public_url
+        )
+    );
+    let flow = cookie(&start, "nhip_zalo_flow").to_owned();
+    let state = query_value(&start.location, "state");
+    let both = format!("{session}; {flow}");
+
+    // A state that is not the one sent, or no flow cookie: nothing is traded or stored.
+    for (query, cookies) in [
+        (
+            format!("code=zalo-code&state={}", "0".repeat(state.len())),
+            both.as_str(),
+        ),
+        (format!("code=zalo-code&state={state}"), session.as_str()),
+    ] {
+        let back = get(&deps, &format!("/app/admin/zalo/callback?{query}"), cookies).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER);
+        assert!(
+            back.location.starts_with("/app/admin/zalo?problem="),
+            "{}",
+            back.location
+        );
+    }
+    assert_eq!(*zalo.exchanges.lock().unwrap(), 0);
+    assert_eq!(keeper().status().await.unwrap(), None);
+
+    // A code Zalo refuses: the page says so, nothing is stored.
+    let back = get(
+        &deps,
+        &format!("/app/admin/zalo/callback?code=other&state={state}"),
+        &both,
+    )
+    .await;
+    assert!(
+        back.location.starts_with("/app/admin/zalo?problem="),
+        "{}",
+        back.location
+    );
+    assert_eq!(keeper().status().await.unwrap(), None);
+
+    let start = connect(deps.clone(), session.clone(), csrf.clone()).await;
+    let flow = cookie(&start, "nhip_zalo_flow").to_owned();
+    let state = query_value(&start.location, "state");
+    let back = get(
+        &deps,
+        &format!("/app/admin/zalo/callback?code=zalo-code&state={state}&oa_id=99"),
+        &format!("{session}; {flow}"),
+    )
+    .await;
+    assert_eq!(back.location, "/app/admin/zalo?done=connected");
+    assert_eq!(cookie(&back, "nhip_zalo_flow"), "nhip_zalo_flow=");
+    let status = keeper().status().await.unwrap().unwrap();
+    assert_eq!(status.installed_by, "an");
+    let page = get(&deps, "/app/admin/zalo?done=connected", &session).await;
+    assert!(page.body.contains("Đang hoạt động"));
+    assert!(!page.body.contains("zalo-access-1") && !page.body.contains("zalo-refresh-1"));
+
+    // A consultant reaches none of it.
+    let mut as_lan = (*deps).clone();
+    as_lan.identity = Some(Arc::new(StandIn {
+        user: "lan".into(),
+        challenge: Mutex::new(None),
+    }));
+    let as_lan = Arc::new(as_lan);
+    let lan = cookie(
+        &through_provider(&as_lan, "good-code", false).await,
+        nhip_console::session::COOKIE,
+    )
+    .to_owned();
+    let home = get(&as_lan, "/app", &lan).await;
+    assert!(!home.body.contains("Zalo OA"));
+    let lan_csrf = csrf_of(&home);
+    assert_eq!(
+        get(&as_lan, "/app/admin/zalo", &lan).await.status,
+        StatusCode::NOT_FOUND
+    );
+    for path in ["/app/admin/zalo/connect", "/app/admin/zalo/tokens"] {
+        let answer = post_form(
+            &as_lan,
+            path,
+            &lan,
+            &format!("_csrf={lan_csrf}&access_token=a&refresh_token=b"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let callback = get(
+        &as_lan,
+        &format!("/app/admin/zalo/callback?code=zalo-code&state={state}"),
+        &lan,
+    )
+    .await;
+    assert_eq!(callback.status, StatusCode::NOT_FOUND);
+    assert_eq!(keeper().status().await.unwrap().unwrap().installed_by, "an");
+}

@@ -26,7 +26,7 @@ use nhip_core::deps::Deps;
 
 use pages::{
     admin, agenda, bonus, calls, care, catalogue, contracts, customer, home, hosted, import, leads,
-    privacy, rates, reminders, search, sign_in, tasks, tickets, work_settings,
+    privacy, rates, reminders, search, sign_in, tasks, tickets, work_settings, zalo,
 };
 
 /// The console's routes over `deps`: `/` opens onto the console, everything else lives under
@@ -105,6 +105,10 @@ pub fn router(deps: Arc<Deps>) -> Router {
         )
         .route("/app/admin/work", get(work_settings::page))
         .route("/app/admin/rates", get(rates::page))
+        .route(zalo::PAGE, get(zalo::page))
+        .route("/app/admin/zalo/tokens", post(zalo::install))
+        .route("/app/admin/zalo/connect", post(zalo::connect))
+        .route(zalo::CALLBACK, get(zalo::callback))
         .route("/app/admin/rates/{product}", post(rates::save))
         .route(
             "/app/admin/reminders",

@@ -138,6 +138,9 @@ pub async fn start(config: RunnerConfig) -> anyhow::Result<Runner> {
     if settings.messaging.link_secret.is_none() {
         settings.messaging.link_secret = Some(link_secret(&config.data_dir)?);
     }
+    if settings.messaging.credentials_key.is_none() {
+        settings.messaging.credentials_key = Some(credentials_key(&config.data_dir)?);
+    }
     if std::env::var_os(nhip_core::messaging_settings::PUBLIC_URL_VAR).is_none() {
         settings.messaging.public_url = format!("http://{addr}");
     }
@@ -261,6 +264,22 @@ pub fn link_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(text.trim().as_bytes().to_vec())
 }
 
+/// The key the Zalo OA token pair is sealed with: `NHIP_CREDENTIALS_KEY` when set (read with
+/// the other settings), else the one in `<data_dir>/credentials-key`, generated on first use,
+/// so a pair installed on the console's Zalo OA page still opens after a restart.
+pub fn credentials_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(CREDENTIALS_KEY_FILE);
+    if !path.exists() {
+        create_secret_file(data_dir, &path)?;
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
+/// File of the local credentials key in the data folder.
+pub const CREDENTIALS_KEY_FILE: &str = "credentials-key";
+
 /// File of the local link-signing secret in the data folder.
 pub const LINK_SECRET_FILE: &str = "link-secret";
 
@@ -272,7 +291,7 @@ fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
     let mut random = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut urandom| std::io::Read::read_exact(&mut urandom, &mut random))
-        .context("reading /dev/urandom for the staff-token secret")?;
+        .context("reading /dev/urandom for a local secret")?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     // The temporary name says nothing about the secret: process id and a timestamp.
     let nanos = std::time::SystemTime::now()
@@ -303,7 +322,7 @@ fn create_secret_file(data_dir: &Path, path: &Path) -> anyhow::Result<()> {
     });
     let _ = std::fs::remove_file(&temp);
     if linked? {
-        tracing::info!(path = %path.display(), "generated the staff-token secret");
+        tracing::info!(path = %path.display(), "generated a local secret");
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod sign_in;
 pub mod tasks;
 pub mod tickets;
 pub mod work_settings;
+pub mod zalo;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -119,6 +120,7 @@ impl Shell {
             menu.push(("/app/admin/work", "Phiếu & lịch", None));
             menu.push(("/app/admin/rates", "Lãi suất & phí", None));
             menu.push(("/app/admin/reminders", "Nhắc nhở & lời chúc", None));
+            menu.push((zalo::PAGE, "Zalo OA", None));
         }
         Ok(Self {
             css: assets::url("app.css"),
