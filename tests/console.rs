@@ -247,16 +247,7 @@ async fn signing_out_ends_the_session_and_the_providers() {
     add_user(&local, "lan", Role::Consultant, true).await;
     let answer = through_provider(&deps, "good-code", false).await;
     let session = cookie(&answer, nhip_console::session::COOKIE).to_owned();
-    let home = get(&deps, "/app", &session).await;
-    let csrf = home
-        .body
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(&get(&deps, "/app", &session).await);
     let out = send(
         &deps,
         Request::post("/app/sign-out")

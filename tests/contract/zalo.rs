@@ -163,20 +163,7 @@ async fn setup(backend: Backend) -> Setup {
     let (url, zalo) = stand_in().await;
     let (store, dir) = open(backend).await;
     let clock = Arc::new(SimulatedClock::frozen(crate::support::test_epoch()));
-    let (access, refresh) = zalo.lock().unwrap().issue();
-    let admin = sender(&url, &store, &clock);
-    admin
-        .tokens
-        .install(
-            &IssuedTokens {
-                access_token: access,
-                refresh_token: refresh,
-                expires_in: Duration::from_secs(90_000),
-            },
-            "admin",
-        )
-        .await
-        .unwrap();
+    install_new_pair(&zalo, &sender(&url, &store, &clock)).await;
     Setup {
         url,
         zalo,
@@ -184,6 +171,17 @@ async fn setup(backend: Backend) -> Setup {
         clock,
         _dir: dir,
     }
+}
+
+/// An admin installs a pair Zalo has just issued (25 hours).
+async fn install_new_pair(zalo: &Shared, by: &Sender) {
+    let (access, refresh) = zalo.lock().unwrap().issue();
+    let tokens = IssuedTokens {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: Duration::from_secs(90_000),
+    };
+    by.tokens.install(&tokens, "admin").await.unwrap();
 }
 
 /// 25 hours pass: Zalo stops accepting every access token issued so far.
@@ -317,18 +315,7 @@ async fn an_invalid_token_refreshes_and_retries_once_never_twice(backend: Backen
     assert!(matches!(direct, Err(TokenError::Revoked(_))), "{direct:?}");
 
     // An admin installs a new pair: sending resumes at once.
-    let (access, refresh) = setup.zalo.lock().unwrap().issue();
-    one.tokens
-        .install(
-            &IssuedTokens {
-                access_token: access,
-                refresh_token: refresh,
-                expires_in: Duration::from_secs(90_000),
-            },
-            "admin",
-        )
-        .await
-        .unwrap();
+    install_new_pair(&setup.zalo, &one).await;
     one.channel.send(&message(6)).await.unwrap();
     assert_eq!(setup.zalo.lock().unwrap().sends.last().unwrap(), "A3");
 }

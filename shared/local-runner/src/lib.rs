@@ -255,20 +255,19 @@ pub fn jwt_secret(data_dir: &Path) -> anyhow::Result<JwtSecret> {
 /// set, else the one in `<data_dir>/link-secret`, generated on first use, so links in the
 /// outbox keep working across restarts.
 pub fn link_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join(LINK_SECRET_FILE);
-    if !path.exists() {
-        create_secret_file(data_dir, &path)?;
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text.trim().as_bytes().to_vec())
+    kept_secret(data_dir, LINK_SECRET_FILE)
 }
 
 /// The key the Zalo OA token pair is sealed with: `NHIP_CREDENTIALS_KEY` when set (read with
 /// the other settings), else the one in `<data_dir>/credentials-key`, generated on first use,
 /// so a pair installed on the console's Zalo OA page still opens after a restart.
 pub fn credentials_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join(CREDENTIALS_KEY_FILE);
+    kept_secret(data_dir, CREDENTIALS_KEY_FILE)
+}
+
+/// The secret in `<data_dir>/<file>`, generated there on first use.
+fn kept_secret(data_dir: &Path, file: &str) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(file);
     if !path.exists() {
         create_secret_file(data_dir, &path)?;
     }
