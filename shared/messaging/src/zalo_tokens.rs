@@ -57,6 +57,8 @@ pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(45);
 const WAIT_STEP: Duration = Duration::from_millis(150);
 /// How long a sender waits for another's refresh before giving up (the message is retried).
 const WAIT_LIMIT: Duration = Duration::from_secs(20);
+/// Times an install reads and writes again when the pair changed under it.
+const INSTALL_ATTEMPTS: usize = 5;
 /// Associated data of the seal: the pair's purpose and format.
 const SEAL_CONTEXT: &[u8] = b"nhip:zalo-oa-token-pair:v1";
 
@@ -290,11 +292,6 @@ impl ZaloTokens {
         self.oauth.is_some()
     }
 
-    /// The OAuth endpoint, for the console's authorization-code flow.
-    pub fn oauth(&self) -> Option<&Arc<dyn ZaloOAuth>> {
-        self.oauth.as_ref()
-    }
-
     /// The stored pair's status, `None` while none is installed.
     pub async fn status(&self) -> Result<Option<TokenStatus>, StoreError> {
         Ok(self.load().await?.as_ref().map(TokenStatus::from))
@@ -323,7 +320,9 @@ impl ZaloTokens {
             })
             .map_err(|e| StoreError::invalid(e.to_string()))?,
         )?;
-        loop {
+        // An admin's pair replaces whatever is stored, a refresh in flight included (its
+        // write then fails its condition); only a store that keeps changing stops it.
+        for _ in 0..INSTALL_ATTEMPTS {
             let current = self.load().await?;
             let version = current.as_ref().map_or(0, |stored| stored.version);
             let stored = Stored {
@@ -351,6 +350,9 @@ impl ZaloTokens {
                 Err(error) => return Err(error.into()),
             }
         }
+        Err(InstallError::Store(StoreError::ConditionFailed {
+            op: None,
+        }))
     }
 
     /// Refreshes the pair when its access token has less than [`MAINTAIN_AHEAD`] left, so
