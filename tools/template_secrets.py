@@ -12,7 +12,9 @@ no others. The check fails on:
   - a dynamic reference to a secret's value ({{resolve:secretsmanager:…}}) anywhere;
   - a variable naming a secret's ARN without the function's role allowed to read it, or a
     role allowed to read a secret its function is not given;
-  - a secretsmanager action on a wildcard resource;
+  - a secretsmanager action on a wildcard resource, a wildcard action ("*", "secretsmanager:*")
+    on a secret, or a secretsmanager action other than GetSecretValue (a function changing
+    secrets);
   - a secret no function reads.
 """
 
@@ -109,10 +111,19 @@ def problems(template):
         for statement in statements:
             actions = statement.get("Action")
             actions = [actions] if isinstance(actions, str) else actions or []
-            if not any(str(a).lower().startswith("secretsmanager:") for a in actions):
-                continue
+            actions = [str(a).lower() for a in actions]
             targets = statement.get("Resource")
             targets = targets if isinstance(targets, list) else [targets]
+            if statement.get("Effect", "Allow") != "Allow":
+                continue
+            if "*" in actions and (_refs(targets) & secrets or "*" in targets):
+                found.append(f"{name}: may do anything (Action \"*\") to secrets")
+            ours = [a for a in actions if a.startswith("secretsmanager:")]
+            if not ours:
+                continue
+            for action in ours:
+                if action != "secretsmanager:getsecretvalue":
+                    found.append(f"{name}: may {action} (a function only reads its secrets)")
             if any(t == "*" or (isinstance(t, str) and t.endswith("*")) for t in targets):
                 found.append(f"{name}: may read secrets on a wildcard resource")
             readable |= _refs(targets) & secrets
@@ -138,6 +149,7 @@ Resources:
   Key: {Type: AWS::SecretsManager::Secret, Properties: {GenerateSecretString: {}}}
   Spare: {Type: AWS::SecretsManager::Secret, Properties: {GenerateSecretString: {}}}
   Other: {Type: AWS::SecretsManager::Secret, Properties: {GenerateSecretString: {}}}
+  Third: {Type: AWS::SecretsManager::Secret, Properties: {GenerateSecretString: {}}}
   Fn:
     Type: AWS::Serverless::Function
     Properties:
@@ -147,11 +159,15 @@ Resources:
           NHIP_LINK_SECRET: "{{resolve:secretsmanager:link}}"
           NHIP_CREDENTIALS_KEY_ARN: !Ref Key
           NHIP_OTHER: !Ref Other
+          NHIP_THIRD_KEY_ARN: !Ref Third
       Policies:
         - Statement:
             - Effect: Allow
               Action: secretsmanager:GetSecretValue
               Resource: "*"
+            - Effect: Allow
+              Action: [secretsmanager:PutSecretValue, "*"]
+              Resource: !Ref Third
   Reader:
     Type: AWS::Serverless::Function
     Properties:
@@ -166,6 +182,8 @@ EXPECTED = [
     "NHIP_LINK_SECRET holds a secret's value",
     "NHIP_OTHER names a secret but does not end in _ARN",
     "may read secrets on a wildcard resource",
+    "Fn: may secretsmanager:putsecretvalue",
+    "Fn: may do anything",
     "is given Key's ARN but its role may not read it",
     "Reader: its role may read Other, which it is not given",
     "secret Spare is read by no function",

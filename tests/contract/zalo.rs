@@ -40,6 +40,8 @@ struct Zalo {
     delay: Duration,
     /// ZNS refuses every token, however fresh.
     refuse_every_token: bool,
+    /// The token endpoint refuses every grant without spending it (a wrong app secret key).
+    refuse_grants: bool,
 }
 
 impl Zalo {
@@ -67,7 +69,7 @@ async fn token_endpoint(
         && form.get("app_id").map(String::as_str) == Some(APP_ID)
         && form.get("grant_type").map(String::as_str) == Some("refresh_token");
     let token = form.get("refresh_token").cloned().unwrap_or_default();
-    if !right_app || !zalo.unspent.remove(&token) {
+    if !right_app || zalo.refuse_grants || !zalo.unspent.remove(&token) {
         zalo.refused_refreshes += 1;
         // Zalo answers a refusal with HTTP 200 and an error in the body.
         return axum::Json(json!({
@@ -277,8 +279,9 @@ async fn an_invalid_token_refreshes_and_retries_once_never_twice(backend: Backen
         "the new token is kept"
     );
 
-    // Zalo refuses the token and the refresh token too: the message stays queued and the
-    // pair is marked for an admin to replace.
+    // Later, Zalo refuses the token and the refresh token too: the message stays queued and
+    // the pair is marked for an admin to replace.
+    setup.clock.advance(chrono::TimeDelta::minutes(2));
     {
         let mut zalo = setup.zalo.lock().unwrap();
         zalo.valid.clear();
@@ -329,13 +332,32 @@ async fn a_refreshed_token_refused_too_is_not_retried_a_third_time(backend: Back
         matches!(&result, Err(ChannelError::NotSent { source }) if source.to_string().contains("-124")),
         "{result:?}"
     );
-    let zalo = setup.zalo.lock().unwrap();
-    assert_eq!(
-        zalo.sends,
-        ["A1", "A2"],
-        "sent with the old token and the new one, no more"
+    {
+        let zalo = setup.zalo.lock().unwrap();
+        assert_eq!(
+            zalo.sends,
+            ["A1", "A2"],
+            "sent with the old token and the new one, no more"
+        );
+        assert_eq!(zalo.refreshes, 1);
+    }
+    // The next message, within the minute: refused again, and no refresh token is spent on it.
+    let result = one.channel.send(&message(2)).await;
+    assert!(
+        matches!(&result, Err(ChannelError::NotSent { .. })),
+        "{result:?}"
     );
-    assert_eq!(zalo.refreshes, 1);
+    assert_eq!(setup.zalo.lock().unwrap().refreshes, 1);
+    // A minute later one more refresh is tried.
+    setup.clock.advance(chrono::TimeDelta::minutes(2));
+    let result = one.channel.send(&message(3)).await;
+    assert!(
+        matches!(&result, Err(ChannelError::NotSent { .. })),
+        "{result:?}"
+    );
+    let zalo = setup.zalo.lock().unwrap();
+    assert_eq!(zalo.sends, ["A1", "A2", "A2", "A2", "A3"]);
+    assert_eq!(zalo.refreshes, 2);
 }
 
 async fn the_scheduler_refreshes_ahead_and_reports_the_pair(backend: Backend) {
@@ -368,9 +390,9 @@ async fn the_scheduler_refreshes_ahead_and_reports_the_pair(backend: Backend) {
     sending.channel.send(&message(1)).await.unwrap();
     assert_eq!(setup.zalo.lock().unwrap().sends, ["A2"]);
 
-    // Zalo refuses the refresh token: the failure is reported every tick, and Zalo is not
-    // asked again.
-    setup.zalo.lock().unwrap().unspent.clear();
+    // Zalo refuses the grant (the app secret key was put wrong): the failure is reported
+    // every tick, and Zalo is asked again only an hour later.
+    setup.zalo.lock().unwrap().refuse_grants = true;
     setup.clock.advance(chrono::TimeDelta::hours(23));
     for _ in 0..3 {
         let status = scheduler.tokens.maintain().await.unwrap().unwrap();
@@ -383,6 +405,72 @@ async fn the_scheduler_refreshes_ahead_and_reports_the_pair(backend: Backend) {
     // Meanwhile the access token, two hours from its end, is still used.
     sending.channel.send(&message(2)).await.unwrap();
     assert_eq!(setup.zalo.lock().unwrap().sends, ["A2", "A2"]);
+    // The key is put right; an hour after the refusal the scheduler tries once more.
+    setup.zalo.lock().unwrap().refuse_grants = false;
+    setup.clock.advance(chrono::TimeDelta::minutes(30));
+    scheduler.tokens.maintain().await.unwrap();
+    assert_eq!(
+        setup.zalo.lock().unwrap().refreshes,
+        2,
+        "not within the hour"
+    );
+    setup.clock.advance(chrono::TimeDelta::minutes(31));
+    let status = scheduler.tokens.maintain().await.unwrap().unwrap();
+    assert!(!status.revoked && status.failures == 0, "{status:?}");
+    assert_eq!(metrics(&status)["ZaloAccessTokenHoursLeft"], 25.0);
+    assert_eq!(setup.zalo.lock().unwrap().refreshes, 3);
+}
+
+async fn a_failed_refresh_is_tried_again_by_the_next_tick(backend: Backend) {
+    let setup = setup(backend).await;
+    let scheduler = sender(&setup.url, &setup.store, &setup.clock);
+    let one = sender(&setup.url, &setup.store, &setup.clock);
+    one.channel.send(&message(1)).await.unwrap();
+    // Zalo drops the token early and its token endpoint is down: the sender's refresh
+    // fails, though the stored token has a day left.
+    {
+        let mut zalo = setup.zalo.lock().unwrap();
+        zalo.valid.clear();
+        zalo.delay = Duration::from_secs(11);
+    }
+    let result = one.channel.send(&message(2)).await;
+    assert!(
+        matches!(&result, Err(ChannelError::NotSent { .. })),
+        "{result:?}"
+    );
+    let status = one.tokens.status().await.unwrap().unwrap();
+    assert!(status.failures == 1 && !status.revoked, "{status:?}");
+    // The next tick tries again at once, not three hours before the token's end.
+    setup.zalo.lock().unwrap().delay = Duration::ZERO;
+    let status = scheduler.tokens.maintain().await.unwrap().unwrap();
+    assert!(status.failures == 0 && status.refreshes == 1, "{status:?}");
+    one.channel.send(&message(3)).await.unwrap();
+    assert_eq!(setup.zalo.lock().unwrap().sends.last().unwrap(), "A2");
+}
+
+async fn eight_sends_of_one_process_at_expiry_spend_the_refresh_token_once(backend: Backend) {
+    let setup = setup(backend).await;
+    // One execution environment sending a batch: one keeper, eight sends at once.
+    let one = sender(&setup.url, &setup.store, &setup.clock);
+    one.channel.send(&message(0)).await.unwrap();
+    a_day_passes(&setup);
+    setup.zalo.lock().unwrap().delay = Duration::from_millis(400);
+    let results = futures::future::join_all((1..=8).map(|n| {
+        let channel = &one.channel;
+        async move { channel.send(&message(n)).await }
+    }))
+    .await;
+    for result in &results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let zalo = setup.zalo.lock().unwrap();
+    assert_eq!((zalo.refreshes, zalo.refused_refreshes), (1, 0));
+    assert_eq!(zalo.sends.len(), 9, "{:?}", zalo.sends);
+    assert!(
+        zalo.sends[1..].iter().all(|token| token == "A2"),
+        "{:?}",
+        zalo.sends
+    );
 }
 
 macro_rules! zalo_contract {
@@ -413,4 +501,6 @@ zalo_contract!(
     an_invalid_token_refreshes_and_retries_once_never_twice,
     a_refreshed_token_refused_too_is_not_retried_a_third_time,
     the_scheduler_refreshes_ahead_and_reports_the_pair,
+    a_failed_refresh_is_tried_again_by_the_next_tick,
+    eight_sends_of_one_process_at_expiry_spend_the_refresh_token_once,
 );

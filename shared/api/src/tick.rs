@@ -60,13 +60,15 @@ pub async fn handle_invocation(
     payload: &serde_json::Value,
 ) -> Result<TickReport, StoreError> {
     let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
-    let report = tick(deps).await?;
+    // The Zalo OA token first: a tick that fails (or runs out of time) must not stop its
+    // refresh, nor the metrics its alarms watch.
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "scheduler".into());
     if let Some(metrics) = nhip_messaging::zalo_tokens::maintain_and_report(deps, &function).await {
         // One embedded-metric-format line on stdout: CloudWatch reads the Zalo token metrics
         // from it.
         println!("{metrics}");
     }
+    let report = tick(deps).await?;
     tracing::info!(
         invocation = field("id").unwrap_or("-"),
         scheduled_for = field("time").unwrap_or("-"),

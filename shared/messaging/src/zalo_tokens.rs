@@ -55,8 +55,15 @@ pub const REFRESH_TOKEN_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(10)
 pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(45);
 /// How often a waiting sender reads the pair again.
 const WAIT_STEP: Duration = Duration::from_millis(150);
-/// How long a sender waits for another's refresh before giving up (the message is retried).
-const WAIT_LIMIT: Duration = Duration::from_secs(20);
+/// How long a sender waits for another's refresh before giving up (the message is retried):
+/// with the 10 s the refresh itself may take, within a 30 s sender invocation.
+const WAIT_LIMIT: Duration = Duration::from_secs(12);
+/// A token Zalo refuses within this of its refresh is not refreshed again by a sender: Zalo
+/// is refusing fresh tokens, and each refresh would spend one more refresh token.
+const REFUSED_SOON_AFTER_REFRESH: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+/// How often the scheduler tries a refresh token Zalo refused again (the app secret key may
+/// have been wrong, and been put right since).
+const REVOKED_RETRY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// Times an install reads and writes again when the pair changed under it.
 const INSTALL_ATTEMPTS: usize = 5;
 /// Associated data of the seal: the pair's purpose and format.
@@ -89,10 +96,13 @@ impl SealKey {
     }
 
     fn seal(&self, plain: &[u8]) -> Result<String, StoreError> {
+        self.seal_with(draw_nonce()?, plain)
+    }
+
+    /// Seals with a nonce drawn beforehand (before a refresh token is spent, so nothing can
+    /// fail between Zalo's answer and the write).
+    fn seal_with(&self, nonce: [u8; 12], plain: &[u8]) -> Result<String, StoreError> {
         let cipher = Aes256Gcm::new_from_slice(&self.0).expect("a 32-byte key");
-        let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| StoreError::invalid(format!("no randomness: {e}")))?;
         let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
@@ -124,6 +134,13 @@ impl SealKey {
             )
             .ok()
     }
+}
+
+/// A fresh 96-bit nonce.
+fn draw_nonce() -> Result<[u8; 12], StoreError> {
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce).map_err(|e| StoreError::invalid(format!("no randomness: {e}")))?;
+    Ok(nonce)
 }
 
 /// The sealed part.
@@ -161,9 +178,10 @@ struct Stored {
 }
 
 impl Stored {
-    fn leased_by_another(&self, owner: &str, now: DateTime<Utc>) -> bool {
+    /// Whether someone holds the lease now: another process, or another task of this one
+    /// (the holder never reads the pair again before it writes the new one).
+    fn leased(&self, now: DateTime<Utc>) -> bool {
         self.lease_until.is_some_and(|until| until > now)
-            && self.lease_owner.as_deref() != Some(owner)
     }
 }
 
@@ -232,6 +250,8 @@ pub struct ZaloTokens {
     key: Option<SealKey>,
     owner: String,
     cached: Mutex<Option<(String, DateTime<Utc>)>>,
+    /// One refresh at a time in this process: the others wait here, then read what it wrote.
+    flight: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ZaloTokens {
@@ -269,6 +289,7 @@ impl ZaloTokens {
             key,
             owner: ulid::Ulid::new().to_string(),
             cached: Mutex::new(None),
+            flight: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -356,17 +377,33 @@ impl ZaloTokens {
     }
 
     /// Refreshes the pair when its access token has less than [`MAINTAIN_AHEAD`] left, so
-    /// senders seldom have to: the scheduler calls this every tick. `Ok(None)` while no pair
+    /// senders seldom have to; tries again after a failed refresh (a refresh token Zalo
+    /// refused, once an hour). The scheduler calls this every tick. `Ok(None)` while no pair
     /// is installed; the status after any refresh otherwise.
     pub async fn maintain(&self) -> Result<Option<TokenStatus>, TokenError> {
         let Some(stored) = self.load().await.map_err(unavailable)? else {
             return Ok(None);
         };
-        let due = !stored.revoked
-            && self.oauth.is_some()
-            && !self.wanted(&stored, Want::Fresh(MAINTAIN_AHEAD));
-        if due && let Err(error) = self.refresh(stored, Want::Fresh(MAINTAIN_AHEAD)).await {
-            tracing::warn!(%error, "refreshing the Zalo OA token ahead of its expiry failed");
+        let now = self.clock.now();
+        let retry_revoked = stored.revoked
+            && stored
+                .last_error_at
+                .is_none_or(|at| at + REVOKED_RETRY <= now);
+        let expiring = !self.wanted(&stored, Want::Fresh(MAINTAIN_AHEAD));
+        let failing = stored.failures > 0;
+        let current = self.open(&stored).map(|pair| pair.access_token);
+        let want = match &current {
+            Some(token) if !expiring => Want::Not(token),
+            _ => Want::Fresh(MAINTAIN_AHEAD),
+        };
+        let due = self.oauth.is_some()
+            && (if stored.revoked {
+                retry_revoked
+            } else {
+                expiring || failing
+            });
+        if due && let Err(error) = self.refresh(want, retry_revoked).await {
+            tracing::warn!(%error, "the scheduler's refresh of the Zalo OA token failed");
         }
         Ok(self
             .load()
@@ -399,9 +436,22 @@ impl ZaloTokens {
         if self.wanted(&stored, want) {
             return self.hand_out(&stored);
         }
-        let still_valid =
-            stored.access_expires_at > self.clock.now() && matches!(want, Want::Fresh(_));
-        match self.refresh(stored.clone(), want).await {
+        let now = self.clock.now();
+        if let Want::Not(rejected) = want
+            && stored
+                .refreshed_at
+                .is_some_and(|at| at + REFUSED_SOON_AFTER_REFRESH > now)
+            && self
+                .open(&stored)
+                .is_some_and(|pair| pair.access_token == rejected)
+        {
+            return Err(TokenError::Unavailable(
+                "Zalo refused a token refreshed less than a minute ago; not refreshing again yet"
+                    .into(),
+            ));
+        }
+        let still_valid = stored.access_expires_at > now && matches!(want, Want::Fresh(_));
+        match self.refresh(want, false).await {
             Ok(token) => Ok(token),
             // Refreshing failed, but the token has not expired yet: use it meanwhile.
             Err(error) if still_valid => {
@@ -424,27 +474,38 @@ impl ZaloTokens {
         Ok(pair.access_token)
     }
 
-    /// Takes the lease on `stored`, spends its refresh token and writes the new pair; or waits
-    /// for whoever holds the lease and reads what they wrote.
-    async fn refresh(&self, mut stored: Stored, want: Want<'_>) -> Result<String, TokenError> {
+    /// Takes the lease on the pair, spends its refresh token and writes the new pair; or waits
+    /// for whoever holds the lease and reads what they wrote. A refresh token Zalo refused is
+    /// spent again only when `retry_revoked`.
+    async fn refresh(&self, want: Want<'_>, retry_revoked: bool) -> Result<String, TokenError> {
         let oauth = self.oauth.clone().ok_or_else(|| {
             TokenError::Unavailable(
                 "refreshing needs the Zalo app's secret key (NHIP_ZALO_APP_SECRET)".into(),
             )
         })?;
+        let key = self
+            .key
+            .clone()
+            .ok_or_else(|| TokenError::Unavailable("NHIP_CREDENTIALS_KEY is not set".into()))?;
+        let _flight = self.flight.lock().await;
         let started = tokio::time::Instant::now();
+        let mut stored = self
+            .load()
+            .await
+            .map_err(unavailable)?
+            .ok_or(TokenError::NotInstalled)?;
         let mut waited_for_another = false;
         let leased = loop {
             let now = self.clock.now();
             if self.wanted(&stored, want) {
                 return self.hand_out(&stored);
             }
-            if stored.revoked {
+            if stored.revoked && !retry_revoked {
                 return Err(TokenError::Revoked(
                     stored.last_error.clone().unwrap_or_default(),
                 ));
             }
-            if stored.leased_by_another(&self.owner, now) {
+            if stored.leased(now) {
                 waited_for_another = true;
             } else if waited_for_another {
                 // The sender that refreshed failed: its error stands for this one too, rather
@@ -486,6 +547,7 @@ impl ZaloTokens {
                 "the stored pair does not open with NHIP_CREDENTIALS_KEY".into(),
             )
         })?;
+        let nonce = draw_nonce().map_err(unavailable)?;
         let outcome = oauth.refresh(&pair.refresh_token).await;
         let now = self.clock.now();
         let mut next = leased.clone();
@@ -494,18 +556,15 @@ impl ZaloTokens {
         next.lease_owner = None;
         let result = match outcome {
             Ok(issued) => {
-                let key = self.key.as_ref().ok_or_else(|| {
-                    TokenError::Unavailable("NHIP_CREDENTIALS_KEY is not set".into())
-                })?;
+                let plain = serde_json::json!({
+                    "access_token": issued.access_token,
+                    "refresh_token": issued.refresh_token,
+                })
+                .to_string();
+                // Nothing here can fail but the cipher itself (on inputs beyond 64 GiB).
                 next.sealed = key
-                    .seal(
-                        &serde_json::to_vec(&Pair {
-                            access_token: issued.access_token.clone(),
-                            refresh_token: issued.refresh_token.clone(),
-                        })
-                        .map_err(|e| TokenError::Unavailable(e.to_string()))?,
-                    )
-                    .map_err(unavailable)?;
+                    .seal_with(nonce, plain.as_bytes())
+                    .expect("sealing a token pair");
                 next.access_expires_at = now + lifetime(issued.expires_in);
                 next.refresh_expires_at = now + REFRESH_TOKEN_LIFETIME;
                 next.refreshed_at = Some(now);
@@ -513,6 +572,7 @@ impl ZaloTokens {
                 next.failures = 0;
                 next.last_error = None;
                 next.last_error_at = None;
+                next.revoked = false;
                 tracing::info!(expires_at = %next.access_expires_at, "refreshed the Zalo OA token");
                 Ok(issued.access_token)
             }

@@ -281,10 +281,10 @@ impl Config {
         if let Some(secret) = &app_secret {
             check_header_value(ZALO_APP_SECRET_VAR, secret)?;
             if get(nhip_core::messaging_settings::ZALO_APP_ID_VAR).is_none() {
-                return Err(ConfigError::Invalid {
-                    var: ZALO_APP_SECRET_VAR,
-                    reason: "the Zalo app's secret key needs its app id (NHIP_ZALO_APP_ID)".into(),
-                });
+                // Not worth stopping every channel for: refreshing waits for the app id.
+                eprintln!(
+                    "nhip: {ZALO_APP_SECRET_VAR} is set without NHIP_ZALO_APP_ID: Zalo OA tokens are not refreshed until it is"
+                );
             }
         }
         let zns = ZnsConfig {
@@ -738,8 +738,9 @@ pub async fn with_secrets(
             .await;
     for ((var, _, _), read) in wanted.iter().zip(reads) {
         match read {
+            // A value put from a file or a terminal often ends in a newline.
             Ok(Some(value)) if value.trim() != UNSET_SECRET => {
-                env.insert((*var).to_owned(), value);
+                env.insert((*var).to_owned(), value.trim().to_owned());
             }
             Ok(_) => {}
             Err(error) => {
@@ -1181,13 +1182,10 @@ mod tests {
             ]))),
             "NHIP_ZALO_APP_SECRET"
         );
-        assert_eq!(
-            invalid_var(read(&with(&[(
-                "NHIP_ZALO_APP_SECRET",
-                "secret-without-app"
-            )]))),
-            "NHIP_ZALO_APP_SECRET"
-        );
+        // Without the app id the app secret waits: nothing is refreshed, nothing stops.
+        let waiting = read(&with(&[("NHIP_ZALO_APP_SECRET", "secret-without-app")])).unwrap();
+        assert!(waiting.zns.app_secret.is_some());
+        assert_eq!(waiting.settings.messaging.zalo_app_id, None);
         assert_eq!(
             read(&with(&[(
                 "NHIP_WEBHOOK_URL",
@@ -1282,7 +1280,10 @@ mod tests {
             HashMap::from([
                 ((link.into(), "AWSCURRENT".into()), "l".repeat(40)),
                 ((link.into(), "AWSPREVIOUS".into()), "p".repeat(40)),
-                ((key.into(), "AWSCURRENT".into()), "k".repeat(40)),
+                (
+                    (key.into(), "AWSCURRENT".into()),
+                    format!("{}\n", "k".repeat(40)),
+                ),
                 ((zalo.into(), "AWSCURRENT".into()), "unset".into()),
             ]),
             Default::default(),
