@@ -181,43 +181,28 @@ impl MessagingSettings {
             }
             settings.public_url = url.to_owned();
         }
-        if let Some(secret) = get(LINK_SECRET_VAR) {
-            if secret.len() < 32 {
-                return Err(SettingsError {
-                    var: LINK_SECRET_VAR,
-                    reason: "the link-signing secret must be at least 32 bytes",
-                });
-            }
-            settings.link_secret = Some(secret.into_bytes());
-        }
+        settings.link_secret = secret_of(
+            &get,
+            LINK_SECRET_VAR,
+            "the link-signing secret must be at least 32 bytes",
+        )?;
         for (var, slot) in [
             (LINK_SECRET_PREVIOUS_VAR, &mut settings.link_secret_previous),
             (LINK_SECRET_NEXT_VAR, &mut settings.link_secret_next),
         ] {
-            let Some(other) = get(var) else { continue };
-            if other.len() < 32 {
-                return Err(SettingsError {
-                    var,
-                    reason: "a link-signing secret must be at least 32 bytes",
-                });
-            }
-            if settings.link_secret.is_none() {
+            *slot = secret_of(&get, var, "a link-signing secret must be at least 32 bytes")?;
+            if slot.is_some() && settings.link_secret.is_none() {
                 return Err(SettingsError {
                     var,
                     reason: "another link-signing secret needs the current one (NHIP_LINK_SECRET)",
                 });
             }
-            *slot = Some(other.into_bytes());
         }
-        if let Some(key) = get(CREDENTIALS_KEY_VAR) {
-            if key.len() < 32 {
-                return Err(SettingsError {
-                    var: CREDENTIALS_KEY_VAR,
-                    reason: "the credentials key must be at least 32 bytes",
-                });
-            }
-            settings.credentials_key = Some(key.into_bytes());
-        }
+        settings.credentials_key = secret_of(
+            &get,
+            CREDENTIALS_KEY_VAR,
+            "the credentials key must be at least 32 bytes",
+        )?;
         if let Some(name) = get(ORG_NAME_VAR) {
             settings.organisation.name = name.trim().to_owned();
         }
@@ -257,15 +242,11 @@ impl MessagingSettings {
         }
         settings.zalo_app_id = get(ZALO_APP_ID_VAR).map(|v| v.trim().to_owned());
         settings.zalo_secret = get(ZALO_SECRET_VAR);
-        if let Some(secret) = get(SMS_INBOUND_SECRET_VAR) {
-            if secret.len() < 32 {
-                return Err(SettingsError {
-                    var: SMS_INBOUND_SECRET_VAR,
-                    reason: "the inbound-SMS secret must be at least 32 bytes",
-                });
-            }
-            settings.sms_inbound_secret = Some(secret.into_bytes());
-        }
+        settings.sms_inbound_secret = secret_of(
+            &get,
+            SMS_INBOUND_SECRET_VAR,
+            "the inbound-SMS secret must be at least 32 bytes",
+        )?;
         if let Some(rates) = get(SEND_RATES_VAR) {
             for pair in rates.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let parsed = pair.split_once('=').and_then(|(kind, rate)| {
@@ -286,6 +267,18 @@ impl MessagingSettings {
             }
         }
         Ok(settings)
+    }
+}
+
+/// `var`'s value as a secret of at least 32 bytes (`reason` when shorter); `None` when unset.
+fn secret_of(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    reason: &'static str,
+) -> Result<Option<Vec<u8>>, SettingsError> {
+    match get(var) {
+        Some(secret) if secret.len() < 32 => Err(SettingsError { var, reason }),
+        other => Ok(other.map(String::into_bytes)),
     }
 }
 

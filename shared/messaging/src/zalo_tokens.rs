@@ -588,16 +588,27 @@ impl ZaloTokens {
                 })
             }
         };
-        // The new pair must not be lost: its refresh token is the only one left.
+        self.write_held(&next, leased.version).await;
+        if let Ok(token) = &result {
+            *self.cached.lock().expect("the cache lock") =
+                Some((token.clone(), next.access_expires_at));
+        }
+        result
+    }
+
+    /// Writes what the lease holder ends with (a new pair, or the failure), over the version
+    /// its lease wrote. A new pair must not be lost, its refresh token being the only one
+    /// left: a failed write is tried again, and one that lost its condition is logged.
+    async fn write_held(&self, next: &Stored, leased_version: u64) {
         let mut attempts = 0;
         loop {
-            match self.write(&next, leased.version).await {
-                Ok(()) => break,
+            match self.write(next, leased_version).await {
+                Ok(()) => return,
                 Err(StoreError::ConditionFailed { .. }) => {
                     tracing::error!(
                         "the Zalo OA token pair changed while this sender held the lease; the pair it refreshed is dropped"
                     );
-                    break;
+                    return;
                 }
                 Err(error) if attempts < 3 => {
                     attempts += 1;
@@ -606,15 +617,10 @@ impl ZaloTokens {
                 }
                 Err(error) => {
                     tracing::error!(%error, "the refreshed Zalo OA token pair could not be stored");
-                    break;
+                    return;
                 }
             }
         }
-        if let Ok(token) = &result {
-            *self.cached.lock().expect("the cache lock") =
-                Some((token.clone(), next.access_expires_at));
-        }
-        result
     }
 
     fn open(&self, stored: &Stored) -> Option<Pair> {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -33,21 +33,78 @@ pub fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// An authorization-code flow with PKCE under way, kept in a short-lived HttpOnly cookie
+/// between leaving for the provider and its callback: the `state` sent, the verifier whose
+/// challenge was sent, and where to go after. The console's sign-in and its Zalo OA
+/// connection both use it, each under a cookie of its own.
+pub struct Flow {
+    /// The `state` sent; the callback must bring it back.
+    pub state: String,
+    /// The PKCE verifier, traded with the code.
+    pub verifier: String,
+    /// Where to go once done.
+    pub next: String,
+}
+
+impl Flow {
+    /// A new flow with a fresh `state` and verifier.
+    pub fn start(next: &str) -> Self {
+        Self {
+            state: session::random_token(),
+            verifier: session::random_token(),
+            next: next.to_owned(),
+        }
+    }
+
+    /// The S256 challenge sent to the provider.
+    pub fn challenge(&self) -> String {
+        challenge(&self.verifier)
+    }
+
+    /// The cookie `name` keeping the flow.
+    pub fn cookie(&self, deps: &Deps, name: &str) -> HeaderValue {
+        let flow = form_urlencoded::Serializer::new(String::new())
+            .append_pair("s", &self.state)
+            .append_pair("v", &self.verifier)
+            .append_pair("n", &self.next)
+            .finish();
+        session::set_cookie(deps, name, &flow, FLOW_SECONDS)
+    }
+
+    /// The flow the request's cookie `name` keeps, if a whole one.
+    pub fn from_cookie(headers: &HeaderMap, name: &str) -> Option<Self> {
+        let flow = session::cookie_value(headers, name)?;
+        let value = |key: &str| {
+            form_urlencoded::parse(flow.as_bytes())
+                .find(|(k, _)| k == key)
+                .map(|(_, value)| value.into_owned())
+        };
+        Some(Self {
+            state: value("s").filter(|s| !s.is_empty())?,
+            verifier: value("v").filter(|v| !v.is_empty())?,
+            next: value("n").unwrap_or_default(),
+        })
+    }
+
+    /// Whether `returned` is the `state` sent (compared in constant time).
+    pub fn matches(&self, returned: &str) -> bool {
+        session::tokens_match(returned, &self.state)
+    }
+
+    /// The cookie `name` emptied, once the flow is over.
+    pub fn clear(deps: &Deps, name: &str) -> HeaderValue {
+        session::set_cookie(deps, name, "", 0)
+    }
+}
+
 /// Sends the browser to the provider's sign-in page.
 pub fn send_to_provider(deps: &Deps, provider: &dyn IdentityProvider, next: &str) -> Response {
-    let state = session::random_token();
-    let verifier = session::random_token();
-    let flow = form_urlencoded::Serializer::new(String::new())
-        .append_pair("s", &state)
-        .append_pair("v", &verifier)
-        .append_pair("n", next)
-        .finish();
+    let flow = Flow::start(next);
     let mut response =
-        Redirect::to(&provider.authorize_url(&state, &challenge(&verifier))).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(deps, FLOW_COOKIE, &flow, FLOW_SECONDS),
-    );
+        Redirect::to(&provider.authorize_url(&flow.state, &flow.challenge())).into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, flow.cookie(deps, FLOW_COOKIE));
     response
 }
 
@@ -71,13 +128,9 @@ pub async fn callback(
     let Some(provider) = deps.identity.clone() else {
         return crate::pages::not_found();
     };
-    let flow = session::cookie_value(&headers, FLOW_COOKIE).unwrap_or_default();
-    let value = |name: &str| {
-        form_urlencoded::parse(flow.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    };
-    let username = match signed_in_name(provider.as_ref(), value("s"), value("v"), callback).await {
+    let flow = Flow::from_cookie(&headers, FLOW_COOKIE);
+    let next = flow.as_ref().map(|f| f.next.clone());
+    let username = match signed_in_name(provider.as_ref(), flow, callback).await {
         Ok(username) => username,
         Err(response) => return response,
     };
@@ -90,16 +143,13 @@ pub async fn callback(
         Err(error) => return store_failure(error),
     };
     tracing::info!(user = %user.username, "console: signed in through the identity provider");
-    let mut response = Redirect::to(&safe_next(value("n").as_deref())).into_response();
+    let mut response = Redirect::to(&safe_next(next.as_deref())).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
         session::set_cookie(&deps, COOKIE, &token, SESSION_HOURS * 3600),
     );
-    headers.append(
-        header::SET_COOKIE,
-        session::set_cookie(&deps, FLOW_COOKIE, "", 0),
-    );
+    headers.append(header::SET_COOKIE, Flow::clear(&deps, FLOW_COOKIE));
     response
 }
 
@@ -107,11 +157,10 @@ pub async fn callback(
 /// and the code is traded with the verifier kept.
 async fn signed_in_name(
     provider: &dyn IdentityProvider,
-    state: Option<String>,
-    verifier: Option<String>,
+    flow: Option<Flow>,
     callback: Callback,
 ) -> Result<String, Response> {
-    let (Some(state), Some(verifier)) = (state, verifier) else {
+    let Some(flow) = flow else {
         return Err(refused(
             "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.",
         ));
@@ -124,15 +173,18 @@ async fn signed_in_name(
     let (Some(code), Some(returned)) = (callback.code, callback.state) else {
         return Err(refused("Thiếu mã đăng nhập. Vui lòng đăng nhập lại."));
     };
-    if !session::tokens_match(&returned, &state) {
+    if !flow.matches(&returned) {
         return Err(refused(
             "Phiên đăng nhập không khớp. Vui lòng đăng nhập lại.",
         ));
     }
-    provider.exchange(&code, &verifier).await.map_err(|error| {
-        tracing::warn!(%error, "console: the identity provider's sign-in failed");
-        refused("Không xác minh được đăng nhập. Vui lòng đăng nhập lại.")
-    })
+    provider
+        .exchange(&code, &flow.verifier)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "console: the identity provider's sign-in failed");
+            refused("Không xác minh được đăng nhập. Vui lòng đăng nhập lại.")
+        })
 }
 
 /// The active directory user of that name; while the directory is empty, the configured first

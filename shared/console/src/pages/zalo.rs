@@ -19,9 +19,9 @@ use nhip_ports::zalo::IssuedTokens;
 
 use crate::format;
 use crate::pages::admin::admin_only;
-use crate::pages::hosted::challenge;
+use crate::pages::hosted::Flow;
 use crate::pages::{Shell, problem_of, redirect_with_problem, render};
-use crate::session::{self, Staff, store_failure};
+use crate::session::{Staff, store_failure};
 
 /// The page's path.
 pub const PAGE: &str = "/app/admin/zalo";
@@ -30,8 +30,6 @@ pub const PAGE: &str = "/app/admin/zalo";
 pub const CALLBACK: &str = "/app/admin/zalo/callback";
 /// The cookie carrying `state` and the PKCE verifier while the admin is at Zalo.
 const FLOW_COOKIE: &str = "nhip_zalo_flow";
-/// How long the admin may take at Zalo.
-const FLOW_SECONDS: i64 = 600;
 
 /// Said when no credentials key is configured.
 const NO_KEY: &str = "Chưa cấu hình khoá niêm phong NHIP_CREDENTIALS_KEY nên không lưu được token.";
@@ -194,13 +192,12 @@ pub async fn connect(State(deps): State<Arc<Deps>>, staff: Staff) -> Response {
         // Zalo's code would be traded for a pair that cannot be stored.
         return redirect_with_problem(&staff, PAGE, NO_KEY);
     }
-    let state = session::random_token();
-    let verifier = session::random_token();
+    let flow = Flow::start(PAGE);
     let redirect_uri = format!("{}{CALLBACK}", deps.settings.messaging.public_url);
     let Some(url) = deps
         .zalo_oauth
         .as_ref()
-        .and_then(|oauth| oauth.permission_url(&redirect_uri, &challenge(&verifier), &state))
+        .and_then(|oauth| oauth.permission_url(&redirect_uri, &flow.challenge(), &flow.state))
     else {
         return redirect_with_problem(
             &staff,
@@ -208,12 +205,10 @@ pub async fn connect(State(deps): State<Arc<Deps>>, staff: Staff) -> Response {
             "Chưa cấu hình ứng dụng Zalo (NHIP_ZALO_APP_ID và App secret key).",
         );
     };
-    let flow = format!("{state}.{verifier}");
     let mut response = Redirect::to(&url).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&deps, FLOW_COOKIE, &flow, FLOW_SECONDS),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, flow.cookie(&deps, FLOW_COOKIE));
     response
 }
 
@@ -235,26 +230,25 @@ pub async fn callback(
     if let Err(response) = admin_only(&staff) {
         return response;
     }
-    let flow = session::cookie_value(&headers, FLOW_COOKIE).unwrap_or_default();
-    let (state, verifier) = flow.split_once('.').unwrap_or_default();
     let back = |problem: &str| {
         let mut response = redirect_with_problem(&staff, PAGE, problem);
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(&deps, FLOW_COOKIE, "", 0),
-        );
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, Flow::clear(&deps, FLOW_COOKIE));
         response
     };
-    if state.is_empty() || !session::tokens_match(&callback.state, state) {
+    let Some(flow) =
+        Flow::from_cookie(&headers, FLOW_COOKIE).filter(|flow| flow.matches(&callback.state))
+    else {
         return back("Phiên kết nối Zalo đã hết hạn hoặc không khớp. Vui lòng kết nối lại.");
-    }
+    };
     if callback.code.is_empty() {
         return back("Zalo không cấp quyền cho ứng dụng. Vui lòng kết nối lại.");
     }
     let Some(oauth) = deps.zalo_oauth.clone() else {
         return back("Chưa cấu hình ứng dụng Zalo (NHIP_ZALO_APP_ID và App secret key).");
     };
-    let tokens = match oauth.exchange_code(&callback.code, verifier).await {
+    let tokens = match oauth.exchange_code(&callback.code, &flow.verifier).await {
         Ok(tokens) => tokens,
         Err(error) => {
             tracing::warn!(%error, "console: Zalo did not trade the authorization code");
@@ -262,9 +256,8 @@ pub async fn callback(
         }
     };
     let mut response = installed(&deps, &staff, &tokens, "connected").await;
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&deps, FLOW_COOKIE, "", 0),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, Flow::clear(&deps, FLOW_COOKIE));
     response
 }
